@@ -1,0 +1,17 @@
+#pragma once
+// The `eventception` subcommands. Each is one file (`<name>_command.cc`) that adds itself to
+// the app through the table in app.cc; a command reports failure by throwing
+// CLI::RuntimeError(exit_code) from its callback (CLI11's convention, outside data paths).
+
+namespace CLI {
+class App;
+}
+
+namespace ec::cli {
+
+void AddVersionCommand(CLI::App& app);
+
+// Runs the command line; returns the process exit code.
+int Main(int argc, char** argv);
+
+}  // namespace ec::cli

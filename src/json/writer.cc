@@ -1,0 +1,147 @@
+#include "json/writer.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+namespace ec::json {
+namespace {
+
+void AppendValue(const Value& v, int indent, int level, std::string* out);
+
+void NewLine(int indent, int level, std::string* out) {
+  if (indent <= 0) return;
+  out->push_back('\n');
+  out->append(static_cast<size_t>(indent * level), ' ');
+}
+
+void AppendValue(const Value& v, int indent, int level, std::string* out) {
+  switch (v.kind()) {
+    case Kind::kNull: out->append("null"); return;
+    case Kind::kBool: out->append(v.bool_value() ? "true" : "false"); return;
+    case Kind::kNumber:
+      if (!std::isfinite(v.number())) { out->append("null"); return; }
+      AppendJsNumber(v.number(), out);
+      return;
+    case Kind::kString: AppendQuoted(v.string(), out); return;
+    case Kind::kArray: {
+      out->push_back('[');
+      bool first = true;
+      for (const Value& e : v.array()) {
+        if (!first) out->push_back(',');
+        first = false;
+        NewLine(indent, level + 1, out);
+        AppendValue(e, indent, level + 1, out);
+      }
+      if (!first) NewLine(indent, level, out);
+      out->push_back(']');
+      return;
+    }
+    case Kind::kObject: {
+      out->push_back('{');
+      bool first = true;
+      for (const Member& m : v.object()) {
+        if (!first) out->push_back(',');
+        first = false;
+        NewLine(indent, level + 1, out);
+        AppendQuoted(m.key, out);
+        out->push_back(':');
+        if (indent > 0) out->push_back(' ');
+        AppendValue(m.value, indent, level + 1, out);
+      }
+      if (!first) NewLine(indent, level, out);
+      out->push_back('}');
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+void AppendJson(const Value& v, std::string* out) { AppendValue(v, 0, 0, out); }
+
+std::string ToJson(const Value& v) {
+  std::string out;
+  AppendJson(v, &out);
+  return out;
+}
+
+void AppendJsonPretty(const Value& v, int indent, std::string* out) { AppendValue(v, indent, 0, out); }
+
+void AppendJsNumber(double d, std::string* out) {
+  if (std::isnan(d)) { out->append("NaN"); return; }
+  if (std::isinf(d)) { out->append(d > 0 ? "Infinity" : "-Infinity"); return; }
+  if (d == 0) { out->push_back('0'); return; }  // also -0, as JavaScript prints it
+  // Shortest round-trip digits and exponent, then ECMA-262 Number::toString layout.
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  std::string_view sci(buf, res.ptr - buf);  // e.g. "-1.2345e+02"
+  bool negative = sci.front() == '-';
+  if (negative) sci.remove_prefix(1);
+  size_t e_pos = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e_pos))
+    if (c != '.') digits.push_back(c);
+  int exp10 = 0;
+  std::from_chars(sci.data() + e_pos + 1 + (sci[e_pos + 1] == '+'), sci.data() + sci.size(), exp10);
+  const int k = static_cast<int>(digits.size());
+  const int n = exp10 + 1;  // decimal point position
+  if (negative) out->push_back('-');
+  if (k <= n && n <= 21) {
+    out->append(digits);
+    out->append(static_cast<size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out->append(digits, 0, static_cast<size_t>(n));
+    out->push_back('.');
+    out->append(digits, static_cast<size_t>(n));
+  } else if (-6 < n && n <= 0) {
+    out->append("0.");
+    out->append(static_cast<size_t>(-n), '0');
+    out->append(digits);
+  } else {
+    out->push_back(digits[0]);
+    if (k > 1) {
+      out->push_back('.');
+      out->append(digits, 1);
+    }
+    out->push_back('e');
+    out->push_back(n - 1 >= 0 ? '+' : '-');
+    out->append(std::to_string(std::abs(n - 1)));
+  }
+}
+
+void AppendQuoted(std::string_view s, std::string* out) {
+  out->push_back('"');
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          char esc[8];
+          std::snprintf(esc, sizeof esc, "\\u%04x", c);
+          out->append(esc);
+        } else if (c == 0xED && i + 2 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xE0) == 0xA0) {
+          // A lone surrogate carried as WTF-8 (CESU-style bytes): JSON.stringify escapes it.
+          unsigned cp = ((c & 0x0F) << 12) | ((static_cast<unsigned char>(s[i + 1]) & 0x3F) << 6) |
+                        (static_cast<unsigned char>(s[i + 2]) & 0x3F);
+          char esc[8];
+          std::snprintf(esc, sizeof esc, "\\u%04x", cp);
+          out->append(esc);
+          i += 2;
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+}  // namespace ec::json

@@ -1,0 +1,99 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "json/builder.h"
+#include "json/document.h"
+#include "json/writer.h"
+
+namespace ec::json {
+namespace {
+
+std::string Js(double d) {
+  std::string s;
+  AppendJsNumber(d, &s);
+  return s;
+}
+
+TEST(JsNumber, MatchesJavaScriptToString) {
+  EXPECT_EQ(Js(25.0), "25");
+  EXPECT_EQ(Js(-0.0), "0");
+  EXPECT_EQ(Js(0.1), "0.1");
+  EXPECT_EQ(Js(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(Js(1e21), "1e+21");
+  EXPECT_EQ(Js(1e20), "100000000000000000000");
+  EXPECT_EQ(Js(123456789012345680000.0), "123456789012345680000");
+  EXPECT_EQ(Js(1.5e-7), "1.5e-7");
+  EXPECT_EQ(Js(0.000001), "0.000001");
+  EXPECT_EQ(Js(5.7133839564458575e+262), "5.7133839564458575e+262");
+  EXPECT_EQ(Js(-12.5), "-12.5");
+  EXPECT_EQ(Js(6e-23), "6e-23");
+}
+
+TEST(Parse, BuildsTreeAndKeepsOrder) {
+  auto doc = Parse(R"({"b": 1, "a": [true, null, "x\n"], "c": {"d": 2.5}})");
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  const Value& root = (*doc)->root();
+  ASSERT_TRUE(root.is_object());
+  EXPECT_EQ(root.object()[0].key, "b");
+  EXPECT_EQ(root.Find("c")->Find("d")->number(), 2.5);
+  EXPECT_EQ(root.Find("a")->At(2)->string(), "x\n");
+  EXPECT_EQ(root.Find("zz"), nullptr);
+  EXPECT_EQ(ToJson(root), R"({"b":1,"a":[true,null,"x\n"],"c":{"d":2.5}})");
+}
+
+TEST(Parse, DuplicateKeysLastValueFirstPosition) {
+  auto doc = Parse(R"({"a": 1, "b": 2, "a": 3})");
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(ToJson((*doc)->root()), R"({"a":3,"b":2})");
+}
+
+TEST(Parse, LargeObjectsUseIndexedLookup) {
+  std::string text = "{";
+  for (int i = 0; i < 100; ++i) text += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":" + std::to_string(i);
+  text += ",\"k7\":700}";
+  auto doc = Parse(text);
+  ASSERT_TRUE(doc.ok());
+  const Value& root = (*doc)->root();
+  EXPECT_EQ(root.size(), 100u);
+  for (int i = 0; i < 100; ++i) {
+    const Value* v = root.Find("k" + std::to_string(i));
+    ASSERT_NE(v, nullptr) << i;
+    EXPECT_EQ(v->number(), i == 7 ? 700 : i);
+  }
+  EXPECT_EQ(root.Find("k100"), nullptr);
+}
+
+TEST(Parse, ErrorsNameLineAndColumn) {
+  auto doc = Parse("{\n  \"a\": 1,\n  \"b\": tru\n}");
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(doc.status().code(), ErrorCode::kParseError);
+  EXPECT_NE(doc.status().message().find("line 3, column 8"), std::string::npos) << doc.status().message();
+}
+
+TEST(Parse, DeepNestingIsALimitNotACrash) {
+  std::string text(100000, '[');
+  text += std::string(100000, ']');
+  auto doc = Parse(text);
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(doc.status().code(), ErrorCode::kLimitExceeded);
+  auto shallow = Parse("[[[[1]]]]", ParseOptions{.max_depth = 3});
+  EXPECT_EQ(shallow.status().code(), ErrorCode::kLimitExceeded);
+}
+
+TEST(Equal, ObjectsIgnoreOrderNumbersByValue) {
+  auto a = Parse(R"({"x": [1, 2.0], "y": {"z": null}})");
+  auto b = Parse(R"({"y": {"z": null}, "x": [1.0, 2]})");
+  EXPECT_TRUE(Equal((*a)->root(), (*b)->root()));
+  auto c = Parse(R"({"y": {"z": false}, "x": [1.0, 2]})");
+  EXPECT_FALSE(Equal((*a)->root(), (*c)->root()));
+}
+
+TEST(Quote, EscapesLikeJsonStringify) {
+  std::string s;
+  AppendQuoted(std::string("a\"\\\x01\t\xc3\xa9", 7), &s);
+  EXPECT_EQ(s, "\"a\\\"\\\\\\u0001\\t\xc3\xa9\"");
+}
+
+}  // namespace
+}  // namespace ec::json

@@ -15,6 +15,7 @@ all: build
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-peers.sh
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

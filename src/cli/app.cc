@@ -13,6 +13,8 @@ struct CommandEntry {
 // Every subcommand, in the order `--help` lists them.
 constexpr CommandEntry kCommands[] = {
     {"version", AddVersionCommand},
+    {"cel", AddCelCommand},
+    {"jsonata", AddJsonataCommand},
 };
 
 }  // namespace

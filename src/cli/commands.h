@@ -10,6 +10,8 @@ class App;
 namespace ec::cli {
 
 void AddVersionCommand(CLI::App& app);
+void AddCelCommand(CLI::App& app);
+void AddJsonataCommand(CLI::App& app);
 
 // Runs the command line; returns the process exit code.
 int Main(int argc, char** argv);

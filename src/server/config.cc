@@ -1,0 +1,216 @@
+#include "server/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace ec::server {
+namespace {
+
+std::string Where(const std::string& name, const YAML::Mark& m) {
+  if (m.line < 0) return name;
+  return name + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+class Reader {
+ public:
+  explicit Reader(const std::string& name) : name_(name) {}
+
+  Status Fail(const YAML::Node& n, const std::string& what) {
+    return InvalidArgument(Where(name_, n.Mark()) + ": " + what);
+  }
+
+  std::string Quote(const YAML::Node& n) {
+    if (n.IsScalar()) return "'" + n.Scalar() + "'";
+    return n.IsMap() ? "a mapping" : n.IsSequence() ? "a list" : "null";
+  }
+
+  Status Int(const YAML::Node& n, const std::string& key, int64_t lo, int64_t hi, int64_t* out) {
+    if (!n.IsScalar()) return Fail(n, key + " must be a number, not " + Quote(n));
+    const std::string& s = n.Scalar();
+    int64_t v = 0;
+    size_t pos = 0;
+    try {
+      v = std::stoll(s, &pos, 10);
+    } catch (...) {
+      pos = 0;
+    }
+    // Accept size suffixes for byte counts: 16MiB, 512KiB, 1GiB.
+    std::string rest = s.substr(pos);
+    int64_t mult = 1;
+    if (rest == "KiB" || rest == "k" || rest == "K") mult = 1 << 10;
+    else if (rest == "MiB" || rest == "M") mult = 1 << 20;
+    else if (rest == "GiB" || rest == "G") mult = 1ll << 30;
+    else if (!rest.empty()) pos = 0;
+    if (pos == 0) {
+      return Fail(n, key + " must be an integer (byte sizes may end in KiB, MiB or GiB), not " + Quote(n));
+    }
+    v *= mult;
+    if (v < lo || v > hi) {
+      return Fail(n, key + " is " + s + "; it must be between " + std::to_string(lo) + " and " +
+                         std::to_string(hi));
+    }
+    *out = v;
+    return Status::Ok();
+  }
+
+  template <typename T>
+  Status IntAs(const YAML::Node& n, const std::string& key, int64_t lo, int64_t hi, T* out) {
+    int64_t v = 0;
+    EC_RETURN_IF_ERROR(Int(n, key, lo, hi, &v));
+    *out = static_cast<T>(v);
+    return Status::Ok();
+  }
+
+  Status String(const YAML::Node& n, const std::string& key, std::string* out) {
+    if (!n.IsScalar()) return Fail(n, key + " must be a string, not " + Quote(n));
+    *out = n.Scalar();
+    return Status::Ok();
+  }
+
+  Status Address(const YAML::Node& n, const std::string& key, std::string* out) {
+    EC_RETURN_IF_ERROR(String(n, key, out));
+    size_t colon = out->rfind(':');
+    std::string port = colon == std::string::npos ? "" : out->substr(colon + 1);
+    if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 ||
+        std::stol(port) > 65535) {
+      return Fail(n, key + " " + Quote(n) + " is not HOST:PORT; write e.g. 127.0.0.1:8080 (port 0 picks a free one)");
+    }
+    return Status::Ok();
+  }
+
+  // Fails on keys not in `known` (a typo must not be silently ignored).
+  Status Keys(const YAML::Node& map, const std::string& section, const std::set<std::string>& known) {
+    if (!map.IsMap()) return Fail(map, section + " must be a mapping, not " + Quote(map));
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      std::string k = it->first.Scalar();
+      if (!known.count(k)) {
+        std::string list;
+        for (const auto& s : known) list += (list.empty() ? "" : ", ") + s;
+        return Fail(it->first, "unknown option '" + k + "' in " + section + "; known: " + list);
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Topic(const YAML::Node& n, const std::string& section, TopicOptions* t) {
+    EC_RETURN_IF_ERROR(Keys(n, section, {"partitions", "retention_ms", "retention_bytes", "cloudevents_mode"}));
+    if (n["partitions"]) EC_RETURN_IF_ERROR(IntAs(n["partitions"], section + ".partitions", 1, 1024, &t->partitions));
+    if (n["retention_ms"]) EC_RETURN_IF_ERROR(Int(n["retention_ms"], section + ".retention_ms", -1, INT64_MAX, &t->retention_ms));
+    if (n["retention_bytes"]) EC_RETURN_IF_ERROR(Int(n["retention_bytes"], section + ".retention_bytes", -1, INT64_MAX, &t->retention_bytes));
+    if (n["cloudevents_mode"]) {
+      std::string m;
+      EC_RETURN_IF_ERROR(String(n["cloudevents_mode"], section + ".cloudevents_mode", &m));
+      if (m == "binary") t->cloudevents_mode = CloudEventsMode::kBinary;
+      else if (m == "structured") t->cloudevents_mode = CloudEventsMode::kStructured;
+      else return Fail(n["cloudevents_mode"], section + ".cloudevents_mode is '" + m + "'; write binary or structured");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  const std::string& name_;
+};
+
+Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
+  Reader r(name);
+  if (root.IsNull()) return Status::Ok();  // an empty file keeps every default
+  EC_RETURN_IF_ERROR(r.Keys(root, "the config file", {"listeners", "data_dir", "limits", "ingest", "topic_defaults", "topics"}));
+  if (const YAML::Node l = root["listeners"]) {
+    EC_RETURN_IF_ERROR(r.Keys(l, "listeners", {"http", "http_threads", "kafka", "kafka_advertised"}));
+    if (l["http"]) EC_RETURN_IF_ERROR(r.Address(l["http"], "listeners.http", &c->http_address));
+    if (l["http_threads"]) EC_RETURN_IF_ERROR(r.IntAs(l["http_threads"], "listeners.http_threads", 1, 256, &c->http_threads));
+    if (l["kafka"]) EC_RETURN_IF_ERROR(r.Address(l["kafka"], "listeners.kafka", &c->kafka_address));
+    if (l["kafka_advertised"]) EC_RETURN_IF_ERROR(r.Address(l["kafka_advertised"], "listeners.kafka_advertised", &c->kafka_advertised));
+  }
+  if (root["data_dir"]) EC_RETURN_IF_ERROR(r.String(root["data_dir"], "data_dir", &c->data_dir));
+  if (const YAML::Node l = root["limits"]) {
+    EC_RETURN_IF_ERROR(r.Keys(l, "limits", {"max_body_bytes", "max_record_bytes", "max_json_depth", "max_lag_records", "retry_after_seconds"}));
+    if (l["max_body_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["max_body_bytes"], "limits.max_body_bytes", 1024, 1ll << 32, &c->max_body_bytes));
+    if (l["max_record_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["max_record_bytes"], "limits.max_record_bytes", 256, 1ll << 30, &c->max_record_bytes));
+    if (l["max_json_depth"]) EC_RETURN_IF_ERROR(r.IntAs(l["max_json_depth"], "limits.max_json_depth", 4, 1024, &c->max_json_depth));
+    if (l["max_lag_records"]) EC_RETURN_IF_ERROR(r.Int(l["max_lag_records"], "limits.max_lag_records", 1, INT64_MAX, &c->max_lag_records));
+    if (l["retry_after_seconds"]) EC_RETURN_IF_ERROR(r.IntAs(l["retry_after_seconds"], "limits.retry_after_seconds", 1, 3600, &c->retry_after_seconds));
+  }
+  if (const YAML::Node l = root["ingest"]) {
+    EC_RETURN_IF_ERROR(r.Keys(l, "ingest", {"raw_topic", "default_format", "dead_letter_topic"}));
+    if (l["raw_topic"]) EC_RETURN_IF_ERROR(r.String(l["raw_topic"], "ingest.raw_topic", &c->raw_topic));
+    if (l["default_format"]) EC_RETURN_IF_ERROR(r.String(l["default_format"], "ingest.default_format", &c->default_format));
+    if (l["dead_letter_topic"]) EC_RETURN_IF_ERROR(r.String(l["dead_letter_topic"], "ingest.dead_letter_topic", &c->dead_letter_topic));
+  }
+  if (root["topic_defaults"]) EC_RETURN_IF_ERROR(r.Topic(root["topic_defaults"], "topic_defaults", &c->topic_defaults));
+  if (const YAML::Node t = root["topics"]) {
+    if (!t.IsMap()) return r.Fail(t, "topics must be a mapping from topic name to options, not " + r.Quote(t));
+    for (auto it = t.begin(); it != t.end(); ++it) {
+      std::string topic = it->first.Scalar();
+      TopicOptions opts = c->topic_defaults;
+      EC_RETURN_IF_ERROR(r.Topic(it->second, "topics." + topic, &opts));
+      c->topics[topic] = opts;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const TopicOptions& ServerConfig::OptionsFor(const std::string& topic) const {
+  auto it = topics.find(topic);
+  return it == topics.end() ? topic_defaults : it->second;
+}
+
+const char* CloudEventsModeName(CloudEventsMode mode) {
+  return mode == CloudEventsMode::kStructured ? "structured" : "binary";
+}
+
+Status LoadConfigText(const std::string& text, const std::string& name, ServerConfig* config) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return ParseError(Where(name, e.mark) + ": invalid YAML: " + e.msg);
+  }
+  try {
+    return Apply(root, name, config);
+  } catch (const YAML::Exception& e) {
+    return ParseError(Where(name, e.mark) + ": " + e.msg);
+  }
+}
+
+Status LoadConfigFile(const std::string& path, ServerConfig* config) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError("cannot read config file '" + path + "'; check the --config path");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return LoadConfigText(ss.str(), path, config);
+}
+
+std::string DescribeConfigOptions() {
+  ServerConfig d;
+  std::string out;
+  auto line = [&](const std::string& key, const std::string& def, const std::string& what) {
+    out += "  " + key + std::string(key.size() < 32 ? 32 - key.size() : 1, ' ') + what + " (default: " + def + ")\n";
+  };
+  line("listeners.http", d.http_address, "HTTP ingest, admin API and metrics; --http");
+  line("listeners.http_threads", std::to_string(d.http_threads), "HTTP worker threads");
+  line("listeners.kafka", d.kafka_address, "Kafka protocol; --kafka");
+  line("listeners.kafka_advertised", "the bound address", "address given to Kafka clients");
+  line("data_dir", d.data_dir, "where topics and offsets live; --data-dir");
+  line("limits.max_body_bytes", std::to_string(d.max_body_bytes), "HTTP body size (413 beyond)");
+  line("limits.max_record_bytes", std::to_string(d.max_record_bytes), "one exchange record (422 beyond)");
+  line("limits.max_json_depth", std::to_string(d.max_json_depth), "JSON nesting of a record");
+  line("limits.max_lag_records", std::to_string(d.max_lag_records), "pipeline lag that makes ingest answer 429");
+  line("limits.retry_after_seconds", std::to_string(d.retry_after_seconds), "Retry-After of a 429");
+  line("ingest.raw_topic", d.raw_topic, "topic HTTP ingest appends to");
+  line("ingest.default_format", d.default_format, "decoder when ?format= is absent");
+  line("ingest.dead_letter_topic", d.dead_letter_topic, "where failures go");
+  line("topic_defaults.partitions", "1", "partitions of auto-created topics");
+  line("topic_defaults.retention_ms", "-1", "time retention (-1 keeps forever)");
+  line("topic_defaults.retention_bytes", "-1", "size retention per partition");
+  line("topic_defaults.cloudevents_mode", "binary", "binary (ce_* headers) or structured");
+  line("topics.<name>.*", "topic_defaults", "the same options for one topic");
+  return out;
+}
+
+}  // namespace ec::server

@@ -1,0 +1,63 @@
+#pragma once
+// The server's configuration: defaults, then the YAML file (--config), then command-line
+// overrides. docs/configuration.md documents every option; `eventception serve --help` lists
+// them too. Errors name file:line:col, quote the offending text and say what to write instead.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace ec::server {
+
+enum class CloudEventsMode { kBinary, kStructured };
+
+// Options of a topic the server creates (output topics, the raw topic, the dead-letter topic).
+struct TopicOptions {
+  int32_t partitions = 1;
+  int64_t retention_ms = -1;     // -1: keep forever
+  int64_t retention_bytes = -1;  // per partition; -1: unlimited
+  CloudEventsMode cloudevents_mode = CloudEventsMode::kBinary;
+};
+
+struct ServerConfig {
+  // listeners
+  std::string http_address = "127.0.0.1:8080";
+  int http_threads = 4;
+  std::string kafka_address = "127.0.0.1:9092";
+  std::string kafka_advertised;  // host:port clients should connect to; empty: the bound one
+  // storage
+  std::string data_dir = "./eventception-data";
+  // limits
+  uint64_t max_body_bytes = 16ull << 20;   // one HTTP request body (after gunzip too)
+  uint64_t max_record_bytes = 1ull << 20;  // one raw exchange record
+  uint32_t max_json_depth = 64;            // nesting of a record and of its bodies
+  int64_t max_lag_records = 100000;        // ingest answers 429 when the pipeline lags more
+  int retry_after_seconds = 1;             // Retry-After of those 429s
+  // ingest
+  std::string raw_topic = "api-logs";
+  std::string default_format = "detect";
+  std::string dead_letter_topic = "eventception.dlq";
+  // topics
+  TopicOptions topic_defaults;
+  std::map<std::string, TopicOptions> topics;  // per-topic overrides, by exact name
+
+  // Options for `topic`: its entry in `topics`, else topic_defaults.
+  const TopicOptions& OptionsFor(const std::string& topic) const;
+};
+
+// Reads `path` over `config` (keys absent from the file keep their value). Errors:
+// kIoError (unreadable), kInvalidArgument / kParseError naming path:line:col.
+Status LoadConfigFile(const std::string& path, ServerConfig* config);
+// Same, from YAML text; `name` is used in error messages.
+Status LoadConfigText(const std::string& text, const std::string& name, ServerConfig* config);
+
+// One line per option, "key  default  what" (for --help and docs).
+std::string DescribeConfigOptions();
+
+// "binary" / "structured".
+const char* CloudEventsModeName(CloudEventsMode mode);
+
+}  // namespace ec::server

@@ -1,0 +1,89 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+namespace ec::server {
+namespace {
+
+TEST(ConfigTest, ReadsEveryOption) {
+  ServerConfig c;
+  Status s = LoadConfigText(R"(
+listeners: {http: "0.0.0.0:0", http_threads: 2, kafka: "127.0.0.1:0", kafka_advertised: "kafka.local:9092"}
+data_dir: /tmp/x
+limits: {max_body_bytes: 2MiB, max_record_bytes: 4096, max_json_depth: 16, max_lag_records: 50, retry_after_seconds: 3}
+ingest: {raw_topic: raw, default_format: kong, dead_letter_topic: dlq}
+topic_defaults: {partitions: 2, retention_ms: 1000}
+topics:
+  shop.orders.placed: {cloudevents_mode: structured, partitions: 3}
+)", "c.yaml", &c);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.http_address, "0.0.0.0:0");
+  EXPECT_EQ(c.http_threads, 2);
+  EXPECT_EQ(c.kafka_advertised, "kafka.local:9092");
+  EXPECT_EQ(c.data_dir, "/tmp/x");
+  EXPECT_EQ(c.max_body_bytes, 2u << 20);
+  EXPECT_EQ(c.max_record_bytes, 4096u);
+  EXPECT_EQ(c.max_json_depth, 16u);
+  EXPECT_EQ(c.max_lag_records, 50);
+  EXPECT_EQ(c.retry_after_seconds, 3);
+  EXPECT_EQ(c.raw_topic, "raw");
+  EXPECT_EQ(c.default_format, "kong");
+  EXPECT_EQ(c.dead_letter_topic, "dlq");
+  const TopicOptions& t = c.OptionsFor("shop.orders.placed");
+  EXPECT_EQ(t.cloudevents_mode, CloudEventsMode::kStructured);
+  EXPECT_EQ(t.partitions, 3);
+  EXPECT_EQ(t.retention_ms, 1000);  // inherited from topic_defaults
+  EXPECT_EQ(c.OptionsFor("other").partitions, 2);
+  EXPECT_EQ(c.OptionsFor("other").cloudevents_mode, CloudEventsMode::kBinary);
+}
+
+TEST(ConfigTest, EmptyFileKeepsDefaults) {
+  ServerConfig c;
+  ASSERT_TRUE(LoadConfigText("", "empty.yaml", &c).ok());
+  EXPECT_EQ(c.http_address, "127.0.0.1:8080");
+  EXPECT_EQ(c.kafka_address, "127.0.0.1:9092");
+  EXPECT_EQ(c.data_dir, "./eventception-data");
+}
+
+std::string Error(const std::string& text) {
+  ServerConfig c;
+  Status s = LoadConfigText(text, "c.yaml", &c);
+  return s.ok() ? "ok" : s.message();
+}
+
+TEST(ConfigTest, ErrorsNameFileLineColumnAndQuote) {
+  EXPECT_EQ(Error("limits:\n  max_body_bytes: lots\n"),
+            "c.yaml:2:19: limits.max_body_bytes must be an integer (byte sizes may end in KiB, MiB or "
+            "GiB), not 'lots'");
+  EXPECT_EQ(Error("listeners:\n  htp: 1\n"),
+            "c.yaml:2:3: unknown option 'htp' in listeners; known: http, http_threads, kafka, "
+            "kafka_advertised");
+  EXPECT_EQ(Error("topics:\n  t: {cloudevents_mode: json}\n"),
+            "c.yaml:2:25: topics.t.cloudevents_mode is 'json'; write binary or structured");
+  EXPECT_EQ(Error("listeners: {http: nowhere}\n"),
+            "c.yaml:1:19: listeners.http 'nowhere' is not HOST:PORT; write e.g. 127.0.0.1:8080 (port 0 "
+            "picks a free one)");
+  EXPECT_EQ(Error("limits: {max_json_depth: 100000}"),
+            "c.yaml:1:26: limits.max_json_depth is 100000; it must be between 4 and 1024");
+  std::string bad = Error("limits: [1, 2\n");
+  EXPECT_EQ(bad.rfind("c.yaml:", 0), 0u) << bad;
+  EXPECT_NE(bad.find("invalid YAML"), std::string::npos) << bad;
+}
+
+TEST(ConfigTest, MissingFileIsIoError) {
+  ServerConfig c;
+  Status s = LoadConfigFile("/nonexistent/eventception.yaml", &c);
+  EXPECT_EQ(s.code(), ErrorCode::kIoError);
+  EXPECT_NE(s.message().find("/nonexistent/eventception.yaml"), std::string::npos);
+}
+
+TEST(ConfigTest, DescribeListsEveryOption) {
+  std::string d = DescribeConfigOptions();
+  for (const char* key : {"listeners.http", "listeners.kafka", "data_dir", "limits.max_body_bytes",
+                          "limits.max_lag_records", "topic_defaults.cloudevents_mode", "ingest.raw_topic"}) {
+    EXPECT_NE(d.find(key), std::string::npos) << key;
+  }
+}
+
+}  // namespace
+}  // namespace ec::server

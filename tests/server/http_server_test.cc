@@ -1,0 +1,129 @@
+#include "server/http/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "server/http/gzip.h"
+#include "server/test_http_client.h"
+
+namespace ec::server {
+namespace {
+
+using testing::TestHttpClient;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    router_.Add("POST", "/echo", [](HttpRequest& req) {
+      return HttpResponse::Text(200, std::string(req.Header("x-tag")) + ":" + req.body);
+    });
+    router_.Add("GET", "/items/{id}", [](HttpRequest& req) {
+      return HttpResponse::Json(200, "{\"id\":\"" + std::string(req.Param("id")) + "\"}");
+    });
+    router_.Add("GET", "/slow", [this](HttpRequest&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      slow_done_ = true;
+      return HttpResponse::Text(200, "slow");
+    });
+    HttpServerOptions o;
+    o.port = 0;
+    o.max_body_bytes = 1000;
+    server_ = std::make_unique<HttpServer>(o, &router_);
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_NE(server_->port(), 0);
+  }
+
+  Router router_;
+  std::unique_ptr<HttpServer> server_;
+  std::atomic<bool> slow_done_{false};
+};
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  TestHttpClient c(server_->port());
+  auto a = c.Request("POST", "/echo", "hello", {{"X-Tag", "t1"}});
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.body, "t1:hello");
+  auto b = c.Request("GET", "/items/42");
+  EXPECT_EQ(b.status, 200);
+  EXPECT_EQ(b.body, "{\"id\":\"42\"}");
+  EXPECT_EQ(b.Header("content-type"), "application/json");
+  EXPECT_EQ(c.connects(), 1);
+}
+
+TEST_F(HttpServerTest, BodyLimitGives413AndServerKeepsServing) {
+  TestHttpClient c(server_->port());
+  auto r = c.Request("POST", "/echo", std::string(5000, 'x'));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_NE(r.body.find("max_body_bytes"), std::string::npos);
+  TestHttpClient d(server_->port());
+  EXPECT_EQ(d.Request("POST", "/echo", "ok").status, 200);
+}
+
+TEST_F(HttpServerTest, GzipBodiesAreInflatedWithinTheLimit) {
+  TestHttpClient c(server_->port());
+  Result<std::string> small = Gzip("compressed body");
+  ASSERT_TRUE(small.ok());
+  auto r = c.Request("POST", "/echo", *small, {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, ":compressed body");
+  // A small gzip that inflates beyond the limit (a zip bomb) is refused.
+  Result<std::string> bomb = Gzip(std::string(100000, 'a'));
+  ASSERT_TRUE(bomb.ok());
+  ASSERT_LT(bomb->size(), 1000u);
+  EXPECT_EQ(c.Request("POST", "/echo", *bomb, {{"Content-Encoding", "gzip"}}).status, 413);
+  EXPECT_EQ(c.Request("POST", "/echo", "not gzip", {{"Content-Encoding", "gzip"}}).status, 400);
+  EXPECT_EQ(c.Request("POST", "/echo", "x", {{"Content-Encoding", "br"}}).status, 415);
+}
+
+TEST_F(HttpServerTest, MalformedRequestsGet400AndUnknownRoutes404) {
+  TestHttpClient c(server_->port());
+  auto r = c.Raw("NONSENSE\r\n\r\n");
+  EXPECT_EQ(r.status, 400);
+  TestHttpClient d(server_->port());
+  EXPECT_EQ(d.Request("GET", "/nope").status, 404);
+  EXPECT_EQ(d.Request("DELETE", "/echo").status, 405);
+}
+
+TEST_F(HttpServerTest, StopWaitsForRequestsInFlight) {
+  std::thread t([this] {
+    TestHttpClient c(server_->port());
+    auto r = c.Request("GET", "/slow");
+    EXPECT_EQ(r.status, 200);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server_->Stop(5000);
+  EXPECT_TRUE(slow_done_);
+  t.join();
+  TestHttpClient late(server_->port());
+  EXPECT_FALSE(late.Connect());
+}
+
+TEST(HttpServerAddressTest, ParseHostPort) {
+  std::string host;
+  uint16_t port = 1;
+  ASSERT_TRUE(ParseHostPort("127.0.0.1:0", &host, &port).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 0);
+  ASSERT_TRUE(ParseHostPort(":8080", &host, &port).ok());
+  EXPECT_EQ(host, "0.0.0.0");
+  EXPECT_FALSE(ParseHostPort("localhost", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("h:99999", &host, &port).ok());
+}
+
+TEST(HttpServerAddressTest, PortInUseIsAClearError) {
+  Router router;
+  HttpServerOptions o;
+  o.port = 0;
+  HttpServer a(o, &router);
+  ASSERT_TRUE(a.Start().ok());
+  o.port = a.port();
+  HttpServer b(o, &router);
+  Status s = b.Start();
+  EXPECT_EQ(s.code(), ErrorCode::kIoError);
+  EXPECT_NE(s.message().find(std::to_string(a.port())), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ec::server

@@ -1,0 +1,68 @@
+#pragma once
+// Env: every OS call the log makes, behind one interface (LevelDB style), so tests can swap in
+// FaultInjectionEnv (fault_injection_env.h) and prove crash safety.
+//
+// Threading: an Env is shared by every thread of a LogManager; all methods are thread-safe.
+// A File allows concurrent ReadAt from any thread while ONE writer thread appends/syncs/truncates.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace ec::log {
+
+// An open file. Positional reads never move a cursor; Append always writes at the end.
+class File {
+ public:
+  virtual ~File() = default;
+  // Writes `data` at the end. On error the file may hold a prefix of `data`.
+  virtual Status Append(std::string_view data) = 0;
+  // fdatasync: on success everything appended so far survives a crash or power loss.
+  virtual Status Sync() = 0;
+  // Cuts the file to `size` bytes (used by recovery and by index rewrites).
+  virtual Status Truncate(uint64_t size) = 0;
+  // Reads up to `n` bytes at `offset` into `scratch`; returns the count read (short only at EOF).
+  virtual Result<size_t> ReadAt(uint64_t offset, size_t n, char* scratch) const = 0;
+  // Current size in bytes (includes unsynced appends).
+  virtual uint64_t Size() const = 0;
+  // The OS file descriptor for zero-copy sends (sendfile/splice); -1 when the file has none.
+  // Valid for the lifetime of this object, even after the path is deleted.
+  virtual int fd() const = 0;
+  virtual const std::string& path() const = 0;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  // The process-wide POSIX Env (never deleted).
+  static Env* Default();
+
+  // Opens `path` for reading and appending, creating it when `create` is true (NotFound otherwise).
+  virtual Result<std::shared_ptr<File>> OpenFile(const std::string& path, bool create) = 0;
+  virtual bool FileExists(const std::string& path) = 0;
+  // Names (not paths) of the entries of `dir`, without "." and "..".
+  virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
+  // Creates `dir` and its missing parents; ok when it exists.
+  virtual Status CreateDirs(const std::string& dir) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  // Removes `dir` and everything under it; ok when it does not exist.
+  virtual Status RemoveDirAll(const std::string& dir) = 0;
+  // Atomic rename (replaces `to`).
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  // fsync of a directory: makes creations, renames and deletions in it durable.
+  virtual Status SyncDir(const std::string& dir) = 0;
+  // Wall clock in milliseconds since the epoch (timestamps, retention, segment age).
+  virtual int64_t NowMs() = 0;
+
+  // Writes `data` to `path` so that a crash leaves either the old or the new content:
+  // write to path.tmp, fdatasync, rename, sync the directory.
+  Status WriteFileAtomically(const std::string& path, std::string_view data);
+  // Reads a whole (small) file.
+  Result<std::string> ReadFileToString(const std::string& path);
+};
+
+}  // namespace ec::log

@@ -1,0 +1,206 @@
+#include "log/fault_injection_env.h"
+
+namespace ec::log {
+namespace {
+
+std::string DirOf(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace
+
+struct FaultInjectionEnv::State {
+  struct FileState {
+    uint64_t synced_size = 0;
+    bool creation_unsynced = false;  // created, but its directory was not synced since
+  };
+  std::mutex mu;
+  std::map<std::string, FileState> files;
+  uint64_t generation = 0;  // bumped by each crash: older Files are dead
+  bool crashed = false;
+  int64_t now_ms = -1;
+  uint64_t syncs = 0;
+};
+
+namespace {
+
+// Wraps a real file; refuses all I/O once the simulated crash happened.
+class FaultFile : public File {
+ public:
+  FaultFile(std::shared_ptr<File> base, std::shared_ptr<FaultInjectionEnv::State> state,
+            uint64_t generation)
+      : base_(std::move(base)), state_(std::move(state)), generation_(generation) {}
+
+  Status Append(std::string_view data) override {
+    EC_RETURN_IF_ERROR(CheckAlive());
+    return base_->Append(data);
+  }
+  Status Sync() override {
+    std::lock_guard lock(state_->mu);
+    if (state_->crashed || state_->generation != generation_) return Dead();
+    // The model decides what survives, so the real fdatasync is skipped (keeps tests fast).
+    state_->files[base_->path()].synced_size = base_->Size();
+    ++state_->syncs;
+    return Status::Ok();
+  }
+  Status Truncate(uint64_t size) override {
+    std::lock_guard lock(state_->mu);
+    if (state_->crashed || state_->generation != generation_) return Dead();
+    EC_RETURN_IF_ERROR(base_->Truncate(size));
+    auto& fs = state_->files[base_->path()];
+    if (fs.synced_size > size) fs.synced_size = size;
+    return Status::Ok();
+  }
+  Result<size_t> ReadAt(uint64_t offset, size_t n, char* scratch) const override {
+    return base_->ReadAt(offset, n, scratch);
+  }
+  uint64_t Size() const override { return base_->Size(); }
+  int fd() const override { return base_->fd(); }
+  const std::string& path() const override { return base_->path(); }
+
+ private:
+  static Status Dead() { return IoError("simulated crash: file is no longer writable"); }
+  Status CheckAlive() const {
+    std::lock_guard lock(state_->mu);
+    if (state_->crashed || state_->generation != generation_) return Dead();
+    return Status::Ok();
+  }
+  std::shared_ptr<File> base_;
+  std::shared_ptr<FaultInjectionEnv::State> state_;
+  uint64_t generation_;
+};
+
+}  // namespace
+
+FaultInjectionEnv::FaultInjectionEnv(Env* base) : base_(base), state_(std::make_shared<State>()) {}
+FaultInjectionEnv::~FaultInjectionEnv() = default;
+
+Status FaultInjectionEnv::SimulateCrash(const CrashOptions& options) {
+  std::lock_guard lock(state_->mu);
+  state_->crashed = true;
+  ++state_->generation;
+  std::mt19937_64 rng(options.seed);
+  for (auto it = state_->files.begin(); it != state_->files.end();) {
+    const std::string& path = it->first;
+    State::FileState& fs = it->second;
+    if (fs.creation_unsynced) {
+      // The directory entry never reached the disk: the whole file is gone.
+      (void)base_->RemoveFile(path);
+      it = state_->files.erase(it);
+      continue;
+    }
+    auto f = base_->OpenFile(path, false);
+    if (!f.ok()) {
+      it = state_->files.erase(it);
+      continue;
+    }
+    uint64_t size = (*f)->Size();
+    if (size > fs.synced_size) {
+      uint64_t unsynced = size - fs.synced_size;
+      uint64_t keep = options.tear_unsynced_tail ? rng() % (unsynced + 1) : 0;
+      uint64_t new_size = fs.synced_size + keep;
+      if (options.garbage_in_torn_tail && keep > 0) {
+        uint64_t g = std::min<uint64_t>(keep, 1 + rng() % 16);
+        EC_RETURN_IF_ERROR((*f)->Truncate(new_size - g));
+        std::string garbage(g, '\0');
+        for (char& c : garbage) c = static_cast<char>(rng());
+        EC_RETURN_IF_ERROR((*f)->Append(garbage));
+      } else {
+        EC_RETURN_IF_ERROR((*f)->Truncate(new_size));
+      }
+    }
+    fs.synced_size = (*f)->Size() < fs.synced_size ? (*f)->Size() : fs.synced_size;
+    ++it;
+  }
+  return Status::Ok();
+}
+
+void FaultInjectionEnv::Reset() {
+  std::lock_guard lock(state_->mu);
+  state_->crashed = false;
+}
+
+void FaultInjectionEnv::SetNowMs(int64_t now_ms) {
+  std::lock_guard lock(state_->mu);
+  state_->now_ms = now_ms;
+}
+
+uint64_t FaultInjectionEnv::sync_count() const {
+  std::lock_guard lock(state_->mu);
+  return state_->syncs;
+}
+
+Result<std::shared_ptr<File>> FaultInjectionEnv::OpenFile(const std::string& path, bool create) {
+  std::lock_guard lock(state_->mu);
+  if (state_->crashed) return IoError("simulated crash: no new files until Reset()");
+  bool existed = base_->FileExists(path);
+  EC_ASSIGN_OR_RETURN(std::shared_ptr<File> f, base_->OpenFile(path, create));
+  auto [it, inserted] = state_->files.try_emplace(path);
+  if (inserted) {
+    it->second.synced_size = existed ? f->Size() : 0;
+    it->second.creation_unsynced = !existed;
+  }
+  return std::shared_ptr<File>(std::make_shared<FaultFile>(f, state_, state_->generation));
+}
+
+bool FaultInjectionEnv::FileExists(const std::string& path) { return base_->FileExists(path); }
+
+Result<std::vector<std::string>> FaultInjectionEnv::ListDir(const std::string& dir) {
+  return base_->ListDir(dir);
+}
+
+Status FaultInjectionEnv::CreateDirs(const std::string& dir) {
+  // Directory creation is modelled as durable (the log syncs parents after creating them).
+  return base_->CreateDirs(dir);
+}
+
+Status FaultInjectionEnv::RemoveFile(const std::string& path) {
+  std::lock_guard lock(state_->mu);
+  if (state_->crashed) return IoError("simulated crash");
+  state_->files.erase(path);
+  return base_->RemoveFile(path);
+}
+
+Status FaultInjectionEnv::RemoveDirAll(const std::string& dir) {
+  std::lock_guard lock(state_->mu);
+  if (state_->crashed) return IoError("simulated crash");
+  std::string prefix = dir + "/";
+  for (auto it = state_->files.begin(); it != state_->files.end();) {
+    it = it->first.compare(0, prefix.size(), prefix) == 0 ? state_->files.erase(it) : std::next(it);
+  }
+  return base_->RemoveDirAll(dir);
+}
+
+Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
+  std::lock_guard lock(state_->mu);
+  if (state_->crashed) return IoError("simulated crash");
+  EC_RETURN_IF_ERROR(base_->RenameFile(from, to));
+  auto it = state_->files.find(from);
+  State::FileState fs;
+  if (it != state_->files.end()) {
+    fs = it->second;
+    state_->files.erase(it);
+  }
+  state_->files[to] = fs;
+  return Status::Ok();
+}
+
+Status FaultInjectionEnv::SyncDir(const std::string& dir) {
+  std::lock_guard lock(state_->mu);
+  if (state_->crashed) return IoError("simulated crash");
+  for (auto& [path, fs] : state_->files) {
+    if (DirOf(path) == dir) fs.creation_unsynced = false;
+  }
+  return Status::Ok();
+}
+
+int64_t FaultInjectionEnv::NowMs() {
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->now_ms >= 0) return state_->now_ms;
+  }
+  return base_->NowMs();
+}
+
+}  // namespace ec::log

@@ -1,0 +1,129 @@
+#pragma once
+// LogManager: the durable topics under one data directory. Creates, deletes, lists topics and
+// partitions; holds per-topic configs (persisted); runs the group-commit flusher thread and the
+// maintenance thread (retention, compaction, roll by age); owns GroupOffsets and the producer
+// id allocator. This is the in-process API the pipeline and the Kafka server share.
+//
+// Layout: <data_dir>/<topic>-<partition>/ per partition, <data_dir>/.topics/<topic>.conf per
+// topic (partition count and config overrides); see docs/log-format.md.
+// Threading: every method is thread-safe.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "log/env.h"
+#include "log/flusher.h"
+#include "log/group_offsets.h"
+#include "log/partition_log.h"
+#include "log/topic_config.h"
+
+namespace ec::log {
+
+struct LogManagerOptions {
+  std::string data_dir;
+  Env* env = nullptr;  // nullptr = Env::Default(); not owned
+  TopicConfig default_config;  // broker-level defaults (log.retention.ms etc.)
+  int32_t default_partitions = 1;
+  int32_t max_partitions = 10000;
+  // Periodic fdatasync of kWritten appends (ms); <= 0 disables (only kSync appends sync).
+  int64_t flush_interval_ms = 1000;
+  // How often retention/compaction/age-roll run; <= 0 disables the maintenance thread
+  // (tests then call RunMaintenance themselves).
+  int64_t maintenance_interval_ms = 5000;
+};
+
+struct TopicInfo {
+  std::string name;
+  int32_t partitions = 0;
+  bool internal = false;  // e.g. __consumer_offsets
+  std::shared_ptr<const TopicConfig> config;
+};
+
+// One change of IncrementalAlterConfigs / AlterConfigs.
+struct ConfigChange {
+  enum class Op : uint8_t { kSet = 0, kDelete = 1 };  // kDelete = back to the default
+  std::string name;
+  Op op = Op::kSet;
+  std::string value;
+};
+
+class LogManager {
+ public:
+  // Opens (recovering every partition) or creates `options.data_dir`. Errors: IoError,
+  // Corruption (unreadable topic metadata, with its path).
+  static Result<std::unique_ptr<LogManager>> Open(LogManagerOptions options);
+  ~LogManager();  // stops background threads, flushes and closes every partition
+
+  // Creates a topic. Errors: InvalidArgument (bad name or partition count, or a bad config:
+  // the message names the key), AlreadyExists. With validate_only nothing is created.
+  Status CreateTopic(const std::string& name, int32_t partitions,
+                     const std::map<std::string, std::string>& configs = {},
+                     bool validate_only = false);
+  // Deletes the topic and its data (and its committed group offsets). NotFound if absent.
+  // PartitionLogs already handed out keep working on their open files until released.
+  Status DeleteTopic(const std::string& name);
+  // Grows the topic to `total` partitions. InvalidArgument if total <= current.
+  Status CreatePartitions(const std::string& name, int32_t total, bool validate_only = false);
+  std::vector<TopicInfo> ListTopics() const;
+  std::optional<TopicInfo> DescribeTopic(const std::string& name) const;
+
+  // AlterConfigs (replace_all = true: unspecified overrides revert to defaults) or
+  // IncrementalAlterConfigs (replace_all = false). Errors: NotFound, InvalidArgument.
+  Status AlterConfigs(const std::string& topic, const std::vector<ConfigChange>& changes,
+                      bool replace_all, bool validate_only = false);
+
+  // The partition, or nullptr if the topic/partition does not exist. The shared_ptr keeps it
+  // usable even if the topic is deleted meanwhile.
+  std::shared_ptr<PartitionLog> GetPartition(const std::string& topic, int32_t partition) const;
+
+  GroupOffsets* group_offsets() const { return group_offsets_.get(); }
+  Flusher* flusher() const { return flusher_.get(); }
+  const LogManagerOptions& options() const { return options_; }
+
+  // A fresh producer id for InitProducerId, unique across restarts. Errors: IoError.
+  Result<int64_t> AllocateProducerId();
+
+  // One pass of retention, age roll and compaction over every partition at `now_ms`.
+  Status RunMaintenance(int64_t now_ms);
+
+  // Whether `name` is a legal Kafka topic name ([A-Za-z0-9._-]{1,249}, not "." or "..").
+  static Status ValidateTopicName(const std::string& name);
+
+ private:
+  explicit LogManager(LogManagerOptions options);
+  Status Load();
+  Status OpenTopicPartitions(const std::string& name, int32_t from, int32_t to,
+                             std::shared_ptr<const TopicConfig> config);
+  Status WriteTopicMeta(const std::string& name, int32_t partitions, const TopicConfig& config);
+  void MaintenanceLoop();
+
+  struct Topic {
+    int32_t partitions = 0;
+    bool internal = false;
+    std::shared_ptr<const TopicConfig> config;
+    std::vector<std::shared_ptr<PartitionLog>> logs;
+  };
+
+  LogManagerOptions options_;
+  Env* env_;
+  std::unique_ptr<Flusher> flusher_;
+  mutable std::mutex mu_;  // guards topics_ and producer id state
+  std::map<std::string, Topic> topics_;
+  std::unique_ptr<GroupOffsets> group_offsets_;
+  int64_t next_producer_id_ = 0;
+  int64_t producer_id_limit_ = 0;  // persisted block end
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool stop_ = false;
+  std::thread maintenance_thread_;
+};
+
+}  // namespace ec::log

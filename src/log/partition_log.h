@@ -1,0 +1,202 @@
+#pragma once
+// PartitionLog: one topic-partition's log: segment files of RecordBatch v2 bytes, offsets
+// assigned here, with a sparse offset index and a time index per segment.
+// docs/log-format.md is the on-disk format.
+//
+// Threading: every method is thread-safe. Appends are serialised by an internal lock; reads run
+// concurrently with appends and with each other. Callbacks (append completion, data-available
+// notifications) run on the thread that appended or on the LogManager's flusher thread: they
+// must be short and must not call back into this PartitionLog's Append (post to your own
+// executor instead, e.g. asio::post). Obtain instances from LogManager (log_manager.h).
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "log/env.h"
+#include "log/log_error.h"
+#include "log/producer_state.h"
+#include "log/topic_config.h"
+
+namespace ec::log {
+
+class Segment;
+class Flusher;
+
+enum class Durability : uint8_t {
+  // Acknowledge once written to the OS (page cache); flushed by the flush interval
+  // (flush.ms or LogManagerOptions::flush_interval_ms). Kafka acks=0/1.
+  kWritten = 0,
+  // Acknowledge only after fdatasync of the data (group commit: concurrent appends share one
+  // fdatasync on the flusher thread). Kafka acks=-1.
+  kSync = 1,
+};
+
+struct AppendOptions {
+  Durability durability = Durability::kWritten;
+};
+
+struct AppendResult {
+  LogError error = LogError::kNone;
+  std::string message;          // human-readable detail when error != kNone
+  int64_t base_offset = -1;     // offset of the first record appended (or of the duplicate)
+  int64_t last_offset = -1;
+  int64_t log_append_time_ms = -1;  // -1 unless the topic uses LogAppendTime
+  int64_t log_start_offset = 0;
+  bool duplicate = false;       // an idempotent retry: nothing new was written
+  bool ok() const { return error == LogError::kNone; }
+};
+
+// Called exactly once per AppendAsync, with the outcome.
+using AppendCallback = std::function<void(const AppendResult&)>;
+
+// A byte range of a segment file. Holding it keeps the file open (even if retention deletes
+// the segment), so a server may sendfile() it to a socket after Read returns.
+struct FileSlice {
+  std::shared_ptr<File> file;
+  uint64_t position = 0;
+  uint32_t size = 0;
+};
+
+enum class IsolationLevel : uint8_t { kReadUncommitted = 0, kReadCommitted = 1 };
+
+struct ReadOptions {
+  IsolationLevel isolation = IsolationLevel::kReadUncommitted;
+  // Return the first batch even if it alone exceeds max_bytes (Kafka KIP-74), so a consumer
+  // never gets stuck. Set false for every partition but the first of a Fetch response.
+  bool min_one_batch = true;
+};
+
+struct AbortedTransaction {
+  int64_t producer_id = -1;
+  int64_t first_offset = -1;
+};
+
+struct ReadResult {
+  LogError error = LogError::kNone;  // kOffsetOutOfRange, kStorageError
+  std::string message;
+  // Whole batches as stored, in offset order; the first one contains the requested offset
+  // (it may start before it: clients skip records below their position, as with Kafka).
+  std::vector<FileSlice> slices;
+  size_t total_bytes = 0;
+  int64_t high_watermark = 0;
+  int64_t last_stable_offset = 0;
+  int64_t log_start_offset = 0;
+  // read_committed only: aborted transactions overlapping the returned range.
+  std::vector<AbortedTransaction> aborted_transactions;
+
+  // Copies the slices' bytes into `*out` (appending).
+  Status CopyTo(std::string* out) const;
+};
+
+struct TimestampOffset {
+  int64_t offset = -1;     // -1 when no record has timestamp >= the one asked
+  int64_t timestamp = -1;
+};
+
+class PartitionLog {
+ public:
+  // Opens (or creates) the partition stored in `dir`, recovering it: the tail of the last
+  // segment is scanned, everything after the last valid batch is truncated, missing or
+  // inconsistent indexes are rebuilt and the producer state is rebuilt from the tail.
+  // `flusher` (not owned, may be null = syncs inline) does group commit. Errors: IoError.
+  static Result<std::unique_ptr<PartitionLog>> Open(Env* env, std::string dir, std::string topic,
+                                                    int32_t partition,
+                                                    std::shared_ptr<const TopicConfig> config,
+                                                    Flusher* flusher);
+  ~PartitionLog();
+  PartitionLog(const PartitionLog&) = delete;
+  PartitionLog& operator=(const PartitionLog&) = delete;
+
+  // Appends one or more batches (`batches` = a Produce request's records field, taken by value
+  // because offsets are rewritten in place). Every batch is validated (CRC, magic 2, size <=
+  // max.message.bytes, idempotent sequence); all or none are appended. Offsets are assigned
+  // consecutively from the log end offset. `done` runs once: inline on failure or for
+  // kWritten, on the flusher thread after fdatasync for kSync.
+  void AppendAsync(std::string batches, const AppendOptions& options, AppendCallback done);
+  // Blocking form of AppendAsync (waits for the fdatasync when kSync).
+  AppendResult Append(std::string batches, const AppendOptions& options);
+
+  // Reads whole batches from `offset` up to about `max_bytes` (see ReadOptions). offset ==
+  // high watermark gives an empty result; offset outside [log start, high watermark] gives
+  // kOffsetOutOfRange.
+  ReadResult Read(int64_t offset, size_t max_bytes, const ReadOptions& options = {}) const;
+
+  int64_t log_start_offset() const;
+  // Next offset to be assigned. Everything below it is readable (single node: the high
+  // watermark equals the log end offset).
+  int64_t log_end_offset() const;
+  int64_t high_watermark() const { return log_end_offset(); }
+  // Below this offset no transaction is open (read_committed readers stop here).
+  int64_t last_stable_offset() const;
+  // Everything below this offset has been fdatasynced.
+  int64_t durable_offset() const;
+
+  // ListOffsets by timestamp: the first offset whose record timestamp >= `timestamp_ms`.
+  TimestampOffset OffsetForTimestamp(int64_t timestamp_ms) const;
+  // Timestamp and offset of the record with the largest timestamp (ListOffsets -3), or -1s.
+  TimestampOffset MaxTimestamp() const;
+
+  // Calls `cb` once, as soon as log_end_offset() > `offset` (immediately, inline, if already).
+  // Returns an id for CancelNotify. The long-poll hook for Fetch.
+  uint64_t NotifyWhenPast(int64_t offset, std::function<void()> cb);
+  // Forgets a pending notification; returns false if it already fired (or never existed).
+  bool CancelNotify(uint64_t id);
+  // Blocks until log_end_offset() > offset or the timeout; returns whether data arrived.
+  bool WaitPast(int64_t offset, std::chrono::milliseconds timeout) const;
+
+  // Idempotence: what Append would say for this producer batch (without appending).
+  SequenceCheck CheckSequence(int64_t producer_id, int16_t epoch, int32_t first_seq,
+                              int32_t last_seq) const;
+  // Latest epoch known for `producer_id` (-1 if none).
+  int16_t ProducerEpoch(int64_t producer_id) const;
+
+  // Moves the log start offset forward (DeleteRecords; also used by retention). Whole
+  // segments below it are deleted. Errors: kOffsetOutOfRange if > high watermark.
+  LogError DeleteRecordsBefore(int64_t offset);
+
+  // Housekeeping, called by LogManager's maintenance thread (tests call it directly).
+  // Deletes segments past retention.ms / retention.bytes; never deletes the active segment.
+  Status ApplyRetention(int64_t now_ms);
+  // Rolls the active segment if it is older than segment.ms (and non-empty).
+  Status MaybeRollByAge(int64_t now_ms);
+  // Compacts closed segments (cleanup.policy=compact): keeps the latest record per key,
+  // removes tombstones older than delete.retention.ms, respects min.compaction.lag.ms.
+  Status Compact(int64_t now_ms);
+  // fdatasync of all appended data (used by the flusher; safe from any thread).
+  Status Flush();
+  // Swaps in a new config (AlterConfigs).
+  void SetConfig(std::shared_ptr<const TopicConfig> config);
+  std::shared_ptr<const TopicConfig> config() const;
+
+  const std::string& topic() const { return topic_; }
+  int32_t partition() const { return partition_; }
+  const std::string& dir() const { return dir_; }
+  size_t segment_count() const;
+  uint64_t size_bytes() const;
+
+  // Used by Flusher: called after a group fdatasync covering everything below `offset`.
+  void OnDurable(int64_t offset);
+
+ private:
+  PartitionLog(Env* env, std::string dir, std::string topic, int32_t partition,
+               std::shared_ptr<const TopicConfig> config, Flusher* flusher);
+  struct Impl;
+  Env* env_;
+  std::string dir_;
+  std::string topic_;
+  int32_t partition_;
+  Flusher* flusher_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ec::log

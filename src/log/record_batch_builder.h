@@ -1,0 +1,58 @@
+#pragma once
+// RecordBatchBuilder: makes RecordBatch v2 bytes from records (the pipeline writes its events
+// this way; tests make fixtures with it). Not thread-safe; one builder per batch.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "log/compression.h"
+#include "log/record_batch.h"
+
+namespace ec::log {
+
+struct BatchBuilderOptions {
+  Compression compression = Compression::kNone;
+  int64_t base_offset = 0;  // the broker reassigns it on append
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+  bool transactional = false;
+  bool control = false;
+  int32_t partition_leader_epoch = -1;
+};
+
+class RecordBatchBuilder {
+ public:
+  explicit RecordBatchBuilder(BatchBuilderOptions options = {});
+
+  // Adds one record; nullopt key/value encode null (a null value is a tombstone).
+  void Add(std::optional<std::string_view> key, std::optional<std::string_view> value,
+           int64_t timestamp_ms, std::span<const RecordHeader> headers = {});
+
+  size_t record_count() const { return count_; }
+  // Uncompressed size of the records so far plus the batch header.
+  size_t uncompressed_size() const { return kBatchHeaderSize + records_.size(); }
+  bool empty() const { return count_ == 0; }
+
+  // The finished batch (CRC set). Fails when empty or when compression fails.
+  // The builder is reset and reusable afterwards.
+  Result<std::string> Build();
+
+  // A control batch with one commit/abort marker for a transactional producer.
+  static std::string MakeControlBatch(int64_t producer_id, int16_t producer_epoch, ControlType type,
+                                      int32_t coordinator_epoch, int64_t timestamp_ms);
+
+ private:
+  BatchBuilderOptions options_;
+  std::string records_;  // encoded records, uncompressed
+  size_t count_ = 0;
+  int64_t first_timestamp_ = 0;
+  int64_t max_timestamp_ = -1;
+};
+
+}  // namespace ec::log

@@ -1,0 +1,20 @@
+#pragma once
+// Deterministic ids: exchange ids from content, event ids from (exchange id, definition).
+
+#include <string>
+#include <string_view>
+
+namespace ec::pipeline {
+
+// 32 lower-case hex digits: the first 128 bits of SHA-256(`data`).
+std::string Sha256Hex128(std::string_view data);
+
+// An RFC 9562 version-5 UUID (SHA-1, name-based) of `name` in Eventception's namespace,
+// e.g. "2f1c...-...": the same name always gives the same id.
+std::string UuidV5(std::string_view name);
+
+// The CloudEvents id of event definition `index` of type `type` for exchange `exchange_id`:
+// UuidV5(exchange_id + "\n" + type + "\n" + index).
+std::string EventId(std::string_view exchange_id, std::string_view type, size_t index);
+
+}  // namespace ec::pipeline

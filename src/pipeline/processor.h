@@ -1,0 +1,122 @@
+#pragma once
+// The processing core (contract §2-§3): an exchange in, output records out.
+//
+// For each canonical exchange: match the operation, build the expression context (a small
+// object whose members are the exchange's own values: nothing is copied), then for each event
+// definition evaluate `when`, `key`, `subject`, `data` and write a CloudEvent 1.0 record to its
+// topic. Anything that fails becomes a dead-letter record (docs/dead-letters.md) and the other
+// definitions still run. A Processor is immutable after construction and may be shared by
+// threads; each call uses the caller's Arena and output vector.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/arena.h"
+#include "base/status.h"
+#include "json/value.h"
+#include "spec/spec.h"
+
+namespace ec::pipeline {
+
+inline constexpr std::string_view kDeadLetterTopic = "eventception.dlq";
+
+// One record for the log: what `serve` appends and `eventception test` prints.
+struct OutputRecord {
+  std::string topic;
+  std::optional<std::string> key;                            // nullopt: null key
+  std::vector<std::pair<std::string, std::string>> headers;  // in order
+  std::optional<std::string> value;                          // nullopt: null value (tombstone)
+  int64_t timestamp_ms = 0;                                  // the exchange time
+};
+
+// Per-call tallies (the process-wide counters live in spec::CompiledSpecs).
+struct ProcessStats {
+  uint64_t exchanges = 0;
+  uint64_t matched = 0;
+  uint64_t unmatched = 0;
+  uint64_t events = 0;
+  uint64_t dead_letters = 0;
+};
+
+struct ProcessorOptions {
+  // Topics whose CloudEvents are written in structured mode (value = the CloudEvent JSON);
+  // every other topic gets binary mode (ce_* headers, value = data).
+  std::vector<std::string> structured_topics;
+  bool structured_all = false;  // `eventception test` prints structured events
+  std::string dead_letter_topic{kDeadLetterTopic};
+};
+
+// What an extension (the changelog/CDC stage) sees for a matched exchange.
+struct MatchedExchange {
+  const json::Value* exchange;         // canonical exchange
+  const json::Value* context;          // expression context (see Processor)
+  const spec::Operation* operation;    // the match
+  int64_t timestamp_ms;                // exchange time
+  std::string_view exchange_id;
+};
+
+// Extension point: runs after the events of every matched exchange, in exchange order, on the
+// thread that called Process. It appends its own records (changelog changes, tombstones, dead
+// letters) to `out`.
+class ExchangeStage {
+ public:
+  virtual ~ExchangeStage() = default;
+  virtual void OnMatched(const MatchedExchange& matched, Arena* arena,
+                         std::vector<OutputRecord>* out) = 0;
+};
+
+class Processor {
+ public:
+  explicit Processor(std::shared_ptr<const spec::CompiledSpecs> specs, ProcessorOptions options = {});
+
+  // Processes one canonical exchange (as produced by DecodeRecords). Never fails as a whole:
+  // problems become dead-letter records in `*out`. Temporary values go to `arena`. `stats`
+  // may be null.
+  void Process(const json::Value& exchange, Arena* arena, std::vector<OutputRecord>* out,
+               ProcessStats* stats) const;
+
+  // Adds a stage run for every matched exchange (not owned; must outlive the Processor).
+  void AddStage(ExchangeStage* stage) { stages_.push_back(stage); }
+
+  const spec::CompiledSpecs& specs() const { return *specs_; }
+  const ProcessorOptions& options() const { return options_; }
+
+ private:
+  bool Structured(std::string_view topic) const;
+
+  std::shared_ptr<const spec::CompiledSpecs> specs_;
+  ProcessorOptions options_;
+  std::vector<ExchangeStage*> stages_;
+};
+
+// Builds the expression context of contract §2 for `exchange` matched to `operation` with
+// `params`. Its members reference the exchange's values (no copy); new storage is in `arena`.
+json::Value BuildContext(const json::Value& exchange, const spec::Operation& operation,
+                         std::span<const spec::PathParam> params, Arena* arena);
+
+// A dead-letter record (docs/dead-letters.md). `record` is the original input: the canonical
+// exchange for stages after decoding; for `decode` pass the raw text as `raw_text` instead.
+struct DeadLetter {
+  std::string_view stage;  // decode, match, when, key, subject, data, topic, changelog, ...
+  const Status* error = nullptr;
+  const json::Value* exchange = nullptr;  // the exchange, when decoded
+  std::string_view raw_text;              // the raw record, when it could not be decoded
+  std::string_view format;                // decode: the format asked for
+  const spec::EventDefinition* event = nullptr;    // the definition that failed, if any
+  const spec::Operation* operation = nullptr;      // the operation, if matched
+  std::string_view exchange_id;
+  int64_t timestamp_ms = 0;
+};
+OutputRecord MakeDeadLetter(const DeadLetter& dead_letter, std::string_view topic = kDeadLetterTopic);
+
+// Milliseconds since the epoch of an RFC 3339 time, or nullopt when it is not one.
+std::optional<int64_t> ParseRfc3339Ms(std::string_view text);
+// "2026-11-27T10:15:30.123Z" for `ms` since the epoch.
+std::string FormatRfc3339Ms(int64_t ms);
+
+}  // namespace ec::pipeline

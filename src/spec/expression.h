@@ -1,0 +1,67 @@
+#pragma once
+// One `x-eventception` expression compiled at spec load: CEL (`when`, `key`, `subject`) or
+// JSONata (`data`, `state`). An adapter over the cel and jsonata engines so that the spec and
+// pipeline code does not depend on their internals.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/arena.h"
+#include "base/status.h"
+#include "json/value.h"
+
+namespace ec::spec {
+
+enum class Language { kCel, kJsonata };
+std::string_view LanguageName(Language language);  // "CEL" or "JSONata"
+
+// Where something was written: file, 1-based line and column (0 = unknown).
+struct SourceLocation {
+  std::string file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string ToString() const;  // "file:line:col"
+};
+
+// JSONata can evaluate to "undefined" (no value); CEL always gives a value or an error.
+struct EvalResult {
+  json::Value value;
+  bool defined = true;
+};
+
+class Expression {
+ public:
+  virtual ~Expression() = default;
+
+  // Evaluates against `context` (the expression context object of contract §2: its members
+  // are CEL's variables and JSONata's input). The result lives in `arena` or in `context`.
+  // Errors are kEvalError (or kLimitExceeded) with the engine's message; never a crash.
+  virtual Result<EvalResult> Evaluate(const json::Value& context, Arena* arena) const = 0;
+
+  Language language() const { return language_; }
+  const std::string& text() const { return text_; }
+  const SourceLocation& where() const { return where_; }
+
+ protected:
+  Expression(Language language, std::string text, SourceLocation where)
+      : language_(language), text_(std::move(text)), where_(std::move(where)) {}
+
+ private:
+  Language language_;
+  std::string text_;
+  SourceLocation where_;
+};
+
+// A compile error: the engine's message and the byte offset into the expression text where it
+// went wrong (npos when the engine did not say).
+struct CompileError {
+  std::string message;
+  size_t offset = std::string_view::npos;
+};
+
+// Compiles `text`. On failure returns false and fills `*error`.
+bool CompileExpression(Language language, std::string_view text, SourceLocation where,
+                       std::unique_ptr<Expression>* out, CompileError* error);
+
+}  // namespace ec::spec

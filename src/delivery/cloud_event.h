@@ -1,0 +1,49 @@
+#pragma once
+// A CloudEvent read back from a topic record (binary mode: ce_* headers and value = data;
+// structured mode: an application/cloudevents+json value), and its CloudEvents HTTP binding.
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "delivery/event_log.h"
+#include "json/builder.h"
+
+namespace ec::delivery {
+
+struct CloudEvent {
+  // Every context attribute except data, as strings, in record order (specversion, id, ...).
+  std::vector<std::pair<std::string, std::string>> attributes;
+  std::string data;           // the data bytes (JSON text when data_is_json)
+  bool data_is_json = false;  // datacontenttype is JSON and data parsed as JSON
+  bool has_data = false;
+
+  // The attribute `name`, or empty.
+  std::string_view Attr(std::string_view name) const;
+};
+
+// kInvalidArgument when the record carries no CloudEvent (no ce_type/ce_id headers and no
+// structured value), naming the topic and offset.
+Result<CloudEvent> CloudEventFromRecord(const SourceRecord& record);
+
+enum class ContentMode { kBinary, kStructured };
+
+// The CloudEvent as the JSON object of structured mode (data embedded as JSON when it is JSON).
+std::string ToStructuredJson(const CloudEvent& event);
+// The CloudEvent as a json::Value built in `builder` (what a subscription's CEL filter sees:
+// attributes as top-level variables, data parsed when JSON).
+json::Value ToJsonValue(const CloudEvent& event, json::Builder& builder);
+
+// The HTTP binding: headers (without webhook-* signing headers) and body for `mode`.
+// Binary: ce-<attr> headers (percent-encoded where the binding requires) and Content-Type from
+// datacontenttype; structured: Content-Type application/cloudevents+json.
+void ToHttp(const CloudEvent& event, ContentMode mode,
+            std::vector<std::pair<std::string, std::string>>* headers, std::string* body);
+
+// Percent-encodes a header value as the CloudEvents HTTP binding requires (space, '"', '%' and
+// bytes outside printable ASCII).
+std::string EncodeHeaderValue(std::string_view value);
+
+}  // namespace ec::delivery

@@ -1,0 +1,820 @@
+#include "delivery/dispatcher.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <random>
+#include <thread>
+
+#include "delivery/cloud_event.h"
+#include "delivery/event_filter.h"
+#include "delivery/http_client.h"
+#include "delivery/signature.h"
+#include "json/document.h"
+#include "json/writer.h"
+
+namespace ec::delivery {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// ---------------------------------------------------------------------------------------------
+// Sender threads shared by every subscription: each job is one HTTP exchange.
+class Dispatcher::SenderPool {
+ public:
+  SenderPool(size_t threads, HttpClientOptions http) : client_(std::move(http)) {
+    for (size_t i = 0; i < std::max<size_t>(1, threads); ++i) {
+      threads_.emplace_back([this] { Run(); });
+    }
+  }
+  ~SenderPool() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void Submit(std::function<void(HttpClient&)> job) {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void(HttpClient&)> job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job(client_);
+    }
+  }
+
+  HttpClient client_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void(HttpClient&)>> jobs_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// One subscription. Everything below "worker-thread state" is touched only by the worker thread;
+// the rest is guarded by mu_.
+class Dispatcher::Worker {
+ public:
+  Worker(Dispatcher* d, Subscription sub, std::shared_ptr<const EventFilter> filter,
+         Positions positions)
+      : d_(d),
+        sub_(std::move(sub)),
+        filter_(std::move(filter)),
+        stored_(std::move(positions)),
+        attempts_(d->options_.attempts_kept) {
+    key_ = *DecodeSecret(sub_.secret);
+    url_ = *ParseUrl(sub_.url);
+    if (sub_.auth.type == "basic") {
+      auth_header_ = "Basic " + Base64Encode(sub_.auth.username + ":" + sub_.auth.password);
+    } else if (sub_.auth.type == "bearer") {
+      auth_header_ = "Bearer " + sub_.auth.token;
+    }
+    paused_ = sub_.paused || !sub_.disabled_reason.empty();
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~Worker() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void SetPaused(bool paused) {
+    {
+      std::lock_guard lock(mu_);
+      paused_ = paused;
+      if (!paused) {
+        sub_.disabled_reason.clear();
+        failing_since_ms_ = 0;
+      }
+      sub_.paused = paused;
+    }
+    cv_.notify_all();
+  }
+
+  void RequestReplay(std::optional<int64_t> offset, std::optional<int64_t> time_ms,
+                     std::string topic) {
+    {
+      std::lock_guard lock(mu_);
+      replay_ = Replay{offset, time_ms, std::move(topic)};
+    }
+    cv_.notify_all();
+  }
+
+  const AttemptLog& attempts() const { return attempts_; }
+
+  SubscriptionStatus GetStatus() {
+    std::lock_guard lock(mu_);
+    SubscriptionStatus s = counters_;
+    s.positions = positions_snapshot_;
+    for (auto& p : s.positions) {
+      auto end = d_->log_->EndOffset(p.topic, p.partition);
+      p.end = end.ok() ? *end : p.committed;
+    }
+    s.in_flight = in_flight_;
+    return s;
+  }
+
+ private:
+  struct Pending {
+    SourceRecord record;
+    CloudEvent event;
+    std::string key;     // ordering key; empty: unordered (null key)
+    bool ordered = false;
+    bool done = false;
+    bool in_flight = false;
+    int attempts = 0;
+    int64_t next_at_ms = 0;
+    std::vector<AttemptRecord> history;
+  };
+  struct Stream {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t next_read = 0;
+    std::map<int64_t, Pending> window;                   // by offset
+    std::map<std::string, std::deque<int64_t>> keys;     // per key: offsets in order
+    int64_t Committed() const { return window.empty() ? next_read : window.begin()->first; }
+  };
+  struct Completion {
+    uint64_t generation;
+    size_t stream;
+    int64_t offset;
+    int64_t started_ms;
+    double latency_ms;
+    Result<ClientResponse> response;
+  };
+  struct Replay {
+    std::optional<int64_t> offset, time_ms;
+    std::string topic;
+  };
+
+  int64_t Now() const { return d_->options_.clock_ms(); }
+
+  void Run() {
+    auto last_scan = Clock::now() - d_->options_.topic_scan_interval;
+    auto last_commit = Clock::now();
+    double tokens = std::max(1.0, sub_.rate_limit);
+    auto last_refill = Clock::now();
+    for (;;) {
+      std::vector<Completion> done;
+      std::optional<Replay> replay;
+      bool paused;
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) break;
+        done.swap(completions_);
+        replay.swap(replay_);
+        paused = paused_;
+      }
+      if (Clock::now() - last_scan >= d_->options_.topic_scan_interval) {
+        ScanTopics();
+        last_scan = Clock::now();
+      }
+      if (replay) ApplyReplay(*replay);
+      for (Completion& c : done) HandleCompletion(c);
+      if (!paused) Fill();
+      if (sub_.rate_limit > 0) {
+        auto now = Clock::now();
+        tokens = std::min(std::max(1.0, sub_.rate_limit),
+                          tokens + sub_.rate_limit *
+                                       std::chrono::duration<double>(now - last_refill).count());
+        last_refill = now;
+      }
+      int64_t next_retry_ms = INT64_MAX;
+      if (!paused) next_retry_ms = Dispatch(&tokens);
+      bool committed = Advance();
+      if (committed && Clock::now() - last_commit >= d_->options_.commit_interval) {
+        SavePositions();
+        last_commit = Clock::now();
+      }
+      Wait(paused, next_retry_ms);
+    }
+    // Drain: in-flight requests finish and count; anything else is redelivered after a restart.
+    std::vector<Completion> last;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return in_flight_ == 0; });
+      last.swap(completions_);
+    }
+    for (Completion& c : last) HandleCompletion(c);
+    Advance();
+    SavePositions();
+  }
+
+  void Wait(bool paused, int64_t next_retry_ms) {
+    int64_t wait_ms = paused ? 200 : 50;
+    if (next_retry_ms != INT64_MAX) wait_ms = std::clamp<int64_t>(next_retry_ms - Now(), 0, wait_ms);
+    bool idle;
+    {
+      std::lock_guard lock(mu_);
+      idle = in_flight_ == 0 && completions_.empty() && !replay_ && !stopping_;
+    }
+    if (!paused && idle && streams_.size() == 1 && next_retry_ms == INT64_MAX &&
+        streams_[0].window.size() < d_->options_.max_buffered_per_stream) {
+      // Nothing else can happen but new data (or a control request, seen within wait_ms).
+      d_->log_->WaitForData(streams_[0].topic, streams_[0].partition, streams_[0].next_read,
+                            milliseconds(wait_ms));
+      return;
+    }
+    std::unique_lock lock(mu_);
+    int64_t ms = (!paused && !WindowsFull()) ? std::min<int64_t>(wait_ms, 2) : wait_ms;
+    cv_.wait_for(lock, milliseconds(ms), [&] {
+      return stopping_ || !completions_.empty() || replay_.has_value() || paused_ != paused;
+    });
+  }
+
+  bool WindowsFull() const {
+    for (const Stream& s : streams_) {
+      if (s.window.size() < d_->options_.max_buffered_per_stream) return false;
+    }
+    return !streams_.empty();
+  }
+
+  void ScanTopics() {
+    for (const std::string& topic : d_->log_->Topics()) {
+      if (!ReadsTopic(sub_, topic)) continue;
+      auto parts = d_->log_->PartitionCount(topic);
+      if (!parts.ok()) continue;
+      for (int32_t p = 0; p < *parts; ++p) {
+        bool known = false;
+        for (const Stream& s : streams_) known |= (s.topic == topic && s.partition == p);
+        if (known) continue;
+        Stream s;
+        s.topic = topic;
+        s.partition = p;
+        auto it = stored_.find({topic, p});
+        if (it != stored_.end()) {
+          s.next_read = it->second;
+        } else if (sub_.start == "earliest" || started_scan_) {
+          // Topics created after the subscription are read from their beginning.
+          s.next_read = 0;
+        } else {
+          auto end = d_->log_->EndOffset(topic, p);
+          s.next_read = end.ok() ? *end : 0;
+        }
+        streams_.push_back(std::move(s));
+        dirty_ = true;
+      }
+    }
+    started_scan_ = true;
+  }
+
+  void ApplyReplay(const Replay& r) {
+    ++generation_;  // results of requests still in flight are ignored from now on
+    for (Stream& s : streams_) {
+      int64_t to = s.Committed();
+      if (r.topic.empty() || s.topic == r.topic) {
+        to = r.offset.value_or(0);
+        if (r.time_ms) {
+          auto o = d_->log_->OffsetForTime(s.topic, s.partition, *r.time_ms);
+          if (o.ok()) to = *o;
+        }
+      }
+      s.next_read = to;
+      s.window.clear();
+      s.keys.clear();
+    }
+    dirty_ = true;
+    SavePositions();
+  }
+
+  // Reads more records into the windows (bounded: events wait in the log, not in RAM).
+  void Fill() {
+    for (Stream& s : streams_) {
+      size_t room = d_->options_.max_buffered_per_stream - std::min(
+          d_->options_.max_buffered_per_stream, s.window.size());
+      if (room == 0) continue;
+      auto recs = d_->log_->Read(s.topic, s.partition, s.next_read,
+                                 std::min(room, d_->options_.read_batch), 4 << 20);
+      if (!recs.ok()) continue;
+      for (SourceRecord& r : *recs) {
+        s.next_read = r.offset + 1;
+        auto ev = CloudEventFromRecord(r);
+        if (!ev.ok() || !MatchesType(sub_, ev->Attr("type"))) {
+          dirty_ = true;  // skipped: the position moves past it
+          continue;
+        }
+        if (filter_) {
+          auto keep = filter_->Matches(*ev);
+          if (!keep.ok() || !*keep) {
+            std::lock_guard lock(mu_);
+            counters_.filtered_out++;
+            dirty_ = true;
+            continue;
+          }
+        }
+        Pending p;
+        p.ordered = r.key.has_value();
+        if (p.ordered) p.key = *r.key;
+        p.event = std::move(*ev);
+        p.record = std::move(r);
+        int64_t off = p.record.offset;
+        if (p.ordered) s.keys[p.key].push_back(off);
+        s.window.emplace(off, std::move(p));
+      }
+    }
+  }
+
+  // Starts every ready delivery; returns the earliest pending retry time (INT64_MAX: none).
+  int64_t Dispatch(double* tokens) {
+    int64_t now = Now();
+    int64_t next = INT64_MAX;
+    int in_flight;
+    {
+      std::lock_guard lock(mu_);
+      in_flight = in_flight_;
+    }
+    for (size_t si = 0; si < streams_.size(); ++si) {
+      Stream& s = streams_[si];
+      for (auto& [off, p] : s.window) {
+        if (in_flight >= sub_.max_in_flight) return std::min(next, now + 50);
+        if (p.done || p.in_flight) continue;
+        if (p.ordered && s.keys[p.key].front() != off) continue;
+        if (p.next_at_ms > now) {
+          next = std::min(next, p.next_at_ms);
+          continue;
+        }
+        if (sub_.rate_limit > 0) {
+          if (*tokens < 1.0) return std::min(next, now + 5);
+          *tokens -= 1.0;
+        }
+        Send(si, p);
+        ++in_flight;
+      }
+    }
+    return next;
+  }
+
+  void Send(size_t si, Pending& p) {
+    p.in_flight = true;
+    p.attempts++;
+    ClientRequest req;
+    req.url = url_;
+    req.timeout = d_->options_.retry.request_timeout;
+    ToHttp(p.event, sub_.mode, &req.headers, &req.body);
+    std::string id(p.event.Attr("id"));
+    int64_t started = Now();
+    int64_t ts = started / 1000;
+    req.headers.emplace_back("webhook-id", id);
+    req.headers.emplace_back("webhook-timestamp", std::to_string(ts));
+    req.headers.emplace_back("webhook-signature", Sign(key_, id, ts, req.body));
+    if (!auth_header_.empty()) req.headers.emplace_back("authorization", auth_header_);
+    for (const auto& h : sub_.headers) req.headers.push_back(h);
+    {
+      std::lock_guard lock(mu_);
+      in_flight_++;
+    }
+    uint64_t gen = generation_;
+    int64_t off = p.record.offset;
+    d_->senders_->Submit([this, gen, si, off, started, req = std::move(req)](HttpClient& client) {
+      auto t0 = Clock::now();
+      auto res = client.Send(req);
+      double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      {
+        std::lock_guard lock(mu_);
+        completions_.push_back(Completion{gen, si, off, started, ms, std::move(res)});
+        in_flight_--;
+      }
+      cv_.notify_all();
+    });
+  }
+
+  void HandleCompletion(Completion& c) {
+    if (c.generation != generation_) return;
+    Stream& s = streams_[c.stream];
+    auto it = s.window.find(c.offset);
+    if (it == s.window.end()) return;
+    Pending& p = it->second;
+    p.in_flight = false;
+    AttemptRecord a;
+    a.time_ms = c.started_ms;
+    a.event_id = std::string(p.event.Attr("id"));
+    a.type = std::string(p.event.Attr("type"));
+    a.topic = s.topic;
+    a.partition = s.partition;
+    a.offset = c.offset;
+    a.attempt = p.attempts;
+    a.latency_ms = c.latency_ms;
+    std::optional<milliseconds> retry_after;
+    if (c.response.ok()) {
+      a.status = c.response->status;
+      a.response = c.response->body.substr(0, d_->options_.response_excerpt_bytes);
+      std::string_view ra = c.response->Header("retry-after");
+      if (!ra.empty()) retry_after = ParseRetryAfter(ra, Now() / 1000);
+    } else {
+      a.error = c.response.status().message();
+    }
+    Outcome outcome = Classify(a.status);
+    const RetryPolicy& rp = d_->options_.retry;
+    int64_t now = Now();
+    bool dead = false;
+    if (outcome == Outcome::kDelivered) {
+      a.result = "delivered";
+      p.done = true;
+      std::lock_guard lock(mu_);
+      counters_.delivered++;
+      failing_since_ms_ = 0;
+    } else {
+      {
+        std::lock_guard lock(mu_);
+        counters_.failed_attempts++;
+        if (failing_since_ms_ == 0) failing_since_ms_ = now;
+      }
+      if (outcome == Outcome::kRetry && p.attempts < rp.max_attempts) {
+        a.result = "retry";
+        p.next_at_ms = now + BackoffDelay(rp, p.attempts + 1, d_->options_.random(),
+                                          retry_after).count();
+      } else {
+        a.result = "dead-lettered";
+        dead = true;
+      }
+    }
+    p.history.push_back(a);
+    attempts_.Add(a);
+    if (dead) DeadLetter(s, p);
+    if (p.done && p.ordered) {
+      auto& q = s.keys[p.key];
+      if (!q.empty() && q.front() == c.offset) q.pop_front();
+      if (q.empty()) s.keys.erase(p.key);
+    }
+    if (a.status == 410) {
+      Disable("endpoint answered 410 Gone");
+    } else if (outcome != Outcome::kDelivered) {
+      int64_t since;
+      {
+        std::lock_guard lock(mu_);
+        since = failing_since_ms_;
+      }
+      if (since != 0 && now - since >= rp.disable_after.count()) {
+        Disable("every delivery failed for " + std::to_string((now - since) / 1000) + " s");
+      }
+    }
+  }
+
+  void DeadLetter(Stream& s, Pending& p) {
+    std::string v = "{\"stage\":\"delivery\",\"subscription\":";
+    json::AppendQuoted(sub_.id, &v);
+    v += ",\"url\":";
+    json::AppendQuoted(sub_.url, &v);
+    const AttemptRecord& last = p.history.back();
+    std::string error = !last.error.empty() ? last.error
+                                            : "HTTP " + std::to_string(last.status) +
+                                                  " after " + std::to_string(p.attempts) +
+                                                  " attempt(s)";
+    v += ",\"error\":";
+    json::AppendQuoted(error, &v);
+    v += ",\"source\":{\"topic\":";
+    json::AppendQuoted(s.topic, &v);
+    v += ",\"partition\":" + std::to_string(s.partition) +
+         ",\"offset\":" + std::to_string(p.record.offset) + "}";
+    v += ",\"event\":" + ToStructuredJson(p.event);
+    v += ",\"attempts\":[";
+    for (size_t i = 0; i < p.history.size(); ++i) {
+      if (i) v += ',';
+      v += AttemptToJson(p.history[i]);
+    }
+    v += "]}";
+    AppendRecord rec;
+    rec.topic = d_->options_.dead_letter_topic;
+    rec.key = p.record.key;
+    rec.headers = {{"eventception-stage", "delivery"},
+                   {"eventception-subscription", sub_.id},
+                   {"content-type", "application/json"}};
+    rec.value = std::move(v);
+    rec.timestamp_ms = Now();
+    auto off = d_->log_->Append(rec);
+    if (!off.ok()) {
+      // The event stays undelivered (and uncommitted); the dead letter is tried again later.
+      std::fprintf(stderr, "delivery: subscription %s: cannot dead-letter %s@%lld: %s\n",
+                   sub_.id.c_str(), s.topic.c_str(), static_cast<long long>(p.record.offset),
+                   off.status().ToString().c_str());
+      p.next_at_ms = Now() + 1000;
+      p.attempts--;
+      return;
+    }
+    p.done = true;
+    std::lock_guard lock(mu_);
+    counters_.dead_lettered++;
+  }
+
+  void Disable(const std::string& reason) {
+    {
+      std::lock_guard lock(mu_);
+      if (paused_) return;
+      paused_ = true;
+      sub_.disabled_reason = reason;
+    }
+    std::fprintf(stderr, "delivery: subscription %s (%s) disabled: %s; resume it with POST "
+                 "/v1/subscriptions/%s/resume\n",
+                 sub_.id.c_str(), sub_.url.c_str(), reason.c_str(), sub_.id.c_str());
+    // Safe: the dispatcher never holds its lock while waiting for a worker to stop.
+    d_->OnDisabled(sub_.id, reason);
+  }
+
+  // Drops finished events at the front of each window. True when a position moved.
+  bool Advance() {
+    bool moved = dirty_;
+    for (Stream& s : streams_) {
+      while (!s.window.empty() && s.window.begin()->second.done) {
+        s.window.erase(s.window.begin());
+        moved = true;
+      }
+    }
+    return moved;
+  }
+
+  void SavePositions() {
+    Positions pos = stored_;
+    std::vector<StreamPosition> snap;
+    for (const Stream& s : streams_) {
+      pos[{s.topic, s.partition}] = s.Committed();
+      snap.push_back({s.topic, s.partition, s.Committed(), 0});
+    }
+    if (pos != stored_ || dirty_) {
+      Status st = d_->store_->SavePositions(sub_.id, pos);
+      if (!st.ok()) {
+        std::fprintf(stderr, "delivery: subscription %s: %s\n", sub_.id.c_str(),
+                     st.ToString().c_str());
+      } else {
+        stored_ = std::move(pos);
+        dirty_ = false;
+      }
+    }
+    std::lock_guard lock(mu_);
+    positions_snapshot_ = std::move(snap);
+  }
+
+  Dispatcher* d_;
+  // Guarded by mu_.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Subscription sub_;
+  bool stopping_ = false;
+  bool paused_ = false;
+  int in_flight_ = 0;
+  int64_t failing_since_ms_ = 0;
+  std::vector<Completion> completions_;
+  std::optional<Replay> replay_;
+  SubscriptionStatus counters_;
+  std::vector<StreamPosition> positions_snapshot_;
+
+  // Immutable after construction.
+  std::shared_ptr<const EventFilter> filter_;
+  std::string key_;
+  Url url_;
+  std::string auth_header_;
+
+  // Worker-thread state.
+  Positions stored_;
+  std::vector<Stream> streams_;
+  uint64_t generation_ = 0;
+  bool started_scan_ = false;
+  bool dirty_ = false;
+
+  AttemptLog attempts_;
+  std::thread thread_;
+
+  friend class Dispatcher;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+Dispatcher::Dispatcher(EventLog* log, DispatcherOptions options)
+    : log_(log), options_(std::move(options)) {
+  if (!options_.clock_ms) {
+    options_.clock_ms = [] {
+      return std::chrono::duration_cast<milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  if (!options_.random) {
+    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+    auto mu = std::make_shared<std::mutex>();
+    options_.random = [rng, mu] {
+      std::lock_guard lock(*mu);
+      return std::uniform_real_distribution<double>(0.0, 1.0)(*rng);
+    };
+  }
+  store_ = std::make_unique<SubscriptionStore>(options_.dir);
+}
+
+Dispatcher::~Dispatcher() { Stop(); }
+
+Status Dispatcher::Start() {
+  std::lock_guard lock(mu_);
+  if (started_) return Status::Ok();
+  EC_RETURN_IF_ERROR(store_->Open());
+  EC_ASSIGN_OR_RETURN(subs_, store_->LoadSubscriptions());
+  HttpClientOptions http;
+  http.guard = SsrfGuard(options_.allow);
+  http.max_response_body = std::max<size_t>(options_.response_excerpt_bytes, 1024);
+  senders_ = std::make_unique<SenderPool>(options_.sender_threads, std::move(http));
+  started_ = true;
+  for (const Subscription& s : subs_) {
+    Status st = StartWorkerLocked(s);
+    if (!st.ok()) {
+      std::fprintf(stderr, "delivery: subscription %s not started: %s\n", s.id.c_str(),
+                   st.ToString().c_str());
+    }
+  }
+  return Status::Ok();
+}
+
+void Dispatcher::Stop() {
+  std::map<std::string, std::unique_ptr<Worker>> workers;
+  {
+    std::lock_guard lock(mu_);
+    if (!started_) return;
+    started_ = false;
+    workers.swap(workers_);
+  }
+  for (auto& [id, w] : workers) w->Stop();
+  workers.clear();
+  senders_.reset();
+}
+
+Status Dispatcher::StartWorkerLocked(const Subscription& sub) {
+  std::shared_ptr<const EventFilter> filter;
+  if (!sub.filter.empty()) {
+    EC_ASSIGN_OR_RETURN(filter, CompileFilter(sub.filter));
+  }
+  EC_ASSIGN_OR_RETURN(Positions pos, store_->LoadPositions(sub.id));
+  workers_[sub.id] = std::make_unique<Worker>(this, sub, std::move(filter), std::move(pos));
+  return Status::Ok();
+}
+
+Status Dispatcher::SaveLocked() { return store_->SaveSubscriptions(subs_); }
+
+Result<std::string> Dispatcher::CreateJson(const json::Value& body) {
+  EC_ASSIGN_OR_RETURN(Subscription sub, SubscriptionFromJson(body, nullptr));
+  EC_ASSIGN_OR_RETURN(Subscription created, Create(std::move(sub)));
+  return SubscriptionToJson(created, /*with_secret=*/true);
+}
+
+Result<Subscription> Dispatcher::Create(Subscription sub) {
+  if (!sub.filter.empty()) {
+    auto f = CompileFilter(sub.filter);
+    if (!f.ok()) return f.status();
+  }
+  if (sub.secret.empty()) {
+    EC_ASSIGN_OR_RETURN(sub.secret, GenerateSecret());
+  }
+  auto url = ParseUrl(sub.url);
+  if (!url.ok()) return url.status();
+  std::lock_guard lock(mu_);
+  if (!started_) return Unavailable("the webhook dispatcher is not running");
+  if (sub.id.empty()) {
+    std::mt19937_64 rng(std::random_device{}());
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+    sub.id = std::string("sub_") + buf;
+  }
+  for (const Subscription& s : subs_) {
+    if (s.id == sub.id) return AlreadyExists("subscription '" + sub.id + "' already exists");
+  }
+  if (sub.created_ms == 0) sub.created_ms = options_.clock_ms();
+  subs_.push_back(sub);
+  Status st = SaveLocked();
+  if (!st.ok()) {
+    subs_.pop_back();
+    return st;
+  }
+  EC_RETURN_IF_ERROR(StartWorkerLocked(sub));
+  return sub;
+}
+
+std::vector<Subscription> Dispatcher::List() const {
+  std::lock_guard lock(mu_);
+  return subs_;
+}
+
+Result<Subscription> Dispatcher::Get(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  for (const Subscription& s : subs_) {
+    if (s.id == id) return s;
+  }
+  return NotFound("no subscription '" + id + "'; list them with GET /v1/subscriptions");
+}
+
+Result<Subscription> Dispatcher::Update(const std::string& id, const json::Value& patch) {
+  std::unique_ptr<Worker> old;
+  Subscription updated;
+  {
+    std::lock_guard lock(mu_);
+    auto it = std::find_if(subs_.begin(), subs_.end(), [&](auto& s) { return s.id == id; });
+    if (it == subs_.end()) return NotFound("no subscription '" + id + "'");
+    EC_ASSIGN_OR_RETURN(updated, SubscriptionFromJson(patch, &*it));
+    if (!updated.filter.empty()) {
+      auto f = CompileFilter(updated.filter);
+      if (!f.ok()) return f.status();
+    }
+    auto w = workers_.find(id);
+    if (w != workers_.end()) {
+      old = std::move(w->second);
+      workers_.erase(w);
+    }
+  }
+  if (old) old->Stop();  // saves its positions; outside the lock (see OnDisabled)
+  old.reset();
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(subs_.begin(), subs_.end(), [&](auto& s) { return s.id == id; });
+  if (it == subs_.end()) return NotFound("no subscription '" + id + "'");
+  if (!updated.paused && it->paused) updated.disabled_reason.clear();
+  *it = updated;
+  EC_RETURN_IF_ERROR(SaveLocked());
+  if (started_) EC_RETURN_IF_ERROR(StartWorkerLocked(updated));
+  return updated;
+}
+
+Status Dispatcher::Delete(const std::string& id) {
+  std::unique_ptr<Worker> old;
+  {
+    std::lock_guard lock(mu_);
+    auto it = std::find_if(subs_.begin(), subs_.end(), [&](auto& s) { return s.id == id; });
+    if (it == subs_.end()) return NotFound("no subscription '" + id + "'");
+    subs_.erase(it);
+    EC_RETURN_IF_ERROR(SaveLocked());
+    auto w = workers_.find(id);
+    if (w != workers_.end()) {
+      old = std::move(w->second);
+      workers_.erase(w);
+    }
+  }
+  if (old) old->Stop();
+  return store_->DeletePositions(id);
+}
+
+Status Dispatcher::SetPaused(const std::string& id, bool paused) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(subs_.begin(), subs_.end(), [&](auto& s) { return s.id == id; });
+  if (it == subs_.end()) return NotFound("no subscription '" + id + "'");
+  it->paused = paused;
+  if (!paused) it->disabled_reason.clear();
+  EC_RETURN_IF_ERROR(SaveLocked());
+  auto w = workers_.find(id);
+  if (w != workers_.end()) w->second->SetPaused(paused);
+  return Status::Ok();
+}
+
+void Dispatcher::OnDisabled(const std::string& id, const std::string& reason) {
+  std::lock_guard lock(mu_);
+  for (Subscription& s : subs_) {
+    if (s.id == id) {
+      s.disabled_reason = reason;
+      Status st = SaveLocked();
+      if (!st.ok()) std::fprintf(stderr, "delivery: %s\n", st.ToString().c_str());
+    }
+  }
+}
+
+Status Dispatcher::Replay(const std::string& id, std::optional<int64_t> offset,
+                          std::optional<int64_t> time_ms, const std::string& topic) {
+  if (!offset && !time_ms) {
+    return InvalidArgument("replay needs \"offset\" (a number) or \"time\" (RFC 3339)");
+  }
+  std::lock_guard lock(mu_);
+  auto w = workers_.find(id);
+  if (w == workers_.end()) return NotFound("no running subscription '" + id + "'");
+  w->second->RequestReplay(offset, time_ms, topic);
+  return Status::Ok();
+}
+
+Result<std::vector<AttemptRecord>> Dispatcher::Attempts(const std::string& id, size_t limit) const {
+  std::lock_guard lock(mu_);
+  auto w = workers_.find(id);
+  if (w == workers_.end()) return NotFound("no running subscription '" + id + "'");
+  return w->second->attempts().Recent(limit);
+}
+
+Result<SubscriptionStatus> Dispatcher::GetStatus(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto w = workers_.find(id);
+  if (w == workers_.end()) return NotFound("no running subscription '" + id + "'");
+  return w->second->GetStatus();
+}
+
+}  // namespace ec::delivery

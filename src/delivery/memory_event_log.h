@@ -1,0 +1,32 @@
+#pragma once
+// An in-memory EventLog (one partition per topic) for tests and benchmarks.
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
+#include "delivery/event_log.h"
+
+namespace ec::delivery {
+
+class MemoryEventLog : public EventLog {
+ public:
+  std::vector<std::string> Topics() override;
+  Result<int32_t> PartitionCount(const std::string& topic) override;
+  Result<std::vector<SourceRecord>> Read(const std::string& topic, int32_t partition,
+                                         int64_t offset, size_t max_records,
+                                         size_t max_bytes) override;
+  Result<int64_t> EndOffset(const std::string& topic, int32_t partition) override;
+  bool WaitForData(const std::string& topic, int32_t partition, int64_t offset,
+                   std::chrono::milliseconds timeout) override;
+  Result<int64_t> OffsetForTime(const std::string& topic, int32_t partition,
+                                int64_t timestamp_ms) override;
+  Result<int64_t> Append(const AppendRecord& record) override;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::vector<SourceRecord>> topics_;
+};
+
+}  // namespace ec::delivery

@@ -37,6 +37,7 @@ class Flusher {
   std::condition_variable idle_cv_;
   std::set<PartitionLog*> urgent_;
   std::set<PartitionLog*> dirty_;
+  std::set<PartitionLog*> pass_;  // the current pass's remaining work
   PartitionLog* syncing_ = nullptr;
   uint64_t sync_calls_ = 0;
   bool stop_ = false;

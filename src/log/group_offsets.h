@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/status.h"
@@ -66,10 +67,15 @@ class GroupOffsets {
  private:
   explicit GroupOffsets(std::shared_ptr<PartitionLog> log) : log_(std::move(log)) {}
   Status Load();
+  Status WriteTombstones(const std::vector<std::tuple<std::string, std::string, int32_t>>& keys);
+  struct Slot {
+    int64_t log_offset = -1;  // where this value is stored (orders concurrent commits)
+    CommittedOffset committed;
+  };
   std::shared_ptr<PartitionLog> log_;
   mutable std::mutex mu_;
   // group -> (topic, partition) -> offset
-  std::map<std::string, std::map<std::pair<std::string, int32_t>, CommittedOffset>> offsets_;
+  std::map<std::string, std::map<std::pair<std::string, int32_t>, Slot>> offsets_;
 };
 
 }  // namespace ec::log

@@ -9,6 +9,7 @@
 // Threading: every method is thread-safe.
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>

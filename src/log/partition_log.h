@@ -187,10 +187,14 @@ class PartitionLog {
   // Used by Flusher: called after a group fdatasync covering everything below `offset`.
   void OnDurable(int64_t offset);
 
+  // Whether the partition has unsynced kWritten appends.
+  bool dirty() const;
+
+  struct Impl;  // internal state (partition_log_impl.h)
+
  private:
   PartitionLog(Env* env, std::string dir, std::string topic, int32_t partition,
                std::shared_ptr<const TopicConfig> config, Flusher* flusher);
-  struct Impl;
   Env* env_;
   std::string dir_;
   std::string topic_;

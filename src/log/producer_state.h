@@ -8,6 +8,7 @@
 #include <deque>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "log/log_error.h"
 #include "log/record_batch.h"
@@ -45,12 +46,18 @@ class ProducerStateTable {
   SequenceCheck Check(int64_t pid, int16_t epoch, int32_t first_seq, int32_t last_seq) const;
   // Records an appended batch (its offsets assigned).
   void Update(const RecordBatchView& batch);
+  // Same, from header fields (recovery reads headers only).
+  void UpdateFields(int64_t pid, int16_t epoch, int32_t first_seq, int32_t last_seq,
+                    int64_t first_offset, int64_t last_offset, int64_t max_timestamp,
+                    int16_t attributes);
   // Drops producers whose last batch is older than `expire_before_ms`.
   void Expire(int64_t expire_before_ms);
   const ProducerEntry* Find(int64_t pid) const;
   // Offset of the earliest open transaction (for the last stable offset); nullopt if none.
   std::optional<int64_t> FirstUnstableOffset() const;
   size_t size() const { return producers_.size(); }
+  // Every producer id with state, ascending.
+  std::vector<int64_t> Ids() const;
   void Clear() { producers_.clear(); }
 
  private:

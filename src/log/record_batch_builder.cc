@@ -21,12 +21,21 @@ RecordBatchBuilder::RecordBatchBuilder(BatchBuilderOptions options) : options_(o
 void RecordBatchBuilder::Add(std::optional<std::string_view> key,
                              std::optional<std::string_view> value, int64_t timestamp_ms,
                              std::span<const RecordHeader> headers) {
+  AddWithOffsetDelta(last_delta_ + 1, key, value, timestamp_ms, headers);
+}
+
+void RecordBatchBuilder::AddWithOffsetDelta(int32_t offset_delta,
+                                            std::optional<std::string_view> key,
+                                            std::optional<std::string_view> value,
+                                            int64_t timestamp_ms,
+                                            std::span<const RecordHeader> headers) {
+  last_delta_ = offset_delta;
   if (count_ == 0) first_timestamp_ = timestamp_ms;
   if (timestamp_ms > max_timestamp_) max_timestamp_ = timestamp_ms;
   std::string body;
   body.push_back(0);  // record attributes (unused)
   bytes::PutVarint(&body, timestamp_ms - first_timestamp_);
-  bytes::PutVarint(&body, static_cast<int64_t>(count_));
+  bytes::PutVarint(&body, offset_delta);
   PutNullable(&body, key);
   PutNullable(&body, value);
   bytes::PutVarint(&body, static_cast<int64_t>(headers.size()));
@@ -52,10 +61,13 @@ Result<std::string> RecordBatchBuilder::Build() {
   int16_t attrs = static_cast<int16_t>(options_.compression);
   if (options_.transactional) attrs |= kAttrTransactional;
   if (options_.control) attrs |= kAttrControl;
+  const bool append_time = options_.timestamp_type == TimestampType::kLogAppendTime;
+  if (append_time) attrs |= kAttrTimestampType;
   bytes::PutBe(&out, static_cast<uint16_t>(attrs), 2);
-  bytes::PutBe(&out, static_cast<uint32_t>(count_ - 1), 4);
+  int32_t last_delta = options_.last_offset_delta >= 0 ? options_.last_offset_delta : last_delta_;
+  bytes::PutBe(&out, static_cast<uint32_t>(last_delta), 4);
   bytes::PutBe(&out, static_cast<uint64_t>(first_timestamp_), 8);
-  bytes::PutBe(&out, static_cast<uint64_t>(max_timestamp_), 8);
+  bytes::PutBe(&out, static_cast<uint64_t>(append_time ? options_.log_append_time : max_timestamp_), 8);
   bytes::PutBe(&out, static_cast<uint64_t>(options_.producer_id), 8);
   bytes::PutBe(&out, static_cast<uint16_t>(options_.producer_epoch), 2);
   bytes::PutBe(&out, static_cast<uint32_t>(options_.base_sequence), 4);
@@ -66,6 +78,7 @@ Result<std::string> RecordBatchBuilder::Build() {
   records_.clear();
   count_ = 0;
   max_timestamp_ = -1;
+  last_delta_ = -1;
   return out;
 }
 

@@ -24,6 +24,12 @@ struct BatchBuilderOptions {
   bool transactional = false;
   bool control = false;
   int32_t partition_leader_epoch = -1;
+  // kLogAppendTime: the batch carries `log_append_time` as its max timestamp (and every
+  // record's timestamp). Used when compaction rewrites such a batch.
+  TimestampType timestamp_type = TimestampType::kCreateTime;
+  int64_t log_append_time = -1;
+  // >= 0: force lastOffsetDelta (compaction keeps a batch's original offset range).
+  int32_t last_offset_delta = -1;
 };
 
 class RecordBatchBuilder {
@@ -33,6 +39,12 @@ class RecordBatchBuilder {
   // Adds one record; nullopt key/value encode null (a null value is a tombstone).
   void Add(std::optional<std::string_view> key, std::optional<std::string_view> value,
            int64_t timestamp_ms, std::span<const RecordHeader> headers = {});
+
+  // Adds a record with an explicit offset delta (deltas must increase); compaction keeps the
+  // original offsets of the records it retains.
+  void AddWithOffsetDelta(int32_t offset_delta, std::optional<std::string_view> key,
+                          std::optional<std::string_view> value, int64_t timestamp_ms,
+                          std::span<const RecordHeader> headers = {});
 
   size_t record_count() const { return count_; }
   // Uncompressed size of the records so far plus the batch header.
@@ -53,6 +65,7 @@ class RecordBatchBuilder {
   size_t count_ = 0;
   int64_t first_timestamp_ = 0;
   int64_t max_timestamp_ = -1;
+  int32_t last_delta_ = -1;
 };
 
 }  // namespace ec::log

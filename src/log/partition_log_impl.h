@@ -1,0 +1,64 @@
+#pragma once
+// Internal state of a PartitionLog, shared by partition_log.cc, recovery and compaction.
+//
+// Locks, always taken in this order:
+//   maintenance_mu  retention, compaction, DeleteRecords (one housekeeping task at a time)
+//   append_mu       one append (validation, offsets, roll) at a time
+//   mu              segments map, offsets, producer state, aborted txns: held briefly; readers
+//                   take it only to look up positions, then read files without it
+//   wait_mu         notification lists and the durable offset
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "log/partition_log.h"
+#include "log/producer_state.h"
+#include "log/segment.h"
+
+namespace ec::log {
+
+struct AbortedTxnEntry {
+  int64_t producer_id;
+  int64_t first_offset;
+  int64_t last_offset;  // offset of the abort marker
+};
+
+struct PartitionLog::Impl {
+  std::mutex maintenance_mu;
+  std::mutex append_mu;
+  mutable std::mutex mu;
+  std::map<int64_t, std::shared_ptr<Segment>> segments;  // by base offset; last = active
+  int64_t log_start = 0;
+  std::atomic<int64_t> leo{0};
+  std::shared_ptr<const TopicConfig> config;
+  ProducerStateTable producers;
+  std::vector<AbortedTxnEntry> aborted;
+  std::shared_ptr<File> aborted_file;
+  bool failed = false;  // an I/O error happened: appends refused until reopen
+
+  mutable std::mutex wait_mu;
+  mutable std::condition_variable data_cv;
+  int64_t durable = 0;
+  struct SyncWaiter {
+    int64_t end;
+    AppendResult result;
+    AppendCallback done;
+  };
+  std::deque<SyncWaiter> sync_waiters;
+  std::map<uint64_t, std::pair<int64_t, std::function<void()>>> notifies;
+  uint64_t next_notify_id = 1;
+  std::atomic<bool> dirty{false};
+
+  const std::shared_ptr<Segment>& active() const { return segments.rbegin()->second; }
+};
+
+// File names inside a partition directory.
+inline constexpr char kLogStartFile[] = "log-start-offset";
+inline constexpr char kProducerSnapshotFile[] = "producer.snapshot";
+inline constexpr char kAbortedTxnFile[] = "aborted.txn";
+
+}  // namespace ec::log

@@ -101,11 +101,18 @@ Status FaultInjectionEnv::SimulateCrash(const CrashOptions& options) {
       uint64_t keep = options.tear_unsynced_tail ? rng() % (unsynced + 1) : 0;
       uint64_t new_size = fs.synced_size + keep;
       if (options.garbage_in_torn_tail && keep > 0) {
-        uint64_t g = std::min<uint64_t>(keep, 1 + rng() % 16);
-        EC_RETURN_IF_ERROR((*f)->Truncate(new_size - g));
-        std::string garbage(g, '\0');
-        for (char& c : garbage) c = static_cast<char>(rng());
-        EC_RETURN_IF_ERROR((*f)->Append(garbage));
+        // Sectors reach the disk out of order: a few bytes anywhere in the kept unsynced part
+        // are garbage (possibly inside a batch that is otherwise complete).
+        std::string tail(keep, '\0');
+        EC_ASSIGN_OR_RETURN(size_t got, (*f)->ReadAt(fs.synced_size, keep, tail.data()));
+        tail.resize(got);
+        if (!tail.empty()) {
+          size_t g = std::min<size_t>(tail.size(), 1 + rng() % 16);
+          size_t at = rng() % (tail.size() - g + 1);
+          for (size_t i = 0; i < g; ++i) tail[at + i] = static_cast<char>(rng());
+        }
+        EC_RETURN_IF_ERROR((*f)->Truncate(fs.synced_size));
+        EC_RETURN_IF_ERROR((*f)->Append(tail));
       } else {
         EC_RETURN_IF_ERROR((*f)->Truncate(new_size));
       }

@@ -22,7 +22,8 @@ namespace ec::log {
 struct CrashOptions {
   // Keep a random prefix of each file's unsynced tail instead of none of it.
   bool tear_unsynced_tail = true;
-  // Overwrite the last few kept unsynced bytes with garbage (a torn sector).
+  // Overwrite a few bytes somewhere in the kept unsynced tail with garbage (sectors written
+  // out of order, a torn sector).
   bool garbage_in_torn_tail = true;
   uint64_t seed = 1;
 };

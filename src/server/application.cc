@@ -1,0 +1,161 @@
+#include "server/application.h"
+
+#include <iostream>
+
+#include "kafka/server/server.h"
+#include "log/log_manager.h"
+#include "pipeline/processor.h"
+#include "server/admin_api.h"
+#include "server/http/http_server.h"
+#include "server/ingest.h"
+#include "server/kafka_ingest.h"
+#include "server/metrics.h"
+#include "server/pipeline_runner.h"
+#include "server/topic_writer.h"
+#include "spec/spec.h"
+
+namespace ec::server {
+
+Application::Application(ServerConfig config, std::vector<std::string> spec_files)
+    : config_(std::move(config)), spec_files_(std::move(spec_files)) {}
+
+Application::~Application() { Stop(); }
+
+Status Application::Start() {
+  if (spec_files_.empty()) return InvalidArgument("no spec given; pass --spec FILE (an OpenAPI document)");
+  // 1. Specs: every annotation compiled before anything listens.
+  Result<std::shared_ptr<const spec::CompiledSpecs>> specs = spec::LoadSpecs(spec_files_);
+  if (!specs.ok()) return specs.status();
+  specs_ = std::move(specs).value();
+  metrics_ = std::make_unique<MetricsRegistry>();
+
+  // 2. The log.
+  log::LogManagerOptions lo;
+  lo.data_dir = config_.data_dir;
+  lo.default_partitions = config_.topic_defaults.partitions;
+  Result<std::unique_ptr<log::LogManager>> logs = log::LogManager::Open(lo);
+  if (!logs.ok()) {
+    return Status(logs.status().code(), "cannot open data dir '" + config_.data_dir + "': " + logs.status().message());
+  }
+  logs_ = std::move(logs).value();
+  writer_ = std::make_unique<TopicWriter>(logs_.get(), &config_);
+  for (const std::string& t : {config_.raw_topic, config_.dead_letter_topic}) {
+    Result<int32_t> p = writer_->EnsureTopic(t);
+    if (!p.ok()) return p.status();
+  }
+
+  // 3. The pipeline.
+  pipeline::ProcessorOptions po;
+  po.dead_letter_topic = config_.dead_letter_topic;
+  po.structured_all = config_.topic_defaults.cloudevents_mode == CloudEventsMode::kStructured;
+  for (const auto& [name, t] : config_.topics) {
+    if (t.cloudevents_mode == CloudEventsMode::kStructured) po.structured_topics.push_back(name);
+  }
+  processor_ = std::make_unique<pipeline::Processor>(specs_, po);
+  RunnerOptions ro;
+  ro.raw_topic = config_.raw_topic;
+  ro.max_record_bytes = config_.max_record_bytes;
+  ro.max_json_depth = config_.max_json_depth;
+  runner_ = std::make_unique<PipelineRunner>(ro, logs_.get(), processor_.get(), writer_.get(), metrics_.get());
+  runner_->Start();
+
+  // 4. Kafka protocol, with the ingest interceptor on api-logs and api-logs.*.
+  Result<kafka::ListenerAddress> ka = kafka::ParseListenerAddress(config_.kafka_address);
+  if (!ka.ok()) return ka.status();
+  kafka::ServerOptions ko;
+  ko.listeners = {*ka};
+  if (!config_.kafka_advertised.empty()) {
+    Result<kafka::ListenerAddress> adv = kafka::ParseListenerAddress(config_.kafka_advertised);
+    if (!adv.ok()) return adv.status();
+    ko.advertised_host = adv->host;
+    ko.advertised_port = adv->port;
+  }
+  ko.default_partitions = config_.topic_defaults.partitions;
+  KafkaIngestOptions kio;
+  kio.raw_topic = config_.raw_topic;
+  kio.max_record_bytes = config_.max_record_bytes;
+  kio.max_json_depth = config_.max_json_depth;
+  ko.interceptors.push_back(MakeKafkaIngestInterceptor(kio, specs_, metrics_.get()));
+  kafka_ = std::make_unique<kafka::Server>(ko, logs_.get());
+  if (Status s = kafka_->Start(); !s.ok()) return s;
+
+  // 5. HTTP: ingest, admin API, metrics.
+  IngestOptions io;
+  io.raw_topic = config_.raw_topic;
+  io.default_format = config_.default_format;
+  io.max_record_bytes = config_.max_record_bytes;
+  io.max_json_depth = config_.max_json_depth;
+  io.max_body_bytes = config_.max_body_bytes;
+  io.max_lag_records = config_.max_lag_records;
+  io.retry_after_seconds = config_.retry_after_seconds;
+  if (Status s = Ingest::CheckFormat(io.default_format); !s.ok()) {
+    return InvalidArgument("ingest.default_format: " + s.message());
+  }
+  PipelineRunner* runner = runner_.get();
+  ingest_ = std::make_unique<Ingest>(io, logs_.get(), specs_, metrics_.get(), [runner] { return runner->Lag(); });
+  admin_ = std::make_unique<AdminContext>();
+  admin_->config = &config_;
+  admin_->logs = logs_.get();
+  admin_->specs = specs_;
+  admin_->runner = runner_.get();
+  admin_->metrics = metrics_.get();
+  admin_->ready = &ready_;
+  router_ = std::make_unique<Router>();
+  Ingest* ingest = ingest_.get();
+  router_->Add("POST", "/v1/exchanges", [ingest](HttpRequest& r) { return ingest->Handle(r); });
+  AddAdminRoutes(admin_.get(), router_.get());
+  HttpServerOptions ho;
+  EC_RETURN_IF_ERROR(ParseHostPort(config_.http_address, &ho.host, &ho.port));
+  ho.max_body_bytes = config_.max_body_bytes;
+  ho.threads = config_.http_threads;
+  http_ = std::make_unique<HttpServer>(ho, router_.get());
+  EC_RETURN_IF_ERROR(http_->Start());
+  started_ = true;
+  ready_ = true;
+  return Status::Ok();
+}
+
+void Application::Stop() {
+  ready_ = false;
+  if (http_) http_->Stop(5000);
+  if (kafka_) kafka_->Stop();
+  if (runner_) runner_->Stop();
+  http_.reset();
+  kafka_.reset();
+  runner_.reset();
+  logs_.reset();  // flushes and closes every partition
+}
+
+uint16_t Application::http_port() const { return http_ ? http_->port() : 0; }
+uint16_t Application::kafka_port() const { return kafka_ ? kafka_->bound_port() : 0; }
+
+std::string Application::Banner() const {
+  std::string host = http_ ? http_->host() : "127.0.0.1";
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  std::string http = host + ":" + std::to_string(http_port());
+  std::string kafka_host = config_.kafka_address.substr(0, config_.kafka_address.rfind(':'));
+  if (kafka_host.empty() || kafka_host == "0.0.0.0") kafka_host = "127.0.0.1";
+  std::string kafka = kafka_host + ":" + std::to_string(kafka_port());
+  std::string first_topic = "eventception.dlq";
+  for (const auto& api : specs_->apis()) {
+    for (const auto& op : api->operations) {
+      if (!op->events.empty() && first_topic == "eventception.dlq") first_topic = op->events.front()->topic;
+    }
+  }
+  size_t ops = 0;
+  for (const auto& api : specs_->apis()) ops += api->operations.size();
+  std::string out;
+  out += "eventception serving " + std::to_string(specs_->apis().size()) + " API(s), " +
+         std::to_string(ops) + " operation(s); data in " + config_.data_dir + "\n";
+  out += "  HTTP  (ingest, admin API, metrics) on http://" + http + "\n";
+  out += "  Kafka protocol on " + kafka + "\n\n";
+  out += "Send an exchange:\n";
+  out += "  curl -s -X POST http://" + http +
+         "/v1/exchanges -H 'content-type: application/json' -d @exchange.json\n";
+  out += "Read events:\n";
+  out += "  kcat -C -b " + kafka + " -t " + first_topic + " -o beginning -e -J\n";
+  out += "Admin API: http://" + http + "/v1/openapi.json   metrics: http://" + http + "/metrics\n";
+  return out;
+}
+
+}  // namespace ec::server

@@ -1,0 +1,260 @@
+#include "server/ingest.h"
+
+#include <chrono>
+
+#include "json/document.h"
+#include "json/writer.h"
+#include "log/log_manager.h"
+#include "log/record_batch_builder.h"
+#include "pipeline/exchange.h"
+#include "server/metrics.h"
+#include "server/pipeline_runner.h"
+#include "spec/spec.h"
+
+namespace ec::server {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+  return s;
+}
+
+// Batches stay well below the default max.message.bytes (1 MiB) of the raw topic.
+constexpr size_t kMaxBatchBytes = 512 << 10;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void AppendRejections(const std::vector<Rejection>& rejected, std::string* out) {
+  *out += "[";
+  for (size_t i = 0; i < rejected.size(); ++i) {
+    if (i) *out += ",";
+    *out += "{\"index\":" + std::to_string(rejected[i].index) + ",\"reason\":";
+    json::AppendQuoted(rejected[i].reason, out);
+    *out += "}";
+  }
+  *out += "]";
+}
+
+}  // namespace
+
+Status SplitBody(std::string_view body, std::string_view content_type, const SplitOptions& options,
+                 Arena* arena, std::vector<RawRecord>* records, BodyShape* shape) {
+  std::string_view trimmed = Trim(body);
+  if (trimmed.empty()) {
+    return InvalidArgument("request body is empty; send a JSON object, a JSON array or NDJSON");
+  }
+  size_t first_nl = trimmed.find('\n');
+  std::string_view first_line = Trim(trimmed.substr(0, first_nl));
+  bool ndjson = content_type.find("ndjson") != std::string_view::npos ||
+                content_type.find("jsonlines") != std::string_view::npos ||
+                (first_nl != std::string_view::npos && first_line.size() >= 2 &&
+                 first_line.front() == '{' && first_line.back() == '}');
+  json::ParseOptions popts;
+  if (ndjson) {
+    *shape = BodyShape::kNdjson;
+    size_t pos = 0, line_no = 0, index = 0;
+    while (pos <= body.size()) {
+      size_t nl = body.find('\n', pos);
+      if (nl == std::string_view::npos) nl = body.size();
+      std::string_view line = Trim(body.substr(pos, nl - pos));
+      ++line_no;
+      pos = nl + 1;
+      if (line.empty()) continue;
+      RawRecord r;
+      r.index = index++;
+      if (line.size() > options.max_record_bytes) {
+        r.error = LimitExceeded("record on line " + std::to_string(line_no) + " has " +
+                                std::to_string(line.size()) + " bytes, more than limits.max_record_bytes (" +
+                                std::to_string(options.max_record_bytes) + ")");
+      } else {
+        popts.max_depth = options.max_json_depth;
+        Status s = json::ParseInto(line, arena, &r.value, popts);
+        if (!s.ok()) r.error = Status(s.code(), "line " + std::to_string(line_no) + ": " + s.message());
+      }
+      records->push_back(std::move(r));
+    }
+    return Status::Ok();
+  }
+  // One JSON text: an object (one record) or an array (one record per element).
+  popts.max_depth = options.max_json_depth + 1;
+  json::Value root;
+  Status s = json::ParseInto(body, arena, &root, popts);
+  if (!s.ok()) return s;
+  if (root.is_array()) {
+    *shape = BodyShape::kArray;
+    size_t i = 0;
+    for (const json::Value& v : root.array()) {
+      RawRecord r;
+      r.index = i++;
+      r.value = v;
+      records->push_back(std::move(r));
+    }
+    return Status::Ok();
+  }
+  *shape = BodyShape::kObject;
+  if (body.size() > options.max_record_bytes) {
+    return LimitExceeded("the record has " + std::to_string(body.size()) +
+                         " bytes, more than limits.max_record_bytes (" +
+                         std::to_string(options.max_record_bytes) + ")");
+  }
+  RawRecord r;
+  r.value = root;
+  records->push_back(std::move(r));
+  return Status::Ok();
+}
+
+void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view format,
+                     const spec::CompiledSpecs* specs, const IngestOptions& options, Arena* arena,
+                     std::vector<IngestRecord>* accepted, std::vector<Rejection>* rejected) {
+  pipeline::DecodeOptions dopts;
+  dopts.max_record_bytes = options.max_record_bytes;
+  dopts.max_depth = options.max_json_depth;
+  if (specs != nullptr) dopts.redact = specs->redact_paths();
+  std::vector<json::Value> exchanges;
+  for (const RawRecord& r : records) {
+    if (!r.error.ok()) {
+      rejected->push_back({r.index, r.error.message(), InfoOf(r.error.code()).name});
+      continue;
+    }
+    exchanges.clear();
+    Status s = pipeline::DecodeRecords(r.value, format, dopts, arena, &exchanges);
+    if (!s.ok()) {
+      rejected->push_back({r.index, s.message(), InfoOf(s.code()).name});
+      continue;
+    }
+    size_t first = accepted->size();
+    bool too_big = false;
+    for (const json::Value& x : exchanges) {
+      IngestRecord out;
+      const json::Value* id = x.Find("id");
+      if (id != nullptr && id->is_string()) out.key = std::string(id->string());
+      json::AppendJson(x, &out.value);
+      if (out.value.size() > options.max_record_bytes) {
+        too_big = true;
+        break;
+      }
+      accepted->push_back(std::move(out));
+    }
+    if (too_big) {
+      accepted->resize(first);  // a record is accepted whole or not at all
+      rejected->push_back({r.index,
+                           "the decoded exchange is larger than limits.max_record_bytes (" +
+                               std::to_string(options.max_record_bytes) + ")",
+                           InfoOf(ErrorCode::kLimitExceeded).name});
+    }
+  }
+}
+
+Result<std::string> BuildBatches(const std::vector<IngestRecord>& records, int64_t timestamp_ms) {
+  std::string out;
+  log::RecordBatchBuilder builder;
+  // Marks the value as a canonical, redacted exchange: the pipeline need not decode it again.
+  const log::RecordHeader decoded[] = {{kDecodedHeader, std::string_view("1")}};
+  for (const IngestRecord& r : records) {
+    builder.Add(r.key.empty() ? std::nullopt : std::optional<std::string_view>(r.key),
+                std::string_view(r.value), timestamp_ms, decoded);
+    if (builder.uncompressed_size() >= kMaxBatchBytes) {
+      EC_ASSIGN_OR_RETURN(std::string b, builder.Build());
+      out += b;
+    }
+  }
+  if (!builder.empty()) {
+    EC_ASSIGN_OR_RETURN(std::string b, builder.Build());
+    out += b;
+  }
+  return out;
+}
+
+Ingest::Ingest(IngestOptions options, log::LogManager* logs,
+               std::shared_ptr<const spec::CompiledSpecs> specs, MetricsRegistry* metrics,
+               std::function<int64_t()> lag)
+    : options_(std::move(options)),
+      logs_(logs),
+      specs_(std::move(specs)),
+      metrics_(metrics),
+      lag_(std::move(lag)) {
+  ingested_ = metrics_->GetCounter("eventception_ingested_total",
+                                   "Exchanges durably appended to the raw topic", {{"source", "http"}});
+}
+
+Status Ingest::CheckFormat(std::string_view format) {
+  if (format == "detect") return Status::Ok();
+  std::string known = "detect";
+  for (const pipeline::DecoderInfo& d : pipeline::Decoders()) {
+    if (d.name == format) return Status::Ok();
+    known += ", " + std::string(d.name);
+  }
+  return InvalidArgument("unknown format '" + std::string(format) + "'; use one of: " + known);
+}
+
+HttpResponse Ingest::Handle(HttpRequest& req) {
+  auto reject_all = [this](std::string_view reason) {
+    metrics_->GetCounter("eventception_rejected_total", "Records or requests rejected at ingest, by reason",
+                         {{"reason", std::string(reason)}})
+        ->Inc();
+  };
+  int64_t lag = lag_ ? lag_() : 0;
+  if (lag > options_.max_lag_records) {
+    reject_all("backpressure");
+    HttpResponse r = HttpResponse::Error(
+        429, "backpressure",
+        "the pipeline is " + std::to_string(lag) + " records behind (limits.max_lag_records = " +
+            std::to_string(options_.max_lag_records) + "); retry after the Retry-After delay");
+    r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
+    return r;
+  }
+  bool has_format = false;
+  std::string format = req.QueryParam("format", &has_format);
+  if (!has_format || format.empty()) format = options_.default_format;
+  if (Status s = CheckFormat(format); !s.ok()) {
+    reject_all("unknown_format");
+    return HttpResponse::Error(400, "unknown_format", s.message());
+  }
+  Arena arena(64 << 10);
+  std::vector<RawRecord> records;
+  BodyShape shape;
+  SplitOptions split{options_.max_record_bytes, options_.max_json_depth};
+  if (Status s = SplitBody(req.body, req.Header("content-type"), split, &arena, &records, &shape);
+      !s.ok()) {
+    bool limit = s.code() == ErrorCode::kLimitExceeded;
+    reject_all(limit ? "limit_exceeded" : "bad_json");
+    return HttpResponse::Error(limit ? 413 : 400, limit ? "limit_exceeded" : "bad_json",
+                               s.message());
+  }
+  std::vector<IngestRecord> accepted;
+  std::vector<Rejection> rejected;
+  DecodeForIngest(records, format, specs_.get(), options_, &arena, &accepted, &rejected);
+  for (const Rejection& r : rejected) reject_all(r.code);
+
+  if (!accepted.empty()) {
+    std::optional<log::TopicInfo> topic = logs_->DescribeTopic(options_.raw_topic);
+    int32_t partitions = topic ? topic->partitions : 0;
+    if (partitions <= 0) {
+      return HttpResponse::Error(503, "unavailable", "raw topic '" + options_.raw_topic + "' does not exist");
+    }
+    int32_t p = static_cast<int32_t>(next_partition_.fetch_add(1) % static_cast<uint32_t>(partitions));
+    std::shared_ptr<log::PartitionLog> log = logs_->GetPartition(options_.raw_topic, p);
+    Result<std::string> batches = BuildBatches(accepted, NowMs());
+    if (!batches.ok()) return HttpResponse::Error(500, "internal", batches.status().message());
+    if (log == nullptr) return HttpResponse::Error(503, "unavailable", "raw topic partition missing");
+    log::AppendResult ar = log->Append(std::move(batches).value(), {log::Durability::kSync});
+    if (!ar.ok()) {
+      return HttpResponse::Error(503, "append_failed",
+                                 "could not append to '" + options_.raw_topic + "': " + ar.message +
+                                     "; nothing of this request was stored, retry it");
+    }
+    ingested_->Inc(accepted.size());
+  }
+  std::string body = "{\"accepted\":" + std::to_string(accepted.size()) + ",\"rejected\":";
+  AppendRejections(rejected, &body);
+  body += "}";
+  // 202 when something was stored or nothing was wrong; 422 when every record was rejected.
+  return HttpResponse::Json(accepted.empty() && !rejected.empty() ? 422 : 202, std::move(body));
+}
+
+}  // namespace ec::server

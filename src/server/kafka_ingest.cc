@@ -1,0 +1,74 @@
+#include "server/kafka_ingest.h"
+
+#include "json/writer.h"
+#include "pipeline/exchange.h"
+#include "server/metrics.h"
+#include "server/pipeline_runner.h"
+#include "spec/spec.h"
+
+namespace ec::server {
+
+kafka::InterceptDecision DecodeProducedRecords(const std::vector<kafka::InterceptedRecord>& records,
+                                               const KafkaIngestOptions& options,
+                                               const spec::CompiledSpecs* specs) {
+  kafka::InterceptDecision d;
+  pipeline::DecodeOptions dopts;
+  dopts.max_record_bytes = options.max_record_bytes;
+  dopts.max_depth = options.max_json_depth;
+  if (specs != nullptr) dopts.redact = specs->redact_paths();
+  Arena arena(64 << 10);
+  std::vector<json::Value> exchanges;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const kafka::InterceptedRecord& in = records[i];
+    std::string format = "detect";
+    for (const auto& [k, v] : in.headers) {
+      if (k == kFormatHeader && v) format = *v;
+    }
+    if (!in.value) {
+      d.kafka_error = 87;  // INVALID_RECORD
+      d.error_message = "record " + std::to_string(i) + ": a null value is not an exchange";
+      d.records.clear();
+      return d;
+    }
+    exchanges.clear();
+    Status s = pipeline::DecodeBytes(*in.value, format, dopts, &arena, &exchanges);
+    if (!s.ok()) {
+      d.kafka_error = 87;
+      d.error_message = "record " + std::to_string(i) + " (format " + format + "): " + s.message();
+      d.records.clear();
+      return d;
+    }
+    for (const json::Value& x : exchanges) {
+      kafka::InterceptedRecord out;
+      const json::Value* id = x.Find("id");
+      if (id != nullptr && id->is_string()) out.key = std::string(id->string());
+      out.value.emplace();
+      json::AppendJson(x, &*out.value);
+      out.headers.emplace_back(kDecodedHeader, std::string("1"));
+      out.timestamp_ms = in.timestamp_ms;
+      d.records.push_back(std::move(out));
+    }
+  }
+  return d;
+}
+
+kafka::ProduceInterceptor MakeKafkaIngestInterceptor(KafkaIngestOptions options,
+                                                     std::shared_ptr<const spec::CompiledSpecs> specs,
+                                                     MetricsRegistry* metrics) {
+  kafka::ProduceInterceptor p;
+  p.topic_patterns = {options.raw_topic, options.raw_topic + ".*"};
+  Counter* ingested = metrics->GetCounter("eventception_ingested_total",
+                                          "Exchanges durably appended to the raw topic", {{"source", "kafka"}});
+  Counter* rejected = metrics->GetCounter("eventception_rejected_total",
+                                          "Records or requests rejected at ingest, by reason",
+                                          {{"reason", "kafka_invalid_record"}});
+  p.fn = [options, specs, ingested, rejected](const std::string&, int32_t,
+                                              const std::vector<kafka::InterceptedRecord>& records) {
+    kafka::InterceptDecision d = DecodeProducedRecords(records, options, specs.get());
+    if (d.kafka_error != 0) rejected->Inc(); else ingested->Inc(d.records.size());
+    return d;
+  };
+  return p;
+}
+
+}  // namespace ec::server

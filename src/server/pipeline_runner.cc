@@ -1,0 +1,222 @@
+#include "server/pipeline_runner.h"
+
+#include <chrono>
+
+#include "json/document.h"
+#include "log/log_manager.h"
+#include "log/record_batch.h"
+#include "pipeline/exchange.h"
+#include "server/metrics.h"
+#include "server/topic_writer.h"
+
+namespace ec::server {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view HeaderValue(const log::Record& r, std::string_view name) {
+  for (const log::RecordHeader& h : r.headers) {
+    if (h.key == name && h.value) return *h.value;
+  }
+  return {};
+}
+
+}  // namespace
+
+PipelineRunner::PipelineRunner(RunnerOptions options, log::LogManager* logs,
+                               const pipeline::Processor* processor, TopicWriter* writer,
+                               MetricsRegistry* metrics)
+    : options_(std::move(options)), logs_(logs), processor_(processor), writer_(writer), metrics_(metrics) {
+  matched_ = metrics_->GetCounter("eventception_matched_total", "Exchanges matched to an operation");
+  unmatched_ = metrics_->GetCounter("eventception_unmatched_total", "Exchanges that matched no operation");
+  processed_counter_ = metrics_->GetCounter("eventception_processed_total", "Raw records processed by the pipeline");
+  lag_gauge_ = metrics_->GetGauge("eventception_processing_lag_records", "Raw records not yet processed");
+  latency_ = metrics_->GetHistogram("eventception_end_to_end_latency_seconds",
+                                    "From the raw append to the outputs being durable",
+                                    MetricsRegistry::LatencyBuckets());
+}
+
+PipelineRunner::~PipelineRunner() { Stop(); }
+
+void PipelineRunner::Start() {
+  stop_ = false;
+  RefreshSources();
+  thread_ = std::thread([this] { Run(); });
+}
+
+void PipelineRunner::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void PipelineRunner::RefreshSources() {
+  std::string prefix = options_.raw_topic + ".";
+  for (const log::TopicInfo& t : logs_->ListTopics()) {
+    if (t.name != options_.raw_topic && t.name.rfind(prefix, 0) != 0) continue;
+    for (int32_t p = 0; p < t.partitions; ++p) {
+      bool known = false;
+      for (const Source& s : sources_) known = known || (s.topic == t.name && s.partition == p);
+      if (known) continue;
+      Source s;
+      s.topic = t.name;
+      s.partition = p;
+      s.log = logs_->GetPartition(t.name, p);
+      if (s.log == nullptr) continue;
+      auto committed = logs_->group_offsets()->Fetch(kPipelineGroup, t.name, p);
+      s.position = committed ? committed->offset : s.log->log_start_offset();
+      sources_.push_back(std::move(s));
+    }
+  }
+}
+
+void PipelineRunner::Run() {
+  auto last_refresh = std::chrono::steady_clock::now();
+  while (!stop_) {
+    bool progressed = false;
+    for (Source& s : sources_) progressed |= Pass(&s);
+    int64_t lag = 0;
+    for (const Source& s : sources_) lag += std::max<int64_t>(0, s.log->log_end_offset() - s.position);
+    lag_.store(lag, std::memory_order_relaxed);
+    lag_gauge_->Set(static_cast<double>(lag));
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_refresh > std::chrono::seconds(1)) {
+      RefreshSources();
+      last_refresh = now;
+    }
+    if (!progressed && !sources_.empty()) {
+      // Sleep until the first source has data (most deployments have one) or 50 ms pass.
+      sources_.front().log->WaitPast(sources_.front().position, std::chrono::milliseconds(50));
+    } else if (sources_.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+bool PipelineRunner::Pass(Source* src) {
+  if (src->position < src->log->log_start_offset()) src->position = src->log->log_start_offset();
+  if (src->position >= src->log->log_end_offset()) return false;
+  log::ReadResult rr = src->log->Read(src->position, options_.max_read_bytes);
+  if (rr.error == log::LogError::kOffsetOutOfRange) {
+    src->position = src->log->log_start_offset();
+    return false;
+  }
+  if (rr.error != log::LogError::kNone || rr.slices.empty()) return false;
+  std::string bytes;
+  if (!rr.CopyTo(&bytes).ok()) return false;
+
+  Arena arena(256 << 10);
+  std::vector<pipeline::OutputRecord> out;
+  pipeline::ProcessStats stats;
+  int64_t next = src->position;
+  std::vector<int64_t> append_times;
+  std::vector<json::Value> exchanges;
+  pipeline::DecodeOptions dopts;
+  dopts.max_record_bytes = options_.max_record_bytes;
+  dopts.max_depth = options_.max_json_depth;
+  dopts.redact = processor_->specs().redact_paths();
+  json::ParseOptions popts;
+  popts.max_depth = options_.max_json_depth;
+  Status walk = log::ForEachBatch(bytes, true, [&](const log::RecordBatchView& batch) -> Status {
+    if (batch.is_control()) {
+      next = std::max(next, batch.last_offset() + 1);
+      return Status::Ok();
+    }
+    return batch.ForEachRecord([&](const log::Record& rec) -> Status {
+      if (rec.offset < src->position) return Status::Ok();
+      next = rec.offset + 1;
+      append_times.push_back(rec.timestamp);
+      processed_.fetch_add(1, std::memory_order_relaxed);
+      if (!rec.value) return Status::Ok();  // a tombstone is not an exchange
+      exchanges.clear();
+      Status s;
+      if (!HeaderValue(rec, kDecodedHeader).empty()) {
+        json::Value v;
+        s = json::ParseInto(*rec.value, &arena, &v, popts);
+        if (s.ok()) exchanges.push_back(v);
+      } else {
+        std::string_view format = HeaderValue(rec, kFormatHeader);
+        s = pipeline::DecodeBytes(*rec.value, format.empty() ? "detect" : format, dopts, &arena, &exchanges);
+      }
+      if (!s.ok()) {
+        pipeline::DeadLetter dl;
+        dl.stage = "decode";
+        dl.error = &s;
+        dl.raw_text = *rec.value;
+        dl.format = HeaderValue(rec, kFormatHeader);
+        dl.timestamp_ms = rec.timestamp;
+        out.push_back(pipeline::MakeDeadLetter(dl, processor_->options().dead_letter_topic));
+        stats.dead_letters++;
+        return Status::Ok();
+      }
+      for (const json::Value& x : exchanges) processor_->Process(x, &arena, &out, &stats);
+      return Status::Ok();
+    });
+  });
+  (void)walk;  // a corrupt tail stops this pass at the last good record; `next` says where
+  if (next == src->position) return false;
+  Status s = writer_->Append(out);
+  if (!s.ok()) {
+    metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "append"}})->Inc();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return false;  // retried from the same position
+  }
+  Status c = logs_->group_offsets()->Commit(
+      kPipelineGroup, {log::OffsetCommitEntry{src->topic, src->partition, {next, -1, "", NowMs()}}},
+      log::Durability::kSync);
+  if (!c.ok()) {
+    metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "commit"}})->Inc();
+  }
+  src->position = next;
+  int64_t now = NowMs();
+  for (int64_t t : append_times) latency_->Observe(std::max<int64_t>(0, now - t) / 1000.0);
+  processed_counter_->Inc(append_times.size());
+  Account(out, stats);
+  return true;
+}
+
+void PipelineRunner::Account(const std::vector<pipeline::OutputRecord>& out,
+                             const pipeline::ProcessStats& stats) {
+  matched_->Inc(stats.matched);
+  unmatched_->Inc(stats.unmatched);
+  const std::string& dlq = processor_->options().dead_letter_topic;
+  for (const pipeline::OutputRecord& r : out) {
+    if (r.topic != dlq) continue;
+    std::string stage = "unknown";
+    for (const auto& [k, v] : r.headers) {
+      if (k == "eventception-stage") stage = v;
+    }
+    metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", stage}})->Inc();
+  }
+}
+
+Result<size_t> PipelineRunner::ProcessExchange(const json::Value& exchange) {
+  Arena arena;
+  std::vector<pipeline::OutputRecord> out;
+  pipeline::ProcessStats stats;
+  processor_->Process(exchange, &arena, &out, &stats);
+  EC_RETURN_IF_ERROR(writer_->Append(out));
+  Account(out, stats);
+  return out.size();
+}
+
+Result<size_t> PipelineRunner::ProcessRaw(std::string_view text, std::string_view format) {
+  Arena arena;
+  std::vector<json::Value> exchanges;
+  pipeline::DecodeOptions dopts;
+  dopts.max_record_bytes = options_.max_record_bytes;
+  dopts.max_depth = options_.max_json_depth;
+  dopts.redact = processor_->specs().redact_paths();
+  EC_RETURN_IF_ERROR(pipeline::DecodeBytes(text, format.empty() ? "detect" : format, dopts, &arena, &exchanges));
+  std::vector<pipeline::OutputRecord> out;
+  pipeline::ProcessStats stats;
+  for (const json::Value& x : exchanges) processor_->Process(x, &arena, &out, &stats);
+  EC_RETURN_IF_ERROR(writer_->Append(out));
+  Account(out, stats);
+  return out.size();
+}
+
+}  // namespace ec::server

@@ -1,0 +1,102 @@
+#pragma once
+// The pipeline runner: one thread that consumes the raw topic (and every `api-logs.*` topic)
+// from the position committed under the consumer group "eventception.pipeline", runs the
+// Processor on each exchange, appends the output records (events, dead letters) to their
+// topics and only then commits its position. A restart resumes at the committed position, so
+// delivery to the output topics is at-least-once (event ids are deterministic, so a consumer
+// can drop the duplicates of a crash).
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "json/value.h"
+#include "pipeline/processor.h"
+
+namespace ec::log {
+class LogManager;
+class PartitionLog;
+}  // namespace ec::log
+
+namespace ec::server {
+
+class MetricsRegistry;
+class Counter;
+class Gauge;
+class Histogram;
+class TopicWriter;
+
+inline constexpr char kPipelineGroup[] = "eventception.pipeline";
+// Header on raw records that ingest already decoded and redacted (value = canonical exchange).
+inline constexpr char kDecodedHeader[] = "eventception-decoded";
+// Header naming the format of a raw record produced by a Kafka client.
+inline constexpr char kFormatHeader[] = "eventception-format";
+
+struct RunnerOptions {
+  std::string raw_topic = "api-logs";
+  size_t max_read_bytes = 1 << 20;  // per partition and pass
+  size_t max_record_bytes = 1 << 20;
+  uint32_t max_json_depth = 64;
+};
+
+class PipelineRunner {
+ public:
+  // Nothing is owned; all must outlive the runner.
+  PipelineRunner(RunnerOptions options, log::LogManager* logs, const pipeline::Processor* processor,
+                 TopicWriter* writer, MetricsRegistry* metrics);
+  ~PipelineRunner();
+
+  void Start();
+  // Finishes the pass in progress (its outputs and commit), then stops.
+  void Stop();
+
+  // Raw records not processed yet, over every source partition.
+  int64_t Lag() const { return lag_.load(std::memory_order_relaxed); }
+  // Raw records processed since start.
+  uint64_t processed() const { return processed_.load(std::memory_order_relaxed); }
+
+  // Runs one exchange (already canonical) through the processor and appends its outputs: used
+  // by dead-letter replay. Returns how many records were written.
+  Result<size_t> ProcessExchange(const json::Value& exchange);
+  // Decodes raw record text in `format` and processes it (replay of a decode dead letter).
+  Result<size_t> ProcessRaw(std::string_view text, std::string_view format);
+
+ private:
+  struct Source {
+    std::string topic;
+    int32_t partition = 0;
+    std::shared_ptr<log::PartitionLog> log;
+    int64_t position = 0;
+  };
+  void Run();
+  void RefreshSources();
+  // Processes what is available on `src`; returns whether anything was read.
+  bool Pass(Source* src);
+  void Account(const std::vector<pipeline::OutputRecord>& out, const pipeline::ProcessStats& stats);
+
+  RunnerOptions options_;
+  log::LogManager* logs_;
+  const pipeline::Processor* processor_;
+  TopicWriter* writer_;
+  MetricsRegistry* metrics_;
+  std::vector<Source> sources_;  // runner thread only
+  std::atomic<int64_t> lag_{0};
+  std::atomic<uint64_t> processed_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+
+  Counter* matched_;
+  Counter* unmatched_;
+  Counter* processed_counter_;
+  Gauge* lag_gauge_;
+  Histogram* latency_;
+};
+
+}  // namespace ec::server

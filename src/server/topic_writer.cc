@@ -1,0 +1,125 @@
+#include "server/topic_writer.h"
+
+#include <condition_variable>
+
+#include "log/log_manager.h"
+#include "log/record_batch_builder.h"
+
+namespace ec::server {
+
+int32_t KafkaMurmur2(std::string_view data) {
+  const uint32_t seed = 0x9747b28c;
+  const uint32_t m = 0x5bd1e995;
+  const int r = 24;
+  uint32_t len = static_cast<uint32_t>(data.size());
+  uint32_t h = seed ^ len;
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  uint32_t len4 = len / 4;
+  for (uint32_t i = 0; i < len4; i++) {
+    uint32_t i4 = i * 4;
+    uint32_t k = p[i4] | (p[i4 + 1] << 8) | (p[i4 + 2] << 16) | (uint32_t(p[i4 + 3]) << 24);
+    k *= m;
+    k ^= k >> r;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  switch (len % 4) {
+    case 3: h ^= uint32_t(p[(len & ~3u) + 2]) << 16; [[fallthrough]];
+    case 2: h ^= uint32_t(p[(len & ~3u) + 1]) << 8; [[fallthrough]];
+    case 1: h ^= p[len & ~3u]; h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return static_cast<int32_t>(h);
+}
+
+int32_t PartitionForKey(std::string_view key, int32_t partitions) {
+  if (partitions <= 1) return 0;
+  return static_cast<int32_t>((static_cast<uint32_t>(KafkaMurmur2(key)) & 0x7fffffffu) %
+                              static_cast<uint32_t>(partitions));
+}
+
+Result<int32_t> TopicWriter::EnsureTopic(const std::string& topic) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = known_.find(topic);
+    if (it != known_.end()) return it->second;
+  }
+  std::optional<log::TopicInfo> info = logs_->DescribeTopic(topic);
+  if (!info) {
+    const TopicOptions& o = config_->OptionsFor(topic);
+    std::map<std::string, std::string> configs;
+    configs["retention.ms"] = std::to_string(o.retention_ms);
+    configs["retention.bytes"] = std::to_string(o.retention_bytes);
+    Status s = logs_->CreateTopic(topic, o.partitions, configs);
+    if (!s.ok() && s.code() != ErrorCode::kAlreadyExists) {
+      return Status(s.code(), "cannot create topic '" + topic + "': " + s.message());
+    }
+    info = logs_->DescribeTopic(topic);
+    if (!info) return Internal("topic '" + topic + "' vanished after creation");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  known_[topic] = info->partitions;
+  return info->partitions;
+}
+
+Status TopicWriter::Append(const std::vector<pipeline::OutputRecord>& records) {
+  if (records.empty()) return Status::Ok();
+  std::map<std::pair<std::string, int32_t>, log::RecordBatchBuilder> builders;
+  std::vector<log::RecordHeader> headers;
+  for (const pipeline::OutputRecord& r : records) {
+    EC_ASSIGN_OR_RETURN(int32_t partitions, EnsureTopic(r.topic));
+    int32_t p = 0;
+    if (r.key) {
+      p = PartitionForKey(*r.key, partitions);
+    } else if (partitions > 1) {
+      std::lock_guard<std::mutex> lock(mu_);
+      p = static_cast<int32_t>(round_robin_++ % static_cast<uint32_t>(partitions));
+    }
+    headers.clear();
+    for (const auto& [k, v] : r.headers) headers.push_back({k, std::string_view(v)});
+    auto& b = builders[{r.topic, p}];
+    b.Add(r.key ? std::optional<std::string_view>(*r.key) : std::nullopt,
+          r.value ? std::optional<std::string_view>(*r.value) : std::nullopt, r.timestamp_ms,
+          headers);
+  }
+  // One batch per partition, appended concurrently so their fdatasyncs share group commits.
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t pending = 0;
+  Status first_error;
+  for (auto& [tp, builder] : builders) {
+    std::shared_ptr<log::PartitionLog> log = logs_->GetPartition(tp.first, tp.second);
+    if (log == nullptr) {
+      std::lock_guard<std::mutex> lock(mu_);
+      known_.erase(tp.first);
+      if (first_error.ok()) first_error = NotFound("topic '" + tp.first + "' has no partition " + std::to_string(tp.second));
+      continue;
+    }
+    Result<std::string> batch = builder.Build();
+    if (!batch.ok()) {
+      if (first_error.ok()) first_error = batch.status();
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++pending;
+    }
+    std::string topic = tp.first;
+    log->AppendAsync(std::move(batch).value(), {log::Durability::kSync},
+                     [&, topic](const log::AppendResult& ar) {
+                       std::lock_guard<std::mutex> lock(mu);
+                       if (!ar.ok() && first_error.ok()) {
+                         first_error = IoError("append to '" + topic + "' failed: " + ar.message);
+                       }
+                       if (--pending == 0) cv.notify_all();
+                     });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return pending == 0; });
+  return first_error;
+}
+
+}  // namespace ec::server

@@ -1,0 +1,49 @@
+#pragma once
+// Appends pipeline output records to their topics: creates missing topics with the configured
+// options, picks the partition from the key (Kafka's murmur2 partitioner, so keyed records land
+// where a Java producer would put them), and builds one batch per partition. Thread-safe.
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "pipeline/processor.h"
+#include "server/config.h"
+
+namespace ec::log {
+class LogManager;
+}
+
+namespace ec::server {
+
+// Kafka's murmur2 (the Java client's Utils.murmur2) of `data`.
+int32_t KafkaMurmur2(std::string_view data);
+// The partition Kafka's default partitioner gives `key` among `partitions`.
+int32_t PartitionForKey(std::string_view key, int32_t partitions);
+
+class TopicWriter {
+ public:
+  TopicWriter(log::LogManager* logs, const ServerConfig* config) : logs_(logs), config_(config) {}
+
+  // Creates `topic` with its configured options when it does not exist yet; returns its
+  // partition count. Errors: kInvalidArgument (bad topic name), kIoError.
+  Result<int32_t> EnsureTopic(const std::string& topic);
+
+  // Appends every record durably (kSync; all partitions' fdatasyncs run concurrently).
+  // Errors: the first failing topic, with its name; records of other topics may be stored
+  // (the pipeline replays from its committed position, so this is at-least-once).
+  Status Append(const std::vector<pipeline::OutputRecord>& records);
+
+ private:
+  log::LogManager* logs_;
+  const ServerConfig* config_;
+  std::mutex mu_;
+  std::map<std::string, int32_t> known_;  // topic -> partitions; guarded by mu_
+  uint32_t round_robin_ = 0;              // null keys; guarded by mu_
+};
+
+}  // namespace ec::server

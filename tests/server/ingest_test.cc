@@ -1,0 +1,227 @@
+#include "server/ingest.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "json/document.h"
+#include "log/log_manager.h"
+#include "log/record_batch.h"
+#include "server/metrics.h"
+#include "server/pipeline_runner.h"
+
+namespace ec::server {
+namespace {
+
+constexpr char kExchange[] =
+    R"({"id":"x1","time":"2026-11-27T10:15:30.123Z","request":{"method":"POST","path":"/orders","headers":{"Content-Type":"application/json"},"body":{"a":1}},"response":{"status":201,"headers":{},"body":{"id":"o-1"}}})";
+
+std::vector<RawRecord> Split(std::string_view body, Arena* arena, BodyShape* shape, Status* status,
+                             SplitOptions options = {}) {
+  std::vector<RawRecord> out;
+  *status = SplitBody(body, "", options, arena, &out, shape);
+  return out;
+}
+
+TEST(SplitBodyTest, ObjectArrayAndNdjson) {
+  Arena arena;
+  BodyShape shape;
+  Status s;
+  auto one = Split(kExchange, &arena, &shape, &s);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(shape, BodyShape::kObject);
+  EXPECT_EQ(one.size(), 1u);
+
+  auto arr = Split(std::string("[") + kExchange + "," + kExchange + "]", &arena, &shape, &s);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(shape, BodyShape::kArray);
+  EXPECT_EQ(arr.size(), 2u);
+
+  auto nd = Split(std::string(kExchange) + "\n\n{\"broken\": }\n" + kExchange + "\n", &arena, &shape, &s);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(shape, BodyShape::kNdjson);
+  ASSERT_EQ(nd.size(), 3u);
+  EXPECT_TRUE(nd[0].error.ok());
+  EXPECT_FALSE(nd[1].error.ok());
+  EXPECT_EQ(nd[1].index, 1u);
+  EXPECT_NE(nd[1].error.message().find("line 3"), std::string::npos) << nd[1].error.message();
+  EXPECT_TRUE(nd[2].error.ok());
+}
+
+TEST(SplitBodyTest, PrettyPrintedObjectIsOneRecord) {
+  Arena arena;
+  BodyShape shape;
+  Status s;
+  auto r = Split("{\n  \"id\": \"x\",\n  \"nested\": {\"a\": 1}\n}\n", &arena, &shape, &s);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(shape, BodyShape::kObject);
+  EXPECT_EQ(r.size(), 1u);
+}
+
+TEST(SplitBodyTest, WholeBodyErrorsSayWhere) {
+  Arena arena;
+  BodyShape shape;
+  Status s;
+  Split("{\"a\": [1, 2,,]}", &arena, &shape, &s);
+  EXPECT_EQ(s.code(), ErrorCode::kParseError);
+  EXPECT_NE(s.message().find("line 1"), std::string::npos) << s.message();
+  Split("   \n ", &arena, &shape, &s);
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(SplitBodyTest, LimitsOnRecordSizeAndDepth) {
+  Arena arena;
+  BodyShape shape;
+  Status s;
+  SplitOptions small{64, 8};
+  std::string big = std::string("{\"a\":\"") + std::string(100, 'x') + "\"}";
+  auto r = Split(big + "\n" + "{\"a\":1}\n", &arena, &shape, &s, small);
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].error.code(), ErrorCode::kLimitExceeded);
+  EXPECT_TRUE(r[1].error.ok());
+  std::string deep;
+  for (int i = 0; i < 50; ++i) deep += "{\"a\":";
+  deep += "1";
+  for (int i = 0; i < 50; ++i) deep += "}";
+  Split(deep, &arena, &shape, &s, small);
+  EXPECT_EQ(s.code(), ErrorCode::kLimitExceeded) << s.ToString();
+}
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ec_ingest_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    log::LogManagerOptions o;
+    o.data_dir = dir_.string();
+    o.maintenance_interval_ms = 0;
+    auto logs = log::LogManager::Open(o);
+    ASSERT_TRUE(logs.ok()) << logs.status().ToString();
+    logs_ = std::move(logs).value();
+    ASSERT_TRUE(logs_->CreateTopic("api-logs", 1).ok());
+    ingest_ = std::make_unique<Ingest>(IngestOptions{}, logs_.get(), nullptr, &metrics_, [this] { return lag_; });
+  }
+  void TearDown() override {
+    ingest_.reset();
+    logs_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  HttpResponse Post(std::string body, std::string query = "") {
+    HttpRequest req;
+    req.method = "POST";
+    req.path = "/v1/exchanges";
+    req.query = std::move(query);
+    req.body = std::move(body);
+    return ingest_->Handle(req);
+  }
+
+  std::vector<std::string> StoredValues() {
+    std::vector<std::string> out;
+    auto log = logs_->GetPartition("api-logs", 0);
+    log::ReadResult rr = log->Read(0, 1 << 20);
+    std::string bytes;
+    EXPECT_TRUE(rr.CopyTo(&bytes).ok());
+    Status s = log::ForEachBatch(bytes, true, [&](const log::RecordBatchView& b) {
+      return b.ForEachRecord([&](const log::Record& r) {
+        EXPECT_EQ(r.headers.size(), 1u);
+        if (!r.headers.empty()) EXPECT_EQ(r.headers[0].key, kDecodedHeader);
+        out.emplace_back(*r.value);
+        return Status::Ok();
+      });
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<log::LogManager> logs_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<Ingest> ingest_;
+  int64_t lag_ = 0;
+};
+
+TEST_F(IngestTest, AcceptsNdjsonAndListsRejections) {
+  std::string body = std::string(kExchange) + "\n{\"broken\": }\n" + kExchange + "\n[1,2]\n";
+  HttpResponse r = Post(body);
+  EXPECT_EQ(r.status, 202) << r.body;
+  auto doc = json::Parse(r.body);
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ((*doc)->root().Find("accepted")->number(), 2);
+  const json::Value* rejected = (*doc)->root().Find("rejected");
+  ASSERT_EQ(rejected->size(), 2u);  // the broken line and the array that is no exchange
+  EXPECT_EQ(rejected->At(0)->Find("index")->number(), 1);
+  EXPECT_EQ(rejected->At(1)->Find("index")->number(), 3);
+  EXPECT_NE(rejected->At(0)->Find("reason")->string().find("line 2"), std::string::npos);
+  std::vector<std::string> stored = StoredValues();
+  ASSERT_EQ(stored.size(), 2u);
+  // Stored as canonical exchanges: header names lower-cased by the decoder.
+  EXPECT_NE(stored[0].find("\"content-type\""), std::string::npos) << stored[0];
+  EXPECT_NE(stored[0].find("\"id\":\"x1\""), std::string::npos) << stored[0];
+  EXPECT_NE(metrics_.RenderPrometheus().find("eventception_ingested_total{source=\"http\"} 2"), std::string::npos);
+}
+
+TEST_F(IngestTest, ArrayWithWrongTypesIsRejectedPerRecord) {
+  HttpResponse r = Post(std::string("[") + kExchange + ", {\"request\": 5}, \"text\"]");
+  EXPECT_EQ(r.status, 202) << r.body;
+  auto doc = json::Parse(r.body);
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ((*doc)->root().Find("accepted")->number(), 1);
+  EXPECT_EQ((*doc)->root().Find("rejected")->size(), 2u);
+  EXPECT_EQ(StoredValues().size(), 1u);
+}
+
+TEST_F(IngestTest, EverythingRejectedIs422AndNothingStored) {
+  HttpResponse r = Post("{\"hello\": \"world\"}");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("\"accepted\":0"), std::string::npos);
+  EXPECT_TRUE(StoredValues().empty());
+}
+
+TEST_F(IngestTest, BadJsonIs400WithLineAndColumn) {
+  HttpResponse r = Post("{\n \"a\": tru }");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("line 2"), std::string::npos) << r.body;
+}
+
+TEST_F(IngestTest, UnknownFormatIs400ListingFormats) {
+  HttpResponse r = Post(kExchange, "format=fluentd");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("fluentd"), std::string::npos);
+  EXPECT_NE(r.body.find("canonical"), std::string::npos) << r.body;
+  EXPECT_EQ(Post(kExchange, "format=canonical").status, 202);
+}
+
+TEST_F(IngestTest, BackPressureIs429WithRetryAfter) {
+  lag_ = 1000000;
+  HttpResponse r = Post(kExchange);
+  EXPECT_EQ(r.status, 429);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0].first, "Retry-After");
+  EXPECT_TRUE(StoredValues().empty());
+  lag_ = 0;
+  EXPECT_EQ(Post(kExchange).status, 202);
+}
+
+TEST(BuildBatchesTest, SplitsLargeInputsIntoSeveralValidBatches) {
+  std::vector<IngestRecord> records;
+  for (int i = 0; i < 300; ++i) records.push_back({"k" + std::to_string(i), std::string(4000, 'v')});
+  Result<std::string> bytes = BuildBatches(records, 1);
+  ASSERT_TRUE(bytes.ok());
+  int batches = 0;
+  size_t count = 0;
+  Status s = log::ForEachBatch(*bytes, false, [&](const log::RecordBatchView& b) {
+    ++batches;
+    count += static_cast<size_t>(b.record_count());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_GT(batches, 1);
+  EXPECT_EQ(count, 300u);
+}
+
+}  // namespace
+}  // namespace ec::server

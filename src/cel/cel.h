@@ -91,6 +91,7 @@ class EvalContext {
 
  private:
   friend class Evaluator;
+  friend class Compiler;
   std::unique_ptr<Arena> arena_;
   std::vector<Value> slots_;  // comprehension variables, indexed by the compiled slot number
   uint64_t steps_ = 0;

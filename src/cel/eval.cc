@@ -1,0 +1,606 @@
+// The evaluator: a switch over node kinds, values on the C++ stack, built values in the
+// EvalContext arena. Reading JSON fields and comparing them allocates nothing.
+
+#include "cel/eval.h"
+
+#include <re2/re2.h>
+
+#include <cstring>
+#include <vector>
+
+#include "cel/ops.h"
+
+namespace ec::cel {
+
+Evaluator::Evaluator(const Program& program, const Activation& activation, EvalContext* ctx)
+    : program_(program), activation_(activation), ctx_(ctx), max_steps_(program.options().max_steps) {
+  if (ctx_->slots_.size() < static_cast<size_t>(program.num_slots())) ctx_->slots_.resize(program.num_slots());
+  slots_ = ctx_->slots_.data();
+}
+
+Value Evaluator::Error(std::string_view message, ErrorCode code) {
+  auto* info = static_cast<ErrorInfo*>(arena().Allocate(sizeof(ErrorInfo), alignof(ErrorInfo)));
+  info->code = code;
+  info->message = arena().CopyString(message);
+  return Value::Error(info);
+}
+
+Value Evaluator::StepLimitError() {
+  return Error("evaluation exceeded the step limit of " + std::to_string(max_steps_) + " (max_steps)",
+               ErrorCode::kLimitExceeded);
+}
+
+Value Evaluator::NoOverload(std::string_view name, const Value* args, size_t n) {
+  std::string m = "no such overload: ";
+  m += name;
+  m += '(';
+  for (size_t i = 0; i < n; ++i) {
+    if (i) m += ", ";
+    m += TypeName(args[i]);
+  }
+  m += ')';
+  return Error(m);
+}
+
+Value Evaluator::NewList(const Value* elems, size_t n) {
+  Value* mem = arena().AllocateArray<Value>(n == 0 ? 1 : n);
+  if (n) std::memcpy(static_cast<void*>(mem), elems, n * sizeof(Value));
+  return Value::List(mem, static_cast<uint32_t>(n));
+}
+
+Value Evaluator::NewMap(const MapEntry* entries, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    Kind k = entries[i].key.kind();
+    if (k != Kind::kString && k != Kind::kInt && k != Kind::kUint && k != Kind::kBool) {
+      return Error("unsupported map key type: " + std::string(TypeName(entries[i].key)));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (Equal(entries[j].key, entries[i].key)) {
+        std::string key;
+        Value s = ToCelString(*this, entries[i].key);
+        key = s.is_error() ? "?" : std::string(s.string_value());
+        return Error("Failed with repeated key: " + key);
+      }
+    }
+  }
+  MapEntry* mem = arena().AllocateArray<MapEntry>(n == 0 ? 1 : n);
+  if (n) std::memcpy(static_cast<void*>(mem), entries, n * sizeof(MapEntry));
+  return Value::Map(mem, static_cast<uint32_t>(n));
+}
+
+Value Evaluator::NewOptional(const Value& v) {
+  Value* mem = arena().AllocateArray<Value>(1);
+  *mem = v;
+  return Value::Optional(mem);
+}
+
+Value Evaluator::Eval(const Node* n) {
+  if (++ctx_->steps_ > max_steps_) return StepLimitError();
+  switch (n->op) {
+    case Op::kConst:
+      return n->value;
+    case Op::kSlot:
+      return slots_[n->slot];
+    case Op::kIdent:
+      return EvalIdent(n);
+    case Op::kSelect:
+    case Op::kOptSelect: {
+      if (!n->candidates.empty()) {
+        bool handled = false;
+        Value v = EvalQualified(n, &handled);
+        if (handled) return v;
+      }
+      Value t = Eval(n->args[0]);
+      return EvalSelect(n, t, n->op == Op::kOptSelect);
+    }
+    case Op::kHas:
+      return EvalHas(n);
+    case Op::kIndex:
+    case Op::kOptIndex: {
+      Value t = Eval(n->args[0]);
+      if (t.is_error()) return t;
+      Value i = Eval(n->args[1]);
+      return EvalIndex(n, t, i, n->op == Op::kOptIndex);
+    }
+    case Op::kCall:
+      return EvalCall(n);
+    case Op::kList:
+      return EvalList(n);
+    case Op::kMap:
+      return EvalMap(n);
+    case Op::kStruct:
+      return Error("message construction '" + n->name + "{...}' is not supported (no protobuf types over JSON)");
+    case Op::kAnd:
+      return EvalAnd(n);
+    case Op::kOr:
+      return EvalOr(n);
+    case Op::kNot: {
+      Value v = Eval(n->args[0]);
+      if (v.kind() == Kind::kBool) return Value::Bool(!v.bool_value());
+      if (v.is_error()) return v;
+      return NoOverload("!_", &v, 1);
+    }
+    case Op::kNeg: {
+      Value v = Eval(n->args[0]);
+      if (v.is_error()) return v;
+      return Negate(*this, v);
+    }
+    case Op::kCond: {
+      Value c = Eval(n->args[0]);
+      if (c.kind() == Kind::kBool) return Eval(n->args[c.bool_value() ? 1 : 2]);
+      if (c.is_error()) return c;
+      return NoOverload("_?_:_", &c, 1);
+    }
+    case Op::kEq:
+    case Op::kNe: {
+      Value a = Eval(n->args[0]);
+      if (a.is_error()) return a;
+      Value b = Eval(n->args[1]);
+      if (b.is_error()) return b;
+      return Value::Bool(Equal(a, b) == (n->op == Op::kEq));
+    }
+    case Op::kLt:
+    case Op::kLe:
+    case Op::kGt:
+    case Op::kGe: {
+      Value a = Eval(n->args[0]);
+      if (a.is_error()) return a;
+      Value b = Eval(n->args[1]);
+      if (b.is_error()) return b;
+      return CompareOp(n, a, b);
+    }
+    case Op::kIn: {
+      Value a = Eval(n->args[0]);
+      if (a.is_error()) return a;
+      Value b = Eval(n->args[1]);
+      if (b.is_error()) return b;
+      return EvalIn(a, b);
+    }
+    case Op::kAdd:
+    case Op::kSub:
+    case Op::kMul:
+    case Op::kDiv:
+    case Op::kMod: {
+      Value a = Eval(n->args[0]);
+      if (a.is_error()) return a;
+      Value b = Eval(n->args[1]);
+      if (b.is_error()) return b;
+      return EvalArith(n, a, b);
+    }
+    case Op::kComprehension:
+      return EvalComprehension(n);
+    case Op::kBind: {
+      Value init = Eval(n->args[0]);
+      slots_[n->slot] = init;
+      return Eval(n->args[1]);
+    }
+    case Op::kBlock: {
+      size_t k = n->args.size() - 1;
+      for (size_t i = 0; i < k; ++i) slots_[n->slot + i] = Eval(n->args[i]);
+      return Eval(n->args[k]);
+    }
+    case Op::kOptOr:
+    case Op::kOptOrValue: {
+      Value t = Eval(n->args[0]);
+      if (t.is_error()) return t;
+      if (t.kind() != Kind::kOptional) {
+        return NoOverload(n->op == Op::kOptOr ? "or" : "orValue", &t, 1);
+      }
+      if (t.optional_value() != nullptr) return n->op == Op::kOptOr ? t : *t.optional_value();
+      Value alt = Eval(n->args[1]);
+      if (n->op == Op::kOptOr && !alt.is_error() && alt.kind() != Kind::kOptional) {
+        Value args[2] = {t, alt};
+        return NoOverload("or", args, 2);
+      }
+      return alt;
+    }
+  }
+  return Error("internal: unknown node");
+}
+
+Value Evaluator::EvalIdent(const Node* n) {
+  if (!n->candidates.empty()) {
+    bool handled = false;
+    Value v = EvalQualified(n, &handled);
+    if (handled) return v;
+  }
+  Value v;
+  if (activation_.Lookup(n->name, &v)) return v;
+  return Error("undeclared reference to '" + n->name + "' (no such variable)");
+}
+
+// Qualified names: `a.b.c` may name a variable "a.b" (then select c) or, with a container,
+// "ns.a". Tried longest first, as the spec's name resolution says.
+Value Evaluator::EvalQualified(const Node* n, bool* handled) {
+  if (!activation_.has_dotted_names() && program_.options().container.empty()) return Value();
+  // The select chain: chain[0] is n, chain[depth] the root identifier.
+  const Node* chain[256];
+  int depth = 0;
+  const Node* cur = n;
+  while (cur->op != Op::kIdent) {
+    if (depth >= 255) return Value();
+    chain[depth++] = cur;
+    cur = cur->args[0];
+  }
+  chain[depth] = cur;
+  for (size_t c = 0; c < n->candidates.size(); ++c) {
+    Value v;
+    if (!activation_.Lookup(n->candidates[c], &v)) continue;
+    *handled = true;
+    int used = n->candidate_used[c];  // segments of the dotted name the variable consumed
+    for (int i = depth - used; i >= 0; --i) v = EvalSelect(chain[i], v, chain[i]->op == Op::kOptSelect);
+    return v;
+  }
+  if (n->op == Op::kIdent) {
+    *handled = true;
+    return Error("undeclared reference to '" + n->name + "' (no such variable)");
+  }
+  return Value();
+}
+
+Value Evaluator::EvalSelect(const Node* n, const Value& t, bool optional) {
+  if (t.is_error()) return t;
+  if (t.kind() == Kind::kMap) {
+    Value v;
+    if (t.MapFindString(n->name, &v)) return optional ? NewOptional(v) : v;
+    if (optional) return Value::Optional(nullptr);
+    return Error("no such key: '" + n->name + "'");
+  }
+  if (t.kind() == Kind::kOptional) {
+    if (t.optional_value() == nullptr) return t;
+    return EvalSelect(n, *t.optional_value(), true);
+  }
+  return Error("type '" + std::string(TypeName(t)) + "' does not support field selection ('." + n->name + "')");
+}
+
+Value Evaluator::EvalHas(const Node* n) {
+  Value t = Eval(n->args[0]);
+  if (t.is_error()) return t;
+  if (t.kind() == Kind::kMap) {
+    Value v;
+    return Value::Bool(t.MapFindString(n->name, &v));
+  }
+  if (t.kind() == Kind::kOptional) {
+    if (t.optional_value() == nullptr) return Value::Bool(false);
+    Value inner = *t.optional_value();
+    Value v;
+    if (inner.kind() == Kind::kMap) return Value::Bool(inner.MapFindString(n->name, &v));
+  }
+  return Error("type '" + std::string(TypeName(t)) + "' does not support field presence tests (has(." + n->name + "))");
+}
+
+namespace {
+// An integral list index from int, uint or an integral double; false otherwise.
+bool ListIndex(const Value& i, int64_t* out) {
+  switch (i.kind()) {
+    case Kind::kInt: *out = i.int_value(); return true;
+    case Kind::kUint:
+      if (i.uint_value() > INT64_MAX) { *out = -1; return true; }
+      *out = static_cast<int64_t>(i.uint_value());
+      return true;
+    case Kind::kDouble: {
+      double d = i.double_value();
+      if (d != static_cast<double>(static_cast<int64_t>(d)) || d >= 9.2e18 || d <= -9.2e18) return false;
+      *out = static_cast<int64_t>(d);
+      return true;
+    }
+    default: return false;
+  }
+}
+}  // namespace
+
+Value Evaluator::EvalIndex(const Node* n, const Value& t, const Value& idx, bool optional) {
+  if (idx.is_error()) return idx;
+  if (t.kind() == Kind::kOptional) {
+    if (t.optional_value() == nullptr) return t;
+    return EvalIndex(n, *t.optional_value(), idx, true);
+  }
+  if (t.kind() == Kind::kList) {
+    int64_t i;
+    if (!ListIndex(idx, &i)) {
+      Value args[2] = {t, idx};
+      return NoOverload("_[_]", args, 2);
+    }
+    if (i < 0 || i >= static_cast<int64_t>(t.size())) {
+      if (optional) return Value::Optional(nullptr);
+      return Error("index out of range: " + std::to_string(i) + " (list size " + std::to_string(t.size()) + ")");
+    }
+    Value v = t.ListAt(static_cast<uint32_t>(i));
+    return optional ? NewOptional(v) : v;
+  }
+  if (t.kind() == Kind::kMap) {
+    Kind k = idx.kind();
+    if (k != Kind::kString && k != Kind::kInt && k != Kind::kUint && k != Kind::kBool && k != Kind::kDouble) {
+      Value args[2] = {t, idx};
+      return NoOverload("_[_]", args, 2);
+    }
+    Value v;
+    if (t.MapFind(idx, &v)) return optional ? NewOptional(v) : v;
+    if (optional) return Value::Optional(nullptr);
+    Value s = ToCelString(*this, idx);
+    std::string key = s.is_error() ? "?" : std::string(s.string_value());
+    if (k == Kind::kString) key = "'" + key + "'";
+    return Error("no such key: " + key);
+  }
+  Value args[2] = {t, idx};
+  return NoOverload("_[_]", args, 2);
+}
+
+Value Evaluator::EvalList(const Node* n) {
+  size_t count = n->args.size();
+  Value small[16];
+  std::vector<Value> big;
+  Value* out = small;
+  if (count > 16) {
+    big.resize(count);
+    out = big.data();
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < count; ++i) {
+    Value v = Eval(n->args[i]);
+    if (v.is_error()) return v;
+    if (n->optional[i]) {
+      if (v.kind() != Kind::kOptional) return Error("optional list element [?x] needs an optional value, got " + std::string(TypeName(v)));
+      if (v.optional_value() == nullptr) continue;
+      v = *v.optional_value();
+    }
+    out[k++] = v;
+  }
+  return NewList(out, k);
+}
+
+Value Evaluator::EvalMap(const Node* n) {
+  size_t count = n->optional.size();
+  MapEntry small[16];
+  std::vector<MapEntry> big;
+  MapEntry* out = small;
+  if (count > 16) {
+    big.resize(count);
+    out = big.data();
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < count; ++i) {
+    Value key = Eval(n->args[2 * i]);
+    if (key.is_error()) return key;
+    Value v = Eval(n->args[2 * i + 1]);
+    if (v.is_error()) return v;
+    if (n->optional[i]) {
+      if (v.kind() != Kind::kOptional) return Error("optional map entry {?k: v} needs an optional value, got " + std::string(TypeName(v)));
+      if (v.optional_value() == nullptr) continue;
+      v = *v.optional_value();
+    }
+    out[k++] = MapEntry{key, v};
+  }
+  return NewMap(out, k);
+}
+
+Value Evaluator::EvalAnd(const Node* n) {
+  Value a = Eval(n->args[0]);
+  if (a.kind() == Kind::kBool && !a.bool_value()) return a;
+  Value b = Eval(n->args[1]);
+  if (b.kind() == Kind::kBool) {
+    if (!b.bool_value()) return b;
+    if (a.kind() == Kind::kBool) return b;
+  }
+  // Neither side is false: an error (left first) or a non-bool operand decides.
+  if (a.is_error()) return a;
+  if (b.is_error()) return b;
+  Value args[2] = {a, b};
+  return NoOverload("_&&_", args, 2);
+}
+
+Value Evaluator::EvalOr(const Node* n) {
+  Value a = Eval(n->args[0]);
+  if (a.kind() == Kind::kBool && a.bool_value()) return a;
+  Value b = Eval(n->args[1]);
+  if (b.kind() == Kind::kBool) {
+    if (b.bool_value()) return b;
+    if (a.kind() == Kind::kBool) return b;
+  }
+  if (a.is_error()) return a;
+  if (b.is_error()) return b;
+  Value args[2] = {a, b};
+  return NoOverload("_||_", args, 2);
+}
+
+Value Evaluator::CompareOp(const Node* n, const Value& a, const Value& b) {
+  Order o = Compare(a, b);
+  const char* name = n->op == Op::kLt ? "_<_" : n->op == Op::kLe ? "_<=_" : n->op == Op::kGt ? "_>_" : "_>=_";
+  if (o == Order::kNoOverload) {
+    Value args[2] = {a, b};
+    return NoOverload(name, args, 2);
+  }
+  if (o == Order::kUnordered) return Value::Bool(false);
+  switch (n->op) {
+    case Op::kLt: return Value::Bool(o == Order::kLess);
+    case Op::kLe: return Value::Bool(o != Order::kGreater);
+    case Op::kGt: return Value::Bool(o == Order::kGreater);
+    default: return Value::Bool(o != Order::kLess);
+  }
+}
+
+Value Evaluator::EvalIn(const Value& a, const Value& b) {
+  if (b.kind() == Kind::kList) {
+    for (uint32_t i = 0; i < b.size(); ++i)
+      if (Equal(a, b.ListAt(i))) return Value::Bool(true);
+    return Value::Bool(false);
+  }
+  if (b.kind() == Kind::kMap) {
+    Value v;
+    return Value::Bool(b.MapFind(a, &v));
+  }
+  Value args[2] = {a, b};
+  return NoOverload("@in", args, 2);
+}
+
+Value Evaluator::EvalArith(const Node* n, const Value& a, const Value& b) {
+  switch (n->op) {
+    case Op::kAdd: return Add(*this, a, b);
+    case Op::kSub: return Subtract(*this, a, b);
+    case Op::kMul: return Multiply(*this, a, b);
+    case Op::kDiv: return Divide(*this, a, b);
+    default: return Modulo(*this, a, b);
+  }
+}
+
+Value Evaluator::EvalCall(const Node* n) {
+  size_t count = n->args.size();
+  if (n->fn == nullptr) {
+    return Error("undeclared reference to function '" + n->name + "'");
+  }
+  Value small[8];
+  std::vector<Value> big;
+  Value* args = small;
+  if (count > 8) {
+    big.resize(count);
+    args = big.data();
+  }
+  for (size_t i = 0; i < count; ++i) {
+    args[i] = Eval(n->args[i]);
+    if (args[i].is_error()) return args[i];
+  }
+  return n->fn->fn(*this, n, args, count);
+}
+
+namespace {
+
+// A growable array in the arena (old storage is simply abandoned; the arena frees it all).
+template <typename T>
+struct ArenaVec {
+  T* data = nullptr;
+  size_t size = 0;
+  size_t cap = 0;
+  void Push(Arena& a, const T& v) {
+    if (size == cap) {
+      size_t nc = cap ? cap * 2 : 8;
+      T* nd = a.AllocateArray<T>(nc);
+      if (size) std::memcpy(static_cast<void*>(nd), data, size * sizeof(T));
+      data = nd;
+      cap = nc;
+    }
+    data[size++] = v;
+  }
+};
+
+}  // namespace
+
+Value Evaluator::EvalComprehension(const Node* n) {
+  Value range = Eval(n->args[0]);
+  if (range.is_error()) return range;
+  CompKind kind = n->comp;
+  if (kind == CompKind::kOptMap || kind == CompKind::kOptFlatMap) {
+    if (range.kind() != Kind::kOptional) return NoOverload(kind == CompKind::kOptMap ? "optMap" : "optFlatMap", &range, 1);
+    if (range.optional_value() == nullptr) return range;
+    slots_[n->slot] = *range.optional_value();
+    Value r = Eval(n->args[1]);
+    if (r.is_error()) return r;
+    if (kind == CompKind::kOptMap) return NewOptional(r);
+    if (r.kind() != Kind::kOptional) return Error("optFlatMap expression must return an optional, got " + std::string(TypeName(r)));
+    return r;
+  }
+  bool is_map = range.kind() == Kind::kMap;
+  if (!is_map && range.kind() != Kind::kList) {
+    return Error("macro needs a list or map to iterate, got " + std::string(TypeName(range)));
+  }
+  uint32_t size = range.size();
+  if (size > program_.options().max_comprehension_iterations) {
+    return Error("comprehension over " + std::to_string(size) + " elements exceeds the limit of " +
+                     std::to_string(program_.options().max_comprehension_iterations) + " (max_comprehension_iterations)",
+                 ErrorCode::kLimitExceeded);
+  }
+  if (!Charge(size)) return StepLimitError();
+  Value error;  // the first error seen by all/exists (reported only if nothing decides)
+  bool has_error = false;
+  int64_t count = 0;
+  ArenaVec<Value> list;
+  ArenaVec<MapEntry> entries;
+  bool two = n->two_vars;
+  for (uint32_t i = 0; i < size; ++i) {
+    Value key, val;
+    if (is_map) {
+      key = range.MapKeyAt(i);
+      val = two ? range.MapValueAt(i) : key;
+    } else {
+      key = Value::Int(i);
+      val = range.ListAt(i);
+    }
+    if (two) {
+      slots_[n->slot] = key;
+      slots_[n->slot2] = val;
+    } else {
+      slots_[n->slot] = val;
+    }
+    switch (kind) {
+      case CompKind::kAll:
+      case CompKind::kExists: {
+        Value r = Eval(n->args[1]);
+        if (r.kind() == Kind::kBool) {
+          if (r.bool_value() == (kind == CompKind::kExists)) return r;
+        } else if (!has_error) {
+          has_error = true;
+          error = r.is_error() ? r : NoOverload(kind == CompKind::kAll ? "all" : "exists", &r, 1);
+        }
+        break;
+      }
+      case CompKind::kExistsOne: {
+        Value r = Eval(n->args[1]);
+        if (r.is_error()) return r;
+        if (r.kind() != Kind::kBool) return NoOverload("exists_one", &r, 1);
+        count += r.bool_value();
+        break;
+      }
+      case CompKind::kMap:
+      case CompKind::kTransformList:
+      case CompKind::kTransformMap:
+      case CompKind::kTransformMapEntry: {
+        if (n->has_filter) {
+          Value f = Eval(n->args[2]);
+          if (f.is_error()) return f;
+          if (f.kind() != Kind::kBool) return NoOverload("filter", &f, 1);
+          if (!f.bool_value()) break;
+        }
+        Value r = Eval(n->args[1]);
+        if (r.is_error()) return r;
+        if (kind == CompKind::kTransformMap) {
+          entries.Push(arena(), MapEntry{key, r});
+        } else if (kind == CompKind::kTransformMapEntry) {
+          if (r.kind() != Kind::kMap) return Error("transformMapEntry expression must return a map, got " + std::string(TypeName(r)));
+          for (uint32_t j = 0; j < r.size(); ++j) {
+            MapEntry e{r.MapKeyAt(j), r.MapValueAt(j)};
+            for (size_t m = 0; m < entries.size; ++m) {
+              if (Equal(entries.data[m].key, e.key)) return Error("transformMapEntry produced a repeated key");
+            }
+            entries.Push(arena(), e);
+          }
+        } else {
+          list.Push(arena(), r);
+        }
+        break;
+      }
+      case CompKind::kFilter: {
+        Value r = Eval(n->args[1]);
+        if (r.is_error()) return r;
+        if (r.kind() != Kind::kBool) return NoOverload("filter", &r, 1);
+        if (r.bool_value()) list.Push(arena(), val);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  switch (kind) {
+    case CompKind::kAll:
+      return has_error ? error : Value::Bool(true);
+    case CompKind::kExists:
+      return has_error ? error : Value::Bool(false);
+    case CompKind::kExistsOne:
+      return Value::Bool(count == 1);
+    case CompKind::kTransformMap:
+    case CompKind::kTransformMapEntry:
+      return NewMap(entries.data, entries.size);
+    default:
+      return Value::List(list.data, static_cast<uint32_t>(list.size));
+  }
+}
+
+}  // namespace ec::cel

@@ -1,0 +1,88 @@
+#pragma once
+// The tree-walking evaluator (internal). One Evaluator per evaluation, on the caller's stack.
+
+#include <string>
+#include <string_view>
+
+#include "cel/ast.h"
+#include "cel/cel.h"
+#include "cel/program.h"
+
+namespace ec::cel {
+
+class Evaluator {
+ public:
+  Evaluator(const Program& program, const Activation& activation, EvalContext* ctx);
+
+  Value Run() { return Eval(program_.root()); }
+
+  // --- helpers for library functions
+  Arena& arena() { return *ctx_->arena_; }
+  // An error value (kEvalError) with `message` copied into the arena.
+  Value Error(std::string_view message, ErrorCode code = ErrorCode::kEvalError);
+  // "no such overload: name(type, type)".
+  Value NoOverload(std::string_view name, const Value* args, size_t n);
+  std::string_view CopyString(std::string_view s) { return arena().CopyString(s); }
+  Value NewString(std::string_view s) { return Value::String(CopyString(s)); }
+  Value NewBytes(std::string_view s) { return Value::Bytes(CopyString(s)); }
+  Value NewList(const Value* elems, size_t n);
+  // A map from entries; error on a duplicate or unsupported key.
+  Value NewMap(const MapEntry* entries, size_t n);
+  Value NewOptional(const Value& v);
+  Value Eval(const Node* n);
+  // Counts `n` steps against the limit; false when exceeded.
+  bool Charge(uint64_t n) {
+    ctx_->steps_ += n;
+    return ctx_->steps_ <= max_steps_;
+  }
+  Value StepLimitError();
+  const Program& program() const { return program_; }
+
+ private:
+  Value EvalIdent(const Node* n);
+  Value EvalQualified(const Node* n, bool* handled);
+  Value EvalSelect(const Node* n, const Value& target, bool optional);
+  Value EvalHas(const Node* n);
+  Value EvalIndex(const Node* n, const Value& target, const Value& index, bool optional);
+  Value EvalCall(const Node* n);
+  Value EvalList(const Node* n);
+  Value EvalMap(const Node* n);
+  Value EvalAnd(const Node* n);
+  Value EvalOr(const Node* n);
+  Value EvalComprehension(const Node* n);
+  Value EvalArith(const Node* n, const Value& a, const Value& b);
+  Value EvalIn(const Value& a, const Value& b);
+  Value CompareOp(const Node* n, const Value& a, const Value& b);
+
+  const Program& program_;
+  const Activation& activation_;
+  EvalContext* ctx_;
+  Value* slots_;
+  uint64_t max_steps_;
+};
+
+// Library functions: `args` are evaluated (none is an error), receiver first for member calls.
+using BuiltinFn = Value (*)(Evaluator& e, const Node* call, const Value* args, size_t n);
+
+struct Builtin {
+  std::string_view name;  // "size", "optional.of", "math.greatest", ...
+  uint8_t styles;         // kGlobalStyle | kMemberStyle
+  BuiltinFn fn;
+};
+inline constexpr uint8_t kGlobalStyle = 1;
+inline constexpr uint8_t kMemberStyle = 2;
+
+// The function named `name`, or nullptr.
+const Builtin* FindBuiltin(std::string_view name);
+
+// Arithmetic and conversions shared by operators and functions (library.cc).
+Value Add(Evaluator& e, const Value& a, const Value& b);
+Value Subtract(Evaluator& e, const Value& a, const Value& b);
+Value Multiply(Evaluator& e, const Value& a, const Value& b);
+Value Divide(Evaluator& e, const Value& a, const Value& b);
+Value Modulo(Evaluator& e, const Value& a, const Value& b);
+Value Negate(Evaluator& e, const Value& a);
+// CEL string() conversion of scalars ("1.5", "true", RFC 3339, "3600s"...); error otherwise.
+Value ToCelString(Evaluator& e, const Value& v);
+
+}  // namespace ec::cel

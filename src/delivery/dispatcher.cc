@@ -135,6 +135,7 @@ class Dispatcher::Worker {
       p.end = end.ok() ? *end : p.committed;
     }
     s.in_flight = in_flight_;
+    s.buffered = buffered_snapshot_;
     return s;
   }
 
@@ -195,6 +196,10 @@ class Dispatcher::Worker {
       }
       if (replay) ApplyReplay(*replay);
       for (Completion& c : done) HandleCompletion(c);
+      if (!done.empty()) {
+        std::lock_guard lock(mu_);
+        paused = paused_;  // a completion may have disabled the endpoint
+      }
       if (!paused) Fill();
       if (sub_.rate_limit > 0) {
         auto now = Clock::now();
@@ -205,10 +210,17 @@ class Dispatcher::Worker {
       }
       int64_t next_retry_ms = INT64_MAX;
       if (!paused) next_retry_ms = Dispatch(&tokens);
-      bool committed = Advance();
-      if (committed && Clock::now() - last_commit >= d_->options_.commit_interval) {
+      unsaved_ |= Advance();
+      if (unsaved_ && Clock::now() - last_commit >= d_->options_.commit_interval) {
         SavePositions();
+        unsaved_ = false;
         last_commit = Clock::now();
+      }
+      if (unsaved_) {
+        int64_t save_at = Now() + std::chrono::duration_cast<milliseconds>(
+                                      d_->options_.commit_interval -
+                                      (Clock::now() - last_commit)).count();
+        next_retry_ms = std::min(next_retry_ms, save_at);
       }
       Wait(paused, next_retry_ms);
     }
@@ -537,12 +549,16 @@ class Dispatcher::Worker {
   // Drops finished events at the front of each window. True when a position moved.
   bool Advance() {
     bool moved = dirty_;
+    size_t buffered = 0;
     for (Stream& s : streams_) {
       while (!s.window.empty() && s.window.begin()->second.done) {
         s.window.erase(s.window.begin());
         moved = true;
       }
+      buffered += s.window.size();
     }
+    std::lock_guard lock(mu_);
+    buffered_snapshot_ = buffered;
     return moved;
   }
 
@@ -580,6 +596,7 @@ class Dispatcher::Worker {
   std::optional<Replay> replay_;
   SubscriptionStatus counters_;
   std::vector<StreamPosition> positions_snapshot_;
+  size_t buffered_snapshot_ = 0;
 
   // Immutable after construction.
   std::shared_ptr<const EventFilter> filter_;
@@ -592,7 +609,8 @@ class Dispatcher::Worker {
   std::vector<Stream> streams_;
   uint64_t generation_ = 0;
   bool started_scan_ = false;
-  bool dirty_ = false;
+  bool dirty_ = false;    // a position moved past skipped records
+  bool unsaved_ = false;  // positions moved since the last save
 
   AttemptLog attempts_;
   std::thread thread_;
@@ -685,6 +703,10 @@ Result<Subscription> Dispatcher::Create(Subscription sub) {
   }
   auto url = ParseUrl(sub.url);
   if (!url.ok()) return url.status();
+  // A literal address is checked now; host names are checked on every resolution.
+  if (auto ip = ParseIp(url->host); ip.ok()) {
+    EC_RETURN_IF_ERROR(SsrfGuard(options_.allow).Check(*ip));
+  }
   std::lock_guard lock(mu_);
   if (!started_) return Unavailable("the webhook dispatcher is not running");
   if (sub.id.empty()) {

@@ -58,6 +58,7 @@ struct SubscriptionStatus {
   std::vector<StreamPosition> positions;
   uint64_t delivered = 0, failed_attempts = 0, dead_lettered = 0, filtered_out = 0;
   int in_flight = 0;
+  size_t buffered = 0;  // events held in RAM (bounded by max_buffered_per_stream per stream)
 };
 
 class Dispatcher {

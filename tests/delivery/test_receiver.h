@@ -53,8 +53,14 @@ class TestReceiver {
   ~TestReceiver() {
     stop_ = true;
     boost::system::error_code ec;
-    acceptor_.close(ec);
+    {
+      // A blocking accept() is not woken by close(); a connection wakes it.
+      boost::asio::io_context ioc;
+      boost::asio::ip::tcp::socket s(ioc);
+      s.connect({boost::asio::ip::make_address("127.0.0.1"), port_}, ec);
+    }
     accept_thread_.join();
+    acceptor_.close(ec);
     std::vector<std::thread> conns;
     {
       std::lock_guard lock(mu_);
@@ -76,10 +82,8 @@ class TestReceiver {
       auto sock = std::make_shared<boost::asio::ip::tcp::socket>(ioc_);
       boost::system::error_code ec;
       acceptor_.accept(*sock, ec);
-      if (ec) {
-        if (stop_) return;
-        continue;
-      }
+      if (stop_) return;
+      if (ec) continue;
       connections_++;
       sock->set_option(boost::asio::ip::tcp::no_delay(true), ec);
       std::lock_guard lock(mu_);

@@ -1,0 +1,463 @@
+// The webhook dispatcher against real HTTP receivers on 127.0.0.1: signatures verified as a
+// receiver would, retries, timeouts, 410, dead letters, ordering per key, SSRF, pause/replay,
+// bounded memory and restart from durable positions.
+#include "delivery/dispatcher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "delivery/memory_event_log.h"
+#include "delivery/signature.h"
+#include "delivery/test_receiver.h"
+#include "json/document.h"
+
+namespace ec::delivery {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::ReceivedRequest;
+using testing::Reply;
+using testing::TestReceiver;
+
+int64_t NowS() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Records what a receiver got, verifying each signature with the subscription's secret.
+struct Inbox {
+  std::mutex mu;
+  std::string secret;
+  std::vector<ReceivedRequest> requests;
+  int bad_signatures = 0;
+  std::map<std::string, int> tries;  // per webhook-id
+
+  void Add(const ReceivedRequest& r) {
+    std::lock_guard lock(mu);
+    Status s = Verify(secret, r.Header("webhook-id"), r.Header("webhook-timestamp"),
+                      r.Header("webhook-signature"), r.body, NowS());
+    if (!s.ok()) bad_signatures++;
+    tries[r.Header("webhook-id")]++;
+    requests.push_back(r);
+  }
+  size_t size() {
+    std::lock_guard lock(mu);
+    return requests.size();
+  }
+  std::vector<ReceivedRequest> Snapshot() {
+    std::lock_guard lock(mu);
+    return requests;
+  }
+};
+
+bool WaitFor(const std::function<bool()>& cond, milliseconds limit = milliseconds(10000)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return cond();
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ec_dispatch_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    options_.dir = dir_;
+    options_.allow.push_back(*ParseCidr("127.0.0.1/32"));
+    options_.retry.initial_backoff = milliseconds(20);
+    options_.retry.max_backoff = milliseconds(100);
+    options_.retry.max_attempts = 5;
+    options_.retry.request_timeout = milliseconds(2000);
+    options_.commit_interval = milliseconds(10);
+    options_.topic_scan_interval = milliseconds(20);
+  }
+  void TearDown() override {
+    dispatcher_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartDispatcher() {
+    dispatcher_ = std::make_unique<Dispatcher>(&log_, options_);
+    ASSERT_TRUE(dispatcher_->Start().ok());
+  }
+
+  // Creates a subscription from JSON text with the receiver URL substituted for $URL.
+  Subscription Subscribe(const std::string& url, const std::string& extra = "",
+                         Inbox* inbox = nullptr) {
+    std::string text = "{\"url\":\"" + url + "\",\"start\":\"earliest\"" + extra + "}";
+    auto doc = json::Parse(text);
+    EXPECT_TRUE(doc.ok());
+    auto sub = SubscriptionFromJson((*doc)->root(), nullptr);
+    EXPECT_TRUE(sub.ok()) << sub.status().ToString();
+    if (inbox) {
+      std::lock_guard lock(inbox->mu);
+      inbox->secret = sub->secret;
+    }
+    auto created = dispatcher_->Create(*sub);
+    EXPECT_TRUE(created.ok()) << created.status().ToString();
+    return *created;
+  }
+
+  void AppendEvent(const std::string& topic, const std::string& id, const std::string& key,
+                   const std::string& data = "{\"n\":1}", const std::string& type = "") {
+    AppendRecord r;
+    r.topic = topic;
+    r.key = key.empty() ? std::nullopt : std::optional<std::string>(key);
+    r.headers = {{"ce_specversion", "1.0"},
+                 {"ce_id", id},
+                 {"ce_source", "https://shop.example.com"},
+                 {"ce_type", type.empty() ? topic : type},
+                 {"content-type", "application/json"}};
+    r.value = data;
+    r.timestamp_ms = 1000;
+    ASSERT_TRUE(log_.Append(r).ok());
+  }
+
+  std::vector<SourceRecord> DeadLetters() {
+    auto recs = log_.Read(std::string(kDeliveryDeadLetterTopic), 0, 0, 10000, 1 << 30);
+    return recs.ok() ? *recs : std::vector<SourceRecord>{};
+  }
+
+  std::filesystem::path dir_;
+  DispatcherOptions options_;
+  MemoryEventLog log_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+};
+
+TEST_F(DispatcherTest, DeliversSignedBinaryEventsInOrderOverKeepAlive) {
+  Inbox inbox;
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    return Reply{};
+  });
+  StartDispatcher();
+  auto sub = Subscribe(rx.Url(), ",\"types\":[\"shop.order.*\"],\"max_in_flight\":1", &inbox);
+  for (int i = 0; i < 50; ++i) AppendEvent("shop.order.placed", "ev-" + std::to_string(i), "k");
+  AppendEvent("shop.cart.updated", "other", "k");  // filtered out by the type glob
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() >= 50; }));
+  std::this_thread::sleep_for(milliseconds(100));
+  auto got = inbox.Snapshot();
+  ASSERT_EQ(got.size(), 50u);
+  EXPECT_EQ(inbox.bad_signatures, 0);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(got[i].Header("webhook-id"), "ev-" + std::to_string(i));
+    EXPECT_EQ(got[i].Header("ce-id"), "ev-" + std::to_string(i));
+    EXPECT_EQ(got[i].Header("ce-type"), "shop.order.placed");
+    EXPECT_EQ(got[i].Header("ce-specversion"), "1.0");
+    EXPECT_EQ(got[i].Header("content-type"), "application/json");
+    EXPECT_EQ(got[i].body, "{\"n\":1}");
+  }
+  EXPECT_LE(rx.connections(), 2);  // keep-alive: one connection reused
+  auto status = dispatcher_->GetStatus(sub.id);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->delivered, 50u);
+  ASSERT_TRUE(WaitFor([&] {
+    auto st = dispatcher_->GetStatus(sub.id);
+    if (!st.ok()) return false;
+    for (const auto& p : st->positions) {
+      if (p.topic == "shop.order.placed") return p.committed == 50;
+    }
+    return false;
+  }));
+}
+
+TEST_F(DispatcherTest, StructuredModeAuthAndCustomHeaders) {
+  Inbox inbox;
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    return Reply{};
+  });
+  StartDispatcher();
+  Subscribe(rx.Url(),
+            ",\"mode\":\"structured\",\"auth\":{\"type\":\"basic\",\"username\":\"u\","
+            "\"password\":\"p\"},\"headers\":{\"X-Tenant\":\"t1\"}",
+            &inbox);
+  AppendEvent("shop.order.placed", "ev-s", "k", "{\"total\":25}");
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() >= 1; }));
+  auto r = inbox.Snapshot()[0];
+  EXPECT_EQ(inbox.bad_signatures, 0);
+  EXPECT_EQ(r.Header("content-type"), "application/cloudevents+json; charset=utf-8");
+  EXPECT_EQ(r.Header("authorization"), "Basic dTpw");
+  EXPECT_EQ(r.Header("x-tenant"), "t1");
+  auto doc = json::Parse(r.body);
+  ASSERT_TRUE(doc.ok()) << r.body;
+  EXPECT_EQ((*doc)->root().Find("id")->string(), "ev-s");
+  EXPECT_EQ((*doc)->root().Find("data")->Find("total")->number(), 25);
+}
+
+TEST_F(DispatcherTest, RetriesFailuresWithBackoffThenDelivers) {
+  Inbox inbox;
+  std::atomic<int> calls{0};
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    return ++calls <= 2 ? Reply{503, "busy"} : Reply{};
+  });
+  options_.retry.initial_backoff = milliseconds(100);
+  options_.retry.max_backoff = milliseconds(1000);
+  options_.retry.jitter = 0;
+  StartDispatcher();
+  auto sub = Subscribe(rx.Url(), "", &inbox);
+  AppendEvent("t", "ev-r", "k");
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() >= 3; }));
+  auto got = inbox.Snapshot();
+  EXPECT_EQ(inbox.bad_signatures, 0);
+  for (auto& r : got) EXPECT_EQ(r.Header("webhook-id"), "ev-r");  // stable across retries
+  // Backoff without jitter: 100 ms, then 200 ms.
+  auto gap1 = std::chrono::duration_cast<milliseconds>(got[1].at - got[0].at).count();
+  auto gap2 = std::chrono::duration_cast<milliseconds>(got[2].at - got[1].at).count();
+  EXPECT_GE(gap1, 95);
+  EXPECT_LT(gap1, 400);
+  EXPECT_GE(gap2, 195);
+  EXPECT_LT(gap2, 600);
+  auto attempts = dispatcher_->Attempts(sub.id, 10);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ(attempts->size(), 3u);
+  EXPECT_EQ((*attempts)[0].status, 503);
+  EXPECT_EQ((*attempts)[0].result, "retry");
+  EXPECT_EQ((*attempts)[0].response, "busy");
+  EXPECT_EQ((*attempts)[2].result, "delivered");
+  EXPECT_TRUE(DeadLetters().empty());
+}
+
+TEST_F(DispatcherTest, HonoursRetryAfter) {
+  Inbox inbox;
+  std::atomic<int> calls{0};
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    if (++calls == 1) return Reply{429, "slow down", {{"Retry-After", "1"}}};
+    return Reply{};
+  });
+  StartDispatcher();
+  Subscribe(rx.Url(), "", &inbox);
+  AppendEvent("t", "ev-429", "k");
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() >= 2; }));
+  auto got = inbox.Snapshot();
+  auto gap = std::chrono::duration_cast<milliseconds>(got[1].at - got[0].at).count();
+  EXPECT_GE(gap, 990);  // the policy alone would have waited ~20 ms
+  EXPECT_LT(gap, 3000);
+}
+
+TEST_F(DispatcherTest, TimeoutIsRetried) {
+  Inbox inbox;
+  std::atomic<int> calls{0};
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    if (++calls == 1) return Reply{200, "late", {}, milliseconds(600)};
+    return Reply{};
+  });
+  options_.retry.request_timeout = milliseconds(150);
+  StartDispatcher();
+  auto sub = Subscribe(rx.Url(), "", &inbox);
+  AppendEvent("t", "ev-t", "k");
+  ASSERT_TRUE(WaitFor([&] {
+    auto st = dispatcher_->GetStatus(sub.id);
+    return st.ok() && st->delivered == 1;
+  }));
+  auto attempts = *dispatcher_->Attempts(sub.id, 10);
+  ASSERT_GE(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].status, 0);
+  EXPECT_NE(attempts[0].error.find("within 150 ms"), std::string::npos) << attempts[0].error;
+  EXPECT_EQ(attempts.back().result, "delivered");
+}
+
+TEST_F(DispatcherTest, GoneDeadLettersAndDisablesTheEndpoint) {
+  Inbox inbox;
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    return Reply{410, "gone"};
+  });
+  StartDispatcher();
+  auto sub = Subscribe(rx.Url(), "", &inbox);
+  AppendEvent("t", "ev-g", "k");
+  AppendEvent("t", "ev-g2", "k");
+  ASSERT_TRUE(WaitFor([&] { return DeadLetters().size() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return !dispatcher_->Get(sub.id)->disabled_reason.empty(); }));
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(inbox.size(), 1u);  // disabled: the second event waits
+  EXPECT_NE(dispatcher_->Get(sub.id)->disabled_reason.find("410"), std::string::npos);
+  auto dl = DeadLetters()[0];
+  auto doc = json::Parse(*dl.value);
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ((*doc)->root().Find("stage")->string(), "delivery");
+  EXPECT_EQ((*doc)->root().Find("subscription")->string(), sub.id);
+  EXPECT_EQ((*doc)->root().Find("event")->Find("id")->string(), "ev-g");
+  EXPECT_EQ((*doc)->root().Find("attempts")->size(), 1u);
+  EXPECT_EQ((*doc)->root().Find("attempts")->At(0)->Find("status")->number(), 410);
+  // Resuming re-enables it: the second event is attempted (and dead-lettered again).
+  ASSERT_TRUE(dispatcher_->SetPaused(sub.id, false).ok());
+  ASSERT_TRUE(WaitFor([&] { return DeadLetters().size() == 2; }));
+}
+
+TEST_F(DispatcherTest, OtherClientErrorsAreFinalAfterOneAttempt) {
+  Inbox inbox;
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    return r.Header("webhook-id") == "bad" ? Reply{400, "no"} : Reply{};
+  });
+  StartDispatcher();
+  auto sub = Subscribe(rx.Url(), "", &inbox);
+  AppendEvent("t", "bad", "k");
+  AppendEvent("t", "good", "k");
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() >= 2; }));
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(inbox.tries["bad"], 1);
+  EXPECT_EQ(DeadLetters().size(), 1u);
+  EXPECT_TRUE(dispatcher_->Get(sub.id)->disabled_reason.empty());
+}
+
+TEST_F(DispatcherTest, ExhaustedRetriesGoToDeadLetterWithHistory) {
+  TestReceiver rx([&](const ReceivedRequest& r) { return Reply{500, "boom"}; });
+  options_.retry.max_attempts = 3;
+  StartDispatcher();
+  auto sub = Subscribe(rx.Url());
+  AppendEvent("t", "ev-x", "k");
+  ASSERT_TRUE(WaitFor([&] { return DeadLetters().size() == 1; }));
+  auto doc = json::Parse(*DeadLetters()[0].value);
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ((*doc)->root().Find("attempts")->size(), 3u);
+  EXPECT_NE((*doc)->root().Find("error")->string().find("500"), std::string::npos);
+  ASSERT_TRUE(WaitFor([&] {
+    auto st = dispatcher_->GetStatus(sub.id);
+    return st.ok() && st->positions.size() == 1 && st->positions[0].committed == 1;
+  }));
+}
+
+TEST_F(DispatcherTest, FailingKeyDoesNotBlockOtherKeysAndKeepsItsOrder) {
+  Inbox inbox;
+  std::atomic<bool> a_down{true};
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    if (r.body.find("\"key\":\"A\"") != std::string::npos && a_down) return Reply{503, "down"};
+    return Reply{};
+  });
+  options_.retry.max_attempts = 1000;
+  StartDispatcher();
+  Subscribe(rx.Url(), ",\"max_in_flight\":4", &inbox);
+  for (int i = 0; i < 10; ++i) {
+    for (const char* k : {"A", "B", "C"}) {
+      AppendEvent("t", std::string(k) + "-" + std::to_string(i), k,
+                  std::string("{\"key\":\"") + k + "\",\"i\":" + std::to_string(i) + "}");
+    }
+  }
+  // B and C are delivered entirely while A keeps failing on its first event.
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(inbox.mu);
+    return inbox.tries.count("B-9") && inbox.tries.count("C-9");
+  }));
+  {
+    std::lock_guard lock(inbox.mu);
+    EXPECT_EQ(inbox.tries.count("A-1"), 0u);  // A-1 waits behind A-0
+    EXPECT_GE(inbox.tries["A-0"], 1);
+  }
+  a_down = false;
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(inbox.mu);
+    return inbox.tries.count("A-9") > 0;
+  }));
+  // Per key, first successful deliveries are in log order.
+  std::map<std::string, int> last;
+  for (const auto& r : inbox.Snapshot()) {
+    std::string id = r.Header("webhook-id");
+    std::string key = id.substr(0, 1);
+    int i = std::stoi(id.substr(2));
+    EXPECT_GE(i, last.count(key) ? last[key] : 0) << id;
+    last[key] = i;
+  }
+  EXPECT_EQ(inbox.bad_signatures, 0);
+}
+
+TEST_F(DispatcherTest, SsrfGuardRefusesLoopbackUnlessAllowed) {
+  TestReceiver rx([&](const ReceivedRequest& r) { return Reply{}; });
+  options_.allow.clear();
+  options_.retry.max_attempts = 2;
+  StartDispatcher();
+  auto doc = json::Parse("{\"url\":\"" + rx.Url() + "\"}");
+  auto sub = SubscriptionFromJson((*doc)->root(), nullptr);
+  auto refused = dispatcher_->Create(*sub);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("loopback"), std::string::npos);
+  // A host name is checked on the resolved address, at delivery time.
+  auto by_name = Subscribe("http://localhost:" + std::to_string(rx.port()) + "/hook");
+  AppendEvent("t", "ev-ssrf", "k");
+  ASSERT_TRUE(WaitFor([&] { return DeadLetters().size() == 1; }));
+  auto attempts = *dispatcher_->Attempts(by_name.id, 10);
+  ASSERT_FALSE(attempts.empty());
+  EXPECT_NE(attempts[0].error.find("SSRF"), std::string::npos) << attempts[0].error;
+  EXPECT_EQ(rx.connections(), 0);
+}
+
+TEST_F(DispatcherTest, PauseResumeAndReplay) {
+  Inbox inbox;
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    return Reply{};
+  });
+  StartDispatcher();
+  auto sub = Subscribe(rx.Url(), "", &inbox);
+  for (int i = 0; i < 5; ++i) AppendEvent("t", "e" + std::to_string(i), "k");
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 5; }));
+  ASSERT_TRUE(dispatcher_->SetPaused(sub.id, true).ok());
+  std::this_thread::sleep_for(milliseconds(100));
+  AppendEvent("t", "e5", "k");
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(inbox.size(), 5u);
+  EXPECT_TRUE(dispatcher_->Get(sub.id)->paused);
+  ASSERT_TRUE(dispatcher_->SetPaused(sub.id, false).ok());
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 6; }));
+  ASSERT_TRUE(dispatcher_->Replay(sub.id, 2, std::nullopt, "").ok());
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 10; }));
+  auto got = inbox.Snapshot();
+  EXPECT_EQ(got[6].Header("webhook-id"), "e2");
+  EXPECT_EQ(got[9].Header("webhook-id"), "e5");
+}
+
+TEST_F(DispatcherTest, MemoryStaysBoundedWhileTheReceiverIsDown) {
+  TestReceiver rx([&](const ReceivedRequest& r) { return Reply{503, "down"}; });
+  options_.max_buffered_per_stream = 64;
+  options_.retry.max_attempts = 1000000;
+  StartDispatcher();
+  auto sub = Subscribe(rx.Url(), ",\"max_in_flight\":8");
+  for (int i = 0; i < 3000; ++i) AppendEvent("t", "e" + std::to_string(i), "k" + std::to_string(i));
+  std::this_thread::sleep_for(milliseconds(500));
+  auto st = dispatcher_->GetStatus(sub.id);
+  ASSERT_TRUE(st.ok());
+  EXPECT_LE(st->buffered, 64u);
+  EXPECT_GT(st->failed_attempts, 0u);
+  EXPECT_EQ(st->positions[0].committed, 0);
+  EXPECT_EQ(st->positions[0].end, 3000);
+}
+
+TEST_F(DispatcherTest, RestartResumesFromDurablePositions) {
+  Inbox inbox;
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    return Reply{};
+  });
+  StartDispatcher();
+  auto sub = Subscribe(rx.Url(), "", &inbox);
+  for (int i = 0; i < 20; ++i) AppendEvent("t", "e" + std::to_string(i), "k");
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 20; }));
+  dispatcher_->Stop();
+  dispatcher_.reset();
+  for (int i = 20; i < 30; ++i) AppendEvent("t", "e" + std::to_string(i), "k");
+  StartDispatcher();  // same directory: subscription and positions are loaded
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() >= 30; }));
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(inbox.size(), 30u);  // nothing redelivered after a clean stop
+  EXPECT_EQ(inbox.bad_signatures, 0);  // the stored secret is the same
+  EXPECT_EQ(dispatcher_->List().size(), 1u);
+}
+
+}  // namespace
+}  // namespace ec::delivery

@@ -1,5 +1,9 @@
 #include "log/fault_injection_env.h"
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 namespace ec::log {
 namespace {
 
@@ -21,6 +25,7 @@ struct FaultInjectionEnv::State {
   bool crashed = false;
   int64_t now_ms = -1;
   uint64_t syncs = 0;
+  std::atomic<int64_t> sync_delay_us{0};
 };
 
 namespace {
@@ -37,6 +42,8 @@ class FaultFile : public File {
     return base_->Append(data);
   }
   Status Sync() override {
+    if (int64_t us = state_->sync_delay_us.load(); us > 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(us));
     std::lock_guard lock(state_->mu);
     if (state_->crashed || state_->generation != generation_) return Dead();
     // The model decides what survives, so the real fdatasync is skipped (keeps tests fast).
@@ -127,6 +134,8 @@ void FaultInjectionEnv::Reset() {
   std::lock_guard lock(state_->mu);
   state_->crashed = false;
 }
+
+void FaultInjectionEnv::SetSyncDelayMicros(int64_t micros) { state_->sync_delay_us = micros; }
 
 void FaultInjectionEnv::SetNowMs(int64_t now_ms) {
   std::lock_guard lock(state_->mu);

@@ -40,6 +40,8 @@ class FaultInjectionEnv : public Env {
   void Reset();
   // Manual clock for retention/roll tests; NowMs() returns the base clock while unset (< 0).
   void SetNowMs(int64_t now_ms);
+  // Makes every File::Sync take this long (a slow disk), to observe group commit.
+  void SetSyncDelayMicros(int64_t micros);
   // Number of File::Sync calls so far (group-commit tests count them).
   uint64_t sync_count() const;
 

@@ -66,11 +66,11 @@ void Flusher::Run() {
       PartitionLog* log = *pass_.begin();
       pass_.erase(pass_.begin());
       syncing_ = log;
+      ++sync_calls_;  // counted when issued, so it is exact once the appends it completes return
       l.unlock();
       Status s = log->Flush();  // failures are delivered to the waiting appends
       (void)s;
       l.lock();
-      ++sync_calls_;
       syncing_ = nullptr;
       idle_cv_.notify_all();
     }

@@ -402,6 +402,7 @@ void PartitionLog::AppendAsync(std::string batches, const AppendOptions& options
       if (!aborted_buf.empty()) {
         Status as = d.aborted_file->Append(aborted_buf);
         if (!as.ok()) d.failed = true;
+        d.aborted_dirty = true;
       }
       d.leo = next;
       result.log_start_offset = d.log_start;
@@ -474,7 +475,8 @@ Status PartitionLog::Flush() {
   }
   d.dirty = false;
   Status s = active->log_file()->Sync();
-  if (s.ok() && aborted) s = aborted->Sync();
+  // The aborted-transaction file is synced only when it changed: one fdatasync per group.
+  if (s.ok() && aborted && d.aborted_dirty.exchange(false)) s = aborted->Sync();
   if (!s.ok()) {
     {
       std::lock_guard l(d.mu);

@@ -38,6 +38,7 @@ struct PartitionLog::Impl {
   ProducerStateTable producers;
   std::vector<AbortedTxnEntry> aborted;
   std::shared_ptr<File> aborted_file;
+  std::atomic<bool> aborted_dirty{false};  // aborted_file has unsynced entries
   bool failed = false;  // an I/O error happened: appends refused until reopen
 
   mutable std::mutex wait_mu;

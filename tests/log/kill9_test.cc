@@ -86,13 +86,16 @@ TEST(Kill9, AcknowledgedSyncedBatchesSurvive) {
       ChildMain(dir, round, fds[1]);
     }
     close(fds[1]);
-    // Let it run a random while (it recovers first), then kill it mid-flight.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 250));
-    ASSERT_EQ(kill(pid, SIGKILL), 0);
-    // Acknowledgements written before the kill are all in the pipe.
+    // Wait for the first acknowledgement (recovery done), let it run a random while, then kill
+    // it mid-flight.
     std::string text;
     char buf[4096];
     ssize_t n;
+    while (text.find('\n') == std::string::npos && (n = read(fds[0], buf, sizeof buf)) > 0)
+      text.append(buf, static_cast<size_t>(n));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 200));
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    // Acknowledgements written before the kill are all in the pipe.
     while ((n = read(fds[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
     close(fds[0]);
     int status = 0;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cel/cel.h"
+#include "cel/checker.h"
 #include "cel/ops.h"
 #include "cel/text.h"
 #include "cel/time.h"
@@ -180,6 +181,87 @@ std::string Describe(const Value& v) {
   return out;
 }
 
+// Converts a cel.expr.Type in protobuf JSON form; false when it names a protobuf message.
+bool FromExprType(const json::Value& j, CelType* out) {
+  using K = CelType::K;
+  if (!j.is_object() || j.size() != 1) return false;
+  const json::Member& m = j.object()[0];
+  std::string_view k = m.key;
+  const json::Value& v = m.value;
+  if (k == "primitive") {
+    std::string_view p = v.string();
+    *out = CelType::Of(p == "BOOL" ? K::kBool : p == "INT64" ? K::kInt : p == "UINT64" ? K::kUint
+                       : p == "DOUBLE" ? K::kDouble : p == "STRING" ? K::kString : K::kBytes);
+    return true;
+  }
+  if (k == "null") { *out = CelType::Of(K::kNull); return true; }
+  if (k == "dyn") { *out = CelType::Of(K::kDyn); return true; }
+  if (k == "typeParam") { *out = CelType::Param(std::string(v.string())); return true; }
+  if (k == "wellKnown") {
+    if (v.string() == "TIMESTAMP") { *out = CelType::Of(K::kTimestamp); return true; }
+    if (v.string() == "DURATION") { *out = CelType::Of(K::kDuration); return true; }
+    return false;
+  }
+  if (k == "listType") {
+    CelType e;
+    if (!FromExprType(*v.Find("elemType"), &e)) return false;
+    *out = CelType::List(e);
+    return true;
+  }
+  if (k == "mapType") {
+    CelType kt, vt;
+    if (!FromExprType(*v.Find("keyType"), &kt) || !FromExprType(*v.Find("valueType"), &vt)) return false;
+    *out = CelType::Map(kt, vt);
+    return true;
+  }
+  if (k == "abstractType") {
+    std::vector<CelType> ps;
+    if (const json::Value* pv = v.Find("parameterTypes")) {
+      for (const json::Value& p : pv->array()) {
+        CelType t;
+        if (!FromExprType(p, &t)) return false;
+        ps.push_back(t);
+      }
+    }
+    *out = CelType::Abstract(std::string(v.Find("name")->string()), ps);
+    return true;
+  }
+  if (k == "type") {
+    *out = CelType::Of(K::kType);
+    return true;
+  }
+  return false;
+}
+
+// Declarations of a test's typeEnv; false when one needs protobuf types.
+bool FromTypeEnv(const json::Value* decls, TypeEnv* env) {
+  if (decls == nullptr) return true;
+  for (const json::Value& d : decls->array()) {
+    std::string name(d.Find("name")->string());
+    if (const json::Value* ident = d.Find("ident")) {
+      CelType t;
+      if (!FromExprType(*ident->Find("type"), &t)) return false;
+      env->variables[name] = t;
+    } else if (const json::Value* fn = d.Find("function")) {
+      for (const json::Value& o : fn->Find("overloads")->array()) {
+        FunctionOverload ov;
+        if (const json::Value* ps = o.Find("params")) {
+          for (const json::Value& p : ps->array()) {
+            CelType t;
+            if (!FromExprType(p, &t)) return false;
+            ov.params.push_back(t);
+          }
+        }
+        if (!FromExprType(*o.Find("resultType"), &ov.result)) return false;
+        const json::Value* inst = o.Find("isInstanceFunction");
+        ov.member = inst != nullptr && inst->bool_value();
+        env->functions[name].push_back(ov);
+      }
+    }
+  }
+  return true;
+}
+
 struct Outcome {
   bool pass = false;
   std::string detail;
@@ -188,11 +270,8 @@ struct Outcome {
 Outcome RunTest(const json::Value& original) {
   Outcome o;
   std::string expr(original.Find("expr")->string());
-  if (original.Find("checkOnly") != nullptr) {
-    o.detail = "checkOnly: needs a type checker";
-    return o;
-  }
   const json::Value* typed = original.Find("typedResult");
+  bool check_only = original.Find("checkOnly") != nullptr;
   CelOptions options;
   if (const json::Value* c = original.Find("container")) options.container = std::string(c->string());
   Arena arena;
@@ -218,6 +297,27 @@ Outcome RunTest(const json::Value& original) {
     o.detail = "compile error: " + program.status().message();
     return o;
   }
+  if (typed != nullptr) {
+    TypeEnv env;
+    CelType want_type;
+    if (!FromTypeEnv(original.Find("typeEnv"), &env) || !FromExprType(*typed->Find("deducedType"), &want_type)) {
+      o.detail = "typedResult: protobuf types";
+      return o;
+    }
+    auto got_type = DeduceType(**program, env);
+    if (!got_type.ok() || got_type->ToString() != want_type.ToString()) {
+      o.detail = "deduced type " + (got_type.ok() ? got_type->ToString() : got_type.status().message()) +
+                 ", want " + want_type.ToString();
+      return o;
+    }
+    if (check_only || typed->Find("result") == nullptr) {
+      o.pass = true;
+      return o;
+    }
+  } else if (check_only) {
+    o.detail = "checkOnly without typedResult";
+    return o;
+  }
   EvalContext ctx;
   Value got = Evaluate(**program, act, &ctx);
   if (want_error) {
@@ -226,11 +326,7 @@ Outcome RunTest(const json::Value& original) {
     return o;
   }
   Value want = Value::Bool(true);
-  const json::Value* wv = original.Find("value");
-  if (typed != nullptr) {
-    o.detail = "typedResult: needs a type checker (deducedType)";
-    return o;
-  }
+  const json::Value* wv = typed != nullptr ? typed->Find("result") : original.Find("value");
   if (wv != nullptr) {
     std::string why;
     if (!FromExprValue(*wv, &arena, &want, &why)) {

@@ -1,13 +1,15 @@
 #include "log/flusher.h"
 
 #include <chrono>
-#include <vector>
 
 #include "log/partition_log.h"
 
 namespace ec::log {
 
-Flusher::Flusher(int64_t interval_ms) : interval_ms_(interval_ms), thread_([this] { Run(); }) {}
+Flusher::Flusher(int64_t interval_ms, int sync_threads) : interval_ms_(interval_ms) {
+  if (sync_threads < 1) sync_threads = 1;
+  for (int i = 0; i < sync_threads; ++i) threads_.emplace_back([this, i] { Run(i == 0); });
+}
 
 Flusher::~Flusher() {
   {
@@ -15,7 +17,7 @@ Flusher::~Flusher() {
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  for (auto& t : threads_) t.join();
 }
 
 void Flusher::RequestSync(PartitionLog* log) {
@@ -36,7 +38,7 @@ void Flusher::Forget(PartitionLog* log) {
   urgent_.erase(log);
   dirty_.erase(log);
   pass_.erase(log);
-  idle_cv_.wait(l, [&] { return syncing_ != log; });
+  idle_cv_.wait(l, [&] { return !syncing_.count(log); });
 }
 
 uint64_t Flusher::sync_calls() const {
@@ -44,37 +46,47 @@ uint64_t Flusher::sync_calls() const {
   return sync_calls_;
 }
 
-void Flusher::Run() {
+void Flusher::Run(bool periodic_owner) {
   using Clock = std::chrono::steady_clock;
-  auto next_periodic = Clock::now() + std::chrono::milliseconds(interval_ms_ > 0 ? interval_ms_ : 1000);
+  const auto period = std::chrono::milliseconds(interval_ms_ > 0 ? interval_ms_ : 1000);
+  auto next_periodic = Clock::now() + period;
   std::unique_lock l(mu_);
   while (true) {
-    // Wait for urgent work or the periodic deadline. While we sleep or sync, more kSync appends
-    // pile up behind the next fdatasync: that is the group commit.
-    cv_.wait_until(l, next_periodic, [&] { return stop_ || !urgent_.empty(); });
-    bool periodic = interval_ms_ > 0 && Clock::now() >= next_periodic;
-    if (Clock::now() >= next_periodic) {
-      next_periodic = Clock::now() + std::chrono::milliseconds(interval_ms_ > 0 ? interval_ms_ : 1000);
+    // Wait for urgent work (or, for the thread that owns it, the periodic deadline). Appends
+    // arriving while the syncs run pile up behind the next one: that is the group commit.
+    auto ready = [&] { return stop_ || !urgent_.empty() || !pass_.empty(); };
+    if (periodic_owner) {
+      cv_.wait_until(l, next_periodic, ready);
+      if (interval_ms_ > 0 && Clock::now() >= next_periodic) {
+        pass_.insert(dirty_.begin(), dirty_.end());
+        dirty_.clear();
+        next_periodic = Clock::now() + period;
+      }
+    } else {
+      cv_.wait(l, ready);
     }
-    pass_.swap(urgent_);
-    if (periodic || stop_) {
+    if (stop_) {
       pass_.insert(dirty_.begin(), dirty_.end());
       dirty_.clear();
     }
-    while (!pass_.empty()) {
-      // Taken one at a time under mu_, so a concurrent Forget() removes it from pass_ first.
-      PartitionLog* log = *pass_.begin();
-      pass_.erase(pass_.begin());
-      syncing_ = log;
-      ++sync_calls_;  // counted when issued, so it is exact once the appends it completes return
-      l.unlock();
-      Status s = log->Flush();  // failures are delivered to the waiting appends
-      (void)s;
-      l.lock();
-      syncing_ = nullptr;
-      idle_cv_.notify_all();
+    if (urgent_.empty() && pass_.empty()) {
+      if (stop_) break;
+      continue;
     }
-    if (stop_ && urgent_.empty()) break;
+    // Taken one at a time under mu_, so a concurrent Forget() removes it from the sets first.
+    std::set<PartitionLog*>& from = urgent_.empty() ? pass_ : urgent_;
+    PartitionLog* log = *from.begin();
+    from.erase(from.begin());
+    pass_.erase(log);
+    ++syncing_[log];
+    ++sync_calls_;  // counted when issued, so it is exact once the appends it completes return
+    if (!urgent_.empty() || !pass_.empty()) cv_.notify_one();  // more work: wake a peer
+    l.unlock();
+    Status s = log->Flush();  // failures are delivered to the waiting appends
+    (void)s;
+    l.lock();
+    if (--syncing_[log] == 0) syncing_.erase(log);
+    idle_cv_.notify_all();
   }
 }
 

@@ -36,7 +36,7 @@ LogManager::LogManager(LogManagerOptions options)
 Result<std::unique_ptr<LogManager>> LogManager::Open(LogManagerOptions options) {
   if (options.data_dir.empty()) return InvalidArgument("log data directory is not set");
   std::unique_ptr<LogManager> m(new LogManager(std::move(options)));
-  m->flusher_ = std::make_unique<Flusher>(m->options_.flush_interval_ms);
+  m->flusher_ = std::make_unique<Flusher>(m->options_.flush_interval_ms, m->options_.sync_threads);
   EC_RETURN_IF_ERROR(m->Load());
   if (m->options_.maintenance_interval_ms > 0)
     m->maintenance_thread_ = std::thread([p = m.get()] { p->MaintenanceLoop(); });

@@ -416,7 +416,7 @@ TEST(PartitionLog, SyncAppendsShareFdatasyncs) {
   FaultInjectionEnv env(Env::Default());
   TempDir dir;
   auto config = std::make_shared<const TopicConfig>();
-  Flusher flusher(0);
+  Flusher flusher(0, /*sync_threads=*/1);  // one sync at a time: every other append must wait
   auto log = PartitionLog::Open(&env, dir.path() + "/p", "t", 0, config, &flusher).value();
   env.SetSyncDelayMicros(2000);  // a 2 ms fdatasync: appends arriving meanwhile must share the next
   const uint64_t syncs_before = env.sync_count();

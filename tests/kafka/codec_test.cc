@@ -2,6 +2,8 @@
 // byte-exact checks of a few encodings worked out by hand from the protocol guide.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "kafka/messages.h"
@@ -132,6 +134,37 @@ TEST(KafkaCodec, VarintsRoundTrip) {
   Reader r(overlong);
   r.ReadVarlong();
   EXPECT_FALSE(r.ok());
+}
+
+}  // namespace
+}  // namespace ec::kafka
+
+namespace ec::kafka {
+namespace {
+
+// With EC_WRITE_FUZZ_CORPUS=DIR, writes one request frame body per request type and version
+// (the seed corpus of tests/fuzz/kafka_request_fuzz.cc).
+TEST(KafkaCodec, WriteFuzzSeedCorpus) {
+  const char* dir = std::getenv("EC_WRITE_FUZZ_CORPUS");
+  if (dir == nullptr) GTEST_SKIP() << "set EC_WRITE_FUZZ_CORPUS=DIR to write the seed corpus";
+  testing::ForEachMessageType([&](auto tag) {
+    using M = decltype(tag);
+    if constexpr (M::kIsRequest) {
+      for (int16_t v = M::kMinVersion; v <= M::kMaxVersion; ++v) {
+        M m;
+        testing::Sample(m, v, 1);
+        Writer w;
+        RequestHeader h{M::kApiKey, v, 1, std::string("seed")};
+        EncodeRequestHeader(w, h, RequestHeaderVersion(M::IsFlexible(v)));
+        m.Encode(w, v);
+        std::string path = std::string(dir) + "/api" + std::to_string(M::kApiKey) + "_v" + std::to_string(v);
+        FILE* f = std::fopen(path.c_str(), "wb");
+        ASSERT_NE(f, nullptr) << path;
+        for (std::string_view p : w.Gather()) std::fwrite(p.data(), 1, p.size(), f);
+        std::fclose(f);
+      }
+    }
+  });
 }
 
 }  // namespace

@@ -168,6 +168,7 @@ class Gen:
             self.h.append(f'{p}  static constexpr int16_t kMinVersion = {msg.vlo};')
             self.h.append(f'{p}  static constexpr int16_t kMaxVersion = {msg.vhi};')
             self.h.append(f'{p}  static constexpr int16_t kFlexibleVersion = {msg.flex};')
+            self.h.append(f'{p}  static constexpr bool kIsRequest = {"false" if msg.response else "true"};')
             self.h.append(f'{p}  static bool IsFlexible(int16_t version) {{ return version >= kFlexibleVersion; }}')
         for f in fields:
             self.h.append(f'{p}  {cpp_type(f)} {f.name}{cpp_default(f)};')

@@ -36,7 +36,7 @@ struct JsonataOptions {
   uint64_t max_steps = 0;
   // Wall time per evaluation; 0 = unlimited. Checked every few hundred steps. Fails with U1001.
   std::chrono::milliseconds time_limit{0};
-  // Syntactic nesting deeper than this fails to compile with S0110 (never a stack overflow).
+  // Syntactic nesting deeper than this fails to compile with U1001 (never a stack overflow).
   uint32_t max_parse_depth = 500;
 };
 

@@ -1,0 +1,91 @@
+#pragma once
+// The expression tree. The parser builds a raw tree; Process() (parser.cc) rewrites it into the
+// evaluator's form: paths of steps with stages, group-by, sort steps, tuple/ancestry flags.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ec::jsonata::internal {
+
+struct Signature;
+struct Regex;
+
+enum class NT : uint8_t {
+  kPath, kBinary, kUnary, kString, kNumber, kValue, kName, kVariable, kRegex, kWildcard,
+  kDescendant, kParent, kBlock, kCondition, kBind, kApply, kCall, kPartial, kLambda, kSort,
+  kTransform, kPlaceholder, kOperator, kCoalesce, kElvis,
+};
+
+// A `%` reference: resolved to the ancestor step whose input it names.
+struct Slot {
+  std::string label;
+  int level = 1;
+  int index = 0;
+};
+
+struct Node;
+
+struct Stage {
+  bool is_index = false;  // `#$i` inside the stages; otherwise a filter
+  Node* expr = nullptr;
+  std::string var;
+  int64_t position = 0;
+};
+
+struct SortTerm {
+  bool descending = false;
+  Node* expr = nullptr;
+};
+
+struct GroupBy {
+  std::vector<std::pair<Node*, Node*>> pairs;
+  int64_t position = 0;
+};
+
+struct Node {
+  NT type = NT::kValue;
+  std::string op;      // operator text for binary/unary; "true"/"false"/"null" for kValue
+  std::string str;     // string literal, name, variable name (without '$')
+  double num = 0;
+  int64_t position = 0;
+
+  Node* lhs = nullptr;
+  Node* rhs = nullptr;
+  Node* expr = nullptr;                // unary operand; transform pattern
+  Node* cond = nullptr;
+  Node* then = nullptr;
+  Node* otherwise = nullptr;           // condition else; transform delete
+  Node* update = nullptr;              // transform update
+  std::vector<Node*> items;            // path steps, array items, block expressions, call args
+  std::vector<std::pair<Node*, Node*>> pairs;  // object constructor / raw group-by
+  std::vector<SortTerm> terms;         // sort step / raw `^(...)`
+  std::vector<Stage> stages;           // predicates/index bindings on a path step
+  std::vector<Node*> predicate;        // filters on a non-step expression
+  std::unique_ptr<GroupBy> group;
+
+  // Path and step flags.
+  bool keep_array = false;
+  bool consarray = false;
+  bool tuple = false;
+  bool keep_singleton_array = false;
+  std::string focus;      // `@$x` variable
+  std::string index_var;  // `#$i` variable
+  Slot* ancestor = nullptr;
+  Slot* slot = nullptr;   // kParent
+  std::vector<Slot*> seeking_parent;
+  bool has_seeking_parent = false;
+  std::string next_function;
+
+  // Lambda.
+  std::vector<std::string> params;
+  const Signature* signature = nullptr;
+  Node* body = nullptr;
+  bool thunk = false;
+
+  const Regex* regex = nullptr;
+};
+
+}  // namespace ec::jsonata::internal

@@ -1,0 +1,563 @@
+// The evaluator: one function per expression kind, following jsonata-js's evaluation rules
+// (sequences, singleton unwrapping, tuple streams for @ # %, thunks for tail calls).
+
+#include "jsonata/eval.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ec::jsonata::internal {
+
+Evaluator::Evaluator(const Program* prog, Arena* arena, const Bindings* bindings)
+    : prog_(prog), arena_(arena), bindings_(bindings) {
+  if (prog->options.time_limit.count() > 0) {
+    has_deadline_ = true;
+    deadline_ = std::chrono::steady_clock::now() + prog->options.time_limit;
+  }
+}
+
+Val Evaluator::Fail(const char* code, std::string message, int64_t position, std::string token) {
+  if (!failed) {
+    failed = true;
+    error.code = code;
+    error.message = std::move(message);
+    error.position = position;
+    error.token = std::move(token);
+  }
+  return {};
+}
+
+Val Evaluator::FailV(const char* code, std::string message, Val value, int64_t position) {
+  if (!failed) {
+    Fail(code, std::move(message), position);
+    error.value = ValueText(value);
+  }
+  return {};
+}
+
+Arr* Evaluator::NewArr(bool sequence) {
+  Arr* a = new (arena_->Allocate(sizeof(Arr), alignof(Arr))) Arr();
+  a->sequence = sequence;
+  return a;
+}
+Val Evaluator::MakeSeq() { return Val::Of(NewArr(true)); }
+Obj* Evaluator::NewObj() { return new (arena_->Allocate(sizeof(Obj), alignof(Obj))) Obj(); }
+Val Evaluator::CopyStr(std::string_view s) { return Val::Str(arena_->CopyString(s)); }
+Frame* Evaluator::NewFrame(Frame* parent) {
+  Frame* f = new (arena_->Allocate(sizeof(Frame), alignof(Frame))) Frame();
+  f->parent = parent;
+  return f;
+}
+void Evaluator::Bind(Frame* f, std::string_view name, Val v) {
+  for (auto& b : f->vars) {
+    if (b.name == name) {
+      b.val = v;
+      return;
+    }
+  }
+  f->vars.Push(arena_, Binding{name, v});
+}
+
+Val Evaluator::Lookup(Frame* f, std::string_view name) const {
+  for (; f; f = f->parent) {
+    for (uint32_t i = f->vars.size; i-- > 0;) {
+      if (f->vars.data[i].name == name) return f->vars.data[i].val;
+    }
+  }
+  return {};
+}
+
+bool Evaluator::CheckLimits(int64_t position) {
+  ++steps_;
+  const auto& o = prog_->options;
+  if (o.max_steps && steps_ > o.max_steps) {
+    Fail("U1001", "Evaluation exceeded the step limit (" + std::to_string(o.max_steps) + ")", position);
+    return false;
+  }
+  if (has_deadline_ && (steps_ & 255) == 0 && std::chrono::steady_clock::now() > deadline_) {
+    Fail("U1001", "Expression evaluation timeout: Check for infinite loop", position);
+    return false;
+  }
+  return true;
+}
+
+Val Evaluator::Run(Val input) {
+  root_ = NewFrame(nullptr);
+  Bind(root_, "$", input);
+  if (bindings_) {
+    for (const auto& v : bindings_->variables()) Bind(root_, v.name, Val::FromJson(v.value));
+    for (const auto& h : bindings_->functions()) {
+      Func* f = new (arena_->Allocate(sizeof(Func), alignof(Func))) Func();
+      f->kind = Func::kHost;
+      f->host = &h;
+      Bind(root_, h.name, Val::Of(f));
+    }
+  }
+  if (input.is_array() && !IsSequence(input)) {
+    Arr* w = NewArr(true);
+    w->outer_wrapper = true;
+    w->items.Push(arena_, input);
+    input = Val::Of(w);
+  }
+  return Eval(prog_->root, input, root_);
+}
+
+Val Evaluator::Eval(const Node* expr, Val input, Frame* env) {
+  if (++depth_ > prog_->options.max_depth) {
+    --depth_;
+    return Fail("U1001", "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.",
+                expr->position);
+  }
+  if ((prog_->options.max_steps || has_deadline_) && !CheckLimits(expr->position)) {
+    --depth_;
+    return {};
+  }
+  Val result = EvalInner(expr, input, env);
+  --depth_;
+  if (failed) return {};
+  Evaluator& ev = *this;
+  for (const Node* pred : expr->predicate) result = EV(EvalFilter(pred, result, env));
+  if (expr->type != NT::kPath && expr->group) result = EV(EvalGroup(*expr->group, result, env));
+  if (result.k == VK::kArr && result.a->sequence && !result.a->tuple_stream) {
+    Arr* a = result.a;
+    if (expr->keep_array) a->keep_singleton = true;
+    if (a->items.size == 0) return {};
+    if (a->items.size == 1) return a->keep_singleton ? result : a->items.data[0];
+  }
+  return result;
+}
+
+Val Evaluator::EvalInner(const Node* expr, Val input, Frame* env) {
+  Evaluator& ev = *this;
+  switch (expr->type) {
+    case NT::kPath: return EvalPath(expr, input, env);
+    case NT::kBinary: return EvalBinary(expr, input, env);
+    case NT::kUnary: return EvalUnary(expr, input, env);
+    case NT::kName: {
+      // fn.lookup
+      if (input.is_array()) {
+        Arr* out = NewArr(true);
+        uint32_t n = ArrSize(input);
+        for (uint32_t i = 0; i < n; ++i) {
+          Val item = ArrAt(input, i);
+          Val r;
+          if (item.is_array()) {
+            // nested arrays: look up in each (recursively flattening)
+            Frame* unused = nullptr;
+            (void)unused;
+            r = EvalInner(expr, item, env);
+          } else {
+            r = ObjGet(item, expr->str);
+          }
+          if (r.undef()) continue;
+          if (r.is_array()) {
+            uint32_t m = ArrSize(r);
+            for (uint32_t j = 0; j < m; ++j) out->items.Push(arena_, ArrAt(r, j));
+          } else {
+            out->items.Push(arena_, r);
+          }
+        }
+        return Val::Of(out);
+      }
+      return ObjGet(input, expr->str);
+    }
+    case NT::kString: return Val::Str(expr->str);
+    case NT::kNumber: return Val::Num(expr->num);
+    case NT::kValue:
+      if (expr->op == "null") return Val::Null();
+      return Val::Bool(expr->op == "true");
+    case NT::kWildcard: {
+      Arr* out = NewArr(true);
+      if (input.k == VK::kArr && input.a->outer_wrapper && input.a->items.size > 0) input = input.a->items.data[0];
+      if (input.is_array()) {
+        uint32_t n = ArrSize(input);
+        for (uint32_t i = 0; i < n; ++i) {
+          Val v = ArrAt(input, i);
+          if (v.is_array()) {
+            Val flat = Flatten(ev, v);
+            for (const Val& x : flat.a->items) out->items.Push(arena_, x);
+          } else {
+            out->items.Push(arena_, v);
+          }
+        }
+      } else if (input.is_object()) {
+        uint32_t n = ObjSize(input);
+        for (uint32_t i = 0; i < n; ++i) {
+          Val v = ObjVal(input, i);
+          if (v.is_array()) {
+            Val flat = Flatten(ev, v);
+            for (const Val& x : flat.a->items) out->items.Push(arena_, x);
+          } else {
+            out->items.Push(arena_, v);
+          }
+        }
+      }
+      return Val::Of(out);
+    }
+    case NT::kDescendant: {
+      if (input.undef()) return {};
+      Arr* out = NewArr(true);
+      // Iterative pre-order walk (arrays are transparent).
+      std::vector<Val> stack{input};
+      while (!stack.empty()) {
+        Val v = stack.back();
+        stack.pop_back();
+        if (v.is_array()) {
+          for (uint32_t i = ArrSize(v); i-- > 0;) stack.push_back(ArrAt(v, i));
+          continue;
+        }
+        out->items.Push(arena_, v);
+        if (v.is_object()) {
+          for (uint32_t i = ObjSize(v); i-- > 0;) stack.push_back(ObjVal(v, i));
+        }
+      }
+      if (out->items.size == 1) return out->items.data[0];
+      return Val::Of(out);
+    }
+    case NT::kParent: return Lookup(env, expr->slot->label);
+    case NT::kCondition: {
+      Val c = EV(Eval(expr->cond, input, env));
+      if (ToBoolean(c)) return Eval(expr->then, input, env);
+      if (expr->otherwise) return Eval(expr->otherwise, input, env);
+      return {};
+    }
+    case NT::kElvis: {
+      Val l = EV(Eval(expr->lhs, input, env));
+      if (ToBoolean(l)) return l;
+      return Eval(expr->rhs, input, env);
+    }
+    case NT::kCoalesce: {
+      Val l = EV(Eval(expr->lhs, input, env));
+      if (!l.undef()) return l;
+      return Eval(expr->rhs, input, env);
+    }
+    case NT::kBlock: {
+      Frame* f = NewFrame(env);
+      Val r;
+      for (const Node* e : expr->items) r = EV(Eval(e, input, f));
+      return r;
+    }
+    case NT::kBind: {
+      Val v = EV(Eval(expr->rhs, input, env));
+      Bind(env, expr->lhs->str, v);
+      return v;
+    }
+    case NT::kRegex: {
+      Func* f = new (arena_->Allocate(sizeof(Func), alignof(Func))) Func();
+      f->kind = Func::kRegex;
+      f->regex = expr->regex;
+      return Val::Of(f);
+    }
+    case NT::kVariable: {
+      if (expr->str.empty()) {
+        if (input.k == VK::kArr && input.a->outer_wrapper) return input.a->items.data[0];
+        return input;
+      }
+      Val v = Lookup(env, expr->str);
+      if (v.undef()) {
+        if (const Builtin* b = FindBuiltin(expr->str)) {
+          Func* f = new (arena_->Allocate(sizeof(Func), alignof(Func))) Func();
+          f->kind = Func::kBuiltin;
+          f->builtin = b;
+          return Val::Of(f);
+        }
+      }
+      return v;
+    }
+    case NT::kCall: return EvalCall(expr, input, env, nullptr);
+    case NT::kPartial: return EvalPartial(expr, input, env);
+    case NT::kLambda: {
+      Func* f = new (arena_->Allocate(sizeof(Func), alignof(Func))) Func();
+      f->kind = Func::kLambda;
+      f->node = expr;
+      f->closure = env;
+      f->input = input;
+      f->thunk = expr->thunk;
+      return Val::Of(f);
+    }
+    case NT::kApply: return EvalApplyOp(expr, input, env);
+    case NT::kTransform: return EvalTransform(expr, input, env);
+    case NT::kSort: return EvalSort(expr, input, env);
+    default:
+      return Fail("S0206", "Unknown expression type", expr->position);
+  }
+}
+
+Val Evaluator::EvalPath(const Node* expr, Val input, Frame* env) {
+  Evaluator& ev = *this;
+  Val seq;
+  if (input.is_array() && expr->items[0]->type != NT::kVariable) {
+    seq = input;
+  } else {
+    Arr* a = NewArr(true);
+    a->items.Push(arena_, input);  // even undefined: the first step still runs once
+    seq = Val::Of(a);
+  }
+  Val result;
+  Val tuples;
+  bool is_tuple = false;
+  const size_t nsteps = expr->items.size();
+  for (size_t i = 0; i < nsteps; ++i) {
+    const Node* step = expr->items[i];
+    if (step->tuple) is_tuple = true;
+    if (i == 0 && step->consarray) {
+      result = EV(Eval(step, seq, env));
+    } else if (is_tuple) {
+      tuples = EV(EvalTupleStep(step, seq, tuples, env));
+    } else {
+      result = EV(EvalStep(step, seq, env, i == nsteps - 1));
+    }
+    if (!is_tuple && (result.undef() || (result.is_array() && ArrSize(result) == 0))) break;
+    if (step->focus.empty()) seq = result;
+  }
+  if (is_tuple) {
+    if (expr->tuple) {
+      result = tuples;
+    } else {
+      Arr* out = NewArr(true);
+      if (tuples.k == VK::kArr) {
+        for (const Val& t : tuples.a->items) out->items.Push(arena_, ObjGet(t, "@"));
+      }
+      result = Val::Of(out);
+    }
+  }
+  if (expr->keep_singleton_array) {
+    if (result.k == VK::kArr && result.a->cons && !result.a->sequence) {
+      Arr* s = NewArr(true);
+      s->items.Push(arena_, result);
+      result = Val::Of(s);
+    } else if (result.k == VK::kJArr || (result.k == VK::kArr && !result.a->sequence)) {
+      Arr* s = NewArr(true);
+      uint32_t n = ArrSize(result);
+      for (uint32_t i = 0; i < n; ++i) s->items.Push(arena_, ArrAt(result, i));
+      result = Val::Of(s);
+    }
+    if (result.k == VK::kArr) {
+      result.a->keep_singleton = true;
+    } else if (!result.undef()) {
+      Arr* s = NewArr(true);
+      s->items.Push(arena_, result);
+      s->keep_singleton = true;
+      result = Val::Of(s);
+    }
+  }
+  if (expr->group) result = EV(EvalGroup(*expr->group, is_tuple ? tuples : result, env));
+  return result;
+}
+
+Val Evaluator::EvalStep(const Node* step, Val input, Frame* env, bool last) {
+  Evaluator& ev = *this;
+  if (step->type == NT::kSort) {
+    Val r = EV(EvalSort(step, input, env));
+    if (!step->stages.empty()) r = EV(EvalStages(step->stages, r, env));
+    return r;
+  }
+  uint32_t n = ArrSize(input);
+  Arr* out = NewArr(true);
+  // Fast path: a name step over plain items flattens while looking up.
+  if (step->type == NT::kName && step->stages.empty() && step->predicate.empty() && !step->group &&
+      !step->keep_array) {
+    uint32_t found = 0;
+    Val only;
+    for (uint32_t i = 0; i < n; ++i) {
+      Val item = ArrAt(input, i);
+      Val r = item.is_array() ? EV(Eval(step, item, env)) : ObjGet(item, step->str);
+      if (r.undef()) continue;
+      if (++found == 1) only = r;
+      if (r.is_array() && !(r.k == VK::kArr && r.a->cons)) {
+        uint32_t m = ArrSize(r);
+        for (uint32_t j = 0; j < m; ++j) out->items.Push(arena_, ArrAt(r, j));
+      } else {
+        out->items.Push(arena_, r);
+      }
+    }
+    if (last && found == 1 && only.is_array() && !IsSequence(only)) return only;
+    return Val::Of(out);
+  }
+  Arr* results = NewArr(true);
+  for (uint32_t i = 0; i < n; ++i) {
+    Val r = EV(Eval(step, ArrAt(input, i), env));
+    for (const Stage& st : step->stages) {
+      r = EV(EvalFilter(st.expr, r, env));
+    }
+    if (!r.undef()) results->items.Push(arena_, r);
+  }
+  if (last && results->items.size == 1 && results->items.data[0].is_array() && !IsSequence(results->items.data[0])) {
+    return results->items.data[0];
+  }
+  for (const Val& r : results->items) {
+    if (!r.is_array() || (r.k == VK::kArr && r.a->cons)) {
+      out->items.Push(arena_, r);
+    } else {
+      uint32_t m = ArrSize(r);
+      for (uint32_t j = 0; j < m; ++j) out->items.Push(arena_, ArrAt(r, j));
+    }
+  }
+  return Val::Of(out);
+}
+
+Val Evaluator::EvalStages(const std::vector<Stage>& stages, Val input, Frame* env) {
+  Evaluator& ev = *this;
+  Val result = input;
+  for (const Stage& st : stages) {
+    if (!st.is_index) {
+      result = EV(EvalFilter(st.expr, result, env));
+    } else if (result.k == VK::kArr) {
+      for (uint32_t i = 0; i < result.a->items.size; ++i) {
+        Val t = result.a->items.data[i];
+        if (t.k == VK::kObj) {
+          // copy-on-write: tuples may be shared
+          Obj* o = NewObj();
+          for (const Prop& p : t.o->props) o->props.Push(arena_, p);
+          bool found = false;
+          for (Prop& p : o->props) {
+            if (p.key == st.var) {
+              p.val = Val::Num(i);
+              found = true;
+            }
+          }
+          if (!found) o->props.Push(arena_, Prop{st.var, Val::Num(i)});
+          result.a->items.data[i] = Val::Of(o);
+        }
+      }
+    }
+  }
+  return result;
+}
+
+Frame* Evaluator::FrameFromTuple(Frame* env, Val tuple) {
+  Frame* f = NewFrame(env);
+  if (tuple.k == VK::kObj) {
+    for (const Prop& p : tuple.o->props) f->vars.Push(arena_, Binding{p.key, p.val});
+  }
+  return f;
+}
+
+static void TupleSet(Arena* arena, Obj* o, std::string_view key, Val v) {
+  for (Prop& p : o->props) {
+    if (p.key == key) {
+      p.val = v;
+      return;
+    }
+  }
+  o->props.Push(arena, Prop{key, v});
+}
+
+Val Evaluator::EvalTupleStep(const Node* step, Val input, Val tuples, Frame* env) {
+  Evaluator& ev = *this;
+  if (step->type == NT::kSort) {
+    Val result;
+    if (!tuples.undef()) {
+      result = EV(EvalSort(step, tuples, env));
+    } else {
+      Val sorted = EV(EvalSort(step, input, env));
+      Arr* out = NewArr(true);
+      out->tuple_stream = true;
+      uint32_t n = ArrSize(sorted);
+      for (uint32_t i = 0; i < n; ++i) {
+        Obj* t = NewObj();
+        t->props.Push(arena_, Prop{"@", ArrAt(sorted, i)});
+        if (!step->index_var.empty()) t->props.Push(arena_, Prop{step->index_var, Val::Num(i)});
+        out->items.Push(arena_, Val::Of(t));
+      }
+      result = Val::Of(out);
+    }
+    if (!step->stages.empty()) result = EV(EvalStages(step->stages, result, env));
+    return result;
+  }
+  Arr* out = NewArr(true);
+  out->tuple_stream = true;
+  if (tuples.undef()) {
+    Arr* ts = NewArr(true);
+    uint32_t n = ArrSize(input);
+    for (uint32_t i = 0; i < n; ++i) {
+      Obj* t = NewObj();
+      t->props.Push(arena_, Prop{"@", ArrAt(input, i)});
+      ts->items.Push(arena_, Val::Of(t));
+    }
+    tuples = Val::Of(ts);
+  }
+  if (tuples.k != VK::kArr) return Val::Of(out);
+  for (uint32_t e = 0; e < tuples.a->items.size; ++e) {
+    Val tb = tuples.a->items.data[e];
+    Frame* f = FrameFromTuple(env, tb);
+    Val at = ObjGet(tb, "@");
+    Val res = EV(Eval(step, at, f));
+    if (res.undef()) continue;
+    bool res_tuples = res.k == VK::kArr && res.a->tuple_stream;
+    uint32_t m = res.is_array() ? ArrSize(res) : 1;
+    for (uint32_t b = 0; b < m; ++b) {
+      Val item = res.is_array() ? ArrAt(res, b) : res;
+      Obj* t = NewObj();
+      for (const Prop& p : tb.o->props) t->props.Push(arena_, p);
+      if (res_tuples) {
+        if (item.k == VK::kObj) {
+          for (const Prop& p : item.o->props) TupleSet(arena_, t, p.key, p.val);
+        }
+      } else {
+        if (!step->focus.empty()) {
+          TupleSet(arena_, t, step->focus, item);
+          TupleSet(arena_, t, "@", at);
+        } else {
+          TupleSet(arena_, t, "@", item);
+        }
+        if (!step->index_var.empty()) TupleSet(arena_, t, step->index_var, Val::Num(b));
+        if (step->ancestor) TupleSet(arena_, t, step->ancestor->label, at);
+      }
+      out->items.Push(arena_, Val::Of(t));
+    }
+  }
+  Val result = Val::Of(out);
+  if (!step->stages.empty()) result = EV(EvalStages(step->stages, result, env));
+  return result;
+}
+
+Val Evaluator::EvalFilter(const Node* pred, Val input, Frame* env) {
+  Evaluator& ev = *this;
+  Arr* out = NewArr(true);
+  bool tuple_stream = input.k == VK::kArr && input.a->tuple_stream;
+  out->tuple_stream = tuple_stream;
+  if (!input.is_array()) {
+    Arr* s = NewArr(true);
+    if (!input.undef()) s->items.Push(arena_, input);
+    input = Val::Of(s);
+  }
+  uint32_t n = ArrSize(input);
+  if (pred->type == NT::kNumber) {
+    double idx = std::floor(pred->num);
+    if (idx < 0) idx += n;
+    if (idx >= 0 && idx < n) {
+      Val item = ArrAt(input, static_cast<uint32_t>(idx));
+      if (item.is_array()) return item;
+      out->items.Push(arena_, item);
+    }
+    return Val::Of(out);
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    Val item = ArrAt(input, i);
+    Val ctx = item;
+    Frame* f = env;
+    if (tuple_stream) {
+      ctx = ObjGet(item, "@");
+      f = FrameFromTuple(env, item);
+    }
+    Val r = EV(Eval(pred, ctx, f));
+    if (IsNumeric(r)) {
+      double ii = std::floor(r.d);
+      if (ii < 0) ii += n;
+      if (ii == i) out->items.Push(arena_, item);
+    } else if (IsArrayOfNumbers(r)) {
+      uint32_t m = ArrSize(r);
+      for (uint32_t j = 0; j < m; ++j) {
+        double ii = std::floor(ArrAt(r, j).d);
+        if (ii < 0) ii += n;
+        if (ii == i) out->items.Push(arena_, item);
+      }
+    } else if (ToBoolean(r)) {
+      out->items.Push(arena_, item);
+    }
+  }
+  return Val::Of(out);
+}
+
+}  // namespace ec::jsonata::internal

@@ -1,0 +1,102 @@
+// The public API: Compile, Expression::Evaluate, Bindings, error formatting.
+
+#include "jsonata/jsonata.h"
+
+#include <cmath>
+
+#include "jsonata/eval.h"
+#include "jsonata/program.h"
+
+namespace ec::jsonata {
+
+void Bindings::Set(std::string name, json::Value value) {
+  for (auto& v : variables_) {
+    if (v.name == name) {
+      v.value = value;
+      return;
+    }
+  }
+  variables_.push_back(Variable{std::move(name), value});
+}
+
+void Bindings::SetFunction(std::string name, HostFunction fn, std::string signature) {
+  functions_.push_back(Function{std::move(name), std::move(fn), std::move(signature)});
+}
+
+std::string Error::ToString(std::string_view source) const {
+  std::string s = code;
+  if (position >= 0) {
+    if (!source.empty()) {
+      // jsonata-js positions point just past the token; name where the token starts.
+      int64_t at = position - static_cast<int64_t>(token.size());
+      if (at < 0) at = 0;
+      if (at > static_cast<int64_t>(source.size())) at = static_cast<int64_t>(source.size());
+      int line = 1, col = 1;
+      for (int64_t i = 0; i < at; ++i) {
+        if (source[static_cast<size_t>(i)] == '\n') {
+          line++;
+          col = 1;
+        } else {
+          col++;
+        }
+      }
+      s += " at " + std::to_string(line) + ":" + std::to_string(col);
+    } else {
+      s += " at position " + std::to_string(position);
+    }
+  }
+  if (!token.empty()) s += " (token '" + token + "')";
+  s += ": " + message;
+  if (!value.empty() && message.find(value) == std::string::npos) s += " (value: " + value + ")";
+  return s;
+}
+
+Status ErrorToStatus(const Error& error, std::string_view source) {
+  ErrorCode code = error.code.size() && error.code[0] == 'S' ? ErrorCode::kParseError : ErrorCode::kEvalError;
+  if (error.code == "U1001") code = ErrorCode::kLimitExceeded;
+  return Status(code, error.ToString(source));
+}
+
+Expression::Expression(std::unique_ptr<internal::Program> program) : program_(std::move(program)) {}
+Expression::~Expression() = default;
+std::string_view Expression::source() const { return program_->source; }
+const JsonataOptions& Expression::options() const { return program_->options; }
+
+Result<MaybeValue> Expression::Evaluate(const MaybeValue& input, Arena* arena, const Bindings* bindings,
+                                        Error* error) const {
+  internal::Evaluator ev(program_.get(), arena, bindings);
+  internal::Val in = internal::FromMaybe(arena, input);
+  internal::Val r = ev.Run(in);
+  if (ev.failed) {
+    if (error) *error = ev.error;
+    return ErrorToStatus(ev.error, program_->source);
+  }
+  MaybeValue out;
+  json::Builder b(arena);
+  // A non-finite number cannot be represented in JSON (jsonata-js raises D1001 on output too).
+  if (r.is_num() && !std::isfinite(r.d)) {
+    Error e;
+    e.code = "D1001";
+    e.message = "Number out of range";
+    e.value = internal::ValueText(r);
+    if (error) *error = e;
+    return ErrorToStatus(e, program_->source);
+  }
+  out.defined = internal::ToJson(r, b, &out.value);
+  return out;
+}
+
+Result<std::shared_ptr<const Expression>> Compile(std::string_view source, const JsonataOptions& options,
+                                                  Error* error) {
+  auto program = std::make_unique<internal::Program>();
+  program->source = std::string(source);
+  program->options = options;
+  Error e;
+  if (!internal::ParseProgram(program.get(), &e)) {
+    if (error) *error = e;
+    return ErrorToStatus(e, source);
+  }
+  return std::shared_ptr<const Expression>(std::make_shared<Expression>(std::move(program)));
+}
+
+}  // namespace ec::jsonata

@@ -1,0 +1,226 @@
+// Runs every case of the jsonata-js 2.2.2 test suite (../shared/conformance/jsonata) and checks
+// the outcome against tests/jsonata/conformance_expected_failures.txt: a failure not listed
+// there is a regression, a listed case that passes must be removed from the list.
+//
+// EC_JSONATA_WRITE_EXPECTED=<file> writes the current failures (with reasons) to <file>.
+// EC_JSONATA_VERBOSE=1 prints every failure.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "json/document.h"
+#include "json/writer.h"
+#include "jsonata/jsonata.h"
+
+namespace ec::jsonata {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  size_t pos = 0;
+  while ((pos = s.find(from, pos)) != std::string::npos) {
+    s.replace(pos, from.size(), to);
+    pos += to.size();
+  }
+  return s;
+}
+
+bool UnorderedEqual(const json::Value& a, const json::Value& b) {
+  if (!a.is_array() || !b.is_array()) return json::Equal(a, b);
+  if (a.size() != b.size()) return false;
+  std::vector<bool> used(b.size());
+  for (const auto& x : a.array()) {
+    bool found = false;
+    for (size_t i = 0; i < b.size(); ++i) {
+      if (!used[i] && json::Equal(x, b.array()[i])) {
+        used[i] = found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+struct CaseResult {
+  std::string id;
+  std::string group;
+  bool pass = false;
+  std::string reason;
+};
+
+// Runs one case; returns an empty string on success, else why it failed.
+std::string RunCase(const json::Value& c, const fs::path& dir, const std::map<std::string, json::Value>& datasets) {
+  std::string expr;
+  if (const json::Value* e = c.Find("expr")) {
+    expr = std::string(e->string());
+  } else if (const json::Value* f = c.Find("expr-file")) {
+    expr = ReadFile(dir / std::string(f->string()));
+  }
+  JsonataOptions options;
+  const json::Value* timelimit = c.Find("timelimit");
+  const json::Value* depth = c.Find("depth");
+  if (timelimit) options.time_limit = std::chrono::milliseconds(static_cast<int64_t>(timelimit->number()));
+  if (depth) options.max_depth = static_cast<uint32_t>(depth->number());
+  const json::Value* code = c.Find("code");
+  const json::Value* error_obj = c.Find("error");
+  if (!code && error_obj) code = error_obj->Find("code");
+  const json::Value* token = c.Find("token");
+  if (!token && error_obj) token = error_obj->Find("token");
+
+  Error err;
+  auto compiled = Compile(expr, options, &err);
+  if (!compiled.ok()) {
+    if (code && code->string() == err.code) {
+      if (token && token->string() != err.token) return "compile error token " + err.token + " != " + std::string(token->string());
+      return "";
+    }
+    return "compile error " + err.code + ": " + err.message;
+  }
+  MaybeValue input;
+  if (const json::Value* d = c.Find("data")) {
+    input = Defined(*d);
+  } else if (const json::Value* ds = c.Find("dataset")) {
+    if (ds->is_string()) {
+      auto it = datasets.find(std::string(ds->string()));
+      if (it == datasets.end()) return "missing dataset";
+      input = Defined(it->second);
+    }
+  }
+  Bindings bindings;
+  if (const json::Value* b = c.Find("bindings")) {
+    for (const auto& m : b->object()) bindings.Set(std::string(m.key), m.value);
+  }
+  Arena arena;
+  Error eerr;
+  auto out = (*compiled)->Evaluate(input, &arena, &bindings, &eerr);
+  if (c.Find("undefinedResult")) {
+    if (!out.ok()) return "error " + eerr.code + ": " + eerr.message + " (expected undefined)";
+    if (out->defined) return "got " + json::ToJson(out->value) + " (expected undefined)";
+    return "";
+  }
+  if (const json::Value* r = c.Find("result")) {
+    if (!out.ok()) return "error " + eerr.code + ": " + eerr.message;
+    if (!out->defined) return "got undefined, expected " + json::ToJson(*r);
+    const json::Value* unordered = c.Find("unordered");
+    bool eq = unordered && unordered->is_bool() && unordered->bool_value() ? UnorderedEqual(out->value, *r)
+                                                                            : json::Equal(out->value, *r);
+    if (!eq) return "got " + json::ToJson(out->value).substr(0, 200) + ", expected " + json::ToJson(*r).substr(0, 200);
+    return "";
+  }
+  if (code) {
+    if (out.ok()) {
+      return "no error (expected " + std::string(code->string()) + "), got " +
+             (out->defined ? json::ToJson(out->value).substr(0, 100) : "undefined");
+    }
+    if (eerr.code != code->string()) return "error " + eerr.code + " (expected " + std::string(code->string()) + "): " + eerr.message;
+    if (token && token->string() != eerr.token) return "error token '" + eerr.token + "' != '" + std::string(token->string()) + "'";
+    return "";
+  }
+  return "case has no expected outcome";
+}
+
+TEST(JsonataConformance, Suite) {
+  fs::path root = fs::path(EC_SHARED_DIR) / "conformance" / "jsonata";
+  if (!fs::exists(root / "groups")) GTEST_SKIP() << "conformance suite not found at " << root;
+  std::vector<std::unique_ptr<json::Document>> docs;
+  std::map<std::string, json::Value> datasets;
+  for (const auto& e : fs::directory_iterator(root / "datasets")) {
+    auto d = json::Parse(ReadFile(e.path()));
+    ASSERT_TRUE(d.ok()) << e.path();
+    datasets[e.path().stem().string()] = (*d)->root();
+    docs.push_back(std::move(d).value());
+  }
+  std::vector<fs::path> groups;
+  for (const auto& e : fs::directory_iterator(root / "groups")) groups.push_back(e.path());
+  std::sort(groups.begin(), groups.end());
+  std::vector<CaseResult> results;
+  bool verbose = std::getenv("EC_JSONATA_VERBOSE") != nullptr;
+  for (const auto& g : groups) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(g))
+      if (e.path().extension() == ".json") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    int pass = 0, fail = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (const auto& f : files) {
+      // simdjson rejects lone surrogate escapes: hand them to the JSONata lexer as text.
+      std::string text = Replace(ReadFile(f), "\\uD800", "\\\\uD800");
+      auto d = json::Parse(text);
+      ASSERT_TRUE(d.ok()) << f << ": " << d.status().message();
+      const json::Value& v = (*d)->root();
+      std::vector<const json::Value*> cases;
+      if (v.is_array()) {
+        for (const auto& x : v.array()) cases.push_back(&x);
+      } else {
+        cases.push_back(&v);
+      }
+      for (size_t i = 0; i < cases.size(); ++i) {
+        CaseResult r;
+        r.group = g.filename().string();
+        r.id = r.group + "/" + f.filename().string() + (v.is_array() ? "#" + std::to_string(i) : "");
+        r.reason = RunCase(*cases[i], g, datasets);
+        r.pass = r.reason.empty();
+        (r.pass ? pass : fail)++;
+        if (!r.pass && verbose) {
+          const json::Value* e = cases[i]->Find("expr");
+          std::cout << "FAIL " << r.id << " [" << (e ? std::string(e->string()) : "expr-file") << "] " << r.reason << "\n";
+        }
+        results.push_back(std::move(r));
+      }
+      docs.push_back(std::move(d).value());
+    }
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << g.filename().string() << ": " << pass << " passed, " << fail << " failed (" << ms << " ms)\n";
+  }
+  // Expectations.
+  std::set<std::string> expected;
+  {
+    std::ifstream in(fs::path(EC_SOURCE_DIR) / "tests" / "jsonata" / "conformance_expected_failures.txt");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      expected.insert(line.substr(0, line.find(' ')));
+    }
+  }
+  int passed = 0, failed = 0;
+  std::ofstream write;
+  if (const char* w = std::getenv("EC_JSONATA_WRITE_EXPECTED")) {
+    write.open(w);
+    write << "# Conformance cases not passed, one per line: <group>/<file>[#index] <reason>\n";
+  }
+  for (const auto& r : results) {
+    (r.pass ? passed : failed)++;
+    bool listed = expected.count(r.id) > 0;
+    if (!r.pass) {
+      if (write.is_open()) {
+        std::string reason = r.reason.substr(0, 160);
+        std::replace(reason.begin(), reason.end(), '\n', ' ');
+        write << r.id << " " << reason << "\n";
+      }
+      EXPECT_TRUE(listed) << "regression: " << r.id << ": " << r.reason;
+    } else {
+      EXPECT_FALSE(listed) << "now passes, remove from expectations: " << r.id;
+    }
+  }
+  std::cout << passed << " passed, " << failed << " failed\n";
+}
+
+}  // namespace
+}  // namespace ec::jsonata

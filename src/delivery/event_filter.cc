@@ -20,6 +20,8 @@ class CelFilter : public EventFilter {
     json::Builder builder(&arena);
     json::Value root = ToJsonValue(event, builder);
     cel::Activation act(&root);
+    // `type` names CEL's type built-in, so the whole event is also bound as `event`.
+    act.Bind("event", &root);
     return cel::EvaluateBool(*program_, act, &ctx);
   }
 

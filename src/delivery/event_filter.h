@@ -1,5 +1,6 @@
 #pragma once
-// A subscription's optional CEL filter over the CloudEvent (attributes and `data` as variables).
+// A subscription's optional CEL filter over the CloudEvent: its attributes and `data` are
+// variables, and `event` is the whole event (write `event.type`: `type` is a CEL built-in).
 
 #include <memory>
 #include <string_view>

@@ -459,5 +459,33 @@ TEST_F(DispatcherTest, RestartResumesFromDurablePositions) {
   EXPECT_EQ(dispatcher_->List().size(), 1u);
 }
 
+TEST_F(DispatcherTest, CelFilterOverTheCloudEvent) {
+  Inbox inbox;
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    return Reply{};
+  });
+  StartDispatcher();
+  auto sub = Subscribe(rx.Url(), ",\"filter\":\"data.total > 100.0 && event.type.startsWith('shop.') && source == 'https://shop.example.com'\"",
+                       &inbox);
+  AppendEvent("shop.order.placed", "small", "a", "{\"total\":99.5}");
+  AppendEvent("shop.order.placed", "big", "b", "{\"total\":250}");
+  AppendEvent("shop.order.placed", "no-total", "c", "{}");  // evaluation error: not delivered
+  ASSERT_TRUE(WaitFor([&] {
+    auto st = dispatcher_->GetStatus(sub.id);
+    return st.ok() && st->filtered_out == 2 && st->delivered == 1;
+  }));
+  auto got = inbox.Snapshot();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].Header("webhook-id"), "big");
+  // A filter that does not compile is refused at creation, saying where.
+  auto doc = json::Parse("{\"url\":\"" + rx.Url() + "\",\"filter\":\"data.total >\"}");
+  auto bad = SubscriptionFromJson((*doc)->root(), nullptr);
+  ASSERT_TRUE(bad.ok());
+  auto refused = dispatcher_->Create(*bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("1:"), std::string::npos) << refused.status().message();
+}
+
 }  // namespace
 }  // namespace ec::delivery

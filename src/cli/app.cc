@@ -15,6 +15,8 @@ constexpr CommandEntry kCommands[] = {
     {"version", AddVersionCommand},
     {"cel", AddCelCommand},
     {"jsonata", AddJsonataCommand},
+    {"validate", AddValidateCommand},
+    {"test", AddTestCommand},
 };
 
 }  // namespace

@@ -12,6 +12,8 @@ namespace ec::cli {
 void AddVersionCommand(CLI::App& app);
 void AddCelCommand(CLI::App& app);
 void AddJsonataCommand(CLI::App& app);
+void AddValidateCommand(CLI::App& app);
+void AddTestCommand(CLI::App& app);
 
 // Runs the command line; returns the process exit code.
 int Main(int argc, char** argv);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,7 +58,7 @@ struct MatchedExchange {
   const json::Value* context;          // expression context (see Processor)
   const spec::Operation* operation;    // the match
   int64_t timestamp_ms;                // exchange time
-  std::string_view exchange_id;
+  std::string_view exchange_id{};
 };
 
 // Extension point: runs after the events of every matched exchange, in exchange order, on the
@@ -102,14 +103,15 @@ json::Value BuildContext(const json::Value& exchange, const spec::Operation& ope
 // A dead-letter record (docs/dead-letters.md). `record` is the original input: the canonical
 // exchange for stages after decoding; for `decode` pass the raw text as `raw_text` instead.
 struct DeadLetter {
-  std::string_view stage;  // decode, match, when, key, subject, data, topic, changelog, ...
+  std::string_view stage{};  // decode, match, when, key, subject, data, topic, changelog, ...
   const Status* error = nullptr;
   const json::Value* exchange = nullptr;  // the exchange, when decoded
-  std::string_view raw_text;              // the raw record, when it could not be decoded
-  std::string_view format;                // decode: the format asked for
+  std::string_view raw_text{};            // the raw record, when it could not be decoded
+  std::string_view format{};              // decode: the format asked for
   const spec::EventDefinition* event = nullptr;    // the definition that failed, if any
+  const spec::Expression* expression = nullptr;    // the expression that failed, if any
   const spec::Operation* operation = nullptr;      // the operation, if matched
-  std::string_view exchange_id;
+  std::string_view exchange_id{};
   int64_t timestamp_ms = 0;
 };
 OutputRecord MakeDeadLetter(const DeadLetter& dead_letter, std::string_view topic = kDeadLetterTopic);

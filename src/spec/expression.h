@@ -38,6 +38,11 @@ class Expression {
   // are CEL's variables and JSONata's input). The result lives in `arena` or in `context`.
   // Errors are kEvalError (or kLimitExceeded) with the engine's message; never a crash.
   virtual Result<EvalResult> Evaluate(const json::Value& context, Arena* arena) const = 0;
+  // As Evaluate, requiring a bool (`when`): another type is kEvalError "expected bool, got T".
+  virtual Result<bool> EvaluateBool(const json::Value& context, Arena* arena) const;
+  // As Evaluate, requiring a string or a number (`key`, `subject`); numbers are written as
+  // JavaScript prints them. Other types are kEvalError.
+  virtual Result<std::string> EvaluateString(const json::Value& context, Arena* arena) const;
 
   Language language() const { return language_; }
   const std::string& text() const { return text_; }
@@ -53,11 +58,12 @@ class Expression {
   SourceLocation where_;
 };
 
-// A compile error: the engine's message and the byte offset into the expression text where it
-// went wrong (npos when the engine did not say).
+// A compile error: the engine's message and where in the expression text it went wrong
+// (1-based line and column within the text; 0 when the engine did not say).
 struct CompileError {
   std::string message;
-  size_t offset = std::string_view::npos;
+  uint32_t line = 0;
+  uint32_t column = 0;
 };
 
 // Compiles `text`. On failure returns false and fills `*error`.

@@ -84,7 +84,8 @@ class LogManager {
                       bool replace_all, bool validate_only = false);
 
   // The partition, or nullptr if the topic/partition does not exist. The shared_ptr keeps it
-  // usable even if the topic is deleted meanwhile.
+  // usable even if the topic is deleted meanwhile. Release every PartitionLog before
+  // destroying the LogManager (their group commit runs on its Flusher).
   std::shared_ptr<PartitionLog> GetPartition(const std::string& topic, int32_t partition) const;
 
   GroupOffsets* group_offsets() const { return group_offsets_.get(); }

@@ -72,7 +72,7 @@ Result<std::unique_ptr<Segment>> Segment::Open(Env* env, const std::string& dir,
   s->next_offset_ = base_offset;
   s->created_ms_ = env->NowMs();
   if (recover) {
-    EC_RETURN_IF_ERROR(s->Rebuild(true));
+    EC_RETURN_IF_ERROR(s->Rebuild(true, /*contiguous=*/true));
     return s;
   }
   bool consistent = false;
@@ -222,7 +222,7 @@ Status Segment::Seal() {
   return time_index_->Sync();
 }
 
-Status Segment::Rebuild(bool truncate_invalid) {
+Status Segment::Rebuild(bool truncate_invalid, bool contiguous) {
   offset_index_.clear();
   time_entries_.clear();
   next_offset_ = base_offset_;
@@ -235,6 +235,10 @@ Status Segment::Rebuild(bool truncate_invalid) {
   while (pos < file_size) {
     auto h = ReadHeader(pos, file_size);
     bool valid = h.ok() && h->base_offset >= next_offset_ && ReadBatch(*h, &batch).ok();
+    if (valid && contiguous) {
+      valid = h->base_offset == next_offset_ &&
+              RecordBatchView::ParseTrusted(batch)->partition_leader_epoch() == 0;
+    }
     if (!valid) {
       if (!truncate_invalid) return Corruption("invalid batch at " + stem_ + ".log:" + std::to_string(pos));
       EC_RETURN_IF_ERROR(log_->Truncate(pos));

@@ -84,8 +84,11 @@ class Segment {
   const std::string& stem() const { return stem_; }
 
   // Rebuilds both indexes by scanning the log file (truncating at the first invalid batch when
-  // `truncate_invalid`). Used by recovery and after compaction.
-  Status Rebuild(bool truncate_invalid);
+  // `truncate_invalid`). Used by recovery and after compaction. `contiguous` (the active
+  // segment): each batch must start exactly where the previous ended (the first at the
+  // segment base) with partitionLeaderEpoch 0, because neither field is covered by the CRC and
+  // a torn write could have garbled them.
+  Status Rebuild(bool truncate_invalid, bool contiguous = false);
 
  private:
   Segment(Env* env, std::string stem, int64_t base_offset, int32_t index_interval)

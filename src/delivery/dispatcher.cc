@@ -280,8 +280,8 @@ class Dispatcher::Worker {
         auto it = stored_.find({topic, p});
         if (it != stored_.end()) {
           s.next_read = it->second;
-        } else if (sub_.start == "earliest" || started_scan_) {
-          // Topics created after the subscription are read from their beginning.
+        } else if (sub_.start == "earliest" || started_scan_ || !stored_.empty()) {
+          // Topics that appear after the subscription started are read from their beginning.
           s.next_read = 0;
         } else {
           auto end = d_->log_->EndOffset(topic, p);

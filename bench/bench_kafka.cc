@@ -1,0 +1,99 @@
+// Kafka-protocol broker benchmark, every figure in one run, each against its peer:
+//   produce throughput (librdkafka producer, 1 KiB values, batching; acks=1 and acks=-1),
+//   consume throughput (librdkafka consumer; and our raw Fetch client that discards),
+//   p99 produce-to-consume latency at 10k msg/s with linger.ms=0,
+// against our broker and against librdkafka's mock cluster with the same clients; iperf3 on
+// loopback as the physical limit; 10,000 idle connections (RSS). Prints ratios.
+// Usage: bench_kafka [--messages N] (default 200000). Not a test: run by `make bench`.
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kafka/bench_util.h"
+#include "kafka/server/server.h"
+#include "log/log_manager.h"
+
+using namespace ec::kafka::bench;  // NOLINT: bench-local helpers
+
+int main(int argc, char** argv) {
+  int messages = 200000;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--messages") messages = std::stoi(argv[i + 1]);
+  }
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+
+  TempDir dir;
+  ec::log::LogManagerOptions lo;
+  lo.data_dir = dir.path;
+  auto logs = ec::log::LogManager::Open(lo);
+  if (!logs.ok()) {
+    std::fprintf(stderr, "%s\n", logs.status().ToString().c_str());
+    return 1;
+  }
+  ec::kafka::ServerOptions so;
+  so.listeners = {{"127.0.0.1", 0}};
+  ec::kafka::Server server(so, logs->get());
+  if (!server.Start().ok()) return 1;
+  std::string ours = "127.0.0.1:" + std::to_string(server.bound_port());
+
+  MockCluster mock;
+  std::string theirs = mock.bootstrap();
+
+  std::printf("bench_kafka: %d messages of %zu bytes per run\n", messages, kValueSize);
+  Figures f_ours, f_mock;
+  for (auto* target : {&f_ours, &f_mock}) {
+    bool is_ours = target == &f_ours;
+    const std::string& bs = is_ours ? ours : theirs;
+    auto create = [&](const std::string& t) {
+      if (is_ours) {
+        (void)(*logs)->CreateTopic(t, 1);
+      } else {
+        mock.CreateTopic(t);
+      }
+    };
+    create("p1");
+    create("pall");
+    create("lat");
+    target->produce_acks1 = ProduceRun(bs, "p1", messages, "1");
+    target->produce_acksall = ProduceRun(bs, "pall", messages, "-1");
+    target->consume_rdkafka = ConsumeRun(bs, "p1", messages);
+    target->consume_raw = RawFetchRun(bs, "p1", messages);
+    target->latency = LatencyRun(bs, "lat", 10000, 3);
+  }
+  double iperf_gbit = Iperf3Loopback();
+  IdleResult idle = IdleConnections(server, 10000);
+
+  std::printf("\n%-44s %14s %14s %8s\n", "figure", "eventception", "mock cluster", "ratio");
+  auto row = [](const char* name, double a, double b, const char* unit) {
+    std::printf("%-44s %10.1f %-3s %10.1f %-3s %7.2fx\n", name, a, unit, b, unit, b > 0 ? a / b : 0);
+  };
+  row("produce acks=1 (MB/s)", f_ours.produce_acks1.mb_s, f_mock.produce_acks1.mb_s, "");
+  row("produce acks=1 (msg/s, k)", f_ours.produce_acks1.msg_s / 1e3, f_mock.produce_acks1.msg_s / 1e3, "");
+  row("produce acks=-1 (MB/s)", f_ours.produce_acksall.mb_s, f_mock.produce_acksall.mb_s, "");
+  row("consume librdkafka (MB/s)", f_ours.consume_rdkafka.mb_s, f_mock.consume_rdkafka.mb_s, "");
+  row("consume raw Fetch, discard (MB/s)", f_ours.consume_raw.mb_s, f_mock.consume_raw.mb_s, "");
+  std::printf("%-44s %10.3f ms %10.3f ms\n", "latency p50 @10k msg/s, linger.ms=0", f_ours.latency.p50_ms, f_mock.latency.p50_ms);
+  std::printf("%-44s %10.3f ms %10.3f ms  (target < 2 ms)\n", "latency p99 @10k msg/s, linger.ms=0", f_ours.latency.p99_ms, f_mock.latency.p99_ms);
+  double raw_gbit = f_ours.consume_raw.mb_s * 8 / 1000;
+  std::printf("%-44s %10.2f Gbit/s\n", "iperf3 loopback, one stream", iperf_gbit);
+  std::printf("%-44s %10.2f Gbit/s = %.0f%% of iperf3 (target >= 50%%)\n", "raw Fetch consume", raw_gbit,
+              iperf_gbit > 0 ? 100 * raw_gbit / iperf_gbit : 0);
+  std::printf("%-44s %d held, RSS %+.1f MiB (%.0f bytes/conn), served after: %s\n",
+              "idle connections", idle.held, idle.rss_delta_mib,
+              idle.held ? idle.rss_delta_mib * 1048576 / idle.held : 0, idle.still_serving ? "yes" : "NO");
+  std::printf("%-44s %llu\n", "fdatasync calls (group commit)",
+              static_cast<unsigned long long>((*logs)->flusher()->sync_calls()));
+  server.Stop();
+  return 0;
+}

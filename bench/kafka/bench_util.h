@@ -1,0 +1,378 @@
+#pragma once
+// Helpers of bench/bench_kafka.cc: librdkafka producer/consumer runs, our raw Fetch client,
+// the latency probe, librdkafka's mock cluster, iperf3 and the idle-connection probe.
+
+#include <arpa/inet.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kafka/messages.h"
+#include "kafka/protocol/header.h"
+#include "kafka/server/server.h"
+#include "log/record_batch.h"
+
+namespace ec::kafka::bench {
+
+inline constexpr size_t kValueSize = 1024;
+using Clock = std::chrono::steady_clock;
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::random_device rd;
+    path = (std::filesystem::temp_directory_path() / ("ec-bench-kafka-" + std::to_string(rd()))).string();
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+struct Throughput {
+  double msg_s = 0;
+  double mb_s = 0;
+};
+struct Latency {
+  double p50_ms = 0;
+  double p99_ms = 0;
+};
+struct Figures {
+  Throughput produce_acks1, produce_acksall, consume_rdkafka, consume_raw;
+  Latency latency;
+};
+
+inline rd_kafka_t* NewClient(rd_kafka_type_t type, const std::map<std::string, std::string>& conf,
+                             rd_kafka_conf_t* c = nullptr) {
+  if (c == nullptr) c = rd_kafka_conf_new();
+  char err[512];
+  for (const auto& [k, v] : conf) {
+    if (rd_kafka_conf_set(c, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      std::fprintf(stderr, "config %s: %s\n", k.c_str(), err);
+    }
+  }
+  rd_kafka_t* rk = rd_kafka_new(type, c, err, sizeof(err));
+  if (rk == nullptr) std::fprintf(stderr, "rd_kafka_new: %s\n", err);
+  return rk;
+}
+
+class MockCluster {
+ public:
+  MockCluster() {
+    handle_ = NewClient(RD_KAFKA_PRODUCER, {});
+    cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
+  }
+  ~MockCluster() {
+    rd_kafka_mock_cluster_destroy(cluster_);
+    rd_kafka_destroy(handle_);
+  }
+  std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+  void CreateTopic(const std::string& t) { rd_kafka_mock_topic_create(cluster_, t.c_str(), 1, 1); }
+
+ private:
+  rd_kafka_t* handle_;
+  rd_kafka_mock_cluster_t* cluster_;
+};
+
+inline void CountDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  if (!m->err) ++*static_cast<std::atomic<int64_t>*>(opaque);
+}
+
+inline Throughput ProduceRun(const std::string& bs, const std::string& topic, int n,
+                             const std::string& acks) {
+  rd_kafka_conf_t* c = rd_kafka_conf_new();
+  std::atomic<int64_t> delivered{0};
+  rd_kafka_conf_set_opaque(c, &delivered);
+  rd_kafka_conf_set_dr_msg_cb(c, CountDelivery);
+  rd_kafka_t* p = NewClient(RD_KAFKA_PRODUCER,
+                            {{"bootstrap.servers", bs}, {"acks", acks}, {"linger.ms", "5"},
+                             {"batch.size", "1000000"}, {"queue.buffering.max.kbytes", "1048576"},
+                             {"compression.type", "none"}},
+                            c);
+  std::string value(kValueSize, 'x');
+  auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                             RD_KAFKA_V_VALUE(value.data(), value.size()),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(p, 1);
+    }
+    if ((i & 1023) == 0) rd_kafka_poll(p, 0);
+  }
+  rd_kafka_flush(p, 120000);
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  rd_kafka_destroy(p);
+  if (delivered.load() != n) std::fprintf(stderr, "produce: %lld of %d delivered\n", (long long)delivered.load(), n);
+  return {delivered.load() / s, delivered.load() * double(kValueSize) / s / 1e6};
+}
+
+inline Throughput ConsumeRun(const std::string& bs, const std::string& topic, int n) {
+  rd_kafka_t* c = NewClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bs}, {"group.id", "bench"},
+                                                {"enable.auto.commit", "false"},
+                                                {"fetch.message.max.bytes", "4194304"},
+                                                {"queued.min.messages", "200000"}});
+  rd_kafka_poll_set_consumer(c);
+  rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(c, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  int got = 0;
+  size_t bytes = 0;
+  auto t0 = Clock::now();
+  auto deadline = t0 + std::chrono::seconds(120);
+  while (got < n && Clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(c, 100);
+    if (!m) continue;
+    if (!m->err) {
+      ++got;
+      bytes += m->len;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  rd_kafka_consumer_close(c);
+  rd_kafka_destroy(c);
+  return {got / s, bytes / s / 1e6};
+}
+
+// Our raw Fetch client: one connection, Fetch v11 in a loop, records discarded (only the
+// batch headers are walked to find the next offset).
+inline Throughput RawFetchRun(const std::string& bs, const std::string& topic, int n) {
+  size_t colon = bs.rfind(':');
+  int port = std::stoi(bs.substr(colon + 1));
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return {};
+  int64_t offset = 0, records = 0;
+  size_t bytes = 0;
+  std::string buf;
+  auto t0 = Clock::now();
+  int32_t corr = 0;
+  while (records < n && Clock::now() - t0 < std::chrono::seconds(120)) {
+    FetchRequest f;
+    f.max_wait_ms = 100;
+    f.min_bytes = 1;
+    f.max_bytes = 64 << 20;
+    auto& t = f.topics.emplace_back();
+    t.topic = topic;
+    auto& p = t.partitions.emplace_back();
+    p.partition = 0;
+    p.fetch_offset = offset;
+    p.partition_max_bytes = 32 << 20;
+    Writer w;
+    w.WriteInt32(0);
+    EncodeRequestHeader(w, RequestHeader{1, 11, ++corr, std::string("raw")}, 1);
+    f.Encode(w, 11);
+    w.PatchInt32(0, static_cast<int32_t>(w.size() - 4));
+    if (::send(fd, w.buffer().data(), w.buffer().size(), 0) < 0) break;
+    char sz[4];
+    if (::recv(fd, sz, 4, MSG_WAITALL) != 4) break;
+    uint32_t len = (uint8_t(sz[0]) << 24) | (uint8_t(sz[1]) << 16) | (uint8_t(sz[2]) << 8) | uint8_t(sz[3]);
+    buf.resize(len);
+    if (::recv(fd, buf.data(), len, MSG_WAITALL) != static_cast<ssize_t>(len)) break;
+    bytes += len + 4;
+    Reader r(buf);
+    int32_t got_corr;
+    (void)DecodeResponseHeader(r, 0, got_corr);
+    FetchResponse resp;
+    if (!resp.Decode(r, 11).ok() || resp.responses.empty()) break;
+    std::string_view rec = resp.responses[0].partitions[0].records.data;
+    // Walk batch headers only: base offset (8) + length (4) ... last offset delta at 23.
+    while (rec.size() >= 61) {
+      auto be = [&](size_t at, int k) {
+        uint64_t v = 0;
+        for (int i = 0; i < k; ++i) v = (v << 8) | uint8_t(rec[at + i]);
+        return v;
+      };
+      int64_t base = static_cast<int64_t>(be(0, 8));
+      size_t blen = static_cast<size_t>(be(8, 4)) + 12;
+      if (blen > rec.size()) break;
+      int64_t last = base + static_cast<int32_t>(be(23, 4));
+      if (last >= offset) {
+        records += last + 1 - std::max(base, offset);
+        offset = last + 1;
+      }
+      rec.remove_prefix(blen);
+    }
+  }
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  ::close(fd);
+  return {records / s, bytes / s / 1e6};
+}
+
+// Produce at `rate` msg/s with linger.ms=0 while a consumer reads; latency = consume time -
+// send time (same clock), measured per message.
+inline Latency LatencyRun(const std::string& bs, const std::string& topic, int rate, int seconds) {
+  rd_kafka_t* c = NewClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bs}, {"group.id", "lat"},
+                                                {"enable.auto.commit", "false"},
+                                                {"fetch.wait.max.ms", "500"},
+                                                {"fetch.error.backoff.ms", "1"}});
+  rd_kafka_poll_set_consumer(c);
+  rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_END;
+  rd_kafka_assign(c, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  std::vector<double> lat;
+  std::atomic<bool> stop{false};
+  std::thread consumer([&] {
+    while (!stop) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(c, 10);
+      if (!m) continue;
+      if (!m->err && m->len == sizeof(int64_t)) {
+        int64_t sent;
+        std::memcpy(&sent, m->payload, sizeof(sent));
+        int64_t now = Clock::now().time_since_epoch().count();
+        lat.push_back((now - sent) / 1e6);
+      }
+      rd_kafka_message_destroy(m);
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // let the consumer settle
+  rd_kafka_t* p = NewClient(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bs}, {"linger.ms", "0"}, {"acks", "1"}});
+  auto start = Clock::now();
+  int total = rate * seconds;
+  for (int i = 0; i < total; ++i) {
+    auto due = start + std::chrono::nanoseconds(static_cast<int64_t>(i * 1e9 / rate));
+    while (Clock::now() < due) {
+      rd_kafka_poll(p, 0);
+    }
+    int64_t now = Clock::now().time_since_epoch().count();
+    rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                      RD_KAFKA_V_VALUE(&now, sizeof(now)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                      RD_KAFKA_V_END);
+  }
+  rd_kafka_flush(p, 10000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  stop = true;
+  consumer.join();
+  rd_kafka_destroy(p);
+  rd_kafka_consumer_close(c);
+  rd_kafka_destroy(c);
+  if (lat.empty()) return {};
+  std::sort(lat.begin(), lat.end());
+  if (static_cast<int>(lat.size()) < total) {
+    std::fprintf(stderr, "latency: %zu of %d messages seen\n", lat.size(), total);
+  }
+  return {lat[lat.size() / 2], lat[std::min(lat.size() - 1, lat.size() * 99 / 100)]};
+}
+
+inline double Iperf3Loopback() {
+  int port = 20000 + static_cast<int>(std::random_device{}() % 20000);
+  std::string srv = "iperf3 -s -1 -p " + std::to_string(port) + " >/dev/null 2>&1 &";
+  if (std::system(srv.c_str()) != 0) return 0;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::string cmd = "iperf3 -c 127.0.0.1 -p " + std::to_string(port) + " -t 3 -f g 2>&1 | grep receiver";
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return 0;
+  char line[512] = {};
+  double gbit = 0;
+  if (fgets(line, sizeof(line), f)) {
+    // "... 3.00 sec  7.6 GBytes  21.8 Gbits/sec  receiver"
+    const char* g = std::strstr(line, "Gbits/sec");
+    if (g) {
+      // The number right before "Gbits/sec".
+      std::string head(line, static_cast<size_t>(g - line));
+      while (!head.empty() && head.back() == ' ') head.pop_back();
+      gbit = std::atof(head.substr(head.rfind(' ') + 1).c_str());
+    }
+  }
+  pclose(f);
+  return gbit;
+}
+
+inline double RssMiB() {
+  std::ifstream f("/proc/self/status");
+  std::string k;
+  while (f >> k) {
+    if (k == "VmRSS:") {
+      double kb;
+      f >> kb;
+      return kb / 1024;
+    }
+  }
+  return 0;
+}
+
+struct IdleResult {
+  int held = 0;
+  double rss_delta_mib = 0;
+  bool still_serving = false;
+};
+
+// Opens `n` idle connections to the broker from a child process (its own fd table, so the
+// broker's RSS and fds are measured alone), then checks a fresh client is still served.
+inline IdleResult IdleConnections(ec::kafka::Server& server, int n) {
+  IdleResult r;
+  double before = RssMiB();
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(server.bound_port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int ready[2], done[2];
+  if (pipe(ready) != 0 || pipe(done) != 0) return r;
+  pid_t pid = fork();
+  if (pid == 0) {
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    int opened = 0;
+    for (int i = 0; i < n; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) break;
+      ++opened;
+    }
+    (void)!::write(ready[1], &opened, sizeof(opened));
+    char c;
+    (void)!::read(done[0], &c, 1);
+    _exit(0);
+  }
+  int opened = 0;
+  (void)!::read(ready[0], &opened, sizeof(opened));
+  for (int i = 0; i < 1000 && server.connection_count() < static_cast<size_t>(opened); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  r.held = static_cast<int>(server.connection_count());
+  r.rss_delta_mib = RssMiB() - before;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+    Writer w;
+    w.WriteInt32(0);
+    EncodeRequestHeader(w, RequestHeader{18, 3, 1, std::string("idle")}, 2);
+    ApiVersionsRequest{}.Encode(w, 3);
+    w.PatchInt32(0, static_cast<int32_t>(w.size() - 4));
+    char sz[4];
+    r.still_serving = ::send(fd, w.buffer().data(), w.buffer().size(), 0) > 0 &&
+                      ::recv(fd, sz, 4, MSG_WAITALL) == 4;
+    ::close(fd);
+  }
+  (void)!::write(done[1], "x", 1);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  for (int x : {ready[0], ready[1], done[0], done[1]}) ::close(x);
+  return r;
+}
+
+}  // namespace ec::kafka::bench

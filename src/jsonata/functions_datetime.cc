@@ -197,11 +197,13 @@ bool AnalysePicture(Evaluator& ev, std::string_view pic, std::vector<Marker>* ou
         d.fmt = AnalyseIntegerPicture(ip);
         d.has_int = true;
         if (d.min_width >= 0 && d.fmt.mandatory_digits < d.min_width) d.fmt.mandatory_digits = d.min_width;
-        if (std::string("YMD").find(d.component) != std::string::npos) {
+        // The width (n) bounds how many digits a parse may take: without it adjacent numeric
+        // components ("[H00][m00]") could not be split.
+        {
           d.n = -1;
           if (d.max_width >= 0) {
             d.n = d.max_width;
-            d.fmt.mandatory_digits = d.n;
+            if (std::string("YMD").find(d.component) != std::string::npos) d.fmt.mandatory_digits = d.n;
           } else {
             int w = d.fmt.mandatory_digits + d.fmt.optional_digits;
             if (w >= 2) d.n = w;
@@ -511,6 +513,13 @@ bool ParseDateTime(Evaluator& ev, std::string_view ts, std::string_view picture,
       std::string digits = text;
       if (f.primary == IntegerFormat::kDecimal && f.ordinal && digits.size() >= 2) digits = digits.substr(0, digits.size() - 2);
       double v = 0;
+      if (p.component == 'f') {
+        // fractional seconds: the digits are a decimal fraction of a second
+        std::string frac = digits.substr(0, 3);
+        while (frac.size() < 3) frac.push_back('0');
+        comp['f'] = std::atoi(frac.c_str());
+        continue;
+      }
       if (f.primary == IntegerFormat::kRoman || f.primary == IntegerFormat::kWords || f.primary == IntegerFormat::kLetters) {
         if (f.primary == IntegerFormat::kWords) digits = Lower(digits);
         if (!ParseInteger(digits, f, &v)) return true;

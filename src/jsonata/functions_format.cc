@@ -118,10 +118,12 @@ EC_JSONATA_FN(FnFormatNumber) {
     size_t j = sp.size();
     for (; j-- > 0;)
       if (is_active(sp[j]) && !(exp_sep.size() && sp[j] == exp_sep[0])) break;
-    p.suffix = j == static_cast<size_t>(-1) ? U() : sp.substr(j + 1);
-    if (j == static_cast<size_t>(-1)) p.suffix = sp.substr(0);  // no active chars at all
-    size_t active_len = sp.size() >= p.prefix.size() + p.suffix.size() ? sp.size() - p.prefix.size() - p.suffix.size() : 0;
-    p.active = sp.substr(p.prefix.size(), active_len);
+    p.suffix = j == static_cast<size_t>(-1) ? sp : sp.substr(j + 1);
+    // JavaScript substring(a, b) swaps a > b: with no active characters the whole sub-picture is
+    // the "active" part (and fails validation as passive characters, D3086).
+    size_t a0 = p.prefix.size(), b0 = sp.size() - std::min(sp.size(), p.suffix.size());
+    if (a0 > b0) std::swap(a0, b0);
+    p.active = sp.substr(a0, b0 - a0);
     size_t ep = Find(sp, exp_sep, p.prefix.size());
     if (ep == U::npos || ep > sp.size() - p.suffix.size()) {
       p.mantissa = p.active;

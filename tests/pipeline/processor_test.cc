@@ -1,0 +1,166 @@
+// Processor: binary vs structured CloudEvents records, deterministic ids, counters, the
+// expression context, and the changelog extension point.
+#include "pipeline/processor.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "json/document.h"
+#include "json/writer.h"
+#include "pipeline/exchange.h"
+#include "pipeline/ids.h"
+
+namespace ec::pipeline {
+namespace {
+
+std::shared_ptr<const spec::CompiledSpecs> ShopSpecs() {
+  std::vector<std::string> files{std::string(EC_SOURCE_DIR) + "/examples/shop/openapi.yaml"};
+  auto s = spec::LoadSpecs(files);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  return *s;
+}
+
+constexpr const char* kCreate =
+    R"({"id":"ex-1","time":"2026-11-27T10:15:30.123Z","latency_ms":12.5,"request":{"method":"POST","path":"/api/orders",
+    "headers":{"content-type":"application/json","authorization":"Bearer x"},"body":{"customer":{"id":"c-42"},
+    "items":[{"sku":"A1","price":12.5,"qty":2}],"currency":"EUR"}},"response":{"status":201,
+    "headers":{"content-type":"application/json"},"body":{"id":"o-1001","status":"placed","total":25.0}},
+    "client":{"ip":"10.0.0.7","consumer":"shop-web"}})";
+
+std::string Header(const OutputRecord& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "<absent>";
+}
+
+TEST(ProcessorTest, BinaryModeByDefault) {
+  auto specs = ShopSpecs();
+  Processor p(specs);
+  Arena arena;
+  std::vector<json::Value> xs;
+  ASSERT_TRUE(DecodeBytes(kCreate, "canonical", {}, &arena, &xs).ok());
+  std::vector<OutputRecord> out;
+  ProcessStats stats;
+  p.Process(xs[0], &arena, &out, &stats);
+  ASSERT_EQ(out.size(), 1u);  // placed; not large (25 < 500)
+  const OutputRecord& r = out[0];
+  EXPECT_EQ(r.topic, "shop.order.placed");
+  EXPECT_EQ(r.key.value_or("<null>"), "o-1001");
+  EXPECT_EQ(r.timestamp_ms, 1795774530123);
+  EXPECT_EQ(r.value.value_or("<null>"),
+            R"({"orderId":"o-1001","customer":"c-42","items":1,"total":25,"currency":"EUR"})");
+  EXPECT_EQ(Header(r, "ce_specversion"), "1.0");
+  EXPECT_EQ(Header(r, "ce_id"), EventId("ex-1", "shop.order.placed", 0));
+  EXPECT_EQ(Header(r, "ce_source"), "https://shop.example.com");
+  EXPECT_EQ(Header(r, "ce_type"), "shop.order.placed");
+  EXPECT_EQ(Header(r, "ce_time"), "2026-11-27T10:15:30.123Z");
+  EXPECT_EQ(Header(r, "ce_subject"), "customer/c-42");
+  EXPECT_EQ(Header(r, "ce_eventceptionoperation"), "createOrder");
+  EXPECT_EQ(Header(r, "ce_eventceptionexchange"), "ex-1");
+  EXPECT_EQ(Header(r, "content-type"), "application/json");
+  EXPECT_EQ(stats.matched, 1u);
+  EXPECT_EQ(stats.events, 1u);
+  // Counters the admin API reads.
+  const spec::Operation* op = specs->Match("POST", "/api/orders", nullptr);
+  ASSERT_NE(op, nullptr);
+  EXPECT_EQ(op->counters.matched.load(), 1u);
+  EXPECT_EQ(op->counters.emitted.load(), 1u);
+  EXPECT_EQ(op->events[0]->counters.matched.load(), 1u);
+  EXPECT_EQ(op->events[0]->counters.emitted.load(), 1u);
+  EXPECT_EQ(op->events[1]->counters.matched.load(), 0u);
+}
+
+TEST(ProcessorTest, StructuredPerTopicAndDeterministicIds) {
+  auto specs = ShopSpecs();
+  ProcessorOptions o;
+  o.structured_topics = {"shop.order.placed"};
+  Processor p(specs, o);
+  std::string first, second;
+  for (std::string* v : {&first, &second}) {
+    Arena arena;
+    std::vector<json::Value> xs;
+    ASSERT_TRUE(DecodeBytes(kCreate, "detect", {}, &arena, &xs).ok());
+    std::vector<OutputRecord> out;
+    p.Process(xs[0], &arena, &out, nullptr);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(Header(out[0], "content-type"), "application/cloudevents+json");
+    EXPECT_EQ(Header(out[0], "ce_id"), "<absent>");
+    *v = out[0].value.value_or("");
+  }
+  EXPECT_EQ(first, second);  // a replay gives the same event, id included
+  auto doc = json::Parse(first);
+  ASSERT_TRUE(doc.ok());
+  const json::Value& ce = (*doc)->root();
+  EXPECT_EQ(ce.Find("id")->string(), EventId("ex-1", "shop.order.placed", 0));
+  EXPECT_EQ(ce.Find("datacontenttype")->string(), "application/json");
+  EXPECT_EQ(json::ToJson(*ce.Find("data")->Find("total")), "25");
+}
+
+TEST(ProcessorTest, UnmatchedIsCountedAndSilent) {
+  auto specs = ShopSpecs();
+  Processor p(specs);
+  Arena arena;
+  std::vector<json::Value> xs;
+  ASSERT_TRUE(DecodeBytes(R"({"id":"u","time":"2026-11-27T10:15:30Z","request":{"method":"GET","path":"/nope"},
+                              "response":{"status":200}})", "canonical", {}, &arena, &xs).ok());
+  std::vector<OutputRecord> out;
+  ProcessStats stats;
+  p.Process(xs[0], &arena, &out, &stats);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(stats.unmatched, 1u);
+  EXPECT_EQ(specs->unmatched.load(), 1u);
+}
+
+class RecordingStage : public ExchangeStage {
+ public:
+  void OnMatched(const MatchedExchange& m, Arena* arena, std::vector<OutputRecord>* out) override {
+    seen.push_back(m.operation->id + " " + std::string(m.exchange_id) + " " +
+                   json::ToJson(*m.context->Find("params")) + " " + json::ToJson(*m.context->Find("operation")));
+    // The context references the exchange's values rather than copies of them.
+    same_request = m.context->Find("request")->object().data() == m.exchange->Find("request")->object().data();
+  }
+  std::vector<std::string> seen;
+  bool same_request = false;
+};
+
+TEST(ProcessorTest, StagesSeeTheContext) {
+  auto specs = ShopSpecs();
+  Processor p(specs);
+  RecordingStage stage;
+  p.AddStage(&stage);
+  Arena arena;
+  std::vector<json::Value> xs;
+  ASSERT_TRUE(DecodeBytes(R"({"id":"g","time":"2026-11-27T10:15:30Z","request":{"method":"GET","path":"/api/orders/o%201"},
+                              "response":{"status":200,"body":{"id":"o 1"}}})", "canonical", {}, &arena, &xs).ok());
+  std::vector<OutputRecord> out;
+  p.Process(xs[0], &arena, &out, nullptr);
+  ASSERT_EQ(stage.seen.size(), 1u);
+  EXPECT_EQ(stage.seen[0],
+            R"(getOrder g {"orderId":"o 1"} {"id":"getOrder","method":"GET","template":"/orders/{orderId}","api":"Shop API"})");
+  EXPECT_TRUE(stage.same_request);
+}
+
+TEST(IdsTest, UuidV5Shape) {
+  std::string id = EventId("ex-1", "t", 0);
+  EXPECT_EQ(id.size(), 36u);
+  EXPECT_EQ(id[14], '5');  // version
+  EXPECT_TRUE(id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b');  // variant
+  EXPECT_NE(EventId("ex-1", "t", 0), EventId("ex-1", "t", 1));
+  EXPECT_NE(EventId("ex-1", "t", 0), EventId("ex-2", "t", 0));
+}
+
+TEST(TimeTest, Rfc3339) {
+  EXPECT_EQ(ParseRfc3339Ms("2026-11-27T10:15:30.123Z").value_or(-1), 1795774530123);
+  EXPECT_EQ(ParseRfc3339Ms("2026-11-27T11:15:30.123+01:00").value_or(-1), 1795774530123);
+  EXPECT_EQ(ParseRfc3339Ms("1970-01-01T00:00:00Z").value_or(-1), 0);
+  EXPECT_FALSE(ParseRfc3339Ms("2026-13-01T00:00:00Z"));
+  EXPECT_FALSE(ParseRfc3339Ms("2026-11-27 10:15"));
+  EXPECT_EQ(FormatRfc3339Ms(1795774530123), "2026-11-27T10:15:30.123Z");
+  EXPECT_EQ(FormatRfc3339Ms(0), "1970-01-01T00:00:00.000Z");
+}
+
+}  // namespace
+}  // namespace ec::pipeline

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cel/eval.h"
+#include "cel/json_find.h"
 #include "cel/text.h"
 #include "cel/time.h"
 #include "json/writer.h"
@@ -31,8 +32,8 @@ bool Activation::Lookup(std::string_view name, Value* out) const {
       return true;
     }
   }
-  if (root_ != nullptr) {
-    if (const json::Value* v = root_->Find(name)) {
+  if (root_ != nullptr && root_->is_object()) {
+    if (const json::Value* v = FindMember(*root_, name)) {
       *out = Value::FromJson(*v);
       return true;
     }

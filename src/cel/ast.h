@@ -54,6 +54,8 @@ enum class Op : uint8_t {
   kBlock,          // cel.block([e0, e1, ...], body): args = [e0, ..., body]
   kOptOr,          // a.or(b), lazy in b
   kOptOrValue,     // a.orValue(b), lazy in b
+  kPath,           // var.f1.f2...: `name` then `path`, walked over JSON directly; args[0] is the
+                   // equivalent select chain, used when JSON does not carry the walk
 };
 
 enum class CompKind : uint8_t {
@@ -83,6 +85,7 @@ struct Node {
   std::string name2;         // second comprehension variable
   std::vector<std::string> candidates;  // qualified names to try, longest first
   std::vector<int> candidate_used;      // dotted segments each candidate consumes
+  std::vector<std::string> path;        // kPath field names
   std::vector<Node*> args;
   std::vector<uint8_t> optional;        // kList: element i is optional; kMap: entry i
   const Builtin* fn = nullptr;          // kCall: resolved overload set, nullptr if unknown

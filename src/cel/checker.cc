@@ -236,6 +236,8 @@ class Checker {
         return DeduceCall(n);
       case Op::kStruct:
         return CelType::Of(K::kDyn);
+      case Op::kPath:
+        return Deduce(n->args[0]);
     }
     return CelType::Of(K::kDyn);
   }

@@ -4,6 +4,7 @@
 
 #include <re2/re2.h>
 
+#include <unordered_set>
 #include <utility>
 
 #include "cel/eval.h"
@@ -121,8 +122,28 @@ class Compiler {
             return Status::Ok();
           }
           const Node* root = n;
-          while (root->op != Op::kIdent) root = root->args[0];
+          bool plain = true;  // only non-optional selects down to the identifier
+          while (root->op != Op::kIdent) {
+            plain = plain && root->op == Op::kSelect;
+            root = root->args[0];
+          }
           AddCandidates(n, segs, root->name[0] == '.');
+          bool inner = inner_selects_.count(n) > 0;
+          if (inner) inner_selects_.insert(n->args[0]);
+          if (plain && root->name[0] != '.' && !inner) {
+            // var.f1.f2 becomes one path walk over JSON; the select chain stays as the fallback.
+            Node* orig = p_->NewNode(n->op, n->pos);
+            *orig = *n;
+            inner_selects_.insert(orig->args[0]);  // the rest of the chain stays plain selects
+            EC_RETURN_IF_ERROR(ResolveArgs(orig, 0));
+            n->op = Op::kPath;
+            n->name = segs[0];
+            n->path.assign(segs.begin() + 1, segs.end());
+            n->args = {orig};
+            n->candidates.clear();
+            n->candidate_used.clear();
+            return Status::Ok();
+          }
         }
         return ResolveArgs(n, 0);
       }
@@ -236,6 +257,7 @@ class Compiler {
 
   Program* p_;
   std::vector<std::pair<std::string, int>> scope_;
+  std::unordered_set<const Node*> inner_selects_;  // selects inside a chain already made a kPath
   int max_slots_ = 0;
 };
 

@@ -8,12 +8,17 @@
 #include <cstring>
 #include <vector>
 
+#include "cel/json_find.h"
 #include "cel/ops.h"
 
 namespace ec::cel {
 
 Evaluator::Evaluator(const Program& program, const Activation& activation, EvalContext* ctx)
-    : program_(program), activation_(activation), ctx_(ctx), max_steps_(program.options().max_steps) {
+    : program_(program),
+      activation_(activation),
+      ctx_(ctx),
+      max_steps_(program.options().max_steps),
+      qualified_names_(activation.has_dotted_names() || !program.options().container.empty()) {
   if (ctx_->slots_.size() < static_cast<size_t>(program.num_slots())) ctx_->slots_.resize(program.num_slots());
   slots_ = ctx_->slots_.data();
 }
@@ -74,9 +79,77 @@ Value Evaluator::NewOptional(const Value& v) {
   return Value::Optional(mem);
 }
 
+// The hot operators stay in this small function; the rest is in EvalCold, so the common
+// path has a small frame.
 Value Evaluator::Eval(const Node* n) {
   if (++ctx_->steps_ > max_steps_) return StepLimitError();
   switch (n->op) {
+    case Op::kConst:
+      return n->value;
+    case Op::kSlot:
+      return slots_[n->slot];
+    case Op::kPath:
+      return EvalPath(n);
+    case Op::kAnd:
+      return EvalAnd(n);
+    case Op::kOr:
+      return EvalOr(n);
+    case Op::kEq:
+    case Op::kNe: {
+      Value a = Eval(n->args[0]);
+      if (a.is_error()) return a;
+      Value b = Eval(n->args[1]);
+      if (b.is_error()) return b;
+      return Value::Bool(Equal(a, b) == (n->op == Op::kEq));
+    }
+    case Op::kLt:
+    case Op::kLe:
+    case Op::kGt:
+    case Op::kGe: {
+      Value a = Eval(n->args[0]);
+      if (a.is_error()) return a;
+      Value b = Eval(n->args[1]);
+      if (b.is_error()) return b;
+      return CompareOp(n, a, b);
+    }
+    case Op::kCall:
+      return EvalCall(n);
+    case Op::kSelect:
+      if (!qualified_names_ || n->candidates.empty()) return EvalSelect(n, Eval(n->args[0]), false);
+      return EvalCold(n);
+    default:
+      return EvalCold(n);
+  }
+}
+
+
+Value Evaluator::EvalPath(const Node* n) {
+  if (qualified_names_) return Eval(n->args[0]);
+  Value root;
+  if (!activation_.Lookup(n->name, &root)) return Error("undeclared reference to '" + n->name + "' (no such variable)");
+  if (!root.is_json() || root.kind() != Kind::kMap) return Eval(n->args[0]);
+  const json::Value* j = root.json();
+  size_t i = 0;
+  for (; i < n->path.size(); ++i) {
+    if (!j->is_object()) break;
+    const json::Value* next = FindMember(*j, n->path[i]);
+    if (next == nullptr) return Error("no such key: '" + n->path[i] + "'");
+    j = next;
+  }
+  if (i == n->path.size()) return Value::FromJson(*j);
+  // A non-object in the middle: finish with the general select rules (and their errors).
+  const Node* chain[256];
+  int depth = 0;
+  for (const Node* c = n->args[0]; c->op == Op::kSelect && depth < 256; c = c->args[0]) chain[depth++] = c;
+  Value v = Value::FromJson(*j);
+  for (size_t k = i; k < n->path.size(); ++k) v = EvalSelect(chain[depth - 1 - k], v, false);
+  return v;
+}
+
+Value Evaluator::EvalCold(const Node* n) {
+  switch (n->op) {
+    case Op::kPath:
+      return EvalPath(n);
     case Op::kConst:
       return n->value;
     case Op::kSlot:
@@ -85,7 +158,7 @@ Value Evaluator::Eval(const Node* n) {
       return EvalIdent(n);
     case Op::kSelect:
     case Op::kOptSelect: {
-      if (!n->candidates.empty()) {
+      if (qualified_names_ && !n->candidates.empty()) {
         bool handled = false;
         Value v = EvalQualified(n, &handled);
         if (handled) return v;
@@ -199,7 +272,7 @@ Value Evaluator::Eval(const Node* n) {
 }
 
 Value Evaluator::EvalIdent(const Node* n) {
-  if (!n->candidates.empty()) {
+  if (qualified_names_ && !n->candidates.empty()) {
     bool handled = false;
     Value v = EvalQualified(n, &handled);
     if (handled) return v;
@@ -242,7 +315,14 @@ Value Evaluator::EvalSelect(const Node* n, const Value& t, bool optional) {
   if (t.is_error()) return t;
   if (t.kind() == Kind::kMap) {
     Value v;
-    if (t.MapFindString(n->name, &v)) return optional ? NewOptional(v) : v;
+    if (t.is_json()) {
+      if (const json::Value* j = FindMember(*t.json(), n->name)) {
+        v = Value::FromJson(*j);
+        return optional ? NewOptional(v) : v;
+      }
+    } else if (t.MapFindString(n->name, &v)) {
+      return optional ? NewOptional(v) : v;
+    }
     if (optional) return Value::Optional(nullptr);
     return Error("no such key: '" + n->name + "'");
   }

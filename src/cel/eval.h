@@ -39,6 +39,8 @@ class Evaluator {
   const Program& program() const { return program_; }
 
  private:
+  Value EvalCold(const Node* n);
+  Value EvalPath(const Node* n);
   Value EvalIdent(const Node* n);
   Value EvalQualified(const Node* n, bool* handled);
   Value EvalSelect(const Node* n, const Value& target, bool optional);
@@ -59,6 +61,7 @@ class Evaluator {
   EvalContext* ctx_;
   Value* slots_;
   uint64_t max_steps_;
+  bool qualified_names_;  // dotted variable names or a container: resolve names the slow way
 };
 
 // Library functions: `args` are evaluated (none is an error), receiver first for member calls.

@@ -3,27 +3,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "cel/json_find.h"
 #include "cel/ops.h"
 
 namespace ec::cel {
-
-Value Value::FromJson(const json::Value& j) {
-  switch (j.kind()) {
-    case json::Kind::kNull: return Null();
-    case json::Kind::kBool: return Bool(j.bool_value());
-    case json::Kind::kNumber: return Double(j.number());
-    case json::Kind::kString: return String(j.string());
-    case json::Kind::kArray:
-    case json::Kind::kObject: {
-      Value v(j.is_array() ? Kind::kList : Kind::kMap, 0);
-      v.json_backed_ = true;
-      v.size_ = j.size();
-      v.json_ = &j;
-      return v;
-    }
-  }
-  return Null();
-}
 
 Value Value::ListAt(uint32_t i) const {
   if (json_backed_) return FromJson(json_->array()[i]);
@@ -178,7 +161,11 @@ Order Compare(const Value& a, const Value& b) {
 bool Equal(const Value& a, const Value& b) {
   Kind ka = a.kind(), kb = b.kind();
   if (ka == Kind::kString && kb == Kind::kString) {
-    return a.size() == b.size() && std::memcmp(a.string_value().data(), b.string_value().data(), a.size()) == 0;
+    size_t n = a.size();
+    if (n != b.size()) return false;
+    const char* x = a.string_value().data();
+    const char* y = b.string_value().data();
+    return BytesEqual(x, y, n);
   }
   if (IsNumber(a) && IsNumber(b)) return Compare(a, b) == Order::kEqual;
   if (ka != kb) return false;

@@ -94,7 +94,21 @@ class Value {
   }
   // A JSON value read in place: null/bool/number/string become the CEL scalar (number ->
   // double, string -> string view); arrays and objects become lists and maps backed by `j`.
-  static Value FromJson(const json::Value& j);
+  static Value FromJson(const json::Value& j) {
+    switch (j.kind()) {
+      case json::Kind::kNull: return Null();
+      case json::Kind::kBool: return Bool(j.bool_value());
+      case json::Kind::kNumber: return Double(j.number());
+      case json::Kind::kString: return String(j.string());
+      default: {
+        Value v(j.is_array() ? Kind::kList : Kind::kMap, 0);
+        v.json_backed_ = true;
+        v.size_ = j.size();
+        v.json_ = &j;
+        return v;
+      }
+    }
+  }
 
   Kind kind() const { return kind_; }
   bool is_error() const { return kind_ == Kind::kError; }

@@ -256,7 +256,7 @@ HttpResponse ReplayDeadLetter(const AdminContext& ctx, int32_t partition, const 
   }
   Result<size_t> written = Status(InvalidArgument("the dead letter carries neither an exchange nor a raw record"));
   const json::Value* exchange = v.Find("exchange");
-  const json::Value* raw = v.Find("raw");
+  const json::Value* raw = v.Find("record");
   if (exchange != nullptr && exchange->is_object()) {
     written = ctx.runner->ProcessExchange(*exchange);
   } else if (raw != nullptr && raw->is_string()) {

@@ -221,10 +221,14 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
   SplitOptions split{options_.max_record_bytes, options_.max_json_depth};
   if (Status s = SplitBody(req.body, req.Header("content-type"), split, &arena, &records, &shape);
       !s.ok()) {
-    bool limit = s.code() == ErrorCode::kLimitExceeded;
-    reject_all(limit ? "limit_exceeded" : "bad_json");
-    return HttpResponse::Error(limit ? 413 : 400, limit ? "limit_exceeded" : "bad_json",
-                               s.message());
+    if (s.code() != ErrorCode::kLimitExceeded) {
+      reject_all("bad_json");
+      return HttpResponse::Error(400, "bad_json", s.message());
+    }
+    // Too large a single record is 413; too deep a document is unprocessable content.
+    bool too_big = req.body.size() > options_.max_record_bytes;
+    reject_all(too_big ? "too_large" : "too_deep");
+    return HttpResponse::Error(too_big ? 413 : 422, too_big ? "too_large" : "too_deep", s.message());
   }
   std::vector<IngestRecord> accepted;
   std::vector<Rejection> rejected;

@@ -89,7 +89,9 @@ Status LogManager::Load() {
   EC_ASSIGN_OR_RETURN(std::vector<std::string> entries, env_->ListDir(root));
   for (const std::string& e : entries) {
     auto dash = e.rfind('-');
-    if (e.starts_with(".") || dash == std::string::npos) continue;
+    if (e.starts_with(".") || dash == std::string::npos || dash + 1 == e.size()) continue;
+    // Only "<topic>-<digits>" directories are ours to remove.
+    if (e.find_first_not_of("0123456789", dash + 1) != std::string::npos) continue;
     if (!topics_.count(e.substr(0, dash))) (void)env_->RemoveDirAll(root + "/" + e);
   }
   if (!topics_.count(kOffsetsTopic)) {

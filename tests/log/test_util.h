@@ -2,6 +2,7 @@
 // Helpers shared by the log tests: temp directories and batch makers.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <random>

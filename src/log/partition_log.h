@@ -33,8 +33,9 @@ class Segment;
 class Flusher;
 
 enum class Durability : uint8_t {
-  // Acknowledge once written to the OS (page cache); flushed by the flush interval
-  // (flush.ms or LogManagerOptions::flush_interval_ms). Kafka acks=0/1.
+  // Acknowledge once written to the OS (page cache); fdatasynced by the Flusher every
+  // LogManagerOptions::flush_interval_ms (a topic's flush.ms is stored but not applied per
+  // topic yet). Kafka acks=0/1.
   kWritten = 0,
   // Acknowledge only after fdatasync of the data (group commit: concurrent appends share one
   // fdatasync on the flusher thread). Kafka acks=-1.

@@ -32,7 +32,8 @@ const LIBS = {
 };
 
 let sink = 0;
-// Median ns per evaluation over `runs` batches of ~targetMs each (after a warm-up).
+// Median CPU ns per evaluation over `runs` batches of ~targetMs each (after a warm-up). CPU
+// time, not wall time, so a busy shared machine inflates neither side of the comparison.
 function bench(fn, runs = 7, targetMs = 150) {
   const warm = process.hrtime.bigint();  // let the JIT settle first
   while (Number(process.hrtime.bigint() - warm) < 300e6) for (let i = 0; i < 1000; i++) sink ^= fn() === true ? 1 : 0;
@@ -46,9 +47,10 @@ function bench(fn, runs = 7, targetMs = 150) {
   }
   const per = [];
   for (let r = 0; r < runs; r++) {
-    const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     for (let i = 0; i < iters; i++) sink ^= fn() === true ? 1 : 0;
-    per.push(Number(process.hrtime.bigint() - t0) / iters);
+    const c = process.cpuUsage(c0);
+    per.push((c.user + c.system) * 1000 / iters);
   }
   per.sort((a, b) => a - b);
   return per[per.length >> 1];

@@ -62,6 +62,9 @@ class Activation {
   bool Lookup(std::string_view name, Value* out) const;
   // True when some bound name contains a '.' (qualified-name resolution needs it).
   bool has_dotted_names() const { return has_dotted_; }
+  // The root object (may be nullptr) and whether extra bindings exist (evaluator fast path).
+  const json::Value* root() const { return root_; }
+  bool has_bindings() const { return !extra_.empty(); }
 
  private:
   struct Binding {

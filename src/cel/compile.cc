@@ -88,13 +88,10 @@ class Compiler {
   Status Resolve(Node* n) {
     switch (n->op) {
       case Op::kIdent: {
-        if (n->name.rfind("@", 0) != 0 || true) {
-          int slot = FindScoped(n->name);
-          if (slot >= 0) {
-            n->op = Op::kSlot;
-            n->slot = slot;
-            return Status::Ok();
-          }
+        if (int slot = FindScoped(n->name); slot >= 0) {
+          n->op = Op::kSlot;
+          n->slot = slot;
+          return Status::Ok();
         }
         if (n->name[0] == '@') {
           return Status(ErrorCode::kParseError, FormatLocation(p_->source(), n->pos, "cel.index/cel.iterVar refers to no binding in scope"));

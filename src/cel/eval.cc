@@ -96,9 +96,12 @@ Value Evaluator::Eval(const Node* n) {
       return EvalOr(n);
     case Op::kEq:
     case Op::kNe: {
-      Value a = Eval(n->args[0]);
+      // Comparisons with a literal (the common filter shape) skip evaluating the literal node.
+      const Node* l = n->args[0];
+      const Node* r = n->args[1];
+      Value a = l->op == Op::kConst ? l->value : Eval(l);
       if (a.is_error()) return a;
-      Value b = Eval(n->args[1]);
+      Value b = r->op == Op::kConst ? r->value : Eval(r);
       if (b.is_error()) return b;
       return Value::Bool(Equal(a, b) == (n->op == Op::kEq));
     }
@@ -106,9 +109,11 @@ Value Evaluator::Eval(const Node* n) {
     case Op::kLe:
     case Op::kGt:
     case Op::kGe: {
-      Value a = Eval(n->args[0]);
+      const Node* l = n->args[0];
+      const Node* r = n->args[1];
+      Value a = l->op == Op::kConst ? l->value : Eval(l);
       if (a.is_error()) return a;
-      Value b = Eval(n->args[1]);
+      Value b = r->op == Op::kConst ? r->value : Eval(r);
       if (b.is_error()) return b;
       return CompareOp(n, a, b);
     }
@@ -124,11 +129,16 @@ Value Evaluator::Eval(const Node* n) {
 
 
 Value Evaluator::EvalPath(const Node* n) {
-  if (qualified_names_) return Eval(n->args[0]);
-  Value root;
-  if (!activation_.Lookup(n->name, &root)) return Error("undeclared reference to '" + n->name + "' (no such variable)");
-  if (!root.is_json() || root.kind() != Kind::kMap) return Eval(n->args[0]);
-  const json::Value* j = root.json();
+  if (qualified_names_ || n->path.size() >= 256) return Eval(n->args[0]);
+  const json::Value* j = nullptr;
+  const json::Value* top = activation_.root();
+  if (!activation_.has_bindings() && top != nullptr && top->is_object()) {
+    j = FindMember(*top, n->name);  // the common case: a member of the exchange
+  } else {
+    Value root;
+    if (activation_.Lookup(n->name, &root) && root.is_json() && root.kind() == Kind::kMap) j = root.json();
+  }
+  if (j == nullptr || !j->is_object()) return Eval(n->args[0]);
   size_t i = 0;
   for (; i < n->path.size(); ++i) {
     if (!j->is_object()) break;
@@ -536,7 +546,8 @@ Value Evaluator::EvalCall(const Node* n) {
     args = big.data();
   }
   for (size_t i = 0; i < count; ++i) {
-    args[i] = Eval(n->args[i]);
+    const Node* a = n->args[i];
+    args[i] = a->op == Op::kConst ? a->value : Eval(a);
     if (args[i].is_error()) return args[i];
   }
   return n->fn->fn(*this, n, args, count);

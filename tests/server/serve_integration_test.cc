@@ -279,6 +279,24 @@ TEST_F(ServeTest, RestartResumesAtTheCommittedPosition) {
   EXPECT_EQ(server_->Stop(), 0);
 }
 
+TEST_F(ServeTest, StructuredModePerTopicFromTheConfigFile) {
+  std::ofstream(config_) << "topics:\n  shop.order.placed: {cloudevents_mode: structured, partitions: 2}\n";
+  StartServer();
+  ASSERT_EQ(Post(OrderExchange("ex-s1", "o-s1")).status, 202);
+  std::vector<KafkaMessage> events = WaitFor(server_->kafka_port(), "shop.order.placed", 1);
+  ASSERT_EQ(events.size(), 1u) << server_->log();
+  auto ce = json::Parse(events[0].payload);
+  ASSERT_TRUE(ce.ok()) << events[0].payload;
+  const json::Value& root = (*ce)->root();
+  EXPECT_EQ(root.Find("specversion")->string(), "1.0");
+  EXPECT_EQ(root.Find("type")->string(), "shop.order.placed");
+  EXPECT_EQ(root.Find("data")->Find("orderId")->string(), "o-s1");
+  EXPECT_EQ(events[0].key, "o-s1");
+  ClientResponse topic = http_->Request("GET", "/v1/topics/shop.order.placed");
+  EXPECT_NE(topic.body.find(R"("partition":1)"), std::string::npos) << topic.body;
+  EXPECT_EQ(server_->Stop(), 0);
+}
+
 TEST(ServeCommandTest, SpecErrorsAndBadFlagsFailAtStart) {
   std::string dir = std::filesystem::temp_directory_path() / ("ec_serve_bad_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);

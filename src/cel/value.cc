@@ -160,6 +160,10 @@ Order Compare(const Value& a, const Value& b) {
 
 bool Equal(const Value& a, const Value& b) {
   Kind ka = a.kind(), kb = b.kind();
+  if (ka == Kind::kDouble) {  // JSON numbers against literals: the common filter comparison
+    if (kb == Kind::kDouble) return a.double_value() == b.double_value();
+    if (kb == Kind::kInt) return a.double_value() == static_cast<double>(b.int_value());
+  }
   if (ka == Kind::kString && kb == Kind::kString) {
     size_t n = a.size();
     if (n != b.size()) return false;

@@ -186,6 +186,14 @@ Val Evaluator::ApplyInner(Val proc, std::span<Val> args, Val input, Frame* env) 
       return RegexMatchObject(ev, f->regex, a[0], 0);
     }
     case Func::kHost: {
+      if (!f->host->signature.empty()) {
+        Signature hs;
+        Error serr;
+        if (!ParseSignature(f->host->signature, &hs, &serr)) return Fail(serr.code.c_str(), serr.message);
+        validated = NewArr(false);
+        EV(ValidateArgs(ev, hs, args, input, validated));
+        a = std::span<Val>(validated->items.data, validated->items.size);
+      }
       json::Builder b(arena_);
       std::vector<MaybeValue> margs(a.size());
       for (size_t i = 0; i < a.size(); ++i) {

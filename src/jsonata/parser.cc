@@ -195,6 +195,9 @@ class Parser {
     if (op == "(") {
       Node* n = prog_->NewNode(NT::kBlock, t.position);
       while (!Is(")")) {
+        if (node_.type == TT::kEnd) {
+          return Fail("S0203", "Expected \")\" before end of expression", node_.position, "(end)", ")");
+        }
         n->items.push_back(PT(Expression(0)));
         if (!Is(";")) break;
         PCHK(Advance(";", false));
@@ -246,6 +249,12 @@ class Parser {
 
   Node* Led(const Token& t, Node* left) {
     const std::string& op = t.value;
+    // An open call or predicate at the end of the text: jsonata-js reports the missing closer.
+    if (node_.type == TT::kEnd && t.type == TT::kOperator && (t.value == "(" || t.value == "[")) {
+      const char* closer = t.value == "(" ? ")" : "]";
+      return Fail("S0203", std::string("Expected \"") + closer + "\" before end of expression", node_.position,
+                  "(end)", closer);
+    }
     if (t.type != TT::kOperator) {
       return Fail("S0201", "Syntax error", t.position, t.value);
     }

@@ -15,6 +15,7 @@ constexpr CommandEntry kCommands[] = {
     {"version", AddVersionCommand},
     {"cel", AddCelCommand},
     {"jsonata", AddJsonataCommand},
+    {"proxy", AddProxyCommand},
     {"serve", AddServeCommand},
     {"validate", AddValidateCommand},
     {"test", AddTestCommand},

@@ -12,6 +12,7 @@ namespace ec::cli {
 void AddVersionCommand(CLI::App& app);
 void AddCelCommand(CLI::App& app);
 void AddJsonataCommand(CLI::App& app);
+void AddProxyCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddValidateCommand(CLI::App& app);
 void AddTestCommand(CLI::App& app);

@@ -1,0 +1,215 @@
+#include "capture/syslog_listener.h"
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <thread>
+#include <vector>
+
+#include "capture/proxy.h"  // ParseHostPort
+
+namespace ec::capture {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using udp = asio::ip::udp;
+using boost::system::error_code;
+
+struct SyslogListener::Impl {
+  std::atomic<uint64_t> received{0}, delivered{0}, malformed{0}, oversized{0}, tcp_connections{0},
+      tcp_refused{0};
+  std::atomic<uint64_t> active{0};
+  SyslogListenerOptions options;
+  MessageFn on_message;
+  DeadLetterFn on_dead_letter;
+  asio::io_context ioc;
+  udp::socket udp_socket{ioc};
+  tcp::acceptor acceptor{ioc};
+  std::vector<char> datagram;
+  udp::endpoint sender;
+  std::thread thread;
+  std::atomic<bool> stopped{false};
+
+  void Handle(std::string_view raw) {
+    received.fetch_add(1, std::memory_order_relaxed);
+    if (raw.size() > options.max_message_bytes) {
+      return Bad(raw, LimitExceeded("syslog message of " + std::to_string(raw.size()) +
+                                    " bytes exceeds the limit of " +
+                                    std::to_string(options.max_message_bytes)));
+    }
+    auto parsed = ParseSyslog(raw, options.parse);
+    if (!parsed.ok()) {
+      malformed.fetch_add(1, std::memory_order_relaxed);
+      on_dead_letter(raw, parsed.status());
+      return;
+    }
+    delivered.fetch_add(1, std::memory_order_relaxed);
+    on_message(std::move(parsed).value());
+  }
+
+  void Bad(std::string_view raw, const Status& why) {
+    (why.code() == ErrorCode::kLimitExceeded ? oversized : malformed)
+        .fetch_add(1, std::memory_order_relaxed);
+    on_dead_letter(raw, why);
+  }
+
+  void ReceiveUdp() {
+    udp_socket.async_receive_from(asio::buffer(datagram), sender, [this](error_code ec, size_t n) {
+      if (ec == asio::error::operation_aborted || !udp_socket.is_open()) return;
+      if (!ec) {
+        Handle(std::string_view(datagram.data(), n));
+      }
+      ReceiveUdp();
+    });
+  }
+
+  void Accept();
+};
+
+namespace {
+
+class TcpPeer : public std::enable_shared_from_this<TcpPeer> {
+ public:
+  TcpPeer(SyslogListener::Impl* impl, tcp::socket socket)
+      : impl_(impl),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        framer_(
+            impl->options.max_message_bytes, [impl](std::string_view f) { impl->Handle(f); },
+            [impl](std::string_view raw, const Status& why) {
+              impl->received.fetch_add(1, std::memory_order_relaxed);
+              impl->Bad(raw, why);
+            }),
+        buf_(64 << 10) {
+    impl_->active.fetch_add(1);
+  }
+  ~TcpPeer() { impl_->active.fetch_sub(1); }
+
+  void Start() { Read(); }
+
+ private:
+  void Read() {
+    timer_.expires_after(std::chrono::milliseconds(impl_->options.idle_timeout_ms));
+    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) {
+        error_code ignored;
+        self->socket_.close(ignored);
+      }
+    });
+    socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](error_code ec, size_t n) {
+      self->timer_.cancel();
+      if (ec) {
+        if (ec == asio::error::eof) self->framer_.Finish();
+        error_code ignored;
+        self->socket_.close(ignored);
+        return;
+      }
+      self->framer_.Feed(std::string_view(self->buf_.data(), n));
+      self->Read();
+    });
+  }
+
+  SyslogListener::Impl* impl_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  SyslogFramer framer_;
+  std::vector<char> buf_;
+};
+
+}  // namespace
+
+void SyslogListener::Impl::Accept() {
+  acceptor.async_accept([this](error_code ec, tcp::socket socket) {
+    if (!acceptor.is_open()) return;
+    if (!ec) {
+      tcp_connections.fetch_add(1, std::memory_order_relaxed);
+      if (active.load() >= options.max_connections) {
+        tcp_refused.fetch_add(1, std::memory_order_relaxed);
+        error_code ignored;
+        socket.close(ignored);
+      } else {
+        std::make_shared<TcpPeer>(this, std::move(socket))->Start();
+      }
+    }
+    Accept();
+  });
+}
+
+Result<std::unique_ptr<SyslogListener>> SyslogListener::Start(const SyslogListenerOptions& options,
+                                                              MessageFn on_message,
+                                                              DeadLetterFn on_dead_letter) {
+  if (options.udp_listen.empty() && options.tcp_listen.empty()) {
+    return InvalidArgument("the syslog listener needs a UDP or a TCP address (HOST:PORT)");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->on_message = std::move(on_message);
+  impl->on_dead_letter = std::move(on_dead_letter);
+  impl->datagram.resize(65536);
+  error_code ec;
+  if (!options.udp_listen.empty()) {
+    std::string host;
+    uint16_t port;
+    EC_RETURN_IF_ERROR(ParseHostPort(options.udp_listen, &host, &port));
+    auto addr = asio::ip::make_address(host, ec);
+    if (ec) return InvalidArgument("syslog UDP address \"" + host + "\" is not an IP address");
+    udp::endpoint ep(addr, port);
+    impl->udp_socket.open(ep.protocol(), ec);
+    if (!ec) impl->udp_socket.set_option(asio::socket_base::receive_buffer_size(4 << 20), ec);
+    ec.clear();  // a smaller kernel buffer is not fatal
+    impl->udp_socket.bind(ep, ec);
+    if (ec) return IoError("cannot listen on UDP " + options.udp_listen + ": " + ec.message());
+    impl->ReceiveUdp();
+  }
+  if (!options.tcp_listen.empty()) {
+    std::string host;
+    uint16_t port;
+    EC_RETURN_IF_ERROR(ParseHostPort(options.tcp_listen, &host, &port));
+    auto addr = asio::ip::make_address(host, ec);
+    if (ec) return InvalidArgument("syslog TCP address \"" + host + "\" is not an IP address");
+    tcp::endpoint ep(addr, port);
+    impl->acceptor.open(ep.protocol(), ec);
+    if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) impl->acceptor.bind(ep, ec);
+    if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return IoError("cannot listen on TCP " + options.tcp_listen + ": " + ec.message());
+    impl->Accept();
+  }
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->ioc.run(); });
+  return std::unique_ptr<SyslogListener>(new SyslogListener(std::move(impl)));
+}
+
+SyslogListener::SyslogListener(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SyslogListener::~SyslogListener() { Stop(); }
+
+uint16_t SyslogListener::udp_port() const {
+  error_code ec;
+  return impl_->udp_socket.is_open() ? impl_->udp_socket.local_endpoint(ec).port() : 0;
+}
+
+uint16_t SyslogListener::tcp_port() const {
+  error_code ec;
+  return impl_->acceptor.is_open() ? impl_->acceptor.local_endpoint(ec).port() : 0;
+}
+
+SyslogStats SyslogListener::stats() const {
+  SyslogStats s;
+  s.received = impl_->received.load();
+  s.delivered = impl_->delivered.load();
+  s.malformed = impl_->malformed.load();
+  s.oversized = impl_->oversized.load();
+  s.tcp_connections = impl_->tcp_connections.load();
+  s.tcp_refused = impl_->tcp_refused.load();
+  return s;
+}
+
+void SyslogListener::Stop() {
+  if (impl_->stopped.exchange(true)) return;
+  impl_->ioc.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+}  // namespace ec::capture

@@ -57,6 +57,40 @@ class TreeConverter {
   uint32_t max_depth_;
 };
 
+// simdjson refuses integer literals beyond 64 bits, which JSON.parse reads as doubles
+// (e.g. 18446744073709552000). On a number error, such literals get a ".0" and the text is
+// parsed again: the rare slow path costs one copy, the common path nothing.
+bool WidenLongIntegers(std::string_view text, std::string* out) {
+  bool changed = false;
+  bool in_string = false;
+  out->reserve(text.size() + 16);
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      out->push_back(c);
+      if (c == '\\' && i + 1 < text.size()) out->push_back(text[++i]);
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool starts_number = c >= '0' && c <= '9' && (i == 0 || !(isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '.'));
+    if (!starts_number) {
+      out->push_back(c);
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+    out->append(text, i, j - i);
+    bool plain = j >= text.size() || (text[j] != '.' && text[j] != 'e' && text[j] != 'E');
+    if (plain && j - i >= 20) {
+      out->append(".0");
+      changed = true;
+    }
+    i = j - 1;
+  }
+  return changed;
+}
+
 simdjson::dom::parser& ThreadParser() {
   thread_local simdjson::dom::parser parser;
   return parser;
@@ -68,6 +102,10 @@ Status ParseInto(std::string_view text, Arena* arena, Value* out, const ParseOpt
   simdjson::dom::parser& parser = ThreadParser();
   simdjson::dom::element root;
   auto error = parser.parse(text.data(), text.size()).get(root);
+  std::string widened;
+  if (error == simdjson::NUMBER_ERROR && WidenLongIntegers(text, &widened)) {
+    error = parser.parse(widened.data(), widened.size()).get(root);
+  }
   if (error == simdjson::DEPTH_ERROR) {
     return LimitExceeded("JSON nesting is deeper than simdjson's limit; flatten the document");
   }

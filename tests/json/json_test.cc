@@ -97,3 +97,18 @@ TEST(Quote, EscapesLikeJsonStringify) {
 
 }  // namespace
 }  // namespace ec::json
+
+namespace ec::json {
+namespace {
+
+TEST(Parse, IntegersBeyond64BitsAreDoubles) {
+  auto doc = Parse(R"({"a": 18446744073709552000, "b": [-123456789012345678901234], "s": "99999999999999999999999"})");
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  EXPECT_EQ((*doc)->root().Find("a")->number(), 18446744073709552000.0);
+  EXPECT_EQ((*doc)->root().Find("b")->At(0)->number(), -123456789012345678901234.0);
+  EXPECT_EQ((*doc)->root().Find("s")->string(), "99999999999999999999999");
+  EXPECT_FALSE(Parse("[1.2.3]").ok());
+}
+
+}  // namespace
+}  // namespace ec::json

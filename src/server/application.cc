@@ -75,6 +75,9 @@ Status Application::Start() {
   kio.raw_topic = config_.raw_topic;
   kio.max_record_bytes = config_.max_record_bytes;
   kio.max_json_depth = config_.max_json_depth;
+  kio.max_lag_records = config_.max_lag_records;
+  PipelineRunner* lag_source = runner_.get();
+  kio.lag = [lag_source] { return lag_source->Lag(); };
   ko.interceptors.push_back(MakeKafkaIngestInterceptor(kio, specs_, metrics_.get()));
   kafka_ = std::make_unique<kafka::Server>(ko, logs_.get());
   if (Status s = kafka_->Start(); !s.ok()) return s;

@@ -64,6 +64,15 @@ kafka::ProduceInterceptor MakeKafkaIngestInterceptor(KafkaIngestOptions options,
                                           {{"reason", "kafka_invalid_record"}});
   p.fn = [options, specs, ingested, rejected](const std::string&, int32_t,
                                               const std::vector<kafka::InterceptedRecord>& records) {
+    int64_t lag = options.lag ? options.lag() : 0;
+    if (lag > options.max_lag_records) {
+      kafka::InterceptDecision busy;
+      busy.kafka_error = 7;  // REQUEST_TIMED_OUT: retriable, the producer retries after its backoff
+      busy.error_message = "the pipeline is " + std::to_string(lag) +
+                           " records behind (limits.max_lag_records); retry later";
+      rejected->Inc();
+      return busy;
+    }
     kafka::InterceptDecision d = DecodeProducedRecords(records, options, specs.get());
     if (d.kafka_error != 0) rejected->Inc(); else ingested->Inc(d.records.size());
     return d;

@@ -5,6 +5,7 @@
 // decoder accepts is refused whole with INVALID_RECORD (87) and the reason, so the producer
 // sees the error and nothing is dropped silently.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct KafkaIngestOptions {
   std::string raw_topic = "api-logs";
   size_t max_record_bytes = 1 << 20;
   uint32_t max_json_depth = 64;
+  // Back-pressure: while lag() exceeds max_lag_records, produces are refused with the
+  // retriable REQUEST_TIMED_OUT (7), so Kafka producers back off and retry by themselves.
+  int64_t max_lag_records = 100000;
+  std::function<int64_t()> lag;
 };
 
 // The interceptor to register with kafka::ServerOptions::interceptors.

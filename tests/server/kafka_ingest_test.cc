@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "server/metrics.h"
 #include "server/pipeline_runner.h"
 
 namespace ec::server {
@@ -49,6 +50,25 @@ TEST(KafkaIngestTest, UndecodableRecordRefusesTheBatchWithAReason) {
   kafka::InterceptedRecord tomb;
   d = DecodeProducedRecords({tomb}, o, nullptr);
   EXPECT_EQ(d.kafka_error, 87);
+}
+
+TEST(KafkaIngestTest, LaggingPipelineRefusesProducesWithARetriableError) {
+  MetricsRegistry metrics;
+  KafkaIngestOptions o;
+  int64_t lag = 500;
+  o.max_lag_records = 100;
+  o.lag = [&lag] { return lag; };
+  kafka::ProduceInterceptor p = MakeKafkaIngestInterceptor(o, nullptr, &metrics);
+  ASSERT_EQ(p.topic_patterns.size(), 2u);
+  EXPECT_EQ(p.topic_patterns[1], "api-logs.*");
+  kafka::InterceptDecision d = p.fn("api-logs", 0, {Rec(kKong)});
+  EXPECT_EQ(d.kafka_error, 7);
+  EXPECT_NE(d.error_message.find("500 records behind"), std::string::npos) << d.error_message;
+  lag = 0;
+  d = p.fn("api-logs", 0, {Rec(kKong)});
+  EXPECT_EQ(d.kafka_error, 0);
+  EXPECT_EQ(d.records.size(), 1u);
+  EXPECT_NE(metrics.RenderPrometheus().find("eventception_ingested_total{source=\"kafka\"} 1"), std::string::npos);
 }
 
 }  // namespace

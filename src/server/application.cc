@@ -155,6 +155,8 @@ std::string Application::Banner() const {
   out += "Send an exchange:\n";
   out += "  curl -s -X POST http://" + http +
          "/v1/exchanges -H 'content-type: application/json' -d @exchange.json\n";
+  out += "Generate shop traffic (examples/shop):\n";
+  out += "  examples/shop/traffic.py --url http://" + http + "/v1/exchanges --rate 20 --duration 60\n";
   out += "Read events:\n";
   out += "  kcat -C -b " + kafka + " -t " + first_topic + " -o beginning -e -J\n";
   out += "Admin API: http://" + http + "/v1/openapi.json   metrics: http://" + http + "/metrics\n";

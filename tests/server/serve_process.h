@@ -25,7 +25,10 @@ class ServeProcess {
  public:
   // `args` come after `serve`; --http/--kafka default to port 0 unless given.
   explicit ServeProcess(std::vector<std::string> args) : args_(std::move(args)) {}
-  ~ServeProcess() { Kill(); }
+  ~ServeProcess() {
+    Kill();
+    if (!log_path_.empty()) std::remove(log_path_.c_str());
+  }
 
   // Starts the binary and waits (up to 30 s) for the "listening" line. False on failure;
   // log() then says why.

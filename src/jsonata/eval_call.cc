@@ -225,7 +225,7 @@ namespace {
 struct SigMatcher {
   const Signature& sig;
   std::string_view s;
-  std::vector<size_t> counts;
+  size_t* counts;
   size_t limit;  // params considered
   bool anchored;
   size_t end = 0;
@@ -277,11 +277,14 @@ const char* ArrayTypeName(char c) {
 Val ValidateArgs(Evaluator& ev, const Signature& sig, std::span<Val> args, Val context, Arr* out) {
   std::string supplied;
   for (const Val& a : args) supplied.push_back(SigSymbol(a));
-  SigMatcher m{sig, supplied, std::vector<size_t>(sig.params.size()), sig.params.size(), true};
+  size_t counts[32] = {};
+  if (sig.params.size() > 32) return ev.Fail("S0401", "Signature has too many parameters");
+  SigMatcher m{sig, supplied, counts, sig.params.size(), true};
   if (!m.Match(0, 0)) {
     size_t good_to = 0;
     for (size_t i = 0; i < sig.params.size(); ++i) {
-      SigMatcher pm{sig, supplied, std::vector<size_t>(sig.params.size()), i + 1, false};
+      size_t pcounts[32] = {};
+      SigMatcher pm{sig, supplied, pcounts, i + 1, false};
       if (!pm.Match(0, 0)) break;
       good_to = pm.end;
     }

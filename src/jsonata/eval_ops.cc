@@ -193,8 +193,19 @@ Val Evaluator::EvalGroup(const GroupBy& group, Val input, Frame* env) {
     Val data;
     size_t expr_index;
   };
-  std::vector<Entry> groups;
+  // Groups live in the arena; keys are found by linear search until there are many of them.
+  AVec<Entry> groups;
   std::unordered_map<std::string_view, size_t> index;
+  constexpr uint32_t kLinearMax = 16;
+  auto find_group = [&](std::string_view k) -> Entry* {
+    if (groups.size <= kLinearMax) {
+      for (Entry& e : groups)
+        if (e.key == k) return &e;
+      return nullptr;
+    }
+    auto it = index.find(k);
+    return it == index.end() ? nullptr : &groups[it->second];
+  };
   uint32_t count = n == 0 ? 1 : n;
   for (uint32_t i = 0; i < count; ++i) {
     Val item = n == 0 ? undef_item : ArrAt(input, i);
@@ -207,9 +218,8 @@ Val Evaluator::EvalGroup(const GroupBy& group, Val input, Frame* env) {
         error.value = ValueText(key);
         return {};
       }
-      auto it = index.find(key.str());
-      if (it != index.end()) {
-        Entry& e = groups[it->second];
+      if (Entry* found = find_group(key.str())) {
+        Entry& e = *found;
         if (e.expr_index != p) {
           Fail("D1009", "Multiple key definitions evaluate to same key: " + std::string(key.str()), group.position);
           error.value = ValueText(key);
@@ -217,8 +227,12 @@ Val Evaluator::EvalGroup(const GroupBy& group, Val input, Frame* env) {
         }
         e.data = Append(ev, e.data, item);
       } else {
-        index.emplace(key.str(), groups.size());
-        groups.push_back(Entry{key.str(), item, p});
+        groups.Push(arena_, Entry{key.str(), item, p});
+        if (groups.size == kLinearMax + 1) {
+          for (uint32_t g = 0; g < groups.size; ++g) index.emplace(groups[g].key, g);
+        } else if (groups.size > kLinearMax + 1) {
+          index.emplace(key.str(), groups.size - 1);
+        }
       }
     }
   }

@@ -162,8 +162,10 @@ bool AnalysePicture(Evaluator& ev, std::string_view pic, std::vector<Marker>* ou
         std::string mn = dash == std::string::npos ? wm : wm.substr(0, dash);
         std::string mx = dash == std::string::npos ? "" : wm.substr(dash + 1);
         d.has_width = true;
-        if (!mn.empty() && mn != "*") d.min_width = std::atoi(mn.c_str());
-        if (!mx.empty() && mx != "*") d.max_width = std::atoi(mx.c_str());
+        // Widths are capped (kMaxWidth) so a picture cannot ask for gigabytes of padding.
+        constexpr int kMaxWidth = 1000;
+        if (!mn.empty() && mn != "*") d.min_width = std::min(kMaxWidth, std::max(0, std::atoi(mn.c_str())));
+        if (!mx.empty() && mx != "*") d.max_width = std::min(kMaxWidth, std::max(0, std::atoi(mx.c_str())));
         pres = marker.substr(1, comma - 1);
       } else {
         pres = marker.size() > 1 ? marker.substr(1) : "";

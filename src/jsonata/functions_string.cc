@@ -169,6 +169,9 @@ EC_JSONATA_FN(FnPad) {
   double width = Arg(args, 1).d;
   Val cv = Arg(args, 2);
   std::string ch = cv.undef() || cv.n == 0 ? " " : std::string(cv.str());
+  // A width beyond kMaxPad is an error rather than an attempt to allocate it.
+  constexpr double kMaxPad = 1e7;
+  if (std::fabs(width) > kMaxPad) return ev.FailV("D3137", "$pad: width exceeds the limit of 1e7 characters", Arg(args, 1));
   int64_t pad = static_cast<int64_t>(std::fabs(width)) - static_cast<int64_t>(Utf8Length(s.str()));
   if (pad <= 0 || ch.empty()) return s;
   std::string padding;

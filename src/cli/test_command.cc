@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "cdc/changelog_stage.h"
+#include "cdc/state_store.h"
 #include "cli/commands.h"
 #include "json/writer.h"
 #include "pipeline/exchange.h"
@@ -74,6 +76,10 @@ int Run(const TestArgs& args) {
   pipeline::ProcessorOptions popts;
   popts.structured_all = true;  // the contract prints events as structured CloudEvents
   pipeline::Processor processor(*specs, popts);
+  // Changelogs (contract §3) with the CDC state kept in memory: nothing touches the disk.
+  cdc::MemoryStateStore state;
+  cdc::ChangelogStage changelogs(&state, {.dead_letter_topic = popts.dead_letter_topic});
+  processor.AddStage(&changelogs);
 
   std::ifstream file;
   std::istream* in = &std::cin;

@@ -1,0 +1,151 @@
+#include "cdc/changelog_stage.h"
+
+#include <optional>
+#include <string>
+
+#include "cdc/json_patch.h"
+#include "cdc/merge_patch.h"
+#include "json/builder.h"
+#include "json/document.h"
+#include "json/writer.h"
+
+namespace ec::cdc {
+namespace {
+
+const json::Value* Path(const json::Value& v, std::string_view a, std::string_view b) {
+  const json::Value* x = v.Find(a);
+  return x == nullptr ? nullptr : x->Find(b);
+}
+
+// c (POST), u (PUT, PATCH and other writes), d (DELETE), r (GET/HEAD: a read that shows a
+// change made behind the API's back).
+char OpFor(std::string_view method) {
+  if (method == "POST") return 'c';
+  if (method == "DELETE") return 'd';
+  if (method == "GET" || method == "HEAD") return 'r';
+  return 'u';
+}
+
+}  // namespace
+
+ChangelogStage::ChangelogStage(StateStore* store, ChangelogOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
+                               std::vector<pipeline::OutputRecord>* out) {
+  const spec::Operation& op = *m.operation;
+  const spec::ResourceDefinition* res = op.resource;
+  if (res == nullptr || res->changelog.empty()) return;
+  const json::Value& x = *m.exchange;
+  const json::Value* status = Path(x, "response", "status");
+  if (status == nullptr || !status->is_number() || status->number() < 200 || status->number() >= 300) return;
+
+  auto dead_letter = [&](const Status& error, const spec::Expression* expression) {
+    counters_.errors.fetch_add(1, std::memory_order_relaxed);
+    out->push_back(pipeline::MakeDeadLetter({.stage = "changelog",
+                                             .error = &error,
+                                             .exchange = &x,
+                                             .expression = expression,
+                                             .operation = &op,
+                                             .exchange_id = m.exchange_id,
+                                             .timestamp_ms = m.timestamp_ms},
+                                            options_.dead_letter_topic));
+  };
+
+  if (res->key == nullptr) return;  // the loader requires a key; be defensive
+  Result<std::string> key = res->key->EvaluateString(*m.context, arena);
+  if (!key.ok()) return dead_letter(key.status(), res->key.get());
+
+  Result<std::optional<StoredState>> stored = store_->Get(res->name, *key);
+  if (!stored.ok()) return dead_letter(stored.status(), nullptr);
+  if (*stored && m.timestamp_ms < (*stored)->ts_ms) {
+    // Out of order: a newer exchange for this key was already applied. Applying this one
+    // would move the state (and the changelog) back in time, so it is not applied.
+    counters_.out_of_order.fetch_add(1, std::memory_order_relaxed);
+    return dead_letter(Status(ErrorCode::kInvalidArgument,
+                              "out of order: exchange time " + pipeline::FormatRfc3339Ms(m.timestamp_ms) +
+                                  " is older than " + pipeline::FormatRfc3339Ms((*stored)->ts_ms) +
+                                  ", the last applied exchange for " + res->name + " \"" + *key +
+                                  "\"; not applied to the state or the changelog"),
+                       nullptr);
+  }
+
+  json::Value before;  // null: nothing known (or deleted)
+  if (*stored && !(*stored)->deleted) {
+    Status s = json::ParseInto((*stored)->value, arena, &before);
+    if (!s.ok()) return dead_letter(s, nullptr);
+  }
+  const bool known = *stored && !(*stored)->deleted;
+
+  char op_letter = OpFor(op.method);
+  json::Value after;
+  StoredState next;
+  next.ts_ms = m.timestamp_ms;
+  if (op_letter == 'd') {
+    next.deleted = true;
+  } else {
+    const json::Value* body = Path(x, "response", "body");
+    bool no_body = body == nullptr || body->is_null() || (body->is_string() && body->string().empty());
+    if (op.method == "PATCH" && no_body) {
+      const json::Value* patch = Path(x, "request", "body");
+      after = MergePatch(before, patch != nullptr ? *patch : json::Value(), arena);
+    } else if (res->state == nullptr) {
+      after = body != nullptr ? *body : json::Value();
+    } else {
+      Result<spec::EvalResult> r = res->state->Evaluate(*m.context, arena);
+      if (!r.ok()) return dead_letter(r.status(), res->state.get());
+      if (!r->defined) {
+        return dead_letter(Status(ErrorCode::kEvalError, "the state expression gave no value (undefined)"),
+                           res->state.get());
+      }
+      after = r->value;
+    }
+    json::AppendJson(after, &next.value);
+  }
+
+  bool changed = op_letter == 'd' ? !(*stored && (*stored)->deleted) : !(known && json::Equal(before, after));
+  Status put = store_->Put(res->name, *key, next);
+  if (!put.ok()) return dead_letter(put, nullptr);
+  if (!changed) {
+    counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+
+  json::Builder b(arena);
+  const json::Value* path = Path(x, "request", "path");
+  json::Member source[] = {
+      {"api", json::Value::StringRef(op.api != nullptr ? std::string_view(op.api->title) : std::string_view())},
+      {"operation", json::Value::StringRef(op.id)},
+      {"method", json::Value::StringRef(op.method)},
+      {"path", path != nullptr ? *path : json::Value()},
+      {"exchange", b.String(m.exchange_id)},
+  };
+  json::Value after_value = op_letter == 'd' ? json::Value() : after;
+  char op_text[2] = {op_letter, 0};
+  json::Member envelope[] = {
+      {"op", b.String(op_text)},
+      {"before", before},
+      {"after", after_value},
+      {"changes", Diff(before, after_value, arena)},
+      {"source", b.Object(source, true)},
+      {"ts_ms", json::Value::Number(static_cast<double>(m.timestamp_ms))},
+  };
+  pipeline::OutputRecord rec;
+  rec.topic = res->changelog;
+  rec.key = *key;
+  rec.headers.emplace_back("content-type", "application/json");
+  rec.value.emplace();
+  json::AppendJson(b.Object(envelope, true), &*rec.value);
+  rec.timestamp_ms = m.timestamp_ms;
+  out->push_back(std::move(rec));
+  counters_.changes.fetch_add(1, std::memory_order_relaxed);
+  if (op_letter == 'd') {
+    pipeline::OutputRecord tomb;
+    tomb.topic = res->changelog;
+    tomb.key = *key;
+    tomb.timestamp_ms = m.timestamp_ms;
+    out->push_back(std::move(tomb));
+  }
+}
+
+}  // namespace ec::cdc

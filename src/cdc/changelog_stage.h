@@ -1,0 +1,48 @@
+#pragma once
+// The changelog (CDC) stage of contract §3: for each matched 2xx exchange of an operation that
+// names a resource with a `changelog` topic, compute the resource's new state, compare it with
+// the stored one and, when it changed, append a Debezium-envelope record keyed by the resource
+// key (and a tombstone after a delete). docs/changelogs.md has the rules, including the one
+// for exchanges that arrive out of exchange-time order.
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cdc/state_store.h"
+#include "pipeline/processor.h"
+
+namespace ec::cdc {
+
+struct ChangelogOptions {
+  std::string dead_letter_topic{pipeline::kDeadLetterTopic};
+};
+
+// Monotonic counters (relaxed atomics).
+struct ChangelogCounters {
+  std::atomic<uint64_t> changes{0};       // change records written (tombstones not counted)
+  std::atomic<uint64_t> unchanged{0};     // 2xx exchanges whose state did not change
+  std::atomic<uint64_t> out_of_order{0};  // exchanges older than the key's last applied one
+  std::atomic<uint64_t> errors{0};        // dead letters written by this stage
+};
+
+class ChangelogStage final : public pipeline::ExchangeStage {
+ public:
+  // `store` is not owned and must outlive the stage.
+  explicit ChangelogStage(StateStore* store, ChangelogOptions options = {});
+
+  // Not thread-safe per key: the caller runs one exchange at a time (Processor calls stages in
+  // exchange order on the calling thread).
+  void OnMatched(const pipeline::MatchedExchange& matched, Arena* arena,
+                 std::vector<pipeline::OutputRecord>* out) override;
+
+  const ChangelogCounters& counters() const { return counters_; }
+
+ private:
+  StateStore* store_;
+  ChangelogOptions options_;
+  ChangelogCounters counters_;
+};
+
+}  // namespace ec::cdc

@@ -1,0 +1,186 @@
+// ChangelogStage on the shop example: c/u/r/d envelopes, JSON Patch changes, merge-patch
+// PATCHes, tombstones, unchanged GETs, non-2xx, the out-of-order rule and the state store.
+#include "cdc/changelog_stage.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "json/document.h"
+#include "json/writer.h"
+#include "pipeline/exchange.h"
+#include "pipeline/processor.h"
+
+namespace ec::cdc {
+namespace {
+
+std::shared_ptr<const spec::CompiledSpecs> ShopSpecs() {
+  std::vector<std::string> files{std::string(EC_SOURCE_DIR) + "/examples/shop/openapi.yaml"};
+  auto s = spec::LoadSpecs(files);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  return *s;
+}
+
+class ChangelogStageTest : public ::testing::Test {
+ protected:
+  ChangelogStageTest() : processor_(ShopSpecs()), stage_(&store_) { processor_.AddStage(&stage_); }
+
+  // The records the exchange gives on `topic` (all topics when empty), values as JSON text.
+  std::vector<pipeline::OutputRecord> Run(const std::string& exchange, std::string_view topic = "shop.orders.changelog") {
+    Arena arena;
+    std::vector<json::Value> xs;
+    Status s = pipeline::DecodeBytes(exchange, "canonical", {}, &arena, &xs);
+    EXPECT_TRUE(s.ok()) << s.message();
+    std::vector<pipeline::OutputRecord> out, picked;
+    for (const json::Value& x : xs) processor_.Process(x, &arena, &out, nullptr);
+    for (auto& r : out) {
+      if (topic.empty() || r.topic == topic) picked.push_back(std::move(r));
+    }
+    return picked;
+  }
+
+  static std::string Exchange(std::string_view id, std::string_view time, std::string_view method, std::string_view path,
+                              std::string_view request_body, int status, std::string_view response_body) {
+    return std::string(R"({"id":")") + std::string(id) + R"(","time":")" + std::string(time) +
+           R"(","request":{"method":")" + std::string(method) + R"(","url":"https://shop.example.com/api)" +
+           std::string(path) + R"(","path":"/api)" + std::string(path) + R"(","headers":{},"body":)" +
+           std::string(request_body) + R"(},"response":{"status":)" + std::to_string(status) +
+           R"(,"headers":{},"body":)" + std::string(response_body) + "}}";
+  }
+
+  static json::Value Parse(const std::string& text, Arena* arena) {
+    json::Value v;
+    EXPECT_TRUE(json::ParseInto(text, arena, &v).ok()) << text;
+    return v;
+  }
+
+  static void ExpectJson(const std::string& got, const std::string& want) {
+    Arena arena;
+    EXPECT_TRUE(json::Equal(Parse(got, &arena), Parse(want, &arena))) << "got:  " << got << "\nwant: " << want;
+  }
+
+  MemoryStateStore store_;
+  pipeline::Processor processor_;
+  ChangelogStage stage_;
+};
+
+TEST_F(ChangelogStageTest, CreateUpdateReadPatchDelete) {
+  auto r = Run(Exchange("x1", "2026-11-27T10:00:00.000Z", "POST", "/orders", R"({"customer":{"id":"c-1"},"items":[]})",
+                        201, R"({"id":"o-1","status":"placed"})"));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].key, "o-1");
+  EXPECT_EQ(r[0].timestamp_ms, 1795773600000);
+  ExpectJson(*r[0].value, R"({"op":"c","before":null,"after":{"id":"o-1","status":"placed"},
+      "changes":[{"op":"replace","path":"","value":{"id":"o-1","status":"placed"}}],
+      "source":{"api":"Shop API","operation":"createOrder","method":"POST","path":"/api/orders","exchange":"x1"},
+      "ts_ms":1795773600000})");
+
+  r = Run(Exchange("x2", "2026-11-27T10:00:01.000Z", "PUT", "/orders/o-1", "{}", 200, R"({"id":"o-1","status":"shipped"})"));
+  ASSERT_EQ(r.size(), 1u);
+  ExpectJson(*r[0].value, R"({"op":"u","before":{"id":"o-1","status":"placed"},"after":{"id":"o-1","status":"shipped"},
+      "changes":[{"op":"replace","path":"/status","value":"shipped"}],
+      "source":{"api":"Shop API","operation":"updateOrder","method":"PUT","path":"/api/orders/o-1","exchange":"x2"},
+      "ts_ms":1795773601000})");
+
+  // A GET that shows the known state emits nothing; one that differs emits `r`.
+  EXPECT_TRUE(Run(Exchange("x3", "2026-11-27T10:00:02.000Z", "GET", "/orders/o-1", "null", 200,
+                           R"({"status":"shipped","id":"o-1"})")).empty());
+  r = Run(Exchange("x4", "2026-11-27T10:00:03.000Z", "GET", "/orders/o-1", "null", 200, R"({"id":"o-1","status":"paid"})"));
+  ASSERT_EQ(r.size(), 1u);
+  Arena arena;
+  json::Value v = Parse(*r[0].value, &arena);
+  EXPECT_EQ(v.Find("op")->string(), "r");
+
+  // PATCH with 204 and no body: before merged with the request body (RFC 7386).
+  r = Run(Exchange("x5", "2026-11-27T10:00:04.000Z", "PATCH", "/orders/o-1", R"({"status":"shipped","note":"gift"})",
+                   204, "null"));
+  ASSERT_EQ(r.size(), 1u);
+  ExpectJson(*r[0].value, R"({"op":"u","before":{"id":"o-1","status":"paid"},"after":{"id":"o-1","status":"shipped","note":"gift"},
+      "changes":[{"op":"replace","path":"/status","value":"shipped"},{"op":"add","path":"/note","value":"gift"}],
+      "source":{"api":"Shop API","operation":"patchOrder","method":"PATCH","path":"/api/orders/o-1","exchange":"x5"},
+      "ts_ms":1795773604000})");
+
+  // DELETE: `d` then a tombstone; a second DELETE changes nothing.
+  r = Run(Exchange("x6", "2026-11-27T10:00:05.000Z", "DELETE", "/orders/o-1", "null", 204, "null"));
+  ASSERT_EQ(r.size(), 2u);
+  ExpectJson(*r[0].value, R"({"op":"d","before":{"id":"o-1","status":"shipped","note":"gift"},"after":null,
+      "changes":[{"op":"replace","path":"","value":null}],
+      "source":{"api":"Shop API","operation":"deleteOrder","method":"DELETE","path":"/api/orders/o-1","exchange":"x6"},
+      "ts_ms":1795773605000})");
+  EXPECT_EQ(r[1].key, "o-1");
+  EXPECT_FALSE(r[1].value.has_value());
+  EXPECT_TRUE(Run(Exchange("x7", "2026-11-27T10:00:06.000Z", "DELETE", "/orders/o-1", "null", 204, "null")).empty());
+  EXPECT_TRUE(store_.List("order", "", 10)->empty());
+
+  // Re-created after the delete: `c` from nothing.
+  r = Run(Exchange("x8", "2026-11-27T10:00:07.000Z", "POST", "/orders", "{}", 201, R"({"id":"o-1","status":"placed"})"));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(Parse(*r[0].value, &arena).Find("before")->is_null());
+  EXPECT_EQ(stage_.counters().changes.load(), 6u);
+  EXPECT_EQ(stage_.counters().unchanged.load(), 2u);
+}
+
+TEST_F(ChangelogStageTest, Non2xxAndResourcesWithoutChangesEmitNothing) {
+  EXPECT_TRUE(Run(Exchange("x1", "2026-11-27T10:00:00.000Z", "POST", "/orders", "{}", 422, R"({"error":"bad"})")).empty());
+  EXPECT_TRUE(Run(Exchange("x2", "2026-11-27T10:00:00.000Z", "PUT", "/orders/o-9", "{}", 404, "null")).empty());
+  EXPECT_TRUE(store_.List("order", "", 10)->empty());
+  // A PUT that repeats the known state: nothing.
+  ASSERT_EQ(Run(Exchange("x3", "2026-11-27T10:00:01.000Z", "PUT", "/orders/o-9", "{}", 200, R"({"id":"o-9"})")).size(), 1u);
+  EXPECT_TRUE(Run(Exchange("x4", "2026-11-27T10:00:02.000Z", "PUT", "/orders/o-9", "{}", 200, R"({"id":"o-9"})")).empty());
+}
+
+TEST_F(ChangelogStageTest, StateExpressionShapesTheDomainObject) {
+  auto r = Run(Exchange("x1", "2026-11-27T10:00:00.000Z", "POST", "/customers", "{}", 201,
+                        R"({"id":"c-1","email":"a@example.com","password":"hunter2"})"),
+               "shop.customers.changelog");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].key, "c-1");
+  Arena arena;
+  ExpectJson(json::ToJson(*Parse(*r[0].value, &arena).Find("after")), R"({"id":"c-1","email":"a@example.com"})");
+  auto stored = store_.Get("customer", "c-1");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  ExpectJson((*stored)->value, R"({"id":"c-1","email":"a@example.com"})");
+}
+
+// The rule (docs/changelogs.md): an exchange older than the key's last applied one is not
+// applied; it goes to the dead-letter topic and is counted. Equal times apply in arrival order.
+TEST_F(ChangelogStageTest, OutOfOrderExchangeIsDeadLetteredNotApplied) {
+  ASSERT_EQ(Run(Exchange("x1", "2026-11-27T10:00:10.000Z", "PUT", "/orders/o-2", "{}", 200,
+                         R"({"id":"o-2","status":"shipped"})")).size(), 1u);
+  auto all = Run(Exchange("x0", "2026-11-27T10:00:05.000Z", "PUT", "/orders/o-2", "{}", 200,
+                          R"({"id":"o-2","status":"paid"})"), "");
+  size_t changelog = 0, dead = 0;
+  for (const auto& rec : all) {
+    changelog += rec.topic == "shop.orders.changelog";
+    if (rec.topic == pipeline::kDeadLetterTopic) {
+      ++dead;
+      EXPECT_NE(rec.value->find("out of order"), std::string::npos) << *rec.value;
+      EXPECT_NE(rec.value->find("changelog"), std::string::npos) << *rec.value;
+    }
+  }
+  EXPECT_EQ(changelog, 0u);
+  EXPECT_EQ(dead, 1u);
+  EXPECT_EQ(stage_.counters().out_of_order.load(), 1u);
+  ExpectJson(store_.Get("order", "o-2")->value().value, R"({"id":"o-2","status":"shipped"})");
+  // The same time as the last applied one is not "older": applied.
+  EXPECT_EQ(Run(Exchange("x2", "2026-11-27T10:00:10.000Z", "PUT", "/orders/o-2", "{}", 200,
+                         R"({"id":"o-2","status":"cancelled"})")).size(), 1u);
+  // Other keys are not affected by o-2's clock.
+  EXPECT_EQ(Run(Exchange("x3", "2026-11-27T09:00:00.000Z", "PUT", "/orders/o-3", "{}", 200, R"({"id":"o-3"})")).size(), 1u);
+}
+
+TEST_F(ChangelogStageTest, KeyErrorGoesToDeadLetters) {
+  // POST /orders without a response id: the key expression fails.
+  auto all = Run(Exchange("x1", "2026-11-27T10:00:00.000Z", "POST", "/customers", "{}", 201, R"({"email":"x"})"), "");
+  size_t dead = 0;
+  for (const auto& rec : all) {
+    EXPECT_NE(rec.topic, "shop.customers.changelog");
+    dead += rec.topic == pipeline::kDeadLetterTopic;
+  }
+  EXPECT_GE(dead, 1u);
+  EXPECT_GE(stage_.counters().errors.load(), 1u);
+}
+
+}  // namespace
+}  // namespace ec::cdc

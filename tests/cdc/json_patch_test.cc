@@ -1,0 +1,117 @@
+// RFC 6902 Appendix A examples through ApplyPatch, and Diff checked by applying its result.
+#include <gtest/gtest.h>
+
+#include "cdc/json_patch.h"
+#include "json/document.h"
+#include "json/writer.h"
+
+namespace ec::cdc {
+namespace {
+
+json::Value P(std::string_view text, Arena* arena) {
+  json::Value v;
+  EXPECT_TRUE(json::ParseInto(text, arena, &v).ok()) << text;
+  return v;
+}
+
+struct Case {
+  const char* name;
+  const char* doc;
+  const char* patch;
+  const char* result;  // nullptr: the patch must fail
+};
+
+TEST(JsonPatch, Rfc6902AppendixA) {
+  const Case cases[] = {
+      {"A.1 add object member", R"({"foo":"bar"})", R"([{"op":"add","path":"/baz","value":"qux"}])",
+       R"({"baz":"qux","foo":"bar"})"},
+      {"A.2 add array element", R"({"foo":["bar","baz"]})", R"([{"op":"add","path":"/foo/1","value":"qux"}])",
+       R"({"foo":["bar","qux","baz"]})"},
+      {"A.3 remove object member", R"({"baz":"qux","foo":"bar"})", R"([{"op":"remove","path":"/baz"}])",
+       R"({"foo":"bar"})"},
+      {"A.4 remove array element", R"({"foo":["bar","qux","baz"]})", R"([{"op":"remove","path":"/foo/1"}])",
+       R"({"foo":["bar","baz"]})"},
+      {"A.5 replace", R"({"baz":"qux","foo":"bar"})", R"([{"op":"replace","path":"/baz","value":"boo"}])",
+       R"({"baz":"boo","foo":"bar"})"},
+      {"A.6 move value", R"({"foo":{"bar":"baz","waldo":"fred"},"qux":{"corge":"grault"}})",
+       R"([{"op":"move","from":"/foo/waldo","path":"/qux/thud"}])",
+       R"({"foo":{"bar":"baz"},"qux":{"corge":"grault","thud":"fred"}})"},
+      {"A.7 move array element", R"({"foo":["all","grass","cows","eat"]})",
+       R"([{"op":"move","from":"/foo/1","path":"/foo/3"}])", R"({"foo":["all","cows","eat","grass"]})"},
+      {"A.8 test success", R"({"baz":"qux","foo":["a",2,"c"]})",
+       R"([{"op":"test","path":"/baz","value":"qux"},{"op":"test","path":"/foo/1","value":2}])",
+       R"({"baz":"qux","foo":["a",2,"c"]})"},
+      {"A.9 test error", R"({"baz":"qux"})", R"([{"op":"test","path":"/baz","value":"bar"}])", nullptr},
+      {"A.10 add nested member", R"({"foo":"bar"})", R"([{"op":"add","path":"/child","value":{"grandchild":{}}}])",
+       R"({"foo":"bar","child":{"grandchild":{}}})"},
+      {"A.11 ignore unrecognized members", R"({"foo":"bar"})",
+       R"([{"op":"add","path":"/baz","value":"qux","xyz":123}])", R"({"foo":"bar","baz":"qux"})"},
+      {"A.12 add to a nonexistent target", R"({"foo":"bar"})", R"([{"op":"add","path":"/baz/bat","value":"qux"}])",
+       nullptr},
+      {"A.14 ~ escape ordering", R"({"/":9,"~1":10})", R"([{"op":"test","path":"/~01","value":10}])",
+       R"({"/":9,"~1":10})"},
+      {"A.15 string is not number", R"({"/":9,"~1":10})", R"([{"op":"test","path":"/~01","value":"10"}])", nullptr},
+      {"A.16 add array value", R"({"foo":["bar"]})", R"([{"op":"add","path":"/foo/-","value":["abc","def"]}])",
+       R"({"foo":["bar",["abc","def"]]})"},
+      {"copy", R"({"a":{"b":1}})", R"([{"op":"copy","from":"/a","path":"/c"}])", R"({"a":{"b":1},"c":{"b":1}})"},
+      {"replace root", R"({"a":1})", R"([{"op":"replace","path":"","value":[1]}])", R"([1])"},
+      {"remove missing", R"({"a":1})", R"([{"op":"remove","path":"/b"}])", nullptr},
+      {"index with leading zero", R"({"a":[1,2]})", R"([{"op":"remove","path":"/a/01"}])", nullptr},
+      {"index past the end", R"({"a":[1,2]})", R"([{"op":"add","path":"/a/3","value":0}])", nullptr},
+      {"move into own child", R"({"a":{"b":1}})", R"([{"op":"move","from":"/a","path":"/a/b/c"}])", nullptr},
+      {"unknown op", R"({})", R"([{"op":"frobnicate","path":"/a"}])", nullptr},
+  };
+  for (const Case& c : cases) {
+    Arena arena;
+    Result<json::Value> got = ApplyPatch(P(c.doc, &arena), P(c.patch, &arena), &arena);
+    if (c.result == nullptr) {
+      EXPECT_FALSE(got.ok()) << c.name << " gave " << json::ToJson(*got);
+      continue;
+    }
+    ASSERT_TRUE(got.ok()) << c.name << ": " << got.status().message();
+    EXPECT_TRUE(json::Equal(*got, P(c.result, &arena))) << c.name << ": got " << json::ToJson(*got);
+  }
+}
+
+TEST(JsonPatch, DiffOfContractExample) {
+  Arena arena;
+  json::Value d = Diff(P(R"({"id":"o-1001","status":"placed"})", &arena),
+                       P(R"({"id":"o-1001","status":"shipped"})", &arena), &arena);
+  EXPECT_EQ(json::ToJson(d), R"([{"op":"replace","path":"/status","value":"shipped"}])");
+}
+
+TEST(JsonPatch, DiffEscapesAndOrders) {
+  Arena arena;
+  json::Value d = Diff(P(R"({"a/b":1,"c~d":2,"keep":true})", &arena), P(R"({"keep":true,"c~d":3,"new":null})", &arena),
+                       &arena);
+  EXPECT_EQ(json::ToJson(d),
+            R"([{"op":"remove","path":"/a~1b"},{"op":"replace","path":"/c~0d","value":3},)"
+            R"({"op":"add","path":"/new","value":null}])");
+  EXPECT_EQ(json::ToJson(Diff(P("[1,2]", &arena), P("[1,2]", &arena), &arena)), "[]");
+  EXPECT_EQ(json::ToJson(Diff(P("null", &arena), P(R"({"a":1})", &arena), &arena)),
+            R"([{"op":"replace","path":"","value":{"a":1}}])");
+}
+
+// Apply(before, Diff(before, after)) == after over many pairs of documents.
+TEST(JsonPatch, DiffRoundTrips) {
+  const char* docs[] = {
+      "null", "1", "\"s\"", "[]", "{}", "[1,2,3]", "[1,[2,3],{\"x\":1}]", "[3,2]",
+      R"({"a":1,"b":[1,2,{"c":null}],"d":{"e":{"f":"g"}}})",
+      R"({"a":2,"b":[1,2,{"c":false}],"d":{"e":{}},"z":0})",
+      R"({"b":[1,2],"d":{"e":{"f":"g","h":[]}},"~/":{"/~":1}})",
+      R"({"~/":{"/~":2},"a":{"b":{"c":{"d":[1,{"e":[2]}]}}}})",
+  };
+  for (const char* a : docs) {
+    for (const char* z : docs) {
+      Arena arena;
+      json::Value before = P(a, &arena), after = P(z, &arena);
+      json::Value patch = Diff(before, after, &arena);
+      Result<json::Value> got = ApplyPatch(before, patch, &arena);
+      ASSERT_TRUE(got.ok()) << a << " -> " << z << ": " << got.status().message();
+      EXPECT_TRUE(json::Equal(*got, after)) << a << " -> " << z << " via " << json::ToJson(patch);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ec::cdc

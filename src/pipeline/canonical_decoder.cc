@@ -26,6 +26,7 @@ Status ReadMessage(const json::Value& raw, bool is_request, MessageDraft* m) {
   }
   const json::Value& headers = Get(msg, "headers");
   if (headers.is_object()) {
+    m->headers_object = headers;
     m->headers.assign(headers.object().begin(), headers.object().end());
   } else if (!headers.is_null()) {
     return WrongType("canonical", std::string(side) + ".headers", "an object", headers);

@@ -22,6 +22,7 @@ struct MessageDraft {
   json::Value path;     // string or null (derived from url when null)
   json::Value query;    // object or null (parsed from url when null)
   std::vector<json::Member> headers;  // names as given; values string or array of strings
+  json::Value headers_object;         // the source's headers object, when it had one
   json::Value body;           // null, string (raw text) or an already-parsed JSON value
   bool body_base64 = false;   // body is a base64 string
   std::string_view mime_type; // fallback content type when there is no content-type header

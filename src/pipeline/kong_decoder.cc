@@ -17,6 +17,7 @@ const json::Value& Get(const json::Value& obj, std::string_view key) {
 Status ReadHeaders(const json::Value& msg, std::string_view side, MessageDraft* m) {
   const json::Value& headers = Get(msg, "headers");
   if (headers.is_object()) {
+    m->headers_object = headers;
     m->headers.assign(headers.object().begin(), headers.object().end());
   } else if (!headers.is_null()) {
     return WrongType("kong", std::string(side) + ".headers", "an object", headers);

@@ -42,6 +42,24 @@ bool HeaderString(const json::Value& v, std::string* out) {
 
 // Lower-cased names; a repeated header becomes one value joined with ", " (RFC 9110 §5.3),
 // except set-cookie, which cannot be joined and becomes a list of strings.
+// True when `headers` already has lower-case, unique names and string values (the common
+// case for canonical and Kong records), so it can be used as is without a copy.
+bool AlreadyNormal(const json::Value& headers) {
+  if (!headers.is_object()) return false;
+  std::span<const json::Member> ms = headers.object();
+  for (size_t i = 0; i < ms.size(); ++i) {
+    std::string_view k = ms[i].key;
+    if (k.empty() || k[0] == ':' || !ms[i].value.is_string()) return false;
+    for (char c : k) {
+      if (c >= 'A' && c <= 'Z') return false;
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (ms[j].key == k) return false;
+    }
+  }
+  return true;
+}
+
 Result<json::Value> NormalizeHeaders(const std::vector<json::Member>& in, json::Builder& b,
                                      std::string_view where) {
   struct Header {
@@ -189,7 +207,12 @@ Result<json::Value> FinishMessage(MessageDraft& m, bool is_request, const Decode
                                   json::Builder& b, std::string_view where) {
   std::string_view side = is_request ? "request" : "response";
   std::vector<json::Member> out;
-  EC_ASSIGN_OR_RETURN(json::Value headers, NormalizeHeaders(m.headers, b, where));
+  json::Value headers;
+  if (AlreadyNormal(m.headers_object)) {
+    headers = m.headers_object;
+  } else {
+    EC_ASSIGN_OR_RETURN(headers, NormalizeHeaders(m.headers, b, where));
+  }
   std::string_view content_type = m.mime_type;
   if (const json::Value* ct = headers.Find("content-type"); ct != nullptr && ct->is_string()) {
     content_type = ct->string();

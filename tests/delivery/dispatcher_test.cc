@@ -217,9 +217,9 @@ TEST_F(DispatcherTest, RetriesFailuresWithBackoffThenDelivers) {
   auto gap1 = std::chrono::duration_cast<milliseconds>(got[1].at - got[0].at).count();
   auto gap2 = std::chrono::duration_cast<milliseconds>(got[2].at - got[1].at).count();
   EXPECT_GE(gap1, 95);
-  EXPECT_LT(gap1, 400);
+  EXPECT_LT(gap1, 2500);  // generous: CI machines are loaded
   EXPECT_GE(gap2, 195);
-  EXPECT_LT(gap2, 600);
+  EXPECT_LT(gap2, 3000);
   auto attempts = dispatcher_->Attempts(sub.id, 10);
   ASSERT_TRUE(attempts.ok());
   ASSERT_EQ(attempts->size(), 3u);
@@ -245,7 +245,7 @@ TEST_F(DispatcherTest, HonoursRetryAfter) {
   auto got = inbox.Snapshot();
   auto gap = std::chrono::duration_cast<milliseconds>(got[1].at - got[0].at).count();
   EXPECT_GE(gap, 990);  // the policy alone would have waited ~20 ms
-  EXPECT_LT(gap, 3000);
+  EXPECT_LT(gap, 6000);
 }
 
 TEST_F(DispatcherTest, TimeoutIsRetried) {

@@ -20,6 +20,13 @@ std::vector<size_t> CodePoints(std::string_view s);
 // UTF-16 length of a UTF-8 prefix (JavaScript string indexes).
 size_t Utf16Length(std::string_view s);
 Val StrVal(Evaluator& ev, const std::string& s);
+// A double as an integer without undefined behaviour: NaN -> 0, clamped to +-1e15.
+inline int64_t ClampInt(double d) {
+  if (!(d == d)) return 0;
+  if (d > 1e15) return static_cast<int64_t>(1e15);
+  if (d < -1e15) return static_cast<int64_t>(-1e15);
+  return static_cast<int64_t>(d);
+}
 std::string NumText(double d);  // JavaScript Number.prototype.toString()
 
 // strings

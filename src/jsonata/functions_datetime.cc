@@ -690,7 +690,8 @@ EC_JSONATA_FN(FnNow) {
 
 EC_JSONATA_FN(FnFromMillis) {
   Val m = Arg(args, 0);
-  if (m.undef()) return {};
+  // Outside JavaScript's Date range (or NaN) there is no date to format.
+  if (m.undef() || !std::isfinite(m.d) || std::fabs(m.d) > 8.64e15) return {};
   std::string out;
   if (!FormatDateTime(ev, m.d, Arg(args, 1), Arg(args, 2), &out)) return {};
   return StrVal(ev, out);

@@ -42,7 +42,7 @@ EC_JSONATA_FN(FnFormatBase) {
   Val a = Arg(args, 0), r = Arg(args, 1);
   if (a.undef()) return {};
   double x = BankersRound(a.d, 0);
-  int radix = r.undef() ? 10 : static_cast<int>(r.d);
+  int64_t radix = r.undef() ? 10 : ClampInt(r.d);
   if (radix < 2 || radix > 36) {
     return ev.FailV("D3100", "The radix of the formatBase function must be between 2 and 36.  It was given " + NumText(r.d), r);
   }
@@ -314,7 +314,7 @@ EC_JSONATA_FN(FnFormatNumber) {
 
 EC_JSONATA_FN(FnFormatInteger) {
   Val a = Arg(args, 0), p = Arg(args, 1);
-  if (a.undef()) return {};
+  if (a.undef() || !std::isfinite(a.d)) return {};
   IntegerFormat f = AnalyseIntegerPicture(p.str());
   if (!f.error.empty()) return ev.Fail("D3131", "In a decimal digit pattern, all digits must be from the same decimal group");
   std::string out;

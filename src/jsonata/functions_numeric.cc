@@ -86,7 +86,7 @@ EC_JSONATA_FN(FnRound) {
   Val a = Arg(args, 0), pv = Arg(args, 1);
   if (a.undef()) return {};
   double x = a.d;
-  int64_t prec = pv.undef() ? 0 : static_cast<int64_t>(pv.d);
+  int64_t prec = pv.undef() ? 0 : ClampInt(pv.d);
   if (prec) x = Shift(x, prec);
   double r = std::floor(x + 0.5);
   double diff = r - x;

@@ -172,7 +172,7 @@ EC_JSONATA_FN(FnPad) {
   // A width beyond kMaxPad is an error rather than an attempt to allocate it.
   constexpr double kMaxPad = 1e7;
   if (std::fabs(width) > kMaxPad) return ev.FailV("D3137", "$pad: width exceeds the limit of 1e7 characters", Arg(args, 1));
-  int64_t pad = static_cast<int64_t>(std::fabs(width)) - static_cast<int64_t>(Utf8Length(s.str()));
+  int64_t pad = ClampInt(std::fabs(width)) - static_cast<int64_t>(Utf8Length(s.str()));
   if (pad <= 0 || ch.empty()) return s;
   std::string padding;
   while (static_cast<int64_t>(Utf8Length(padding)) < pad) padding += ch;

@@ -149,7 +149,7 @@ TEST(KafkaBroker, ProduceThenFetchEveryAcksAndVersion) {
   CreateTopic(c, "t", 1);
   int64_t expected = 0;
   for (int16_t acks : {1, -1}) {
-    for (int16_t v : {3, 7, 9}) {
+    for (int16_t v : {0, 2, 3, 7, 9}) {
       auto resp = c.Call<ProduceResponse>(MakeProduce("t", 0, Batch(3), acks), v);
       ASSERT_EQ(resp.responses.size(), 1u);
       const auto& p = resp.responses[0].partition_responses[0];
@@ -254,7 +254,7 @@ TEST(KafkaBroker, BadFramesCloseOnlyThatConnection) {
       {"negative frame size", std::string("\xff\xff\xff\xf0", 4)},
       {"frame shorter than a header", std::string("\x00\x00\x00\x03\x00\x12\x00", 7)},
       {"unknown api key", std::string("\x00\x00\x00\x0a\x03\xe7\x00\x00\x00\x00\x00\x01\x00\x00", 14)},
-      {"unsupported produce version", std::string("\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00", 14)},
+      {"unsupported produce version", std::string("\x00\x00\x00\x0a\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x00", 14)},
       {"truncated metadata body", std::string("\x00\x00\x00\x0e\x00\x03\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x05", 18)},
       {"absurd array length", std::string("\x00\x00\x00\x0e\x00\x14\x00\x00\x00\x00\x00\x01\x00\x00\x7f\xff\xff\xff", 18)},
   };

@@ -8,6 +8,7 @@
 #include "kafka/broker_fixture.h"
 #include "kafka/messages.h"
 #include "kafka/process_util.h"
+#include "log/record_batch.h"
 
 namespace ec::kafka {
 namespace {
@@ -52,6 +53,31 @@ TEST_F(KcatTest, MetadataProduceConsume) {
   // Offsets: consume from 90.
   ASSERT_EQ(RunCommand(Kcat("-C -t kt -o 90 -e"), File("c90")), 0);
   EXPECT_EQ(CountLines(ReadFile(File("c90"))), 10);
+}
+
+TEST_F(KcatTest, CompressedBatchesAreStoredAndServedAsProduced) {
+  {
+    std::ofstream in(File("zin"));
+    for (int i = 0; i < 50; ++i) in << "compressible value compressible value " << i << "\n";
+  }
+  for (std::string codec : {"gzip", "snappy", "lz4", "zstd"}) {
+    std::string topic = "z-" + codec;
+    ASSERT_EQ(RunCommand(Kcat("-P -t " + topic + " -z " + codec + " -l " + File("zin")), File("zp")), 0)
+        << codec << ReadFile(File("zp.err"));
+    log::ReadResult rr = broker_.logs()->GetPartition(topic, 0)->Read(0, 1 << 20);
+    std::string bytes;
+    ASSERT_TRUE(rr.CopyTo(&bytes).ok());
+    int compressed = 0;
+    ASSERT_TRUE(log::ForEachBatch(bytes, true, [&](const log::RecordBatchView& b) {
+                  compressed += b.compression() != log::Compression::kNone;
+                  return Status::Ok();
+                }).ok());
+    EXPECT_GT(compressed, 0) << codec << ": stored batches should keep the producer's compression";
+    ASSERT_EQ(RunCommand(Kcat("-C -t " + topic + " -o beginning -e"), File("zc")), 0) << codec;
+    std::string out = ReadFile(File("zc"));
+    EXPECT_EQ(CountLines(out), 50) << codec;
+    EXPECT_NE(out.find("compressible value compressible value 49\n"), std::string::npos) << codec;
+  }
 }
 
 TEST_F(KcatTest, ConsumerGroupOfTwoSplitsPartitions) {

@@ -15,7 +15,9 @@ constexpr ApiEntry Entry(const char* name, int16_t lo, int16_t hi, HandlerFn fn)
 
 std::vector<ApiEntry> BuildTable() {
   std::vector<ApiEntry> v;
-  EC_API(ProduceRequest, "Produce", 3, 9, HandleProduce);
+  // v0-2 are advertised because librdkafka infers gzip/snappy/lz4 support from them; their
+  // requests must still carry RecordBatch v2 (older message sets get error 43).
+  EC_API(ProduceRequest, "Produce", 0, 9, HandleProduce);
   EC_API(FetchRequest, "Fetch", 4, 12, HandleFetch);
   EC_API(ListOffsetsRequest, "ListOffsets", 1, 6, HandleListOffsets);
   EC_API(MetadataRequest, "Metadata", 0, 9, HandleMetadata);

@@ -5,6 +5,10 @@
 #include "json/document.h"
 #include "json/writer.h"
 #include "pipeline/decode_util.h"
+#include "pipeline/gateways/aws_apigw.h"
+#include "pipeline/gateways/envoy.h"
+#include "pipeline/gateways/haproxy.h"
+#include "pipeline/gateways/nginx.h"
 #include "pipeline/ids.h"
 
 namespace ec::pipeline {
@@ -24,6 +28,18 @@ const DecoderEntry kDecoders[] = {
     {{"kong", "Kong Gateway log serializer JSON (http-log, kafka-log, tcp-log, file-log plugins)",
       R"({"started_at":1795774530123,"client_ip":"10.0.0.7","request":{"method":"GET","uri":"/api/orders/o-1","url":"https://shop.example.com:443/api/orders/o-1","querystring":{},"headers":{"host":"shop.example.com"},"size":120},"response":{"status":200,"headers":{"content-type":"application/json"},"size":300},"latencies":{"request":12,"kong":2,"proxy":10},"route":{"name":"orders"},"service":{"name":"orders-svc"}})"},
      internal::DecodeKong, internal::LooksLikeKong},
+    {{"envoy", "Envoy / Istio JSON access log, or an Envoy tap HTTP buffered trace (with bodies)",
+      R"({"start_time":"2026-11-27T10:15:30.123Z","method":"GET","path":"/api/orders/o-1","protocol":"HTTP/1.1","response_code":200,"duration":12,"authority":"shop.example.com","downstream_remote_address":"10.0.0.7:51234","upstream_cluster":"orders-svc","route_name":"orders"})"},
+     gateways::DecodeEnvoy, gateways::LooksLikeEnvoy},
+    {{"aws-apigw", "Amazon API Gateway access log JSON, or a Kinesis Firehose HTTP-endpoint delivery of them (also CloudWatch Logs payloads)",
+      R"({"requestId":"c6af9ac6-7b61-11e6-9a41-93e8deadbeef","ip":"10.0.0.7","requestTime":"27/Nov/2026:10:15:30 +0000","httpMethod":"GET","resourcePath":"/orders/{id}","path":"/prod/orders/o-1","status":"200","protocol":"HTTP/1.1","responseLength":"16","responseLatency":"12"})"},
+     gateways::DecodeAwsApiGateway, gateways::LooksLikeAwsApiGateway},
+    {{"nginx", "nginx JSON exchange log as docs/gateways/nginx.md configures it (apilog.lua, or escape=json)",
+      R"({"ts":1795774530.123,"duration_ms":12,"client":"10.0.0.7","request":{"method":"GET","path":"/api/orders/o-1","query":"","args":{},"headers":{"Host":"shop.example.com"},"body":""},"response":{"status":200,"headers":{"content-type":"application/json"},"body":"{\"id\":\"o-1\"}","body_bytes":12,"body_truncated":false},"request_id":"5b3bc7ad3009f525588dc1ed2bda8642"})"},
+     gateways::DecodeNginx, gateways::LooksLikeNginx},
+    {{"haproxy", "HAProxy JSON log-format as docs/gateways/haproxy.md configures it (usually via syslog)",
+      R"({"ts":"27/Nov/2026:10:15:30 +0000","client":"10.0.0.7","method":"GET","path":"/api/orders/o-1","query":"-","version":"HTTP/1.1","req_headers_raw":"host: shop.example.com\r\n\r\n","req_body":"-","req_body_b64":"-","status":200,"res_headers":{"content-type":"application/json"},"res_body":"{\"id\":\"o-1\"}","res_body_b64":"eyJpZCI6Im8tMSJ9","Ta":12,"backend":"be_api","unique_id":"7F000001:D874_7F000001:46A2_6B08DF50_000E:3089"})"},
+     gateways::DecodeHaproxy, gateways::LooksLikeHaproxy},
     {{"canonical", "Eventception's own exchange record (contract section 1)",
       R"({"time":"2026-11-27T10:15:30.123Z","request":{"method":"GET","path":"/api/orders/o-1","headers":{}},"response":{"status":200,"headers":{"content-type":"application/json"},"body":{"id":"o-1"}}})"},
      internal::DecodeCanonical, internal::LooksLikeCanonical},

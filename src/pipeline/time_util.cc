@@ -83,13 +83,14 @@ std::optional<int64_t> ParseRfc3339Ms(std::string_view s) {
   if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
     ++pos;
   } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    // "+01:00" (RFC 3339) or "+0100" (ISO 8601 basic, as some gateways write it).
     int oh, om;
-    if (!Digits(s, pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !Digits(s, pos + 4, 2, &om)) {
+    bool colon = pos + 3 < s.size() && s[pos + 3] == ':';
+    if (!Digits(s, pos + 1, 2, &oh) || !Digits(s, pos + (colon ? 4 : 3), 2, &om)) {
       return std::nullopt;
     }
     offset_min = (s[pos] == '+' ? 1 : -1) * (oh * 60 + om);
-    pos += 6;
+    pos += colon ? 6 : 5;
   } else {
     return std::nullopt;
   }

@@ -14,7 +14,7 @@
 #include <mutex>
 #include <thread>
 
-#include "capture/decoders/haproxy.h"
+#include "pipeline/gateways/haproxy.h"
 #include "capture/syslog_listener.h"
 #include "capture/test_upstream.h"
 #include "json/document.h"
@@ -113,9 +113,9 @@ backend be_api
     Arena arena;
     json::Value raw;
     ASSERT_TRUE(json::ParseInto(msg.msg, &arena, &raw).ok()) << msg.msg;
-    ASSERT_TRUE(decoders::LooksLikeHaproxy(raw));
+    ASSERT_TRUE(pipeline::gateways::LooksLikeHaproxy(raw));
     std::vector<json::Value> out;
-    Status s = decoders::DecodeHaproxy(raw, {}, &arena, &out);
+    Status s = pipeline::gateways::DecodeHaproxy(raw, {}, &arena, &out);
     ASSERT_TRUE(s.ok()) << s.ToString();
     const json::Value& x = out[0];
     EXPECT_EQ(x.Find("request")->Find("method")->string(), "POST");

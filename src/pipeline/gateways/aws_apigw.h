@@ -20,7 +20,7 @@
 #include "json/value.h"
 #include "pipeline/exchange.h"
 
-namespace ec::capture::decoders {
+namespace ec::pipeline::gateways {
 
 bool LooksLikeAwsApiGateway(const json::Value& raw);
 // One access-log record, or one Firehose delivery (`records[].data`, each an access-log record,
@@ -36,4 +36,4 @@ std::string FirehoseResponseBody(std::string_view request_id, int64_t timestamp_
 // gunzip with an output limit (kLimitExceeded beyond `max_bytes`, kInvalidArgument if corrupt).
 Result<std::string> Gunzip(std::string_view gz, size_t max_bytes);
 
-}  // namespace ec::capture::decoders
+}  // namespace ec::pipeline::gateways

@@ -20,10 +20,10 @@
 #include "json/value.h"
 #include "pipeline/exchange.h"
 
-namespace ec::capture::decoders {
+namespace ec::pipeline::gateways {
 
 bool LooksLikeEnvoy(const json::Value& raw);
 Status DecodeEnvoy(const json::Value& raw, const pipeline::DecodeOptions& options, Arena* arena,
                    std::vector<json::Value>* out);
 
-}  // namespace ec::capture::decoders
+}  // namespace ec::pipeline::gateways

@@ -1,10 +1,10 @@
-#include "capture/decoders/envoy.h"
+#include "pipeline/gateways/envoy.h"
 
-#include "capture/decoders/decoder_util.h"
+#include "pipeline/gateways/decoder_util.h"
 #include "json/builder.h"
 #include "pipeline/decode_util.h"
 
-namespace ec::capture::decoders {
+namespace ec::pipeline::gateways {
 namespace {
 
 using pipeline::internal::ExchangeDraft;
@@ -176,4 +176,4 @@ Status DecodeEnvoy(const json::Value& raw, const pipeline::DecodeOptions& option
   return DecodeAccessLog(raw, options, arena, out);
 }
 
-}  // namespace ec::capture::decoders
+}  // namespace ec::pipeline::gateways

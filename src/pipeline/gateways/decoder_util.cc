@@ -1,12 +1,12 @@
-#include "capture/decoders/decoder_util.h"
+#include "pipeline/gateways/decoder_util.h"
 
 #include <cctype>
 #include <charconv>
 #include <cstring>
 
-#include "capture/exchange_parts.h"
+#include "pipeline/processor.h"
 
-namespace ec::capture::decoders {
+namespace ec::pipeline::gateways {
 namespace {
 const json::Value kNull;
 
@@ -73,12 +73,14 @@ bool ParseClfTime(std::string_view s, int64_t* unix_ms) {
   } else {
     iso.append("Z");
   }
-  return ParseRfc3339Millis(iso, unix_ms);
+  std::optional<int64_t> ms = ParseRfc3339Ms(iso);
+  if (ms) *unix_ms = *ms;
+  return ms.has_value();
 }
 
 json::Value TimeValue(const json::Value& v) {
-  int64_t ms;
-  if (v.is_string() && ParseRfc3339Millis(v.string(), &ms)) return json::Value::Number(double(ms));
+  if (!v.is_string()) return v;
+  if (std::optional<int64_t> ms = ParseRfc3339Ms(v.string())) return json::Value::Number(double(*ms));
   return v;
 }
 
@@ -91,4 +93,4 @@ std::string_view HostOfAddress(std::string_view a) {
   return a.substr(0, a.find(':'));
 }
 
-}  // namespace ec::capture::decoders
+}  // namespace ec::pipeline::gateways

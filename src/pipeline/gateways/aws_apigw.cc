@@ -1,14 +1,14 @@
-#include "capture/decoders/aws_apigw.h"
+#include "pipeline/gateways/aws_apigw.h"
 
 #include <zlib.h>
 
-#include "capture/decoders/decoder_util.h"
+#include "pipeline/gateways/decoder_util.h"
 #include "json/builder.h"
 #include "json/document.h"
 #include "json/writer.h"
 #include "pipeline/decode_util.h"
 
-namespace ec::capture::decoders {
+namespace ec::pipeline::gateways {
 namespace {
 
 using pipeline::internal::ExchangeDraft;
@@ -199,4 +199,4 @@ Result<std::string> Gunzip(std::string_view gz, size_t max_bytes) {
   return out;
 }
 
-}  // namespace ec::capture::decoders
+}  // namespace ec::pipeline::gateways

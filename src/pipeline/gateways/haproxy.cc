@@ -1,10 +1,10 @@
-#include "capture/decoders/haproxy.h"
+#include "pipeline/gateways/haproxy.h"
 
-#include "capture/decoders/decoder_util.h"
+#include "pipeline/gateways/decoder_util.h"
 #include "json/builder.h"
 #include "pipeline/decode_util.h"
 
-namespace ec::capture::decoders {
+namespace ec::pipeline::gateways {
 namespace {
 
 using pipeline::internal::ExchangeDraft;
@@ -94,4 +94,4 @@ Status DecodeHaproxy(const json::Value& raw, const pipeline::DecodeOptions& opti
   return Status::Ok();
 }
 
-}  // namespace ec::capture::decoders
+}  // namespace ec::pipeline::gateways

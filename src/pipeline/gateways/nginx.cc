@@ -1,10 +1,10 @@
-#include "capture/decoders/nginx.h"
+#include "pipeline/gateways/nginx.h"
 
-#include "capture/decoders/decoder_util.h"
+#include "pipeline/gateways/decoder_util.h"
 #include "json/builder.h"
 #include "pipeline/decode_util.h"
 
-namespace ec::capture::decoders {
+namespace ec::pipeline::gateways {
 namespace {
 
 using pipeline::internal::ExchangeDraft;
@@ -96,4 +96,4 @@ Status DecodeNginx(const json::Value& raw, const pipeline::DecodeOptions& option
   return Status::Ok();
 }
 
-}  // namespace ec::capture::decoders
+}  // namespace ec::pipeline::gateways

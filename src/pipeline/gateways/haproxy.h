@@ -17,10 +17,10 @@
 #include "json/value.h"
 #include "pipeline/exchange.h"
 
-namespace ec::capture::decoders {
+namespace ec::pipeline::gateways {
 
 bool LooksLikeHaproxy(const json::Value& raw);
 Status DecodeHaproxy(const json::Value& raw, const pipeline::DecodeOptions& options, Arena* arena,
                      std::vector<json::Value>* out);
 
-}  // namespace ec::capture::decoders
+}  // namespace ec::pipeline::gateways

@@ -7,7 +7,7 @@
 
 #include "json/value.h"
 
-namespace ec::capture::decoders {
+namespace ec::pipeline::gateways {
 
 // The member `key` of `obj`, or a null Value when absent (or `obj` is not an object).
 const json::Value& Get(const json::Value& obj, std::string_view key);
@@ -26,4 +26,4 @@ json::Value TimeValue(const json::Value& v);
 // "10.0.0.7:51234" -> "10.0.0.7", "[::1]:80" -> "::1".
 std::string_view HostOfAddress(std::string_view address);
 
-}  // namespace ec::capture::decoders
+}  // namespace ec::pipeline::gateways

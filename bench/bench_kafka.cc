@@ -67,8 +67,10 @@ int main(int argc, char** argv) {
     create("lat");
     target->produce_acks1 = ProduceRun(bs, "p1", messages, "1");
     target->produce_acksall = ProduceRun(bs, "pall", messages, "-1");
-    target->consume_rdkafka = ConsumeRun(bs, "p1", messages);
-    target->consume_raw = RawFetchRun(bs, "p1", messages);
+    auto [lo, hi] = Watermarks(bs, "p1");
+    target->retained = hi - lo;
+    target->consume_rdkafka = ConsumeRun(bs, "p1", static_cast<int>(hi - lo));
+    target->consume_raw = RawFetchRun(bs, "p1", lo, static_cast<int>(hi - lo));
     target->latency = LatencyRun(bs, "lat", 10000, 3);
   }
   double iperf_gbit = Iperf3Loopback();
@@ -81,6 +83,7 @@ int main(int argc, char** argv) {
   row("produce acks=1 (MB/s)", f_ours.produce_acks1.mb_s, f_mock.produce_acks1.mb_s, "");
   row("produce acks=1 (msg/s, k)", f_ours.produce_acks1.msg_s / 1e3, f_mock.produce_acks1.msg_s / 1e3, "");
   row("produce acks=-1 (MB/s)", f_ours.produce_acksall.mb_s, f_mock.produce_acksall.mb_s, "");
+  std::printf("%-44s %10lld     %10lld\n", "messages held for the consume runs", (long long)f_ours.retained, (long long)f_mock.retained);
   row("consume librdkafka (MB/s)", f_ours.consume_rdkafka.mb_s, f_mock.consume_rdkafka.mb_s, "");
   row("consume raw Fetch, discard (MB/s)", f_ours.consume_raw.mb_s, f_mock.consume_raw.mb_s, "");
   std::printf("%-44s %10.3f ms %10.3f ms\n", "latency p50 @10k msg/s, linger.ms=0", f_ours.latency.p50_ms, f_mock.latency.p50_ms);

@@ -58,6 +58,7 @@ struct Latency {
 struct Figures {
   Throughput produce_acks1, produce_acksall, consume_rdkafka, consume_raw;
   Latency latency;
+  int64_t retained = 0;
 };
 
 inline rd_kafka_t* NewClient(rd_kafka_type_t type, const std::map<std::string, std::string>& conf,
@@ -125,6 +126,16 @@ inline Throughput ProduceRun(const std::string& bs, const std::string& topic, in
   return {delivered.load() / s, delivered.load() * double(kValueSize) / s / 1e6};
 }
 
+// [low, high) offsets of partition 0: what the broker still holds (the mock cluster keeps
+// only a bounded tail of each partition in memory).
+inline std::pair<int64_t, int64_t> Watermarks(const std::string& bs, const std::string& topic) {
+  rd_kafka_t* c = NewClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bs}, {"group.id", "wm"}});
+  int64_t lo = 0, hi = 0;
+  rd_kafka_query_watermark_offsets(c, topic.c_str(), 0, &lo, &hi, 10000);
+  rd_kafka_destroy(c);
+  return {lo, hi};
+}
+
 inline Throughput ConsumeRun(const std::string& bs, const std::string& topic, int n) {
   rd_kafka_t* c = NewClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bs}, {"group.id", "bench"},
                                                 {"enable.auto.commit", "false"},
@@ -138,6 +149,7 @@ inline Throughput ConsumeRun(const std::string& bs, const std::string& topic, in
   int got = 0;
   size_t bytes = 0;
   auto t0 = Clock::now();
+  auto last = t0;
   auto deadline = t0 + std::chrono::seconds(120);
   while (got < n && Clock::now() < deadline) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(c, 100);
@@ -145,10 +157,12 @@ inline Throughput ConsumeRun(const std::string& bs, const std::string& topic, in
     if (!m->err) {
       ++got;
       bytes += m->len;
+      last = Clock::now();
     }
     rd_kafka_message_destroy(m);
   }
-  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (got < n) std::fprintf(stderr, "consume: %d of %d messages\n", got, n);
+  double s = std::chrono::duration<double>(last - t0).count();
   rd_kafka_consumer_close(c);
   rd_kafka_destroy(c);
   return {got / s, bytes / s / 1e6};
@@ -156,7 +170,7 @@ inline Throughput ConsumeRun(const std::string& bs, const std::string& topic, in
 
 // Our raw Fetch client: one connection, Fetch v11 in a loop, records discarded (only the
 // batch headers are walked to find the next offset).
-inline Throughput RawFetchRun(const std::string& bs, const std::string& topic, int n) {
+inline Throughput RawFetchRun(const std::string& bs, const std::string& topic, int64_t start, int n) {
   size_t colon = bs.rfind(':');
   int port = std::stoi(bs.substr(colon + 1));
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -165,7 +179,7 @@ inline Throughput RawFetchRun(const std::string& bs, const std::string& topic, i
   a.sin_port = htons(static_cast<uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return {};
-  int64_t offset = 0, records = 0;
+  int64_t offset = start, records = 0;
   size_t bytes = 0;
   std::string buf;
   auto t0 = Clock::now();

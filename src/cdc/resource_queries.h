@@ -2,7 +2,8 @@
 // The admin API's resource reads, independent of HTTP (the server routes call these):
 //   GET /v1/resources/{name}/{key}  -> ResourceState
 //   GET /v1/resources/{name}?after=KEY&limit=N -> ResourceKeys
-// Each returns an HTTP status and a JSON body; errors are {"error": "..."} saying what to do.
+// Each returns an HTTP status and a JSON body; errors are {"error": {"code", "message"}} (the
+// admin API's shape), the message saying what is wrong.
 
 #include <cstddef>
 #include <string>
@@ -22,7 +23,7 @@ inline constexpr size_t kDefaultKeysLimit = 100;
 inline constexpr size_t kMaxKeysLimit = 1000;
 
 // 200 {"resource", "key", "state", "ts_ms"}; 404 for an unknown resource, an unknown key or a
-// deleted key ({"error", "deleted": true, "ts_ms"} for the latter).
+// deleted key (code "deleted", plus "deleted": true and "ts_ms", for the latter).
 QueryResponse ResourceState(StateStore* store, const spec::CompiledSpecs& specs, std::string_view name,
                             std::string_view key);
 

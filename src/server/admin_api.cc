@@ -1,5 +1,6 @@
 #include "server/admin_api.h"
 
+#include "cdc/resource_queries.h"
 #include "json/document.h"
 #include "log/log_manager.h"
 #include "log/record_batch.h"
@@ -330,6 +331,18 @@ void AddAdminRoutes(const AdminContext* ctx, Router* router) {
   router->Add("GET", "/v1/operations/{id}", [ctx](HttpRequest& r) { return Operation(*ctx, r); });
   router->Add("GET", "/v1/streams", [ctx](HttpRequest&) { return Streams(*ctx); });
   router->Add("GET", "/v1/topics", [ctx](HttpRequest&) { return Topics(*ctx); });
+  // CDC: last known state of a resource key, and the keys, paged (docs/changelogs.md).
+  router->Add("GET", "/v1/resources/{name}/{key}", [ctx](HttpRequest& r) {
+    if (ctx->resources == nullptr) return HttpResponse::Error(404, "not_found", "changelogs are not enabled");
+    cdc::QueryResponse q = cdc::ResourceState(ctx->resources, *ctx->specs, r.Param("name"), r.Param("key"));
+    return HttpResponse::Json(q.status, std::move(q.body));
+  });
+  router->Add("GET", "/v1/resources/{name}", [ctx](HttpRequest& r) {
+    if (ctx->resources == nullptr) return HttpResponse::Error(404, "not_found", "changelogs are not enabled");
+    cdc::QueryResponse q =
+        cdc::ResourceKeys(ctx->resources, *ctx->specs, r.Param("name"), r.QueryParam("after"), r.QueryParam("limit"));
+    return HttpResponse::Json(q.status, std::move(q.body));
+  });
   router->Add("GET", "/v1/topics/{topic}", [ctx](HttpRequest& r) { return Topic(*ctx, r); });
   router->Add("GET", "/v1/dead-letters", [ctx](HttpRequest& r) { return ListDeadLetters(*ctx, r); });
   router->Add("DELETE", "/v1/dead-letters", [ctx](HttpRequest&) { return PurgeDeadLetters(*ctx); });

@@ -17,6 +17,9 @@ class LogManager;
 namespace ec::spec {
 class CompiledSpecs;
 }
+namespace ec::cdc {
+class StateStore;
+}
 
 namespace ec::server {
 
@@ -31,6 +34,7 @@ struct AdminContext {
   PipelineRunner* runner = nullptr;
   MetricsRegistry* metrics = nullptr;
   const std::atomic<bool>* ready = nullptr;
+  cdc::StateStore* resources = nullptr;  // CDC state (GET /v1/resources/...); null: none
 };
 
 // Adds every admin route to `router`. `ctx` must outlive the router's use.

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "cdc/changelog_service.h"
 #include "kafka/server/server.h"
 #include "log/log_manager.h"
 #include "pipeline/processor.h"
@@ -52,6 +53,15 @@ Status Application::Start() {
     if (t.cloudevents_mode == CloudEventsMode::kStructured) po.structured_topics.push_back(name);
   }
   processor_ = std::make_unique<pipeline::Processor>(specs_, po);
+  // Changelogs (docs/changelogs.md): RocksDB state under the data dir, compacted topics.
+  cdc::ChangelogServiceOptions co;
+  co.data_dir = config_.data_dir;
+  co.partitions = config_.topic_defaults.partitions;
+  co.dead_letter_topic = config_.dead_letter_topic;
+  Result<std::unique_ptr<cdc::ChangelogService>> changelogs = cdc::ChangelogService::Open(co, *specs_, logs_.get());
+  if (!changelogs.ok()) return changelogs.status();
+  changelogs_ = std::move(changelogs).value();
+  processor_->AddStage(changelogs_->stage());
   RunnerOptions ro;
   ro.raw_topic = config_.raw_topic;
   ro.max_record_bytes = config_.max_record_bytes;
@@ -101,6 +111,7 @@ Status Application::Start() {
   admin_->logs = logs_.get();
   admin_->specs = specs_;
   admin_->runner = runner_.get();
+  admin_->resources = changelogs_->store();
   admin_->metrics = metrics_.get();
   admin_->ready = &ready_;
   router_ = std::make_unique<Router>();

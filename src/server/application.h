@@ -21,6 +21,9 @@ class CompiledSpecs;
 namespace ec::pipeline {
 class Processor;
 }
+namespace ec::cdc {
+class ChangelogService;
+}
 namespace ec::kafka {
 class Server;
 }
@@ -63,6 +66,7 @@ class Application {
   std::shared_ptr<const spec::CompiledSpecs> specs_;
   std::unique_ptr<MetricsRegistry> metrics_;
   std::unique_ptr<log::LogManager> logs_;
+  std::unique_ptr<cdc::ChangelogService> changelogs_;  // before processor_: outlives the runner
   std::unique_ptr<pipeline::Processor> processor_;
   std::unique_ptr<TopicWriter> writer_;
   std::unique_ptr<PipelineRunner> runner_;

@@ -26,7 +26,7 @@ TEST(ResourceQueries, StateAndPagedKeys) {
   EXPECT_EQ(r.body, R"({"resource":"order","key":"o-1","state":{"id":"o-1"},"ts_ms":1795773600000})");
   r = ResourceState(&store, *specs, "order", "o-3");
   EXPECT_EQ(r.status, 404);
-  EXPECT_EQ(r.body, R"({"error":"order \"o-3\" was deleted","deleted":true,"ts_ms":3})");
+  EXPECT_EQ(r.body, R"({"error":{"code":"deleted","message":"order \"o-3\" was deleted"},"deleted":true,"ts_ms":3})");
   r = ResourceState(&store, *specs, "order", "o-9");
   EXPECT_EQ(r.status, 404);
   r = ResourceState(&store, *specs, "invoice", "o-1");

@@ -1,5 +1,5 @@
 // A test-only broker: `kafka_test_broker DATA_DIR [PORT]` serves DATA_DIR on 127.0.0.1:PORT
-// (0 = free port), prints "PORT <n>" on stdout and runs until stdin closes or SIGTERM.
+// (0 = free port), prints "PORT <n>" on stdout and runs until SIGTERM or SIGINT.
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -24,6 +24,12 @@ int main(int argc, char** argv) {
   ec::kafka::ServerOptions so;
   so.listeners = {{"127.0.0.1", static_cast<uint16_t>(argc > 2 ? std::stoi(argv[2]) : 0)}};
   so.io_threads = argc > 3 ? std::stoi(argv[3]) : 1;
+  // Block the signals before any thread starts so that only sigwait below receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
   ec::kafka::Server server(so, logs->get());
   ec::Status st = server.Start();
   if (!st.ok()) {
@@ -32,11 +38,6 @@ int main(int argc, char** argv) {
   }
   std::printf("PORT %u\n", server.bound_port());
   std::fflush(stdout);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
   int sig = 0;
   sigwait(&set, &sig);
   server.Stop();

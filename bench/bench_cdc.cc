@@ -1,0 +1,111 @@
+// Changelogs' cost against events only, in process on one core: decode + match + events
+// (+ the changelog stage) over shop traffic from examples/shop/traffic.py (--seed 42; reads,
+// creates, updates, patches, deletes, failures), each iteration one whole pass over the
+// traffic with a fresh state store (created outside the timing).
+//   build-*/bench_cdc [--benchmark_min_time=1]
+// items_per_second is exchanges per CPU-second (the machine is shared). Variants: events only; + changelogs with the
+// in-memory store (what `eventception test` uses); + changelogs with RocksDB (what `serve`
+// uses, no fsync: RocksDB's default WAL writes). The exactly-once vs at-least-once comparison
+// is not here: exactly-once processing is not implemented yet (docs/changelogs.md).
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cdc/changelog_stage.h"
+#include "cdc/state_store.h"
+#include "pipeline/exchange.h"
+#include "pipeline/processor.h"
+#include "spec/spec.h"
+
+namespace {
+
+constexpr int kExchanges = 20000;
+
+const std::vector<std::string>& Traffic() {
+  static const std::vector<std::string> lines = [] {
+    std::vector<std::string> out;
+    std::string cmd = "python3 '" + std::string(EC_SOURCE_DIR) + "/examples/shop/traffic.py' --seed 42 --count " +
+                      std::to_string(kExchanges) + " --out -";
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return out;
+    std::string text;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+    pclose(p);
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      if (nl == std::string::npos) nl = text.size();
+      if (nl > pos) out.push_back(text.substr(pos, nl - pos));
+      pos = nl + 1;
+    }
+    return out;
+  }();
+  return lines;
+}
+
+std::shared_ptr<const ec::spec::CompiledSpecs> Specs() {
+  std::vector<std::string> files{std::string(EC_SOURCE_DIR) + "/examples/shop/openapi.yaml"};
+  auto s = ec::spec::LoadSpecs(files);
+  if (!s.ok()) return nullptr;
+  return *s;
+}
+
+enum Mode { kEventsOnly = 0, kMemory = 1, kRocks = 2 };
+
+void BM_ShopTraffic(benchmark::State& state) {
+  const auto& lines = Traffic();
+  if (lines.size() != static_cast<size_t>(kExchanges)) {
+    state.SkipWithError("examples/shop/traffic.py did not produce the traffic");
+    return;
+  }
+  auto specs = Specs();
+  ec::pipeline::DecodeOptions o;
+  o.redact = specs->redact_paths();
+  const Mode mode = static_cast<Mode>(state.range(0));
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("ec_bench_cdc_" + std::to_string(getpid()));
+  uint64_t records = 0, changes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::filesystem::remove_all(dir);
+    std::unique_ptr<ec::cdc::StateStore> store;
+    if (mode == kMemory) store = std::make_unique<ec::cdc::MemoryStateStore>();
+    if (mode == kRocks) store = std::move(ec::cdc::OpenRocksStateStore(dir.string())).value();
+    ec::pipeline::Processor p(specs, {});
+    std::unique_ptr<ec::cdc::ChangelogStage> stage;
+    if (store) {
+      stage = std::make_unique<ec::cdc::ChangelogStage>(store.get());
+      p.AddStage(stage.get());
+    }
+    std::vector<ec::json::Value> xs;
+    std::vector<ec::pipeline::OutputRecord> out;
+    state.ResumeTiming();
+    for (const std::string& line : lines) {
+      ec::Arena arena(8192);
+      xs.clear();
+      out.clear();
+      if (!ec::pipeline::DecodeBytes(line, "detect", o, &arena, &xs).ok()) continue;
+      for (const ec::json::Value& x : xs) p.Process(x, &arena, &out, nullptr);
+      records += out.size();
+    }
+    state.PauseTiming();
+    if (stage) changes += stage->counters().changes.load();
+    stage.reset();
+    store.reset();
+    state.ResumeTiming();
+  }
+  std::filesystem::remove_all(dir);
+  state.SetItemsProcessed(state.iterations() * kExchanges);
+  state.counters["records_per_pass"] = static_cast<double>(records) / static_cast<double>(state.iterations());
+  state.counters["changes_per_pass"] = static_cast<double>(changes) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_ShopTraffic)->Arg(kEventsOnly)->Arg(kMemory)->Arg(kRocks)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+BENCHMARK_MAIN();

@@ -1,6 +1,11 @@
 // RFC 6902 Appendix A examples through ApplyPatch, and Diff checked by applying its result.
 #include <gtest/gtest.h>
 
+#include <random>
+#include <vector>
+
+#include "json/builder.h"
+
 #include "cdc/json_patch.h"
 #include "json/document.h"
 #include "json/writer.h"
@@ -111,6 +116,52 @@ TEST(JsonPatch, DiffRoundTrips) {
       EXPECT_TRUE(json::Equal(*got, after)) << a << " -> " << z << " via " << json::ToJson(patch);
     }
   }
+}
+
+}  // namespace
+}  // namespace ec::cdc
+
+namespace ec::cdc {
+namespace {
+
+// Random documents (fixed seed): Apply(a, Diff(a, b)) == b, and Diff(a, a) == [].
+json::Value RandomValue(std::mt19937& rng, int depth, json::Builder& b) {
+  static const char* kKeys[] = {"a", "b", "c/d", "e~f", "", "0", "-"};
+  // The root is an object (a domain object) most of the time; leaves get likelier deeper down.
+  int kind = depth == 0 && rng() % 4 != 0 ? 5 : static_cast<int>(rng() % (depth > 3 ? 4 : 6));
+  switch (kind) {
+    case 0: return json::Value::Null();
+    case 1: return json::Value::Bool(rng() % 2 == 0);
+    case 2: return json::Value::Number(static_cast<double>(rng() % 5));
+    case 3: return b.String(kKeys[rng() % 7]);
+    case 4: {
+      std::vector<json::Value> elems(rng() % 4);
+      for (auto& e : elems) e = RandomValue(rng, depth + 1, b);
+      return b.Array(elems);
+    }
+    default: {
+      std::vector<json::Member> members;
+      for (size_t i = 0, n = rng() % 6; i < n; ++i) members.push_back({kKeys[rng() % 7], RandomValue(rng, depth + 1, b)});
+      return b.Object(members, true);
+    }
+  }
+}
+
+TEST(JsonPatch, RandomDocumentsRoundTrip) {
+  std::mt19937 rng(20261127);
+  int multi_op = 0;  // patches with several operations: the documents are not trivial
+  for (int i = 0; i < 20000; ++i) {
+    Arena arena;
+    json::Builder b(&arena);
+    json::Value a = RandomValue(rng, 0, b), z = RandomValue(rng, 0, b);
+    json::Value patch = Diff(a, z, &arena);
+    multi_op += patch.size() > 1;
+    Result<json::Value> got = ApplyPatch(a, patch, &arena);
+    ASSERT_TRUE(got.ok()) << json::ToJson(a) << " -> " << json::ToJson(z) << ": " << got.status().message();
+    ASSERT_TRUE(json::Equal(*got, z)) << json::ToJson(a) << " -> " << json::ToJson(z);
+    ASSERT_EQ(Diff(a, a, &arena).size(), 0u) << json::ToJson(a);
+  }
+  EXPECT_GT(multi_op, 5000);
 }
 
 }  // namespace

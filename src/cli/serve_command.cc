@@ -16,6 +16,7 @@ struct ServeArgs {
   std::string data_dir;
   std::string http;
   std::string kafka;
+  std::vector<std::string> webhook_allow;
 };
 
 int RunServe(const ServeArgs& args) {
@@ -31,6 +32,7 @@ int RunServe(const ServeArgs& args) {
   if (!args.data_dir.empty()) config.data_dir = args.data_dir;
   if (!args.http.empty()) config.http_address = args.http;
   if (!args.kafka.empty()) config.kafka_address = args.kafka;
+  for (const std::string& cidr : args.webhook_allow) config.webhook_allow.push_back(cidr);
 
   // Block the stop signals in every thread; this one waits for them with sigwait.
   sigset_t stop_signals;
@@ -71,6 +73,8 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--data-dir", args->data_dir, "data directory (data_dir; default ./eventception-data)");
   cmd->add_option("--http", args->http, "HTTP listener HOST:PORT (listeners.http; default 127.0.0.1:8080, port 0 = free)");
   cmd->add_option("--kafka", args->kafka, "Kafka listener HOST:PORT (listeners.kafka; default 127.0.0.1:9092, port 0 = free)");
+  cmd->add_option("--webhook-allow", args->webhook_allow,
+                  "CIDR webhooks may reach although private/loopback (webhooks.allow; repeatable)");
   cmd->footer("Config file options (docs/configuration.md):\n" + server::DescribeConfigOptions());
   cmd->callback([args] {
     int rc = RunServe(*args);

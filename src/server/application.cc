@@ -3,6 +3,10 @@
 #include <iostream>
 
 #include "cdc/changelog_service.h"
+#include "delivery/api.h"
+#include "delivery/dispatcher.h"
+#include "delivery/log_event_log.h"
+#include "delivery/ssrf_guard.h"
 #include "kafka/server/server.h"
 #include "log/log_manager.h"
 #include "pipeline/processor.h"
@@ -118,6 +122,7 @@ Status Application::Start() {
   Ingest* ingest = ingest_.get();
   router_->Add("POST", "/v1/exchanges", [ingest](HttpRequest& r) { return ingest->Handle(r); });
   AddAdminRoutes(admin_.get(), router_.get());
+  EC_RETURN_IF_ERROR(StartDelivery());
   HttpServerOptions ho;
   EC_RETURN_IF_ERROR(ParseHostPort(config_.http_address, &ho.host, &ho.port));
   ho.max_body_bytes = config_.max_body_bytes;
@@ -132,12 +137,47 @@ Status Application::Start() {
 void Application::Stop() {
   ready_ = false;
   if (http_) http_->Stop(5000);
+  if (dispatcher_) dispatcher_->Stop();
   if (kafka_) kafka_->Stop();
   if (runner_) runner_->Stop();
   http_.reset();
+  delivery_api_.reset();
+  dispatcher_.reset();
+  delivery_log_.reset();
   kafka_.reset();
   runner_.reset();
   logs_.reset();  // flushes and closes every partition
+}
+
+// Webhooks and HTTP consumption (docs/webhooks.md, docs/http-consumption.md): the dispatcher
+// reads the topics through the log; its handlers use delivery's own request/response types,
+// adapted here so `delivery` stays below `server` in the dependency graph.
+Status Application::StartDelivery() {
+  delivery_log_ = std::make_unique<delivery::LogEventLog>(logs_.get());
+  delivery::DispatcherOptions options;
+  options.dir = config_.data_dir + "/delivery";
+  for (const std::string& text : config_.webhook_allow) {
+    Result<delivery::Cidr> cidr = delivery::ParseCidr(text);
+    if (!cidr.ok()) return InvalidArgument("webhooks.allow / --webhook-allow: " + cidr.status().message());
+    options.allow.push_back(*cidr);
+  }
+  dispatcher_ = std::make_unique<delivery::Dispatcher>(delivery_log_.get(), options);
+  EC_RETURN_IF_ERROR(dispatcher_->Start());
+  delivery_api_ = std::make_unique<delivery::DeliveryApi>(dispatcher_.get(), delivery_log_.get(),
+                                                           logs_->group_offsets());
+  for (delivery::ApiRoute& route : delivery_api_->Routes()) {
+    router_->Add(route.method, route.pattern, [handler = std::move(route.handler)](HttpRequest& r) {
+      delivery::ApiRequest request{r.method, r.params, r.query, r.headers, r.body};
+      delivery::ApiResponse d = handler(request);
+      HttpResponse out;
+      out.status = d.status;
+      out.content_type = std::move(d.content_type);
+      out.headers = std::move(d.headers);
+      out.body = std::move(d.body);
+      return out;
+    });
+  }
+  return Status::Ok();
 }
 
 uint16_t Application::http_port() const { return http_ ? http_->port() : 0; }

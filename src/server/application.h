@@ -27,6 +27,11 @@ class ChangelogService;
 namespace ec::kafka {
 class Server;
 }
+namespace ec::delivery {
+class Dispatcher;
+class DeliveryApi;
+class LogEventLog;
+}
 
 namespace ec::server {
 
@@ -58,6 +63,8 @@ class Application {
   std::string Banner() const;
 
  private:
+  Status StartDelivery();
+
   ServerConfig config_;
   std::vector<std::string> spec_files_;
   std::atomic<bool> ready_{false};
@@ -75,6 +82,9 @@ class Application {
   std::unique_ptr<Router> router_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<kafka::Server> kafka_;
+  std::unique_ptr<delivery::LogEventLog> delivery_log_;
+  std::unique_ptr<delivery::Dispatcher> dispatcher_;
+  std::unique_ptr<delivery::DeliveryApi> delivery_api_;
 };
 
 }  // namespace ec::server

@@ -117,7 +117,7 @@ class Reader {
 Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
   Reader r(name);
   if (root.IsNull()) return Status::Ok();  // an empty file keeps every default
-  EC_RETURN_IF_ERROR(r.Keys(root, "the config file", {"listeners", "data_dir", "limits", "ingest", "topic_defaults", "topics"}));
+  EC_RETURN_IF_ERROR(r.Keys(root, "the config file", {"listeners", "data_dir", "limits", "ingest", "topic_defaults", "topics", "webhooks"}));
   if (const YAML::Node l = root["listeners"]) {
     EC_RETURN_IF_ERROR(r.Keys(l, "listeners", {"http", "http_threads", "kafka", "kafka_advertised"}));
     if (l["http"]) EC_RETURN_IF_ERROR(r.Address(l["http"], "listeners.http", &c->http_address));
@@ -139,6 +139,17 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
     if (l["raw_topic"]) EC_RETURN_IF_ERROR(r.String(l["raw_topic"], "ingest.raw_topic", &c->raw_topic));
     if (l["default_format"]) EC_RETURN_IF_ERROR(r.String(l["default_format"], "ingest.default_format", &c->default_format));
     if (l["dead_letter_topic"]) EC_RETURN_IF_ERROR(r.String(l["dead_letter_topic"], "ingest.dead_letter_topic", &c->dead_letter_topic));
+  }
+  if (const YAML::Node w = root["webhooks"]) {
+    EC_RETURN_IF_ERROR(r.Keys(w, "webhooks", {"allow"}));
+    if (const YAML::Node a = w["allow"]) {
+      if (!a.IsSequence()) return r.Fail(a, "webhooks.allow must be a list of CIDRs, e.g. [127.0.0.1/32]");
+      for (const YAML::Node& cidr : a) {
+        std::string text;
+        EC_RETURN_IF_ERROR(r.String(cidr, "webhooks.allow[]", &text));
+        c->webhook_allow.push_back(text);
+      }
+    }
   }
   if (root["topic_defaults"]) EC_RETURN_IF_ERROR(r.Topic(root["topic_defaults"], "topic_defaults", &c->topic_defaults));
   if (const YAML::Node t = root["topics"]) {
@@ -196,6 +207,7 @@ std::string DescribeConfigOptions() {
   line("listeners.http_threads", std::to_string(d.http_threads), "HTTP worker threads");
   line("listeners.kafka", d.kafka_address, "Kafka protocol; --kafka");
   line("listeners.kafka_advertised", "the bound address", "address given to Kafka clients");
+  line("webhooks.allow", "[]", "CIDRs webhooks may reach despite the SSRF guard (also --webhook-allow)");
   line("data_dir", d.data_dir, "where topics and offsets live; --data-dir");
   line("limits.max_body_bytes", std::to_string(d.max_body_bytes), "HTTP body size (413 beyond)");
   line("limits.max_record_bytes", std::to_string(d.max_record_bytes), "one exchange record (422 beyond)");

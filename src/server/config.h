@@ -40,6 +40,8 @@ struct ServerConfig {
   std::string raw_topic = "api-logs";
   std::string default_format = "detect";
   std::string dead_letter_topic = "eventception.dlq";
+  // webhooks
+  std::vector<std::string> webhook_allow;  // CIDRs exempt from the SSRF guard (--webhook-allow)
   // topics
   TopicOptions topic_defaults;
   std::map<std::string, TopicOptions> topics;  // per-topic overrides, by exact name

@@ -1,4 +1,4 @@
-// Data-driven scenarios: tests/pipeline/scenarios/<name>/ holds input.ndjson and
+// Data-driven scenarios: <EC_SCENARIO_DIR>/<name>/ holds input.ndjson and
 // expected.ndjson, and optionally spec.yaml (default: examples/shop/openapi.yaml), args (extra
 // `eventception test` arguments, one line), stderr.txt (substrings stderr must contain, one per
 // line) and exit_code. The runner executes `eventception test` and compares the output records
@@ -19,11 +19,22 @@
 #include "json/document.h"
 #include "json/writer.h"
 
+
+// One runner for every scenario folder: tests/cdc builds this file again with its own folder.
+#ifndef EC_SCENARIO_DIR
+#define EC_SCENARIO_DIR "tests/pipeline/scenarios"
+#endif
+#ifndef EC_SCENARIO_SUITE
+#define EC_SCENARIO_SUITE Pipeline
+#endif
+#define EC_SCENARIO_STR2(x) #x
+#define EC_SCENARIO_STR(x) EC_SCENARIO_STR2(x)
+
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kScenarios = fs::path(EC_SOURCE_DIR) / "tests/pipeline/scenarios";
+const fs::path kScenarios = fs::path(EC_SOURCE_DIR) / EC_SCENARIO_DIR;
 constexpr const char* kNow = "2026-11-27T12:00:00.000Z";
 
 std::string ReadFile(const fs::path& p) {
@@ -76,12 +87,12 @@ TEST_P(Scenario, MatchesExpectedRecords) {
   fs::path dir = kScenarios / GetParam();
   // Run from the source tree with relative paths, so the spec locations in dead letters are
   // the same on every machine.
-  std::string rel_dir = "tests/pipeline/scenarios/" + GetParam();
+  std::string rel_dir = std::string(EC_SCENARIO_DIR) + "/" + GetParam();
   std::string spec = fs::exists(dir / "spec.yaml") ? rel_dir + "/spec.yaml" : "examples/shop/openapi.yaml";
   std::string args = fs::exists(dir / "args") ? Lines(ReadFile(dir / "args")).at(0) : "";
   std::string cmd = "cd '" + std::string(EC_SOURCE_DIR) + "' && '" + std::string(EC_BINARY) + "' test --spec " +
                     spec + " --now " + kNow + " " + args + " " + rel_dir + "/input.ndjson";
-  fs::path err_file = fs::temp_directory_path() / ("ec_scenario_" + GetParam() + "_" + std::to_string(getpid()) + ".err");
+  fs::path err_file = fs::temp_directory_path() / ("ec_scenario_" + std::string(EC_SCENARIO_STR(EC_SCENARIO_SUITE)) + GetParam() + "_" + std::to_string(getpid()) + ".err");
   RunResult r = RunCommand(cmd, err_file);
   fs::remove(err_file);
   int want_exit = fs::exists(dir / "exit_code") ? std::stoi(ReadFile(dir / "exit_code")) : 0;
@@ -104,7 +115,7 @@ TEST_P(Scenario, MatchesExpectedRecords) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Pipeline, Scenario, ::testing::ValuesIn(ScenarioNames()),
+INSTANTIATE_TEST_SUITE_P(EC_SCENARIO_SUITE, Scenario, ::testing::ValuesIn(ScenarioNames()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string n = info.param;
                            for (char& c : n) {

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/utf8.h"
+
 namespace ec::cel {
 
 std::string Base64Encode(std::string_view bytes);
@@ -19,7 +21,7 @@ size_t CodePointCount(std::string_view s);
 size_t CodePointOffset(std::string_view s, size_t index);
 // Decodes valid UTF-8 into code points.
 std::vector<uint32_t> DecodeUtf8(std::string_view s);
-void AppendUtf8(uint32_t cp, std::string* out);
+using ::ec::AppendUtf8;
 
 // A double as CEL's string() prints it (Go's strconv 'g', shortest): "1.5", "1e+21", "NaN".
 std::string FormatDouble(double d);

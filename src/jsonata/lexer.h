@@ -8,6 +8,8 @@
 
 #include "jsonata/jsonata.h"
 
+#include "base/utf8.h"
+
 namespace ec::jsonata::internal {
 
 enum class TT : uint8_t { kEnd, kOperator, kString, kNumber, kValue, kName, kVariable, kRegex };
@@ -33,7 +35,7 @@ class Lexer {
   size_t pos_ = 0;
 };
 
-// Appends code point `cp` as UTF-8 (lone surrogates as 3-byte sequences, like WTF-8).
-void AppendUtf8(uint32_t cp, std::string* out);
+// Code points as UTF-8 (lone surrogates as 3-byte sequences, like WTF-8).
+using ::ec::AppendUtf8;
 
 }  // namespace ec::jsonata::internal

@@ -1,5 +1,6 @@
 #include "server/http/http_server.h"
 
+#include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
@@ -186,9 +187,28 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.prepare_payload();
     bhttp::async_write(stream_, res_,
                        [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
-                         if (ec || !keep_alive) return self->Close();
+                         if (ec) return self->Close();
+                         if (!keep_alive) return self->LingeringClose();
                          self->DoRead();
                        });
+  }
+
+  // After an answer that ends the connection (e.g. 413) the client may still be sending its
+  // body; closing with unread data makes the kernel reset the connection and the client loses
+  // the answer. So stop sending, then read and discard for at most 2 s before closing (nginx's
+  // lingering close does the same).
+  void LingeringClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    Drain();
+  }
+  void Drain() {
+    stream_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->Close();
+                              self->Drain();
+                            });
   }
 
   void Close() {
@@ -200,6 +220,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   HttpServer::Impl* server_;
   beast::flat_buffer buffer_;
+  std::array<char, 16384> drain_buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> res_;
   std::string remote_;

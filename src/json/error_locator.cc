@@ -96,7 +96,6 @@ class Locator {
       SkipSpace();
       if (i_ >= t_.size()) { reason_ = "unexpected end of input"; return false; }
       char c = t_[i_];
-      bool scalar_done = true;
       if (c == '{' || c == '[') {
         stack.push_back(c);
         ++i_;
@@ -113,7 +112,6 @@ class Locator {
       else if (c == 'n') { if (!Expect("null")) return false; }
       else if (c == '-' || isdigit(static_cast<unsigned char>(c))) { if (!ParseNumber()) return false; }
       else { reason_ = "unexpected character"; return false; }
-      (void)scalar_done;
       // After a value: close containers or move to the next element.
       for (;;) {
         if (stack.empty()) return true;

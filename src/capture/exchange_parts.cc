@@ -74,28 +74,6 @@ json::Value HeadersValue(std::span<const HeaderPair> headers, json::Builder& b) 
   return b.Object(members, /*keys_stable=*/true);
 }
 
-std::string PercentDecode(std::string_view s, bool plus_as_space) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '+' && plus_as_space) {
-      out.push_back(' ');
-    } else if (c == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 json::Value QueryValue(std::string_view query, json::Builder& b) {
   std::vector<std::string> keys;

@@ -10,6 +10,7 @@
 
 #include "json/builder.h"
 #include "json/value.h"
+#include "base/url.h"
 
 namespace ec::capture {
 
@@ -23,8 +24,7 @@ json::Value HeadersValue(std::span<const HeaderPair> headers, json::Builder& b);
 // becomes a list of strings; a key without '=' gets "".
 json::Value QueryValue(std::string_view query, json::Builder& b);
 
-// "%41+b" -> "A b" (form/query decoding). Invalid escapes are kept literally.
-std::string PercentDecode(std::string_view s, bool plus_as_space);
+using ::ec::PercentDecode;  // base/url.h
 
 // A body as the contract wants it: JSON content types parsed (text kept when it does not
 // parse, e.g. a truncated capture), form bodies as objects, other text as a string, empty as

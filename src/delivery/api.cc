@@ -8,32 +8,10 @@
 #include "json/document.h"
 #include "json/writer.h"
 #include "log/group_offsets.h"
+#include "base/url.h"
 
 namespace ec::delivery {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
-               HexValue(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 
 // Structural UTF-8 check (lead byte + continuation bytes), enough to decide text vs base64.
 bool ValidUtf8(std::string_view s) {
@@ -163,18 +141,7 @@ std::string_view ApiRequest::Header(std::string_view name) const {
 }
 
 std::string ApiRequest::Query(std::string_view name, bool* found) const {
-  std::string_view q = query;
-  while (!q.empty()) {
-    size_t amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    size_t eq = pair.find('=');
-    if (PercentDecode(pair.substr(0, eq)) != name) continue;
-    if (found) *found = true;
-    return eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1));
-  }
-  if (found) *found = false;
-  return {};
+  return FindQueryParam(query, name, found);
 }
 
 ApiResponse ErrorResponse(const Status& s) {

@@ -33,33 +33,6 @@ bool DecodeBase64(std::string_view in, std::string* out) {
   return pad <= 2 && bits < 6;
 }
 
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
-std::string PercentDecode(std::string_view in, bool plus_is_space) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%' && i + 2 < in.size()) {
-      int h = HexValue(in[i + 1]), l = HexValue(in[i + 2]);
-      if (h >= 0 && l >= 0) {
-        out.push_back(static_cast<char>(h * 16 + l));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(plus_is_space && c == '+' ? ' ' : c);
-  }
-  return out;
-}
-
 json::Value ParseQueryString(std::string_view query, json::Builder& b) {
   struct Entry {
     std::string key;

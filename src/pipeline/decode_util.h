@@ -11,6 +11,7 @@
 #include "json/builder.h"
 #include "json/value.h"
 #include "pipeline/exchange.h"
+#include "base/url.h"
 
 namespace ec::pipeline::internal {
 
@@ -45,8 +46,7 @@ Result<json::Value> FinishExchange(ExchangeDraft& draft, const DecodeOptions& op
 
 // Base64 (standard or URL alphabet, padding optional). False on invalid input.
 bool DecodeBase64(std::string_view in, std::string* out);
-// Percent-decoding; `plus_is_space` for form/query encoding. Invalid escapes stay as written.
-std::string PercentDecode(std::string_view in, bool plus_is_space);
+using ::ec::PercentDecode;  // base/url.h
 // "a=1&b=2&a=3" -> {"a": ["1", "3"], "b": "2"} (repeated keys become lists).
 json::Value ParseQueryString(std::string_view query, json::Builder& b);
 // True when `s` is valid UTF-8.

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/url.h"
+
 namespace ec::server {
 
 struct HttpRequest {
@@ -38,7 +40,7 @@ struct HttpResponse {
   static HttpResponse Error(int status, std::string_view code, std::string_view message);
 };
 
-// Percent-decodes `s` ('+' becomes a space when `plus_is_space`). Invalid escapes stay as they are.
-std::string PercentDecode(std::string_view s, bool plus_is_space);
+// Percent-decoding lives in base/url.h.
+using ::ec::PercentDecode;
 
 }  // namespace ec::server

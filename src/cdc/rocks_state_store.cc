@@ -1,6 +1,7 @@
 // The RocksDB StateStore (RocksDB headers stay in this file).
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 
 #include "cdc/state_store.h"
 
@@ -42,6 +43,30 @@ class RocksStateStore final : public StateStore {
     }
     if (!it->status().ok()) return Status(ErrorCode::kIoError, "state store: " + it->status().ToString());
     return keys;
+  }
+
+  Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override {
+    rocksdb::WriteBatch batch;
+    for (const StateWrite& w : writes) batch.Put(w.encoded_key, EncodeState(w.state));
+    if (!checkpoint.empty()) {
+      std::string v;
+      uint64_t o = static_cast<uint64_t>(offset);
+      for (int i = 7; i >= 0; --i) v += static_cast<char>((o >> (8 * i)) & 0xff);
+      batch.Put(CheckpointKey(checkpoint), v);
+    }
+    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    return Status();
+  }
+
+  Result<std::optional<int64_t>> Checkpoint(std::string_view checkpoint) override {
+    std::string bytes;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), CheckpointKey(checkpoint), &bytes);
+    if (s.IsNotFound()) return std::optional<int64_t>();
+    if (!s.ok() || bytes.size() != 8) return Status(ErrorCode::kIoError, "state store: checkpoint: " + s.ToString());
+    uint64_t o = 0;
+    for (char c : bytes) o = (o << 8) | static_cast<unsigned char>(c);
+    return std::optional<int64_t>(static_cast<int64_t>(o));
   }
 
  private:

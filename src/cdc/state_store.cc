@@ -28,6 +28,22 @@ std::optional<StoredState> DecodeState(std::string_view bytes) {
   return s;
 }
 
+std::string CheckpointKey(std::string_view name) { return EncodeKey("", "checkpoint:" + std::string(name)); }
+
+Status MemoryStateStore::Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) {
+  std::lock_guard lock(mu_);
+  for (const StateWrite& w : writes) states_[w.encoded_key] = w.state;
+  if (!checkpoint.empty()) checkpoints_[std::string(checkpoint)] = offset;
+  return Status();
+}
+
+Result<std::optional<int64_t>> MemoryStateStore::Checkpoint(std::string_view checkpoint) {
+  std::lock_guard lock(mu_);
+  auto it = checkpoints_.find(checkpoint);
+  if (it == checkpoints_.end()) return std::optional<int64_t>();
+  return std::optional<int64_t>(it->second);
+}
+
 Result<std::optional<StoredState>> MemoryStateStore::Get(std::string_view resource, std::string_view key) {
   std::lock_guard lock(mu_);
   auto it = states_.find(EncodeKey(resource, key));

@@ -22,9 +22,21 @@ struct StoredState {
   std::string value;      // the domain object as JSON text
 };
 
+// One entry of an atomic batch: the state of EncodeKey(resource, key).
+struct StateWrite {
+  std::string encoded_key;
+  StoredState state;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
+  // Applies every write and sets checkpoint `checkpoint` (when not empty) to `offset`, all or
+  // nothing (RocksDB: one WriteBatch). Exactly-once processing stores with the states the log
+  // offset they correspond to.
+  virtual Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) = 0;
+  // The offset last stored under `checkpoint`, or nullopt.
+  virtual Result<std::optional<int64_t>> Checkpoint(std::string_view checkpoint) = 0;
   virtual Result<std::optional<StoredState>> Get(std::string_view resource, std::string_view key) = 0;
   virtual Status Put(std::string_view resource, std::string_view key, const StoredState& state) = 0;
   // Keys of `resource` that are not deleted, in byte order, strictly after `after`, at most
@@ -38,10 +50,13 @@ class MemoryStateStore final : public StateStore {
   Result<std::optional<StoredState>> Get(std::string_view resource, std::string_view key) override;
   Status Put(std::string_view resource, std::string_view key, const StoredState& state) override;
   Result<std::vector<std::string>> List(std::string_view resource, std::string_view after, size_t limit) override;
+  Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override;
+  Result<std::optional<int64_t>> Checkpoint(std::string_view checkpoint) override;
 
  private:
   std::mutex mu_;
   std::map<std::string, StoredState, std::less<>> states_;  // EncodeKey(resource, key)
+  std::map<std::string, int64_t, std::less<>> checkpoints_;
 };
 
 // Opens (creating) a RocksDB state store in `dir`. Errors: kIoError with RocksDB's message.
@@ -52,5 +67,7 @@ Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir);
 std::string EncodeKey(std::string_view resource, std::string_view key);
 std::string EncodeState(const StoredState& state);
 std::optional<StoredState> DecodeState(std::string_view bytes);
+// Where checkpoint `name` is stored: a key no resource can have (resource names are not empty).
+std::string CheckpointKey(std::string_view name);
 
 }  // namespace ec::cdc

@@ -16,7 +16,7 @@ constexpr size_t kMaxDecompressed = 256u << 20;
 // survive are copied byte for byte; others are rebuilt with the same compression, producer
 // fields and offsets. Writes "<stem>.log.cleaned" and returns its size.
 Status RewriteSegment(Env* env, const Segment& seg, uint64_t seg_size,
-                      const std::function<bool(const Record&)>& keep, bool* changed) {
+                      const std::function<bool(const RecordBatchView&, const Record&)>& keep, bool* changed) {
   *changed = false;
   EC_ASSIGN_OR_RETURN(std::shared_ptr<File> out, env->OpenFile(seg.stem() + ".log.cleaned", true));
   EC_RETURN_IF_ERROR(out->Truncate(0));
@@ -34,7 +34,7 @@ Status RewriteSegment(Env* env, const Segment& seg, uint64_t seg_size,
     EC_ASSIGN_OR_RETURN(RecordSet set, view->Records(kMaxDecompressed));
     std::vector<const Record*> kept;
     for (const Record& r : set.records()) {
-      if (keep(r)) kept.push_back(&r);
+      if (keep(*view, r)) kept.push_back(&r);
     }
     if (kept.size() == set.records().size()) {
       EC_RETURN_IF_ERROR(out->Append(batch));
@@ -74,15 +74,30 @@ Status PartitionLog::Compact(int64_t now_ms) {
   auto config = this->config();
   if (!config->cleanup_compact) return Status::Ok();
   // Closed segments old enough for min.compaction.lag.ms, oldest first.
+  // Only below the last stable offset: an open transaction's records may still be aborted.
   std::vector<std::pair<std::shared_ptr<Segment>, uint64_t>> segs;
+  std::vector<AbortedTxnEntry> aborted;
   {
     std::lock_guard l(d.mu);
     if (d.failed) return Status::Ok();
+    auto unstable = d.producers.FirstUnstableOffset();
+    const int64_t lso = unstable ? std::min<int64_t>(*unstable, d.leo) : d.leo.load();
     for (auto it = d.segments.begin(); std::next(it) != d.segments.end(); ++it) {
       if (it->second->max_timestamp() > now_ms - config->min_compaction_lag_ms) break;
+      if (std::next(it)->first > lso) break;
       segs.emplace_back(it->second, it->second->size());
     }
+    aborted = d.aborted;
   }
+  // Records of aborted transactions are never visible to read_committed consumers: they
+  // neither supersede a committed record of their key nor survive cleaning.
+  auto is_aborted = [&aborted](const RecordBatchView& b, int64_t offset) {
+    if (!b.is_transactional() || b.producer_id() < 0) return false;
+    for (const AbortedTxnEntry& e : aborted) {
+      if (e.producer_id == b.producer_id() && offset >= e.first_offset && offset < e.last_offset) return true;
+    }
+    return false;
+  };
   if (segs.empty()) return Status::Ok();
 
   // Pass 1: the latest offset of every key in the cleanable range.
@@ -98,13 +113,14 @@ Status PartitionLog::Compact(int64_t now_ms) {
       auto view = RecordBatchView::ParseTrusted(batch);
       EC_ASSIGN_OR_RETURN(RecordSet set, view->Records(kMaxDecompressed));
       for (const Record& r : set.records()) {
-        if (r.key) latest[std::string(*r.key)] = r.offset;
+        if (r.key && !is_aborted(*view, r.offset)) latest[std::string(*r.key)] = r.offset;
       }
     }
   }
 
   // Pass 2: rewrite each segment and swap it in.
-  auto keep = [&](const Record& r) {
+  auto keep = [&](const RecordBatchView& b, const Record& r) {
+    if (is_aborted(b, r.offset)) return false;
     if (!r.key) return true;
     auto it = latest.find(std::string(*r.key));
     if (it != latest.end() && it->second != r.offset) return false;  // superseded

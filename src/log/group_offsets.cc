@@ -1,5 +1,6 @@
 #include "log/group_offsets.h"
 
+#include <chrono>
 #include <future>
 
 #include "log/bytes.h"
@@ -87,11 +88,33 @@ Status GroupOffsets::Load() {
     EC_RETURN_IF_ERROR(rr.CopyTo(&bytes));
     EC_RETURN_IF_ERROR(ForEachBatch(bytes, true, [&](const RecordBatchView& b) -> Status {
       offset = b.last_offset() + 1;
-      if (b.is_control()) return Status::Ok();
+      if (b.is_control()) {
+        // A transaction marker: apply or drop that producer's pending offsets.
+        auto it = pending_.find(b.producer_id());
+        if (it == pending_.end()) return Status::Ok();
+        bool commit = false;
+        EC_RETURN_IF_ERROR(b.ForEachRecord([&](const Record& r) -> Status {
+          if (r.key) commit = ParseControlKey(*r.key) == ControlType::kCommit;
+          return Status::Ok();
+        }));
+        if (commit) {
+          for (const PendingCommit& c : it->second) ApplyLocked(c);
+        }
+        pending_.erase(it);
+        return Status::Ok();
+      }
+      const bool txn = b.is_transactional() && b.producer_id() >= 0;
       return b.ForEachRecord([&](const Record& r) -> Status {
         std::string group, topic;
         int32_t partition;
         if (!r.key || !DecodeKey(*r.key, &group, &topic, &partition)) return Status::Ok();
+        if (txn) {
+          CommittedOffset c;
+          if (r.value && DecodeValue(*r.value, &c)) {
+            pending_[b.producer_id()].push_back({r.offset, group, topic, partition, std::move(c)});
+          }
+          return Status::Ok();
+        }
         if (!r.value) {
           auto it = offsets_.find(group);
           if (it != offsets_.end()) {
@@ -153,6 +176,61 @@ Status GroupOffsets::Commit(const std::string& group, const std::vector<OffsetCo
   auto f = p.get_future();
   CommitAsync(group, entries, durability, [&p](Status s) { p.set_value(std::move(s)); });
   return f.get();
+}
+
+void GroupOffsets::ApplyLocked(const PendingCommit& c) {
+  Slot& slot = offsets_[c.group][{c.topic, c.partition}];
+  if (slot.log_offset <= c.log_offset) slot = {c.log_offset, c.committed};
+}
+
+Status GroupOffsets::CommitTransactional(const std::string& group,
+                                         const std::vector<OffsetCommitEntry>& entries,
+                                         int64_t producer_id, int16_t producer_epoch,
+                                         Durability durability) {
+  if (entries.empty()) return Status::Ok();
+  BatchBuilderOptions o;
+  o.producer_id = producer_id;
+  o.producer_epoch = producer_epoch;
+  o.transactional = true;
+  RecordBatchBuilder b(o);
+  for (const OffsetCommitEntry& e : entries) {
+    if (static_cast<int64_t>(e.committed.metadata.size()) > max_metadata_bytes) {
+      return LimitExceeded("offset metadata of " + std::to_string(e.committed.metadata.size()) +
+                           " bytes exceeds offset.metadata.max.bytes " + std::to_string(max_metadata_bytes));
+    }
+    b.Add(EncodeKey(group, e.topic, e.partition), EncodeValue(e.committed), e.committed.commit_time_ms);
+  }
+  EC_ASSIGN_OR_RETURN(std::string batch, b.Build());
+  AppendResult r = log_->Append(std::move(batch), {durability});
+  EC_RETURN_IF_ERROR(FromAppend(r));
+  std::lock_guard l(mu_);
+  auto& pending = pending_[producer_id];
+  for (size_t i = 0; i < entries.size(); ++i) {
+    pending.push_back({r.base_offset + static_cast<int64_t>(i), group, entries[i].topic, entries[i].partition,
+                       entries[i].committed});
+  }
+  return Status::Ok();
+}
+
+Status GroupOffsets::EndTransaction(int64_t producer_id, int16_t producer_epoch, bool commit,
+                                    Durability durability) {
+  std::string marker = RecordBatchBuilder::MakeControlBatch(
+      producer_id, producer_epoch, commit ? ControlType::kCommit : ControlType::kAbort, 0,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  AppendResult r = log_->Append(std::move(marker), {durability});
+  EC_RETURN_IF_ERROR(FromAppend(r));
+  std::lock_guard l(mu_);
+  auto it = pending_.find(producer_id);
+  if (it == pending_.end()) return Status::Ok();
+  if (commit) {
+    for (const PendingCommit& c : it->second) ApplyLocked(c);
+  }
+  pending_.erase(it);
+  return Status::Ok();
+}
+
+bool GroupOffsets::HasOpenTransaction(int64_t producer_id) const {
+  return log_->OpenTransactionStart(producer_id).has_value();
 }
 
 Status GroupOffsets::WriteTombstones(

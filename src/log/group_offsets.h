@@ -47,6 +47,16 @@ class GroupOffsets {
   void CommitAsync(const std::string& group, const std::vector<OffsetCommitEntry>& entries,
                    Durability durability, std::function<void(Status)> done);
 
+  // Exactly-once (a transactional producer): stores `entries` in a transactional batch of
+  // `producer_id`; they become visible (Fetch) only when EndTransaction commits. Errors as Commit.
+  Status CommitTransactional(const std::string& group, const std::vector<OffsetCommitEntry>& entries,
+                             int64_t producer_id, int16_t producer_epoch, Durability durability);
+  // Writes the commit or abort marker of `producer_id`'s open transaction on the offsets
+  // topic and applies (commit) or drops (abort) its pending offsets. Errors: IoError.
+  Status EndTransaction(int64_t producer_id, int16_t producer_epoch, bool commit, Durability durability);
+  // Whether `producer_id` has a transaction open on the offsets topic (no marker yet).
+  bool HasOpenTransaction(int64_t producer_id) const;
+
   // The committed offset, or nullopt if none.
   std::optional<CommittedOffset> Fetch(const std::string& group, const std::string& topic,
                                        int32_t partition) const;
@@ -72,8 +82,17 @@ class GroupOffsets {
     int64_t log_offset = -1;  // where this value is stored (orders concurrent commits)
     CommittedOffset committed;
   };
+  struct PendingCommit {
+    int64_t log_offset;
+    std::string group;
+    std::string topic;
+    int32_t partition;
+    CommittedOffset committed;
+  };
+  void ApplyLocked(const PendingCommit& c);
   std::shared_ptr<PartitionLog> log_;
   mutable std::mutex mu_;
+  std::map<int64_t, std::vector<PendingCommit>> pending_;  // producer id -> open txn's offsets
   // group -> (topic, partition) -> offset
   std::map<std::string, std::map<std::pair<std::string, int32_t>, Slot>> offsets_;
 };

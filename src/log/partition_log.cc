@@ -598,6 +598,22 @@ int64_t PartitionLog::log_start_offset() const {
   return impl_->log_start;
 }
 int64_t PartitionLog::log_end_offset() const { return impl_->leo.load(); }
+std::optional<int64_t> PartitionLog::OpenTransactionStart(int64_t producer_id) const {
+  std::lock_guard l(impl_->mu);
+  const ProducerEntry* p = impl_->producers.Find(producer_id);
+  if (p == nullptr) return std::nullopt;
+  return p->txn_first_offset;
+}
+
+bool PartitionLog::IsAborted(int64_t producer_id, int64_t offset) const {
+  if (producer_id < 0) return false;
+  std::lock_guard l(impl_->mu);
+  for (const AbortedTxnEntry& e : impl_->aborted) {
+    if (e.producer_id == producer_id && offset >= e.first_offset && offset < e.last_offset) return true;
+  }
+  return false;
+}
+
 int64_t PartitionLog::last_stable_offset() const {
   std::lock_guard l(impl_->mu);
   auto unstable = impl_->producers.FirstUnstableOffset();

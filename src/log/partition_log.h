@@ -160,6 +160,12 @@ class PartitionLog {
                               int32_t last_seq) const;
   // Latest epoch known for `producer_id` (-1 if none).
   int16_t ProducerEpoch(int64_t producer_id) const;
+  // First offset of `producer_id`'s open transaction here (no commit/abort marker yet), or
+  // nullopt. Exactly-once recovery uses it to find the partitions a crashed pass touched.
+  std::optional<int64_t> OpenTransactionStart(int64_t producer_id) const;
+  // Whether the record at `offset` of `producer_id` belongs to an aborted transaction.
+  // (Compaction and committed readers drop such records.)
+  bool IsAborted(int64_t producer_id, int64_t offset) const;
 
   // Moves the log start offset forward (DeleteRecords; also used by retention). Whole
   // segments below it are deleted. Errors: kOffsetOutOfRange if > high watermark.

@@ -1,0 +1,57 @@
+#include "cdc/state_topic.h"
+
+#include <map>
+#include <string>
+
+#include "log/committed_reader.h"
+#include "log/log_manager.h"
+
+namespace ec::cdc {
+
+Status EnsureStateTopic(log::LogManager* logs) {
+  if (logs->DescribeTopic(kStateTopic)) return Status();
+  Status s = logs->CreateTopic(kStateTopic, 1, {{"cleanup.policy", "compact"}});
+  if (!s.ok() && s.code() != ErrorCode::kAlreadyExists) {
+    return Status(s.code(), std::string("cannot create the state topic '") + kStateTopic + "': " + s.message());
+  }
+  return Status();
+}
+
+void StateRecords(const std::vector<StateWrite>& writes, std::vector<pipeline::OutputRecord>* out) {
+  for (const StateWrite& w : writes) {
+    pipeline::OutputRecord r;
+    r.topic = kStateTopic;
+    r.key = w.encoded_key;
+    r.value = EncodeState(w.state);
+    r.timestamp_ms = w.state.ts_ms;
+    out->push_back(std::move(r));
+  }
+}
+
+Result<size_t> CatchUpStateStore(StateStore* store, const log::PartitionLog& state_log) {
+  EC_ASSIGN_OR_RETURN(std::optional<int64_t> checkpoint, store->Checkpoint(kStateCheckpoint));
+  // Normally only the last pass is missing (a crash between the log commit and the RocksDB
+  // write); the latest state per key is kept, so memory is bounded by the distinct keys.
+  std::map<std::string, StoredState> latest;
+  size_t records = 0;
+  int64_t next = checkpoint.value_or(0);
+  EC_RETURN_IF_ERROR(log::ForEachCommittedRecord(
+      state_log, next, INT64_MAX,
+      [&](const log::RecordBatchView&, const log::Record& r) -> Status {
+        if (!r.key || !r.value) return Status();
+        std::optional<StoredState> st = DecodeState(*r.value);
+        if (!st) return Status(ErrorCode::kCorruption, "state topic: corrupt value at offset " + std::to_string(r.offset));
+        latest[std::string(*r.key)] = std::move(*st);
+        ++records;
+        return Status();
+      },
+      &next));
+  if (checkpoint && next == *checkpoint) return size_t{0};
+  std::vector<StateWrite> writes;
+  writes.reserve(latest.size());
+  for (auto& [k, v] : latest) writes.push_back({k, std::move(v)});
+  EC_RETURN_IF_ERROR(store->Apply(writes, kStateCheckpoint, next));
+  return records;
+}
+
+}  // namespace ec::cdc

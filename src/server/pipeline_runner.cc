@@ -45,12 +45,55 @@ PipelineRunner::~PipelineRunner() { Stop(); }
 void PipelineRunner::Start() {
   stop_ = false;
   RefreshSources();
+  {
+    std::lock_guard<std::mutex> lock(swap_mu_);
+    running_ = true;
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
 void PipelineRunner::Stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  // A swap requested while the thread was stopping is applied here so its caller returns.
+  std::lock_guard<std::mutex> pass(pass_mu_);
+  {
+    std::lock_guard<std::mutex> lock(swap_mu_);
+    running_ = false;
+  }
+  ApplyPendingSwap();
+}
+
+const pipeline::Processor* PipelineRunner::SwapProcessor(const pipeline::Processor* processor) {
+  std::unique_lock<std::mutex> lock(swap_mu_);
+  if (!running_) {
+    lock.unlock();
+    std::lock_guard<std::mutex> pass(pass_mu_);
+    const pipeline::Processor* old = processor_;
+    processor_ = processor;
+    return old;
+  }
+  // The runner thread installs it before its next pass; waiting here (rather than taking
+  // pass_mu_) cannot be starved by a busy runner re-taking the mutex.
+  pending_ = processor;
+  uint64_t ticket = ++swaps_requested_;
+  const pipeline::Processor* old = processor_;
+  swap_cv_.wait(lock, [&] { return swaps_applied_ >= ticket; });
+  return old;
+}
+
+const pipeline::Processor* PipelineRunner::processor() const {
+  std::lock_guard<std::mutex> pass(pass_mu_);
+  return processor_;
+}
+
+void PipelineRunner::ApplyPendingSwap() {
+  std::lock_guard<std::mutex> lock(swap_mu_);
+  if (swaps_applied_ == swaps_requested_) return;
+  processor_ = pending_;
+  pending_ = nullptr;
+  swaps_applied_ = swaps_requested_;
+  swap_cv_.notify_all();
 }
 
 void PipelineRunner::RefreshSources() {
@@ -87,6 +130,10 @@ void PipelineRunner::Run() {
       RefreshSources();
       last_refresh = now;
     }
+    if (sources_.empty()) {
+      std::lock_guard<std::mutex> pass(pass_mu_);
+      ApplyPendingSwap();
+    }
     if (!progressed && !sources_.empty()) {
       // Sleep until the first source has data (most deployments have one) or 50 ms pass.
       sources_.front().log->WaitPast(sources_.front().position, std::chrono::milliseconds(50));
@@ -97,6 +144,8 @@ void PipelineRunner::Run() {
 }
 
 bool PipelineRunner::Pass(Source* src) {
+  std::lock_guard<std::mutex> pass(pass_mu_);
+  ApplyPendingSwap();
   if (src->position < src->log->log_start_offset()) src->position = src->log->log_start_offset();
   if (src->position >= src->log->log_end_offset()) return false;
   log::ReadResult rr = src->log->Read(src->position, options_.max_read_bytes);
@@ -194,6 +243,7 @@ void PipelineRunner::Account(const std::vector<pipeline::OutputRecord>& out,
 }
 
 Result<size_t> PipelineRunner::ProcessExchange(const json::Value& exchange) {
+  std::lock_guard<std::mutex> pass(pass_mu_);
   Arena arena;
   std::vector<pipeline::OutputRecord> out;
   pipeline::ProcessStats stats;
@@ -204,6 +254,7 @@ Result<size_t> PipelineRunner::ProcessExchange(const json::Value& exchange) {
 }
 
 Result<size_t> PipelineRunner::ProcessRaw(std::string_view text, std::string_view format) {
+  std::lock_guard<std::mutex> pass(pass_mu_);
   Arena arena;
   std::vector<json::Value> exchanges;
   pipeline::DecodeOptions dopts;

@@ -62,6 +62,15 @@ class PipelineRunner {
   // Raw records processed since start.
   uint64_t processed() const { return processed_.load(std::memory_order_relaxed); }
 
+  // Replaces the processor (and with it its stages: the CDC stage and the definitions) at a clean
+  // position: the pass in progress finishes and commits with the old processor, the next pass
+  // starts with `processor`. Thread-safe; blocks until the runner no longer uses the old one
+  // (then the caller may destroy it). When the runner is not running it takes effect at once.
+  // Returns the processor it replaced. `processor` is not owned and must outlive its use.
+  const pipeline::Processor* SwapProcessor(const pipeline::Processor* processor);
+  // The processor in use (for callers that need its specs or options).
+  const pipeline::Processor* processor() const;
+
   // Runs one exchange (already canonical) through the processor and appends its outputs: used
   // by dead-letter replay. Returns how many records were written.
   Result<size_t> ProcessExchange(const json::Value& exchange);
@@ -80,10 +89,21 @@ class PipelineRunner {
   // Processes what is available on `src`; returns whether anything was read.
   bool Pass(Source* src);
   void Account(const std::vector<pipeline::OutputRecord>& out, const pipeline::ProcessStats& stats);
+  // Installs a pending SwapProcessor (caller holds pass_mu_).
+  void ApplyPendingSwap();
 
   RunnerOptions options_;
   log::LogManager* logs_;
+  // pass_mu_ is held for a whole pass (and by ProcessExchange/ProcessRaw), so processor_ only
+  // changes between passes. swap_mu_ guards the hand-over of a pending processor.
+  mutable std::mutex pass_mu_;
   const pipeline::Processor* processor_;
+  std::mutex swap_mu_;
+  std::condition_variable swap_cv_;
+  const pipeline::Processor* pending_ = nullptr;
+  uint64_t swaps_requested_ = 0;
+  uint64_t swaps_applied_ = 0;
+  bool running_ = false;  // the runner thread is (about to be) in Run; under swap_mu_
   TopicWriter* writer_;
   MetricsRegistry* metrics_;
   std::vector<Source> sources_;  // runner thread only

@@ -59,6 +59,18 @@ class RocksStateStore final : public StateStore {
     return Status();
   }
 
+  Status ClearResource(std::string_view resource) override {
+    // [resource '\0', resource '\1'): every key of the resource and nothing else.
+    std::string begin = EncodeKey(resource, "");
+    std::string end = begin;
+    end.back() = '\1';
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(begin, end);
+    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    return Status();
+  }
+
   Result<std::optional<int64_t>> Checkpoint(std::string_view checkpoint) override {
     std::string bytes;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), CheckpointKey(checkpoint), &bytes);

@@ -69,4 +69,12 @@ Result<std::vector<std::string>> MemoryStateStore::List(std::string_view resourc
   return keys;
 }
 
+Status MemoryStateStore::ClearResource(std::string_view resource) {
+  std::lock_guard lock(mu_);
+  std::string prefix = EncodeKey(resource, "");
+  auto it = states_.lower_bound(prefix);
+  while (it != states_.end() && it->first.starts_with(prefix)) it = states_.erase(it);
+  return Status();
+}
+
 }  // namespace ec::cdc

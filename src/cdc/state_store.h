@@ -43,6 +43,12 @@ class StateStore {
   // `limit` of them.
   virtual Result<std::vector<std::string>> List(std::string_view resource, std::string_view after,
                                                 size_t limit) = 0;
+  // Forgets every key of `resource`, deleted ones included (a rebuild from history starts
+  // from nothing: a kept deletion time would make the replayed exchanges "out of order").
+  // Stores that cannot do it answer kUnsupported.
+  virtual Status ClearResource(std::string_view resource) {
+    return Status(ErrorCode::kUnsupported, "this state store cannot clear resource " + std::string(resource));
+  }
 };
 
 class MemoryStateStore final : public StateStore {
@@ -52,6 +58,7 @@ class MemoryStateStore final : public StateStore {
   Result<std::vector<std::string>> List(std::string_view resource, std::string_view after, size_t limit) override;
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override;
   Result<std::optional<int64_t>> Checkpoint(std::string_view checkpoint) override;
+  Status ClearResource(std::string_view resource) override;
 
  private:
   std::mutex mu_;

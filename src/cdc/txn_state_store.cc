@@ -30,6 +30,16 @@ Result<std::optional<int64_t>> TxnStateStore::Checkpoint(std::string_view checkp
   return base_->Checkpoint(checkpoint);
 }
 
+Status TxnStateStore::ClearResource(std::string_view resource) {
+  {
+    std::lock_guard lock(mu_);
+    std::string prefix = EncodeKey(resource, "");
+    auto it = overlay_.lower_bound(prefix);
+    while (it != overlay_.end() && it->first.starts_with(prefix)) it = overlay_.erase(it);
+  }
+  return base_->ClearResource(resource);
+}
+
 std::vector<StateWrite> TxnStateStore::Pending() const {
   std::lock_guard lock(mu_);
   std::vector<StateWrite> out;

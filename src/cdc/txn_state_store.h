@@ -25,6 +25,8 @@ class TxnStateStore final : public StateStore {
   Result<std::vector<std::string>> List(std::string_view resource, std::string_view after, size_t limit) override;
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override;
   Result<std::optional<int64_t>> Checkpoint(std::string_view checkpoint) override;
+  // Drops the resource's overlay entries and clears it in the underlying store.
+  Status ClearResource(std::string_view resource) override;
 
   // The overlay's writes (the latest state per key), in key order.
   std::vector<StateWrite> Pending() const;

@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   CaptureReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
+  // EC_BENCH_NO_PEER=1: ours only (profiling runs).
+  if (const char* np = std::getenv("EC_BENCH_NO_PEER"); np && *np == '1') return 0;
 
   // Our results must equal the reference's before timings are compared.
   std::string exprs_json = "{";

@@ -12,6 +12,14 @@ namespace ec::jsonata::internal {
 
 struct Signature;
 struct Regex;
+struct Builtin;
+
+// Operators resolved once at compile time (Annotate) so evaluation never compares op strings.
+enum class Op : uint8_t {
+  kNone, kAnd, kOr, kAdd, kSub, kMul, kDiv, kMod, kEq, kNe, kLt, kLe, kGt, kGe, kConcat, kRange, kIn,
+  kNull, kTrue, kFalse,            // kValue literals
+  kNegate, kArrayCons, kObjectCons,  // kUnary
+};
 
 enum class NT : uint8_t {
   kPath, kBinary, kUnary, kString, kNumber, kValue, kName, kVariable, kRegex, kWildcard,
@@ -86,6 +94,13 @@ struct Node {
   bool thunk = false;
 
   const Regex* regex = nullptr;
+
+  // Set by Annotate() (annotate.cc) after processing; read-only during evaluation.
+  Op opcode = Op::kNone;
+  const Builtin* builtin = nullptr;  // kVariable naming a built-in function (unless rebound)
+  bool name_path = false;            // kPath of plain field names only: walked without sequences
+  bool const_keys = false;           // `{...}` whose keys are distinct string literals
+  std::unique_ptr<GroupBy> ctor_group;  // `{...}`: its pairs as a GroupBy, built once
 };
 
 }  // namespace ec::jsonata::internal

@@ -81,8 +81,17 @@ bool Evaluator::CheckLimits(int64_t position) {
   return true;
 }
 
+Val Evaluator::RunJson(const MaybeValue& input) {
+  if (!input.defined) return Run(Val());
+  input_root_ = input.value;
+  return Run(Val::FromJson(input_root_));
+}
+
 Val Evaluator::Run(Val input) {
-  root_ = NewFrame(nullptr);
+  // The root frame and its first bindings live in the evaluator (no arena use for them).
+  root_ = &root_frame_;
+  root_->vars.data = root_bindings_;
+  root_->vars.cap = sizeof(root_bindings_) / sizeof(root_bindings_[0]);
   Bind(root_, "$", input);
   if (bindings_) {
     for (const auto& v : bindings_->variables()) Bind(root_, v.name, Val::FromJson(v.value));
@@ -130,7 +139,7 @@ Val Evaluator::Eval(const Node* expr, Val input, Frame* env) {
 Val Evaluator::EvalInner(const Node* expr, Val input, Frame* env) {
   Evaluator& ev = *this;
   switch (expr->type) {
-    case NT::kPath: return EvalPath(expr, input, env);
+    case NT::kPath: return expr->name_path ? EvalNamePath(expr, input, env) : EvalPath(expr, input, env);
     case NT::kBinary: return EvalBinary(expr, input, env);
     case NT::kUnary: return EvalUnary(expr, input, env);
     case NT::kName: {
@@ -164,8 +173,8 @@ Val Evaluator::EvalInner(const Node* expr, Val input, Frame* env) {
     case NT::kString: return Val::Str(expr->str);
     case NT::kNumber: return Val::Num(expr->num);
     case NT::kValue:
-      if (expr->op == "null") return Val::Null();
-      return Val::Bool(expr->op == "true");
+      if (expr->opcode == Op::kNull) return Val::Null();
+      return Val::Bool(expr->opcode == Op::kTrue);
     case NT::kWildcard: {
       Arr* out = NewArr(true);
       if (input.k == VK::kArr && input.a->outer_wrapper && input.a->items.size > 0) input = input.a->items.data[0];
@@ -254,14 +263,7 @@ Val Evaluator::EvalInner(const Node* expr, Val input, Frame* env) {
         return input;
       }
       Val v = Lookup(env, expr->str);
-      if (v.undef()) {
-        if (const Builtin* b = FindBuiltin(expr->str)) {
-          Func* f = new (arena_->Allocate(sizeof(Func), alignof(Func))) Func();
-          f->kind = Func::kBuiltin;
-          f->builtin = b;
-          return Val::Of(f);
-        }
-      }
+      if (v.undef() && expr->builtin) return Val::Of(expr->builtin->func);
       return v;
     }
     case NT::kCall: return EvalCall(expr, input, env, nullptr);
@@ -343,6 +345,34 @@ Val Evaluator::EvalPath(const Node* expr, Val input, Frame* env) {
   }
   if (expr->group) result = EV(EvalGroup(*expr->group, is_tuple ? tuples : result, env));
   return result;
+}
+
+// A path of plain field names (Annotate: name_path). While each step meets one object the
+// walk needs no sequence at all; a JSON array in the middle continues with the general steps
+// from there, anything else (constructed arrays, array input) takes the general path.
+Val Evaluator::EvalNamePath(const Node* expr, Val input, Frame* env) {
+  if (input.is_array()) return EvalPath(expr, input, env);
+  const size_t nsteps = expr->items.size();
+  Val cur = input;
+  for (size_t i = 0; i < nsteps; ++i) {
+    Val r = ObjGet(cur, expr->items[i]->str);
+    if (r.undef()) return r;
+    if (r.k == VK::kJArr) {
+      if (i + 1 == nsteps) return r;  // a lone array at the end is the result as it is
+      if (r.j->size() == 0) return {};
+      Val seq = r, result;
+      for (size_t j = i + 1; j < nsteps; ++j) {
+        result = EvalStep(expr->items[j], seq, env, j + 1 == nsteps);
+        if (failed) return {};
+        if (result.undef() || (result.is_array() && ArrSize(result) == 0)) break;
+        seq = result;
+      }
+      return result;
+    }
+    if (r.k == VK::kArr) return EvalPath(expr, input, env);
+    cur = r;
+  }
+  return cur;
 }
 
 Val Evaluator::EvalStep(const Node* step, Val input, Frame* env, bool last) {

@@ -34,6 +34,7 @@ struct Builtin {
   int arity;  // declared parameters (how many arguments higher-order functions pass)
   BuiltinFn fn;
   Signature sig;
+  Func* func = nullptr;  // the one immutable function value naming this built-in
 };
 
 struct Func {
@@ -56,6 +57,9 @@ class Evaluator {
   Evaluator(const Program* prog, Arena* arena, const Bindings* bindings);
 
   Val Run(Val input);
+  // Evaluates against a JSON input (or undefined) held by the evaluator itself, so a result that
+  // never needs a temporary allocates nothing.
+  Val RunJson(const MaybeValue& input);
 
   Val Eval(const Node* expr, Val input, Frame* env);
   Val Apply(Val proc, std::span<Val> args, Val input, Frame* env);
@@ -89,6 +93,9 @@ class Evaluator {
  private:
   Val EvalInner(const Node* expr, Val input, Frame* env);
   Val EvalPath(const Node* expr, Val input, Frame* env);
+  Val EvalNamePath(const Node* expr, Val input, Frame* env);
+  Val EvalObjectCons(const Node* expr, Val input, Frame* env);
+  Val Concat(const Node* expr, Val lhs, Val rhs);
   Val EvalStep(const Node* step, Val input, Frame* env, bool last);
   Val EvalTupleStep(const Node* step, Val input, Val tuples, Frame* env);
   Val EvalStages(const std::vector<Stage>& stages, Val input, Frame* env);
@@ -109,6 +116,9 @@ class Evaluator {
   Arena* arena_;
   const Bindings* bindings_;
   Frame* root_ = nullptr;
+  Frame root_frame_;
+  Binding root_bindings_[4];
+  json::Value input_root_;
   uint32_t depth_ = 0;
   uint64_t steps_ = 0;
   std::chrono::steady_clock::time_point deadline_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <unordered_map>
 
 #include "jsonata/eval.h"
@@ -17,15 +18,50 @@ bool IsComparable(const Val& v) { return v.undef() || v.is_str() || v.is_num(); 
 Val Evaluator::EvalBinary(const Node* expr, Val input, Frame* env) {
   Evaluator& ev = *this;
   const std::string& op = expr->op;
+  const Op code = expr->opcode;
   Val lhs = EV(Eval(expr->lhs, input, env));
-  if (op == "and" || op == "or") {
+  if (code == Op::kAnd || code == Op::kOr) {
     bool l = ToBoolean(lhs);
-    if (op == "and" && !l) return Val::Bool(false);
-    if (op == "or" && l) return Val::Bool(true);
+    if (code == Op::kAnd && !l) return Val::Bool(false);
+    if (code == Op::kOr && l) return Val::Bool(true);
     Val rhs = EV(Eval(expr->rhs, input, env));
     return Val::Bool(ToBoolean(rhs));
   }
   Val rhs = EV(Eval(expr->rhs, input, env));
+  switch (code) {
+    case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMod: {
+      if (lhs.k == VK::kNum && rhs.k == VK::kNum && std::isfinite(lhs.d) && std::isfinite(rhs.d)) {
+        double a = lhs.d, b = rhs.d;
+        switch (code) {
+          case Op::kAdd: return Val::Num(a + b);
+          case Op::kSub: return Val::Num(a - b);
+          case Op::kMul: return Val::Num(a * b);
+          case Op::kDiv: return Val::Num(a / b);
+          default: return Val::Num(std::fmod(a, b));
+        }
+      }
+      break;
+    }
+    case Op::kEq: case Op::kNe: {
+      if (lhs.undef() || rhs.undef()) return Val::Bool(false);
+      bool eq = DeepEqual(lhs, rhs);
+      return Val::Bool(code == Op::kEq ? eq : !eq);
+    }
+    case Op::kLt: case Op::kLe: case Op::kGt: case Op::kGe: {
+      if (lhs.k == VK::kNum && rhs.k == VK::kNum) {
+        double a = lhs.d, b = rhs.d;
+        switch (code) {
+          case Op::kLt: return Val::Bool(a < b);
+          case Op::kLe: return Val::Bool(a <= b);
+          case Op::kGt: return Val::Bool(a > b);
+          default: return Val::Bool(a >= b);
+        }
+      }
+      break;
+    }
+    case Op::kConcat: return Concat(expr, lhs, rhs);
+    default: break;
+  }
   char c0 = op[0];
   if (op.size() == 1 && (c0 == '+' || c0 == '-' || c0 == '*' || c0 == '/' || c0 == '%')) {
     if (!lhs.undef() && !IsNumeric(lhs)) {
@@ -85,16 +121,6 @@ Val Evaluator::EvalBinary(const Node* expr, Val input, Frame* env) {
     if (op == ">") return Val::Bool(cmp > 0);
     return Val::Bool(cmp >= 0);
   }
-  if (op == "&") {
-    std::string s;
-    if (!lhs.undef() && !Stringify(ev, lhs, false, &s)) return {};
-    if (!rhs.undef()) {
-      std::string r;
-      if (!Stringify(ev, rhs, false, &r)) return {};
-      s += r;
-    }
-    return CopyStr(s);
-  }
   if (op == "..") {
     if (!lhs.undef() && (!lhs.is_num() || lhs.d != std::floor(lhs.d) || !std::isfinite(lhs.d))) {
       return FailV("T2003", "The left side of the range operator (..) must evaluate to an integer", lhs, expr->position);
@@ -139,20 +165,57 @@ Val Evaluator::EvalBinary(const Node* expr, Val input, Frame* env) {
   return Fail("S0201", "Unknown operator " + op, expr->position, op);
 }
 
+// `&`: strings (the common case) are joined straight into one arena buffer; other values
+// go through fn.string first.
+Val Evaluator::Concat(const Node* expr, Val lhs, Val rhs) {
+  (void)expr;
+  if ((lhs.is_str() || lhs.undef()) && (rhs.is_str() || rhs.undef())) {
+    size_t n = size_t{lhs.n} + rhs.n;
+    if (lhs.undef() || lhs.n == 0) return rhs.undef() ? Val::Str({}) : rhs;
+    if (rhs.undef() || rhs.n == 0) return lhs;
+    char* p = static_cast<char*>(arena_->Allocate(n, 1));
+    std::memcpy(p, lhs.s, lhs.n);
+    std::memcpy(p + lhs.n, rhs.s, rhs.n);
+    return Val::Str(std::string_view(p, n));
+  }
+  std::string s;
+  if (!lhs.undef() && !Stringify(*this, lhs, false, &s)) return {};
+  if (!rhs.undef()) {
+    std::string r;
+    if (!Stringify(*this, rhs, false, &r)) return {};
+    s += r;
+  }
+  return CopyStr(s);
+}
+
+// `{...}` with distinct literal keys over a single (non-array) context: no grouping needed,
+// each value is evaluated once against the context, in key order (as EvalGroup would).
+Val Evaluator::EvalObjectCons(const Node* expr, Val input, Frame* env) {
+  if (!expr->const_keys || input.is_array()) return EvalGroup(*expr->ctor_group, input, env);
+  Evaluator& ev = *this;
+  Obj* out = NewObj();
+  out->props.Grow(arena_, static_cast<uint32_t>(expr->pairs.size()));
+  for (const auto& [key, value] : expr->pairs) {
+    Val v = EV(Eval(value, input, env));
+    if (!v.undef()) out->props.Push(arena_, Prop{key->str, v});
+  }
+  return Val::Of(out);
+}
+
 Val Evaluator::EvalUnary(const Node* expr, Val input, Frame* env) {
   Evaluator& ev = *this;
-  if (expr->op == "-") {
+  if (expr->opcode == Op::kNegate) {
     Val v = EV(Eval(expr->expr, input, env));
     if (v.undef()) return {};
     if (IsNumeric(v)) return Val::Num(-v.d);
     return FailV("D1002", "Cannot negate a non-numeric value", v, expr->position);
   }
-  if (expr->op == "[") {
+  if (expr->opcode == Op::kArrayCons) {
     Arr* a = NewArr(false);
     for (const Node* item : expr->items) {
       Val v = EV(Eval(item, input, env));
       if (v.undef()) continue;
-      if (item->type == NT::kUnary && item->op == "[") {
+      if (item->type == NT::kUnary && item->opcode == Op::kArrayCons) {
         a->items.Push(arena_, v);
       } else if (v.is_array()) {
         uint32_t n = ArrSize(v);
@@ -164,13 +227,7 @@ Val Evaluator::EvalUnary(const Node* expr, Val input, Frame* env) {
     if (expr->consarray) a->cons = true;
     return Val::Of(a);
   }
-  if (expr->op == "{") {
-    GroupBy g;
-    // Reuse the group-by evaluation with this constructor's pairs.
-    g.position = expr->position;
-    g.pairs = expr->pairs;
-    return EvalGroup(g, input, env);
-  }
+  if (expr->opcode == Op::kObjectCons) return EvalObjectCons(expr, input, env);
   return Fail("S0201", "Unknown unary operator", expr->position, expr->op);
 }
 

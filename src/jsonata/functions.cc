@@ -50,6 +50,7 @@ const Def kDefs[] = {
 
 struct Table {
   std::vector<std::unique_ptr<Builtin>> all;
+  std::vector<std::unique_ptr<Func>> funcs;
   std::unordered_map<std::string_view, const Builtin*> by_name;
   Table() {
     for (const Def& d : kDefs) {
@@ -60,6 +61,10 @@ struct Table {
       b->fn = d.fn;
       Error e;
       ParseSignature(d.sig, &b->sig, &e);
+      funcs.push_back(std::make_unique<Func>());
+      funcs.back()->kind = Func::kBuiltin;
+      funcs.back()->builtin = b.get();
+      b->func = funcs.back().get();
       by_name.emplace(d.name, b.get());
       all.push_back(std::move(b));
     }

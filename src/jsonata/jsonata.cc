@@ -65,8 +65,7 @@ const JsonataOptions& Expression::options() const { return program_->options; }
 Result<MaybeValue> Expression::Evaluate(const MaybeValue& input, Arena* arena, const Bindings* bindings,
                                         Error* error) const {
   internal::Evaluator ev(program_.get(), arena, bindings);
-  internal::Val in = internal::FromMaybe(arena, input);
-  internal::Val r = ev.Run(in);
+  internal::Val r = ev.RunJson(input);
   if (ev.failed) {
     if (error) *error = ev.error;
     return ErrorToStatus(ev.error, program_->source);

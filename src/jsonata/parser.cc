@@ -846,6 +846,7 @@ bool ParseProgram(Program* program, Error* error) {
     return false;
   }
   program->root = root;
+  Annotate(program);
   return true;
 }
 

@@ -32,4 +32,7 @@ struct Program {
 // Parses and processes `source` into `program` (root set on success).
 bool ParseProgram(Program* program, Error* error);
 
+// Compile-time specialisation of the processed tree (opcodes, cached built-ins, fused paths).
+void Annotate(Program* program);
+
 }  // namespace ec::jsonata::internal

@@ -268,20 +268,24 @@ bool ToJson(const Val& v, json::Builder& b, json::Value* out) {
     case VK::kArr: {
       uint32_t n = v.a->items.size;
       if (v.a->outer_wrapper && n == 1) return ToJson(v.a->items.data[0], b, out);
-      std::vector<json::Value> items(n);
+      // Small arrays are staged on the stack; Builder::Array copies them into the arena.
+      json::Value small[16];
+      json::Value* items = n <= 16 ? small : b.arena()->AllocateArray<json::Value>(n);
       for (uint32_t i = 0; i < n; ++i)
         if (!ToJson(v.a->items.data[i], b, &items[i])) items[i] = json::Value::Null();
-      *out = b.Array(items);
+      *out = b.Array(std::span<const json::Value>(items, n));
       return true;
     }
     case VK::kObj: {
-      std::vector<json::Member> members;
-      members.reserve(v.o->props.size);
+      uint32_t n = v.o->props.size;
+      json::Member small[16];
+      json::Member* members = n <= 16 ? small : b.arena()->AllocateArray<json::Member>(n);
+      uint32_t m = 0;
       for (const Prop& p : v.o->props) {
         json::Value jv;
-        if (ToJson(p.val, b, &jv)) members.push_back(json::Member{p.key, jv});
+        if (ToJson(p.val, b, &jv)) members[m++] = json::Member{p.key, jv};
       }
-      *out = b.Object(members);
+      *out = b.Object(std::span<const json::Member>(members, m));
       return true;
     }
   }

@@ -1,0 +1,81 @@
+// Compile-time specialisation: after the tree is processed, every node gets what evaluation
+// would otherwise recompute on each visit (operator codes instead of operator strings, the
+// built-in a `$name` refers to, whether a path is plain field names, whether an object
+// constructor's keys are constant). Purely a cache: the evaluator's results do not change.
+
+#include <algorithm>
+
+#include "jsonata/eval.h"
+#include "jsonata/program.h"
+
+namespace ec::jsonata::internal {
+namespace {
+
+Op BinaryOp(const std::string& op) {
+  static const std::pair<const char*, Op> kOps[] = {
+      {"and", Op::kAnd}, {"or", Op::kOr}, {"+", Op::kAdd},  {"-", Op::kSub},     {"*", Op::kMul},
+      {"/", Op::kDiv},   {"%", Op::kMod}, {"=", Op::kEq},   {"!=", Op::kNe},     {"<", Op::kLt},
+      {"<=", Op::kLe},   {">", Op::kGt},  {">=", Op::kGe},  {"&", Op::kConcat},  {"..", Op::kRange},
+      {"in", Op::kIn},
+  };
+  for (const auto& [text, code] : kOps)
+    if (op == text) return code;
+  return Op::kNone;
+}
+
+// A step that is nothing but a field name: no predicates, bindings, grouping or flags.
+bool PlainNameStep(const Node* s) {
+  return s->type == NT::kName && s->stages.empty() && s->predicate.empty() && !s->group && !s->keep_array &&
+         !s->consarray && !s->tuple && s->focus.empty() && s->index_var.empty() && !s->ancestor &&
+         !s->has_seeking_parent && s->seeking_parent.empty();
+}
+
+bool PlainNamePath(const Node* p) {
+  if (p->items.empty() || p->keep_singleton_array || p->group || p->tuple || p->keep_array || !p->predicate.empty())
+    return false;
+  return std::all_of(p->items.begin(), p->items.end(), PlainNameStep);
+}
+
+bool ConstantDistinctKeys(const Node* n) {
+  for (size_t i = 0; i < n->pairs.size(); ++i) {
+    const Node* k = n->pairs[i].first;
+    if (k->type != NT::kString || !k->predicate.empty() || k->group || k->keep_array) return false;
+    for (size_t j = 0; j < i; ++j)
+      if (n->pairs[j].first->str == k->str) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void Annotate(Program* program) {
+  for (const auto& owned : program->nodes) {
+    Node* n = owned.get();
+    switch (n->type) {
+      case NT::kBinary: n->opcode = BinaryOp(n->op); break;
+      case NT::kValue:
+        n->opcode = n->op == "null" ? Op::kNull : (n->op == "true" ? Op::kTrue : Op::kFalse);
+        break;
+      case NT::kUnary:
+        if (n->op == "-") {
+          n->opcode = Op::kNegate;
+        } else if (n->op == "[") {
+          n->opcode = Op::kArrayCons;
+        } else if (n->op == "{") {
+          n->opcode = Op::kObjectCons;
+          n->ctor_group = std::make_unique<GroupBy>();
+          n->ctor_group->position = n->position;
+          n->ctor_group->pairs = n->pairs;
+          n->const_keys = ConstantDistinctKeys(n);
+        }
+        break;
+      case NT::kVariable:
+        if (!n->str.empty()) n->builtin = FindBuiltin(n->str);
+        break;
+      case NT::kPath: n->name_path = PlainNamePath(n); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace ec::jsonata::internal

@@ -3,6 +3,7 @@
 // Compile() resolves names to slots or activation lookups, binds functions and folds constants.
 // Nodes are immutable after Compile, so one tree serves any number of threads.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,9 +55,33 @@ enum class Op : uint8_t {
   kBlock,          // cel.block([e0, e1, ...], body): args = [e0, ..., body]
   kOptOr,          // a.or(b), lazy in b
   kOptOrValue,     // a.orValue(b), lazy in b
-  kPath,           // var.f1.f2...: `name` then `path`, walked over JSON directly; args[0] is the
-                   // equivalent select chain, used when JSON does not carry the walk
+  kPath,           // var.f1.f2... or slot.f1..., also x['k']: `keys` walked over JSON directly;
+                   // args[0] is the equivalent select/index chain, used when JSON does not carry
+                   // the walk (absent key, non-object, non-JSON variable)
+  // Specialised nodes made after resolution (specialize.cc). args[0] is always the equivalent
+  // generic node, so anything that does not need speed (the checker) just looks through it.
+  kCmpConst,  // args[1] `cmp` value: a comparison against a scalar literal; flipped when the
+              // literal was on the left (`201 == x` keeps its operand order for errors)
+  kStrCall,   // args[1].f(value): contains/startsWith/endsWith/matches with a literal argument
 };
+
+// A selection key of a kPath, prepared at compile time. `hint` remembers where the key was
+// last found: records of one source share a shape, so the next lookup usually hits at once.
+// Relaxed atomics keep a Program shareable across threads (a stale hint only costs a scan).
+struct PathKey {
+  std::string name;
+  mutable std::atomic<uint32_t> hint{0};
+
+  explicit PathKey(std::string n) : name(std::move(n)) {}
+  PathKey(const PathKey& o) : name(o.name), hint(o.hint.load(std::memory_order_relaxed)) {}
+  PathKey& operator=(const PathKey& o) {
+    name = o.name;
+    hint.store(o.hint.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    return *this;
+  }
+};
+
+enum class StrFn : uint8_t { kContains, kStartsWith, kEndsWith, kMatches };
 
 enum class CompKind : uint8_t {
   kAll,
@@ -85,7 +110,12 @@ struct Node {
   std::string name2;         // second comprehension variable
   std::vector<std::string> candidates;  // qualified names to try, longest first
   std::vector<int> candidate_used;      // dotted segments each candidate consumes
-  std::vector<std::string> path;        // kPath field names
+  // kPath: the keys to walk. With slot < 0 the walk starts at the top-level variable keys[0]
+  // (a member of the activation root); with slot >= 0 at that comprehension variable.
+  std::vector<PathKey> keys;
+  Op cmp = Op::kEq;                     // kCmpConst: the original comparison
+  bool flipped = false;                 // kCmpConst: the literal is the left operand
+  StrFn str_fn = StrFn::kContains;      // kStrCall
   std::vector<Node*> args;
   std::vector<uint8_t> optional;        // kList: element i is optional; kMap: entry i
   const Builtin* fn = nullptr;          // kCall: resolved overload set, nullptr if unknown

@@ -237,6 +237,8 @@ class Checker {
       case Op::kStruct:
         return CelType::Of(K::kDyn);
       case Op::kPath:
+      case Op::kCmpConst:
+      case Op::kStrCall:
         return Deduce(n->args[0]);
     }
     return CelType::Of(K::kDyn);

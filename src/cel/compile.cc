@@ -20,6 +20,7 @@ class Compiler {
     EC_RETURN_IF_ERROR(Parse(p_));
     Node* root = const_cast<Node*>(p_->root());
     EC_RETURN_IF_ERROR(Resolve(root));
+    Specialize(p_, root);
     p_->set_num_slots(max_slots_);
     return Status::Ok();
   }
@@ -135,7 +136,9 @@ class Compiler {
             EC_RETURN_IF_ERROR(ResolveArgs(orig, 0));
             n->op = Op::kPath;
             n->name = segs[0];
-            n->path.assign(segs.begin() + 1, segs.end());
+            n->keys.clear();
+            for (const std::string& s : segs) n->keys.emplace_back(s);
+            n->slot = -1;
             n->args = {orig};
             n->candidates.clear();
             n->candidate_used.clear();

@@ -90,10 +90,16 @@ Value Evaluator::Eval(const Node* n) {
       return slots_[n->slot];
     case Op::kPath:
       return EvalPath(n);
+    case Op::kCmpConst:
+      return EvalCmpConst(n);
+    case Op::kStrCall:
+      return EvalStrCall(n);
     case Op::kAnd:
       return EvalAnd(n);
     case Op::kOr:
       return EvalOr(n);
+    case Op::kHas:
+      return EvalHas(n);
     case Op::kEq:
     case Op::kNe: {
       // Comparisons with a literal (the common filter shape) skip evaluating the literal node.
@@ -128,38 +134,147 @@ Value Evaluator::Eval(const Node* n) {
 }
 
 
-Value Evaluator::EvalPath(const Node* n) {
-  if (qualified_names_ || n->path.size() >= 256) return Eval(n->args[0]);
-  const json::Value* j = nullptr;
-  const json::Value* top = activation_.root();
-  if (!activation_.has_bindings() && top != nullptr && top->is_object()) {
-    j = FindMember(*top, n->name);  // the common case: a member of the exchange
+const json::Value* Evaluator::WalkPath(const Node* n) {
+  const PathKey* key = n->keys.data();
+  const PathKey* end = key + n->keys.size();
+  const json::Value* j;
+  if (n->slot >= 0) {
+    const Value& v = slots_[n->slot];
+    if (!v.is_json()) return nullptr;
+    j = v.json();
   } else {
-    Value root;
-    if (activation_.Lookup(n->name, &root) && root.is_json() && root.kind() == Kind::kMap) j = root.json();
+    if (qualified_names_) return nullptr;
+    const json::Value* top = activation_.root();
+    if (!activation_.has_bindings() && top != nullptr && top->is_object()) {
+      j = FindMemberHinted(*top, key->name, &key->hint);  // the common case: a member of the exchange
+      if (j == nullptr) return nullptr;
+    } else {
+      Value root;
+      if (!activation_.Lookup(key->name, &root) || !root.is_json()) return nullptr;
+      j = root.json();
+    }
+    ++key;
   }
-  if (j == nullptr || !j->is_object()) return Eval(n->args[0]);
-  size_t i = 0;
-  for (; i < n->path.size(); ++i) {
-    if (!j->is_object()) break;
-    const json::Value* next = FindMember(*j, n->path[i]);
-    if (next == nullptr) return Error("no such key: '" + n->path[i] + "'");
-    j = next;
+  for (; key != end; ++key) {
+    if (!j->is_object()) return nullptr;
+    j = FindMemberHinted(*j, key->name, &key->hint);
+    if (j == nullptr) return nullptr;
   }
-  if (i == n->path.size()) return Value::FromJson(*j);
-  // A non-object in the middle: finish with the general select rules (and their errors).
-  const Node* chain[256];
-  int depth = 0;
-  for (const Node* c = n->args[0]; c->op == Op::kSelect && depth < 256; c = c->args[0]) chain[depth++] = c;
-  Value v = Value::FromJson(*j);
-  for (size_t k = i; k < n->path.size(); ++k) v = EvalSelect(chain[depth - 1 - k], v, false);
-  return v;
+  return j;
+}
+
+Value Evaluator::EvalPath(const Node* n) {
+  if (const json::Value* j = WalkPath(n)) return Value::FromJson(*j);
+  return Eval(n->args[0]);
+}
+
+namespace {
+
+double AsDouble(const Value& c) {
+  switch (c.kind()) {
+    case Kind::kInt: return static_cast<double>(c.int_value());
+    case Kind::kUint: return static_cast<double>(c.uint_value());
+    default: return c.double_value();
+  }
+}
+
+// a `op` b for doubles; NaN compares false (and unequal), as CEL's numeric ordering says.
+bool CmpDoubles(Op op, double a, double b) {
+  switch (op) {
+    case Op::kEq: return a == b;
+    case Op::kNe: return !(a == b);
+    case Op::kLt: return a < b;
+    case Op::kLe: return a <= b;
+    case Op::kGt: return a > b;
+    default: return a >= b;
+  }
+}
+
+bool CmpStrings(Op op, std::string_view a, std::string_view b) {
+  if (op == Op::kEq || op == Op::kNe) {
+    bool eq = a.size() == b.size() && BytesEqual(a.data(), b.data(), a.size());
+    return eq == (op == Op::kEq);
+  }
+  int c = a.compare(b);
+  switch (op) {
+    case Op::kLt: return c < 0;
+    case Op::kLe: return c <= 0;
+    case Op::kGt: return c > 0;
+    default: return c >= 0;
+  }
+}
+
+}  // namespace
+
+// x `cmp` literal (or literal `cmp` x). JSON numbers and strings against a number or string
+// literal are compared in place; everything else goes through the generic Equal/Compare with
+// the operands in their source order (so error messages name the types as written).
+Value Evaluator::EvalCmpConst(const Node* n) {
+  const Node* x = n->args[1];
+  const Value& c = n->value;
+  Value v;
+  if (x->op == Op::kPath) {
+    const json::Value* j = WalkPath(x);
+    if (j == nullptr) {
+      v = Eval(x->args[0]);
+    } else {
+      Kind ck = c.kind();
+      if (j->is_number() && (ck == Kind::kDouble || ck == Kind::kInt || ck == Kind::kUint)) {
+        double a = j->number(), b = AsDouble(c);
+        return Value::Bool(n->flipped ? CmpDoubles(n->cmp, b, a) : CmpDoubles(n->cmp, a, b));
+      }
+      if (j->is_string() && ck == Kind::kString) {
+        std::string_view a = j->string(), b = c.string_value();
+        return Value::Bool(n->flipped ? CmpStrings(n->cmp, b, a) : CmpStrings(n->cmp, a, b));
+      }
+      v = Value::FromJson(*j);
+    }
+  } else {
+    v = Eval(x);
+  }
+  if (v.is_error()) return v;
+  const Value& a = n->flipped ? c : v;
+  const Value& b = n->flipped ? v : c;
+  if (n->cmp == Op::kEq || n->cmp == Op::kNe) return Value::Bool(Equal(a, b) == (n->cmp == Op::kEq));
+  return CompareOp(n->args[0], a, b);
+}
+
+// receiver.f('literal') for the string predicates; a non-string receiver takes the library
+// function itself (its overload error).
+Value Evaluator::EvalStrCall(const Node* n) {
+  const Node* x = n->args[1];
+  Value v;
+  if (x->op == Op::kPath) {
+    const json::Value* j = WalkPath(x);
+    v = j != nullptr ? Value::FromJson(*j) : Eval(x->args[0]);
+  } else {
+    v = Eval(x);
+  }
+  if (v.kind() == Kind::kString) {
+    std::string_view s = v.string_value(), lit = n->value.string_value();
+    switch (n->str_fn) {
+      case StrFn::kContains: return Value::Bool(s.find(lit) != std::string_view::npos);
+      case StrFn::kStartsWith: return Value::Bool(s.size() >= lit.size() && BytesEqual(s.data(), lit.data(), lit.size()));
+      case StrFn::kEndsWith:
+        return Value::Bool(s.size() >= lit.size() && BytesEqual(s.data() + s.size() - lit.size(), lit.data(), lit.size()));
+      case StrFn::kMatches:
+        return Value::Bool(RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), *n->regex));
+    }
+  }
+  if (v.is_error()) return v;
+  const Node* call = n->args[0];
+  Value args[2] = {v, n->value};
+  return call->fn->fn(*this, call, args, 2);
 }
 
 Value Evaluator::EvalCold(const Node* n) {
   switch (n->op) {
     case Op::kPath:
       return EvalPath(n);
+    case Op::kCmpConst:
+      return EvalCmpConst(n);
+    case Op::kStrCall:
+      return EvalStrCall(n);
     case Op::kConst:
       return n->value;
     case Op::kSlot:
@@ -344,7 +459,17 @@ Value Evaluator::EvalSelect(const Node* n, const Value& t, bool optional) {
 }
 
 Value Evaluator::EvalHas(const Node* n) {
-  Value t = Eval(n->args[0]);
+  const Node* t = n->args[0];
+  if (t->op == Op::kPath) {
+    const json::Value* j = WalkPath(t);
+    if (j == nullptr) return EvalHasOf(n, Eval(t->args[0]));
+    if (j->is_object()) return Value::Bool(FindMember(*j, n->name) != nullptr);
+    return EvalHasOf(n, Value::FromJson(*j));
+  }
+  return EvalHasOf(n, Eval(t));
+}
+
+Value Evaluator::EvalHasOf(const Node* n, const Value& t) {
   if (t.is_error()) return t;
   if (t.kind() == Kind::kMap) {
     Value v;
@@ -538,9 +663,12 @@ Value Evaluator::EvalCall(const Node* n) {
   if (n->fn == nullptr) {
     return Error("undeclared reference to function '" + n->name + "'");
   }
-  Value small[8];
+  union Small {  // left uninitialised: every used element is assigned below
+    Small() {}
+    Value v[8];
+  } small;
   std::vector<Value> big;
-  Value* args = small;
+  Value* args = small.v;
   if (count > 8) {
     big.resize(count);
     args = big.data();

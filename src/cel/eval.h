@@ -41,6 +41,13 @@ class Evaluator {
  private:
   Value EvalCold(const Node* n);
   Value EvalPath(const Node* n);
+  // The JSON value a kPath names, or nullptr when the walk leaves JSON objects (absent key,
+  // non-object, variable not JSON, qualified names in play): the caller then evaluates the
+  // generic chain n->args[0], which gives the right value or error.
+  const json::Value* WalkPath(const Node* n);
+  Value EvalCmpConst(const Node* n);
+  Value EvalStrCall(const Node* n);
+  Value EvalHasOf(const Node* n, const Value& target);
   Value EvalIdent(const Node* n);
   Value EvalQualified(const Node* n, bool* handled);
   Value EvalSelect(const Node* n, const Value& target, bool optional);

@@ -47,6 +47,10 @@ class Program {
 // "line:col: message" plus the source line and a caret; kLimitExceeded for depth.
 Status Parse(Program* program);
 
+// Rewrites resolved, folded nodes into the specialised fast forms (kPath over comprehension
+// variables and literal-key indexes, kCmpConst, kStrCall); see specialize.cc.
+void Specialize(Program* program, Node* root);
+
 // "<line>:<col>: <message>\n | <source line>\n | <caret>" for the byte offset `pos`.
 std::string FormatLocation(std::string_view source, uint32_t pos, std::string_view message);
 

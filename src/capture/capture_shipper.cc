@@ -39,7 +39,14 @@ CaptureShipper::~CaptureShipper() { Stop(); }
 bool CaptureShipper::Offer(std::string line) {
   offered_.fetch_add(1, std::memory_order_relaxed);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (options_.wait_when_full) {
+      room_cv_.wait(lock, [&] {
+        return stopping_ || queue_.empty() ||
+               (queue_.size() < options_.max_queue_items &&
+                queue_bytes_ + line.size() <= options_.max_queue_bytes);
+      });
+    }
     if (stopping_ || queue_.size() >= options_.max_queue_items ||
         queue_bytes_ + line.size() > options_.max_queue_bytes) {
       dropped_full_.fetch_add(1, std::memory_order_relaxed);
@@ -59,6 +66,7 @@ void CaptureShipper::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  room_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -104,6 +112,7 @@ void CaptureShipper::Run() {
         queue_.pop_front();
       }
     }
+    if (options_.wait_when_full) room_cv_.notify_all();
     int backoff_ms = options_.initial_backoff_ms;
     for (int attempt = 1;; ++attempt) {
       Status s = sink_->Ship(batch);

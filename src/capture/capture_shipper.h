@@ -39,6 +39,9 @@ struct ShipperOptions {
   int initial_backoff_ms = 100;    // doubled per retry
   int max_backoff_ms = 5000;
   int stop_flush_timeout_ms = 2000;  // Stop() gives the queue this long to drain
+  // Offer() waits for room instead of dropping (the syslog listener: TCP peers then feel
+  // back-pressure). Never set for the proxy, whose forwarding must not wait.
+  bool wait_when_full = false;
 };
 
 struct ShipperStats {
@@ -58,7 +61,8 @@ class CaptureShipper {
   CaptureShipper(const CaptureShipper&) = delete;
   CaptureShipper& operator=(const CaptureShipper&) = delete;
 
-  // Queues one capture. Never waits for the sink; returns false (and counts a drop) when full.
+  // Queues one capture. Never waits for the sink; returns false (and counts a drop) when full
+  // (with wait_when_full: waits for room, and drops only once stopping).
   bool Offer(std::string line);
   // Ships what is queued (bounded by stop_flush_timeout_ms), then joins the thread.
   void Stop();
@@ -71,6 +75,7 @@ class CaptureShipper {
   const ShipperOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable room_cv_;  // signalled when the shipper takes a batch
   std::deque<std::string> queue_;  // guarded by mu_
   size_t queue_bytes_ = 0;         // guarded by mu_
   bool stopping_ = false;          // guarded by mu_

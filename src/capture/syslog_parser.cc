@@ -167,6 +167,14 @@ Result<SyslogMessage> ParseSyslog(std::string_view line, const SyslogParseOption
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == '\0')) {
     line.remove_suffix(1);
   }
+  if (options.accept_bare_json && !line.empty() && (line[0] == '{' || line[0] == '[')) {
+    SyslogMessage bare;
+    bare.format = SyslogFormat::kRfc3164;
+    bare.facility = 1;
+    bare.severity = 5;
+    bare.msg.assign(line);
+    return bare;
+  }
   if (line.empty() || line[0] != '<') return ErrorAt(line, 0, "expected '<PRI>'");
   size_t pos = 1;
   int pri = 0;

@@ -31,6 +31,10 @@ struct SyslogParseOptions {
   // A payload that is not a JSON object or array ("{"/"[" after blanks) is malformed: every
   // supported exchange format is JSON.
   bool require_json_payload = true;
+  // A line without PRI that starts with '{' or '[' is a bare JSON message (forwarders with
+  // no-parse/raw templates, `nc`): taken as RFC 3164 CONTENT with the default PRI 13
+  // (user.notice), as RFC 3164 4.3.3 tells a relay to treat a packet without PRI.
+  bool accept_bare_json = true;
 };
 
 // Parses one message (no framing, trailing CR/LF/NUL ignored). RFC 5424 is recognised by the

@@ -103,6 +103,15 @@ TEST(SyslogParse, MalformedLinesSayWhereAndWhat) {
     EXPECT_NE(m.status().message().find(c.want), std::string::npos)
         << c.line << " -> " << m.status().message();
   }
+  // A bare JSON line (no PRI) is RFC 3164 content with the default PRI 13; without the option
+  // it is malformed.
+  auto bare = ParseSyslog(kExchange);
+  ASSERT_TRUE(bare.ok()) << bare.status().ToString();
+  EXPECT_EQ(bare->msg, kExchange);
+  EXPECT_EQ(bare->facility * 8 + bare->severity, 13);
+  SyslogParseOptions strict;
+  strict.accept_bare_json = false;
+  EXPECT_FALSE(ParseSyslog(kExchange, strict).ok());
   SyslogParseOptions any;
   any.require_json_payload = false;
   EXPECT_TRUE(ParseSyslog("<13>1 2026-11-27T01:39:28Z h a p m - plain text", any).ok());

@@ -188,6 +188,12 @@ void TestUpstream::Serve(int fd, size_t index) {
       out = "HTTP/1.1 200 OK\r\nContent-Type: " + (ct.empty() ? "text/plain" : ct) +
             "\r\nX-Upstream: test\r\nContent-Length: " + std::to_string(req.body().size()) +
             "\r\n\r\n" + req.body();
+    } else if (target.rfind("/api/orders", 0) == 0 && req.method() == http::verb::post) {
+      // The shop example's createOrder: 201 with the order id the client chose (X-Order-Id).
+      std::string id(req["X-Order-Id"]);
+      std::string body = "{\"id\":\"" + (id.empty() ? std::string("o-1") : id) + "\",\"status\":\"placed\"}";
+      out = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
     } else if (target == "/chunked") {
       out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
       const char* parts[] = {"{\"a\":", "[1,2,", "3],", "\"b\":\"x\"", "}"};

@@ -7,6 +7,7 @@
 //   GET /close          200 without Content-Length, ends by closing
 //   GET /ws (Upgrade)   101, then echoes raw bytes until EOF
 //   POST /ingest        204; the body is appended to ingested()
+//   POST /api/orders    201 {"id": X-Order-Id header, "status": "placed"} (the shop example)
 //   anything else       404 JSON
 
 #include <atomic>

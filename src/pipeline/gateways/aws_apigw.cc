@@ -174,28 +174,34 @@ std::string FirehoseResponseBody(std::string_view request_id, int64_t timestamp_
 
 Result<std::string> Gunzip(std::string_view gz, size_t max_bytes) {
   z_stream zs{};
-  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return Internal("inflateInit2 failed");
+  // 15 + 32: zlib detects a gzip or a zlib header itself (HTTP "deflate" is zlib).
+  if (inflateInit2(&zs, 15 + 32) != Z_OK) return Internal("inflateInit2 failed");
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
   zs.avail_in = static_cast<uInt>(gz.size());
   std::string out;
   char buf[65536];
-  int rc;
-  do {
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
     zs.next_out = reinterpret_cast<Bytef*>(buf);
     zs.avail_out = sizeof buf;
     rc = inflate(&zs, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END) {
+      std::string why = zs.msg ? zs.msg : "truncated stream";
       inflateEnd(&zs);
-      return InvalidArgument(std::string("gzip data is corrupt: ") + (zs.msg ? zs.msg : "inflate failed"));
+      return InvalidArgument("gzip data is corrupt (" + why + ")");
     }
-    out.append(buf, sizeof buf - zs.avail_out);
-    if (out.size() > max_bytes) {
+    size_t produced = sizeof buf - zs.avail_out;
+    if (out.size() + produced > max_bytes) {
       inflateEnd(&zs);
       return LimitExceeded("gzip data inflates to more than " + std::to_string(max_bytes) + " bytes");
     }
-  } while (rc != Z_STREAM_END && zs.avail_in > 0);
+    out.append(buf, produced);
+    if (rc == Z_OK && zs.avail_in == 0 && produced == 0) {
+      inflateEnd(&zs);
+      return InvalidArgument("gzip data is truncated");
+    }
+  }
   inflateEnd(&zs);
-  if (rc != Z_STREAM_END) return InvalidArgument("gzip data is truncated");
   return out;
 }
 

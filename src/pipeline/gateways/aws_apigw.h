@@ -33,7 +33,9 @@ Status DecodeAwsApiGateway(const json::Value& raw, const pipeline::DecodeOptions
 std::string FirehoseResponseBody(std::string_view request_id, int64_t timestamp_ms,
                                  std::string_view error);
 
-// gunzip with an output limit (kLimitExceeded beyond `max_bytes`, kInvalidArgument if corrupt).
+// Inflates gzip (or zlib) with an output limit: kLimitExceeded beyond `max_bytes` (a zip bomb
+// stops there), kInvalidArgument when corrupt or truncated. The one gunzip of the tree above
+// the log (server/http/gzip.h calls it; log/compression.h has its own, being below pipeline).
 Result<std::string> Gunzip(std::string_view gz, size_t max_bytes);
 
 }  // namespace ec::pipeline::gateways

@@ -2,41 +2,23 @@
 
 #include <zlib.h>
 
+#include "pipeline/gateways/aws_apigw.h"
+
 namespace ec::server {
 
 Result<std::string> Gunzip(std::string_view compressed, size_t max_output) {
-  z_stream zs{};
-  // 15 + 32: zlib detects gzip or zlib headers itself.
-  if (inflateInit2(&zs, 15 + 32) != Z_OK) return Internal("inflateInit2 failed");
-  std::string out;
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
-  zs.avail_in = static_cast<uInt>(compressed.size());
-  char buf[64 * 1024];
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof(buf);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) {
-      std::string msg = zs.msg ? zs.msg : "truncated stream";
-      inflateEnd(&zs);
-      return InvalidArgument("request body is not valid gzip (" + msg +
-                             "); send it uncompressed or drop the Content-Encoding header");
-    }
-    size_t produced = sizeof(buf) - zs.avail_out;
-    if (out.size() + produced > max_output) {
-      inflateEnd(&zs);
-      return LimitExceeded("decompressed request body exceeds the limit of " +
-                           std::to_string(max_output) + " bytes (limits.max_body_bytes)");
-    }
-    out.append(buf, produced);
-    if (rc == Z_OK && zs.avail_in == 0 && produced == 0) {
-      inflateEnd(&zs);
-      return InvalidArgument("request body is truncated gzip; send the whole stream");
-    }
+  Result<std::string> out = pipeline::gateways::Gunzip(compressed, max_output);
+  if (out.ok()) return out;
+  // The same failure, worded for a client that sent a request body.
+  if (out.status().code() == ErrorCode::kLimitExceeded) {
+    return LimitExceeded("decompressed request body exceeds the limit of " + std::to_string(max_output) +
+                         " bytes (limits.max_body_bytes)");
   }
-  inflateEnd(&zs);
-  return out;
+  if (out.status().message().find("truncated") != std::string::npos) {
+    return InvalidArgument("request body is truncated gzip; send the whole stream");
+  }
+  return InvalidArgument("request body is not valid gzip (" +
+                         out.status().message() + "); send it uncompressed or drop the Content-Encoding header");
 }
 
 Result<std::string> Gzip(std::string_view data) {

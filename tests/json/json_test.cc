@@ -95,6 +95,22 @@ TEST(Quote, EscapesLikeJsonStringify) {
   EXPECT_EQ(s, "\"a\\\"\\\\\\u0001\\t\xc3\xa9\"");
 }
 
+TEST(Quote, CopiesRunsAndEscapesAtRunBoundaries) {
+  std::string s = "x";  // appends, keeps what is there
+  AppendQuoted("plain text", &s);
+  EXPECT_EQ(s, "x\"plain text\"");
+  s.clear();
+  AppendQuoted(std::string_view("\n\x1f" "ab" "\"", 5), &s);
+  EXPECT_EQ(s, "\"\\n\\u001fab\\\"\"");
+  // U+D55C (a Hangul syllable, starts with 0xED) is copied; a lone surrogate (0xED 0xA0..) is escaped.
+  s.clear();
+  AppendQuoted("a\xed\x95\x9c" "b\xed\xa0\x80" "c", &s);
+  EXPECT_EQ(s, "\"a\xed\x95\x9c" "b\\ud800c\"");
+  s.clear();
+  AppendQuoted("", &s);
+  EXPECT_EQ(s, "\"\"");
+}
+
 }  // namespace
 }  // namespace ec::json
 

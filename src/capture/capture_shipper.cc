@@ -38,6 +38,7 @@ CaptureShipper::~CaptureShipper() { Stop(); }
 
 bool CaptureShipper::Offer(std::string line) {
   offered_.fetch_add(1, std::memory_order_relaxed);
+  bool notify = false;
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (options_.wait_when_full) {
@@ -54,8 +55,10 @@ bool CaptureShipper::Offer(std::string line) {
     }
     queue_bytes_ += line.size();
     queue_.push_back(std::move(line));
+    // Wake the shipper only when it sleeps waiting for work (lingering it wakes by itself).
+    notify = consumer_waiting_ || queue_.size() >= options_.max_batch_items;
   }
-  cv_.notify_one();
+  if (notify) cv_.notify_one();
   return true;
 }
 
@@ -91,7 +94,13 @@ void CaptureShipper::Run() {
     bool stopping;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      consumer_waiting_ = true;
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      consumer_waiting_ = false;
+      if (!stopping_ && options_.linger_ms > 0 && queue_.size() < options_.max_batch_items) {
+        cv_.wait_for(lock, std::chrono::milliseconds(options_.linger_ms),
+                     [&] { return stopping_ || queue_.size() >= options_.max_batch_items; });
+      }
       stopping = stopping_;
       if (stopping && stop_deadline == Clock::time_point::max()) {
         stop_deadline = Clock::now() + std::chrono::milliseconds(options_.stop_flush_timeout_ms);

@@ -42,6 +42,9 @@ struct ShipperOptions {
   // Offer() waits for room instead of dropping (the syslog listener: TCP peers then feel
   // back-pressure). Never set for the proxy, whose forwarding must not wait.
   bool wait_when_full = false;
+  // After the first capture of a batch, the shipper waits up to this long for more before
+  // shipping (fewer, larger batches; no wake-up per capture). 0 ships at once.
+  int linger_ms = 5;
 };
 
 struct ShipperStats {
@@ -79,6 +82,7 @@ class CaptureShipper {
   std::deque<std::string> queue_;  // guarded by mu_
   size_t queue_bytes_ = 0;         // guarded by mu_
   bool stopping_ = false;          // guarded by mu_
+  bool consumer_waiting_ = false;  // the shipper sleeps until notified; guarded by mu_
   std::atomic<uint64_t> offered_{0}, shipped_{0}, dropped_full_{0}, dropped_failed_{0},
       ship_errors_{0};
   std::thread thread_;

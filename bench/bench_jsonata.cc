@@ -88,9 +88,16 @@ class CaptureReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // EC_BENCH_ITERS=N: a fixed iteration count (instruction counting under callgrind).
+  const char* iters_env = std::getenv("EC_BENCH_ITERS");
+  const int64_t iters = iters_env ? std::atoll(iters_env) : 0;
   for (const auto& [name, src] : kExprs) {
-    benchmark::RegisterBenchmark(("eval/" + name).c_str(), BM_Eval, src);
-    benchmark::RegisterBenchmark(("compile/" + name).c_str(), BM_Compile, src);
+    auto* e = benchmark::RegisterBenchmark(("eval/" + name).c_str(), BM_Eval, src);
+    auto* c = benchmark::RegisterBenchmark(("compile/" + name).c_str(), BM_Compile, src);
+    if (iters > 0) {
+      e->Iterations(iters);
+      c->Iterations(iters);
+    }
   }
   benchmark::Initialize(&argc, argv);
   CaptureReporter reporter;

@@ -30,10 +30,20 @@ bool PlainNameStep(const Node* s) {
          !s->has_seeking_parent && s->seeking_parent.empty();
 }
 
+// Field names only, optionally after a leading `$var` (`$i.price`).
 bool PlainNamePath(const Node* p) {
   if (p->items.empty() || p->keep_singleton_array || p->group || p->tuple || p->keep_array || !p->predicate.empty())
     return false;
-  return std::all_of(p->items.begin(), p->items.end(), PlainNameStep);
+  auto first = p->items.begin();
+  const Node* v = *first;
+  if (v->type == NT::kVariable) {
+    if (p->items.size() < 2 || !v->stages.empty() || !v->predicate.empty() || v->group || v->keep_array ||
+        v->consarray || v->tuple || !v->focus.empty() || !v->index_var.empty() || v->ancestor ||
+        v->has_seeking_parent || !v->seeking_parent.empty())
+      return false;
+    ++first;
+  }
+  return std::all_of(first, p->items.end(), PlainNameStep);
 }
 
 bool ConstantDistinctKeys(const Node* n) {
@@ -51,6 +61,7 @@ bool ConstantDistinctKeys(const Node* n) {
 void Annotate(Program* program) {
   for (const auto& owned : program->nodes) {
     Node* n = owned.get();
+    n->plain = n->predicate.empty() && (n->type == NT::kPath || !n->group) && !n->keep_array;
     switch (n->type) {
       case NT::kBinary: n->opcode = BinaryOp(n->op); break;
       case NT::kValue:
@@ -72,7 +83,13 @@ void Annotate(Program* program) {
       case NT::kVariable:
         if (!n->str.empty()) n->builtin = FindBuiltin(n->str);
         break;
-      case NT::kPath: n->name_path = PlainNamePath(n); break;
+      case NT::kPath: {
+        n->name_path = PlainNamePath(n);
+        uint32_t k = 0;
+        while (k + 1 < n->items.size() && PlainNameStep(n->items[k])) ++k;
+        n->name_prefix = k;
+        break;
+      }
       default: break;
     }
   }

@@ -10,6 +10,8 @@ namespace ec::jsonata::internal {
 
 Evaluator::Evaluator(const Program* prog, Arena* arena, const Bindings* bindings)
     : prog_(prog), arena_(arena), bindings_(bindings) {
+  max_depth_ = prog->options.max_depth;
+  check_limits_ = prog->options.max_steps != 0 || prog->options.time_limit.count() > 0;
   if (prog->options.time_limit.count() > 0) {
     has_deadline_ = true;
     deadline_ = std::chrono::steady_clock::now() + prog->options.time_limit;
@@ -61,7 +63,7 @@ void Evaluator::Bind(Frame* f, std::string_view name, Val v) {
 Val Evaluator::Lookup(Frame* f, std::string_view name) const {
   for (; f; f = f->parent) {
     for (uint32_t i = f->vars.size; i-- > 0;) {
-      if (f->vars.data[i].name == name) return f->vars.data[i].val;
+      if (SameKey(f->vars.data[i].name, name)) return f->vars.data[i].val;
     }
   }
   return {};
@@ -112,21 +114,23 @@ Val Evaluator::Run(Val input) {
 }
 
 Val Evaluator::Eval(const Node* expr, Val input, Frame* env) {
-  if (++depth_ > prog_->options.max_depth) {
+  if (++depth_ > max_depth_) {
     --depth_;
     return Fail("U1001", "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.",
                 expr->position);
   }
-  if ((prog_->options.max_steps || has_deadline_) && !CheckLimits(expr->position)) {
+  if (check_limits_ && !CheckLimits(expr->position)) {
     --depth_;
     return {};
   }
   Val result = EvalInner(expr, input, env);
   --depth_;
   if (failed) return {};
-  Evaluator& ev = *this;
-  for (const Node* pred : expr->predicate) result = EV(EvalFilter(pred, result, env));
-  if (expr->type != NT::kPath && expr->group) result = EV(EvalGroup(*expr->group, result, env));
+  if (!expr->plain) {
+    Evaluator& ev = *this;
+    for (const Node* pred : expr->predicate) result = EV(EvalFilter(pred, result, env));
+    if (expr->type != NT::kPath && expr->group) result = EV(EvalGroup(*expr->group, result, env));
+  }
   if (result.k == VK::kArr && result.a->sequence && !result.a->tuple_stream) {
     Arr* a = result.a;
     if (expr->keep_array) a->keep_singleton = true;
@@ -288,18 +292,49 @@ Val Evaluator::EvalInner(const Node* expr, Val input, Frame* env) {
 Val Evaluator::EvalPath(const Node* expr, Val input, Frame* env) {
   Evaluator& ev = *this;
   Val seq;
-  if (input.is_array() && expr->items[0]->type != NT::kVariable) {
-    seq = input;
-  } else {
-    Arr* a = NewArr(true);
-    a->items.Push(arena_, input);  // even undefined: the first step still runs once
-    seq = Val::Of(a);
-  }
   Val result;
+  size_t start = 0;
+  bool done = false;
+  if (expr->name_prefix > 0 && !input.is_array()) {
+    // Leading plain field names (Annotate: name_prefix) walk single objects directly; the
+    // first JSON array met becomes the sequence the general steps continue from.
+    Val cur = input;
+    size_t i = 0;
+    for (; i < expr->name_prefix; ++i) {
+      Val r = ObjGet(cur, expr->items[i]->str);
+      if (r.undef() || (r.k == VK::kJArr && r.j->size() == 0)) {
+        result = MakeSeq();  // what the general steps yield: an empty sequence
+        done = true;
+        break;
+      }
+      if (r.k == VK::kJArr) {
+        seq = r;
+        start = i + 1;
+        break;
+      }
+      if (r.k == VK::kArr) break;  // constructed arrays: the general steps from the start
+      cur = r;
+    }
+    if (i == expr->name_prefix) {
+      Arr* a = NewArr(true);
+      a->items.Push(arena_, cur);
+      seq = Val::Of(a);
+      start = i;
+    }
+  }
+  if (start == 0 && !done) {
+    if (input.is_array() && expr->items[0]->type != NT::kVariable) {
+      seq = input;
+    } else {
+      Arr* a = NewArr(true);
+      a->items.Push(arena_, input);  // even undefined: the first step still runs once
+      seq = Val::Of(a);
+    }
+  }
   Val tuples;
   bool is_tuple = false;
-  const size_t nsteps = expr->items.size();
-  for (size_t i = 0; i < nsteps; ++i) {
+  const size_t nsteps = done ? 0 : expr->items.size();
+  for (size_t i = start; i < nsteps; ++i) {
     const Node* step = expr->items[i];
     if (step->tuple) is_tuple = true;
     if (i == 0 && step->consarray) {
@@ -351,10 +386,19 @@ Val Evaluator::EvalPath(const Node* expr, Val input, Frame* env) {
 // walk needs no sequence at all; a JSON array in the middle continues with the general steps
 // from there, anything else (constructed arrays, array input) takes the general path.
 Val Evaluator::EvalNamePath(const Node* expr, Val input, Frame* env) {
-  if (input.is_array()) return EvalPath(expr, input, env);
   const size_t nsteps = expr->items.size();
   Val cur = input;
-  for (size_t i = 0; i < nsteps; ++i) {
+  size_t i = 0;
+  if (expr->items[0]->type == NT::kVariable) {
+    // `$var.a.b`: the variable is the first step's (only) input item.
+    cur = Eval(expr->items[0], input, env);
+    if (failed || cur.undef()) return {};
+    if (cur.is_array()) return EvalPath(expr, input, env);
+    i = 1;
+  } else if (input.is_array()) {
+    return EvalPath(expr, input, env);
+  }
+  for (; i < nsteps; ++i) {
     Val r = ObjGet(cur, expr->items[i]->str);
     if (r.undef()) return r;
     if (r.k == VK::kJArr) {

@@ -120,6 +120,8 @@ class Evaluator {
   Binding root_bindings_[4];
   json::Value input_root_;
   uint32_t depth_ = 0;
+  uint32_t max_depth_ = 0;
+  bool check_limits_ = false;  // a step or time limit is set
   uint64_t steps_ = 0;
   std::chrono::steady_clock::time_point deadline_;
   bool has_deadline_ = false;

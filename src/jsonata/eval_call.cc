@@ -153,8 +153,13 @@ Val Evaluator::ApplyInner(Val proc, std::span<Val> args, Val input, Frame* env) 
   if (f->kind == Func::kBuiltin) sig = &f->builtin->sig;
   std::span<Val> a = args;
   Arr* validated = nullptr;
+  // Validated arguments are staged on the stack (the arena only for long argument lists).
+  Val staged[8];
+  Arr staged_arr;
   if (sig) {
-    validated = NewArr(false);
+    validated = &staged_arr;
+    validated->items.data = staged;
+    validated->items.cap = sizeof(staged) / sizeof(staged[0]);
     EV(ValidateArgs(ev, *sig, args, input, validated));
     a = std::span<Val>(validated->items.data, validated->items.size);
   }
@@ -222,6 +227,32 @@ Val Evaluator::ApplyInner(Val proc, std::span<Val> args, Val input, Frame* env) 
 
 namespace {
 
+bool HasSymbol(const std::string& symbols, char c) {
+  for (char s : symbols)
+    if (s == c) return true;
+  return false;
+}
+
+// The common shape: no `+` parameter and arguments matching parameters one to one, any
+// missing ones optional. Then the backtracking matcher's first solution is exactly this
+// one (it always tries "one argument" before "none"), so it is taken without searching.
+bool MatchPositionally(const Signature& sig, std::string_view supplied, size_t* counts) {
+  const size_t np = sig.params.size();
+  if (supplied.size() > np) return false;
+  for (size_t i = 0; i < np; ++i) {
+    const SigParam& p = sig.params[i];
+    if (p.quant == '+') return false;
+    if (i < supplied.size()) {
+      if (!HasSymbol(p.symbols, supplied[i])) return false;
+      counts[i] = 1;
+    } else {
+      if (p.quant != '?') return false;
+      counts[i] = 0;
+    }
+  }
+  return true;
+}
+
 struct SigMatcher {
   const Signature& sig;
   std::string_view s;
@@ -230,7 +261,7 @@ struct SigMatcher {
   bool anchored;
   size_t end = 0;
 
-  bool In(const SigParam& p, char c) const { return p.symbols.find(c) != std::string::npos; }
+  bool In(const SigParam& p, char c) const { return HasSymbol(p.symbols, c); }
 
   bool Match(size_t pi, size_t pos) {
     if (pi == limit) {
@@ -280,7 +311,7 @@ Val ValidateArgs(Evaluator& ev, const Signature& sig, std::span<Val> args, Val c
   size_t counts[32] = {};
   if (sig.params.size() > 32) return ev.Fail("S0401", "Signature has too many parameters");
   SigMatcher m{sig, supplied, counts, sig.params.size(), true};
-  if (!m.Match(0, 0)) {
+  if (!MatchPositionally(sig, supplied, counts) && !m.Match(0, 0)) {
     size_t good_to = 0;
     for (size_t i = 0; i < sig.params.size(); ++i) {
       size_t pcounts[32] = {};
@@ -299,7 +330,7 @@ Val ValidateArgs(Evaluator& ev, const Signature& sig, std::span<Val> args, Val c
     if (count == 0) {
       if (p.context) {
         char cs = SigSymbol(context);
-        if (p.context_symbols.find(cs) != std::string::npos) {
+        if (HasSymbol(p.context_symbols, cs)) {
           out->items.Push(ev.arena(), context);
         } else {
           ev.Fail("T0411", "Context value is not a compatible type with argument " + std::to_string(arg_index + 1) + " of function");

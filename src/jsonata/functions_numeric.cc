@@ -1,6 +1,7 @@
 // Numeric functions, aggregation and booleans.
 
 #include <chrono>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -72,6 +73,33 @@ namespace {
 
 // Shifts the decimal point of `x` by `places` exactly as jsonata-js does (through the text).
 double Shift(double x, int64_t places) {
+  // Fast exact path: x's shortest digits D (as JavaScript prints them) and exponent E give
+  // x' = D * 10^(E + places); when D < 2^53 and |E + places| <= 22 both factors are exact
+  // doubles and one multiplication or division rounds correctly, as strtod of the text would.
+  if (x != 0 && std::isfinite(x)) {
+    char buf[64];
+    auto res = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::scientific);
+    const char* p = buf;
+    bool negative = *p == '-';
+    if (negative) ++p;
+    uint64_t digits = 0;
+    int ndigits = 0;
+    for (; p < res.ptr && *p != 'e'; ++p) {
+      if (*p == '.') continue;
+      digits = digits * 10 + static_cast<uint64_t>(*p - '0');
+      ndigits++;
+    }
+    int exp10 = 0;
+    if (p < res.ptr) std::from_chars(p + 1 + (p[1] == '+'), res.ptr, exp10);
+    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    int64_t k = static_cast<int64_t>(exp10) - (ndigits - 1) + places;  // x = digits * 10^(exp10-ndigits+1)
+    if (ndigits <= 15 && k >= -22 && k <= 22) {
+      double d = static_cast<double>(digits);
+      double r = k >= 0 ? d * kPow10[k] : d / kPow10[-k];
+      return negative ? -r : r;
+    }
+  }
   std::string t = NumText(x);
   size_t e = t.find('e');
   std::string mant = e == std::string::npos ? t : t.substr(0, e);

@@ -103,27 +103,31 @@ EC_JSONATA_FN(FnSubstringAfter) {
 
 namespace {
 
-std::string ChangeCase(std::string_view s, bool upper) {
-  std::string out;
-  out.reserve(s.size());
+// ASCII and Latin-1 case mapping; the output has the input's byte length, so it is written
+// straight into the evaluation arena.
+Val ChangeCase(Evaluator& ev, std::string_view s, bool upper) {
+  if (s.empty()) return Val::Str({});
+  char* out = static_cast<char*>(ev.arena()->Allocate(s.size(), 1));
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
-      out.push_back(static_cast<char>(upper ? std::toupper(c) : std::tolower(c)));
+      if (upper && c >= 'a' && c <= 'z') c = static_cast<unsigned char>(c - 0x20);
+      else if (!upper && c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c + 0x20);
+      out[i] = static_cast<char>(c);
     } else if ((c == 0xC3) && i + 1 < s.size()) {
       // Latin-1 letters U+00C0..U+00FE (except × and ÷)
       unsigned char d = static_cast<unsigned char>(s[i + 1]);
       uint32_t cp = 0xC0 + (d & 0x3F);
       if (upper && cp >= 0xE0 && cp <= 0xFE && cp != 0xF7) cp -= 0x20;
       else if (!upper && cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) cp += 0x20;
-      out.push_back(static_cast<char>(0xC3));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      out[i] = static_cast<char>(0xC3);
+      out[i + 1] = static_cast<char>(0x80 | (cp & 0x3F));
       i++;
     } else {
-      out.push_back(static_cast<char>(c));
+      out[i] = static_cast<char>(c);
     }
   }
-  return out;
+  return Val::Str(std::string_view(out, s.size()));
 }
 
 }  // namespace
@@ -131,13 +135,13 @@ std::string ChangeCase(std::string_view s, bool upper) {
 EC_JSONATA_FN(FnLowercase) {
   Val s = Arg(args, 0);
   if (s.undef()) return {};
-  return StrVal(ev, ChangeCase(s.str(), false));
+  return ChangeCase(ev, s.str(), false);
 }
 
 EC_JSONATA_FN(FnUppercase) {
   Val s = Arg(args, 0);
   if (s.undef()) return {};
-  return StrVal(ev, ChangeCase(s.str(), true));
+  return ChangeCase(ev, s.str(), true);
 }
 
 EC_JSONATA_FN(FnLength) {

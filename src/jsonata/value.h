@@ -94,14 +94,28 @@ struct Prop {
   Val val;
 };
 
+// Key equality for lookups: length and first byte inline before memcmp (most keys differ there).
+inline bool SameKey(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || (a[0] == b[0] && std::memcmp(a.data(), b.data(), a.size()) == 0));
+}
+
 struct Obj {
   AVec<Prop> props;
   const Val* Find(std::string_view key) const {
     for (uint32_t i = 0; i < props.size; ++i)
-      if (props.data[i].key == key) return &props.data[i].val;
+      if (SameKey(props.data[i].key, key)) return &props.data[i].val;
     return nullptr;
   }
 };
+
+// A member of a JSON object: small objects are scanned inline, large ones use their index.
+inline const json::Value* FindMember(const json::Value& obj, std::string_view key) {
+  std::span<const json::Member> members = obj.object();
+  if (members.size() >= 12) return obj.Find(key);
+  for (const json::Member& m : members)
+    if (SameKey(m.key, key)) return &m.value;
+  return nullptr;
+}
 
 inline Val Val::FromJson(const json::Value& j) {
   switch (j.kind()) {
@@ -147,7 +161,7 @@ inline Val ObjGet(const Val& v, std::string_view key) {
     return p ? *p : Val();
   }
   if (v.k == VK::kJObj) {
-    const json::Value* p = v.j->Find(key);
+    const json::Value* p = FindMember(*v.j, key);
     return p ? Val::FromJson(*p) : Val();
   }
   return {};

@@ -19,6 +19,7 @@ class RE2;
 namespace ec::cel {
 
 struct Builtin;
+class SimpleRegex;
 
 enum class Op : uint8_t {
   kConst,
@@ -120,6 +121,7 @@ struct Node {
   std::vector<uint8_t> optional;        // kList: element i is optional; kMap: entry i
   const Builtin* fn = nullptr;          // kCall: resolved overload set, nullptr if unknown
   std::shared_ptr<re2::RE2> regex;      // matches() with a constant pattern, compiled once
+  std::shared_ptr<const SimpleRegex> simple_regex;  // the same pattern when SimpleRegex covers it
 };
 
 }  // namespace ec::cel

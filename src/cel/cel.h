@@ -32,6 +32,10 @@ struct CelOptions {
   uint32_t max_comprehension_iterations = 100'000;
   // Source text longer than this is rejected.
   uint32_t max_source_bytes = 100'000;
+  // Rewrite common shapes (JSON paths, comparisons with literals, string predicates with a
+  // literal argument) into fast nodes. Results are identical either way; off is for tests
+  // that check exactly that.
+  bool specialize = true;
   // Namespace for name resolution ("a.b" makes `x` resolve as `a.b.x`, `a.x`, then `x`).
   std::string container;
 };

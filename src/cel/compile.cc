@@ -9,6 +9,7 @@
 
 #include "cel/eval.h"
 #include "cel/program.h"
+#include "cel/simple_regex.h"
 
 namespace ec::cel {
 
@@ -20,7 +21,7 @@ class Compiler {
     EC_RETURN_IF_ERROR(Parse(p_));
     Node* root = const_cast<Node*>(p_->root());
     EC_RETURN_IF_ERROR(Resolve(root));
-    Specialize(p_, root);
+    if (p_->options().specialize) Specialize(p_, root);
     p_->set_num_slots(max_slots_);
     return Status::Ok();
   }
@@ -196,7 +197,10 @@ class Compiler {
             RE2::Options opts;
             opts.set_log_errors(false);
             auto re = std::make_shared<RE2>(std::string(pat->value.string_value()), opts);
-            if (re->ok()) n->regex = std::move(re);
+            if (re->ok()) {
+              n->regex = std::move(re);
+              n->simple_regex = SimpleRegex::Compile(pat->value.string_value());
+            }
           }
         }
         return Fold(n);
@@ -252,6 +256,7 @@ class Compiler {
     n->value = v;
     n->args.clear();
     n->regex.reset();
+    n->simple_regex.reset();
     return Status::Ok();
   }
 

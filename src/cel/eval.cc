@@ -10,6 +10,7 @@
 
 #include "cel/json_find.h"
 #include "cel/ops.h"
+#include "cel/simple_regex.h"
 
 namespace ec::cel {
 
@@ -21,6 +22,8 @@ Evaluator::Evaluator(const Program& program, const Activation& activation, EvalC
       qualified_names_(activation.has_dotted_names() || !program.options().container.empty()) {
   if (ctx_->slots_.size() < static_cast<size_t>(program.num_slots())) ctx_->slots_.resize(program.num_slots());
   slots_ = ctx_->slots_.data();
+  const json::Value* root = activation.root();
+  if (!qualified_names_ && !activation.has_bindings() && root != nullptr && root->is_object()) top_ = root;
 }
 
 Value Evaluator::Error(std::string_view message, ErrorCode code) {
@@ -90,16 +93,26 @@ Value Evaluator::Eval(const Node* n) {
       return slots_[n->slot];
     case Op::kPath:
       return EvalPath(n);
-    case Op::kCmpConst:
-      return EvalCmpConst(n);
-    case Op::kStrCall:
-      return EvalStrCall(n);
-    case Op::kAnd:
-      return EvalAnd(n);
-    case Op::kOr:
-      return EvalOr(n);
-    case Op::kHas:
-      return EvalHas(n);
+    case Op::kCmpConst: {
+      Value v;
+      return Boxed(PredCmpConst(n, &v), v);
+    }
+    case Op::kStrCall: {
+      Value v;
+      return Boxed(PredStrCall(n, &v), v);
+    }
+    case Op::kAnd: {
+      Value v;
+      return Boxed(PredAnd(n, &v), v);
+    }
+    case Op::kOr: {
+      Value v;
+      return Boxed(PredOr(n, &v), v);
+    }
+    case Op::kHas: {
+      Value v;
+      return Boxed(PredHas(n, &v), v);
+    }
     case Op::kEq:
     case Op::kNe: {
       // Comparisons with a literal (the common filter shape) skip evaluating the literal node.
@@ -134,33 +147,27 @@ Value Evaluator::Eval(const Node* n) {
 }
 
 
-const json::Value* Evaluator::WalkPath(const Node* n) {
-  const PathKey* key = n->keys.data();
-  const PathKey* end = key + n->keys.size();
-  const json::Value* j;
-  if (n->slot >= 0) {
-    const Value& v = slots_[n->slot];
-    if (!v.is_json()) return nullptr;
-    j = v.json();
-  } else {
-    if (qualified_names_) return nullptr;
-    const json::Value* top = activation_.root();
-    if (!activation_.has_bindings() && top != nullptr && top->is_object()) {
-      j = FindMemberHinted(*top, key->name, &key->hint);  // the common case: a member of the exchange
-      if (j == nullptr) return nullptr;
-    } else {
-      Value root;
-      if (!activation_.Lookup(key->name, &root) || !root.is_json()) return nullptr;
-      j = root.json();
-    }
-    ++key;
-  }
+inline const json::Value* Evaluator::WalkFrom(const json::Value* j, const PathKey* key, const PathKey* end) {
   for (; key != end; ++key) {
     if (!j->is_object()) return nullptr;
     j = FindMemberHinted(*j, key->name, &key->hint);
     if (j == nullptr) return nullptr;
   }
   return j;
+}
+
+__attribute__((always_inline)) inline const json::Value* Evaluator::WalkPath(const Node* n) {
+  const PathKey* key = n->keys.data();
+  const PathKey* end = key + n->keys.size();
+  if (n->slot >= 0) {
+    const Value& v = slots_[n->slot];
+    return v.is_json() ? WalkFrom(v.json(), key, end) : nullptr;
+  }
+  if (top_ != nullptr) return WalkFrom(top_, key, end);  // the common case: members of the exchange
+  if (qualified_names_) return nullptr;
+  Value root;
+  if (!activation_.Lookup(key->name, &root) || !root.is_json()) return nullptr;
+  return WalkFrom(root.json(), key + 1, end);
 }
 
 Value Evaluator::EvalPath(const Node* n) {
@@ -179,7 +186,7 @@ double AsDouble(const Value& c) {
 }
 
 // a `op` b for doubles; NaN compares false (and unequal), as CEL's numeric ordering says.
-bool CmpDoubles(Op op, double a, double b) {
+inline bool CmpDoubles(Op op, double a, double b) {
   switch (op) {
     case Op::kEq: return a == b;
     case Op::kNe: return !(a == b);
@@ -190,7 +197,7 @@ bool CmpDoubles(Op op, double a, double b) {
   }
 }
 
-bool CmpStrings(Op op, std::string_view a, std::string_view b) {
+inline bool CmpStrings(Op op, std::string_view a, std::string_view b) {
   if (op == Op::kEq || op == Op::kNe) {
     bool eq = a.size() == b.size() && BytesEqual(a.data(), b.data(), a.size());
     return eq == (op == Op::kEq);
@@ -209,39 +216,53 @@ bool CmpStrings(Op op, std::string_view a, std::string_view b) {
 // x `cmp` literal (or literal `cmp` x). JSON numbers and strings against a number or string
 // literal are compared in place; everything else goes through the generic Equal/Compare with
 // the operands in their source order (so error messages name the types as written).
-Value Evaluator::EvalCmpConst(const Node* n) {
+int Evaluator::PredCmpConst(const Node* n, Value* out) {
+  const Node* x = n->args[1];
+  if (x->op == Op::kPath) {
+    if (const json::Value* j = WalkPath(x)) {
+      const Value& c = n->value;
+      Kind ck = c.kind();
+      if (j->is_string() && ck == Kind::kString) {
+        std::string_view a = j->string(), b = c.string_value();
+        return n->flipped ? CmpStrings(n->cmp, b, a) : CmpStrings(n->cmp, a, b);
+      }
+      if (j->is_number() && (ck == Kind::kDouble || ck == Kind::kInt || ck == Kind::kUint)) {
+        double a = j->number(), b = AsDouble(c);
+        return n->flipped ? CmpDoubles(n->cmp, b, a) : CmpDoubles(n->cmp, a, b);
+      }
+    }
+  }
+  return PredCmpConstSlow(n, out);
+}
+
+// Everything but a JSON string or number against a literal of its kind (the walk is repeated
+// here rather than passed down: it is pure and keeps the fast path's frame small).
+__attribute__((noinline)) int Evaluator::PredCmpConstSlow(const Node* n, Value* out) {
   const Node* x = n->args[1];
   const Value& c = n->value;
   Value v;
   if (x->op == Op::kPath) {
     const json::Value* j = WalkPath(x);
-    if (j == nullptr) {
-      v = Eval(x->args[0]);
-    } else {
-      Kind ck = c.kind();
-      if (j->is_number() && (ck == Kind::kDouble || ck == Kind::kInt || ck == Kind::kUint)) {
-        double a = j->number(), b = AsDouble(c);
-        return Value::Bool(n->flipped ? CmpDoubles(n->cmp, b, a) : CmpDoubles(n->cmp, a, b));
-      }
-      if (j->is_string() && ck == Kind::kString) {
-        std::string_view a = j->string(), b = c.string_value();
-        return Value::Bool(n->flipped ? CmpStrings(n->cmp, b, a) : CmpStrings(n->cmp, a, b));
-      }
-      v = Value::FromJson(*j);
-    }
+    v = j != nullptr ? Value::FromJson(*j) : Eval(x->args[0]);
   } else {
     v = Eval(x);
   }
-  if (v.is_error()) return v;
+  if (v.is_error()) {
+    *out = v;
+    return 2;
+  }
   const Value& a = n->flipped ? c : v;
   const Value& b = n->flipped ? v : c;
-  if (n->cmp == Op::kEq || n->cmp == Op::kNe) return Value::Bool(Equal(a, b) == (n->cmp == Op::kEq));
-  return CompareOp(n->args[0], a, b);
+  if (n->cmp == Op::kEq || n->cmp == Op::kNe) return Equal(a, b) == (n->cmp == Op::kEq);
+  Value r = CompareOp(n->args[0], a, b);
+  if (r.kind() == Kind::kBool) return r.bool_value();
+  *out = r;
+  return 2;
 }
 
 // receiver.f('literal') for the string predicates; a non-string receiver takes the library
 // function itself (its overload error).
-Value Evaluator::EvalStrCall(const Node* n) {
+int Evaluator::PredStrCall(const Node* n, Value* out) {
   const Node* x = n->args[1];
   Value v;
   if (x->op == Op::kPath) {
@@ -253,18 +274,52 @@ Value Evaluator::EvalStrCall(const Node* n) {
   if (v.kind() == Kind::kString) {
     std::string_view s = v.string_value(), lit = n->value.string_value();
     switch (n->str_fn) {
-      case StrFn::kContains: return Value::Bool(s.find(lit) != std::string_view::npos);
-      case StrFn::kStartsWith: return Value::Bool(s.size() >= lit.size() && BytesEqual(s.data(), lit.data(), lit.size()));
+      case StrFn::kContains: return s.find(lit) != std::string_view::npos;
+      case StrFn::kStartsWith: return s.size() >= lit.size() && BytesEqual(s.data(), lit.data(), lit.size());
       case StrFn::kEndsWith:
-        return Value::Bool(s.size() >= lit.size() && BytesEqual(s.data() + s.size() - lit.size(), lit.data(), lit.size()));
+        return s.size() >= lit.size() && BytesEqual(s.data() + s.size() - lit.size(), lit.data(), lit.size());
       case StrFn::kMatches:
-        return Value::Bool(RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), *n->regex));
+        if (n->simple_regex) return n->simple_regex->PartialMatch(s);
+        return RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), *n->regex);
     }
   }
-  if (v.is_error()) return v;
+  if (v.is_error()) {
+    *out = v;
+    return 2;
+  }
   const Node* call = n->args[0];
   Value args[2] = {v, n->value};
-  return call->fn->fn(*this, call, args, 2);
+  Value r = call->fn->fn(*this, call, args, 2);
+  if (r.kind() == Kind::kBool) return r.bool_value();
+  *out = r;
+  return 2;
+}
+
+int Evaluator::Pred(const Node* n, Value* out) {
+  switch (n->op) {
+    case Op::kCmpConst:
+    case Op::kStrCall:
+    case Op::kAnd:
+    case Op::kOr:
+    case Op::kHas:
+      if (++ctx_->steps_ > max_steps_) {
+        *out = StepLimitError();
+        return 2;
+      }
+      switch (n->op) {
+        case Op::kCmpConst: return PredCmpConst(n, out);
+        case Op::kStrCall: return PredStrCall(n, out);
+        case Op::kAnd: return PredAnd(n, out);
+        case Op::kOr: return PredOr(n, out);
+        default: return PredHas(n, out);
+      }
+    default: {
+      Value v = Eval(n);
+      if (v.kind() == Kind::kBool) return v.bool_value();
+      *out = v;
+      return 2;
+    }
+  }
 }
 
 Value Evaluator::EvalCold(const Node* n) {
@@ -272,9 +327,7 @@ Value Evaluator::EvalCold(const Node* n) {
     case Op::kPath:
       return EvalPath(n);
     case Op::kCmpConst:
-      return EvalCmpConst(n);
     case Op::kStrCall:
-      return EvalStrCall(n);
     case Op::kConst:
       return n->value;
     case Op::kSlot:
@@ -291,8 +344,6 @@ Value Evaluator::EvalCold(const Node* n) {
       Value t = Eval(n->args[0]);
       return EvalSelect(n, t, n->op == Op::kOptSelect);
     }
-    case Op::kHas:
-      return EvalHas(n);
     case Op::kIndex:
     case Op::kOptIndex: {
       Value t = Eval(n->args[0]);
@@ -309,9 +360,11 @@ Value Evaluator::EvalCold(const Node* n) {
     case Op::kStruct:
       return Error("message construction '" + n->name + "{...}' is not supported (no protobuf types over JSON)");
     case Op::kAnd:
-      return EvalAnd(n);
     case Op::kOr:
-      return EvalOr(n);
+    case Op::kHas: {
+      Value v;
+      return Boxed(Pred(n, &v), v);  // Pred counts the step again; harmless, these are hot-path ops
+    }
     case Op::kNot: {
       Value v = Eval(n->args[0]);
       if (v.kind() == Kind::kBool) return Value::Bool(!v.bool_value());
@@ -458,15 +511,19 @@ Value Evaluator::EvalSelect(const Node* n, const Value& t, bool optional) {
   return Error("type '" + std::string(TypeName(t)) + "' does not support field selection ('." + n->name + "')");
 }
 
-Value Evaluator::EvalHas(const Node* n) {
+int Evaluator::PredHas(const Node* n, Value* out) {
   const Node* t = n->args[0];
+  Value r;
   if (t->op == Op::kPath) {
     const json::Value* j = WalkPath(t);
-    if (j == nullptr) return EvalHasOf(n, Eval(t->args[0]));
-    if (j->is_object()) return Value::Bool(FindMember(*j, n->name) != nullptr);
-    return EvalHasOf(n, Value::FromJson(*j));
+    if (j != nullptr && j->is_object()) return FindMember(*j, n->name) != nullptr;
+    r = EvalHasOf(n, j != nullptr ? Value::FromJson(*j) : Eval(t->args[0]));
+  } else {
+    r = EvalHasOf(n, Eval(t));
   }
-  return EvalHasOf(n, Eval(t));
+  if (r.kind() == Kind::kBool) return r.bool_value();
+  *out = r;
+  return 2;
 }
 
 Value Evaluator::EvalHasOf(const Node* n, const Value& t) {
@@ -589,33 +646,39 @@ Value Evaluator::EvalMap(const Node* n) {
   return NewMap(out, k);
 }
 
-Value Evaluator::EvalAnd(const Node* n) {
-  Value a = Eval(n->args[0]);
-  if (a.kind() == Kind::kBool && !a.bool_value()) return a;
-  Value b = Eval(n->args[1]);
-  if (b.kind() == Kind::kBool) {
-    if (!b.bool_value()) return b;
-    if (a.kind() == Kind::kBool) return b;
-  }
-  // Neither side is false: an error (left first) or a non-bool operand decides.
-  if (a.is_error()) return a;
-  if (b.is_error()) return b;
-  Value args[2] = {a, b};
-  return NoOverload("_&&_", args, 2);
+// a && b: false wins over errors on either side (commutative), then the left error, then the
+// right one; a non-bool operand that is not decided away is a no-overload error.
+int Evaluator::PredAnd(const Node* n, Value* out) {
+  Value va, vb;
+  int a = Pred(n->args[0], &va);
+  if (a == 0) return 0;
+  int b = Pred(n->args[1], &vb);
+  if (b == 0) return 0;
+  if (a == 1 && b == 1) return 1;
+  return LogicRest("_&&_", a, va, b, vb, out);
 }
 
-Value Evaluator::EvalOr(const Node* n) {
-  Value a = Eval(n->args[0]);
-  if (a.kind() == Kind::kBool && a.bool_value()) return a;
-  Value b = Eval(n->args[1]);
-  if (b.kind() == Kind::kBool) {
-    if (b.bool_value()) return b;
-    if (a.kind() == Kind::kBool) return b;
+int Evaluator::PredOr(const Node* n, Value* out) {
+  Value va, vb;
+  int a = Pred(n->args[0], &va);
+  if (a == 1) return 1;
+  int b = Pred(n->args[1], &vb);
+  if (b == 1) return 1;
+  if (a == 0 && b == 0) return 0;
+  return LogicRest("_||_", a, va, b, vb, out);
+}
+
+// Neither side decided the result and one is not a bool: its error, or no such overload.
+int Evaluator::LogicRest(const char* name, int a, const Value& va, int b, const Value& vb, Value* out) {
+  if (a == 2 && va.is_error()) {
+    *out = va;
+  } else if (b == 2 && vb.is_error()) {
+    *out = vb;
+  } else {
+    Value args[2] = {a == 2 ? va : Value::Bool(a != 0), b == 2 ? vb : Value::Bool(b != 0)};
+    *out = NoOverload(name, args, 2);
   }
-  if (a.is_error()) return a;
-  if (b.is_error()) return b;
-  Value args[2] = {a, b};
-  return NoOverload("_||_", args, 2);
+  return 2;
 }
 
 Value Evaluator::CompareOp(const Node* n, const Value& a, const Value& b) {
@@ -752,9 +815,10 @@ Value Evaluator::EvalComprehension(const Node* n) {
     switch (kind) {
       case CompKind::kAll:
       case CompKind::kExists: {
-        Value r = Eval(n->args[1]);
-        if (r.kind() == Kind::kBool) {
-          if (r.bool_value() == (kind == CompKind::kExists)) return r;
+        Value r;
+        int b = Pred(n->args[1], &r);
+        if (b != 2) {
+          if ((b == 1) == (kind == CompKind::kExists)) return Value::Bool(b == 1);
         } else if (!has_error) {
           has_error = true;
           error = r.is_error() ? r : NoOverload(kind == CompKind::kAll ? "all" : "exists", &r, 1);

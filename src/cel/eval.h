@@ -45,19 +45,27 @@ class Evaluator {
   // non-object, variable not JSON, qualified names in play): the caller then evaluates the
   // generic chain n->args[0], which gives the right value or error.
   const json::Value* WalkPath(const Node* n);
-  Value EvalCmpConst(const Node* n);
-  Value EvalStrCall(const Node* n);
+  const json::Value* WalkFrom(const json::Value* j, const PathKey* key, const PathKey* end);
+  // Bool-valued nodes without boxing a Value: 0 or 1, or 2 with the result that is not a bool
+  // (an error, or a wrong-typed value for the caller to report) in *out. Every node is
+  // evaluated exactly once whichever way it goes.
+  int Pred(const Node* n, Value* out);
+  int PredCmpConst(const Node* n, Value* out);
+  int PredCmpConstSlow(const Node* n, Value* out);
+  int PredStrCall(const Node* n, Value* out);
+  int PredAnd(const Node* n, Value* out);
+  int PredOr(const Node* n, Value* out);
+  int PredHas(const Node* n, Value* out);
+  int LogicRest(const char* name, int a, const Value& va, int b, const Value& vb, Value* out);
+  static Value Boxed(int r, const Value& v) { return r == 2 ? v : Value::Bool(r != 0); }
   Value EvalHasOf(const Node* n, const Value& target);
   Value EvalIdent(const Node* n);
   Value EvalQualified(const Node* n, bool* handled);
   Value EvalSelect(const Node* n, const Value& target, bool optional);
-  Value EvalHas(const Node* n);
   Value EvalIndex(const Node* n, const Value& target, const Value& index, bool optional);
   Value EvalCall(const Node* n);
   Value EvalList(const Node* n);
   Value EvalMap(const Node* n);
-  Value EvalAnd(const Node* n);
-  Value EvalOr(const Node* n);
   Value EvalComprehension(const Node* n);
   Value EvalArith(const Node* n, const Value& a, const Value& b);
   Value EvalIn(const Value& a, const Value& b);
@@ -69,6 +77,9 @@ class Evaluator {
   Value* slots_;
   uint64_t max_steps_;
   bool qualified_names_;  // dotted variable names or a container: resolve names the slow way
+  // The activation root when top-level names are simply its members (no extra bindings, no
+  // qualified names), else nullptr: path walks start there without asking the activation.
+  const json::Value* top_ = nullptr;
 };
 
 // Library functions: `args` are evaluated (none is an error), receiver first for member calls.

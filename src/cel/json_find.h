@@ -12,7 +12,7 @@ namespace ec::cel {
 
 // Byte equality of two n-byte ranges; short ranges (field names, methods) compare with a few
 // overlapping word loads instead of a call to memcmp.
-inline bool BytesEqual(const char* a, const char* b, size_t n) {
+__attribute__((always_inline)) inline bool BytesEqual(const char* a, const char* b, size_t n) {
   if (n >= 8) {
     if (n > 16) return std::memcmp(a, b, n) == 0;
     uint64_t x0, y0, x1, y1;

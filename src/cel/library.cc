@@ -11,6 +11,7 @@
 #include "cel/eval.h"
 #include "cel/library.h"
 #include "cel/ops.h"
+#include "cel/simple_regex.h"
 #include "cel/text.h"
 #include "cel/time.h"
 
@@ -230,6 +231,7 @@ Value EndsWith(Evaluator& e, const Node*, const Value* a, size_t n) {
 Value Matches(Evaluator& e, const Node* call, const Value* a, size_t n) {
   if (!Strings2(a, n)) return e.NoOverload("matches", a, n);
   re2::StringPiece text(a[0].string_value().data(), a[0].size());
+  if (call->simple_regex) return Value::Bool(call->simple_regex->PartialMatch(a[0].string_value()));
   if (call->regex) return Value::Bool(RE2::PartialMatch(text, *call->regex));
   RE2::Options opts;
   opts.set_log_errors(false);

@@ -1,0 +1,233 @@
+// The specialised fast forms (cel/specialize.cc) and the simple regex matcher must be
+// invisible: same values, same errors as the generic evaluator and RE2. Both are checked
+// differentially over generated expressions, records and patterns.
+
+#include <gtest/gtest.h>
+#include <re2/re2.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cel/cel.h"
+#include "cel/simple_regex.h"
+#include "json/document.h"
+#include "json/writer.h"
+
+namespace ec::cel {
+namespace {
+
+// The anchor-like exchange plus variants that break the fast paths: absent keys, wrong types,
+// non-object roots, arrays where objects were, numbers as strings.
+const char* kRecords[] = {
+    R"({"id":"ex-1","time":"2025-01-15T10:00:00.000Z","request":{"method":"POST","path":"/orders",
+        "headers":{"host":"api","content-type":"application/json; charset=utf-8","accept":"*/*"},
+        "body":{"order_id":"o-1","customer":{"id":"c-9","tier":"gold"},
+                "items":[{"sku":"A1","price":12.5,"qty":1},{"sku":"C3","price":149,"qty":3}]}},
+        "response":{"status":201,"headers":{"content-type":"application/json"},
+        "body":{"id":"o-100000","total":577.73}},"latency_ms":12})",
+    R"({"request":{"method":5,"path":null,"headers":{"content-type":["json"]},"body":[]},
+        "response":{"status":"201","body":{"id":7}},"latency_ms":"12"})",
+    R"({"request":{"headers":{"accept":"x"},"body":{"items":[1,"a",null,{"price":"9"},{"qty":2}]}},
+        "response":{"status":404.5,"body":{}}})",
+    R"({"request":"GET","response":[201],"latency_ms":null})",
+    R"({"response":{"status":-0.0,"body":{"id":"o-12x"}},"request":{"method":"post","path":"/ordersX",
+        "body":{"customer":{"tier":true},"items":{"price":200}}}})",
+    R"([1,2,3])",
+    R"({})",
+};
+
+class Gen {
+ public:
+  explicit Gen(uint32_t seed) : rng_(seed) {}
+
+  std::string Expr(int depth) {
+    switch (Pick(depth > 2 ? 4 : 8)) {
+      case 0: case 1: return Comparison();
+      case 2: return StringCall();
+      case 3: return "has(" + Path(true) + ")";
+      case 4: return "(" + Expr(depth + 1) + " && " + Expr(depth + 1) + ")";
+      case 5: return "(" + Expr(depth + 1) + " || " + Expr(depth + 1) + ")";
+      case 6: return "!" + Expr(depth + 1);
+      default: {
+        const char* macros[] = {"exists", "all", "exists_one", "filter"};
+        std::string m = macros[Pick(4)];
+        std::string body = Pick(2) ? Comparison("i") : StringCall("i");
+        std::string e = Path(false) + "." + m + "(i, " + body + ")";
+        return m == "filter" ? "size(" + e + ") > 0" : e;
+      }
+    }
+  }
+
+ private:
+  int Pick(int n) { return static_cast<int>(rng_() % static_cast<uint32_t>(n)); }
+
+  std::string Field() {
+    const char* f[] = {"method", "path", "headers", "body", "items", "status", "id", "customer",
+                       "tier", "price", "missing", "total", "qty", "sku"};
+    return f[Pick(14)];
+  }
+
+  // A select/index chain from a variable; `selects_only` keeps it valid inside has().
+  std::string Path(bool selects_only, const std::string& var = "") {
+    const char* roots[] = {"request", "response", "latency_ms", "nope", "id"};
+    std::string p = var.empty() ? roots[Pick(5)] : var;
+    int n = Pick(4) + (selects_only ? 1 : 0);
+    for (int i = 0; i < n; ++i) {
+      int k = Pick(10);
+      if (k < 7 || selects_only) {
+        p += "." + Field();
+      } else if (k < 9) {
+        const char* keys[] = {"'content-type'", "'accept'", "'status'", "'x'"};
+        p += "[" + std::string(keys[Pick(4)]) + "]";
+      } else {
+        p += "[" + std::to_string(Pick(3)) + "]";
+      }
+    }
+    return p;
+  }
+
+  std::string Literal() {
+    const char* lits[] = {"201", "201.0", "201u", "100.0", "-0.0", "0", "'POST'", "'201'", "'gold'",
+                          "'o-100000'", "''", "true", "false", "null", "12.5", "149", "9223372036854775807",
+                          "b'x'", "[1]", "1.0/0.0"};
+    return lits[Pick(20)];
+  }
+
+  std::string Comparison(const std::string& var = "") {
+    const char* ops[] = {"==", "!=", "<", "<=", ">", ">="};
+    std::string lhs = Pick(5) == 0 ? "size(" + Path(false, var) + ")" : Path(false, var);
+    std::string lit = Literal();
+    std::string op = ops[Pick(6)];
+    return Pick(2) ? lhs + " " + op + " " + lit : lit + " " + op + " " + lhs;
+  }
+
+  std::string StringCall(const std::string& var = "") {
+    const char* fns[] = {"contains", "startsWith", "endsWith", "matches"};
+    const char* args[] = {"'json'", "'/orders'", "''", "'o-'", "'^o-[0-9]+$'", "'[a-z]+'", "'T'", "1"};
+    std::string f = fns[Pick(4)];
+    return Path(false, var) + "." + f + "(" + args[Pick(8)] + ")";
+  }
+
+  std::mt19937 rng_;
+};
+
+// The value as JSON text, or "error: <message>".
+std::string Show(const Value& v) {
+  if (v.is_error()) return "error: " + std::string(v.error().message);
+  Arena arena;
+  json::Builder b(&arena);
+  auto j = ToJson(v, b);
+  if (!j.ok()) return "tojson error: " + j.status().message();
+  return std::string(TypeName(v)) + " " + json::ToJson(*j);
+}
+
+TEST(CelFastPath, SameResultsAsTheGenericEvaluator) {
+  std::vector<std::unique_ptr<json::Document>> docs;
+  for (const char* r : kRecords) {
+    auto d = json::Parse(r);
+    ASSERT_TRUE(d.ok()) << r;
+    docs.push_back(std::move(d).value());
+  }
+  auto other = json::Parse(R"({"method":"POST","headers":{"content-type":"text/json"},"path":"/orders/1"})");
+  ASSERT_TRUE(other.ok());
+
+  Gen gen(20261127);
+  int compared = 0, fast_true = 0;
+  EvalContext c1, c2;
+  for (int i = 0; i < 3000; ++i) {
+    std::string expr = gen.Expr(0);
+    for (int mode = 0; mode < 3; ++mode) {
+      CelOptions fast, generic;
+      generic.specialize = false;
+      if (mode == 2) fast.container = generic.container = "a.b";  // qualified-name resolution
+      auto pf = Compile(expr, fast);
+      auto pg = Compile(expr, generic);
+      ASSERT_EQ(pf.ok(), pg.ok()) << expr;
+      if (!pf.ok()) break;
+      for (const auto& doc : docs) {
+        Activation act(&doc->root());
+        if (mode == 1) act.Bind("request", &(*other)->root());  // extra bindings shadow the root
+        std::string a = Show(Evaluate(**pf, act, &c1));
+        std::string b = Show(Evaluate(**pg, act, &c2));
+        ASSERT_EQ(a, b) << expr << "\nmode " << mode << " over " << json::ToJson(doc->root());
+        ++compared;
+        fast_true += a == "bool true";
+      }
+    }
+  }
+  // The generator must reach both outcomes often, or the comparison proves little.
+  EXPECT_GT(compared, 30000);
+  EXPECT_GT(fast_true, 500);
+}
+
+TEST(CelFastPath, HintsFollowChangingShapes) {
+  // The position hints learn one record's member order; others must still be found.
+  auto p = Compile("request.method == 'POST' && response.status == 201");
+  ASSERT_TRUE(p.ok());
+  EvalContext ctx;
+  const char* recs[] = {
+      R"({"request":{"method":"POST"},"response":{"status":201}})",
+      R"({"a":1,"b":2,"response":{"x":0,"status":201},"request":{"y":1,"z":2,"method":"POST"}})",
+      R"({"response":{"status":201},"request":{"method":"GET"}})",
+      R"({"request":{"method":"POST"},"response":{"status":201}})",
+  };
+  const bool want[] = {true, true, false, true};
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < 4; ++i) {
+      auto d = json::Parse(recs[i]);
+      ASSERT_TRUE(d.ok());
+      Activation act(&(*d)->root());
+      auto r = EvaluateBool(**p, act, &ctx);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      EXPECT_EQ(*r, want[i]) << recs[i];
+    }
+  }
+}
+
+TEST(SimpleRegex, CoversCommonPatternsAndDeclinesTheRest) {
+  for (const char* p : {"^o-[0-9]+$", "json", "^/orders", "^[a-z0-9._-]+@example\\.com$", "\\d{3}-\\d{4}",
+                        "^\\w+\\s*$", "a?b*c+", "x{2,}y{0,3}", "", "^$", "[a-]", "colou?r", "a+?", "\\$$"}) {
+    EXPECT_NE(SimpleRegex::Compile(p), nullptr) << p;
+  }
+  for (const char* p : {"(a|b)", "a|b", ".", "[^a]", "\\D", "a$b", "a^", "[[:alpha:]]", "\\bx", "(?i)a",
+                        "é", "[é]", "a{,2}", "a**", "[]a]", "\\pN", "x{1001}", "a{70}"}) {
+    EXPECT_EQ(SimpleRegex::Compile(p), nullptr) << p;
+  }
+}
+
+TEST(SimpleRegex, AgreesWithRe2) {
+  std::mt19937 rng(7);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
+  const char* atoms[] = {"a", "b", "o", "-", "0", "9", "\\.", "[0-9]", "[a-c]", "[a-]", "[-b]", "\\d", "\\w",
+                         "\\s", " ", "_", "\\-", "[\\d_]", "[a-c0-2 ]", "\\n"};
+  const char* quants[] = {"", "", "", "*", "+", "?", "{2}", "{1,3}", "{2,}", "*?", "{0}", "??"};
+  const char* pieces[] = {"a", "b", "o", "-", "0", "9", ".", " ", "_", "\n", "\xc3\xa9", "1", "c"};
+  int checked = 0, matched = 0;
+  for (int i = 0; i < 4000; ++i) {
+    std::string pat = pick(3) == 0 ? "^" : "";
+    int n = pick(5);
+    for (int k = 0; k < n; ++k) pat += std::string(atoms[pick(20)]) + quants[pick(12)];
+    if (pick(3) == 0) pat += "$";
+    auto simple = SimpleRegex::Compile(pat);
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    RE2 re(pat, opts);
+    if (!re.ok()) continue;
+    ASSERT_NE(simple, nullptr) << pat;  // every generated pattern is inside the subset
+    for (int t = 0; t < 25; ++t) {
+      std::string text;
+      int len = pick(9);
+      for (int k = 0; k < len; ++k) text += pieces[pick(13)];
+      bool want = RE2::PartialMatch(text, re);
+      ASSERT_EQ(simple->PartialMatch(text), want) << "pattern '" << pat << "' text '" << text << "'";
+      ++checked;
+      matched += want;
+    }
+  }
+  EXPECT_GT(checked, 50000);
+  EXPECT_GT(matched, checked / 10);
+}
+
+}  // namespace
+}  // namespace ec::cel

@@ -92,9 +92,9 @@ Val Evaluator::RunJson(const MaybeValue& input) {
 Val Evaluator::Run(Val input) {
   // The root frame and its first bindings live in the evaluator (no arena use for them).
   root_ = &root_frame_;
-  root_->vars.data = root_bindings_;
-  root_->vars.cap = sizeof(root_bindings_) / sizeof(root_bindings_[0]);
-  Bind(root_, "$", input);
+  root_->vars.data = reinterpret_cast<Binding*>(root_bindings_);
+  root_->vars.cap = sizeof(root_bindings_) / sizeof(Binding);
+  root_->vars.Push(arena_, Binding{"$", input});  // the frame is empty: no need to search
   if (bindings_) {
     for (const auto& v : bindings_->variables()) Bind(root_, v.name, Val::FromJson(v.value));
     for (const auto& h : bindings_->functions()) {

@@ -117,7 +117,8 @@ class Evaluator {
   const Bindings* bindings_;
   Frame* root_ = nullptr;
   Frame root_frame_;
-  Binding root_bindings_[4];
+  // Storage for the root frame's first bindings, left uninitialised (written before read).
+  alignas(Binding) unsigned char root_bindings_[4 * sizeof(Binding)];
   json::Value input_root_;
   uint32_t depth_ = 0;
   uint32_t max_depth_ = 0;

@@ -306,9 +306,17 @@ const char* ArrayTypeName(char c) {
 }  // namespace
 
 Val ValidateArgs(Evaluator& ev, const Signature& sig, std::span<Val> args, Val context, Arr* out) {
-  std::string supplied;
-  for (const Val& a : args) supplied.push_back(SigSymbol(a));
-  size_t counts[32] = {};
+  // Type symbols of the arguments (on the stack unless there are many).
+  char small[16];
+  std::string big;
+  char* sym = small;
+  if (args.size() > sizeof small) {
+    big.resize(args.size());
+    sym = big.data();
+  }
+  for (size_t i = 0; i < args.size(); ++i) sym[i] = SigSymbol(args[i]);
+  std::string_view supplied(sym, args.size());
+  size_t counts[32];
   if (sig.params.size() > 32) return ev.Fail("S0401", "Signature has too many parameters");
   SigMatcher m{sig, supplied, counts, sig.params.size(), true};
   if (!MatchPositionally(sig, supplied, counts) && !m.Match(0, 0)) {
@@ -352,7 +360,7 @@ Val ValidateArgs(Evaluator& ev, const Signature& sig, std::span<Val> args, Val c
         } else {
           if (!p.subtype.empty()) {
             bool ok = true;
-            if (single != 'a' && std::string(1, single) != p.subtype) {
+            if (single != 'a' && !(p.subtype.size() == 1 && p.subtype[0] == single)) {
               ok = false;
             } else if (single == 'a') {
               uint32_t n = ArrSize(arg);

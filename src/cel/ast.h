@@ -116,6 +116,12 @@ struct Node {
   std::vector<PathKey> keys;
   Op cmp = Op::kEq;                     // kCmpConst: the original comparison
   bool flipped = false;                 // kCmpConst: the literal is the left operand
+  // kCmpConst against a JSON value: the literal's class (0 other, 1 string, 2 number), the
+  // comparison with the operand on the left, and a number literal as a double (JSON numbers
+  // compare with int, uint and double literals as doubles, as CEL's cross-type rules say).
+  uint8_t lit_class = 0;
+  Op json_cmp = Op::kEq;
+  double lit_num = 0;
   StrFn str_fn = StrFn::kContains;      // kStrCall
   std::vector<Node*> args;
   std::vector<uint8_t> optional;        // kList: element i is optional; kMap: entry i

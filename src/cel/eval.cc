@@ -14,17 +14,6 @@
 
 namespace ec::cel {
 
-Evaluator::Evaluator(const Program& program, const Activation& activation, EvalContext* ctx)
-    : program_(program),
-      activation_(activation),
-      ctx_(ctx),
-      max_steps_(program.options().max_steps),
-      qualified_names_(activation.has_dotted_names() || !program.options().container.empty()) {
-  if (ctx_->slots_.size() < static_cast<size_t>(program.num_slots())) ctx_->slots_.resize(program.num_slots());
-  slots_ = ctx_->slots_.data();
-  const json::Value* root = activation.root();
-  if (!qualified_names_ && !activation.has_bindings() && root != nullptr && root->is_object()) top_ = root;
-}
 
 Value Evaluator::Error(std::string_view message, ErrorCode code) {
   auto* info = static_cast<ErrorInfo*>(arena().Allocate(sizeof(ErrorInfo), alignof(ErrorInfo)));
@@ -85,7 +74,7 @@ Value Evaluator::NewOptional(const Value& v) {
 // The hot operators stay in this small function; the rest is in EvalCold, so the common
 // path has a small frame.
 Value Evaluator::Eval(const Node* n) {
-  if (++ctx_->steps_ > max_steps_) return StepLimitError();
+  if (++steps_ > max_steps_) return StepLimitError();
   switch (n->op) {
     case Op::kConst:
       return n->value;
@@ -177,14 +166,6 @@ Value Evaluator::EvalPath(const Node* n) {
 
 namespace {
 
-double AsDouble(const Value& c) {
-  switch (c.kind()) {
-    case Kind::kInt: return static_cast<double>(c.int_value());
-    case Kind::kUint: return static_cast<double>(c.uint_value());
-    default: return c.double_value();
-  }
-}
-
 // a `op` b for doubles; NaN compares false (and unequal), as CEL's numeric ordering says.
 inline bool CmpDoubles(Op op, double a, double b) {
   switch (op) {
@@ -220,16 +201,8 @@ int Evaluator::PredCmpConst(const Node* n, Value* out) {
   const Node* x = n->args[1];
   if (x->op == Op::kPath) {
     if (const json::Value* j = WalkPath(x)) {
-      const Value& c = n->value;
-      Kind ck = c.kind();
-      if (j->is_string() && ck == Kind::kString) {
-        std::string_view a = j->string(), b = c.string_value();
-        return n->flipped ? CmpStrings(n->cmp, b, a) : CmpStrings(n->cmp, a, b);
-      }
-      if (j->is_number() && (ck == Kind::kDouble || ck == Kind::kInt || ck == Kind::kUint)) {
-        double a = j->number(), b = AsDouble(c);
-        return n->flipped ? CmpDoubles(n->cmp, b, a) : CmpDoubles(n->cmp, a, b);
-      }
+      if (j->is_string() && n->lit_class == 1) return CmpStrings(n->json_cmp, j->string(), n->value.string_value());
+      if (j->is_number() && n->lit_class == 2) return CmpDoubles(n->json_cmp, j->number(), n->lit_num);
     }
   }
   return PredCmpConstSlow(n, out);
@@ -302,7 +275,7 @@ int Evaluator::Pred(const Node* n, Value* out) {
     case Op::kAnd:
     case Op::kOr:
     case Op::kHas:
-      if (++ctx_->steps_ > max_steps_) {
+      if (++steps_ > max_steps_) {
         *out = StepLimitError();
         return 2;
       }

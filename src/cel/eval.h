@@ -12,9 +12,25 @@ namespace ec::cel {
 
 class Evaluator {
  public:
-  Evaluator(const Program& program, const Activation& activation, EvalContext* ctx);
+  Evaluator(const Program& program, const Activation& activation, EvalContext* ctx)
+      : program_(program),
+        activation_(activation),
+        ctx_(ctx),
+        max_steps_(program.options().max_steps),
+        qualified_names_(activation.has_dotted_names() || !program.options().container.empty()) {
+    if (program.num_slots() > 0 && ctx_->slots_.size() < static_cast<size_t>(program.num_slots())) {
+      ctx_->slots_.resize(program.num_slots());
+    }
+    slots_ = ctx_->slots_.data();
+    const json::Value* root = activation.root();
+    if (!qualified_names_ && !activation.has_bindings() && root != nullptr && root->is_object()) top_ = root;
+  }
 
-  Value Run() { return Eval(program_.root()); }
+  Value Run() {
+    Value v = Eval(program_.root());
+    ctx_->steps_ = steps_;
+    return v;
+  }
 
   // --- helpers for library functions
   Arena& arena() { return *ctx_->arena_; }
@@ -32,8 +48,8 @@ class Evaluator {
   Value Eval(const Node* n);
   // Counts `n` steps against the limit; false when exceeded.
   bool Charge(uint64_t n) {
-    ctx_->steps_ += n;
-    return ctx_->steps_ <= max_steps_;
+    steps_ += n;
+    return steps_ <= max_steps_;
   }
   Value StepLimitError();
   const Program& program() const { return program_; }
@@ -76,6 +92,7 @@ class Evaluator {
   EvalContext* ctx_;
   Value* slots_;
   uint64_t max_steps_;
+  uint64_t steps_ = 0;  // nodes visited and iterations; copied to the context by Run()
   bool qualified_names_;  // dotted variable names or a container: resolve names the slow way
   // The activation root when top-level names are simply its members (no extra bindings, no
   // qualified names), else nullptr: path walks start there without asking the activation.

@@ -91,6 +91,16 @@ void SpecializeNode(Program* p, Node* n) {
       n->flipped = flipped;
       n->value = flipped ? l->value : r->value;
       n->args = {generic, flipped ? r : l};
+      Op op = n->cmp;
+      if (flipped) op = op == Op::kLt ? Op::kGt : op == Op::kGt ? Op::kLt : op == Op::kLe ? Op::kGe : op == Op::kGe ? Op::kLe : op;
+      n->json_cmp = op;
+      switch (n->value.kind()) {
+        case Kind::kString: n->lit_class = 1; break;
+        case Kind::kDouble: n->lit_class = 2, n->lit_num = n->value.double_value(); break;
+        case Kind::kInt: n->lit_class = 2, n->lit_num = static_cast<double>(n->value.int_value()); break;
+        case Kind::kUint: n->lit_class = 2, n->lit_num = static_cast<double>(n->value.uint_value()); break;
+        default: n->lit_class = 0; break;
+      }
       return;
     }
     case Op::kCall: {

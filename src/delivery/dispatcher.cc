@@ -21,51 +21,69 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 // ---------------------------------------------------------------------------------------------
-// Sender threads shared by every subscription: each job is one HTTP exchange.
-class Dispatcher::SenderPool {
+// Writes a worker's positions off the worker thread: an fsync under a loaded disk takes
+// milliseconds, which the worker would otherwise add to the latency of every waiting event.
+// Only the newest positions handed over are written (older ones are subsumed).
+class PositionSaver {
  public:
-  SenderPool(size_t threads, HttpClientOptions http) : client_(std::move(http)) {
-    for (size_t i = 0; i < std::max<size_t>(1, threads); ++i) {
-      threads_.emplace_back([this] { Run(); });
-    }
+  PositionSaver(SubscriptionStore* store, std::string id) : store_(store), id_(std::move(id)) {
+    thread_ = std::thread([this] { Run(); });
   }
-  ~SenderPool() {
+  ~PositionSaver() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
     }
     cv_.notify_all();
-    for (auto& t : threads_) t.join();
+    thread_.join();
   }
-  void Submit(std::function<void(HttpClient&)> job) {
-    {
-      std::lock_guard lock(mu_);
-      jobs_.push_back(std::move(job));
-    }
-    cv_.notify_one();
+  // Hands over `pos`; with `wait`, returns once it (or something newer) is durable or failed.
+  void Commit(Positions pos, bool wait) {
+    std::unique_lock lock(mu_);
+    pending_ = std::move(pos);
+    uint64_t seq = ++queued_;
+    cv_.notify_all();
+    if (wait) cv_.wait(lock, [&] { return done_ >= seq || stop_; });
   }
 
  private:
   void Run() {
+    std::unique_lock lock(mu_);
     for (;;) {
-      std::function<void(HttpClient&)> job;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
+      cv_.wait_for(lock, retry_ ? milliseconds(1000) : milliseconds(60000),
+                   [&] { return stop_ || pending_.has_value(); });
+      if (!pending_) {
+        if (stop_) return;
+        continue;
       }
-      job(client_);
+      Positions pos = std::move(*pending_);
+      pending_.reset();
+      uint64_t seq = queued_;
+      lock.unlock();
+      Status st = store_->SavePositions(id_, pos);
+      lock.lock();
+      retry_ = !st.ok();
+      if (!st.ok()) {
+        std::fprintf(stderr, "delivery: subscription %s: %s\n", id_.c_str(),
+                     st.ToString().c_str());
+        if (!pending_) pending_ = std::move(pos);  // tried again in a second
+      }
+      done_ = seq;
+      cv_.notify_all();
+      if (stop_ && !pending_) return;
+      if (stop_ && !st.ok()) return;
     }
   }
 
-  HttpClient client_;
+  SubscriptionStore* store_;
+  std::string id_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void(HttpClient&)>> jobs_;
+  std::optional<Positions> pending_;
+  uint64_t queued_ = 0, done_ = 0;
+  bool retry_ = false;
   bool stop_ = false;
-  std::vector<std::thread> threads_;
+  std::thread thread_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -79,8 +97,9 @@ class Dispatcher::Worker {
         sub_(std::move(sub)),
         filter_(std::move(filter)),
         stored_(std::move(positions)),
-        attempts_(d->options_.attempts_kept) {
-    key_ = *DecodeSecret(sub_.secret);
+        attempts_(d->options_.attempts_kept),
+        saver_(d->store_.get(), sub_.id) {
+    signer_ = std::make_unique<Signer>(*DecodeSecret(sub_.secret));
     url_ = *ParseUrl(sub_.url);
     if (sub_.auth.type == "basic") {
       auth_header_ = "Basic " + Base64Encode(sub_.auth.username + ":" + sub_.auth.password);
@@ -233,7 +252,7 @@ class Dispatcher::Worker {
     }
     for (Completion& c : last) HandleCompletion(c);
     Advance();
-    SavePositions();
+    SavePositions(/*wait=*/true);
   }
 
   void Wait(bool paused, int64_t next_retry_ms) {
@@ -310,7 +329,7 @@ class Dispatcher::Worker {
       s.keys.clear();
     }
     dirty_ = true;
-    SavePositions();
+    SavePositions(/*wait=*/true);
   }
 
   // Reads more records into the windows (bounded: events wait in the log, not in RAM).
@@ -385,6 +404,7 @@ class Dispatcher::Worker {
     p.attempts++;
     ClientRequest req;
     req.url = url_;
+    req.tls_ca_file = sub_.tls_ca_file;
     req.timeout = d_->options_.retry.request_timeout;
     ToHttp(p.event, sub_.mode, &req.headers, &req.body);
     std::string id(p.event.Attr("id"));
@@ -392,7 +412,7 @@ class Dispatcher::Worker {
     int64_t ts = started / 1000;
     req.headers.emplace_back("webhook-id", id);
     req.headers.emplace_back("webhook-timestamp", std::to_string(ts));
-    req.headers.emplace_back("webhook-signature", Sign(key_, id, ts, req.body));
+    req.headers.emplace_back("webhook-signature", signer_->Sign(id, ts, req.body));
     if (!auth_header_.empty()) req.headers.emplace_back("authorization", auth_header_);
     for (const auto& h : sub_.headers) req.headers.push_back(h);
     {
@@ -401,16 +421,21 @@ class Dispatcher::Worker {
     }
     uint64_t gen = generation_;
     int64_t off = p.record.offset;
-    d_->senders_->Submit([this, gen, si, off, started, req = std::move(req)](HttpClient& client) {
-      auto t0 = Clock::now();
-      auto res = client.Send(req);
+    auto t0 = Clock::now();
+    // Runs on the client's I/O thread: record the result and wake the worker only when it
+    // has nothing else queued (it drains every completion at once).
+    d_->client_->SendAsync(std::move(req), [this, gen, si, off, started,
+                                            t0](Result<ClientResponse> res) {
       double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      bool wake;
       {
         std::lock_guard lock(mu_);
+        wake = completions_.empty();
         completions_.push_back(Completion{gen, si, off, started, ms, std::move(res)});
         in_flight_--;
+        wake = wake || in_flight_ == 0 || stopping_;
       }
-      cv_.notify_all();
+      if (wake) cv_.notify_all();
     });
   }
 
@@ -440,6 +465,7 @@ class Dispatcher::Worker {
       a.error = c.response.status().message();
     }
     Outcome outcome = Classify(a.status);
+    int status = a.status;
     const RetryPolicy& rp = d_->options_.retry;
     int64_t now = Now();
     bool dead = false;
@@ -464,15 +490,20 @@ class Dispatcher::Worker {
         dead = true;
       }
     }
-    p.history.push_back(a);
-    attempts_.Add(a);
+    // A delivered event leaves the window now; only failures need their history (dead letter).
+    if (outcome == Outcome::kDelivered) {
+      attempts_.Add(std::move(a));
+    } else {
+      p.history.push_back(a);
+      attempts_.Add(std::move(a));
+    }
     if (dead) DeadLetter(s, p);
     if (p.done && p.ordered) {
       auto& q = s.keys[p.key];
       if (!q.empty() && q.front() == c.offset) q.pop_front();
       if (q.empty()) s.keys.erase(p.key);
     }
-    if (a.status == 410) {
+    if (status == 410) {
       Disable("endpoint answered 410 Gone");
     } else if (outcome != Outcome::kDelivered) {
       int64_t since;
@@ -562,7 +593,8 @@ class Dispatcher::Worker {
     return moved;
   }
 
-  void SavePositions() {
+  // Hands the positions to the saver; `wait` (replay, stop) returns once they are durable.
+  void SavePositions(bool wait = false) {
     Positions pos = stored_;
     std::vector<StreamPosition> snap;
     for (const Stream& s : streams_) {
@@ -570,14 +602,11 @@ class Dispatcher::Worker {
       snap.push_back({s.topic, s.partition, s.Committed(), 0});
     }
     if (pos != stored_ || dirty_) {
-      Status st = d_->store_->SavePositions(sub_.id, pos);
-      if (!st.ok()) {
-        std::fprintf(stderr, "delivery: subscription %s: %s\n", sub_.id.c_str(),
-                     st.ToString().c_str());
-      } else {
-        stored_ = std::move(pos);
-        dirty_ = false;
-      }
+      stored_ = pos;
+      dirty_ = false;
+      saver_.Commit(std::move(pos), wait);
+    } else if (wait) {
+      saver_.Commit(stored_, true);
     }
     std::lock_guard lock(mu_);
     positions_snapshot_ = std::move(snap);
@@ -600,7 +629,6 @@ class Dispatcher::Worker {
 
   // Immutable after construction.
   std::shared_ptr<const EventFilter> filter_;
-  std::string key_;
   Url url_;
   std::string auth_header_;
 
@@ -612,7 +640,9 @@ class Dispatcher::Worker {
   bool dirty_ = false;    // a position moved past skipped records
   bool unsaved_ = false;  // positions moved since the last save
 
+  std::unique_ptr<Signer> signer_;  // used by the worker thread only
   AttemptLog attempts_;
+  PositionSaver saver_;
   std::thread thread_;
 
   friend class Dispatcher;
@@ -650,7 +680,8 @@ Status Dispatcher::Start() {
   HttpClientOptions http;
   http.guard = SsrfGuard(options_.allow);
   http.max_response_body = std::max<size_t>(options_.response_excerpt_bytes, 1024);
-  senders_ = std::make_unique<SenderPool>(options_.sender_threads, std::move(http));
+  http.default_ca_file = options_.tls_ca_file;
+  client_ = std::make_unique<HttpClient>(std::move(http));
   started_ = true;
   for (const Subscription& s : subs_) {
     Status st = StartWorkerLocked(s);
@@ -672,7 +703,19 @@ void Dispatcher::Stop() {
   }
   for (auto& [id, w] : workers) w->Stop();
   workers.clear();
-  senders_.reset();
+  client_.reset();
+}
+
+// The CA file is checked when a subscription is created or changed, not when the store is
+// loaded: a file removed later fails deliveries (named in the attempts log), not the server.
+static Status CheckCaFile(const Subscription& sub) {
+  std::error_code ec;
+  if (sub.tls_ca_file.empty() || std::filesystem::is_regular_file(sub.tls_ca_file, ec)) {
+    return Status::Ok();
+  }
+  return InvalidArgument("subscription: \"tls_ca_file\" '" + sub.tls_ca_file +
+                         "' is not a readable file; give the path of a PEM file with the CA "
+                         "certificate(s) that sign the receiver's certificate");
 }
 
 Status Dispatcher::StartWorkerLocked(const Subscription& sub) {
@@ -703,6 +746,7 @@ Result<Subscription> Dispatcher::Create(Subscription sub) {
   }
   auto url = ParseUrl(sub.url);
   if (!url.ok()) return url.status();
+  EC_RETURN_IF_ERROR(CheckCaFile(sub));
   // A literal address is checked now; host names are checked on every resolution.
   if (auto ip = ParseIp(url->host); ip.ok()) {
     EC_RETURN_IF_ERROR(SsrfGuard(options_.allow).Check(*ip));
@@ -750,6 +794,7 @@ Result<Subscription> Dispatcher::Update(const std::string& id, const json::Value
     auto it = std::find_if(subs_.begin(), subs_.end(), [&](auto& s) { return s.id == id; });
     if (it == subs_.end()) return NotFound("no subscription '" + id + "'");
     EC_ASSIGN_OR_RETURN(updated, SubscriptionFromJson(patch, &*it));
+    EC_RETURN_IF_ERROR(CheckCaFile(updated));
     if (!updated.filter.empty()) {
       auto f = CompileFilter(updated.filter);
       if (!f.ok()) return f.status();

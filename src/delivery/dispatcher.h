@@ -21,6 +21,7 @@
 #include "base/status.h"
 #include "delivery/attempt_log.h"
 #include "delivery/event_log.h"
+#include "delivery/http_client.h"
 #include "delivery/retry_policy.h"
 #include "delivery/ssrf_guard.h"
 #include "delivery/subscription.h"
@@ -34,7 +35,7 @@ inline constexpr std::string_view kDeliveryDeadLetterTopic = "eventception.dlq";
 struct DispatcherOptions {
   std::filesystem::path dir;                  // where the store lives (<data-dir>/delivery)
   RetryPolicy retry;
-  size_t sender_threads = 4;                  // shared by every subscription
+  size_t sender_threads = 4;                  // unused: one async I/O thread sends for all
   size_t max_buffered_per_stream = 1024;      // events of one topic partition held in RAM
   size_t attempts_kept = 200;                 // delivery log ring per subscription
   size_t response_excerpt_bytes = 256;
@@ -42,6 +43,8 @@ struct DispatcherOptions {
   std::chrono::milliseconds commit_interval{100};
   std::chrono::milliseconds topic_scan_interval{1000};
   std::vector<Cidr> allow;                    // --webhook-allow: exceptions to the SSRF guard
+  std::string tls_ca_file;                    // https: CA PEM for every subscription that
+                                              // names none; empty: the system trust store
   std::string dead_letter_topic{kDeliveryDeadLetterTopic};
   std::function<int64_t()> clock_ms;          // wall clock (ms since epoch); default: system
   std::function<double()> random;             // [0, 1) for jitter; default: a PRNG
@@ -97,7 +100,6 @@ class Dispatcher {
 
  private:
   class Worker;
-  class SenderPool;
   Status SaveLocked();
   Status StartWorkerLocked(const Subscription& sub);
   void OnDisabled(const std::string& id, const std::string& reason);
@@ -105,7 +107,7 @@ class Dispatcher {
   EventLog* log_;
   DispatcherOptions options_;
   std::unique_ptr<SubscriptionStore> store_;
-  std::unique_ptr<SenderPool> senders_;
+  std::unique_ptr<HttpClient> client_;  // async; one I/O thread for every subscription
   mutable std::mutex mu_;
   std::vector<Subscription> subs_;
   std::map<std::string, std::unique_ptr<Worker>> workers_;

@@ -1,21 +1,33 @@
 #include "delivery/http_client.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <atomic>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <charconv>
+#include <future>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 namespace ec::delivery {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
 
 Result<Url> ParseUrl(std::string_view text) {
   Url u;
@@ -26,12 +38,8 @@ Result<Url> ParseUrl(std::string_view text) {
   size_t colon = text.find("://");
   if (colon == std::string_view::npos) return bad("no scheme");
   u.scheme = std::string(text.substr(0, colon));
-  if (u.scheme == "https") {
-    return Unsupported("URL '" + std::string(text) +
-                       "': https:// delivery is not supported yet; use http:// (e.g. behind a "
-                       "TLS-terminating proxy)");
-  }
-  if (u.scheme != "http") return bad("scheme must be http");
+  if (u.scheme != "http" && u.scheme != "https") return bad("scheme must be http or https");
+  if (u.scheme == "https") u.port = 443;
   std::string_view rest = text.substr(colon + 3);
   size_t slash = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, slash);
@@ -68,6 +76,7 @@ Result<Url> ParseUrl(std::string_view text) {
   return u;
 }
 
+
 std::string_view ClientResponse::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
     if (k == name) return v;
@@ -77,47 +86,137 @@ std::string_view ClientResponse::Header(std::string_view name) const {
 
 namespace {
 
-// One keep-alive connection with its own io_context, so a blocking Send can run async
-// operations with a deadline on the calling thread.
+// One keep-alive connection, plain or TLS, on the client's io_context.
 struct Conn {
-  asio::io_context ioc{1};
-  beast::tcp_stream stream{ioc};
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
+  beast::tcp_stream& Tcp() { return tls ? tls->next_layer() : *plain; }
 };
+
+bool IsIpLiteral(const std::string& host) {
+  beast::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
 
 }  // namespace
 
+// Every exchange is a chain of async operations on one io_context run by one thread: no thread
+// per in-flight request, and callers (the dispatcher's workers) never block on the network.
 struct HttpClient::Impl {
   HttpClientOptions options;
+  asio::io_context ioc{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  std::thread thread;
   std::mutex mu;
   std::map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
+  std::map<std::string, std::shared_ptr<ssl::context>> tls_contexts;  // by CA file
   std::atomic<uint64_t> opened{0};
 
-  std::unique_ptr<Conn> TakeIdle(const std::string& origin) {
+  std::unique_ptr<Conn> TakeIdle(const std::string& key) {
     std::lock_guard lock(mu);
-    auto it = idle.find(origin);
+    auto it = idle.find(key);
     if (it == idle.end() || it->second.empty()) return nullptr;
     auto c = std::move(it->second.back());
     it->second.pop_back();
     return c;
   }
-  void GiveBack(const std::string& origin, std::unique_ptr<Conn> c) {
+  void GiveBack(const std::string& key, std::unique_ptr<Conn> c) {
     std::lock_guard lock(mu);
-    auto& v = idle[origin];
+    auto& v = idle[key];
     if (v.size() < options.max_idle_per_origin) v.push_back(std::move(c));
   }
 
-  Result<std::unique_ptr<Conn>> Connect(const Url& url, std::chrono::milliseconds timeout) {
-    auto c = std::make_unique<Conn>();
-    tcp::resolver resolver(c->ioc);
+  // The TLS context that trusts `ca_file` (empty: the system store); built once per file.
+  Result<std::shared_ptr<ssl::context>> TlsContext(const std::string& ca_file) {
+    std::lock_guard lock(mu);
+    auto it = tls_contexts.find(ca_file);
+    if (it != tls_contexts.end()) return it->second;
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
     beast::error_code ec;
-    auto results = resolver.resolve(url.host, std::to_string(url.port), ec);
-    if (ec) return Unavailable("cannot resolve '" + url.host + "': " + ec.message());
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                         ssl::context::no_tlsv1_1,
+                     ec);
+    if (ca_file.empty()) {
+      ctx->set_default_verify_paths(ec);
+      if (ec) return Internal("cannot load the system CA store: " + ec.message());
+    } else {
+      ctx->load_verify_file(ca_file, ec);
+      if (ec) {
+        return InvalidArgument("cannot load CA file '" + ca_file + "': " + ec.message() +
+                               "; \"tls_ca_file\" must name a readable PEM file");
+      }
+    }
+    ctx->set_verify_mode(ssl::verify_peer);
+    tls_contexts.emplace(ca_file, ctx);
+    return ctx;
+  }
+};
+
+namespace {
+
+// One request: [resolve, connect, TLS handshake,] write, read; retried once on a fresh
+// connection when a pooled one turns out to have been closed by the peer while idle.
+class Exchange : public std::enable_shared_from_this<Exchange> {
+ public:
+  Exchange(HttpClient::Impl* impl, ClientRequest req, HttpClient::Callback done)
+      : impl_(impl),
+        r_(std::move(req)),
+        done_(std::move(done)),
+        resolver_(impl->ioc),
+        deadline_(SteadyClock::now() + r_.timeout) {
+    ca_file_ = r_.tls_ca_file.empty() ? impl->options.default_ca_file : r_.tls_ca_file;
+    key_ = r_.url.Origin();
+    if (r_.url.scheme == "https") key_ += "|" + ca_file_;
+  }
+
+  void Start() {
+    BuildRequest();
+    conn_ = impl_->TakeIdle(key_);
+    pooled_ = conn_ != nullptr;
+    if (conn_) return Write();
+    Resolve();
+  }
+
+ private:
+  void Finish(Result<ClientResponse> res) {
+    auto done = std::move(done_);
+    done(std::move(res));
+  }
+
+  void BuildRequest() {
+    req_.method_string(r_.method);
+    req_.target(r_.url.target);
+    req_.version(11);
+    bool default_port = r_.url.port == (r_.url.scheme == "https" ? 443 : 80);
+    std::string host = r_.url.host.find(':') != std::string::npos ? "[" + r_.url.host + "]"
+                                                                  : r_.url.host;
+    req_.set(http::field::host, default_port ? host : host + ":" + std::to_string(r_.url.port));
+    req_.set(http::field::user_agent, "eventception-webhooks/1");
+    for (const auto& [k, v] : r_.headers) req_.set(k, v);
+    req_.keep_alive(true);
+    req_.body() = std::move(r_.body);
+    req_.prepare_payload();
+  }
+
+  void Resolve() {
+    auto self = shared_from_this();
+    resolver_.async_resolve(
+        r_.url.host, std::to_string(r_.url.port),
+        [self](beast::error_code ec, tcp::resolver::results_type results) {
+          self->OnResolve(ec, std::move(results));
+        });
+  }
+
+  void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
+    if (ec) return Finish(Unavailable("cannot resolve '" + r_.url.host + "': " + ec.message()));
     std::vector<tcp::endpoint> allowed;
     Status refused;
     for (const auto& entry : results) {
       auto ep = entry.endpoint();
-      Status s = options.guard.CheckText(ep.address().to_string());
+      Status s = impl_->options.guard.CheckText(ep.address().to_string());
       if (s.ok()) {
         allowed.push_back(ep);
       } else if (refused.ok()) {
@@ -125,66 +224,106 @@ struct HttpClient::Impl {
       }
     }
     if (allowed.empty()) {
-      if (!refused.ok()) return refused;
-      return Unavailable("'" + url.host + "' resolved to no address");
+      if (!refused.ok()) return Finish(refused);
+      return Finish(Unavailable("'" + r_.url.host + "' resolved to no address"));
     }
-    c->stream.expires_after(timeout);
-    beast::error_code cec = asio::error::would_block;
-    c->stream.async_connect(allowed, [&](beast::error_code e, const tcp::endpoint&) { cec = e; });
-    c->ioc.run();
-    c->ioc.restart();
-    if (cec == beast::error::timeout) {
-      return Status(ErrorCode::kTimeout, "connect to " + url.Origin() + " timed out");
+    conn_ = std::make_unique<Conn>();
+    if (r_.url.scheme == "https") {
+      auto ctx = impl_->TlsContext(ca_file_);
+      if (!ctx.ok()) return Finish(ctx.status());
+      tls_ctx_ = *ctx;
+      conn_->tls.emplace(impl_->ioc, *tls_ctx_);
+      SSL* ssl = conn_->tls->native_handle();
+      // Verify the certificate names the host (or IP) we meant; SNI only for names.
+      if (IsIpLiteral(r_.url.host)) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), r_.url.host.c_str());
+      } else {
+        SSL_set_tlsext_host_name(ssl, r_.url.host.c_str());
+        SSL_set1_host(ssl, r_.url.host.c_str());
+      }
+    } else {
+      conn_->plain.emplace(impl_->ioc);
     }
-    if (cec) return Unavailable("connect to " + url.Origin() + ": " + cec.message());
-    c->stream.socket().set_option(tcp::no_delay(true), ec);
-    opened++;
-    return c;
+    conn_->Tcp().expires_at(deadline_);
+    auto self = shared_from_this();
+    conn_->Tcp().async_connect(allowed, [self](beast::error_code e, const tcp::endpoint&) {
+      self->OnConnect(e);
+    });
   }
 
-  // One exchange on `c`. `fresh` = no byte of the response arrived (safe to retry on a new
-  // connection when the pooled one had been closed by the peer).
-  Result<ClientResponse> Exchange(Conn& c, const ClientRequest& r, bool* keep, bool* stale) {
-    http::request<http::string_body> req;
-    req.method_string(r.method);
-    req.target(r.url.target);
-    req.version(11);
-    bool default_port = r.url.port == 80;
-    std::string host = r.url.host.find(':') != std::string::npos ? "[" + r.url.host + "]"
-                                                                 : r.url.host;
-    req.set(http::field::host, default_port ? host : host + ":" + std::to_string(r.url.port));
-    req.set(http::field::user_agent, "eventception-webhooks/1");
-    for (const auto& [k, v] : r.headers) req.set(k, v);
-    req.keep_alive(true);
-    req.body() = r.body;
-    req.prepare_payload();
-
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(std::max<size_t>(options.max_response_body, 1 << 20));
-    parser.header_limit(64 * 1024);
-    beast::error_code wec, rec;
-    bool write_done = false;
-    size_t read_bytes = 0;
-    c.stream.expires_after(r.timeout);
-    http::async_write(c.stream, req, [&](beast::error_code e, size_t) {
-      wec = e;
-      write_done = true;
-      if (e) return;
-      http::async_read(c.stream, c.buffer, parser, [&](beast::error_code e2, size_t n) {
-        rec = e2;
-        read_bytes = n;
-      });
-    });
-    c.ioc.run();
-    c.ioc.restart();
-    beast::error_code ec = wec ? wec : rec;
-    *stale = ec && ec != beast::error::timeout && read_bytes == 0;
+  void OnConnect(beast::error_code ec) {
     if (ec == beast::error::timeout) {
-      return Status(ErrorCode::kTimeout, "no response from " + r.url.Origin() + " within " +
-                                             std::to_string(r.timeout.count()) + " ms");
+      return Finish(Status(ErrorCode::kTimeout, "connect to " + r_.url.Origin() + " timed out"));
     }
-    if (ec) return Unavailable("HTTP exchange with " + r.url.Origin() + ": " + ec.message());
-    auto& res = parser.get();
+    if (ec) return Finish(Unavailable("connect to " + r_.url.Origin() + ": " + ec.message()));
+    beast::error_code ignored;
+    conn_->Tcp().socket().set_option(tcp::no_delay(true), ignored);
+    impl_->opened++;
+    if (!conn_->tls) return Write();
+    auto self = shared_from_this();
+    conn_->tls->async_handshake(ssl::stream_base::client,
+                                [self](beast::error_code e) { self->OnHandshake(e); });
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec == beast::error::timeout) {
+      return Finish(Status(ErrorCode::kTimeout,
+                           "TLS handshake with " + r_.url.Origin() + " timed out"));
+    }
+    if (ec) {
+      long verify = SSL_get_verify_result(conn_->tls->native_handle());
+      if (verify != X509_V_OK) {
+        return Finish(Unavailable(
+            "TLS: the certificate of " + r_.url.Origin() + " is not trusted: " +
+            X509_verify_cert_error_string(verify) +
+            (ca_file_.empty() ? "; if the receiver uses a private CA, set \"tls_ca_file\" on "
+                                "the subscription"
+                              : "; checked against CA file '" + ca_file_ + "'")));
+      }
+      return Finish(Unavailable("TLS handshake with " + r_.url.Origin() + ": " + ec.message()));
+    }
+    Write();
+  }
+
+  void Write() {
+    conn_->Tcp().expires_at(deadline_);
+    parser_.emplace();
+    parser_->body_limit(std::max<size_t>(impl_->options.max_response_body, 1 << 20));
+    parser_->header_limit(64 * 1024);
+    auto self = shared_from_this();
+    auto on_write = [self](beast::error_code e, size_t) { self->OnWrite(e); };
+    if (conn_->tls) {
+      http::async_write(*conn_->tls, req_, on_write);
+    } else {
+      http::async_write(*conn_->plain, req_, on_write);
+    }
+  }
+
+  void OnWrite(beast::error_code ec) {
+    if (ec) return OnRead(ec, 0);
+    auto self = shared_from_this();
+    auto on_read = [self](beast::error_code e, size_t n) { self->OnRead(e, n); };
+    if (conn_->tls) {
+      http::async_read(*conn_->tls, conn_->buffer, *parser_, on_read);
+    } else {
+      http::async_read(*conn_->plain, conn_->buffer, *parser_, on_read);
+    }
+  }
+
+  void OnRead(beast::error_code ec, size_t n) {
+    if (ec && ec != beast::error::timeout && n == 0 && pooled_) {
+      // A pooled connection the peer closed while idle: once more on a fresh one.
+      pooled_ = false;
+      conn_.reset();
+      return Resolve();
+    }
+    if (ec == beast::error::timeout) {
+      return Finish(Status(ErrorCode::kTimeout, "no response from " + r_.url.Origin() +
+                                                    " within " + std::to_string(r_.timeout.count()) +
+                                                    " ms"));
+    }
+    if (ec) return Finish(Unavailable("HTTP exchange with " + r_.url.Origin() + ": " + ec.message()));
+    auto& res = parser_->get();
     ClientResponse out;
     out.status = static_cast<int>(res.result_int());
     for (const auto& f : res) {
@@ -193,40 +332,56 @@ struct HttpClient::Impl {
       out.headers.emplace_back(std::move(name), std::string(f.value()));
     }
     out.body = std::move(res.body());
-    if (out.body.size() > options.max_response_body) out.body.resize(options.max_response_body);
-    *keep = res.keep_alive() && !parser.need_eof();
-    return out;
+    size_t max_body = impl_->options.max_response_body;
+    if (out.body.size() > max_body) out.body.resize(max_body);
+    if (res.keep_alive() && !parser_->need_eof()) {
+      conn_->Tcp().expires_never();
+      impl_->GiveBack(key_, std::move(conn_));
+    }
+    Finish(std::move(out));
   }
+
+  HttpClient::Impl* impl_;
+  ClientRequest r_;
+  HttpClient::Callback done_;
+  tcp::resolver resolver_;
+  SteadyClock::time_point deadline_;
+  std::string ca_file_;
+  std::string key_;  // pool key: origin (+ CA file for https)
+  std::shared_ptr<ssl::context> tls_ctx_;
+  std::unique_ptr<Conn> conn_;
+  bool pooled_ = false;
+  http::request<http::string_body> req_;
+  std::optional<http::response_parser<http::string_body>> parser_;
 };
+
+}  // namespace
 
 HttpClient::HttpClient(HttpClientOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
+  impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
 }
-HttpClient::~HttpClient() = default;
+
+HttpClient::~HttpClient() {
+  impl_->work.reset();
+  impl_->ioc.stop();
+  impl_->thread.join();
+  // Connections (and their sockets) go with the io_context.
+  impl_->idle.clear();
+}
 
 uint64_t HttpClient::connections_opened() const { return impl_->opened.load(); }
 
-Result<ClientResponse> HttpClient::Send(const ClientRequest& r) {
-  std::string origin = r.url.Origin();
-  auto deadline = std::chrono::steady_clock::now() + r.timeout;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    std::unique_ptr<Conn> c = attempt == 0 ? impl_->TakeIdle(origin) : nullptr;
-    bool pooled = c != nullptr;
-    if (!c) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      EC_ASSIGN_OR_RETURN(c, impl_->Connect(r.url, std::max(left, std::chrono::milliseconds(1))));
-    }
-    bool keep = false, stale = false;
-    auto res = impl_->Exchange(*c, r, &keep, &stale);
-    if (res.ok()) {
-      if (keep) impl_->GiveBack(origin, std::move(c));
-      return res;
-    }
-    // A pooled connection the peer closed while idle: retry once on a fresh one.
-    if (!(pooled && stale)) return res;
-  }
-  return Unavailable("HTTP exchange with " + origin + " failed twice");
+void HttpClient::SendAsync(ClientRequest request, Callback done) {
+  auto ex = std::make_shared<Exchange>(impl_.get(), std::move(request), std::move(done));
+  asio::post(impl_->ioc, [ex] { ex->Start(); });
+}
+
+Result<ClientResponse> HttpClient::Send(const ClientRequest& request) {
+  std::promise<Result<ClientResponse>> promise;
+  auto future = promise.get_future();
+  SendAsync(request, [&promise](Result<ClientResponse> res) { promise.set_value(std::move(res)); });
+  return future.get();
 }
 
 }  // namespace ec::delivery

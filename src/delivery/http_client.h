@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,15 +17,14 @@
 namespace ec::delivery {
 
 struct Url {
-  std::string scheme;  // "http"
+  std::string scheme;  // "http" or "https"
   std::string host;    // without brackets
-  uint16_t port = 80;
+  uint16_t port = 80;  // 443 by default for https
   std::string target;  // path and query, at least "/"
   std::string Origin() const { return scheme + "://" + host + ":" + std::to_string(port); }
 };
 
-// Parses an absolute http:// URL. kInvalidArgument quoting the URL otherwise; https:// is
-// kUnsupported for now (see docs/webhooks.md).
+// Parses an absolute http:// or https:// URL. kInvalidArgument quoting the URL otherwise.
 Result<Url> ParseUrl(std::string_view text);
 
 struct ClientRequest {
@@ -33,6 +33,9 @@ struct ClientRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{10000};
+  // https only: PEM file of the CA certificate(s) that sign the receiver's certificate; empty:
+  // the system trust store (HttpClientOptions::default_ca_file when set).
+  std::string tls_ca_file;
 };
 
 struct ClientResponse {
@@ -46,25 +49,35 @@ struct HttpClientOptions {
   size_t max_idle_per_origin = 64;
   size_t max_response_body = 64 * 1024;  // larger bodies are read and dropped past this
   SsrfGuard guard;
+  std::string default_ca_file;  // https: used when a request names no CA file; empty: system
 };
 
-// Thread-safe: each Send borrows a pooled connection (or opens one) for its duration.
+// Thread-safe. One I/O thread runs every exchange asynchronously; each borrows a pooled
+// keep-alive connection (or opens one) for its duration.
 class HttpClient {
  public:
+  using Callback = std::function<void(Result<ClientResponse>)>;
+
   explicit HttpClient(HttpClientOptions options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends and waits for the response. Errors: kInvalidArgument (SSRF guard refused every
-  // resolved address), kTimeout, kUnavailable (resolve/connect/IO failure).
+  // resolved address; unreadable CA file), kTimeout, kUnavailable (resolve/connect/IO failure,
+  // TLS handshake failure such as an untrusted certificate, with OpenSSL's reason).
+  // Must not be called from a SendAsync callback (that runs on the I/O thread).
   Result<ClientResponse> Send(const ClientRequest& request);
+  // Starts the exchange and returns; `done` runs on the client's I/O thread (keep it short).
+  void SendAsync(ClientRequest request, Callback done);
 
   // Connections opened so far (tests check that keep-alive reuses them).
   uint64_t connections_opened() const;
 
- private:
+ // Defined in http_client.cc (public so its exchange operations can reach it).
   struct Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

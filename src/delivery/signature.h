@@ -3,6 +3,7 @@
 // sent as `webhook-signature: v1,<base64>`; secrets are "whsec_" + base64 of the key bytes.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,23 @@ Result<std::string> DecodeSecret(std::string_view secret);
 // "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>". `key` is the decoded secret.
 std::string Sign(std::string_view key, std::string_view webhook_id, int64_t timestamp_s,
                  std::string_view body);
+
+// Sign() with the HMAC key schedule computed once per subscription instead of per request.
+// Not thread-safe: one Signer per signing thread.
+class Signer {
+ public:
+  explicit Signer(std::string_view key);
+  ~Signer();
+  Signer(const Signer&) = delete;
+  Signer& operator=(const Signer&) = delete;
+  // Same output as Sign(key, webhook_id, timestamp_s, body).
+  std::string Sign(std::string_view webhook_id, int64_t timestamp_s, std::string_view body);
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+  std::string key_;  // fallback when the prepared context cannot be set up
+};
 
 struct VerifyOptions {
   // Timestamps further than this from `now_s` are refused (replay protection).

@@ -58,7 +58,7 @@ Result<Subscription> SubscriptionFromJson(const json::Value& body, const Subscri
     const json::Value& v = m.value;
     std::string_view k = m.key;
     if (k == "url") {
-      if (!v.is_string()) return FieldError(k, v, "an http:// URL string");
+      if (!v.is_string()) return FieldError(k, v, "an http:// or https:// URL string");
       auto url = ParseUrl(v.string());
       if (!url.ok()) return url.status();
       s.url = std::string(v.string());
@@ -144,6 +144,11 @@ Result<Subscription> SubscriptionFromJson(const json::Value& body, const Subscri
         return FieldError(k, v, "\"latest\" or \"earliest\"");
       }
       s.start = std::string(v.string());
+    } else if (k == "tls_ca_file") {
+      if (!v.is_string() && !v.is_null()) {
+        return FieldError(k, v, "the path of a PEM file with the receiver's CA certificate(s)");
+      }
+      s.tls_ca_file = v.is_string() ? std::string(v.string()) : "";
     } else if (k == "paused") {
       if (!v.is_bool()) return FieldError(k, v, "true or false");
       s.paused = v.bool_value();
@@ -152,7 +157,7 @@ Result<Subscription> SubscriptionFromJson(const json::Value& body, const Subscri
     } else {
       return InvalidArgument("subscription: unknown field \"" + std::string(k) +
                              "\"; known fields: url, types, topics, filter, secret, headers, "
-                             "auth, rate_limit, max_in_flight, mode, start, paused");
+                             "auth, rate_limit, max_in_flight, mode, start, tls_ca_file, paused");
     }
   }
   if (s.url.empty()) return InvalidArgument("subscription: \"url\" is required");
@@ -210,6 +215,10 @@ std::string SubscriptionToJson(const Subscription& s, bool with_secret) {
   o += s.mode == ContentMode::kBinary ? ",\"mode\":\"binary\"" : ",\"mode\":\"structured\"";
   o += ",\"start\":";
   json::AppendQuoted(s.start, &o);
+  if (!s.tls_ca_file.empty()) {
+    o += ",\"tls_ca_file\":";
+    json::AppendQuoted(s.tls_ca_file, &o);
+  }
   o += s.paused ? ",\"paused\":true" : ",\"paused\":false";
   if (!s.disabled_reason.empty()) {
     o += ",\"disabled_reason\":";

@@ -31,6 +31,7 @@ struct Subscription {
   double rate_limit = 0;             // deliveries per second; 0 = unlimited
   int max_in_flight = 16;            // concurrent requests (different keys)
   ContentMode mode = ContentMode::kBinary;
+  std::string tls_ca_file;           // https: CA PEM for the receiver; empty: system store
   std::string start = "latest";      // first position of a new subscription: latest | earliest
   bool paused = false;
   std::string disabled_reason;       // set when the endpoint was disabled for failing

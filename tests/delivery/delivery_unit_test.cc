@@ -108,7 +108,11 @@ TEST(UrlTest, Parses) {
   EXPECT_FALSE(ParseUrl("ftp://h/").ok());
   EXPECT_FALSE(ParseUrl("http://user:pw@h/").ok());
   EXPECT_FALSE(ParseUrl("http://h:99999/").ok());
-  EXPECT_EQ(ParseUrl("https://h/").status().code(), ErrorCode::kUnsupported);
+  auto tls = ParseUrl("https://hooks.example.com/in");
+  ASSERT_TRUE(tls.ok());
+  EXPECT_EQ(tls->scheme, "https");
+  EXPECT_EQ(tls->port, 443);
+  EXPECT_EQ(ParseUrl("https://h:8443/").value().port, 8443);
 }
 
 SourceRecord BinaryRecord() {

@@ -6,7 +6,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/ssl.hpp>
+#include <cstdio>
 #include <filesystem>
+#include <random>
 #include <map>
 #include <mutex>
 #include <set>
@@ -485,6 +494,118 @@ TEST_F(DispatcherTest, CelFilterOverTheCloudEvent) {
   auto refused = dispatcher_->Create(*bad);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("1:"), std::string::npos) << refused.status().message();
+}
+
+// A self-signed certificate for 127.0.0.1 (P-256, a day long) made with the OpenSSL API;
+// returns the TLS server context and leaves the certificate (its own CA) at <dir>/<name>.pem.
+std::shared_ptr<boost::asio::ssl::context> SelfSigned(const std::filesystem::path& dir,
+                                                      const std::string& name) {
+  std::filesystem::create_directories(dir);
+  std::string cert_path = (dir / (name + ".pem")).string();
+  std::string key_path = (dir / (name + ".key")).string();
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* x = X509_new();
+  if (key == nullptr || x == nullptr) return nullptr;
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), static_cast<long>(std::random_device{}() & 0x7fffffff));
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+  X509_set_pubkey(x, key);
+  X509_NAME* subject = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(name.c_str()), -1, -1, 0);
+  X509_set_issuer_name(x, subject);
+  X509V3_CTX v3;
+  X509V3_set_ctx_nodb(&v3);
+  X509V3_set_ctx(&v3, x, x, nullptr, nullptr, 0);
+  for (auto [nid, value] : {std::pair{NID_subject_alt_name, "IP:127.0.0.1"},
+                            std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
+    if (ext == nullptr) return nullptr;
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  bool ok = X509_sign(x, key, EVP_sha256()) > 0;
+  if (FILE* f = std::fopen(cert_path.c_str(), "w")) {
+    ok = ok && PEM_write_X509(f, x) == 1;
+    std::fclose(f);
+  } else {
+    ok = false;
+  }
+  if (FILE* f = std::fopen(key_path.c_str(), "w")) {
+    ok = ok && PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+    std::fclose(f);
+  } else {
+    ok = false;
+  }
+  X509_free(x);
+  EVP_PKEY_free(key);
+  if (!ok) return nullptr;
+  auto ctx = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
+  ctx->use_certificate_chain_file(cert_path);
+  ctx->use_private_key_file(key_path, boost::asio::ssl::context::pem);
+  return ctx;
+}
+
+TEST_F(DispatcherTest, HttpsReceiverTrustedThroughTheSubscriptionsCaFile) {
+  auto tls = SelfSigned(dir_ / "tls", "receiver");
+  ASSERT_NE(tls, nullptr) << "could not make a self-signed certificate";
+  Inbox inbox;
+  TestReceiver rx(
+      [&](const ReceivedRequest& r) {
+        inbox.Add(r);
+        return Reply{};
+      },
+      tls);
+  ASSERT_EQ(rx.Url().rfind("https://", 0), 0u);
+  StartDispatcher();
+  std::string ca = (dir_ / "tls" / "receiver.pem").string();
+  auto sub = Subscribe(rx.Url(), ",\"tls_ca_file\":\"" + ca + "\"", &inbox);
+  for (int i = 0; i < 20; ++i) AppendEvent("t", "s" + std::to_string(i), "k");
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 20; }));
+  auto got = inbox.Snapshot();
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(got[i].Header("webhook-id"), "s" + std::to_string(i));
+  EXPECT_EQ(inbox.bad_signatures, 0);
+  EXPECT_EQ(rx.tls_failures(), 0);
+  EXPECT_LE(rx.connections(), 2);  // one key, keep-alive: the TLS session is reused
+  auto attempts = dispatcher_->Attempts(sub.id, 100);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_FALSE(attempts->empty());
+  EXPECT_EQ(attempts->back().result, "delivered");
+  // The CA file is checked when the subscription is made.
+  auto doc = json::Parse("{\"url\":\"" + rx.Url() + "\",\"tls_ca_file\":\"/nonexistent/ca.pem\"}");
+  auto bad = dispatcher_->CreateJson((*doc)->root());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("/nonexistent/ca.pem"), std::string::npos);
+}
+
+TEST_F(DispatcherTest, UntrustedHttpsReceiverFailsWithAClearError) {
+  auto tls = SelfSigned(dir_ / "tls", "stranger");
+  ASSERT_NE(tls, nullptr) << "could not make a self-signed certificate";
+  Inbox inbox;
+  TestReceiver rx(
+      [&](const ReceivedRequest& r) {
+        inbox.Add(r);
+        return Reply{};
+      },
+      tls);
+  StartDispatcher();
+  // No CA file: the system trust store, which does not know this self-signed certificate.
+  auto sub = Subscribe(rx.Url(), "", &inbox);
+  AppendEvent("t", "u1", "k");
+  std::vector<AttemptRecord> attempts;
+  ASSERT_TRUE(WaitFor([&] {
+    auto a = dispatcher_->Attempts(sub.id, 100);
+    if (a.ok()) attempts = *a;
+    return !attempts.empty();
+  }));
+  EXPECT_EQ(attempts[0].status, 0);
+  EXPECT_EQ(attempts[0].result, "retry");
+  EXPECT_NE(attempts[0].error.find("not trusted"), std::string::npos) << attempts[0].error;
+  EXPECT_NE(attempts[0].error.find("self-signed"), std::string::npos) << attempts[0].error;
+  EXPECT_NE(attempts[0].error.find("tls_ca_file"), std::string::npos) << attempts[0].error;
+  EXPECT_EQ(inbox.size(), 0u);
+  EXPECT_GE(rx.tls_failures(), 1);
 }
 
 }  // namespace

@@ -92,6 +92,19 @@ TEST(SignatureTest, VerifyAcceptsValidAndRejectsTampering) {
   EXPECT_FALSE(Verify(*GenerateSecret(), "id-1", std::to_string(now), sig, "body", now).ok());
 }
 
+TEST(SignatureTest, PreparedSignerMatchesOneShotSign) {
+  std::string key = *DecodeSecret(*GenerateSecret());
+  Signer signer(key);
+  for (int i = 0; i < 50; ++i) {
+    std::string id = "msg_" + std::to_string(i);
+    std::string body(static_cast<size_t>(i * 37), static_cast<char>('a' + i % 26));
+    int64_t ts = 1700000000 + i;
+    EXPECT_EQ(signer.Sign(id, ts, body), Sign(key, id, ts, body)) << i;
+  }
+  Signer other(*DecodeSecret(*GenerateSecret()));
+  EXPECT_NE(other.Sign("x", 1, "b"), signer.Sign("x", 1, "b"));
+}
+
 TEST(SignatureTest, Base64RoundTrip) {
   for (std::string s : {std::string(""), std::string("a"), std::string("ab"), std::string("abc"),
                         std::string("\0\1\2\3", 4)}) {

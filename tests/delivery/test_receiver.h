@@ -1,9 +1,11 @@
 #pragma once
 // A small real HTTP/1.1 webhook receiver for tests and the benchmark: Beast, one thread per
 // connection, keep-alive, on 127.0.0.1 with a free port. The handler decides each answer.
+// With a TLS context it serves https (the test supplies the certificate).
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -40,7 +42,9 @@ class TestReceiver {
  public:
   using Handler = std::function<Reply(const ReceivedRequest&)>;
 
-  explicit TestReceiver(Handler handler) : handler_(std::move(handler)) {
+  explicit TestReceiver(Handler handler,
+                        std::shared_ptr<boost::asio::ssl::context> tls = nullptr)
+      : handler_(std::move(handler)), tls_(std::move(tls)) {
     namespace asio = boost::asio;
     acceptor_.open(asio::ip::tcp::v4());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -72,7 +76,8 @@ class TestReceiver {
 
   uint16_t port() const { return port_; }
   std::string Url(std::string_view path = "/hook") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) +
+           std::string(path);
   }
   int connections() const { return connections_.load(); }
 
@@ -93,6 +98,23 @@ class TestReceiver {
   }
 
   void Serve(boost::asio::ip::tcp::socket& sock) {
+    if (!tls_) return ServeOn(sock);
+    boost::asio::ssl::stream<boost::asio::ip::tcp::socket&> s(sock, *tls_);
+    boost::system::error_code ec;
+    s.handshake(boost::asio::ssl::stream_base::server, ec);
+    if (ec) {
+      tls_failures_++;
+      return;
+    }
+    ServeOn(s);
+  }
+
+ public:
+  int tls_failures() const { return tls_failures_.load(); }
+
+ private:
+  template <class Stream>
+  void ServeOn(Stream& sock) {
     namespace http = boost::beast::http;
     boost::beast::flat_buffer buf;
     for (;;) {
@@ -123,6 +145,8 @@ class TestReceiver {
   }
 
   Handler handler_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::atomic<int> tls_failures_{0};
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::acceptor acceptor_{ioc_};
   uint16_t port_ = 0;

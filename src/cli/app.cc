@@ -16,7 +16,9 @@ constexpr CommandEntry kCommands[] = {
     {"cel", AddCelCommand},
     {"jsonata", AddJsonataCommand},
     {"proxy", AddProxyCommand},
+    {"ingest", AddIngestCommand},
     {"serve", AddServeCommand},
+    {"replay", AddReplayCommand},
     {"validate", AddValidateCommand},
     {"test", AddTestCommand},
 };

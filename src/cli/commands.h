@@ -13,7 +13,9 @@ void AddVersionCommand(CLI::App& app);
 void AddCelCommand(CLI::App& app);
 void AddJsonataCommand(CLI::App& app);
 void AddProxyCommand(CLI::App& app);
+void AddIngestCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
+void AddReplayCommand(CLI::App& app);
 void AddValidateCommand(CLI::App& app);
 void AddTestCommand(CLI::App& app);
 

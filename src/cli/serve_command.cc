@@ -17,6 +17,10 @@ struct ServeArgs {
   std::string http;
   std::string kafka;
   std::vector<std::string> webhook_allow;
+  std::string syslog_udp, syslog_tcp, syslog_format;
+  std::string proxy_listen, proxy_upstream;
+  std::string firehose_access_key;
+  std::vector<std::string> follow_files;
 };
 
 int RunServe(const ServeArgs& args) {
@@ -33,6 +37,17 @@ int RunServe(const ServeArgs& args) {
   if (!args.http.empty()) config.http_address = args.http;
   if (!args.kafka.empty()) config.kafka_address = args.kafka;
   for (const std::string& cidr : args.webhook_allow) config.webhook_allow.push_back(cidr);
+  if (!args.syslog_udp.empty()) config.syslog.udp = args.syslog_udp;
+  if (!args.syslog_tcp.empty()) config.syslog.tcp = args.syslog_tcp;
+  if (!args.syslog_format.empty()) config.syslog.format = args.syslog_format;
+  if (!args.proxy_listen.empty()) config.proxy.listen = args.proxy_listen;
+  if (!args.proxy_upstream.empty()) config.proxy.upstream = args.proxy_upstream;
+  if (!args.firehose_access_key.empty()) config.firehose.access_key = args.firehose_access_key;
+  for (const std::string& f : args.follow_files) config.files.push_back({f, "detect"});
+  if (config.proxy.enabled() && config.proxy.upstream.empty()) {
+    std::cerr << "eventception serve: --proxy-listen needs --proxy-upstream http://HOST:PORT (the API to forward to)\n";
+    return 2;
+  }
 
   // Block the stop signals in every thread; this one waits for them with sigwait.
   sigset_t stop_signals;
@@ -75,6 +90,14 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--kafka", args->kafka, "Kafka listener HOST:PORT (listeners.kafka; default 127.0.0.1:9092, port 0 = free)");
   cmd->add_option("--webhook-allow", args->webhook_allow,
                   "CIDR webhooks may reach although private/loopback (webhooks.allow; repeatable)");
+  cmd->add_option("--syslog-udp", args->syslog_udp, "syslog listener on UDP HOST:PORT (syslog.udp; port 0 = free)");
+  cmd->add_option("--syslog-tcp", args->syslog_tcp, "syslog listener on TCP HOST:PORT (syslog.tcp; port 0 = free)");
+  cmd->add_option("--syslog-format", args->syslog_format, "decoder of syslog messages (syslog.format; default detect)");
+  cmd->add_option("--proxy-listen", args->proxy_listen, "capture proxy HOST:PORT (proxy.listen; port 0 = free)");
+  cmd->add_option("--proxy-upstream", args->proxy_upstream, "http://HOST:PORT the capture proxy forwards to (proxy.upstream)");
+  cmd->add_option("--firehose-access-key", args->firehose_access_key,
+                  "X-Amz-Firehose-Access-Key for POST /v1/ingest/firehose (firehose.access_key)");
+  cmd->add_option("--follow-file", args->follow_files, "NDJSON file to tail, rotation-safe (files[]; repeatable)");
   cmd->footer("Config file options (docs/configuration.md):\n" + server::DescribeConfigOptions());
   cmd->callback([args] {
     int rc = RunServe(*args);

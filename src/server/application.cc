@@ -11,6 +11,10 @@
 #include "log/log_manager.h"
 #include "pipeline/processor.h"
 #include "server/admin_api.h"
+#include "server/capture_sources.h"
+#include "server/file_source.h"
+#include "server/firehose_ingest.h"
+#include "server/local_ingest.h"
 #include "server/http/http_server.h"
 #include "server/ingest.h"
 #include "server/kafka_ingest.h"
@@ -121,6 +125,13 @@ Status Application::Start() {
   router_ = std::make_unique<Router>();
   Ingest* ingest = ingest_.get();
   router_->Add("POST", "/v1/exchanges", [ingest](HttpRequest& r) { return ingest->Handle(r); });
+  // Capture sources share one in-process ingest (docs/configuration.md, "Capture sources").
+  source_ingest_ = std::make_unique<LocalIngest>(io, config_.dead_letter_topic, logs_.get(), writer_.get(),
+                                                 specs_, metrics_.get(), "capture");
+  firehose_ = std::make_unique<FirehoseIngest>(config_.firehose, source_ingest_.get(), metrics_.get(),
+                                               [runner] { return runner->Lag(); }, config_.max_lag_records);
+  FirehoseIngest* firehose = firehose_.get();
+  router_->Add("POST", "/v1/ingest/firehose", [firehose](HttpRequest& r) { return firehose->Handle(r); });
   AddAdminRoutes(admin_.get(), router_.get());
   EC_RETURN_IF_ERROR(StartDelivery());
   HttpServerOptions ho;
@@ -129,6 +140,11 @@ Status Application::Start() {
   ho.threads = config_.http_threads;
   http_ = std::make_unique<HttpServer>(ho, router_.get());
   EC_RETURN_IF_ERROR(http_->Start());
+  capture_ = std::make_unique<CaptureSources>(config_.syslog, config_.proxy, source_ingest_.get(),
+                                              source_ingest_.get(), metrics_.get());
+  EC_RETURN_IF_ERROR(capture_->Start());
+  files_ = std::make_unique<FileSources>(config_.files, config_.data_dir, source_ingest_.get());
+  EC_RETURN_IF_ERROR(files_->Start());
   started_ = true;
   ready_ = true;
   return Status::Ok();
@@ -136,11 +152,17 @@ Status Application::Start() {
 
 void Application::Stop() {
   ready_ = false;
+  if (files_) files_->Stop();
+  if (capture_) capture_->Stop();
   if (http_) http_->Stop(5000);
   if (dispatcher_) dispatcher_->Stop();
   if (kafka_) kafka_->Stop();
   if (runner_) runner_->Stop();
   http_.reset();
+  files_.reset();
+  capture_.reset();
+  firehose_.reset();
+  source_ingest_.reset();
   delivery_api_.reset();
   dispatcher_.reset();
   delivery_log_.reset();
@@ -202,7 +224,9 @@ std::string Application::Banner() const {
   out += "eventception serving " + std::to_string(specs_->apis().size()) + " API(s), " +
          std::to_string(ops) + " operation(s); data in " + config_.data_dir + "\n";
   out += "  HTTP  (ingest, admin API, metrics) on http://" + http + "\n";
-  out += "  Kafka protocol on " + kafka + "\n\n";
+  out += "  Kafka protocol on " + kafka + "\n";
+  if (capture_) out += capture_->Describe();
+  out += "\n";
   out += "Send an exchange:\n";
   out += "  curl -s -X POST http://" + http +
          "/v1/exchanges -H 'content-type: application/json' -d @exchange.json\n";

@@ -36,7 +36,11 @@ class LogEventLog;
 namespace ec::server {
 
 struct AdminContext;
+class CaptureSources;
+class FileSources;
+class FirehoseIngest;
 class HttpServer;
+class LocalIngest;
 class Ingest;
 class MetricsRegistry;
 class PipelineRunner;
@@ -59,6 +63,7 @@ class Application {
 
   uint16_t http_port() const;
   uint16_t kafka_port() const;
+  const CaptureSources* capture_sources() const { return capture_.get(); }
   // What to print at start: where to send traffic and how to consume it.
   std::string Banner() const;
 
@@ -85,6 +90,11 @@ class Application {
   std::unique_ptr<delivery::LogEventLog> delivery_log_;
   std::unique_ptr<delivery::Dispatcher> dispatcher_;
   std::unique_ptr<delivery::DeliveryApi> delivery_api_;
+  // In-process capture sources (capture_sources.h, firehose_ingest.h, file_source.h).
+  std::unique_ptr<LocalIngest> source_ingest_;
+  std::unique_ptr<FirehoseIngest> firehose_;
+  std::unique_ptr<CaptureSources> capture_;
+  std::unique_ptr<FileSources> files_;
 };
 
 }  // namespace ec::server

@@ -114,10 +114,31 @@ class Reader {
   const std::string& name_;
 };
 
+// ingest.dedupe_window: a duration such as 24h, 90m, 30s, 500ms or 0 (off); a bare number is ms.
+Status ParseWindow(Reader& r, const YAML::Node& n, int64_t* out) {
+  std::string s;
+  EC_RETURN_IF_ERROR(r.String(n, "ingest.dedupe_window", &s));
+  size_t pos = 0;
+  int64_t v = -1;
+  try {
+    v = std::stoll(s, &pos, 10);
+  } catch (...) {
+    pos = 0;
+  }
+  std::string unit = s.substr(pos);
+  int64_t mult = unit == "" || unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : unit == "h" ? 3600000
+               : unit == "d" ? 86400000 : -1;
+  if (pos == 0 || v < 0 || mult < 0 || v > INT64_MAX / mult) {
+    return r.Fail(n, "ingest.dedupe_window must be a duration such as 24h, 90m, 30s or 0 (off), not " + r.Quote(n));
+  }
+  *out = v * mult;
+  return Status::Ok();
+}
+
 Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
   Reader r(name);
   if (root.IsNull()) return Status::Ok();  // an empty file keeps every default
-  EC_RETURN_IF_ERROR(r.Keys(root, "the config file", {"listeners", "data_dir", "limits", "ingest", "topic_defaults", "topics", "webhooks"}));
+  EC_RETURN_IF_ERROR(r.Keys(root, "the config file", {"listeners", "data_dir", "limits", "ingest", "topic_defaults", "topics", "webhooks", "syslog", "proxy", "firehose", "files", "processing"}));
   if (const YAML::Node l = root["listeners"]) {
     EC_RETURN_IF_ERROR(r.Keys(l, "listeners", {"http", "http_threads", "kafka", "kafka_advertised"}));
     if (l["http"]) EC_RETURN_IF_ERROR(r.Address(l["http"], "listeners.http", &c->http_address));
@@ -135,10 +156,22 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
     if (l["retry_after_seconds"]) EC_RETURN_IF_ERROR(r.IntAs(l["retry_after_seconds"], "limits.retry_after_seconds", 1, 3600, &c->retry_after_seconds));
   }
   if (const YAML::Node l = root["ingest"]) {
-    EC_RETURN_IF_ERROR(r.Keys(l, "ingest", {"raw_topic", "default_format", "dead_letter_topic"}));
+    EC_RETURN_IF_ERROR(r.Keys(l, "ingest", {"raw_topic", "default_format", "dead_letter_topic", "dedupe_window"}));
+    if (l["dedupe_window"]) EC_RETURN_IF_ERROR(ParseWindow(r, l["dedupe_window"], &c->dedupe_window_ms));
     if (l["raw_topic"]) EC_RETURN_IF_ERROR(r.String(l["raw_topic"], "ingest.raw_topic", &c->raw_topic));
     if (l["default_format"]) EC_RETURN_IF_ERROR(r.String(l["default_format"], "ingest.default_format", &c->default_format));
     if (l["dead_letter_topic"]) EC_RETURN_IF_ERROR(r.String(l["dead_letter_topic"], "ingest.dead_letter_topic", &c->dead_letter_topic));
+  }
+  if (const YAML::Node p = root["processing"]) {
+    EC_RETURN_IF_ERROR(r.Keys(p, "processing", {"guarantee"}));
+    if (p["guarantee"]) {
+      std::string g;
+      EC_RETURN_IF_ERROR(r.String(p["guarantee"], "processing.guarantee", &g));
+      if (g != "exactly_once" && g != "at_least_once") {
+        return r.Fail(p["guarantee"], "processing.guarantee is '" + g + "'; use exactly_once or at_least_once");
+      }
+      c->exactly_once = g == "exactly_once";
+    }
   }
   if (const YAML::Node w = root["webhooks"]) {
     EC_RETURN_IF_ERROR(r.Keys(w, "webhooks", {"allow"}));
@@ -149,6 +182,39 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
         EC_RETURN_IF_ERROR(r.String(cidr, "webhooks.allow[]", &text));
         c->webhook_allow.push_back(text);
       }
+    }
+  }
+  if (const YAML::Node y = root["syslog"]) {
+    EC_RETURN_IF_ERROR(r.Keys(y, "syslog", {"udp", "tcp", "format", "max_message_bytes", "queue"}));
+    if (y["udp"]) EC_RETURN_IF_ERROR(r.Address(y["udp"], "syslog.udp", &c->syslog.udp));
+    if (y["tcp"]) EC_RETURN_IF_ERROR(r.Address(y["tcp"], "syslog.tcp", &c->syslog.tcp));
+    if (y["format"]) EC_RETURN_IF_ERROR(r.String(y["format"], "syslog.format", &c->syslog.format));
+    if (y["max_message_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(y["max_message_bytes"], "syslog.max_message_bytes", 256, 64ll << 20, &c->syslog.max_message_bytes));
+    if (y["queue"]) EC_RETURN_IF_ERROR(r.IntAs(y["queue"], "syslog.queue", 1, 10000000, &c->syslog.queue));
+  }
+  if (const YAML::Node y = root["proxy"]) {
+    EC_RETURN_IF_ERROR(r.Keys(y, "proxy", {"listen", "upstream", "max_body_bytes", "threads", "queue"}));
+    if (y["listen"]) EC_RETURN_IF_ERROR(r.Address(y["listen"], "proxy.listen", &c->proxy.listen));
+    if (y["upstream"]) EC_RETURN_IF_ERROR(r.String(y["upstream"], "proxy.upstream", &c->proxy.upstream));
+    if (y["max_body_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(y["max_body_bytes"], "proxy.max_body_bytes", 0, 1ll << 30, &c->proxy.max_body_bytes));
+    if (y["threads"]) EC_RETURN_IF_ERROR(r.IntAs(y["threads"], "proxy.threads", 1, 64, &c->proxy.threads));
+    if (y["queue"]) EC_RETURN_IF_ERROR(r.IntAs(y["queue"], "proxy.queue", 1, 10000000, &c->proxy.queue));
+    if (c->proxy.enabled() && c->proxy.upstream.empty()) return r.Fail(y, "proxy.listen needs proxy.upstream (http://HOST:PORT of the API)");
+  }
+  if (const YAML::Node y = root["firehose"]) {
+    EC_RETURN_IF_ERROR(r.Keys(y, "firehose", {"access_key", "format"}));
+    if (y["access_key"]) EC_RETURN_IF_ERROR(r.String(y["access_key"], "firehose.access_key", &c->firehose.access_key));
+    if (y["format"]) EC_RETURN_IF_ERROR(r.String(y["format"], "firehose.format", &c->firehose.format));
+  }
+  if (const YAML::Node f = root["files"]) {
+    if (!f.IsSequence()) return r.Fail(f, "files must be a list of {path, format} mappings");
+    for (const YAML::Node& e : f) {
+      EC_RETURN_IF_ERROR(r.Keys(e, "files[]", {"path", "format"}));
+      FileSourceConfig fc;
+      if (!e["path"]) return r.Fail(e, "files[] needs a path");
+      EC_RETURN_IF_ERROR(r.String(e["path"], "files[].path", &fc.path));
+      if (e["format"]) EC_RETURN_IF_ERROR(r.String(e["format"], "files[].format", &fc.format));
+      c->files.push_back(fc);
     }
   }
   if (root["topic_defaults"]) EC_RETURN_IF_ERROR(r.Topic(root["topic_defaults"], "topic_defaults", &c->topic_defaults));
@@ -217,6 +283,18 @@ std::string DescribeConfigOptions() {
   line("ingest.raw_topic", d.raw_topic, "topic HTTP ingest appends to");
   line("ingest.default_format", d.default_format, "decoder when ?format= is absent");
   line("ingest.dead_letter_topic", d.dead_letter_topic, "where failures go");
+  line("ingest.dedupe_window", "24h", "an exchange id ingested within it is acknowledged, not appended again; 0 = off");
+  line("processing.guarantee", "exactly_once", "exactly_once (transactional passes) or at_least_once");
+  line("syslog.udp / syslog.tcp", "none", "syslog listener HOST:PORT (RFC 5424/3164); --syslog-udp/--syslog-tcp");
+  line("syslog.format", d.syslog.format, "decoder of each syslog message; --syslog-format");
+  line("syslog.max_message_bytes", std::to_string(d.syslog.max_message_bytes), "longer messages are dead-lettered");
+  line("syslog.queue", std::to_string(d.syslog.queue), "messages waiting for the append; the listener waits beyond");
+  line("proxy.listen / proxy.upstream", "none", "capture proxy HOST:PORT and http://HOST:PORT; --proxy-listen/--proxy-upstream");
+  line("proxy.max_body_bytes", std::to_string(d.proxy.max_body_bytes), "bytes of each body recorded");
+  line("proxy.threads / proxy.queue", "2 / 10000", "proxy I/O threads / captures waiting (more are dropped, counted)");
+  line("firehose.access_key", "none (403)", "X-Amz-Firehose-Access-Key of POST /v1/ingest/firehose; --firehose-access-key");
+  line("firehose.format", d.firehose.format, "decoder of Firehose records");
+  line("files[].path / files[].format", "[]", "NDJSON files tailed (rotation-safe); --follow-file");
   line("topic_defaults.partitions", "1", "partitions of auto-created topics");
   line("topic_defaults.retention_ms", "-1", "time retention (-1 keeps forever)");
   line("topic_defaults.retention_bytes", "-1", "size retention per partition");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "server/source_config.h"
 
 namespace ec::server {
 
@@ -40,8 +41,17 @@ struct ServerConfig {
   std::string raw_topic = "api-logs";
   std::string default_format = "detect";
   std::string dead_letter_topic = "eventception.dlq";
+  // An exchange id ingested within this window is acknowledged, not appended again (0 = off).
+  int64_t dedupe_window_ms = 24ll * 3600 * 1000;
+  // processing.guarantee: exactly_once (true, default) or at_least_once (docs/exactly-once.md).
+  bool exactly_once = true;
   // webhooks
   std::vector<std::string> webhook_allow;  // CIDRs exempt from the SSRF guard (--webhook-allow)
+  // capture sources run inside serve (source_config.h)
+  SyslogSourceConfig syslog;
+  ProxySourceConfig proxy;
+  FirehoseConfig firehose;
+  std::vector<FileSourceConfig> files;
   // topics
   TopicOptions topic_defaults;
   std::map<std::string, TopicOptions> topics;  // per-topic overrides, by exact name

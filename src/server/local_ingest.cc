@@ -1,0 +1,136 @@
+#include "server/local_ingest.h"
+
+#include <chrono>
+
+#include "json/document.h"
+#include "log/log_manager.h"
+#include "log/record_batch_builder.h"
+#include "server/pipeline_runner.h"
+#include "pipeline/processor.h"
+#include "server/metrics.h"
+#include "server/topic_writer.h"
+
+namespace ec::server {
+namespace {
+
+// Batches stay well below the raw topic's default max.message.bytes (1 MiB).
+constexpr size_t kMaxLocalBatchBytes = 512 << 10;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+LocalIngest::LocalIngest(IngestOptions options, std::string dead_letter_topic, log::LogManager* logs,
+                         TopicWriter* writer, std::shared_ptr<const spec::CompiledSpecs> specs,
+                         MetricsRegistry* metrics, std::string source)
+    : options_(std::move(options)),
+      dead_letter_topic_(std::move(dead_letter_topic)),
+      logs_(logs),
+      writer_(writer),
+      specs_(std::move(specs)),
+      metrics_(metrics),
+      source_(std::move(source)) {
+  ingested_ = metrics_->GetCounter("eventception_ingested_total",
+                                   "Exchanges durably appended to the raw topic", {{"source", source_}});
+  dead_lettered_ = metrics_->GetCounter("eventception_source_dead_letters_total",
+                                        "Records of in-process sources that could not be decoded",
+                                        {{"source", source_}});
+}
+
+Result<LocalIngestResult> LocalIngest::AppendTexts(std::span<const std::string> texts,
+                                                   std::string_view format) {
+  Arena arena(64 << 10);
+  std::vector<RawRecord> records;
+  std::vector<std::string_view> views;
+  records.reserve(texts.size());
+  views.reserve(texts.size());
+  json::ParseOptions popts;
+  popts.max_depth = options_.max_json_depth;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    RawRecord r;
+    r.index = i;
+    if (texts[i].size() > options_.max_record_bytes) {
+      r.error = LimitExceeded("the record has " + std::to_string(texts[i].size()) +
+                              " bytes, more than limits.max_record_bytes (" +
+                              std::to_string(options_.max_record_bytes) + ")");
+    } else {
+      r.error = json::ParseInto(texts[i], &arena, &r.value, popts);
+    }
+    records.push_back(std::move(r));
+    views.push_back(texts[i]);
+  }
+  return AppendRecords(records, views, format, &arena);
+}
+
+Result<LocalIngestResult> LocalIngest::AppendRecords(const std::vector<RawRecord>& records,
+                                                     std::span<const std::string_view> texts,
+                                                     std::string_view format, Arena* arena) {
+  std::vector<IngestRecord> accepted;
+  std::vector<Rejection> rejected;
+  DecodeForIngest(records, format, specs_.get(), options_, arena, &accepted, &rejected);
+  EC_RETURN_IF_ERROR(AppendCanonical(accepted));
+  LocalIngestResult result;
+  result.accepted = accepted.size();
+  for (const Rejection& r : rejected) {
+    Status why = InvalidArgument(r.reason);
+    std::string_view raw = r.index < texts.size() ? texts[r.index] : std::string_view();
+    EC_RETURN_IF_ERROR(DeadLetter(raw, why, format));
+    ++result.dead_letters;
+  }
+  return result;
+}
+
+Status LocalIngest::AppendCanonical(const std::vector<IngestRecord>& records) {
+  if (records.empty()) return Status::Ok();
+  std::optional<log::TopicInfo> topic = logs_->DescribeTopic(options_.raw_topic);
+  int32_t partitions = topic ? topic->partitions : 0;
+  if (partitions <= 0) return Unavailable("raw topic '" + options_.raw_topic + "' does not exist");
+  int32_t p = static_cast<int32_t>(next_partition_.fetch_add(1) % static_cast<uint32_t>(partitions));
+  std::shared_ptr<log::PartitionLog> log = logs_->GetPartition(options_.raw_topic, p);
+  if (log == nullptr) return Unavailable("raw topic partition missing");
+  // Batches are built here rather than with BuildBatches so the common single batch is moved
+  // into the log, not copied once more.
+  int64_t now = NowMs();
+  log::RecordBatchBuilder builder;
+  const log::RecordHeader decoded[] = {{kDecodedHeader, std::string_view("1")}};
+  std::string all;
+  for (const IngestRecord& r : records) {
+    builder.Add(r.key.empty() ? std::nullopt : std::optional<std::string_view>(r.key),
+                std::string_view(r.value), now, decoded);
+    if (builder.uncompressed_size() >= kMaxLocalBatchBytes) {
+      EC_ASSIGN_OR_RETURN(std::string b, builder.Build());
+      if (all.empty()) all = std::move(b);
+      else all += b;
+    }
+  }
+  if (!builder.empty()) {
+    EC_ASSIGN_OR_RETURN(std::string b, builder.Build());
+    if (all.empty()) all = std::move(b);
+    else all += b;
+  }
+  log::AppendResult ar = log->Append(std::move(all), {log::Durability::kSync});
+  if (!ar.ok()) {
+    return Unavailable("could not append to '" + options_.raw_topic + "': " + ar.message);
+  }
+  ingested_->Inc(records.size());
+  return Status::Ok();
+}
+
+Status LocalIngest::DeadLetter(std::string_view raw, const Status& why, std::string_view format) {
+  pipeline::DeadLetter dl;
+  dl.stage = "decode";
+  dl.error = &why;
+  dl.raw_text = raw;
+  dl.format = format;
+  dl.timestamp_ms = NowMs();
+  std::vector<pipeline::OutputRecord> out{pipeline::MakeDeadLetter(dl, dead_letter_topic_)};
+  Status s = writer_->Append(out);
+  if (s.ok()) dead_lettered_->Inc();
+  return s;
+}
+
+}  // namespace ec::server

@@ -1,0 +1,70 @@
+#pragma once
+// In-process ingest for the sources `serve` runs itself (syslog listener, capture proxy,
+// Firehose endpoint, file tails): the same decode + redact as HTTP ingest (DecodeForIngest),
+// a durable append of the canonical exchanges to the raw topic, and, since these sources have
+// no client to answer, a dead letter (stage "decode") for every record that was rejected.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "server/ingest.h"
+
+namespace ec::log {
+class LogManager;
+}
+namespace ec::spec {
+class CompiledSpecs;
+}
+
+namespace ec::server {
+
+class MetricsRegistry;
+class Counter;
+class TopicWriter;
+
+struct LocalIngestResult {
+  size_t accepted = 0;     // exchanges appended to the raw topic
+  size_t dead_letters = 0;  // records that could not be decoded (dead-lettered)
+};
+
+class LocalIngest {
+ public:
+  // `source` labels the metrics (eventception_ingested_total{source=...}).
+  LocalIngest(IngestOptions options, std::string dead_letter_topic, log::LogManager* logs,
+              TopicWriter* writer, std::shared_ptr<const spec::CompiledSpecs> specs,
+              MetricsRegistry* metrics, std::string source);
+
+  // Each text is one raw record (one JSON value) in `format` ("detect" or a decoder name).
+  // Errors (kUnavailable/kIoError) only when the append failed: nothing was stored, retry.
+  Result<LocalIngestResult> AppendTexts(std::span<const std::string> texts, std::string_view format);
+  // Already-parsed records; `texts[i]` is the raw text of records[i] (for dead letters).
+  Result<LocalIngestResult> AppendRecords(const std::vector<RawRecord>& records,
+                                          std::span<const std::string_view> texts,
+                                          std::string_view format, Arena* arena);
+  // A record that never became JSON (a malformed syslog line, say): dead-lettered as is.
+  Status DeadLetter(std::string_view raw, const Status& why, std::string_view format);
+
+  const IngestOptions& options() const { return options_; }
+
+ private:
+  Status AppendCanonical(const std::vector<IngestRecord>& records);
+
+  IngestOptions options_;
+  std::string dead_letter_topic_;
+  log::LogManager* logs_;
+  TopicWriter* writer_;
+  std::shared_ptr<const spec::CompiledSpecs> specs_;
+  MetricsRegistry* metrics_;
+  std::string source_;
+  Counter* ingested_;
+  Counter* dead_lettered_;
+  std::atomic<uint32_t> next_partition_{0};
+};
+
+}  // namespace ec::server

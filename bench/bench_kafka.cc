@@ -4,7 +4,9 @@
 //   p99 produce-to-consume latency at 10k msg/s with linger.ms=0,
 // against our broker and against librdkafka's mock cluster with the same clients; iperf3 on
 // loopback as the physical limit; 10,000 idle connections (RSS). Prints ratios.
-// Usage: bench_kafka [--messages N] (default 200000). Not a test: run by `make bench`.
+// Usage: bench_kafka [--messages N] (default 200000) [--only produce,consume,latency,iperf,idle]
+//                    [--io-threads N] (broker I/O threads; default: the ServerOptions default)
+// Not a test: run by `make bench`.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <sys/resource.h>
@@ -25,9 +27,15 @@ using namespace ec::kafka::bench;  // NOLINT: bench-local helpers
 
 int main(int argc, char** argv) {
   int messages = 200000;
+  std::string only = "produce,consume,latency,iperf,idle";
+  int io_threads = 0;
   for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--messages") messages = std::stoi(argv[i + 1]);
+    std::string a = argv[i];
+    if (a == "--messages") messages = std::stoi(argv[i + 1]);
+    if (a == "--only") only = argv[i + 1];
+    if (a == "--io-threads") io_threads = std::stoi(argv[i + 1]);
   }
+  auto want = [&](const char* what) { return only.find(what) != std::string::npos; };
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;
@@ -43,6 +51,7 @@ int main(int argc, char** argv) {
   }
   ec::kafka::ServerOptions so;
   so.listeners = {{"127.0.0.1", 0}};
+  if (io_threads > 0) so.io_threads = io_threads;
   ec::kafka::Server server(so, logs->get());
   if (!server.Start().ok()) return 1;
   std::string ours = "127.0.0.1:" + std::to_string(server.bound_port());
@@ -52,6 +61,7 @@ int main(int argc, char** argv) {
 
   std::printf("bench_kafka: %d messages of %zu bytes per run\n", messages, kValueSize);
   Figures f_ours, f_mock;
+  LatencyBreakdown lat_breakdown;
   for (auto* target : {&f_ours, &f_mock}) {
     bool is_ours = target == &f_ours;
     const std::string& bs = is_ours ? ours : theirs;
@@ -65,16 +75,23 @@ int main(int argc, char** argv) {
     create("p1");
     create("pall");
     create("lat");
-    target->produce_acks1 = ProduceRun(bs, "p1", messages, "1");
-    target->produce_acksall = ProduceRun(bs, "pall", messages, "-1");
-    auto [lo, hi] = Watermarks(bs, "p1");
-    target->retained = hi - lo;
-    target->consume_rdkafka = ConsumeRun(bs, "p1", static_cast<int>(hi - lo));
-    target->consume_raw = RawFetchRun(bs, "p1", lo, static_cast<int>(hi - lo));
-    target->latency = LatencyRun(bs, "lat", 10000, 3);
+    if (want("produce") || want("consume")) {
+      target->produce_acks1 = ProduceRun(bs, "p1", messages, "1");
+    }
+    if (want("produce")) target->produce_acksall = ProduceRun(bs, "pall", messages, "-1");
+    if (want("consume")) {
+      auto [lo, hi] = Watermarks(bs, "p1");
+      target->retained = hi - lo;
+      target->consume_rdkafka = ConsumeRun(bs, "p1", static_cast<int>(hi - lo));
+      target->consume_raw = RawFetchRun(bs, "p1", lo, static_cast<int>(hi - lo));
+    }
+    if (want("latency")) {
+      target->latency = LatencyRun(bs, "lat", 10000, 3, is_ours ? (*logs)->GetPartition("lat", 0) : nullptr,
+                                   is_ours ? &lat_breakdown : nullptr);
+    }
   }
-  double iperf_gbit = Iperf3Loopback();
-  IdleResult idle = IdleConnections(server, 10000);
+  double iperf_gbit = want("iperf") ? Iperf3Loopback() : 0;
+  IdleResult idle = want("idle") ? IdleConnections(server, 10000) : IdleResult{};
 
   std::printf("\n%-44s %14s %14s %8s\n", "figure", "eventception", "mock cluster", "ratio");
   auto row = [](const char* name, double a, double b, const char* unit) {
@@ -88,6 +105,10 @@ int main(int argc, char** argv) {
   row("consume raw Fetch, discard (MB/s)", f_ours.consume_raw.mb_s, f_mock.consume_raw.mb_s, "");
   std::printf("%-44s %10.3f ms %10.3f ms\n", "latency p50 @10k msg/s, linger.ms=0", f_ours.latency.p50_ms, f_mock.latency.p50_ms);
   std::printf("%-44s %10.3f ms %10.3f ms  (target < 2 ms)\n", "latency p99 @10k msg/s, linger.ms=0", f_ours.latency.p99_ms, f_mock.latency.p99_ms);
+  std::printf("%-44s p50 %.3f ms, p99 %.3f ms (%zu messages)\n", "  of which produce -> readable in the log",
+              lat_breakdown.to_append.p50_ms, lat_breakdown.to_append.p99_ms, lat_breakdown.matched);
+  std::printf("%-44s p50 %.3f ms, p99 %.3f ms\n", "  of which readable -> consumed",
+              lat_breakdown.append_to_consume.p50_ms, lat_breakdown.append_to_consume.p99_ms);
   double raw_gbit = f_ours.consume_raw.mb_s * 8 / 1000;
   std::printf("%-44s %10.2f Gbit/s\n", "iperf3 loopback, one stream", iperf_gbit);
   std::printf("%-44s %10.2f Gbit/s = %.0f%% of iperf3 (target >= 50%%)\n", "raw Fetch consume", raw_gbit,

@@ -28,9 +28,34 @@ void Flusher::RequestSync(PartitionLog* log) {
   cv_.notify_one();
 }
 
-void Flusher::MarkDirty(PartitionLog* log) {
-  std::lock_guard l(mu_);
-  dirty_.insert(log);
+void Flusher::MarkDirty(PartitionLog* log, int64_t flush_ms) {
+  int64_t ms = flush_ms >= 0 ? flush_ms : interval_ms_;
+  if (ms < 0 || (ms == 0 && flush_ms < 0)) ms = -1;  // interval <= 0: only at stop
+  if (ms > (int64_t{1} << 40)) ms = -1;  // Kafka's default flush.ms is Long.MAX_VALUE: never
+  bool wake = false;
+  {
+    std::lock_guard l(mu_);
+    // The deadline counts from the first unsynced write: keep an existing earlier one.
+    auto deadline = ms < 0 ? Clock::time_point::max() : Clock::now() + std::chrono::milliseconds(ms);
+    auto [it, inserted] = dirty_.emplace(log, deadline);
+    if (!inserted && deadline < it->second) it->second = deadline;
+    if (deadline < next_due_ && !rewake_) wake = rewake_ = true;
+  }
+  if (wake) cv_.notify_all();  // the periodic owner may sleep past the new deadline
+}
+
+Flusher::Clock::time_point Flusher::CollectDueLocked(Clock::time_point now) {
+  Clock::time_point next = Clock::time_point::max();
+  for (auto it = dirty_.begin(); it != dirty_.end();) {
+    if (it->second <= now) {
+      pass_.insert(it->first);
+      it = dirty_.erase(it);
+    } else {
+      next = std::min(next, it->second);
+      ++it;
+    }
+  }
+  return next;
 }
 
 void Flusher::Forget(PartitionLog* log) {
@@ -47,26 +72,27 @@ uint64_t Flusher::sync_calls() const {
 }
 
 void Flusher::Run(bool periodic_owner) {
-  using Clock = std::chrono::steady_clock;
-  const auto period = std::chrono::milliseconds(interval_ms_ > 0 ? interval_ms_ : 1000);
-  auto next_periodic = Clock::now() + period;
   std::unique_lock l(mu_);
   while (true) {
-    // Wait for urgent work (or, for the thread that owns it, the periodic deadline). Appends
+    // Wait for urgent work (or, for the thread that owns it, the next flush deadline). Appends
     // arriving while the syncs run pile up behind the next one: that is the group commit.
     auto ready = [&] { return stop_ || !urgent_.empty() || !pass_.empty(); };
     if (periodic_owner) {
-      cv_.wait_until(l, next_periodic, ready);
-      if (interval_ms_ > 0 && Clock::now() >= next_periodic) {
-        pass_.insert(dirty_.begin(), dirty_.end());
-        dirty_.clear();
-        next_periodic = Clock::now() + period;
+      next_due_ = CollectDueLocked(Clock::now());
+      rewake_ = false;
+      auto woken = [&] { return ready() || rewake_; };
+      if (next_due_ == Clock::time_point::max()) {
+        cv_.wait(l, woken);
+      } else {
+        cv_.wait_until(l, next_due_, woken);
       }
+      next_due_ = CollectDueLocked(Clock::now());
+      rewake_ = false;
     } else {
       cv_.wait(l, ready);
     }
     if (stop_) {
-      pass_.insert(dirty_.begin(), dirty_.end());
+      for (auto& [log, due] : dirty_) pass_.insert(log);
       dirty_.clear();
     }
     if (urgent_.empty() && pass_.empty()) {

@@ -450,7 +450,7 @@ complete:
   }
   if (!result.duplicate) {
     d.dirty = true;
-    if (flusher_) flusher_->MarkDirty(this);
+    if (flusher_) flusher_->MarkDirty(this, config->flush_ms);
   }
   done(result);
 }
@@ -552,8 +552,9 @@ ReadResult PartitionLog::Read(int64_t offset, size_t max_bytes, const ReadOption
     uint64_t pos = first_seg ? start_pos : 0;
     first_seg = false;
     FileSlice slice;
+    HeaderScanner scan(*seg, seg_size);
     while (pos < seg_size) {
-      auto h = seg->ReadHeader(pos, seg_size);
+      auto h = scan.At(pos);
       if (!h.ok()) {
         out.error = LogError::kStorageError;
         out.message = h.status().message();

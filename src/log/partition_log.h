@@ -33,9 +33,9 @@ class Segment;
 class Flusher;
 
 enum class Durability : uint8_t {
-  // Acknowledge once written to the OS (page cache); fdatasynced by the Flusher every
-  // LogManagerOptions::flush_interval_ms (a topic's flush.ms is stored but not applied per
-  // topic yet). Kafka acks=0/1.
+  // Acknowledge once written to the OS (page cache); fdatasynced by the Flusher at most the
+  // topic's flush.ms after the write (0 = at once), or LogManagerOptions::flush_interval_ms when
+  // the topic sets none. Kafka acks=0/1.
   kWritten = 0,
   // Acknowledge only after fdatasync of the data (group commit: concurrent appends share one
   // fdatasync on the flusher thread). Kafka acks=-1.

@@ -135,11 +135,7 @@ Status Segment::LoadIndexes(bool* consistent) {
   return Status::Ok();
 }
 
-Result<BatchHeader> Segment::ReadHeader(uint64_t position, uint64_t limit) const {
-  char buf[kBatchHeaderSize];
-  if (limit < position + kBatchHeaderSize) return Corruption("batch header past the end");
-  EC_ASSIGN_OR_RETURN(size_t n, log_->ReadAt(position, kBatchHeaderSize, buf));
-  if (n != kBatchHeaderSize) return Corruption("short read of a batch header");
+Result<BatchHeader> ParseBatchHeader(const char* buf, uint64_t position, uint64_t limit) {
   int32_t len = bytes::LoadI32(buf + 8);
   if (len < static_cast<int32_t>(kBatchHeaderSize - kBatchLengthFieldEnd) || buf[16] != kMagicV2)
     return Corruption("bad batch header at position " + std::to_string(position));
@@ -158,6 +154,30 @@ Result<BatchHeader> Segment::ReadHeader(uint64_t position, uint64_t limit) const
                                            (int64_t{INT32_MAX} + 1));
   h.position = static_cast<uint32_t>(position);
   h.size = static_cast<uint32_t>(size);
+  return h;
+}
+
+Result<BatchHeader> Segment::ReadHeader(uint64_t position, uint64_t limit) const {
+  char buf[kBatchHeaderSize];
+  if (limit < position + kBatchHeaderSize) return Corruption("batch header past the end");
+  EC_ASSIGN_OR_RETURN(size_t n, log_->ReadAt(position, kBatchHeaderSize, buf));
+  if (n != kBatchHeaderSize) return Corruption("short read of a batch header");
+  return ParseBatchHeader(buf, position, limit);
+}
+
+Result<BatchHeader> HeaderScanner::At(uint64_t position) {
+  if (limit_ < position + kBatchHeaderSize) return Corruption("batch header past the end");
+  if (position < buf_pos_ || position + kBatchHeaderSize > buf_pos_ + buf_len_) {
+    size_t want = last_size_ >= kWindow ? kBatchHeaderSize : kWindow;
+    want = static_cast<size_t>(std::min<uint64_t>(want, limit_ - position));
+    buf_.resize(std::max(buf_.size(), want));
+    EC_ASSIGN_OR_RETURN(size_t n, segment_.log_file()->ReadAt(position, want, buf_.data()));
+    buf_pos_ = position;
+    buf_len_ = n;
+    if (n < kBatchHeaderSize) return Corruption("short read of a batch header");
+  }
+  auto h = ParseBatchHeader(buf_.data() + (position - buf_pos_), position, limit_);
+  if (h.ok()) last_size_ = h->size;
   return h;
 }
 

@@ -116,4 +116,26 @@ class Segment {
 // Parses a batch header from `bytes` (>= 61 bytes), positioned at `position`.
 BatchHeader HeaderFromView(const RecordBatchView& v, uint32_t position);
 
+// Parses the kBatchHeaderSize bytes at `buf`, read from `position` of a log file whose
+// readable end is `limit`. Corruption when they are not a valid header.
+Result<BatchHeader> ParseBatchHeader(const char* buf, uint64_t position, uint64_t limit);
+
+// Walks consecutive batch headers of one segment with one pread per window of small batches
+// instead of one per batch (a Fetch walks every header of the range it returns). After a
+// large batch it reads only the next header.
+class HeaderScanner {
+ public:
+  static constexpr size_t kWindow = 16 * 1024;
+  HeaderScanner(const Segment& segment, uint64_t limit) : segment_(segment), limit_(limit) {}
+  Result<BatchHeader> At(uint64_t position);
+
+ private:
+  const Segment& segment_;
+  uint64_t limit_;
+  std::string buf_;
+  uint64_t buf_pos_ = 0;
+  size_t buf_len_ = 0;
+  uint32_t last_size_ = 0;
+};
+
 }  // namespace ec::log

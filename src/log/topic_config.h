@@ -25,7 +25,7 @@ struct TopicConfig {
   TimestampType message_timestamp_type = TimestampType::kCreateTime;  // message.timestamp.type
   int32_t max_message_bytes = 1048588;             // max.message.bytes (per batch)
   int32_t index_interval_bytes = 4096;             // index.interval.bytes (sparse index step)
-  int64_t flush_ms = -1;                           // flush.ms (stored; the manager's interval applies)
+  int64_t flush_ms = -1;                           // flush.ms (-1 = the manager's flush interval)
 
   // The explicit settings (name -> value) as given, for DescribeConfigs "is default".
   std::map<std::string, std::string> overrides;

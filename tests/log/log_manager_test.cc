@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "log/fault_injection_env.h"
 #include "log/log_manager.h"
 #include "log/test_util.h"
@@ -163,6 +166,40 @@ TEST(LogManager, MaintenanceAppliesRetentionAndRollByAge) {
   ASSERT_TRUE(m->RunMaintenance(1'006'500).ok());  // first segment past retention.ms
   EXPECT_EQ(p->log_start_offset(), 2);
   EXPECT_EQ(p->log_end_offset(), 4);
+}
+
+// A topic's flush.ms bounds how long acks=1 data stays unsynced, independently of the
+// manager's interval (here a minute, so only flush.ms can explain the sync).
+TEST(LogManager, TopicFlushMsAppliesPerTopic) {
+  TempDir dir;
+  LogManagerOptions o;
+  o.data_dir = dir.path();
+  o.maintenance_interval_ms = 0;
+  o.flush_interval_ms = 60'000;
+  auto opened = LogManager::Open(o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto m = std::move(opened).value();
+  ASSERT_TRUE(m->CreateTopic("fast", 1, {{"flush.ms", "20"}}).ok());
+  ASSERT_TRUE(m->CreateTopic("slow", 1).ok());
+  auto fast = m->GetPartition("fast", 0);
+  auto slow = m->GetPartition("slow", 0);
+  ASSERT_TRUE(fast->Append(MakeBatch(2), {}).ok());
+  ASSERT_TRUE(slow->Append(MakeBatch(3), {}).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (fast->durable_offset() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(fast->durable_offset(), 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(slow->durable_offset(), 0) << "the 60 s manager interval applies to the other topic";
+  // flush.ms=0: synced as soon as the flusher gets to it.
+  ASSERT_TRUE(m->AlterConfigs("slow", {{"flush.ms", ConfigChange::Op::kSet, "0"}}, false).ok());
+  ASSERT_TRUE(slow->Append(MakeBatch(1), {}).ok());
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (slow->durable_offset() < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(slow->durable_offset(), 4);
 }
 
 }  // namespace

@@ -152,10 +152,17 @@ void Writer::WriteRecords(const Records& r, bool flexible) {
     return;
   }
   if (flexible) {
-    WriteUnsignedVarint(static_cast<uint32_t>(r.data.size() + 1));
+    WriteUnsignedVarint(static_cast<uint32_t>(r.size() + 1));
   } else {
-    WriteInt32(static_cast<int32_t>(r.data.size()));
+    WriteInt32(static_cast<int32_t>(r.size()));
   }
+  for (const FileRange& f : r.files) {
+    if (f.size == 0) continue;
+    external_.push_back({buf_.size(), std::string_view(), r.owner, f.fd, f.offset, f.size});
+    external_bytes_ += f.size;
+    has_files_ = true;
+  }
+  if (r.data.empty()) return;
   if (r.owner && r.data.size() >= kZeroCopyMin) {
     external_.push_back({buf_.size(), r.data, r.owner});
     external_bytes_ += r.data.size();
@@ -187,6 +194,16 @@ std::vector<std::string_view> Writer::Gather() const {
   }
   if (buf_.size() > from) out.emplace_back(buf_.data() + from, buf_.size() - from);
   return out;
+}
+
+void Writer::AppendPieces(std::vector<WirePiece>* out) const {
+  size_t from = 0;
+  for (const External& e : external_) {
+    if (e.at > from) out->push_back({std::string_view(buf_.data() + from, e.at - from)});
+    out->push_back({e.data, e.fd, e.file_offset, e.file_size});
+    from = e.at;
+  }
+  if (buf_.size() > from) out->push_back({std::string_view(buf_.data() + from, buf_.size() - from)});
 }
 
 }  // namespace ec::kafka

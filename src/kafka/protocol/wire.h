@@ -17,18 +17,38 @@ struct Uuid {
   bool operator==(const Uuid&) const = default;
 };
 
+// A byte range of an open file (a log segment), sent with sendfile(2) instead of being copied.
+struct FileRange {
+  int fd = -1;
+  uint64_t offset = 0;
+  size_t size = 0;
+  bool operator==(const FileRange&) const = default;
+};
+
 // A RecordBatch byte range (possibly several batches), or null. `owner` keeps the bytes alive
-// when they are not owned by the request frame (e.g. a log read buffer).
+// when they are not owned by the request frame (e.g. a log read buffer). A Fetch response may
+// instead carry the bytes as `files` (data then empty; `owner` keeps the files open): the
+// connection sends them straight from the page cache. Decoded records are always in `data`.
 struct Records {
   std::string_view data;
   bool is_null = true;
   std::shared_ptr<const void> owner;
+  std::vector<FileRange> files;
+  size_t file_bytes = 0;
 
   Records() = default;
   explicit Records(std::string_view d, std::shared_ptr<const void> o = nullptr)
       : data(d), is_null(false), owner(std::move(o)) {}
+  Records(std::vector<FileRange> f, std::shared_ptr<const void> o)
+      : is_null(false), owner(std::move(o)), files(std::move(f)) {
+    for (const FileRange& r : files) file_bytes += r.size;
+  }
   static Records Null() { return Records(); }
-  bool operator==(const Records& o) const { return is_null == o.is_null && data == o.data; }
+  // Encoded length (the bytes in memory or in files).
+  size_t size() const { return data.size() + file_bytes; }
+  bool operator==(const Records& o) const {
+    return is_null == o.is_null && data == o.data && files == o.files;
+  }
 };
 
 // Reads big-endian primitives from a byte range. Errors are sticky: after the first
@@ -124,8 +144,18 @@ class Reader {
   bool ok_ = true;
 };
 
+// One piece of an encoded message: memory, or (fd >= 0) a file range for sendfile(2).
+struct WirePiece {
+  std::string_view mem;
+  int fd = -1;
+  uint64_t file_offset = 0;
+  size_t file_size = 0;
+  size_t size() const { return fd >= 0 ? file_size : mem.size(); }
+};
+
 // Appends big-endian primitives to a buffer. Record payloads of at least kZeroCopyMin bytes
-// that carry an owner are referenced, not copied; Gather() lists the pieces in order.
+// that carry an owner are referenced, not copied, and file-backed records are referenced as
+// file ranges; Pieces() lists the pieces in order.
 class Writer {
  public:
   static constexpr size_t kZeroCopyMin = 16 * 1024;
@@ -161,8 +191,12 @@ class Writer {
   // Overwrites 4 bytes at `at` with `v` (for length prefixes written before the body).
   void PatchInt32(size_t at, int32_t v);
 
-  // The bytes in order: buffer slices interleaved with referenced payloads.
+  // The bytes in order: buffer slices interleaved with referenced payloads. Only for writers
+  // without file ranges (has_files() false): tests and fuzzers, which encode decoded messages.
   std::vector<std::string_view> Gather() const;
+  // The bytes in order, file ranges included (for the connection's send loop).
+  void AppendPieces(std::vector<WirePiece>* out) const;
+  bool has_files() const { return has_files_; }
   // Keeps referenced payloads alive as long as this writer.
   bool has_external() const { return !external_.empty(); }
 
@@ -177,10 +211,14 @@ class Writer {
     size_t at;  // offset in buf_ where the payload goes
     std::string_view data;
     std::shared_ptr<const void> owner;
+    int fd = -1;  // >= 0: file_size bytes of this file from file_offset (data empty)
+    uint64_t file_offset = 0;
+    size_t file_size = 0;
   };
   std::string buf_;
   std::vector<External> external_;
   size_t external_bytes_ = 0;
+  bool has_files_ = false;
 };
 
 }  // namespace ec::kafka

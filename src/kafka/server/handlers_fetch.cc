@@ -1,6 +1,7 @@
 // Fetch (with min_bytes/max_wait long-poll on the log's data notifications) and ListOffsets.
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <mutex>
 #include <unordered_set>
 
@@ -62,6 +63,27 @@ void CancelAllFetchWaits(FetchWaitRegistry* r) {
 
 namespace {
 
+// Hands the read's file ranges to the response: the connection sendfile()s them, and the
+// slices (held by the records' owner) keep the segment files open until then, even if
+// retention deletes them meanwhile. Files without a descriptor (a test Env) are copied.
+bool AttachRecords(log::ReadResult& rr, Records* out) {
+  bool by_fd = std::all_of(rr.slices.begin(), rr.slices.end(),
+                           [](const log::FileSlice& s) { return s.file->fd() >= 0; });
+  if (!by_fd) {
+    auto buf = std::make_shared<std::string>();
+    buf->reserve(rr.total_bytes);
+    if (!rr.CopyTo(buf.get()).ok()) return false;
+    *out = Records(*buf, buf);
+    return true;
+  }
+  std::vector<FileRange> ranges;
+  ranges.reserve(rr.slices.size());
+  for (const log::FileSlice& s : rr.slices) ranges.push_back({s.file->fd(), s.position, s.size});
+  *out = Records(std::move(ranges),
+                 std::make_shared<const std::vector<log::FileSlice>>(std::move(rr.slices)));
+  return true;
+}
+
 FetchResponse FetchOp::Build(size_t* total) const {
   FetchResponse resp;
   *total = 0;
@@ -103,14 +125,8 @@ FetchResponse FetchOp::Build(size_t* total) const {
         }
       }
       if (rr.error == log::LogError::kNone && rr.total_bytes > 0) {
-        auto buf = std::make_shared<std::string>();
-        buf->reserve(rr.total_bytes);
-        if (rr.CopyTo(buf.get()).ok()) {
-          *total += buf->size();
-          rp.records = Records(*buf, buf);
-        } else {
-          rp.error_code = err::kUnknownServerError;
-        }
+        *total += rr.total_bytes;
+        if (!AttachRecords(rr, &rp.records)) rp.error_code = err::kUnknownServerError;
       } else {
         rp.records = Records(std::string_view());
       }

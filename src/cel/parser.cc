@@ -882,8 +882,9 @@ std::string FormatLocation(std::string_view source, uint32_t pos, std::string_vi
   std::string_view text = source.substr(line_start, line_end - line_start);
   if (text.size() > 200) {  // keep huge one-line inputs readable
     size_t from = pos - line_start > 100 ? pos - line_start - 100 : 0;
-    col -= from;
     text = text.substr(from, 200);
+    col = 0;  // recounted: `from` is bytes, the column is code points
+    for (size_t i = line_start + from; i < pos; ++i) col += (static_cast<unsigned char>(source[i]) & 0xC0) != 0x80;
   }
   out += "\n | ";
   out += text;

@@ -90,6 +90,18 @@ TEST_F(CelTest, ParseErrorsGiveLineColumnAndCaret) {
   EXPECT_NE(s.status().message().find("1:3: unexpected character '='"), std::string::npos) << s.status().message();
 }
 
+TEST_F(CelTest, ParseErrorOnALongLineOfMultibyteText) {
+  // Found by fuzzing: the caret column of a trimmed long line counted bytes against code points.
+  std::string text;
+  for (int i = 0; i < 150; ++i) text += "\xc3\xa9";  // 300 bytes, 150 code points
+  auto p = Compile("'" + text + "' @");
+  ASSERT_FALSE(p.ok());
+  const std::string& m = p.status().message();
+  EXPECT_LT(m.size(), 2000u) << m.size();
+  EXPECT_NE(m.find("1:154: "), std::string::npos) << m.substr(0, 80);
+  EXPECT_NE(m.find("\n | " + std::string(51, '.') + "^"), std::string::npos) << m;
+}
+
 TEST_F(CelTest, DeepNestingIsAnErrorNotACrash) {
   for (const char* open_close : {"()", "[]", "{}"}) {
     std::string e(10000, open_close[0]);

@@ -54,6 +54,7 @@ int RunServe(const ServeArgs& args) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload the specs (docs/configuration.md)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -69,7 +70,7 @@ int RunServe(const ServeArgs& args) {
             << config.kafka_address.substr(0, config.kafka_address.rfind(':')) << ":" << app.kafka_port() << "\n";
   std::cout << app.Banner() << std::flush;
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) (void)app.ReloadSpecs();  // logs its outcome
   std::cerr << "eventception: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping\n";
   app.Stop();
   std::cerr << "eventception: stopped\n";

@@ -13,6 +13,10 @@
 namespace ec::server {
 namespace {
 
+// The specs in use: a reload (spec_registry.h) replaces ctx.specs with std::atomic_store. Old
+// spec sets stay alive until shutdown, so references into the returned one stay valid.
+std::shared_ptr<const spec::CompiledSpecs> SpecsNow(const AdminContext& ctx) { return std::atomic_load(&ctx.specs); }
+
 constexpr size_t kMaxListLimit = 1000;
 
 int64_t ParseInt(const std::string& s, int64_t fallback, bool* ok) {
@@ -117,7 +121,7 @@ void ScanRecords(const log::PartitionLog& log, int64_t offset,
 HttpResponse Specs(const AdminContext& ctx) {
   JsonOut j;
   j.BeginObject().Key("specs").BeginArray();
-  for (const auto& api : ctx.specs->apis()) {
+  for (const auto& api : SpecsNow(ctx)->apis()) {
     j.BeginObject();
     j.Key("file").String(api->file);
     j.Key("title").String(api->title);
@@ -129,13 +133,13 @@ HttpResponse Specs(const AdminContext& ctx) {
     j.EndObject();
   }
   j.EndArray();
-  j.Key("unmatched").Int(static_cast<int64_t>(ctx.specs->unmatched.load()));
+  j.Key("unmatched").Int(static_cast<int64_t>(SpecsNow(ctx)->unmatched.load()));
   j.EndObject();
   return HttpResponse::Json(200, j.Take());
 }
 
 HttpResponse Operation(const AdminContext& ctx, HttpRequest& req) {
-  for (const auto& api : ctx.specs->apis()) {
+  for (const auto& api : SpecsNow(ctx)->apis()) {
     for (const auto& op : api->operations) {
       if (op->id != req.Param("id")) continue;
       JsonOut j;
@@ -150,7 +154,7 @@ HttpResponse Operation(const AdminContext& ctx, HttpRequest& req) {
 HttpResponse Streams(const AdminContext& ctx) {
   JsonOut j;
   j.BeginObject().Key("streams").BeginArray();
-  for (const auto& api : ctx.specs->apis()) {
+  for (const auto& api : SpecsNow(ctx)->apis()) {
     for (const auto& op : api->operations) {
       for (const auto& e : op->events) {
         j.BeginObject();
@@ -302,7 +306,7 @@ std::string RenderMetrics(const AdminContext& ctx) {
          "# TYPE eventception_emitted_total counter\n";
   std::string ops = "# HELP eventception_operation_matched_total Exchanges matched, per operation\n"
                     "# TYPE eventception_operation_matched_total counter\n";
-  for (const auto& api : ctx.specs->apis()) {
+  for (const auto& api : SpecsNow(ctx)->apis()) {
     for (const auto& op : api->operations) {
       AppendCounterLine("eventception_operation_matched_total", {{"api", api->title}, {"operation", op->id}},
                         op->counters.matched.load(), &ops);
@@ -334,13 +338,13 @@ void AddAdminRoutes(const AdminContext* ctx, Router* router) {
   // CDC: last known state of a resource key, and the keys, paged (docs/changelogs.md).
   router->Add("GET", "/v1/resources/{name}/{key}", [ctx](HttpRequest& r) {
     if (ctx->resources == nullptr) return HttpResponse::Error(404, "not_found", "changelogs are not enabled");
-    cdc::QueryResponse q = cdc::ResourceState(ctx->resources, *ctx->specs, r.Param("name"), r.Param("key"));
+    cdc::QueryResponse q = cdc::ResourceState(ctx->resources, *SpecsNow(*ctx), r.Param("name"), r.Param("key"));
     return HttpResponse::Json(q.status, std::move(q.body));
   });
   router->Add("GET", "/v1/resources/{name}", [ctx](HttpRequest& r) {
     if (ctx->resources == nullptr) return HttpResponse::Error(404, "not_found", "changelogs are not enabled");
     cdc::QueryResponse q =
-        cdc::ResourceKeys(ctx->resources, *ctx->specs, r.Param("name"), r.QueryParam("after"), r.QueryParam("limit"));
+        cdc::ResourceKeys(ctx->resources, *SpecsNow(*ctx), r.Param("name"), r.QueryParam("after"), r.QueryParam("limit"));
     return HttpResponse::Json(q.status, std::move(q.body));
   });
   router->Add("GET", "/v1/topics/{topic}", [ctx](HttpRequest& r) { return Topic(*ctx, r); });

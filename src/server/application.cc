@@ -20,6 +20,8 @@
 #include "server/kafka_ingest.h"
 #include "server/metrics.h"
 #include "server/pipeline_runner.h"
+#include "server/replay_job.h"
+#include "server/spec_registry.h"
 #include "server/topic_writer.h"
 #include "spec/spec.h"
 
@@ -32,11 +34,13 @@ Application::~Application() { Stop(); }
 
 Status Application::Start() {
   if (spec_files_.empty()) return InvalidArgument("no spec given; pass --spec FILE (an OpenAPI document)");
-  // 1. Specs: every annotation compiled before anything listens.
-  Result<std::shared_ptr<const spec::CompiledSpecs>> specs = spec::LoadSpecs(spec_files_);
+  // 1. Specs: every annotation compiled before anything listens. --spec files, with the specs
+  // PUT /v1/specs stored under the data dir taking their place (spec_registry.h).
+  metrics_ = std::make_unique<MetricsRegistry>();
+  spec_registry_ = std::make_unique<SpecRegistry>(SpecRegistryOptions{spec_files_, config_.data_dir}, metrics_.get());
+  Result<std::shared_ptr<const spec::CompiledSpecs>> specs = spec_registry_->LoadInitial();
   if (!specs.ok()) return specs.status();
   specs_ = std::move(specs).value();
-  metrics_ = std::make_unique<MetricsRegistry>();
 
   // 2. The log.
   log::LogManagerOptions lo;
@@ -122,6 +126,10 @@ Status Application::Start() {
   admin_->resources = changelogs_->store();
   admin_->metrics = metrics_.get();
   admin_->ready = &ready_;
+  spec_registry_->Attach({logs_.get(), runner_.get(), po, {changelogs_->stage()},
+                          config_.topic_defaults.partitions, &admin_->specs});
+  replay_ = std::make_unique<ReplayJobs>(ReplayContext{logs_.get(), writer_.get(), runner_.get(), spec_registry_.get(),
+                                                      changelogs_->store(), po, config_.raw_topic});
   router_ = std::make_unique<Router>();
   Ingest* ingest = ingest_.get();
   router_->Add("POST", "/v1/exchanges", [ingest](HttpRequest& r) { return ingest->Handle(r); });
@@ -133,6 +141,8 @@ Status Application::Start() {
   FirehoseIngest* firehose = firehose_.get();
   router_->Add("POST", "/v1/ingest/firehose", [firehose](HttpRequest& r) { return firehose->Handle(r); });
   AddAdminRoutes(admin_.get(), router_.get());
+  spec_registry_->AddRoutes(router_.get());
+  replay_->AddRoutes(router_.get());
   EC_RETURN_IF_ERROR(StartDelivery());
   HttpServerOptions ho;
   EC_RETURN_IF_ERROR(ParseHostPort(config_.http_address, &ho.host, &ho.port));
@@ -157,6 +167,7 @@ void Application::Stop() {
   if (http_) http_->Stop(5000);
   if (dispatcher_) dispatcher_->Stop();
   if (kafka_) kafka_->Stop();
+  replay_.reset();  // cancels and joins a running replay
   if (runner_) runner_->Stop();
   http_.reset();
   files_.reset();
@@ -200,6 +211,11 @@ Status Application::StartDelivery() {
     });
   }
   return Status::Ok();
+}
+
+Status Application::ReloadSpecs() {
+  if (!spec_registry_) return Status(ErrorCode::kUnavailable, "not started");
+  return spec_registry_->ReloadFiles();
 }
 
 uint16_t Application::http_port() const { return http_ ? http_->port() : 0; }

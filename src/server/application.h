@@ -44,7 +44,9 @@ class LocalIngest;
 class Ingest;
 class MetricsRegistry;
 class PipelineRunner;
+class ReplayJobs;
 class Router;
+class SpecRegistry;
 class TopicWriter;
 
 class Application {
@@ -60,6 +62,10 @@ class Application {
   Status Start();
   // Stops accepting, lets requests in flight finish, finishes the pipeline pass, closes the log.
   void Stop();
+
+  // SIGHUP: re-reads every spec file; a set that fails to compile is refused (logged, counted
+  // in eventception_spec_reloads_total) and the running one stays.
+  Status ReloadSpecs();
 
   uint16_t http_port() const;
   uint16_t kafka_port() const;
@@ -77,6 +83,7 @@ class Application {
 
   std::shared_ptr<const spec::CompiledSpecs> specs_;
   std::unique_ptr<MetricsRegistry> metrics_;
+  std::unique_ptr<SpecRegistry> spec_registry_;  // its processors outlive the runner
   std::unique_ptr<log::LogManager> logs_;
   std::unique_ptr<cdc::ChangelogService> changelogs_;  // before processor_: outlives the runner
   std::unique_ptr<pipeline::Processor> processor_;
@@ -85,6 +92,7 @@ class Application {
   std::unique_ptr<Ingest> ingest_;
   std::unique_ptr<AdminContext> admin_;
   std::unique_ptr<Router> router_;
+  std::unique_ptr<ReplayJobs> replay_;  // POST /v1/replay jobs
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<kafka::Server> kafka_;
   std::unique_ptr<delivery::LogEventLog> delivery_log_;

@@ -191,7 +191,7 @@ TEST_F(RealGatewayTest, SyslogNgForwardsExchangeLinesToTheListener) {
          "destination d_us { syslog(\"127.0.0.1\" port(" << tcp << ") transport(\"tcp\")); };\n"
          "log { source(s_file); destination(d_us); };\n";
   gateway_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{kSyslogNg, "-F", "-f", d + "/syslog-ng.conf", "-R", d + "/persist", "-p",
+      std::vector<std::string>{kSyslogNg, "-F", "--no-caps", "-f", d + "/syslog-ng.conf", "-R", d + "/persist", "-p",
                                d + "/syslog-ng.pid", "-c", d + "/syslog-ng.ctl"},
       d + "/syslog-ng.out");
   ASSERT_TRUE(gateway_->Start());

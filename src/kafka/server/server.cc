@@ -134,20 +134,27 @@ class Connection : public ResponseSink, public std::enable_shared_from_this<Conn
                    broker_.options.max_frame_bytes);
       return Close();
     }
-    auto frame = std::make_shared<std::string>(static_cast<size_t>(size), '\0');
+    // The request buffer is reused across requests (no allocation, zero-fill or page faults
+    // per produce) unless a handler still holds the previous one; one larger than
+    // frame_buffer_keep_bytes is dropped after its request, so idle connections stay small.
+    if (!frame_buf_ || frame_buf_.use_count() > 1) frame_buf_ = std::make_shared<std::string>();
+    if (frame_buf_->size() < static_cast<size_t>(size)) frame_buf_->resize(static_cast<size_t>(size));
+    auto frame = frame_buf_;
     auto self = shared_from_this();
     reading_ = true;
-    asio::async_read(socket_, asio::buffer(frame->data(), frame->size()),
-                     [self, frame](const boost::system::error_code& ec, size_t) {
+    asio::async_read(socket_, asio::buffer(frame->data(), static_cast<size_t>(size)),
+                     [self, frame, size](const boost::system::error_code& ec, size_t) {
                        self->reading_ = false;
                        if (ec) return self->Close();
-                       self->OnFrame(frame);
+                       self->OnFrame(frame, static_cast<size_t>(size));
                      });
   }
 
-  void OnFrame(std::shared_ptr<std::string> frame) {
+  void OnFrame(std::shared_ptr<std::string> frame, size_t size) {
     uint64_t seq = next_seq_++;
-    Status st = Dispatch(seq, frame);
+    Status st = Dispatch(seq, frame, size);
+    frame.reset();
+    if (frame_buf_ && frame_buf_->size() > broker_.options.frame_buffer_keep_bytes) frame_buf_.reset();
     if (!st.ok()) {
       spdlog::warn("kafka: closing connection from {}: {}", peer_, st.ToString());
       return Close();
@@ -164,8 +171,8 @@ class Connection : public ResponseSink, public std::enable_shared_from_this<Conn
     ReadHeader();
   }
 
-  Status Dispatch(uint64_t seq, const std::shared_ptr<std::string>& frame) {
-    Reader r(*frame);
+  Status Dispatch(uint64_t seq, const std::shared_ptr<std::string>& frame, size_t size) {
+    Reader r(std::string_view(frame->data(), size));
     RequestHeader h;
     EC_RETURN_IF_ERROR(DecodeRequestHeaderPrefix(r, h));
     const ApiEntry* api = FindApi(h.api_key);
@@ -311,6 +318,7 @@ class Connection : public ResponseSink, public std::enable_shared_from_this<Conn
   std::atomic<size_t>& count_;
   std::string peer_;
   unsigned char size_buf_[4] = {};
+  std::shared_ptr<std::string> frame_buf_;  // request buffer reused across requests
   uint64_t next_seq_ = 0;       // sequence of the next request read
   uint64_t next_send_seq_ = 0;  // sequence of the next response to send
   std::map<uint64_t, std::unique_ptr<Writer>> done_;  // finished, waiting for their turn

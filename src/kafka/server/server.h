@@ -70,6 +70,9 @@ struct ServerOptions {
   int io_threads = 1;
   // Largest request frame accepted; a larger size prefix closes that connection.
   int32_t max_frame_bytes = 100 * 1024 * 1024;
+  // A connection keeps its request buffer between requests (no allocation per request) while
+  // it is at most this large; a larger one is freed after its request.
+  size_t frame_buffer_keep_bytes = 2 * 1024 * 1024;
   // Requests read ahead of their responses per connection (pipelining window).
   int max_inflight_per_connection = 100;
   int max_connections = 20000;

@@ -7,6 +7,7 @@
 #include <deque>
 #include <random>
 #include <thread>
+#include <unordered_map>
 
 #include "delivery/cloud_event.h"
 #include "delivery/event_filter.h"
@@ -170,12 +171,27 @@ class Dispatcher::Worker {
     int64_t next_at_ms = 0;
     std::vector<AttemptRecord> history;
   };
+  // The window offsets of one key, oldest first. A vector with a head index: most keys hold one
+  // or two events, and a std::deque allocates a 512-byte block for each.
+  struct KeyQueue {
+    std::vector<int64_t> offsets;
+    size_t head = 0;
+    bool empty() const { return head == offsets.size(); }
+    int64_t front() const { return offsets[head]; }
+    void push_back(int64_t o) { offsets.push_back(o); }
+    void pop_front() {
+      if (++head == offsets.size()) {
+        offsets.clear();
+        head = 0;
+      }
+    }
+  };
   struct Stream {
     std::string topic;
     int32_t partition = 0;
     int64_t next_read = 0;
     std::map<int64_t, Pending> window;                   // by offset
-    std::map<std::string, std::deque<int64_t>> keys;     // per key: offsets in order
+    std::unordered_map<std::string, KeyQueue> keys;      // per key: offsets in order
     int64_t Committed() const { return window.empty() ? next_read : window.begin()->first; }
   };
   struct Completion {

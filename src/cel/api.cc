@@ -44,12 +44,6 @@ bool Activation::Lookup(std::string_view name, Value* out) const {
 EvalContext::EvalContext() : arena_(std::make_unique<Arena>(4096)) { slots_.reserve(32); }
 EvalContext::~EvalContext() = default;
 
-void EvalContext::Reset() {
-  // The arena has no reset; a fresh one is only made when the last evaluation used memory.
-  if (arena_->bytes_reserved() > 0) arena_ = std::make_unique<Arena>(4096);
-  steps_ = 0;
-}
-
 Value Evaluate(const Program& program, const Activation& activation, EvalContext* ctx) {
   ctx->Reset();
   Evaluator e(program, activation, ctx);

@@ -91,7 +91,11 @@ class EvalContext {
   EvalContext& operator=(const EvalContext&) = delete;
 
   // Frees everything the previous evaluations built (Evaluate calls it first).
-  void Reset();
+  void Reset() {
+    // The arena has no reset; a fresh one is only made when the last evaluation used memory.
+    if (arena_->bytes_reserved() > 0) arena_ = std::make_unique<Arena>(4096);
+    steps_ = 0;
+  }
   Arena& arena() { return *arena_; }
   // Steps taken by the last evaluation.
   uint64_t steps() const { return steps_; }

@@ -268,7 +268,7 @@ int Evaluator::PredStrCall(const Node* n, Value* out) {
   return 2;
 }
 
-int Evaluator::Pred(const Node* n, Value* out) {
+__attribute__((always_inline)) inline int Evaluator::Pred(const Node* n, Value* out) {
   switch (n->op) {
     case Op::kCmpConst:
     case Op::kStrCall:
@@ -619,10 +619,18 @@ Value Evaluator::EvalMap(const Node* n) {
   return NewMap(out, k);
 }
 
+// Uninitialised room for a Value (Value's constructor would zero it on every call).
+union Scratch {
+  Scratch() {}
+  Value v;
+};
+
 // a && b: false wins over errors on either side (commutative), then the left error, then the
 // right one; a non-bool operand that is not decided away is a no-overload error.
 int Evaluator::PredAnd(const Node* n, Value* out) {
-  Value va, vb;
+  Scratch sa, sb;  // written only when the side is not a bool
+  Value& va = sa.v;
+  Value& vb = sb.v;
   int a = Pred(n->args[0], &va);
   if (a == 0) return 0;
   int b = Pred(n->args[1], &vb);
@@ -632,7 +640,9 @@ int Evaluator::PredAnd(const Node* n, Value* out) {
 }
 
 int Evaluator::PredOr(const Node* n, Value* out) {
-  Value va, vb;
+  Scratch sa, sb;  // written only when the side is not a bool
+  Value& va = sa.v;
+  Value& vb = sb.v;
   int a = Pred(n->args[0], &va);
   if (a == 1) return 1;
   int b = Pred(n->args[1], &vb);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 
+#include "cdc/state_topic.h"
 #include "log/log_manager.h"
 
 namespace ec::cdc {
@@ -43,7 +44,9 @@ Result<std::unique_ptr<ChangelogService>> ChangelogService::Open(const Changelog
       if (!s.ok()) return Status(s.code(), "cannot make changelog topic '" + topic + "' compacted: " + s.message());
     }
   }
-  service->stage_ = std::make_unique<ChangelogStage>(service->store_.get(),
+  EC_RETURN_IF_ERROR(EnsureStateTopic(logs));
+  service->txn_store_ = std::make_unique<TxnStateStore>(service->store_.get());
+  service->stage_ = std::make_unique<ChangelogStage>(service->txn_store_.get(),
                                                      ChangelogOptions{.dead_letter_topic = options.dead_letter_topic});
   return service;
 }

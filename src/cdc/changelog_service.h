@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "cdc/changelog_stage.h"
 #include "cdc/state_store.h"
+#include "cdc/txn_state_store.h"
 #include "spec/spec.h"
 
 namespace ec::log {
@@ -30,16 +31,21 @@ std::vector<std::string> ChangelogTopics(const spec::CompiledSpecs& specs);
 
 class ChangelogService {
  public:
-  // Opens the state store and creates missing changelog topics compacted. A changelog topic
+  // Opens the state store and creates missing changelog topics (and the state topic,
+  // state_topic.h) compacted. A changelog topic
   // that already exists without compaction is switched to cleanup.policy=compact.
   static Result<std::unique_ptr<ChangelogService>> Open(const ChangelogServiceOptions& options,
                                                         const spec::CompiledSpecs& specs, log::LogManager* logs);
 
   ChangelogStage* stage() { return stage_.get(); }
+  // The committed state (RocksDB): what the admin API reads.
   StateStore* store() { return store_.get(); }
+  // What the stage writes to: a pass's writes wait here until the pipeline commits them.
+  TxnStateStore* txn_store() { return txn_store_.get(); }
 
  private:
   std::unique_ptr<StateStore> store_;
+  std::unique_ptr<TxnStateStore> txn_store_;
   std::unique_ptr<ChangelogStage> stage_;
 };
 

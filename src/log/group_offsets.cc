@@ -187,7 +187,21 @@ Status GroupOffsets::CommitTransactional(const std::string& group,
                                          const std::vector<OffsetCommitEntry>& entries,
                                          int64_t producer_id, int16_t producer_epoch,
                                          Durability durability) {
-  if (entries.empty()) return Status::Ok();
+  std::promise<Status> p;
+  auto f = p.get_future();
+  CommitTransactionalAsync(group, entries, producer_id, producer_epoch, durability,
+                           [&p](Status s) { p.set_value(std::move(s)); });
+  return f.get();
+}
+
+void GroupOffsets::CommitTransactionalAsync(const std::string& group,
+                                            const std::vector<OffsetCommitEntry>& entries,
+                                            int64_t producer_id, int16_t producer_epoch,
+                                            Durability durability, std::function<void(Status)> done) {
+  if (entries.empty()) {
+    done(Status::Ok());
+    return;
+  }
   BatchBuilderOptions o;
   o.producer_id = producer_id;
   o.producer_epoch = producer_epoch;
@@ -195,21 +209,31 @@ Status GroupOffsets::CommitTransactional(const std::string& group,
   RecordBatchBuilder b(o);
   for (const OffsetCommitEntry& e : entries) {
     if (static_cast<int64_t>(e.committed.metadata.size()) > max_metadata_bytes) {
-      return LimitExceeded("offset metadata of " + std::to_string(e.committed.metadata.size()) +
-                           " bytes exceeds offset.metadata.max.bytes " + std::to_string(max_metadata_bytes));
+      done(LimitExceeded("offset metadata of " + std::to_string(e.committed.metadata.size()) +
+                         " bytes exceeds offset.metadata.max.bytes " + std::to_string(max_metadata_bytes)));
+      return;
     }
     b.Add(EncodeKey(group, e.topic, e.partition), EncodeValue(e.committed), e.committed.commit_time_ms);
   }
-  EC_ASSIGN_OR_RETURN(std::string batch, b.Build());
-  AppendResult r = log_->Append(std::move(batch), {durability});
-  EC_RETURN_IF_ERROR(FromAppend(r));
-  std::lock_guard l(mu_);
-  auto& pending = pending_[producer_id];
-  for (size_t i = 0; i < entries.size(); ++i) {
-    pending.push_back({r.base_offset + static_cast<int64_t>(i), group, entries[i].topic, entries[i].partition,
-                       entries[i].committed});
+  auto batch = b.Build();
+  if (!batch.ok()) {
+    done(batch.status());
+    return;
   }
-  return Status::Ok();
+  // Pending (not visible to Fetch) once `done` runs; EndTransaction must wait for it.
+  log_->AppendAsync(std::move(*batch), {durability},
+                    [this, group, entries, producer_id, done = std::move(done)](const AppendResult& r) {
+                      Status s = FromAppend(r);
+                      if (s.ok()) {
+                        std::lock_guard l(mu_);
+                        auto& pending = pending_[producer_id];
+                        for (size_t i = 0; i < entries.size(); ++i) {
+                          pending.push_back({r.base_offset + static_cast<int64_t>(i), group, entries[i].topic,
+                                             entries[i].partition, entries[i].committed});
+                        }
+                      }
+                      done(s);
+                    });
 }
 
 Status GroupOffsets::EndTransaction(int64_t producer_id, int16_t producer_epoch, bool commit,

@@ -51,6 +51,12 @@ class GroupOffsets {
   // `producer_id`; they become visible (Fetch) only when EndTransaction commits. Errors as Commit.
   Status CommitTransactional(const std::string& group, const std::vector<OffsetCommitEntry>& entries,
                              int64_t producer_id, int16_t producer_epoch, Durability durability);
+  // As CommitTransactional; the record is written before this returns, `done` runs when it
+  // is durable (on the flusher thread for kSync), so its fdatasync can share a group commit
+  // with other partitions' appends.
+  void CommitTransactionalAsync(const std::string& group, const std::vector<OffsetCommitEntry>& entries,
+                                int64_t producer_id, int16_t producer_epoch, Durability durability,
+                                std::function<void(Status)> done);
   // Writes the commit or abort marker of `producer_id`'s open transaction on the offsets
   // topic and applies (commit) or drops (abort) its pending offsets. Errors: IoError.
   Status EndTransaction(int64_t producer_id, int16_t producer_epoch, bool commit, Durability durability);

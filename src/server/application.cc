@@ -19,6 +19,7 @@
 #include "server/ingest.h"
 #include "server/kafka_ingest.h"
 #include "server/metrics.h"
+#include "server/dedupe_index.h"
 #include "server/pipeline_runner.h"
 #include "server/replay_job.h"
 #include "server/spec_registry.h"
@@ -78,8 +79,23 @@ Status Application::Start() {
   ro.raw_topic = config_.raw_topic;
   ro.max_record_bytes = config_.max_record_bytes;
   ro.max_json_depth = config_.max_json_depth;
+  ro.exactly_once = config_.exactly_once;
   runner_ = std::make_unique<PipelineRunner>(ro, logs_.get(), processor_.get(), writer_.get(), metrics_.get());
+  runner_->SetStateStore(changelogs_->txn_store());
+  // Exactly once: finish what a crash left open before anything reads or writes.
+  if (Status s = runner_->Recover(); !s.ok()) return s;
   runner_->Start();
+  // Idempotent ingest: the index catches up with the raw topics before ingest opens.
+  if (config_.dedupe_window_ms > 0) {
+    DedupeOptions dopt;
+    dopt.dir = config_.data_dir + "/ingest-dedupe";
+    dopt.raw_topic = config_.raw_topic;
+    dopt.window_ms = config_.dedupe_window_ms;
+    Result<std::unique_ptr<DedupeIndex>> dedupe = DedupeIndex::Open(dopt, logs_.get());
+    if (!dedupe.ok()) return dedupe.status();
+    dedupe_ = std::move(dedupe).value();
+    dedupe_->StartBackground();
+  }
 
   // 4. Kafka protocol, with the ingest interceptor on api-logs and api-logs.*.
   Result<kafka::ListenerAddress> ka = kafka::ParseListenerAddress(config_.kafka_address);
@@ -100,6 +116,7 @@ Status Application::Start() {
   kio.max_lag_records = config_.max_lag_records;
   PipelineRunner* lag_source = runner_.get();
   kio.lag = [lag_source] { return lag_source->Lag(); };
+  kio.dedupe = dedupe_.get();
   ko.interceptors.push_back(MakeKafkaIngestInterceptor(kio, specs_, metrics_.get()));
   kafka_ = std::make_unique<kafka::Server>(ko, logs_.get());
   if (Status s = kafka_->Start(); !s.ok()) return s;
@@ -118,6 +135,7 @@ Status Application::Start() {
   }
   PipelineRunner* runner = runner_.get();
   ingest_ = std::make_unique<Ingest>(io, logs_.get(), specs_, metrics_.get(), [runner] { return runner->Lag(); });
+  ingest_->SetDedupe(dedupe_.get());
   admin_ = std::make_unique<AdminContext>();
   admin_->config = &config_;
   admin_->logs = logs_.get();
@@ -169,6 +187,7 @@ void Application::Stop() {
   if (kafka_) kafka_->Stop();
   replay_.reset();  // cancels and joins a running replay
   if (runner_) runner_->Stop();
+  if (dedupe_) dedupe_->Stop();
   http_.reset();
   files_.reset();
   capture_.reset();
@@ -179,6 +198,8 @@ void Application::Stop() {
   delivery_log_.reset();
   kafka_.reset();
   runner_.reset();
+  ingest_.reset();
+  dedupe_.reset();
   logs_.reset();  // flushes and closes every partition
 }
 

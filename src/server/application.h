@@ -44,8 +44,9 @@ class LocalIngest;
 class Ingest;
 class MetricsRegistry;
 class PipelineRunner;
-class ReplayJobs;
+class DedupeIndex;
 class Router;
+class ReplayJobs;
 class SpecRegistry;
 class TopicWriter;
 
@@ -89,6 +90,7 @@ class Application {
   std::unique_ptr<pipeline::Processor> processor_;
   std::unique_ptr<TopicWriter> writer_;
   std::unique_ptr<PipelineRunner> runner_;
+  std::unique_ptr<DedupeIndex> dedupe_;
   std::unique_ptr<Ingest> ingest_;
   std::unique_ptr<AdminContext> admin_;
   std::unique_ptr<Router> router_;

@@ -7,6 +7,7 @@
 #include "log/log_manager.h"
 #include "log/record_batch_builder.h"
 #include "pipeline/exchange.h"
+#include "server/dedupe_index.h"
 #include "server/metrics.h"
 #include "server/pipeline_runner.h"
 #include "spec/spec.h"
@@ -180,6 +181,10 @@ Ingest::Ingest(IngestOptions options, log::LogManager* logs,
       lag_(std::move(lag)) {
   ingested_ = metrics_->GetCounter("eventception_ingested_total",
                                    "Exchanges durably appended to the raw topic", {{"source", "http"}});
+  duplicates_ = metrics_->GetCounter("eventception_ingest_duplicates_total",
+                                     "Exchanges acknowledged without an append: their id was ingested within "
+                                     "ingest.dedupe_window",
+                                     {{"source", "http"}});
 }
 
 Status Ingest::CheckFormat(std::string_view format) {
@@ -235,6 +240,34 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
   DecodeForIngest(records, format, specs_.get(), options_, &arena, &accepted, &rejected);
   for (const Rejection& r : rejected) reject_all(r.code);
 
+  // Idempotent ingest: duplicates are acknowledged, not appended; the others are claimed until
+  // the append's outcome is known (a concurrent retry of the same id waits its turn as a duplicate).
+  size_t duplicates = 0;
+  std::vector<std::string_view> claimed;
+  bool stored = false;
+  const int64_t now = NowMs();
+  if (dedupe_ != nullptr && !accepted.empty()) {
+    std::vector<std::string_view> ids;
+    for (const IngestRecord& r : accepted) ids.push_back(r.key);
+    std::vector<bool> dup = dedupe_->Claim(ids, now);
+    std::vector<IngestRecord> fresh;
+    for (size_t i = 0; i < accepted.size(); ++i) {
+      if (dup[i]) ++duplicates; else fresh.push_back(std::move(accepted[i]));
+    }
+    accepted = std::move(fresh);
+    for (const IngestRecord& r : accepted) claimed.push_back(r.key);
+    duplicates_->Inc(duplicates);
+  }
+  struct ReleaseClaims {
+    DedupeIndex* d;
+    const std::vector<std::string_view>& ids;
+    const bool& stored;
+    int64_t now;
+    ~ReleaseClaims() {
+      if (d != nullptr && !ids.empty()) d->Release(ids, stored, now);
+    }
+  } release{dedupe_, claimed, stored, now};
+
   if (!accepted.empty()) {
     std::optional<log::TopicInfo> topic = logs_->DescribeTopic(options_.raw_topic);
     int32_t partitions = topic ? topic->partitions : 0;
@@ -243,7 +276,7 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
     }
     int32_t p = static_cast<int32_t>(next_partition_.fetch_add(1) % static_cast<uint32_t>(partitions));
     std::shared_ptr<log::PartitionLog> log = logs_->GetPartition(options_.raw_topic, p);
-    Result<std::string> batches = BuildBatches(accepted, NowMs());
+    Result<std::string> batches = BuildBatches(accepted, now);
     if (!batches.ok()) return HttpResponse::Error(500, "internal", batches.status().message());
     if (log == nullptr) return HttpResponse::Error(503, "unavailable", "raw topic partition missing");
     log::AppendResult ar = log->Append(std::move(batches).value(), {log::Durability::kSync});
@@ -252,13 +285,17 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
                                  "could not append to '" + options_.raw_topic + "': " + ar.message +
                                      "; nothing of this request was stored, retry it");
     }
+    stored = true;
     ingested_->Inc(accepted.size());
   }
-  std::string body = "{\"accepted\":" + std::to_string(accepted.size()) + ",\"rejected\":";
+  std::string body = "{\"accepted\":" + std::to_string(accepted.size());
+  // Only when there are some: the answer to a fresh request keeps its documented shape.
+  if (duplicates > 0) body += ",\"duplicates\":" + std::to_string(duplicates);
+  body += ",\"rejected\":";
   AppendRejections(rejected, &body);
   body += "}";
   // 202 when something was stored or nothing was wrong; 422 when every record was rejected.
-  return HttpResponse::Json(accepted.empty() && !rejected.empty() ? 422 : 202, std::move(body));
+  return HttpResponse::Json(accepted.empty() && duplicates == 0 && !rejected.empty() ? 422 : 202, std::move(body));
 }
 
 }  // namespace ec::server

@@ -28,6 +28,7 @@ namespace ec::server {
 
 class MetricsRegistry;
 class Counter;
+class DedupeIndex;
 
 // How a request body is cut into raw records.
 enum class BodyShape { kObject, kArray, kNdjson };
@@ -92,7 +93,13 @@ class Ingest {
   // Validates a format name ("detect" or a decoder). Errors: kInvalidArgument listing formats.
   static Status CheckFormat(std::string_view format);
 
+  // Idempotent ingest (dedupe_index.h): exchanges whose id was ingested within the window are
+  // acknowledged and counted as duplicates, not appended. Not owned; null = off.
+  void SetDedupe(DedupeIndex* dedupe) { dedupe_ = dedupe; }
+
  private:
+  DedupeIndex* dedupe_ = nullptr;
+  Counter* duplicates_ = nullptr;
   IngestOptions options_;
   log::LogManager* logs_;
   std::shared_ptr<const spec::CompiledSpecs> specs_;

@@ -1,5 +1,9 @@
 #include "server/kafka_ingest.h"
 
+#include <chrono>
+
+#include "server/dedupe_index.h"
+
 #include "json/writer.h"
 #include "pipeline/exchange.h"
 #include "server/metrics.h"
@@ -62,7 +66,11 @@ kafka::ProduceInterceptor MakeKafkaIngestInterceptor(KafkaIngestOptions options,
   Counter* rejected = metrics->GetCounter("eventception_rejected_total",
                                           "Records or requests rejected at ingest, by reason",
                                           {{"reason", "kafka_invalid_record"}});
-  p.fn = [options, specs, ingested, rejected](const std::string&, int32_t,
+  Counter* duplicates = metrics->GetCounter("eventception_ingest_duplicates_total",
+                                            "Exchanges acknowledged without an append: their id was ingested "
+                                            "within ingest.dedupe_window",
+                                            {{"source", "kafka"}});
+  p.fn = [options, specs, ingested, rejected, duplicates](const std::string&, int32_t,
                                               const std::vector<kafka::InterceptedRecord>& records) {
     int64_t lag = options.lag ? options.lag() : 0;
     if (lag > options.max_lag_records) {
@@ -74,7 +82,32 @@ kafka::ProduceInterceptor MakeKafkaIngestInterceptor(KafkaIngestOptions options,
       return busy;
     }
     kafka::InterceptDecision d = DecodeProducedRecords(records, options, specs.get());
-    if (d.kafka_error != 0) rejected->Inc(); else ingested->Inc(d.records.size());
+    if (d.kafka_error != 0) {
+      rejected->Inc();
+      return d;
+    }
+    if (options.dedupe != nullptr && !d.records.empty()) {
+      // No completion reaches the interceptor, so the fresh ids count as stored at once; the
+      // indexer forgets any it does not find in the log (DedupeOptions::unconfirmed_ms).
+      const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      std::vector<std::string_view> ids;
+      for (const kafka::InterceptedRecord& r : d.records) ids.push_back(r.key ? std::string_view(*r.key) : std::string_view());
+      std::vector<bool> dup = options.dedupe->Claim(ids, now);
+      std::vector<std::string> fresh_ids;
+      std::vector<kafka::InterceptedRecord> fresh;
+      for (size_t i = 0; i < d.records.size(); ++i) {
+        if (dup[i]) continue;
+        if (!ids[i].empty()) fresh_ids.emplace_back(ids[i]);
+        fresh.push_back(std::move(d.records[i]));
+      }
+      duplicates->Inc(d.records.size() - fresh.size());
+      d.records = std::move(fresh);
+      std::vector<std::string_view> views(fresh_ids.begin(), fresh_ids.end());
+      options.dedupe->Release(views, /*stored=*/true, now);
+    }
+    ingested->Inc(d.records.size());
     return d;
   };
   return p;

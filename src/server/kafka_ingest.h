@@ -19,6 +19,7 @@ class CompiledSpecs;
 namespace ec::server {
 
 class Counter;
+class DedupeIndex;
 class MetricsRegistry;
 
 struct KafkaIngestOptions {
@@ -29,6 +30,9 @@ struct KafkaIngestOptions {
   // retriable REQUEST_TIMED_OUT (7), so Kafka producers back off and retry by themselves.
   int64_t max_lag_records = 100000;
   std::function<int64_t()> lag;
+  // Idempotent ingest (dedupe_index.h): records whose exchange id was ingested within the
+  // window are dropped from the append (the produce still succeeds). Not owned; null = off.
+  DedupeIndex* dedupe = nullptr;
 };
 
 // The interceptor to register with kafka::ServerOptions::interceptors.

@@ -2,11 +2,17 @@
 
 #include <chrono>
 
+#include <cstdlib>
+#include <thread>
+
+#include "cdc/state_topic.h"
+#include "cdc/txn_state_store.h"
 #include "json/document.h"
 #include "log/log_manager.h"
 #include "log/record_batch.h"
 #include "pipeline/exchange.h"
 #include "server/metrics.h"
+#include "server/pipeline_txn.h"
 #include "server/topic_writer.h"
 
 namespace ec::server {
@@ -35,6 +41,8 @@ PipelineRunner::PipelineRunner(RunnerOptions options, log::LogManager* logs,
   unmatched_ = metrics_->GetCounter("eventception_unmatched_total", "Exchanges that matched no operation");
   processed_counter_ = metrics_->GetCounter("eventception_processed_total", "Raw records processed by the pipeline");
   lag_gauge_ = metrics_->GetGauge("eventception_processing_lag_records", "Raw records not yet processed");
+  aborted_ = metrics_->GetCounter("eventception_pipeline_aborted_total",
+                                  "Pipeline transactions aborted (at restart after a crash, or on an append error)");
   latency_ = metrics_->GetHistogram("eventception_end_to_end_latency_seconds",
                                     "From the raw append to the outputs being durable",
                                     MetricsRegistry::LatencyBuckets());
@@ -42,8 +50,36 @@ PipelineRunner::PipelineRunner(RunnerOptions options, log::LogManager* logs,
 
 PipelineRunner::~PipelineRunner() { Stop(); }
 
+Status PipelineRunner::Recover() {
+  std::lock_guard<std::mutex> pass(pass_mu_);
+  if (recovered_) return Status::Ok();
+  if (options_.exactly_once) {
+    txn_ = std::make_unique<PipelineTxn>(logs_, writer_);
+    if (const char* n = std::getenv("EC_TEST_STALL_BEFORE_DECISION")) exit_before_decision_at_ = std::atoll(n);
+    size_t aborted = 0, committed = 0;
+    Status s = txn_->Recover(&aborted, &committed);
+    if (!s.ok()) return Status(s.code(), "exactly-once recovery: " + s.message());
+    if (aborted > 0) aborted_->Inc();
+  }
+  if (state_ != nullptr) {
+    std::shared_ptr<log::PartitionLog> state_log = logs_->GetPartition(cdc::kStateTopic, 0);
+    if (state_log != nullptr) {
+      Result<size_t> n = cdc::CatchUpStateStore(state_->base(), *state_log);
+      if (!n.ok()) return Status(n.status().code(), "state store catch-up: " + n.status().message());
+    }
+  }
+  recovered_ = true;
+  return Status::Ok();
+}
+
 void PipelineRunner::Start() {
   stop_ = false;
+  if (Status s = Recover(); !s.ok()) {
+    // Processing without recovery could expose a half-written pass: stay stopped.
+    metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "recovery"}})->Inc();
+    std::fprintf(stderr, "eventception: pipeline not started: %s\n", s.message().c_str());
+    return;
+  }
   RefreshSources();
   {
     std::lock_guard<std::mutex> lock(swap_mu_);
@@ -55,6 +91,7 @@ void PipelineRunner::Start() {
 void PipelineRunner::Stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  if (txn_) (void)txn_->WaitMarkers();
   // A swap requested while the thread was stopping is applied here so its caller returns.
   std::lock_guard<std::mutex> pass(pass_mu_);
   {
@@ -207,17 +244,11 @@ bool PipelineRunner::Pass(Source* src) {
   });
   (void)walk;  // a corrupt tail stops this pass at the last good record; `next` says where
   if (next == src->position) return false;
-  Status s = writer_->Append(out);
+  Status s = CommitPass(src, next, &out);
   if (!s.ok()) {
     metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "append"}})->Inc();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     return false;  // retried from the same position
-  }
-  Status c = logs_->group_offsets()->Commit(
-      kPipelineGroup, {log::OffsetCommitEntry{src->topic, src->partition, {next, -1, "", NowMs()}}},
-      log::Durability::kSync);
-  if (!c.ok()) {
-    metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "commit"}})->Inc();
   }
   src->position = next;
   int64_t now = NowMs();
@@ -225,6 +256,51 @@ bool PipelineRunner::Pass(Source* src) {
   processed_counter_->Inc(append_times.size());
   Account(out, stats);
   return true;
+}
+
+Status PipelineRunner::CommitPass(Source* src, int64_t position, std::vector<pipeline::OutputRecord>* out) {
+  if (state_ != nullptr) cdc::StateRecords(state_->Pending(), out);
+  std::vector<log::OffsetCommitEntry> positions = {
+      log::OffsetCommitEntry{src->topic, src->partition, {position, -1, "", NowMs()}}};
+  if (txn_) {
+    ++passes_;
+    txn_->crash_before_decision = passes_ == exit_before_decision_at_;
+    Status s = txn_->CommitPass(kPipelineGroup, positions, *out);
+    while (txn_->crash_before_decision) {
+      // Test hook: the pass stays open (its outputs written, no decision) until the process is
+      // killed, so tests can look at an open transaction and then at its abort.
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    if (!s.ok()) {
+      aborted_->Inc();
+      if (state_ != nullptr) state_->Discard();
+      return s;
+    }
+  } else {
+    Status s = writer_->Append(*out);
+    if (!s.ok()) {
+      if (state_ != nullptr) state_->Discard();
+      return s;
+    }
+    Status c = logs_->group_offsets()->Commit(kPipelineGroup, positions, log::Durability::kSync);
+    if (!c.ok()) {
+      metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "commit"}})->Inc();
+    }
+  }
+  return CommitStateAfterAppend();
+}
+
+Status PipelineRunner::CommitStateAfterAppend() {
+  if (state_ == nullptr) return Status::Ok();
+  std::shared_ptr<log::PartitionLog> state_log = logs_->GetPartition(cdc::kStateTopic, 0);
+  if (state_log == nullptr) return Status::Ok();
+  // Only this runner writes the state topic, so its end (after this pass's marker) is where the
+  // store stands. A failure keeps the overlay: the next pass's commit writes it again.
+  Status s = state_->Commit(cdc::kStateCheckpoint, state_log->log_end_offset());
+  if (!s.ok()) {
+    metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "state"}})->Inc();
+  }
+  return Status::Ok();
 }
 
 void PipelineRunner::Account(const std::vector<pipeline::OutputRecord>& out,
@@ -248,9 +324,15 @@ Result<size_t> PipelineRunner::ProcessExchange(const json::Value& exchange) {
   std::vector<pipeline::OutputRecord> out;
   pipeline::ProcessStats stats;
   processor_->Process(exchange, &arena, &out, &stats);
-  EC_RETURN_IF_ERROR(writer_->Append(out));
+  const size_t written = out.size();  // without the state records
+  if (state_ != nullptr) cdc::StateRecords(state_->Pending(), &out);
+  if (Status s = writer_->Append(out); !s.ok()) {
+    if (state_ != nullptr) state_->Discard();
+    return s;
+  }
+  (void)CommitStateAfterAppend();
   Account(out, stats);
-  return out.size();
+  return written;
 }
 
 Result<size_t> PipelineRunner::ProcessRaw(std::string_view text, std::string_view format) {
@@ -265,9 +347,15 @@ Result<size_t> PipelineRunner::ProcessRaw(std::string_view text, std::string_vie
   std::vector<pipeline::OutputRecord> out;
   pipeline::ProcessStats stats;
   for (const json::Value& x : exchanges) processor_->Process(x, &arena, &out, &stats);
-  EC_RETURN_IF_ERROR(writer_->Append(out));
+  const size_t written = out.size();  // without the state records
+  if (state_ != nullptr) cdc::StateRecords(state_->Pending(), &out);
+  if (Status s = writer_->Append(out); !s.ok()) {
+    if (state_ != nullptr) state_->Discard();
+    return s;
+  }
+  (void)CommitStateAfterAppend();
   Account(out, stats);
-  return out.size();
+  return written;
 }
 
 }  // namespace ec::server

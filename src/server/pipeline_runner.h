@@ -1,10 +1,16 @@
 #pragma once
 // The pipeline runner: one thread that consumes the raw topic (and every `api-logs.*` topic)
 // from the position committed under the consumer group "eventception.pipeline", runs the
-// Processor on each exchange, appends the output records (events, dead letters) to their
-// topics and only then commits its position. A restart resumes at the committed position, so
-// delivery to the output topics is at-least-once (event ids are deterministic, so a consumer
-// can drop the duplicates of a crash).
+// Processor on each exchange and writes the output records (events, changelog records, dead
+// letters) and the changelog state.
+//
+// Exactly once (processing.guarantee: exactly_once, the default; docs/exactly-once.md): each
+// pass is one transaction (pipeline_txn.h) holding its outputs, its state-topic records and
+// its new input position; the state store gets the pass's state only after the commit. A
+// restart first finishes or aborts what a crash left open, so read_committed consumers see
+// every output exactly once.
+// At least once: outputs are appended, then the position is committed; a crash between the
+// two repeats the pass (event ids are deterministic, so consumers can drop the duplicates).
 
 #include <atomic>
 #include <condition_variable>
@@ -24,6 +30,9 @@ namespace ec::log {
 class LogManager;
 class PartitionLog;
 }  // namespace ec::log
+namespace ec::cdc {
+class TxnStateStore;
+}
 
 namespace ec::server {
 
@@ -32,6 +41,7 @@ class Counter;
 class Gauge;
 class Histogram;
 class TopicWriter;
+class PipelineTxn;
 
 inline constexpr char kPipelineGroup[] = "eventception.pipeline";
 // Header on raw records that ingest already decoded and redacted (value = canonical exchange).
@@ -44,6 +54,8 @@ struct RunnerOptions {
   size_t max_read_bytes = 1 << 20;  // per partition and pass
   size_t max_record_bytes = 1 << 20;
   uint32_t max_json_depth = 64;
+  // processing.guarantee: true = exactly_once (transactional passes), false = at_least_once.
+  bool exactly_once = true;
 };
 
 class PipelineRunner {
@@ -53,6 +65,12 @@ class PipelineRunner {
                  TopicWriter* writer, MetricsRegistry* metrics);
   ~PipelineRunner();
 
+  // The changelog state the processor's CDC stage writes to (its overlay is committed with each
+  // pass). Call before Start; null = no changelog state.
+  void SetStateStore(cdc::TxnStateStore* state) { state_ = state; }
+  // Exactly once: finishes (commits or aborts) the transactions a crash left open and catches
+  // the state store up with the committed state topic. Start calls it if it was not called.
+  Status Recover();
   void Start();
   // Finishes the pass in progress (its outputs and commit), then stops.
   void Stop();
@@ -92,8 +110,20 @@ class PipelineRunner {
   // Installs a pending SwapProcessor (caller holds pass_mu_).
   void ApplyPendingSwap();
 
+  // Appends `out` (plus the pass's state records) and commits `position` for `src`, the way
+  // the guarantee says; then commits the state overlay. On error nothing is committed.
+  Status CommitPass(Source* src, int64_t position, std::vector<pipeline::OutputRecord>* out);
+  // Commits the state overlay after a non-transactional append (replay) .
+  Status CommitStateAfterAppend();
+
   RunnerOptions options_;
   log::LogManager* logs_;
+  cdc::TxnStateStore* state_ = nullptr;
+  std::unique_ptr<PipelineTxn> txn_;
+  bool recovered_ = false;
+  int64_t exit_before_decision_at_ = -1;  // test hook (EC_TEST_STALL_BEFORE_DECISION): pass number
+  int64_t passes_ = 0;
+  Counter* aborted_;
   // pass_mu_ is held for a whole pass (and by ProcessExchange/ProcessRaw), so processor_ only
   // changes between passes. swap_mu_ guards the hand-over of a pending processor.
   mutable std::mutex pass_mu_;

@@ -1,6 +1,8 @@
 #include "server/topic_writer.h"
 
+#include <chrono>
 #include <condition_variable>
+#include <memory>
 
 #include "log/log_manager.h"
 #include "log/record_batch_builder.h"
@@ -66,6 +68,66 @@ Result<int32_t> TopicWriter::EnsureTopic(const std::string& topic) {
 }
 
 Status TopicWriter::Append(const std::vector<pipeline::OutputRecord>& records) {
+  return AppendWith(records, log::BatchBuilderOptions{}, true, nullptr);
+}
+
+Status TopicWriter::AppendTransactional(const std::vector<pipeline::OutputRecord>& records, const Txn& txn,
+                                        bool sync, std::set<TopicPartition>* touched) {
+  log::BatchBuilderOptions o;
+  o.producer_id = txn.producer_id;
+  o.producer_epoch = txn.epoch;
+  o.transactional = true;
+  return AppendWith(records, o, sync, touched);
+}
+
+void TopicWriter::WriteMarkersAsync(const std::set<TopicPartition>& partitions, const Txn& txn, bool commit,
+                                    std::function<void(Status)> done) {
+  struct State {
+    std::mutex mu;
+    size_t pending = 1;  // released after the loop, so `done` cannot run early
+    Status first_error;
+    std::function<void(Status)> done;
+  };
+  auto st = std::make_shared<State>();
+  st->done = std::move(done);
+  auto finish = [st](const Status& s) {
+    std::function<void(Status)> cb;
+    Status result;
+    {
+      std::lock_guard<std::mutex> lock(st->mu);
+      if (!s.ok() && st->first_error.ok()) st->first_error = s;
+      if (--st->pending > 0) return;
+      cb = std::move(st->done);
+      result = st->first_error;
+    }
+    if (cb) cb(result);
+  };
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  for (const TopicPartition& tp : partitions) {
+    std::shared_ptr<log::PartitionLog> log = logs_->GetPartition(tp.first, tp.second);
+    if (log == nullptr) {
+      finish(NotFound("topic '" + tp.first + "' has no partition " + std::to_string(tp.second)));
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(st->mu);
+      ++st->pending;
+    }
+    std::string marker = log::RecordBatchBuilder::MakeControlBatch(
+        txn.producer_id, txn.epoch, commit ? log::ControlType::kCommit : log::ControlType::kAbort, 0, now);
+    std::string topic = tp.first;
+    log->AppendAsync(std::move(marker), {log::Durability::kSync}, [finish, topic](const log::AppendResult& ar) {
+      finish(ar.ok() ? Status::Ok() : IoError("transaction marker on '" + topic + "' failed: " + ar.message));
+    });
+  }
+  finish(Status::Ok());
+}
+
+Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& records,
+                               const log::BatchBuilderOptions& options, bool sync,
+                               std::set<TopicPartition>* touched) {
   if (records.empty()) return Status::Ok();
   std::map<std::pair<std::string, int32_t>, log::RecordBatchBuilder> builders;
   std::vector<log::RecordHeader> headers;
@@ -80,7 +142,9 @@ Status TopicWriter::Append(const std::vector<pipeline::OutputRecord>& records) {
     }
     headers.clear();
     for (const auto& [k, v] : r.headers) headers.push_back({k, std::string_view(v)});
-    auto& b = builders[{r.topic, p}];
+    auto it = builders.find({r.topic, p});
+    if (it == builders.end()) it = builders.emplace(std::make_pair(r.topic, p), log::RecordBatchBuilder(options)).first;
+    auto& b = it->second;
     b.Add(r.key ? std::optional<std::string_view>(*r.key) : std::nullopt,
           r.value ? std::optional<std::string_view>(*r.value) : std::nullopt, r.timestamp_ms,
           headers);
@@ -108,7 +172,8 @@ Status TopicWriter::Append(const std::vector<pipeline::OutputRecord>& records) {
       ++pending;
     }
     std::string topic = tp.first;
-    log->AppendAsync(std::move(batch).value(), {log::Durability::kSync},
+    if (touched != nullptr) touched->insert(tp);
+    log->AppendAsync(std::move(batch).value(), {sync ? log::Durability::kSync : log::Durability::kWritten},
                      [&, topic](const log::AppendResult& ar) {
                        std::lock_guard<std::mutex> lock(mu);
                        if (!ar.ok() && first_error.ok()) {

@@ -4,8 +4,10 @@
 // where a Java producer would put them), and builds one batch per partition. Thread-safe.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +18,7 @@
 
 namespace ec::log {
 class LogManager;
+struct BatchBuilderOptions;
 }
 
 namespace ec::server {
@@ -38,7 +41,26 @@ class TopicWriter {
   // (the pipeline replays from its committed position, so this is at-least-once).
   Status Append(const std::vector<pipeline::OutputRecord>& records);
 
+  // A transactional producer (exactly-once pipeline): its batches carry the producer id and
+  // epoch and the transactional flag, so they stay invisible to read_committed readers until
+  // a commit marker follows them.
+  struct Txn {
+    int64_t producer_id = -1;
+    int16_t epoch = 0;
+  };
+  using TopicPartition = std::pair<std::string, int32_t>;
+  // Appends `records` as part of `txn`'s open transaction (every batch written before this
+  // returns; durable when `sync`). Adds each partition written to `*touched`. Errors as Append.
+  Status AppendTransactional(const std::vector<pipeline::OutputRecord>& records, const Txn& txn, bool sync,
+                             std::set<TopicPartition>* touched);
+  // Writes a commit (or abort) marker of `txn` on every partition of `partitions`; each is
+  // written before this returns. `done` runs once, when all are durable (or the first failed).
+  void WriteMarkersAsync(const std::set<TopicPartition>& partitions, const Txn& txn, bool commit,
+                         std::function<void(Status)> done);
+
  private:
+  Status AppendWith(const std::vector<pipeline::OutputRecord>& records, const log::BatchBuilderOptions& options,
+                    bool sync, std::set<TopicPartition>* touched);
   log::LogManager* logs_;
   const ServerConfig* config_;
   std::mutex mu_;

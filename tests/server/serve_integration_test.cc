@@ -155,7 +155,8 @@ TEST_F(ServeTest, ExchangeBecomesEventReadableWithKcat) {
             std::string::npos) << metrics.body;
   EXPECT_NE(metrics.body.find("eventception_end_to_end_latency_seconds_count"), std::string::npos);
   ClientResponse topics = http_->Request("GET", "/v1/topics/shop.order.placed");
-  EXPECT_NE(topics.body.find(R"("high_watermark":1)"), std::string::npos) << topics.body;
+  // The event and its transaction's commit marker (exactly-once processing, docs/exactly-once.md).
+  EXPECT_NE(topics.body.find(R"("high_watermark":2)"), std::string::npos) << topics.body;
   ClientResponse spec = http_->Request("GET", "/v1/openapi.json");
   EXPECT_EQ(spec.status, 200);
   EXPECT_TRUE(json::Parse(spec.body).ok());

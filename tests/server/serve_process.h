@@ -89,6 +89,26 @@ class ServeProcess {
     ss << in.rdbuf();
     return ss.str();
   }
+  pid_t pid() const { return pid_; }
+  // Whether the child still runs (reaps it if it ended).
+  bool Alive() {
+    if (pid_ <= 0) return false;
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      return false;
+    }
+    return true;
+  }
+  // Waits for the child to end (after a kill from elsewhere).
+  void Wait() {
+    if (pid_ <= 0) return;
+    int status;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
   uint16_t http_port() const { return http_port_; }
   uint16_t kafka_port() const { return kafka_port_; }
   int exit_code() const { return exit_code_; }

@@ -1,0 +1,77 @@
+#pragma once
+// The transactions of the exactly-once pipeline (docs/exactly-once.md). Each pass is one
+// transaction of a dedicated producer id: its output records (events, changelog records,
+// tombstones, dead letters, state-topic records) go out as transactional batches, the new input
+// position as a transactional offset record in __consumer_offsets, and then:
+//
+//   1. the offset record is written first, so an open transaction on __consumer_offsets marks
+//      a pass in flight;
+//   2. outputs and the offset record are made durable together (one group commit);
+//   3. the decision: the commit marker on __consumer_offsets, durable. From here the pass
+//      is committed;
+//   4. commit markers on every output partition (their fdatasync overlaps the next pass; the
+//      next decision waits for them).
+//
+// Recover() (at startup, before anything is read) finishes what a crash left open: if
+// __consumer_offsets still has the producer's transaction open, the pass never decided and
+// is aborted everywhere (outputs first, __consumer_offsets last); otherwise the open output
+// transactions belong to the last, committed pass and get their commit markers.
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "log/group_offsets.h"
+#include "pipeline/processor.h"
+#include "server/topic_writer.h"
+
+namespace ec::log {
+class LogManager;
+}
+
+namespace ec::server {
+
+// Outside the range LogManager::AllocateProducerId hands to Kafka clients.
+inline constexpr int64_t kPipelineProducerId = int64_t{1} << 48;
+
+class PipelineTxn {
+ public:
+  PipelineTxn(log::LogManager* logs, TopicWriter* writer, int64_t producer_id = kPipelineProducerId)
+      : logs_(logs), writer_(writer), txn_{producer_id, 0} {}
+  ~PipelineTxn();
+
+  // Finishes transactions a crash left open (see above). Returns how many partitions got a
+  // marker in `*aborted` / `*committed` (either may be null).
+  Status Recover(size_t* aborted = nullptr, size_t* committed = nullptr);
+
+  // Runs steps 1-4 for one pass. On error the pass is aborted (best effort) and nothing of it
+  // is visible to read_committed readers; the caller retries from its committed position.
+  // `after_decision` runs between 3 and 4 (the state store commit).
+  Status CommitPass(const std::string& group, const std::vector<log::OffsetCommitEntry>& positions,
+                    const std::vector<pipeline::OutputRecord>& outputs);
+
+  // Waits until the markers of the last pass are durable.
+  Status WaitMarkers();
+
+  // Test hook: stop after step 2 (outputs durable, no decision), as a crash would.
+  bool crash_before_decision = false;
+
+  const TopicWriter::Txn& txn() const { return txn_; }
+
+ private:
+  Status Abort(const std::set<TopicWriter::TopicPartition>& touched);
+
+  log::LogManager* logs_;
+  TopicWriter* writer_;
+  TopicWriter::Txn txn_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t markers_pending_ = 0;  // guarded by mu_
+  Status markers_error_;        // guarded by mu_
+};
+
+}  // namespace ec::server

@@ -14,8 +14,8 @@ SPEC ?= examples/shop/openapi.yaml
 all: build
 
 deps:
-	@scripts/install-deps.sh
-	@scripts/install-peers.sh
+	@bash scripts/install-deps.sh
+	@bash scripts/install-peers.sh
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
@@ -29,13 +29,13 @@ run: deps build
 	$(BUILD_DIR)/eventception serve --spec $(SPEC)
 
 test: deps build
-	scripts/run-tests.sh $(BUILD_DIR)
+	bash scripts/run-tests.sh $(BUILD_DIR)
 
 check-long: deps build
-	scripts/check-long.sh $(BUILD_DIR)
+	bash scripts/check-long.sh $(BUILD_DIR)
 
 bench: deps build
-	scripts/run-bench.sh $(BUILD_DIR)
+	bash scripts/run-bench.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

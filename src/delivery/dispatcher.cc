@@ -108,6 +108,10 @@ class Dispatcher::Worker {
       auth_header_ = "Bearer " + sub_.auth.token;
     }
     paused_ = sub_.paused || !sub_.disabled_reason.empty();
+    // Fix the starting positions now, not when the worker thread first runs: a new subscription
+    // starting at "latest" must receive every event appended after it was created, even one
+    // appended before its thread got the CPU.
+    ScanTopics();
     thread_ = std::thread([this] { Run(); });
   }
 

@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
 #include "json/document.h"
 #include "json/writer.h"
 #include "pipeline/decode_util.h"
@@ -268,12 +269,6 @@ Result<json::Value> FinishMessage(MessageDraft& m, bool is_request, const Decode
   return b.Object(out, /*keys_stable=*/true);
 }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Result<json::Value> FinishExchange(ExchangeDraft& d, const DecodeOptions& options, Arena* arena,
@@ -322,7 +317,7 @@ Result<json::Value> FinishExchange(ExchangeDraft& d, const DecodeOptions& option
     m[0].value = b.String("x" + Sha256Hex128(text));
   }
   if (time.is_null()) {
-    m.insert(m.begin() + 1, json::Member{"time", b.String(FormatRfc3339Ms(options.now_ms >= 0 ? options.now_ms : NowMs()))});
+    m.insert(m.begin() + 1, json::Member{"time", b.String(FormatRfc3339Ms(options.now_ms >= 0 ? options.now_ms : WallClockMs()))});
   }
   json::Value exchange = b.Object(m, /*keys_stable=*/true);
   if (!options.redact.empty()) exchange = Redact(exchange, options.redact, arena);

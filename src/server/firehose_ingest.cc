@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "base/clock.h"
 #include "json/builder.h"
 #include "json/document.h"
 #include "pipeline/decode_util.h"
@@ -11,12 +12,6 @@
 
 namespace ec::server {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Compares without an early exit, so the time taken does not tell how much of a key matched.
 bool SameKey(std::string_view a, std::string_view b) {
@@ -95,7 +90,7 @@ HttpResponse FirehoseIngest::Answer(int status, const std::string& request_id, c
                          {{"status", std::to_string(status)}})
         ->Inc();
   }
-  return HttpResponse::Json(status, pipeline::gateways::FirehoseResponseBody(request_id, NowMs(), error));
+  return HttpResponse::Json(status, pipeline::gateways::FirehoseResponseBody(request_id, WallClockMs(), error));
 }
 
 HttpResponse FirehoseIngest::Handle(HttpRequest& req) {

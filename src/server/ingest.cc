@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "base/clock.h"
 #include "json/document.h"
 #include "json/writer.h"
 #include "log/log_manager.h"
@@ -23,12 +24,6 @@ std::string_view Trim(std::string_view s) {
 
 // Batches stay well below the default max.message.bytes (1 MiB) of the raw topic.
 constexpr size_t kMaxBatchBytes = 512 << 10;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void AppendRejections(const std::vector<Rejection>& rejected, std::string* out) {
   *out += "[";
@@ -245,7 +240,7 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
   size_t duplicates = 0;
   std::vector<std::string_view> claimed;
   bool stored = false;
-  const int64_t now = NowMs();
+  const int64_t now = WallClockMs();
   if (dedupe_ != nullptr && !accepted.empty()) {
     std::vector<std::string_view> ids;
     for (const IngestRecord& r : accepted) ids.push_back(r.key);

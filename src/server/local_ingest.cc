@@ -2,12 +2,13 @@
 
 #include <chrono>
 
+#include "base/clock.h"
 #include "json/document.h"
 #include "log/log_manager.h"
 #include "log/record_batch_builder.h"
-#include "server/pipeline_runner.h"
 #include "pipeline/processor.h"
 #include "server/metrics.h"
+#include "server/pipeline_runner.h"
 #include "server/topic_writer.h"
 
 namespace ec::server {
@@ -15,12 +16,6 @@ namespace {
 
 // Batches stay well below the raw topic's default max.message.bytes (1 MiB).
 constexpr size_t kMaxLocalBatchBytes = 512 << 10;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -94,7 +89,7 @@ Status LocalIngest::AppendCanonical(const std::vector<IngestRecord>& records) {
   if (log == nullptr) return Unavailable("raw topic partition missing");
   // Batches are built here rather than with BuildBatches so the common single batch is moved
   // into the log, not copied once more.
-  int64_t now = NowMs();
+  int64_t now = WallClockMs();
   log::RecordBatchBuilder builder;
   const log::RecordHeader decoded[] = {{kDecodedHeader, std::string_view("1")}};
   std::string all;
@@ -126,7 +121,7 @@ Status LocalIngest::DeadLetter(std::string_view raw, const Status& why, std::str
   dl.error = &why;
   dl.raw_text = raw;
   dl.format = format;
-  dl.timestamp_ms = NowMs();
+  dl.timestamp_ms = WallClockMs();
   std::vector<pipeline::OutputRecord> out{pipeline::MakeDeadLetter(dl, dead_letter_topic_)};
   Status s = writer_->Append(out);
   if (s.ok()) dead_lettered_->Inc();

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "base/clock.h"
 #include "cdc/state_topic.h"
 #include "cdc/txn_state_store.h"
 #include "json/document.h"
@@ -17,12 +18,6 @@
 
 namespace ec::server {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string_view HeaderValue(const log::Record& r, std::string_view name) {
   for (const log::RecordHeader& h : r.headers) {
@@ -251,7 +246,7 @@ bool PipelineRunner::Pass(Source* src) {
     return false;  // retried from the same position
   }
   src->position = next;
-  int64_t now = NowMs();
+  int64_t now = WallClockMs();
   for (int64_t t : append_times) latency_->Observe(std::max<int64_t>(0, now - t) / 1000.0);
   processed_counter_->Inc(append_times.size());
   Account(out, stats);
@@ -261,7 +256,7 @@ bool PipelineRunner::Pass(Source* src) {
 Status PipelineRunner::CommitPass(Source* src, int64_t position, std::vector<pipeline::OutputRecord>* out) {
   if (state_ != nullptr) cdc::StateRecords(state_->Pending(), out);
   std::vector<log::OffsetCommitEntry> positions = {
-      log::OffsetCommitEntry{src->topic, src->partition, {position, -1, "", NowMs()}}};
+      log::OffsetCommitEntry{src->topic, src->partition, {position, -1, "", WallClockMs()}}};
   if (txn_) {
     ++passes_;
     txn_->crash_before_decision = passes_ == exit_before_decision_at_;

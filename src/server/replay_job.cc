@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 
+#include "base/clock.h"
 #include "json/writer.h"
 #include "server/http/router.h"
 #include "server/pipeline_runner.h"
@@ -12,11 +13,6 @@ namespace ec::server {
 namespace {
 
 constexpr size_t kKeepJobs = 16;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Holds the pipeline's state writes: OnMatched waits while the gate is closed, then runs the
 // real stage. Swapped in between two passes, it stops the next pass before its first state
@@ -94,9 +90,9 @@ Result<std::string> ReplayJobs::Start(const ReplayRequest& request) {
   }
   if (thread_.joinable()) thread_.join();  // the previous job has finished
   auto job = std::make_unique<Job>();
-  job->id = "r" + std::to_string(NowMs()) + "-" + std::to_string(next_id_++);
+  job->id = "r" + std::to_string(WallClockMs()) + "-" + std::to_string(next_id_++);
   job->request = request;
-  job->started_ms = NowMs();
+  job->started_ms = WallClockMs();
   Job* raw = job.get();
   jobs_.push_back(std::move(job));
   while (jobs_.size() > kKeepJobs) jobs_.pop_front();
@@ -138,7 +134,7 @@ void ReplayJobs::Run(Job* job) {
   std::lock_guard<std::mutex> lock(mu_);
   job->state = s.ok() ? "done" : (job->progress.cancel.load() ? "cancelled" : "failed");
   if (!s.ok()) job->error = s.message();
-  job->finished_ms = NowMs();
+  job->finished_ms = WallClockMs();
 }
 
 std::optional<std::string> ReplayJobs::StatusJson(const std::string& id) const {

@@ -76,6 +76,20 @@ class ReplayTest : public ::testing::Test {
     return out;
   }
 
+  // The resource state once `n` keys are there and two reads agree. The state store is applied
+  // just after a pass's transaction commits, so a read right after the events are visible may
+  // not show that pass yet.
+  static std::map<std::string, std::string> SettledStates(uint16_t port, size_t n) {
+    std::map<std::string, std::string> last;
+    for (int i = 0; i < 500; ++i) {
+      std::map<std::string, std::string> now = States(port);
+      if (now.size() == n && now == last) return now;
+      last = std::move(now);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return last;
+  }
+
   // exchange id -> ce_id of `recs`.
   static std::map<std::string, std::string> Ids(const std::vector<TopicRecord>& recs) {
     std::map<std::string, std::string> m;
@@ -126,7 +140,7 @@ TEST_F(ReplayTest, AddedDefinitionIntoAndRebuild) {
   EXPECT_EQ(c.Request("POST", "/v1/replay", R"({"from":"yesterday"})").status, 400);
 
   // Rebuild in the server: same state as the live run, and nothing written to the changelog.
-  std::map<std::string, std::string> live = States(port);
+  std::map<std::string, std::string> live = SettledStates(port, 40);
   ASSERT_EQ(live.size(), 40u);
   done = Replay(port, R"({"from":"earliest","resource":"order"})");
   ASSERT_NE(done.find("\"state\":\"done\""), std::string::npos) << done;
@@ -144,7 +158,8 @@ TEST_F(ReplayTest, AddedDefinitionIntoAndRebuild) {
   // The pipeline goes on after a rebuild.
   Send(port, 40, 45);
   EXPECT_EQ(WaitTopic(port, "audit", 45).size(), 45u);
-  live = States(port);
+  live = SettledStates(port, 45);
+  ASSERT_EQ(live.size(), 45u);
 
   // The offline CLI refuses the data dir while the server holds it and points to --server.
   std::string out = RunCommand(std::string(EC_BINARY) + " replay --from earliest --resource order --data-dir " +

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -69,7 +70,11 @@ std::unique_ptr<Zone> LoadZone(std::string_view name) {
   if (name.empty() || name.size() > 64 || name.find("..") != std::string_view::npos || name[0] == '/') return nullptr;
   for (char c : name)
     if (!(isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' || c == '+')) return nullptr;
-  std::ifstream f("/usr/share/zoneinfo/" + std::string(name), std::ios::binary);
+  std::string path = "/usr/share/zoneinfo/" + std::string(name);
+  // A region directory ("America") opens but throws on read: only regular files are zones.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return nullptr;
+  std::ifstream f(path, std::ios::binary);
   if (!f) return nullptr;
   std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());

@@ -167,6 +167,8 @@ TEST_F(CelTest, JsonDataModel) {
   EXPECT_EQ(Eval("nope"), "error: undeclared reference to 'nope' (no such variable)");
   EXPECT_EQ(Eval("request.?missing.orValue('dflt')"), "\"dflt\"");
   EXPECT_EQ(Eval("timestamp(time).getHours('America/New_York')"), "5");
+  // A tzdata region directory is not a zone: an error value, not a crash (found by the fuzzer).
+  EXPECT_EQ(Eval("timestamp(time).getHours('America')").rfind("error: ", 0), 0u);
 }
 
 TEST_F(CelTest, ToJsonFormats) {

@@ -790,6 +790,7 @@ class Parser {
       if (n == 2 && name == "map") return Comp(CompKind::kMap, pos, target, std::move(args), false);
       if (n == 3 && name == "map") {
         Node* c = Comp(CompKind::kMap, pos, target, std::move(args), false);
+        if (failed_) return c;  // an error node has no arguments to reorder
         c->has_filter = true;
         std::swap(c->args[1], c->args[2]);  // args: range, transform, filter
         return c;
@@ -810,7 +811,7 @@ class Parser {
         else is_transform = false;
         if (is_transform && (n == 3 || n == 4)) {
           Node* c = Comp(k, pos, target, std::move(args), true);
-          if (n == 4) {
+          if (n == 4 && !failed_) {  // an error node has no arguments to reorder
             c->has_filter = true;
             std::swap(c->args[1], c->args[2]);  // args: range, transform, filter
           }

@@ -167,6 +167,9 @@ TEST_F(CelTest, JsonDataModel) {
   EXPECT_EQ(Eval("nope"), "error: undeclared reference to 'nope' (no such variable)");
   EXPECT_EQ(Eval("request.?missing.orValue('dflt')"), "\"dflt\"");
   EXPECT_EQ(Eval("timestamp(time).getHours('America/New_York')"), "5");
+  // Macro argument errors in the 3- and 4-argument forms are parse errors (found by the fuzzer).
+  EXPECT_NE(Eval("[1].transformList(k, k, v, v)").find("compile error: "), std::string::npos);
+  EXPECT_NE(Eval("[1].map(1, 2, 3)").find("error: "), std::string::npos);
   // A tzdata region directory is not a zone: an error value, not a crash (found by the fuzzer).
   EXPECT_EQ(Eval("timestamp(time).getHours('America')").rfind("error: ", 0), 0u);
 }

@@ -59,8 +59,7 @@ bool ConstantDistinctKeys(const Node* n) {
 }  // namespace
 
 void Annotate(Program* program) {
-  for (const auto& owned : program->nodes) {
-    Node* n = owned.get();
+  program->ForEachNode([](Node* n) {
     n->plain = n->predicate.empty() && (n->type == NT::kPath || !n->group) && !n->keep_array;
     switch (n->type) {
       case NT::kBinary: n->opcode = BinaryOp(n->op); break;
@@ -92,6 +91,10 @@ void Annotate(Program* program) {
       }
       default: break;
     }
+  });
+  const Node* root = program->root;
+  if (root && root->type == NT::kPath && root->name_path && root->items[0]->type == NT::kName) {
+    for (const Node* step : root->items) program->json_name_path.push_back(step->str);
   }
 }
 

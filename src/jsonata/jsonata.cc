@@ -64,6 +64,21 @@ const JsonataOptions& Expression::options() const { return program_->options; }
 
 Result<MaybeValue> Expression::Evaluate(const MaybeValue& input, Arena* arena, const Bindings* bindings,
                                         Error* error) const {
+  // `a.b.c` over a JSON object is the commonest expression in specs. Walking it needs no
+  // evaluator: an absent field or a scalar on the way is undefined and a field holding an array
+  // is the result as it is, exactly as EvalNamePath does. An array before the last step needs
+  // sequence semantics, so that (and array input) takes the general path below.
+  if (!program_->json_name_path.empty() && input.defined && input.value.is_object()) {
+    const json::Value* v = &input.value;
+    const auto& names = program_->json_name_path;
+    size_t i = 0;
+    for (; i < names.size() && v->is_object(); ++i) {
+      v = v->Find(names[i]);
+      if (v == nullptr) return MaybeValue{};
+    }
+    if (i == names.size()) return Defined(*v);
+    if (!v->is_array()) return MaybeValue{};
+  }
   internal::Evaluator ev(program_.get(), arena, bindings);
   internal::Val r = ev.RunJson(input);
   if (ev.failed) {

@@ -1,4 +1,5 @@
 // The evaluator's compile-time fast paths (annotate.cc: fused field paths, leading field names,
+// a whole expression of field names walked without an evaluator (jsonata.cc),
 // literal-key object constructors, string `&`, positional signature matching) must give exactly
 // what the general evaluation gives. Each case pairs an expression that takes a fast path with a
 // spelling of the same expression that cannot (a parenthesised step or key defeats the
@@ -39,6 +40,11 @@ std::string EvalText(std::string_view expr, std::string_view doc_text = kDoc) {
 // {fast spelling, general spelling}
 const std::vector<std::pair<std::string, std::string>> kPairs = {
     {"a.b.c", "(a).b.c"},
+    {"a", "(a)"},
+    {"empty", "(empty)"},
+    {"n", "(n)"},
+    {"num.x", "(num).x"},
+    {"a.b.arr.x", "(a).b.arr.x"},
     {"a.b.arr", "(a).b.arr"},
     {"a.b.arr[]", "(a).b.arr[]"},
     {"a.b.objs.c", "(a).b.objs.c"},

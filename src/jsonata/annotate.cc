@@ -11,8 +11,8 @@
 namespace ec::jsonata::internal {
 namespace {
 
-Op BinaryOp(const std::string& op) {
-  static const std::pair<const char*, Op> kOps[] = {
+Op BinaryOp(std::string_view op) {
+  static constexpr std::pair<std::string_view, Op> kOps[] = {
       {"and", Op::kAnd}, {"or", Op::kOr}, {"+", Op::kAdd},  {"-", Op::kSub},     {"*", Op::kMul},
       {"/", Op::kDiv},   {"%", Op::kMod}, {"=", Op::kEq},   {"!=", Op::kNe},     {"<", Op::kLt},
       {"<=", Op::kLe},   {">", Op::kGt},  {">=", Op::kGe},  {"&", Op::kConcat},  {"..", Op::kRange},
@@ -64,7 +64,8 @@ void Annotate(Program* program) {
     switch (n->type) {
       case NT::kBinary: n->opcode = BinaryOp(n->op); break;
       case NT::kValue:
-        n->opcode = n->op == "null" ? Op::kNull : (n->op == "true" ? Op::kTrue : Op::kFalse);
+        n->opcode = std::string_view(n->op) == "null" ? Op::kNull
+                    : (std::string_view(n->op) == "true" ? Op::kTrue : Op::kFalse);
         break;
       case NT::kUnary:
         if (n->op == "-") {

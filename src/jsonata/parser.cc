@@ -53,7 +53,7 @@ class Parser {
   Parser(Program* prog, Error* error) : prog_(prog), error_(error), lexer_(prog->source) {}
 
   Node* Parse() {
-    PCHK(Advance(nullptr, false));
+    PCHK(Advance({}, false));
     Node* expr = PT(Expression(0));
     if (node_.type != TT::kEnd) {
       return Fail("S0201", "Syntax error", node_.position, node_.value);
@@ -100,15 +100,16 @@ class Parser {
     return BindingPower(node_.value);
   }
 
-  void Advance(const char* id, bool infix) {
+  // `id`, when not empty, is the operator the current token must be.
+  void Advance(std::string_view id, bool infix) {
     if (failed_) return;
-    if (id && !(node_.type == TT::kOperator && node_.value == id)) {
+    if (!id.empty() && !Is(id)) {
       if (node_.type == TT::kEnd) {
-        Fail("S0203", std::string("Expected \"") + id + "\" before end of expression", node_.position, "",
-             id);
+        Fail("S0203", "Expected \"" + std::string(id) + "\" before end of expression", node_.position, "",
+             std::string(id));
       } else {
-        Fail("S0202", std::string("Expected \"") + id + "\", got \"" + node_.value + "\"", node_.position,
-             node_.value, id);
+        Fail("S0202", "Expected \"" + std::string(id) + "\", got \"" + node_.value + "\"", node_.position,
+             node_.value, std::string(id));
       }
       return;
     }
@@ -131,11 +132,11 @@ class Parser {
                   node_.position);
     }
     Token t = node_;
-    PCHK(Advance(nullptr, true));
+    PCHK(Advance({}, true));
     Node* left = PT(Nud(t));
     while (rbp < Lbp()) {
       t = node_;
-      PCHK(Advance(nullptr, false));
+      PCHK(Advance({}, false));
       left = PT(Led(t, left));
     }
     depth_--;
@@ -193,7 +194,7 @@ class Parser {
       }
       case TT::kOperator: break;
     }
-    const std::string& op = t.value;
+    std::string_view op = t.value;
     if (op == "and" || op == "or" || op == "in") {
       Node* n = Leaf(NT::kName, t);
       return n;
@@ -259,11 +260,11 @@ class Parser {
       PCHK(Advance("|", false));
       return n;
     }
-    return Fail("S0211", "The symbol " + op + " cannot be used as a unary operator", t.position, op);
+    return Fail("S0211", "The symbol " + std::string(op) + " cannot be used as a unary operator", t.position, std::string(op));
   }
 
   Node* Led(const Token& t, Node* left) {
-    const std::string& op = t.value;
+    std::string_view op = t.value;
     // An open call or predicate at the end of the text: jsonata-js reports the missing closer.
     if (node_.type == TT::kEnd && t.type == TT::kOperator && (t.value == "(" || t.value == "[")) {
       const char* closer = t.value == "(" ? ")" : "]";
@@ -306,7 +307,7 @@ class Parser {
           int depth = 1;
           std::string sig = "<";
           while (depth > 0 && !Is("{") && node_.type != TT::kEnd) {
-            PCHK(Advance(nullptr, false));
+            PCHK(Advance({}, false));
             if (Is(">")) depth--;
             else if (Is("<")) depth++;
             sig += node_.value;
@@ -385,8 +386,8 @@ class Parser {
       n->lhs = left;
       n->rhs = PT(Expression(BindingPower(op)));
       if (n->rhs->type != NT::kVariable) {
-        return Fail("S0214", "The right side of " + op + " must be a variable name (start with $)",
-                    n->rhs->position, op);
+        return Fail("S0214", "The right side of " + std::string(op) + " must be a variable name (start with $)",
+                    n->rhs->position, std::string(op));
       }
       return n;
     }
@@ -417,7 +418,7 @@ class Parser {
         return n;
       }
     }
-    return Fail("S0201", "Syntax error: \"" + op + "\"", t.position, op);
+    return Fail("S0201", "Syntax error: \"" + std::string(op) + "\"", t.position, std::string(op));
   }
 
   // ---- post-processing -------------------------------------------------------------------
@@ -527,7 +528,7 @@ class Parser {
   Node* ProcessInner(Node* expr) {
     switch (expr->type) {
       case NT::kBinary: {
-        const std::string& op = expr->op;
+        std::string_view op = expr->op;
         if (op == ".") {
           Node* lstep = PT(Process(expr->lhs));
           Node* result = lstep->type == NT::kPath ? lstep : Path(lstep);

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,8 +58,14 @@ struct Latency {
   double p50_ms = 0;
   double p99_ms = 0;
 };
+struct ProduceResult {
+  Throughput tp;
+  double broker_cpu_s_per_gb = 0;  // broker CPU seconds per GB of values produced
+};
+
 struct Figures {
-  Throughput produce_acks1, produce_acksall, consume_rdkafka, consume_raw;
+  ProduceResult produce_acks1, produce_acksall;
+  Throughput consume_rdkafka, consume_raw;
   Latency latency;
   int64_t retained = 0;
 };
@@ -88,7 +95,9 @@ class MockCluster {
     rd_kafka_destroy(handle_);
   }
   std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
-  void CreateTopic(const std::string& t) { rd_kafka_mock_topic_create(cluster_, t.c_str(), 1, 1); }
+  void CreateTopic(const std::string& t, int partitions = 1) {
+    rd_kafka_mock_topic_create(cluster_, t.c_str(), partitions, 1);
+  }
 
  private:
   rd_kafka_t* handle_;
@@ -99,33 +108,87 @@ inline void CountDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque
   if (!m->err) ++*static_cast<std::atomic<int64_t>*>(opaque);
 }
 
-inline Throughput ProduceRun(const std::string& bs, const std::string& topic, int n,
-                             const std::string& acks) {
-  rd_kafka_conf_t* c = rd_kafka_conf_new();
-  std::atomic<int64_t> delivered{0};
-  rd_kafka_conf_set_opaque(c, &delivered);
-  rd_kafka_conf_set_dr_msg_cb(c, CountDelivery);
-  rd_kafka_t* p = NewClient(RD_KAFKA_PRODUCER,
-                            {{"bootstrap.servers", bs}, {"acks", acks}, {"linger.ms", "5"},
-                             {"batch.size", "1000000"}, {"queue.buffering.max.kbytes", "1048576"},
-                             {"compression.type", "none"}},
-                            c);
-  std::string value(kValueSize, 'x');
-  auto t0 = Clock::now();
-  for (int i = 0; i < n; ++i) {
-    while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
-                             RD_KAFKA_V_VALUE(value.data(), value.size()),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      rd_kafka_poll(p, 1);
-    }
-    if ((i & 1023) == 0) rd_kafka_poll(p, 0);
+// CPU seconds (user + system) used so far by this process's threads whose name starts with
+// one of `prefixes` (our broker: "ec-kafka", "ec-log"; the mock cluster: "rdk:mock"), so the
+// broker's own cost can be compared even when the clients are what limits throughput.
+inline double ThreadCpuSeconds(const std::vector<std::string>& prefixes) {
+  double ticks = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream cf(e.path() / "comm");
+    std::string comm;
+    std::getline(cf, comm);
+    bool match = std::any_of(prefixes.begin(), prefixes.end(),
+                             [&](const std::string& p) { return comm.rfind(p, 0) == 0; });
+    if (!match) continue;
+    std::ifstream sf(e.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(sf)), std::istreambuf_iterator<char>());
+    size_t rp = stat.rfind(')');
+    if (rp == std::string::npos) continue;
+    std::istringstream in(stat.substr(rp + 2));
+    std::string field;
+    // Fields after the name: state(3) ... utime(14), stime(15).
+    for (int i = 3; i <= 13; ++i) in >> field;
+    double ut = 0, st = 0;
+    in >> ut >> st;
+    ticks += ut + st;
   }
-  rd_kafka_flush(p, 120000);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// `producers` librdkafka producers in parallel, producer i writing n/producers messages to
+// partition i (the topic must have `producers` partitions). Values are sent without a copy
+// into librdkafka (one constant buffer; librdkafka copies it into its batch), so each
+// client spends its CPU on the protocol, not on malloc. The same setup for both brokers.
+inline ProduceResult ProduceRun(const std::string& bs, const std::string& topic, int n,
+                                const std::string& acks, int producers,
+                                const std::vector<std::string>& broker_threads) {
+  static const std::string value(kValueSize, 'x');
+  std::atomic<int64_t> delivered{0};
+  std::vector<rd_kafka_t*> clients;
+  for (int k = 0; k < producers; ++k) {
+    rd_kafka_conf_t* c = rd_kafka_conf_new();
+    rd_kafka_conf_set_opaque(c, &delivered);
+    rd_kafka_conf_set_dr_msg_cb(c, CountDelivery);
+    clients.push_back(NewClient(RD_KAFKA_PRODUCER,
+                                {{"bootstrap.servers", bs}, {"acks", acks}, {"linger.ms", "5"},
+                                 {"batch.size", "1000000"}, {"queue.buffering.max.kbytes", "1048576"},
+                                 {"compression.type", "none"}},
+                                c));
+  }
+  // Connected and metadata known before the clock starts.
+  for (rd_kafka_t* p : clients) {
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_topic_t* t = rd_kafka_topic_new(p, topic.c_str(), nullptr);
+    if (rd_kafka_metadata(p, 0, t, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+  }
+  double cpu0 = ThreadCpuSeconds(broker_threads);
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  int per = n / producers;
+  for (int k = 0; k < producers; ++k) {
+    threads.emplace_back([&, k] {
+      rd_kafka_t* p = clients[k];
+      for (int i = 0; i < per; ++i) {
+        while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(k),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                 RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_END) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+          rd_kafka_poll(p, 1);
+        }
+        if ((i & 1023) == 0) rd_kafka_poll(p, 0);
+      }
+      rd_kafka_flush(p, 120000);
+    });
+  }
+  for (auto& t : threads) t.join();
   double s = std::chrono::duration<double>(Clock::now() - t0).count();
-  rd_kafka_destroy(p);
-  if (delivered.load() != n) std::fprintf(stderr, "produce: %lld of %d delivered\n", (long long)delivered.load(), n);
-  return {delivered.load() / s, delivered.load() * double(kValueSize) / s / 1e6};
+  double cpu = ThreadCpuSeconds(broker_threads) - cpu0;
+  for (rd_kafka_t* p : clients) rd_kafka_destroy(p);
+  int64_t total = int64_t{per} * producers;
+  if (delivered.load() != total) std::fprintf(stderr, "produce: %lld of %lld delivered\n", (long long)delivered.load(), (long long)total);
+  double gb = delivered.load() * double(kValueSize) / 1e9;
+  return {{delivered.load() / s, delivered.load() * double(kValueSize) / s / 1e6}, gb > 0 ? cpu / gb : 0};
 }
 
 // [low, high) offsets of partition 0: what the broker still holds (the mock cluster keeps
@@ -170,9 +233,31 @@ inline Throughput ConsumeRun(const std::string& bs, const std::string& topic, in
   return {got / s, bytes / s / 1e6};
 }
 
-// Our raw Fetch client: one connection, Fetch v11 in a loop, records discarded (only the
-// batch headers are walked to find the next offset).
-inline Throughput RawFetchRun(const std::string& bs, const std::string& topic, int64_t start, int n) {
+// Reads exactly `n` bytes (false on EOF or error).
+inline bool RecvAll(int fd, char* p, size_t n) {
+  while (n > 0) {
+    ssize_t k = ::recv(fd, p, n, MSG_WAITALL);
+    if (k <= 0) return false;
+    p += k;
+    n -= static_cast<size_t>(k);
+  }
+  return true;
+}
+
+inline uint64_t LoadBe(const char* p, int k) {
+  uint64_t v = 0;
+  for (int i = 0; i < k; ++i) v = (v << 8) | uint8_t(p[i]);
+  return v;
+}
+
+// Our raw Fetch client: one connection, Fetch v11 for up to `fetch_bytes` in a loop, for
+// `seconds` (re-reading [start, end) from the start each time it reaches the end, so the
+// figure is a steady state, not a cold start). Responses are read in 1 MiB chunks into one
+// buffer and discarded: only the fixed response prefix and each batch's first 27 bytes (base
+// offset, length, last offset delta) are looked at, to know where the next fetch starts, the
+// way a consumer must. Bytes counted = whole responses, as iperf3 counts its payload.
+inline Throughput RawFetchRun(const std::string& bs, const std::string& topic, int64_t start,
+                              int64_t end, double seconds, size_t fetch_bytes = 32 << 20) {
   size_t colon = bs.rfind(':');
   int port = std::stoi(bs.substr(colon + 1));
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -181,57 +266,84 @@ inline Throughput RawFetchRun(const std::string& bs, const std::string& topic, i
   a.sin_port = htons(static_cast<uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return {};
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   int64_t offset = start, records = 0;
   size_t bytes = 0;
-  std::string buf;
+  std::vector<char> chunk(1 << 20);
   auto t0 = Clock::now();
+  auto until = t0 + std::chrono::duration<double>(seconds);
   int32_t corr = 0;
-  while (records < n && Clock::now() - t0 < std::chrono::seconds(120)) {
+  bool failed = false;
+  while (!failed && Clock::now() < until && end > start) {
+    if (offset >= end) offset = start;
     FetchRequest f;
     f.max_wait_ms = 100;
     f.min_bytes = 1;
-    f.max_bytes = 64 << 20;
+    f.max_bytes = static_cast<int32_t>(fetch_bytes);
     auto& t = f.topics.emplace_back();
     t.topic = topic;
     auto& p = t.partitions.emplace_back();
     p.partition = 0;
     p.fetch_offset = offset;
-    p.partition_max_bytes = 32 << 20;
+    p.partition_max_bytes = static_cast<int32_t>(fetch_bytes);
     Writer w;
     w.WriteInt32(0);
     EncodeRequestHeader(w, RequestHeader{1, 11, ++corr, std::string("raw")}, 1);
     f.Encode(w, 11);
     w.PatchInt32(0, static_cast<int32_t>(w.size() - 4));
     if (::send(fd, w.buffer().data(), w.buffer().size(), 0) < 0) break;
-    char sz[4];
-    if (::recv(fd, sz, 4, MSG_WAITALL) != 4) break;
-    uint32_t len = (uint8_t(sz[0]) << 24) | (uint8_t(sz[1]) << 16) | (uint8_t(sz[2]) << 8) | uint8_t(sz[3]);
-    buf.resize(len);
-    if (::recv(fd, buf.data(), len, MSG_WAITALL) != static_cast<ssize_t>(len)) break;
-    bytes += len + 4;
-    Reader r(buf);
-    int32_t got_corr;
-    (void)DecodeResponseHeader(r, 0, got_corr);
-    FetchResponse resp;
-    if (!resp.Decode(r, 11).ok() || resp.responses.empty()) break;
-    std::string_view rec = resp.responses[0].partitions[0].records.data;
-    // Walk batch headers only: base offset (8) + length (4) ... last offset delta at 23.
-    while (rec.size() >= 61) {
-      auto be = [&](size_t at, int k) {
-        uint64_t v = 0;
-        for (int i = 0; i < k; ++i) v = (v << 8) | uint8_t(rec[at + i]);
-        return v;
-      };
-      int64_t base = static_cast<int64_t>(be(0, 8));
-      size_t blen = static_cast<size_t>(be(8, 4)) + 12;
-      if (blen > rec.size()) break;
-      int64_t last = base + static_cast<int32_t>(be(23, 4));
-      if (last >= offset) {
-        records += last + 1 - std::max(base, offset);
-        offset = last + 1;
-      }
-      rec.remove_prefix(blen);
+    // Fixed prefix of a v11 response with one topic and one partition, up to the aborted
+    // transactions count: size, correlation id, throttle, error, session, [topics] count,
+    // topic name, [partitions] count, index, error, high watermark, last stable, log start.
+    const size_t head = 4 + 4 + 4 + 2 + 4 + 4 + 2 + topic.size() + 4 + 4 + 2 + 8 + 8 + 8 + 4;
+    char h[512];
+    if (head > sizeof(h) || !RecvAll(fd, h, head)) break;
+    size_t len = LoadBe(h, 4);
+    size_t consumed = head - 4;
+    int32_t aborted = static_cast<int32_t>(LoadBe(h + head - 4, 4));
+    for (int32_t i = 0; i < aborted && !failed; ++i) {
+      failed = !RecvAll(fd, chunk.data(), 16);
+      consumed += 16;
     }
+    char tail[8];  // preferred read replica, records length
+    if (failed || !RecvAll(fd, tail, 8)) break;
+    consumed += 8;
+    int64_t rec_len = static_cast<int32_t>(LoadBe(tail + 4, 4));
+    if (rec_len < 0) rec_len = 0;
+    // Stream the records: walk batch headers as they pass through the chunk buffer.
+    int64_t pos = 0, next_batch = 0;
+    char bh[27];
+    size_t bh_have = 0;
+    size_t left = len - consumed;
+    while (left > 0) {
+      ssize_t k = ::recv(fd, chunk.data(), std::min(left, chunk.size()), 0);
+      if (k <= 0) {
+        failed = true;
+        break;
+      }
+      left -= static_cast<size_t>(k);
+      int64_t chunk_end = std::min<int64_t>(pos + k, rec_len);
+      while (next_batch + static_cast<int64_t>(bh_have) < chunk_end) {
+        int64_t at = next_batch + static_cast<int64_t>(bh_have);
+        size_t take = std::min<size_t>(sizeof(bh) - bh_have, static_cast<size_t>(chunk_end - at));
+        std::memcpy(bh + bh_have, chunk.data() + (at - pos), take);
+        bh_have += take;
+        if (bh_have < sizeof(bh)) break;
+        int64_t base = static_cast<int64_t>(LoadBe(bh, 8));
+        int64_t blen = static_cast<int64_t>(LoadBe(bh + 8, 4)) + 12;
+        int64_t last = base + static_cast<int32_t>(LoadBe(bh + 23, 4));
+        // A partial batch at the end (cut by max_bytes) is not consumed.
+        if (next_batch + blen <= rec_len && last >= offset) {
+          records += last + 1 - std::max(base, offset);
+          offset = last + 1;
+        }
+        next_batch += blen;
+        bh_have = 0;
+      }
+      pos += k;
+    }
+    bytes += len + 4;
   }
   double s = std::chrono::duration<double>(Clock::now() - t0).count();
   ::close(fd);

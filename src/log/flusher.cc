@@ -1,5 +1,7 @@
 #include "log/flusher.h"
 
+#include <pthread.h>
+
 #include <chrono>
 
 #include "log/partition_log.h"
@@ -8,7 +10,12 @@ namespace ec::log {
 
 Flusher::Flusher(int64_t interval_ms, int sync_threads) : interval_ms_(interval_ms) {
   if (sync_threads < 1) sync_threads = 1;
-  for (int i = 0; i < sync_threads; ++i) threads_.emplace_back([this, i] { Run(i == 0); });
+  for (int i = 0; i < sync_threads; ++i) {
+    threads_.emplace_back([this, i] {
+      pthread_setname_np(pthread_self(), "ec-log-sync");  // for top/perf and the benchmark
+      Run(i == 0);
+    });
+  }
 }
 
 Flusher::~Flusher() {

@@ -1,5 +1,7 @@
 #include "log/log_manager.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -39,7 +41,10 @@ Result<std::unique_ptr<LogManager>> LogManager::Open(LogManagerOptions options) 
   m->flusher_ = std::make_unique<Flusher>(m->options_.flush_interval_ms, m->options_.sync_threads);
   EC_RETURN_IF_ERROR(m->Load());
   if (m->options_.maintenance_interval_ms > 0)
-    m->maintenance_thread_ = std::thread([p = m.get()] { p->MaintenanceLoop(); });
+    m->maintenance_thread_ = std::thread([p = m.get()] {
+      pthread_setname_np(pthread_self(), "ec-log-maint");
+      p->MaintenanceLoop();
+    });
   return m;
 }
 

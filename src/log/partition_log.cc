@@ -265,6 +265,13 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(Env* env, std::string d
 
 void PartitionLog::AppendAsync(std::string batches, const AppendOptions& options,
                                AppendCallback done) {
+  // The bytes are written before AppendInPlace returns, so `batches` may die with this frame.
+  AppendInPlace(batches.data(), batches.size(), options, std::move(done));
+}
+
+void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& options,
+                                 AppendCallback done) {
+  const std::string_view batches(data, size);
   Impl& d = *impl_;
   std::shared_ptr<const TopicConfig> config = this->config();
   // 1. Validate every batch before touching the log (all or nothing).
@@ -347,7 +354,7 @@ void PartitionLog::AppendAsync(std::string batches, const AppendOptions& options
       int64_t next = d.leo;
       result.base_offset = next;
       for (auto [pos, size] : spans) {
-        char* p = batches.data() + pos;
+        char* p = data + pos;
         RecordBatchView::SetBaseOffset(p, next);
         RecordBatchView::SetPartitionLeaderEpoch(p, 0);
         if (append_time) RecordBatchView::SetLogAppendTime(p, size, now);

@@ -124,6 +124,10 @@ class PartitionLog {
   // consecutively from the log end offset. `done` runs once: inline on failure or for
   // kWritten, on the flusher thread after fdatasync for kSync.
   void AppendAsync(std::string batches, const AppendOptions& options, AppendCallback done);
+  // AppendAsync without the copy: `data` (`size` bytes, the caller's buffer) is validated and
+  // its offsets rewritten in place, and it is written to the segment before this returns, so
+  // the caller may reuse it afterwards (a server's request buffer). Same rules otherwise.
+  void AppendInPlace(char* data, size_t size, const AppendOptions& options, AppendCallback done);
   // Blocking form of AppendAsync (waits for the fdatasync when kSync).
   AppendResult Append(std::string batches, const AppendOptions& options);
 

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "log/fault_injection_env.h"
@@ -92,6 +94,47 @@ TEST(PartitionLog, AppendAssignsOffsetsAndReadsBack) {
   ReadResult end = log->Read(6, 100);
   EXPECT_EQ(end.error, LogError::kNone);
   EXPECT_EQ(end.total_bytes, 0u);
+}
+
+// AppendInPlace writes from the caller's buffer before it returns: the buffer may be reused
+// (a server's request buffer) and what was appended stays intact; a kSync append done later
+// by the flusher does not read the buffer either.
+TEST(PartitionLog, AppendInPlaceWritesBeforeReturningAndRewritesOffsetsInThatBuffer) {
+  Fixture f;
+  Flusher flusher(-1, 1);
+  auto log = f.Open(&flusher);
+  ASSERT_TRUE(log->Append(MakeBatch(2, "a"), {}).ok());
+  std::string buf = MakeBatch(3, "b") + MakeBatch(1, "c");
+  std::atomic<int> calls{0};
+  AppendResult got;
+  std::promise<void> done;
+  log->AppendInPlace(buf.data(), buf.size(), {Durability::kSync}, [&](const AppendResult& r) {
+    got = r;
+    ++calls;
+    done.set_value();
+  });
+  // The offsets were assigned in the caller's buffer (base offset of the first batch = 2).
+  auto first = RecordBatchView::Parse(buf);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->base_offset(), 2);
+  std::fill(buf.begin(), buf.end(), '\xff');  // the caller reuses its buffer at once
+  done.get_future().wait();
+  ASSERT_TRUE(got.ok()) << got.message;
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(got.base_offset, 2);
+  EXPECT_EQ(got.last_offset, 5);
+  EXPECT_GE(log->durable_offset(), 6);
+  auto all = ReadAll(*log);
+  ASSERT_EQ(all.size(), 6u);
+  EXPECT_EQ(all[2], std::make_tuple(int64_t{2}, std::string("k0"), std::string("b0")));
+  EXPECT_EQ(all[5], std::make_tuple(int64_t{5}, std::string("k0"), std::string("c0")));
+  // A bad batch is refused whole, and nothing of it is written.
+  std::string bad = MakeBatch(2, "d");
+  bad[bad.size() - 1] ^= 1;  // CRC mismatch
+  AppendResult br;
+  log->AppendInPlace(bad.data(), bad.size(), {}, [&](const AppendResult& r) { br = r; });
+  EXPECT_FALSE(br.ok());
+  EXPECT_EQ(log->log_end_offset(), 6);
 }
 
 TEST(PartitionLog, MaxBytesAndMinOneBatch) {

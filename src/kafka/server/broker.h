@@ -112,7 +112,9 @@ struct Broker {
 struct RequestContext {
   RequestHeader header;
   Reader body;
-  std::shared_ptr<const std::string> frame;  // owns the bytes `body` points into
+  // Owns the bytes `body` points into. Mutable for one use only: Produce appends record
+  // batches in place (offsets rewritten in this buffer, no copy); nothing reads it after.
+  std::shared_ptr<std::string> frame;
   std::string client_host;
   boost::asio::io_context* io = nullptr;     // the connection's context (timers)
   std::shared_ptr<SafeExecutor> exec;        // posts back onto that context from any thread

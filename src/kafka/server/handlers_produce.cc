@@ -139,7 +139,10 @@ Status HandleProduce(Broker& b, RequestContext& ctx) {
         out.error_message = "empty record set";
         continue;
       }
-      std::string bytes;
+      auto on_done = [state, &out](const log::AppendResult& r) {
+        FillFromAppend(out, r);
+        state->Done();
+      };
       if (icpt != nullptr) {
         std::optional<std::string> replaced = Intercept(*icpt, t.name, p.index, p.records.data, out);
         if (!replaced) continue;
@@ -147,15 +150,22 @@ Status HandleProduce(Broker& b, RequestContext& ctx) {
           out.base_offset = plog->log_end_offset();
           continue;
         }
-        bytes = std::move(*replaced);
-      } else {
-        bytes.assign(p.records.data);
+        state->pending.fetch_add(1, std::memory_order_relaxed);
+        plog->AppendAsync(std::move(*replaced), opts, std::move(on_done));
+        continue;
       }
       state->pending.fetch_add(1, std::memory_order_relaxed);
-      plog->AppendAsync(std::move(bytes), opts, [state, &out](const log::AppendResult& r) {
-        FillFromAppend(out, r);
-        state->Done();
-      });
+      // The records lie in the request buffer, which this request owns: append them in place
+      // (no copy of the batch); otherwise (never expected) copy them.
+      std::string_view rec = p.records.data;
+      std::string* frame = ctx.frame.get();
+      if (frame != nullptr && rec.data() >= frame->data() &&
+          rec.data() + rec.size() <= frame->data() + frame->size()) {
+        char* at = frame->data() + (rec.data() - frame->data());
+        plog->AppendInPlace(at, rec.size(), opts, std::move(on_done));
+      } else {
+        plog->AppendAsync(std::string(rec), opts, std::move(on_done));
+      }
     }
   }
   if (!state->reply) {

@@ -3,6 +3,7 @@
 #include "kafka/server/server.h"
 
 #include <spdlog/spdlog.h>
+#include <pthread.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -425,7 +426,10 @@ Status Server::Start() {
   m.broker.advertised_port = m.options.advertised_port ? m.options.advertised_port : m.ports[0];
   for (size_t i = 0; i < m.acceptors.size(); ++i) m.Accept(i);
   for (auto& ctx : m.contexts) {
-    m.threads.emplace_back([ctx] { ctx->run(); });
+    m.threads.emplace_back([ctx] {
+      pthread_setname_np(pthread_self(), "ec-kafka-io");  // for top/perf and the benchmark
+      ctx->run();
+    });
   }
   m.started = true;
   return Status::Ok();

@@ -368,7 +368,11 @@ inline double Percentile(std::vector<double> v, int pct) {
 inline Latency LatencyRun(const std::string& bs, const std::string& topic, int rate, int seconds,
                           std::shared_ptr<ec::log::PartitionLog> plog = nullptr,
                           LatencyBreakdown* breakdown = nullptr) {
+  // Nagle off on the clients' sockets too (librdkafka leaves it on by default; our broker sets
+  // TCP_NODELAY on its side): a small produce or fetch request otherwise waits for the ACK of
+  // the previous one. Same for both brokers.
   rd_kafka_t* c = NewClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bs}, {"group.id", "lat"},
+                                                {"socket.nagle.disable", "true"},
                                                 {"enable.auto.commit", "false"},
                                                 {"fetch.wait.max.ms", "500"},
                                                 {"fetch.error.backoff.ms", "1"}});
@@ -412,7 +416,8 @@ inline Latency LatencyRun(const std::string& bs, const std::string& topic, int r
   // Where the slow ones are (EC_BENCH_DEBUG=1): position in the run and which leg was slow.
   const bool debug = std::getenv("EC_BENCH_DEBUG") != nullptr;
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // let the consumer settle
-  std::map<std::string, std::string> pconf = {{"bootstrap.servers", bs}, {"linger.ms", "0"}, {"acks", "1"}};
+  std::map<std::string, std::string> pconf = {{"bootstrap.servers", bs}, {"linger.ms", "0"}, {"acks", "1"},
+                                              {"socket.nagle.disable", "true"}};
   if (std::getenv("EC_BENCH_RDKAFKA_DEBUG")) pconf["debug"] = std::getenv("EC_BENCH_RDKAFKA_DEBUG");
   rd_kafka_t* p = NewClient(RD_KAFKA_PRODUCER, pconf);
   // Warm-up: one message (ignored by the consumer: not 8 bytes) delivered before the clock

@@ -21,7 +21,6 @@
 #include <fstream>
 #include <map>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +30,7 @@
 #include "kafka/server/server.h"
 #include "log/partition_log.h"
 #include "log/record_batch.h"
+#include "log/record_batch_builder.h"
 
 namespace ec::kafka::bench {
 
@@ -64,7 +64,7 @@ struct ProduceResult {
 };
 
 struct Figures {
-  ProduceResult produce_acks1, produce_acksall;
+  ProduceResult produce_acks1, produce_acksall, raw_produce_acks1, raw_produce_acksall;
   Throughput consume_rdkafka, consume_raw;
   Latency latency;
   int64_t retained = 0;
@@ -108,11 +108,12 @@ inline void CountDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque
   if (!m->err) ++*static_cast<std::atomic<int64_t>*>(opaque);
 }
 
-// CPU seconds (user + system) used so far by this process's threads whose name starts with
-// one of `prefixes` (our broker: "ec-kafka", "ec-log"; the mock cluster: "rdk:mock"), so the
-// broker's own cost can be compared even when the clients are what limits throughput.
+// CPU seconds used so far by this process's threads whose name starts with one of `prefixes`
+// (our broker: "ec-kafka", "ec-log"; the mock cluster: "rdk:mock"), from the scheduler's
+// nanosecond run time (/proc/self/task/*/schedstat), so the broker's own cost can be compared
+// even when the clients are what limits throughput. A thread that exited is not counted.
 inline double ThreadCpuSeconds(const std::vector<std::string>& prefixes) {
-  double ticks = 0;
+  double ns = 0;
   for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
     std::ifstream cf(e.path() / "comm");
     std::string comm;
@@ -120,19 +121,11 @@ inline double ThreadCpuSeconds(const std::vector<std::string>& prefixes) {
     bool match = std::any_of(prefixes.begin(), prefixes.end(),
                              [&](const std::string& p) { return comm.rfind(p, 0) == 0; });
     if (!match) continue;
-    std::ifstream sf(e.path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(sf)), std::istreambuf_iterator<char>());
-    size_t rp = stat.rfind(')');
-    if (rp == std::string::npos) continue;
-    std::istringstream in(stat.substr(rp + 2));
-    std::string field;
-    // Fields after the name: state(3) ... utime(14), stime(15).
-    for (int i = 3; i <= 13; ++i) in >> field;
-    double ut = 0, st = 0;
-    in >> ut >> st;
-    ticks += ut + st;
+    std::ifstream sf(e.path() / "schedstat");
+    double run_ns = 0;
+    if (sf >> run_ns) ns += run_ns;
   }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return ns / 1e9;
 }
 
 // `producers` librdkafka producers in parallel, producer i writing n/producers messages to
@@ -348,6 +341,96 @@ inline Throughput RawFetchRun(const std::string& bs, const std::string& topic, i
   double s = std::chrono::duration<double>(Clock::now() - t0).count();
   ::close(fd);
   return {records / s, bytes / s / 1e6};
+}
+
+// Our raw Produce client, the broker-bound counterpart of ProduceRun: `connections`
+// connections in parallel, connection i producing to partition i, each sending the same
+// pre-built ~1 MB RecordBatch (1 KiB values, uncompressed) as Produce v7 with up to 5
+// requests in flight (librdkafka's default), for `seconds`. The client does almost nothing per
+// byte (one send of a ready buffer), so the broker is what limits. Same client for both.
+inline ProduceResult RawProduceRun(const std::string& bs, const std::string& topic, int connections,
+                                   const std::string& acks, double seconds,
+                                   const std::vector<std::string>& broker_threads) {
+  constexpr int kRecords = 960, kInflight = 5;
+  ec::log::RecordBatchBuilder b;
+  static const std::string value(kValueSize, 'x');
+  for (int i = 0; i < kRecords; ++i) b.Add(std::nullopt, value, 1700000000000 + i);
+  auto batch = b.Build();
+  if (!batch.ok()) return {};
+  size_t colon = bs.rfind(':');
+  int port = std::stoi(bs.substr(colon + 1));
+  std::atomic<int64_t> acked{0}, errors{0};
+  double cpu0 = ThreadCpuSeconds(broker_threads);
+  auto t0 = Clock::now();
+  auto until = t0 + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < connections; ++k) {
+    threads.emplace_back([&, k] {
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(port));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return;
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      ProduceRequest req;
+      req.acks = static_cast<int16_t>(std::stoi(acks));
+      req.timeout_ms = 30000;
+      auto& t = req.topic_data.emplace_back();
+      t.name = topic;
+      auto& p = t.partition_data.emplace_back();
+      p.index = k;
+      p.records = Records(*batch);
+      Writer w;
+      w.WriteInt32(0);
+      EncodeRequestHeader(w, RequestHeader{0, 7, 1, std::string("rawp")}, 1);
+      req.Encode(w, 7);
+      w.PatchInt32(0, static_cast<int32_t>(w.size() - 4));
+      std::string frame;
+      for (std::string_view piece : w.Gather()) frame.append(piece);
+      auto send_one = [&] {
+        size_t off = 0;
+        while (off < frame.size()) {
+          ssize_t n = ::send(fd, frame.data() + off, frame.size() - off, MSG_NOSIGNAL);
+          if (n <= 0) return false;
+          off += static_cast<size_t>(n);
+        }
+        return true;
+      };
+      int inflight = 0;
+      std::string resp;
+      bool ok = true;
+      while (ok && (Clock::now() < until || inflight > 0)) {
+        while (ok && inflight < kInflight && Clock::now() < until) {
+          ok = send_one();
+          ++inflight;
+        }
+        char sz[4];
+        if (!ok || !RecvAll(fd, sz, 4)) break;
+        resp.resize(LoadBe(sz, 4));
+        if (!RecvAll(fd, resp.data(), resp.size())) break;
+        --inflight;
+        Reader r(resp);
+        int32_t corr;
+        ProduceResponse pr;
+        if (!DecodeResponseHeader(r, 0, corr).ok() || !pr.Decode(r, 7).ok() || pr.responses.empty() ||
+            pr.responses[0].partition_responses.empty() ||
+            pr.responses[0].partition_responses[0].error_code != 0) {
+          ++errors;
+        } else {
+          acked += kRecords;
+        }
+      }
+      ::close(fd);
+    });
+  }
+  for (auto& t : threads) t.join();
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  double cpu = ThreadCpuSeconds(broker_threads) - cpu0;
+  if (errors.load() > 0) std::fprintf(stderr, "raw produce: %lld error responses\n", (long long)errors.load());
+  double gb = acked.load() * double(kValueSize) / 1e9;
+  return {{acked.load() / s, acked.load() * double(kValueSize) / s / 1e6}, gb > 0 ? cpu / gb : 0};
 }
 
 // Produce at `rate` msg/s with linger.ms=0 while a consumer reads; latency = consume time -

@@ -24,7 +24,23 @@ std::string_view CloudEvent::Attr(std::string_view name) const {
   return {};
 }
 
+namespace {
+
+// Whether the data is JSON text, working it out when TakeCloudEvent left it open.
+bool DataIsJson(const CloudEvent& ev) {
+  if (ev.json_checked) return ev.data_is_json;
+  return IsJsonContentType(ev.Attr("datacontenttype")) && json::Parse(ev.data).ok();
+}
+
+}  // namespace
+
 Result<CloudEvent> CloudEventFromRecord(const SourceRecord& r) {
+  SourceRecord copy = r;
+  return TakeCloudEvent(&copy, /*check_json_data=*/true);
+}
+
+Result<CloudEvent> TakeCloudEvent(SourceRecord* record, bool check_json_data) {
+  SourceRecord& r = *record;
   CloudEvent ev;
   std::string_view content_type;
   for (const auto& [k, v] : r.headers) {
@@ -60,14 +76,18 @@ Result<CloudEvent> CloudEventFromRecord(const SourceRecord& r) {
       }
     }
   } else {
-    for (const auto& [k, v] : r.headers) {
-      if (k.starts_with("ce_")) ev.attributes.emplace_back(k.substr(3), v);
+    ev.attributes.reserve(r.headers.size());
+    for (auto& [k, v] : r.headers) {
+      if (k.starts_with("ce_")) ev.attributes.emplace_back(k.substr(3), std::move(v));
     }
     if (!content_type.empty()) ev.attributes.emplace_back("datacontenttype", content_type);
     if (r.value) {
       ev.has_data = true;
-      ev.data = *r.value;
-      if (IsJsonContentType(content_type)) {
+      ev.data = std::move(*r.value);
+      r.value.reset();
+      if (!check_json_data) {
+        ev.json_checked = false;
+      } else if (IsJsonContentType(content_type)) {
         ev.data_is_json = json::Parse(ev.data).ok();
       }
     }
@@ -91,7 +111,7 @@ std::string ToStructuredJson(const CloudEvent& ev) {
   }
   if (ev.has_data) {
     if (!first) out += ',';
-    if (ev.data_is_json) {
+    if (DataIsJson(ev)) {
       out += "\"data\":";
       out += ev.data;
     } else {
@@ -110,7 +130,9 @@ json::Value ToJsonValue(const CloudEvent& ev, json::Builder& b) {
   }
   if (ev.has_data) {
     json::Value data;
-    if (!ev.data_is_json || !json::ParseInto(ev.data, b.arena(), &data).ok()) {
+    bool maybe_json =
+        ev.json_checked ? ev.data_is_json : IsJsonContentType(ev.Attr("datacontenttype"));
+    if (!maybe_json || !json::ParseInto(ev.data, b.arena(), &data).ok()) {
       data = b.String(ev.data);
     }
     members.push_back({"data", data});

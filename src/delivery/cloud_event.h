@@ -18,6 +18,7 @@ struct CloudEvent {
   std::vector<std::pair<std::string, std::string>> attributes;
   std::string data;           // the data bytes (JSON text when data_is_json)
   bool data_is_json = false;  // datacontenttype is JSON and data parsed as JSON
+  bool json_checked = true;   // false: data_is_json not worked out yet (see TakeCloudEvent)
   bool has_data = false;
 
   // The attribute `name`, or empty.
@@ -27,6 +28,11 @@ struct CloudEvent {
 // kInvalidArgument when the record carries no CloudEvent (no ce_type/ce_id headers and no
 // structured value), naming the topic and offset.
 Result<CloudEvent> CloudEventFromRecord(const SourceRecord& record);
+// The same, moving the value and header values out of `*record` (its offset, key and timestamp
+// stay). With check_json_data false, binary-mode data is not parsed to tell whether it is JSON
+// (json_checked false): only the structured form needs to know, and it works it out itself, so
+// binary-mode delivery skips a parse per event.
+Result<CloudEvent> TakeCloudEvent(SourceRecord* record, bool check_json_data);
 
 enum class ContentMode { kBinary, kStructured };
 

@@ -9,6 +9,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
 #include "delivery/cloud_event.h"
 #include "delivery/event_filter.h"
 #include "delivery/http_client.h"
@@ -88,8 +92,33 @@ class PositionSaver {
 };
 
 // ---------------------------------------------------------------------------------------------
-// One subscription. Everything below "worker-thread state" is touched only by the worker thread;
-// the rest is guarded by mu_.
+// Wakes a worker's event loop from another thread (an append, a control request). Shared with
+// the log's notification callbacks, which may fire after the worker has gone: they find no loop.
+class LoopWaker {
+ public:
+  explicit LoopWaker(boost::asio::io_context* ioc) : ioc_(ioc) {}
+  void Wake() {
+    if (pending_.exchange(true)) return;  // one queued wake-up is enough
+    std::lock_guard lock(mu_);
+    if (ioc_) boost::asio::post(*ioc_, [this] { pending_ = false; });
+  }
+  void Detach() {
+    std::lock_guard lock(mu_);
+    ioc_ = nullptr;
+  }
+
+ private:
+  std::atomic<bool> pending_{false};
+  std::mutex mu_;
+  boost::asio::io_context* ioc_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// One subscription, on one thread that runs an event loop (an io_context): its HTTP exchanges
+// (keep-alive connections, up to max_in_flight at once), their completions, the log's append
+// notifications and control requests all arrive there, so an appended event goes from the log
+// to the socket without a hand-over between threads and without polling. Everything below
+// "worker-thread state" is touched only by the worker thread; the rest is guarded by mu_.
 class Dispatcher::Worker {
  public:
   Worker(Dispatcher* d, Subscription sub, std::shared_ptr<const EventFilter> filter,
@@ -100,6 +129,7 @@ class Dispatcher::Worker {
         stored_(std::move(positions)),
         attempts_(d->options_.attempts_kept),
         saver_(d->store_.get(), sub_.id) {
+    client_ = std::make_unique<HttpClient>(d->http_options_, &ioc_);
     signer_ = std::make_unique<Signer>(*DecodeSecret(sub_.secret));
     url_ = *ParseUrl(sub_.url);
     if (sub_.auth.type == "basic") {
@@ -122,8 +152,9 @@ class Dispatcher::Worker {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
-    cv_.notify_all();
+    waker_->Wake();
     if (thread_.joinable()) thread_.join();
+    waker_->Detach();
   }
 
   void SetPaused(bool paused) {
@@ -136,7 +167,7 @@ class Dispatcher::Worker {
       }
       sub_.paused = paused;
     }
-    cv_.notify_all();
+    waker_->Wake();
   }
 
   void RequestReplay(std::optional<int64_t> offset, std::optional<int64_t> time_ms,
@@ -145,7 +176,7 @@ class Dispatcher::Worker {
       std::lock_guard lock(mu_);
       replay_ = Replay{offset, time_ms, std::move(topic)};
     }
-    cv_.notify_all();
+    waker_->Wake();
   }
 
   const AttemptLog& attempts() const { return attempts_; }
@@ -169,6 +200,7 @@ class Dispatcher::Worker {
     CloudEvent event;
     std::string key;     // ordering key; empty: unordered (null key)
     bool ordered = false;
+    bool key_head = false;  // the oldest undelivered event of its key: it may be sent
     bool done = false;
     bool in_flight = false;
     int attempts = 0;
@@ -196,6 +228,8 @@ class Dispatcher::Worker {
     int64_t next_read = 0;
     std::map<int64_t, Pending> window;                   // by offset
     std::unordered_map<std::string, KeyQueue> keys;      // per key: offsets in order
+    uint64_t notify_id = 0;      // the log's pending append notification (0: none)
+    int64_t notify_offset = 0;   // ... for a record at this offset
     int64_t Committed() const { return window.empty() ? next_read : window.begin()->first; }
   };
   struct Completion {
@@ -264,44 +298,51 @@ class Dispatcher::Worker {
       Wait(paused, next_retry_ms);
     }
     // Drain: in-flight requests finish and count; anything else is redelivered after a restart.
+    for (;;) {
+      {
+        std::lock_guard lock(mu_);
+        if (in_flight_ == 0) break;
+      }
+      ioc_.run_one_for(milliseconds(100));  // each request ends by its timeout at the latest
+    }
     std::vector<Completion> last;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return in_flight_ == 0; });
+      std::lock_guard lock(mu_);
       last.swap(completions_);
     }
     for (Completion& c : last) HandleCompletion(c);
+    for (Stream& s : streams_) CancelNotify(s);
     Advance();
     SavePositions(/*wait=*/true);
   }
 
+  // Runs the event loop until something happens: a completion, an append to a stream with room
+  // in its window (the log's notification), a control request, or the next retry or save time.
+  // The timeout (at most 50 ms, 200 ms when paused) also paces the scan for new topics.
   void Wait(bool paused, int64_t next_retry_ms) {
     int64_t wait_ms = paused ? 200 : 50;
     if (next_retry_ms != INT64_MAX) wait_ms = std::clamp<int64_t>(next_retry_ms - Now(), 0, wait_ms);
-    bool idle;
-    {
-      std::lock_guard lock(mu_);
-      idle = in_flight_ == 0 && completions_.empty() && !replay_ && !stopping_;
+    if (!paused) {
+      for (Stream& s : streams_) {
+        if (s.window.size() < d_->options_.max_buffered_per_stream) ArmNotify(s);
+      }
     }
-    if (!paused && idle && streams_.size() == 1 && next_retry_ms == INT64_MAX &&
-        streams_[0].window.size() < d_->options_.max_buffered_per_stream) {
-      // Nothing else can happen but new data (or a control request, seen within wait_ms).
-      d_->log_->WaitForData(streams_[0].topic, streams_[0].partition, streams_[0].next_read,
-                            milliseconds(wait_ms));
-      return;
-    }
-    std::unique_lock lock(mu_);
-    int64_t ms = (!paused && !WindowsFull()) ? std::min<int64_t>(wait_ms, 2) : wait_ms;
-    cv_.wait_for(lock, milliseconds(ms), [&] {
-      return stopping_ || !completions_.empty() || replay_.has_value() || paused_ != paused;
-    });
+    if (wait_ms > 0) ioc_.run_one_for(milliseconds(wait_ms));
+    ioc_.poll();  // whatever else is ready, so one pass handles it all
   }
 
-  bool WindowsFull() const {
-    for (const Stream& s : streams_) {
-      if (s.window.size() < d_->options_.max_buffered_per_stream) return false;
-    }
-    return !streams_.empty();
+  // Asks the log to wake the loop once a record at s.next_read exists (inline when it does).
+  void ArmNotify(Stream& s) {
+    if (s.notify_id != 0 && s.notify_offset >= s.next_read) return;  // still pending
+    // A notification for an offset already read has fired (the log drops it when it fires).
+    s.notify_id = d_->log_->NotifyWhenPast(s.topic, s.partition, s.next_read,
+                                           [w = waker_] { w->Wake(); });
+    s.notify_offset = s.next_read;
+  }
+
+  void CancelNotify(Stream& s) {
+    if (s.notify_id != 0) d_->log_->CancelNotify(s.topic, s.partition, s.notify_id);
+    s.notify_id = 0;
   }
 
   void ScanTopics() {
@@ -344,6 +385,7 @@ class Dispatcher::Worker {
           if (o.ok()) to = *o;
         }
       }
+      CancelNotify(s);  // it may wait for an offset beyond the new position
       s.next_read = to;
       s.window.clear();
       s.keys.clear();
@@ -363,7 +405,7 @@ class Dispatcher::Worker {
       if (!recs.ok()) continue;
       for (SourceRecord& r : *recs) {
         s.next_read = r.offset + 1;
-        auto ev = CloudEventFromRecord(r);
+        auto ev = TakeCloudEvent(&r, sub_.mode == ContentMode::kStructured);
         if (!ev.ok() || !MatchesType(sub_, ev->Attr("type"))) {
           dirty_ = true;  // skipped: the position moves past it
           continue;
@@ -383,7 +425,11 @@ class Dispatcher::Worker {
         p.event = std::move(*ev);
         p.record = std::move(r);
         int64_t off = p.record.offset;
-        if (p.ordered) s.keys[p.key].push_back(off);
+        if (p.ordered) {
+          KeyQueue& q = s.keys[p.key];
+          p.key_head = q.empty();
+          q.push_back(off);
+        }
         s.window.emplace(off, std::move(p));
       }
     }
@@ -403,7 +449,7 @@ class Dispatcher::Worker {
       for (auto& [off, p] : s.window) {
         if (in_flight >= sub_.max_in_flight) return std::min(next, now + 50);
         if (p.done || p.in_flight) continue;
-        if (p.ordered && s.keys[p.key].front() != off) continue;
+        if (p.ordered && !p.key_head) continue;  // an older event of its key goes first
         if (p.next_at_ms > now) {
           next = std::min(next, p.next_at_ms);
           continue;
@@ -442,20 +488,13 @@ class Dispatcher::Worker {
     uint64_t gen = generation_;
     int64_t off = p.record.offset;
     auto t0 = Clock::now();
-    // Runs on the client's I/O thread: record the result and wake the worker only when it
-    // has nothing else queued (it drains every completion at once).
-    d_->client_->SendAsync(std::move(req), [this, gen, si, off, started,
+    // Runs on this worker's loop (in Wait): queued, and handled in the next pass.
+    client_->SendAsync(std::move(req), [this, gen, si, off, started,
                                             t0](Result<ClientResponse> res) {
       double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-      bool wake;
-      {
-        std::lock_guard lock(mu_);
-        wake = completions_.empty();
-        completions_.push_back(Completion{gen, si, off, started, ms, std::move(res)});
-        in_flight_--;
-        wake = wake || in_flight_ == 0 || stopping_;
-      }
-      if (wake) cv_.notify_all();
+      std::lock_guard lock(mu_);
+      completions_.push_back(Completion{gen, si, off, started, ms, std::move(res)});
+      in_flight_--;
     });
   }
 
@@ -521,7 +560,11 @@ class Dispatcher::Worker {
     if (p.done && p.ordered) {
       auto& q = s.keys[p.key];
       if (!q.empty() && q.front() == c.offset) q.pop_front();
-      if (q.empty()) s.keys.erase(p.key);
+      if (q.empty()) {
+        s.keys.erase(p.key);
+      } else if (auto next = s.window.find(q.front()); next != s.window.end()) {
+        next->second.key_head = true;  // the key's next event may go now
+      }
     }
     if (status == 410) {
       Disable("endpoint answered 410 Gone");
@@ -633,9 +676,15 @@ class Dispatcher::Worker {
   }
 
   Dispatcher* d_;
+  // The event loop (run by the worker thread only) and what wakes it from other threads.
+  // Declared before everything that holds sockets or timers on it.
+  boost::asio::io_context ioc_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      ioc_.get_executor()};
+  std::shared_ptr<LoopWaker> waker_ = std::make_shared<LoopWaker>(&ioc_);
+
   // Guarded by mu_.
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   Subscription sub_;
   bool stopping_ = false;
   bool paused_ = false;
@@ -661,6 +710,7 @@ class Dispatcher::Worker {
   bool unsaved_ = false;  // positions moved since the last save
 
   std::unique_ptr<Signer> signer_;  // used by the worker thread only
+  std::unique_ptr<HttpClient> client_;  // on ioc_; no exchange in flight once Run returns
   AttemptLog attempts_;
   PositionSaver saver_;
   std::thread thread_;
@@ -697,11 +747,9 @@ Status Dispatcher::Start() {
   if (started_) return Status::Ok();
   EC_RETURN_IF_ERROR(store_->Open());
   EC_ASSIGN_OR_RETURN(subs_, store_->LoadSubscriptions());
-  HttpClientOptions http;
-  http.guard = SsrfGuard(options_.allow);
-  http.max_response_body = std::max<size_t>(options_.response_excerpt_bytes, 1024);
-  http.default_ca_file = options_.tls_ca_file;
-  client_ = std::make_unique<HttpClient>(std::move(http));
+  http_options_.guard = SsrfGuard(options_.allow);
+  http_options_.max_response_body = std::max<size_t>(options_.response_excerpt_bytes, 1024);
+  http_options_.default_ca_file = options_.tls_ca_file;
   started_ = true;
   for (const Subscription& s : subs_) {
     Status st = StartWorkerLocked(s);
@@ -723,7 +771,6 @@ void Dispatcher::Stop() {
   }
   for (auto& [id, w] : workers) w->Stop();
   workers.clear();
-  client_.reset();
 }
 
 // The CA file is checked when a subscription is created or changed, not when the store is

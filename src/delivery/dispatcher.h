@@ -1,7 +1,7 @@
 #pragma once
 // The webhook dispatcher: one worker thread per subscription reads its topics from the log,
-// keeps a bounded window of events in RAM, and hands deliveries to a shared pool of sender
-// threads. Ordering is per key (per topic partition): only the oldest undelivered event of a key
+// keeps a bounded window of events in RAM, and sends its deliveries asynchronously from its own
+// event loop (woken by the log's append notification, never polling). Ordering is per key (per topic partition): only the oldest undelivered event of a key
 // is ever in flight, so a failing key waits alone while other keys go on. A position is
 // committed (durably) only when every event before it was delivered or dead-lettered, so a
 // restart, even after kill -9, redelivers rather than loses (at-least-once; receivers
@@ -35,7 +35,7 @@ inline constexpr std::string_view kDeliveryDeadLetterTopic = "eventception.dlq";
 struct DispatcherOptions {
   std::filesystem::path dir;                  // where the store lives (<data-dir>/delivery)
   RetryPolicy retry;
-  size_t sender_threads = 4;                  // unused: one async I/O thread sends for all
+  size_t sender_threads = 4;                  // unused: each worker sends from its own loop
   size_t max_buffered_per_stream = 1024;      // events of one topic partition held in RAM
   size_t attempts_kept = 200;                 // delivery log ring per subscription
   size_t response_excerpt_bytes = 256;
@@ -107,7 +107,7 @@ class Dispatcher {
   EventLog* log_;
   DispatcherOptions options_;
   std::unique_ptr<SubscriptionStore> store_;
-  std::unique_ptr<HttpClient> client_;  // async; one I/O thread for every subscription
+  HttpClientOptions http_options_;  // each worker runs its own client on its own loop
   mutable std::mutex mu_;
   std::vector<Subscription> subs_;
   std::map<std::string, std::unique_ptr<Worker>> workers_;

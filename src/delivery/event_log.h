@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -50,6 +51,14 @@ class EventLog {
   // Blocks until a record at >= `offset` exists or `timeout` passes; true when one exists.
   virtual bool WaitForData(const std::string& topic, int32_t partition, int64_t offset,
                            std::chrono::milliseconds timeout) = 0;
+  // Calls `wake` once, as soon as a record at >= `offset` exists: inline when one exists
+  // already, otherwise on the appending thread (keep it short; it must not call back into the
+  // log). Returns an id for CancelNotify; 0 when the partition does not exist (no call comes).
+  // This is how readers learn of an append without polling.
+  virtual uint64_t NotifyWhenPast(const std::string& topic, int32_t partition, int64_t offset,
+                                  std::function<void()> wake) = 0;
+  // Forgets a pending notification (a no-op when it fired already or `id` is 0).
+  virtual void CancelNotify(const std::string& topic, int32_t partition, uint64_t id) = 0;
   // The first offset whose timestamp is >= `timestamp_ms` (the end offset when none).
   virtual Result<int64_t> OffsetForTime(const std::string& topic, int32_t partition,
                                         int64_t timestamp_ms) = 0;

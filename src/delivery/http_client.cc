@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -105,9 +106,13 @@ bool IsIpLiteral(const std::string& host) {
 // Every exchange is a chain of async operations on one io_context run by one thread: no thread
 // per in-flight request, and callers (the dispatcher's workers) never block on the network.
 struct HttpClient::Impl {
+  explicit Impl(asio::io_context* external)
+      : own(external ? nullptr : std::make_unique<asio::io_context>(1)),
+        ioc(external ? *external : *own) {}
   HttpClientOptions options;
-  asio::io_context ioc{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  std::unique_ptr<asio::io_context> own;  // null when the caller runs the io_context
+  asio::io_context& ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::thread thread;
   std::mutex mu;
   std::map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
@@ -165,7 +170,6 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       : impl_(impl),
         r_(std::move(req)),
         done_(std::move(done)),
-        resolver_(impl->ioc),
         deadline_(SteadyClock::now() + r_.timeout) {
     ca_file_ = r_.tls_ca_file.empty() ? impl->options.default_ca_file : r_.tls_ca_file;
     key_ = r_.url.Origin();
@@ -173,7 +177,12 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void Start() {
-    BuildRequest();
+    if (Status st = BuildRequest(); !st.ok()) {
+      // Not inline: callers rely on the callback never running inside SendAsync.
+      auto self = shared_from_this();
+      asio::post(impl_->ioc, [self, st] { self->Finish(st); });
+      return;
+    }
     conn_ = impl_->TakeIdle(key_);
     pooled_ = conn_ != nullptr;
     if (conn_) return Write();
@@ -186,24 +195,67 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     done(std::move(res));
   }
 
-  void BuildRequest() {
-    req_.method_string(r_.method);
-    req_.target(r_.url.target);
-    req_.version(11);
-    bool default_port = r_.url.port == (r_.url.scheme == "https" ? 443 : 80);
-    std::string host = r_.url.host.find(':') != std::string::npos ? "[" + r_.url.host + "]"
-                                                                  : r_.url.host;
-    req_.set(http::field::host, default_port ? host : host + ":" + std::to_string(r_.url.port));
-    req_.set(http::field::user_agent, "eventception-webhooks/1");
-    for (const auto& [k, v] : r_.headers) req_.set(k, v);
-    req_.keep_alive(true);
-    req_.body() = std::move(r_.body);
-    req_.prepare_payload();
+  // The request as bytes, built once and written with one call (it is resent as is when a
+  // pooled connection turns out closed). Header semantics as a map: a later header replaces an
+  // earlier one of the same name (case-insensitive), and a caller's Host or User-Agent
+  // replaces ours; Content-Length and Connection are always ours. Kept out of Beast's
+  // serializer, whose per-field buffer sequence cost more CPU than the exchange's syscalls.
+  Status BuildRequest() {
+    size_t size = r_.method.size() + r_.url.target.size() + r_.body.size() + 128;
+    for (const auto& [k, v] : r_.headers) size += k.size() + v.size() + 4;
+    wire_.reserve(size);
+    wire_ += r_.method;
+    wire_ += ' ';
+    wire_ += r_.url.target;
+    wire_ += " HTTP/1.1\r\n";
+    auto overridden = [&](size_t i, std::string_view name) {
+      for (size_t j = i; j < r_.headers.size(); ++j) {
+        if (beast::iequals(r_.headers[j].first, name)) return true;
+      }
+      return false;
+    };
+    if (!overridden(0, "host")) {
+      bool default_port = r_.url.port == (r_.url.scheme == "https" ? 443 : 80);
+      bool v6 = r_.url.host.find(':') != std::string::npos;
+      wire_ += "Host: ";
+      if (v6) wire_ += '[';
+      wire_ += r_.url.host;
+      if (v6) wire_ += ']';
+      if (!default_port) {
+        wire_ += ':';
+        wire_ += std::to_string(r_.url.port);
+      }
+      wire_ += "\r\n";
+    }
+    if (!overridden(0, "user-agent")) wire_ += "User-Agent: eventception-webhooks/1\r\n";
+    for (size_t i = 0; i < r_.headers.size(); ++i) {
+      const auto& [k, v] = r_.headers[i];
+      if (overridden(i + 1, k) || beast::iequals(k, "content-length") ||
+          beast::iequals(k, "connection") || beast::iequals(k, "transfer-encoding")) {
+        continue;
+      }
+      if (k.empty() || k.find_first_of(" :\r\n\t") != std::string::npos ||
+          v.find_first_of("\r\n") != std::string::npos || v.find('\0') != std::string::npos) {
+        return InvalidArgument("header '" + k + "' has a name or value an HTTP header cannot "
+                               "carry (empty, or with ':', spaces, CR or LF); fix the "
+                               "subscription's \"headers\"");
+      }
+      wire_ += k;
+      wire_ += ": ";
+      wire_ += v;
+      wire_ += "\r\n";
+    }
+    wire_ += "Content-Length: ";
+    wire_ += std::to_string(r_.body.size());
+    wire_ += "\r\nConnection: keep-alive\r\n\r\n";
+    wire_ += r_.body;
+    return Status::Ok();
   }
 
   void Resolve() {
     auto self = shared_from_this();
-    resolver_.async_resolve(
+    if (!resolver_) resolver_.emplace(impl_->ioc);  // only for new connections
+    resolver_->async_resolve(
         r_.url.host, std::to_string(r_.url.port),
         [self](beast::error_code ec, tcp::resolver::results_type results) {
           self->OnResolve(ec, std::move(results));
@@ -293,9 +345,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     auto self = shared_from_this();
     auto on_write = [self](beast::error_code e, size_t) { self->OnWrite(e); };
     if (conn_->tls) {
-      http::async_write(*conn_->tls, req_, on_write);
+      asio::async_write(*conn_->tls, asio::buffer(wire_), on_write);
     } else {
-      http::async_write(*conn_->plain, req_, on_write);
+      asio::async_write(*conn_->plain, asio::buffer(wire_), on_write);
     }
   }
 
@@ -344,29 +396,37 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   HttpClient::Impl* impl_;
   ClientRequest r_;
   HttpClient::Callback done_;
-  tcp::resolver resolver_;
+  std::optional<tcp::resolver> resolver_;
   SteadyClock::time_point deadline_;
   std::string ca_file_;
   std::string key_;  // pool key: origin (+ CA file for https)
   std::shared_ptr<ssl::context> tls_ctx_;
   std::unique_ptr<Conn> conn_;
   bool pooled_ = false;
-  http::request<http::string_body> req_;
+  std::string wire_;  // the serialized request
   std::optional<http::response_parser<http::string_body>> parser_;
 };
 
 }  // namespace
 
-HttpClient::HttpClient(HttpClientOptions options) : impl_(std::make_unique<Impl>()) {
+HttpClient::HttpClient(HttpClientOptions options) : impl_(std::make_unique<Impl>(nullptr)) {
   impl_->options = std::move(options);
+  impl_->work.emplace(impl_->ioc.get_executor());
   impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
 }
 
+HttpClient::HttpClient(HttpClientOptions options, asio::io_context* ioc)
+    : impl_(std::make_unique<Impl>(ioc)) {
+  impl_->options = std::move(options);
+}
+
 HttpClient::~HttpClient() {
-  impl_->work.reset();
-  impl_->ioc.stop();
-  impl_->thread.join();
-  // Connections (and their sockets) go with the io_context.
+  if (impl_->own) {
+    impl_->work.reset();
+    impl_->ioc.stop();
+    impl_->thread.join();
+  }
+  // Idle connections close here (their sockets belong to the io_context, which is still alive).
   impl_->idle.clear();
 }
 
@@ -374,7 +434,11 @@ uint64_t HttpClient::connections_opened() const { return impl_->opened.load(); }
 
 void HttpClient::SendAsync(ClientRequest request, Callback done) {
   auto ex = std::make_shared<Exchange>(impl_.get(), std::move(request), std::move(done));
-  asio::post(impl_->ioc, [ex] { ex->Start(); });
+  if (impl_->own) {
+    asio::post(impl_->ioc, [ex] { ex->Start(); });
+  } else {
+    ex->Start();  // we are on the thread that runs the io_context; Start() never completes inline
+  }
 }
 
 Result<ClientResponse> HttpClient::Send(const ClientRequest& request) {

@@ -14,6 +14,10 @@
 #include "base/status.h"
 #include "delivery/ssrf_guard.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace ec::delivery {
 
 struct Url {
@@ -58,7 +62,13 @@ class HttpClient {
  public:
   using Callback = std::function<void(Result<ClientResponse>)>;
 
+  // Starts its own I/O thread.
   explicit HttpClient(HttpClientOptions options = {});
+  // Runs on `ioc`, which the caller runs (no thread of its own): a webhook worker drives its
+  // deliveries from its own loop, so a completion needs no hand-over between threads. SendAsync
+  // callbacks then run on the thread that runs `ioc`; Send must not be used. `ioc` must outlive
+  // the client, and no exchange may be in flight when the client is destroyed.
+  HttpClient(HttpClientOptions options, boost::asio::io_context* ioc);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

@@ -102,6 +102,18 @@ bool LogEventLog::WaitForData(const std::string& topic, int32_t partition, int64
   return p->WaitPast(offset, timeout);
 }
 
+uint64_t LogEventLog::NotifyWhenPast(const std::string& topic, int32_t partition, int64_t offset,
+                                     std::function<void()> wake) {
+  auto p = logs_->GetPartition(topic, partition);
+  if (!p) return 0;
+  return p->NotifyWhenPast(offset, std::move(wake));  // the log's ids start at 1
+}
+
+void LogEventLog::CancelNotify(const std::string& topic, int32_t partition, uint64_t id) {
+  if (id == 0) return;
+  if (auto p = logs_->GetPartition(topic, partition)) p->CancelNotify(id);
+}
+
 Result<int64_t> LogEventLog::OffsetForTime(const std::string& topic, int32_t partition,
                                            int64_t timestamp_ms) {
   auto p = logs_->GetPartition(topic, partition);

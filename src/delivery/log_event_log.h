@@ -23,6 +23,9 @@ class LogEventLog : public EventLog {
   Result<int64_t> EndOffset(const std::string& topic, int32_t partition) override;
   bool WaitForData(const std::string& topic, int32_t partition, int64_t offset,
                    std::chrono::milliseconds timeout) override;
+  uint64_t NotifyWhenPast(const std::string& topic, int32_t partition, int64_t offset,
+                          std::function<void()> wake) override;
+  void CancelNotify(const std::string& topic, int32_t partition, uint64_t id) override;
   Result<int64_t> OffsetForTime(const std::string& topic, int32_t partition,
                                 int64_t timestamp_ms) override;
   // Appends with fdatasync (dead letters must survive a crash before the position moves).

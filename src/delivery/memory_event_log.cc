@@ -52,6 +52,28 @@ bool MemoryEventLog::WaitForData(const std::string& topic, int32_t partition, in
   });
 }
 
+uint64_t MemoryEventLog::NotifyWhenPast(const std::string& topic, int32_t partition,
+                                        int64_t offset, std::function<void()> wake) {
+  uint64_t id;
+  {
+    std::lock_guard lock(mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end() || partition != 0) return 0;
+    id = next_notify_++;
+    if (static_cast<int64_t>(it->second.size()) <= offset) {
+      notifies_.emplace(id, Notify{topic, offset, std::move(wake)});
+      return id;
+    }
+  }
+  wake();
+  return id;
+}
+
+void MemoryEventLog::CancelNotify(const std::string& topic, int32_t partition, uint64_t id) {
+  std::lock_guard lock(mu_);
+  notifies_.erase(id);
+}
+
 Result<int64_t> MemoryEventLog::OffsetForTime(const std::string& topic, int32_t partition,
                                               int64_t timestamp_ms) {
   std::lock_guard lock(mu_);
@@ -64,7 +86,7 @@ Result<int64_t> MemoryEventLog::OffsetForTime(const std::string& topic, int32_t 
 }
 
 Result<int64_t> MemoryEventLog::Append(const AppendRecord& a) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   auto& recs = topics_[a.topic];
   SourceRecord r;
   r.topic = a.topic;
@@ -74,8 +96,20 @@ Result<int64_t> MemoryEventLog::Append(const AppendRecord& a) {
   r.headers = a.headers;
   r.value = a.value;
   recs.push_back(std::move(r));
+  int64_t offset = static_cast<int64_t>(recs.size()) - 1;
+  std::vector<std::function<void()>> fire;
+  for (auto it = notifies_.begin(); it != notifies_.end();) {
+    if (it->second.offset <= offset && it->second.topic == a.topic) {
+      fire.push_back(std::move(it->second.wake));
+      it = notifies_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  lock.unlock();
   cv_.notify_all();
-  return static_cast<int64_t>(recs.size()) - 1;
+  for (auto& f : fire) f();
+  return offset;
 }
 
 }  // namespace ec::delivery

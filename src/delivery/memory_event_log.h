@@ -19,6 +19,9 @@ class MemoryEventLog : public EventLog {
   Result<int64_t> EndOffset(const std::string& topic, int32_t partition) override;
   bool WaitForData(const std::string& topic, int32_t partition, int64_t offset,
                    std::chrono::milliseconds timeout) override;
+  uint64_t NotifyWhenPast(const std::string& topic, int32_t partition, int64_t offset,
+                          std::function<void()> wake) override;
+  void CancelNotify(const std::string& topic, int32_t partition, uint64_t id) override;
   Result<int64_t> OffsetForTime(const std::string& topic, int32_t partition,
                                 int64_t timestamp_ms) override;
   Result<int64_t> Append(const AppendRecord& record) override;
@@ -27,6 +30,13 @@ class MemoryEventLog : public EventLog {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::vector<SourceRecord>> topics_;
+  struct Notify {
+    std::string topic;
+    int64_t offset;
+    std::function<void()> wake;
+  };
+  std::map<uint64_t, Notify> notifies_;
+  uint64_t next_notify_ = 1;
 };
 
 }  // namespace ec::delivery

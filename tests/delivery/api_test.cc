@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -234,6 +235,28 @@ TEST_F(ApiTest, ConsumerGroupCommitAndRead) {
   EXPECT_NE(recs.body.find("\"offset\":3"), std::string::npos) << recs.body;
   EXPECT_EQ(recs.body.find("\"offset\":2,"), std::string::npos);
   EXPECT_EQ(api_->Commit(Req("POST", {{"group", "g1"}}, "", "{}")).status, 400);
+}
+
+// The dispatcher learns of appends from the log's notification instead of polling: it fires
+// inline when the record exists already, on the append otherwise, once, and not after a cancel.
+TEST_F(ApiTest, LogNotifiesReadersOfAnAppend) {
+  std::atomic<int> fired{0};
+  EXPECT_EQ(elog_->NotifyWhenPast("nope", 0, 0, [&] { fired++; }), 0u);  // no such partition
+  ASSERT_TRUE(elog_->Append(Event("notify", "e0", "k", "{}")).ok());
+  EXPECT_NE(elog_->NotifyWhenPast("notify", 0, 0, [&] { fired++; }), 0u);
+  EXPECT_EQ(fired.load(), 1);  // offset 0 exists: inline
+  uint64_t pending = elog_->NotifyWhenPast("notify", 0, 1, [&] { fired++; });
+  uint64_t cancelled = elog_->NotifyWhenPast("notify", 0, 1, [&] { fired += 100; });
+  uint64_t later = elog_->NotifyWhenPast("notify", 0, 2, [&] { fired += 10; });
+  EXPECT_NE(pending, 0u);
+  EXPECT_EQ(fired.load(), 1);
+  elog_->CancelNotify("notify", 0, cancelled);
+  ASSERT_TRUE(elog_->Append(Event("notify", "e1", "k", "{}")).ok());
+  EXPECT_EQ(fired.load(), 2);  // offset 1 now exists; offset 2 does not yet
+  ASSERT_TRUE(elog_->Append(Event("notify", "e2", "k", "{}")).ok());
+  ASSERT_TRUE(elog_->Append(Event("notify", "e3", "k", "{}")).ok());
+  EXPECT_EQ(fired.load(), 12);  // each fired exactly once
+  elog_->CancelNotify("notify", 0, later);  // already fired: a no-op
 }
 
 TEST(ParseTimeTest, Rfc3339) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "delivery/cloud_event.h"
+#include "delivery/signature.h"
 #include "delivery/glob.h"
 #include "delivery/http_client.h"
 #include "delivery/retry_policy.h"
@@ -153,6 +154,29 @@ TEST(CloudEventTest, BinaryRecordToBinaryAndStructuredHttp) {
   EXPECT_EQ((*doc)->root().Find("id")->string(), "ev-1");
   EXPECT_EQ((*doc)->root().Find("datacontenttype")->string(), "application/json");
   EXPECT_EQ((*doc)->root().Find("data")->Find("total")->number(), 25);
+}
+
+// TakeCloudEvent without the JSON check (what binary-mode delivery uses) still gives the
+// structured form right: JSON data embedded as JSON, anything else as data_base64.
+TEST(CloudEventTest, TakenWithoutJsonCheckStillRendersStructuredRight) {
+  SourceRecord r = BinaryRecord();
+  auto ev = TakeCloudEvent(&r, /*check_json_data=*/false);
+  ASSERT_TRUE(ev.ok()) << ev.status().ToString();
+  EXPECT_FALSE(ev->json_checked);
+  EXPECT_EQ(ev->data, "{\"orderId\":\"o-1\",\"total\":25}");
+  EXPECT_EQ(r.offset, BinaryRecord().offset);
+  auto doc = json::Parse(ToStructuredJson(*ev));
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ((*doc)->root().Find("data")->Find("total")->number(), 25);
+
+  SourceRecord bad = BinaryRecord();
+  bad.value = "{not json";
+  auto ev2 = TakeCloudEvent(&bad, /*check_json_data=*/false);
+  ASSERT_TRUE(ev2.ok());
+  auto doc2 = json::Parse(ToStructuredJson(*ev2));
+  ASSERT_TRUE(doc2.ok());
+  EXPECT_EQ((*doc2)->root().Find("data"), nullptr);
+  EXPECT_EQ((*doc2)->root().Find("data_base64")->string(), Base64Encode("{not json"));
 }
 
 TEST(CloudEventTest, StructuredRecordAndNonEvents) {

@@ -181,6 +181,75 @@ TEST_F(DispatcherTest, DeliversSignedBinaryEventsInOrderOverKeepAlive) {
   }));
 }
 
+// The client writes each request as one block of bytes: a later header of the same name wins,
+// a caller's Host/User-Agent replaces ours, Content-Length and Connection are always its own,
+// and a value with CR or LF (header injection) fails the request instead of being sent.
+TEST(HttpClientTest, SerializesHeadersOnceAndRefusesLineBreaks) {
+  std::mutex mu;
+  std::vector<ReceivedRequest> got;
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    std::lock_guard lock(mu);
+    got.push_back(r);
+    return Reply{200, "fine"};
+  });
+  HttpClientOptions o;
+  o.guard = SsrfGuard({*ParseCidr("127.0.0.1/32")});
+  HttpClient client(o);
+  ClientRequest req;
+  req.url = *ParseUrl(rx.Url() + "?q=1");
+  req.headers = {{"x-a", "1"},          {"X-A", "2"},        {"user-agent", "mine/2"},
+                 {"content-length", "999"}, {"connection", "close"}};
+  req.body = "hello";
+  for (int i = 0; i < 3; ++i) {
+    auto res = client.Send(req);
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, "fine");
+  }
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].method, "POST");
+    EXPECT_EQ(got[0].target, "/hook?q=1");
+    EXPECT_EQ(got[0].body, "hello");
+    EXPECT_EQ(got[0].Header("x-a"), "2");
+    EXPECT_EQ(got[0].Header("user-agent"), "mine/2");
+    EXPECT_EQ(got[0].Header("content-length"), "5");
+    EXPECT_EQ(got[0].Header("host"), "127.0.0.1:" + rx.Url().substr(17, rx.Url().find('/', 17) - 17));
+  }
+  EXPECT_EQ(client.connections_opened(), 1u);  // keep-alive despite the caller's "close"
+  req.headers = {{"x-evil", "a\r\nx-injected: 1"}};
+  auto bad = client.Send(req);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("x-evil"), std::string::npos);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(got.size(), 3u);
+}
+
+// MemoryEventLog's append notification: inline when the record exists, once on the append
+// otherwise, never after a cancel.
+TEST(MemoryEventLogTest, NotifiesOnAppend) {
+  MemoryEventLog log;
+  int fired = 0;
+  EXPECT_EQ(log.NotifyWhenPast("t", 0, 0, [&] { fired++; }), 0u);  // no topic yet
+  AppendRecord a;
+  a.topic = "t";
+  ASSERT_TRUE(log.Append(a).ok());
+  log.NotifyWhenPast("t", 0, 0, [&] { fired++; });
+  EXPECT_EQ(fired, 1);
+  log.NotifyWhenPast("t", 0, 1, [&] { fired++; });
+  uint64_t c = log.NotifyWhenPast("t", 0, 1, [&] { fired += 100; });
+  log.CancelNotify("t", 0, c);
+  AppendRecord other;
+  other.topic = "u";
+  ASSERT_TRUE(log.Append(other).ok());  // another topic: no wake
+  EXPECT_EQ(fired, 1);
+  ASSERT_TRUE(log.Append(a).ok());
+  ASSERT_TRUE(log.Append(a).ok());
+  EXPECT_EQ(fired, 2);
+}
+
 TEST_F(DispatcherTest, StructuredModeAuthAndCustomHeaders) {
   Inbox inbox;
   TestReceiver rx([&](const ReceivedRequest& r) {

@@ -3,20 +3,29 @@
 // Not thread-safe; one owner at a time. Memory is never returned before destruction.
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
-#include <memory>
 #include <string_view>
-#include <vector>
+#include <memory>  // kept: users of this header rely on it
+#include <utility>
+#include <vector>  // kept: users of this header rely on it
 
 namespace ec {
 
 class Arena {
  public:
   explicit Arena(size_t first_block_bytes = 4096) : next_block_bytes_(first_block_bytes) {}
+  ~Arena() { FreeBlocks(); }
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
-  Arena(Arena&&) = default;
-  Arena& operator=(Arena&&) = default;
+  Arena(Arena&& other) noexcept { TakeFrom(other); }
+  Arena& operator=(Arena&& other) noexcept {
+    if (this != &other) {
+      FreeBlocks();
+      TakeFrom(other);
+    }
+    return *this;
+  }
 
   // Uninitialised storage for `bytes`, aligned to `align` (a power of two <= 16).
   void* Allocate(size_t bytes, size_t align = alignof(std::max_align_t)) {
@@ -46,12 +55,29 @@ class Arena {
   size_t bytes_reserved() const { return bytes_reserved_; }
 
  private:
-  void* AllocateSlow(size_t bytes);
+  // Blocks form a singly linked list through a header at their start: one malloc per block and
+  // nothing else (a vector of block pointers cost a second malloc for every short-lived arena,
+  // e.g. one per expression evaluation).
+  struct alignas(std::max_align_t) BlockHeader {
+    BlockHeader* next;
+    size_t capacity;  // usable bytes after the header
+  };
 
-  std::vector<std::unique_ptr<char[]>> blocks_;
+  void* AllocateSlow(size_t bytes);
+  char* NewBlock(size_t bytes);
+  void FreeBlocks();
+  void TakeFrom(Arena& other) {
+    blocks_ = std::exchange(other.blocks_, nullptr);
+    cur_ = std::exchange(other.cur_, nullptr);
+    end_ = std::exchange(other.end_, nullptr);
+    next_block_bytes_ = other.next_block_bytes_;
+    bytes_reserved_ = std::exchange(other.bytes_reserved_, 0);
+  }
+
+  BlockHeader* blocks_ = nullptr;
   char* cur_ = nullptr;
   char* end_ = nullptr;
-  size_t next_block_bytes_;
+  size_t next_block_bytes_ = 4096;
   size_t bytes_reserved_ = 0;
 };
 

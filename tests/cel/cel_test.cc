@@ -260,15 +260,13 @@ TEST_F(CelTest, ReadAndComparePredicatesDoNotAllocate) {
     EXPECT_TRUE(v.kind() == Kind::kBool && v.bool_value()) << expr;
     EXPECT_EQ(g_allocations, 0u) << expr;
   }
-  // The counter itself works: building a list allocates (arena block).
-  auto p = Compile("request.body.items.map(i, i.qty)");
-  ASSERT_TRUE(p.ok());
-  EvalContext ctx;
+  // The counter itself works. (An evaluation's arena block may come from the arena's per-thread
+  // block cache, so allocate directly.)
   g_allocations = 0;
   g_counting = true;
-  Value v = Evaluate(**p, act_, &ctx);
+  auto* probe = new std::string(256, 'x');
   g_counting = false;
-  EXPECT_EQ(v.kind(), Kind::kList);
+  delete probe;
   EXPECT_GT(g_allocations, 0u);
 }
 

@@ -1,5 +1,7 @@
 #include "server/ingest.h"
 
+#include <malloc.h>
+
 #include <chrono>
 
 #include "base/clock.h"
@@ -104,9 +106,46 @@ Status SplitBody(std::string_view body, std::string_view content_type, const Spl
   return Status::Ok();
 }
 
+size_t IngestBatch::Add(const json::Value& exchange) {
+  Entry e;
+  e.key_at = bytes_.size();
+  const json::Value* id = exchange.Find("id");
+  if (id != nullptr && id->is_string()) bytes_.append(id->string());
+  e.key_size = bytes_.size() - e.key_at;
+  e.value_at = bytes_.size();
+  json::AppendJson(exchange, &bytes_);
+  e.value_size = bytes_.size() - e.value_at;
+  entries_.push_back(e);
+  return e.value_size;
+}
+
+void IngestBatch::Truncate(size_t n) {
+  if (n >= entries_.size()) return;
+  bytes_.resize(entries_[n].key_at);
+  entries_.resize(n);
+}
+
+void IngestBatch::Drop(const std::vector<bool>& drop) {
+  size_t kept = 0;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (i < drop.size() && drop[i]) continue;
+    entries_[kept++] = entries_[i];
+  }
+  entries_.resize(kept);
+}
+
+void IngestBatch::Clear(size_t keep_bytes) {
+  entries_.clear();
+  if (bytes_.capacity() > keep_bytes) {
+    std::string().swap(bytes_);
+  } else {
+    bytes_.clear();
+  }
+}
+
 void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view format,
                      const spec::CompiledSpecs* specs, const IngestOptions& options, Arena* arena,
-                     std::vector<IngestRecord>* accepted, std::vector<Rejection>* rejected) {
+                     IngestBatch* accepted, std::vector<Rejection>* rejected) {
   pipeline::DecodeOptions dopts;
   dopts.max_record_bytes = options.max_record_bytes;
   dopts.max_depth = options.max_json_depth;
@@ -126,18 +165,13 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
     size_t first = accepted->size();
     bool too_big = false;
     for (const json::Value& x : exchanges) {
-      IngestRecord out;
-      const json::Value* id = x.Find("id");
-      if (id != nullptr && id->is_string()) out.key = std::string(id->string());
-      json::AppendJson(x, &out.value);
-      if (out.value.size() > options.max_record_bytes) {
+      if (accepted->Add(x) > options.max_record_bytes) {
         too_big = true;
         break;
       }
-      accepted->push_back(std::move(out));
     }
     if (too_big) {
-      accepted->resize(first);  // a record is accepted whole or not at all
+      accepted->Truncate(first);  // a record is accepted whole or not at all
       rejected->push_back({r.index,
                            "the decoded exchange is larger than limits.max_record_bytes (" +
                                std::to_string(options.max_record_bytes) + ")",
@@ -146,24 +180,48 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
   }
 }
 
-Result<std::string> BuildBatches(const std::vector<IngestRecord>& records, int64_t timestamp_ms) {
+namespace {
+
+// Record batches of `n` records (key(i), value(i)); the common single batch is moved out, not
+// copied once more.
+template <typename KeyFn, typename ValueFn>
+Result<std::string> BuildBatchesOf(size_t n, KeyFn key, ValueFn value, int64_t timestamp_ms) {
   std::string out;
   log::RecordBatchBuilder builder;
   // Marks the value as a canonical, redacted exchange: the pipeline need not decode it again.
   const log::RecordHeader decoded[] = {{kDecodedHeader, std::string_view("1")}};
-  for (const IngestRecord& r : records) {
-    builder.Add(r.key.empty() ? std::nullopt : std::optional<std::string_view>(r.key),
-                std::string_view(r.value), timestamp_ms, decoded);
-    if (builder.uncompressed_size() >= kMaxBatchBytes) {
-      EC_ASSIGN_OR_RETURN(std::string b, builder.Build());
-      out += b;
-    }
-  }
-  if (!builder.empty()) {
+  auto flush = [&]() -> Status {
     EC_ASSIGN_OR_RETURN(std::string b, builder.Build());
-    out += b;
+    if (out.empty()) out = std::move(b);
+    else out += b;
+    return Status::Ok();
+  };
+  for (size_t i = 0; i < n; ++i) {
+    std::string_view k = key(i);
+    builder.Add(k.empty() ? std::nullopt : std::optional<std::string_view>(k), value(i), timestamp_ms, decoded);
+    if (builder.uncompressed_size() >= kMaxBatchBytes) EC_RETURN_IF_ERROR(flush());
   }
+  if (!builder.empty()) EC_RETURN_IF_ERROR(flush());
   return out;
+}
+
+}  // namespace
+
+Result<std::string> BuildBatches(const std::vector<IngestRecord>& records, int64_t timestamp_ms) {
+  return BuildBatchesOf(
+      records.size(), [&](size_t i) { return std::string_view(records[i].key); },
+      [&](size_t i) { return std::string_view(records[i].value); }, timestamp_ms);
+}
+
+Result<std::string> BuildBatches(const IngestBatch& records, int64_t timestamp_ms) {
+  return BuildBatchesOf(
+      records.size(), [&](size_t i) { return records.key(i); }, [&](size_t i) { return records.value(i); },
+      timestamp_ms);
+}
+
+void KeepFreedMemoryForReuse() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
 }
 
 Ingest::Ingest(IngestOptions options, log::LogManager* logs,
@@ -230,7 +288,11 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
     reject_all(too_big ? "too_large" : "too_deep");
     return HttpResponse::Error(too_big ? 413 : 422, too_big ? "too_large" : "too_deep", s.message());
   }
-  std::vector<IngestRecord> accepted;
+  // The serialised exchanges: one buffer per thread, reused, so a request does not allocate
+  // (and page-fault in) its output afresh.
+  thread_local IngestBatch batch;
+  IngestBatch& accepted = batch;
+  accepted.Clear();
   std::vector<Rejection> rejected;
   DecodeForIngest(records, format, specs_.get(), options_, &arena, &accepted, &rejected);
   for (const Rejection& r : rejected) reject_all(r.code);
@@ -243,14 +305,13 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
   const int64_t now = WallClockMs();
   if (dedupe_ != nullptr && !accepted.empty()) {
     std::vector<std::string_view> ids;
-    for (const IngestRecord& r : accepted) ids.push_back(r.key);
+    ids.reserve(accepted.size());
+    for (size_t i = 0; i < accepted.size(); ++i) ids.push_back(accepted.key(i));
     std::vector<bool> dup = dedupe_->Claim(ids, now);
-    std::vector<IngestRecord> fresh;
-    for (size_t i = 0; i < accepted.size(); ++i) {
-      if (dup[i]) ++duplicates; else fresh.push_back(std::move(accepted[i]));
-    }
-    accepted = std::move(fresh);
-    for (const IngestRecord& r : accepted) claimed.push_back(r.key);
+    for (bool d : dup) duplicates += d ? 1 : 0;
+    if (duplicates > 0) accepted.Drop(dup);
+    claimed.reserve(accepted.size());
+    for (size_t i = 0; i < accepted.size(); ++i) claimed.push_back(accepted.key(i));
     duplicates_->Inc(duplicates);
   }
   struct ReleaseClaims {
@@ -263,6 +324,7 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
     }
   } release{dedupe_, claimed, stored, now};
 
+  const size_t accepted_count = accepted.size();
   if (!accepted.empty()) {
     std::optional<log::TopicInfo> topic = logs_->DescribeTopic(options_.raw_topic);
     int32_t partitions = topic ? topic->partitions : 0;
@@ -281,16 +343,16 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
                                      "; nothing of this request was stored, retry it");
     }
     stored = true;
-    ingested_->Inc(accepted.size());
+    ingested_->Inc(accepted_count);
   }
-  std::string body = "{\"accepted\":" + std::to_string(accepted.size());
+  std::string body = "{\"accepted\":" + std::to_string(accepted_count);
   // Only when there are some: the answer to a fresh request keeps its documented shape.
   if (duplicates > 0) body += ",\"duplicates\":" + std::to_string(duplicates);
   body += ",\"rejected\":";
   AppendRejections(rejected, &body);
   body += "}";
   // 202 when something was stored or nothing was wrong; 422 when every record was rejected.
-  return HttpResponse::Json(accepted.empty() && duplicates == 0 && !rejected.empty() ? 422 : 202, std::move(body));
+  return HttpResponse::Json(accepted_count == 0 && duplicates == 0 && !rejected.empty() ? 422 : 202, std::move(body));
 }
 
 }  // namespace ec::server

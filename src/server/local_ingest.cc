@@ -5,20 +5,12 @@
 #include "base/clock.h"
 #include "json/document.h"
 #include "log/log_manager.h"
-#include "log/record_batch_builder.h"
 #include "pipeline/processor.h"
 #include "server/metrics.h"
 #include "server/pipeline_runner.h"
 #include "server/topic_writer.h"
 
 namespace ec::server {
-namespace {
-
-// Batches stay well below the raw topic's default max.message.bytes (1 MiB).
-constexpr size_t kMaxLocalBatchBytes = 512 << 10;
-
-}  // namespace
-
 LocalIngest::LocalIngest(IngestOptions options, std::string dead_letter_topic, log::LogManager* logs,
                          TopicWriter* writer, std::shared_ptr<const spec::CompiledSpecs> specs,
                          MetricsRegistry* metrics, std::string source)
@@ -64,7 +56,10 @@ Result<LocalIngestResult> LocalIngest::AppendTexts(std::span<const std::string> 
 Result<LocalIngestResult> LocalIngest::AppendRecords(const std::vector<RawRecord>& records,
                                                      std::span<const std::string_view> texts,
                                                      std::string_view format, Arena* arena) {
-  std::vector<IngestRecord> accepted;
+  // Sources call from their own threads; each keeps its buffer between calls.
+  thread_local IngestBatch batch;
+  IngestBatch& accepted = batch;
+  accepted.Clear();
   std::vector<Rejection> rejected;
   DecodeForIngest(records, format, specs_.get(), options_, arena, &accepted, &rejected);
   EC_RETURN_IF_ERROR(AppendCanonical(accepted));
@@ -79,7 +74,7 @@ Result<LocalIngestResult> LocalIngest::AppendRecords(const std::vector<RawRecord
   return result;
 }
 
-Status LocalIngest::AppendCanonical(const std::vector<IngestRecord>& records) {
+Status LocalIngest::AppendCanonical(const IngestBatch& records) {
   if (records.empty()) return Status::Ok();
   std::optional<log::TopicInfo> topic = logs_->DescribeTopic(options_.raw_topic);
   int32_t partitions = topic ? topic->partitions : 0;
@@ -87,26 +82,7 @@ Status LocalIngest::AppendCanonical(const std::vector<IngestRecord>& records) {
   int32_t p = static_cast<int32_t>(next_partition_.fetch_add(1) % static_cast<uint32_t>(partitions));
   std::shared_ptr<log::PartitionLog> log = logs_->GetPartition(options_.raw_topic, p);
   if (log == nullptr) return Unavailable("raw topic partition missing");
-  // Batches are built here rather than with BuildBatches so the common single batch is moved
-  // into the log, not copied once more.
-  int64_t now = WallClockMs();
-  log::RecordBatchBuilder builder;
-  const log::RecordHeader decoded[] = {{kDecodedHeader, std::string_view("1")}};
-  std::string all;
-  for (const IngestRecord& r : records) {
-    builder.Add(r.key.empty() ? std::nullopt : std::optional<std::string_view>(r.key),
-                std::string_view(r.value), now, decoded);
-    if (builder.uncompressed_size() >= kMaxLocalBatchBytes) {
-      EC_ASSIGN_OR_RETURN(std::string b, builder.Build());
-      if (all.empty()) all = std::move(b);
-      else all += b;
-    }
-  }
-  if (!builder.empty()) {
-    EC_ASSIGN_OR_RETURN(std::string b, builder.Build());
-    if (all.empty()) all = std::move(b);
-    else all += b;
-  }
+  EC_ASSIGN_OR_RETURN(std::string all, BuildBatches(records, WallClockMs()));
   log::AppendResult ar = log->Append(std::move(all), {log::Durability::kSync});
   if (!ar.ok()) {
     return Unavailable("could not append to '" + options_.raw_topic + "': " + ar.message);

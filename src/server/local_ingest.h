@@ -53,7 +53,7 @@ class LocalIngest {
   const IngestOptions& options() const { return options_; }
 
  private:
-  Status AppendCanonical(const std::vector<IngestRecord>& records);
+  Status AppendCanonical(const IngestBatch& records);
 
   IngestOptions options_;
   std::string dead_letter_topic_;

@@ -186,7 +186,10 @@ bool PipelineRunner::Pass(Source* src) {
     return false;
   }
   if (rr.error != log::LogError::kNone || rr.slices.empty()) return false;
-  std::string bytes;
+  // The read buffer is kept between passes (up to max_read_bytes plus a batch), so a pass does
+  // not allocate and page-fault in a fresh megabyte.
+  std::string& bytes = read_buffer_;
+  bytes.clear();
   if (!rr.CopyTo(&bytes).ok()) return false;
 
   Arena arena(256 << 10);

@@ -137,6 +137,7 @@ class PipelineRunner {
   TopicWriter* writer_;
   MetricsRegistry* metrics_;
   std::vector<Source> sources_;  // runner thread only
+  std::string read_buffer_;      // runner thread only (Pass)
   std::atomic<int64_t> lag_{0};
   std::atomic<uint64_t> processed_{0};
   std::atomic<bool> stop_{false};

@@ -129,10 +129,27 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
                                const log::BatchBuilderOptions& options, bool sync,
                                std::set<TopicPartition>* touched) {
   if (records.empty()) return Status::Ok();
-  std::map<std::pair<std::string, int32_t>, log::RecordBatchBuilder> builders;
+  // A pass writes to a handful of topic-partitions: a short list searched linearly beats a map
+  // keyed by a copied topic string per record, and each topic's partition count is looked up
+  // (under the mutex) once per call rather than once per record.
+  struct Target {
+    std::string_view topic;
+    int32_t partition;
+    log::RecordBatchBuilder builder;
+  };
+  std::vector<Target> builders;
+  builders.reserve(8);
+  std::string_view last_topic;
+  int32_t last_partitions = 0;
+  bool have_topic = false;
   std::vector<log::RecordHeader> headers;
   for (const pipeline::OutputRecord& r : records) {
-    EC_ASSIGN_OR_RETURN(int32_t partitions, EnsureTopic(r.topic));
+    if (!have_topic || r.topic != last_topic) {
+      EC_ASSIGN_OR_RETURN(last_partitions, EnsureTopic(r.topic));
+      last_topic = r.topic;
+      have_topic = true;
+    }
+    const int32_t partitions = last_partitions;
     int32_t p = 0;
     if (r.key) {
       p = PartitionForKey(*r.key, partitions);
@@ -142,27 +159,33 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
     }
     headers.clear();
     for (const auto& [k, v] : r.headers) headers.push_back({k, std::string_view(v)});
-    auto it = builders.find({r.topic, p});
-    if (it == builders.end()) it = builders.emplace(std::make_pair(r.topic, p), log::RecordBatchBuilder(options)).first;
-    auto& b = it->second;
-    b.Add(r.key ? std::optional<std::string_view>(*r.key) : std::nullopt,
-          r.value ? std::optional<std::string_view>(*r.value) : std::nullopt, r.timestamp_ms,
-          headers);
+    Target* t = nullptr;
+    for (Target& c : builders) {
+      if (c.partition == p && c.topic == r.topic) {
+        t = &c;
+        break;
+      }
+    }
+    if (t == nullptr) t = &builders.emplace_back(Target{r.topic, p, log::RecordBatchBuilder(options)});
+    t->builder.Add(r.key ? std::optional<std::string_view>(*r.key) : std::nullopt,
+                   r.value ? std::optional<std::string_view>(*r.value) : std::nullopt, r.timestamp_ms,
+                   headers);
   }
   // One batch per partition, appended concurrently so their fdatasyncs share group commits.
   std::mutex mu;
   std::condition_variable cv;
   size_t pending = 0;
   Status first_error;
-  for (auto& [tp, builder] : builders) {
-    std::shared_ptr<log::PartitionLog> log = logs_->GetPartition(tp.first, tp.second);
+  for (Target& t : builders) {
+    const std::string topic_name(t.topic);
+    std::shared_ptr<log::PartitionLog> log = logs_->GetPartition(topic_name, t.partition);
     if (log == nullptr) {
       std::lock_guard<std::mutex> lock(mu_);
-      known_.erase(tp.first);
-      if (first_error.ok()) first_error = NotFound("topic '" + tp.first + "' has no partition " + std::to_string(tp.second));
+      known_.erase(topic_name);
+      if (first_error.ok()) first_error = NotFound("topic '" + topic_name + "' has no partition " + std::to_string(t.partition));
       continue;
     }
-    Result<std::string> batch = builder.Build();
+    Result<std::string> batch = t.builder.Build();
     if (!batch.ok()) {
       if (first_error.ok()) first_error = batch.status();
       continue;
@@ -171,8 +194,8 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
       std::lock_guard<std::mutex> lock(mu);
       ++pending;
     }
-    std::string topic = tp.first;
-    if (touched != nullptr) touched->insert(tp);
+    std::string topic = topic_name;
+    if (touched != nullptr) touched->insert({topic_name, t.partition});
     log->AppendAsync(std::move(batch).value(), {sync ? log::Durability::kSync : log::Durability::kWritten},
                      [&, topic](const log::AppendResult& ar) {
                        std::lock_guard<std::mutex> lock(mu);

@@ -223,5 +223,54 @@ TEST(BuildBatchesTest, SplitsLargeInputsIntoSeveralValidBatches) {
   EXPECT_EQ(count, 300u);
 }
 
+TEST(IngestBatchTest, KeepsKeysAndValuesThroughTruncateDropAndClear) {
+  Arena arena;
+  IngestBatch batch;
+  std::vector<std::string> texts;
+  for (int i = 0; i < 5; ++i) {
+    json::Value v;
+    std::string text = R"({"id":"x)" + std::to_string(i) + R"(","n":)" + std::to_string(i) + "}";
+    ASSERT_TRUE(json::ParseInto(text, &arena, &v).ok());
+    EXPECT_EQ(batch.Add(v), text.size());
+    texts.push_back(text);
+  }
+  ASSERT_EQ(batch.size(), 5u);
+  EXPECT_EQ(batch.key(3), "x3");
+  EXPECT_EQ(batch.value(3), texts[3]);
+  batch.Truncate(4);  // drops x4 and its bytes
+  ASSERT_EQ(batch.size(), 4u);
+  batch.Drop({false, true, false, true});
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch.key(0), "x0");
+  EXPECT_EQ(batch.key(1), "x2");
+  EXPECT_EQ(batch.value(1), texts[2]);
+  // A record without an id has an empty key (a null key in the batch).
+  json::Value no_id;
+  ASSERT_TRUE(json::ParseInto(R"({"n":9})", &arena, &no_id).ok());
+  batch.Add(no_id);
+  EXPECT_EQ(batch.key(2), "");
+  EXPECT_EQ(batch.value(2), R"({"n":9})");
+
+  // The same records as IngestRecords give the same bytes.
+  std::vector<IngestRecord> records;
+  for (size_t i = 0; i < batch.size(); ++i) records.push_back({std::string(batch.key(i)), std::string(batch.value(i))});
+  Result<std::string> a = BuildBatches(batch, 7);
+  Result<std::string> b = BuildBatches(records, 7);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
+  size_t seen = 0;
+  ASSERT_TRUE(log::ForEachBatch(*a, true, [&](const log::RecordBatchView& v) {
+                return v.ForEachRecord([&](const log::Record& r) {
+                  EXPECT_EQ(r.key.has_value(), seen < 2);
+                  EXPECT_EQ(*r.value, batch.value(seen));
+                  ++seen;
+                  return Status::Ok();
+                });
+              }).ok());
+  EXPECT_EQ(seen, 3u);
+  batch.Clear();
+  EXPECT_TRUE(batch.empty());
+}
+
 }  // namespace
 }  // namespace ec::server

@@ -70,14 +70,16 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
                        nullptr);
   }
 
-  json::Value before;  // null: nothing known (or deleted)
-  if (*stored && !(*stored)->deleted) {
-    Status s = json::ParseInto((*stored)->value, arena, &before);
-    if (!s.ok()) return dead_letter(s, nullptr);
-  }
   const bool known = *stored && !(*stored)->deleted;
-
   char op_letter = OpFor(op.method);
+  json::Value before;  // null: nothing known (or deleted); parsed only when needed
+  bool before_parsed = !known;
+  auto parse_before = [&]() -> Status {
+    if (before_parsed) return Status();
+    before_parsed = true;
+    return json::ParseInto((*stored)->value, arena, &before);
+  };
+
   json::Value after;
   StoredState next;
   next.ts_ms = m.timestamp_ms;
@@ -87,6 +89,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     const json::Value* body = Path(x, "response", "body");
     bool no_body = body == nullptr || body->is_null() || (body->is_string() && body->string().empty());
     if (op.method == "PATCH" && no_body) {
+      if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
       const json::Value* patch = Path(x, "request", "body");
       after = MergePatch(before, patch != nullptr ? *patch : json::Value(), arena);
     } else if (res->state == nullptr) {
@@ -103,7 +106,22 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     json::AppendJson(after, &next.value);
   }
 
-  bool changed = op_letter == 'd' ? !(*stored && (*stored)->deleted) : !(known && json::Equal(before, after));
+  bool changed;
+  if (op_letter == 'd') {
+    changed = !(*stored && (*stored)->deleted);
+  } else if (!known) {
+    changed = true;
+  } else if ((*stored)->value == next.value) {
+    // The stored text is AppendJson output too: the same text is the same value, no parse.
+    changed = false;
+  } else {
+    if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
+    changed = !json::Equal(before, after);
+  }
+  if (changed) {
+    if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
+  }
+  std::string_view before_text = known ? std::string_view((*stored)->value) : std::string_view("null");
   Status put = store_->Put(res->name, *key, next);
   if (!put.ok()) return dead_letter(put, nullptr);
   if (!changed) {
@@ -118,24 +136,31 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
       {"operation", json::Value::StringRef(op.id)},
       {"method", json::Value::StringRef(op.method)},
       {"path", path != nullptr ? *path : json::Value()},
-      {"exchange", b.String(m.exchange_id)},
+      {"exchange", json::Value::StringRef(m.exchange_id)},
   };
   json::Value after_value = op_letter == 'd' ? json::Value() : after;
-  char op_text[2] = {op_letter, 0};
-  json::Member envelope[] = {
-      {"op", b.String(op_text)},
-      {"before", before},
-      {"after", after_value},
-      {"changes", Diff(before, after_value, arena)},
-      {"source", b.Object(source, true)},
-      {"ts_ms", json::Value::Number(static_cast<double>(m.timestamp_ms))},
-  };
   pipeline::OutputRecord rec;
   rec.topic = res->changelog;
   rec.key = *key;
   rec.headers.emplace_back("content-type", "application/json");
-  rec.value.emplace();
-  json::AppendJson(b.Object(envelope, true), &*rec.value);
+  // The envelope is written directly: `before` and `after` are the stored texts (AppendJson
+  // output of the same values), so they are not serialised a second time.
+  std::string& v = rec.value.emplace();
+  const std::string_view after_text = op_letter == 'd' ? std::string_view("null") : std::string_view(next.value);
+  v.reserve(before_text.size() + after_text.size() * 2 + 256);
+  v += "{\"op\":\"";
+  v += op_letter;
+  v += "\",\"before\":";
+  v += before_text;
+  v += ",\"after\":";
+  v += after_text;
+  v += ",\"changes\":";
+  json::AppendJson(Diff(before, after_value, arena), &v);
+  v += ",\"source\":";
+  json::AppendJson(b.Object(source, true), &v);
+  v += ",\"ts_ms\":";
+  json::AppendJsNumber(static_cast<double>(m.timestamp_ms), &v);
+  v += '}';
   rec.timestamp_ms = m.timestamp_ms;
   out->push_back(std::move(rec));
   counters_.changes.fetch_add(1, std::memory_order_relaxed);

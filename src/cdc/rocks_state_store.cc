@@ -1,8 +1,13 @@
-// The RocksDB StateStore (RocksDB headers stay in this file).
+// The RocksDB StateStore (RocksDB headers stay in this file), with a bounded cache of hot keys
+// in front of it (state_cache.h): the changelog stage reads a key's state for every exchange,
+// and most reads are of keys written moments before.
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <mutex>
+
+#include "cdc/state_cache.h"
 #include "cdc/state_store.h"
 
 namespace ec::cdc {
@@ -10,22 +15,37 @@ namespace {
 
 class RocksStateStore final : public StateStore {
  public:
-  explicit RocksStateStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+  RocksStateStore(std::unique_ptr<rocksdb::DB> db, size_t cache_bytes) : db_(std::move(db)), cache_(cache_bytes) {}
 
+  // The cache mutex is held across the RocksDB access on a miss and on every write, so a read
+  // that misses cannot put an older value into the cache after a concurrent write.
   Result<std::optional<StoredState>> Get(std::string_view resource, std::string_view key) override {
+    std::string encoded = EncodeKey(resource, key);
+    std::lock_guard lock(mu_);
+    std::optional<StoredState> cached;
+    if (cache_.Lookup(encoded, &cached)) return cached;
     std::string bytes;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), EncodeKey(resource, key), &bytes);
-    if (s.IsNotFound()) return std::optional<StoredState>();
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), encoded, &bytes);
+    if (s.IsNotFound()) {
+      cache_.Insert(encoded, std::nullopt);
+      return std::optional<StoredState>();
+    }
     if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
     std::optional<StoredState> state = DecodeState(bytes);
     if (!state) return Status(ErrorCode::kIoError, "state store: corrupt entry for " + std::string(resource) + "/" + std::string(key));
+    cache_.Insert(encoded, state);
     return state;
   }
 
   Status Put(std::string_view resource, std::string_view key, const StoredState& state) override {
-    rocksdb::WriteOptions wo;
-    rocksdb::Status s = db_->Put(wo, EncodeKey(resource, key), EncodeState(state));
-    if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    std::string encoded = EncodeKey(resource, key);
+    std::lock_guard lock(mu_);
+    rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), encoded, EncodeState(state));
+    if (!s.ok()) {
+      cache_.Erase(encoded);  // whatever RocksDB holds now, the cache must not claim otherwise
+      return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    }
+    cache_.Insert(encoded, state);
     return Status();
   }
 
@@ -54,8 +74,13 @@ class RocksStateStore final : public StateStore {
       for (int i = 7; i >= 0; --i) v += static_cast<char>((o >> (8 * i)) & 0xff);
       batch.Put(CheckpointKey(checkpoint), v);
     }
+    std::lock_guard lock(mu_);
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
-    if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    if (!s.ok()) {
+      for (const StateWrite& w : writes) cache_.Erase(w.encoded_key);
+      return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    }
+    for (const StateWrite& w : writes) cache_.Insert(w.encoded_key, w.state);
     return Status();
   }
 
@@ -66,6 +91,8 @@ class RocksStateStore final : public StateStore {
     end.back() = '\1';
     rocksdb::WriteBatch batch;
     batch.DeleteRange(begin, end);
+    std::lock_guard lock(mu_);
+    cache_.ErasePrefix(begin);
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
     if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
     return Status();
@@ -83,17 +110,23 @@ class RocksStateStore final : public StateStore {
 
  private:
   std::unique_ptr<rocksdb::DB> db_;
+  std::mutex mu_;
+  StateCache cache_;  // guarded by mu_
 };
 
 }  // namespace
 
-Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir) {
+Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir, const RocksStateOptions& opts) {
   rocksdb::Options options;
   options.create_if_missing = true;
+  // Most reads of a new key (a POST) find nothing: a memtable bloom filter answers those
+  // without walking the skip list.
+  options.memtable_prefix_bloom_size_ratio = 0.05;
+  options.memtable_whole_key_filtering = true;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) return Status(ErrorCode::kIoError, "cannot open the state store in " + dir + ": " + s.ToString());
-  return std::unique_ptr<StateStore>(new RocksStateStore(std::unique_ptr<rocksdb::DB>(raw)));
+  return std::unique_ptr<StateStore>(new RocksStateStore(std::unique_ptr<rocksdb::DB>(raw), opts.cache_bytes));
 }
 
 }  // namespace ec::cdc

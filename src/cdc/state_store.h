@@ -66,8 +66,13 @@ class MemoryStateStore final : public StateStore {
   std::map<std::string, int64_t, std::less<>> checkpoints_;
 };
 
+struct RocksStateOptions {
+  // Bound of the in-memory cache of hot keys' states (state_cache.h); 0 = no cache.
+  size_t cache_bytes = size_t{64} << 20;
+};
+
 // Opens (creating) a RocksDB state store in `dir`. Errors: kIoError with RocksDB's message.
-Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir);
+Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir, const RocksStateOptions& options = {});
 
 // Storage encoding, shared by both stores (exposed for tests): key = resource '\0' key;
 // value = flag byte ('d' deleted / 's' state), 8-byte big-endian ts_ms, JSON text.

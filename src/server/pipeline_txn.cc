@@ -1,19 +1,57 @@
 #include "server/pipeline_txn.h"
 
+#include <chrono>
+#include <condition_variable>
 #include <future>
 
 #include "log/log_manager.h"
+#include "log/record_batch_builder.h"
 
 namespace ec::server {
 
 PipelineTxn::~PipelineTxn() { (void)WaitMarkers(); }
 
-Status PipelineTxn::WaitMarkers() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return markers_pending_ == 0; });
-  Status s = markers_error_;
+Status PipelineTxn::SyncMarkers(const std::set<TopicWriter::TopicPartition>& covered) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status first = markers_error_;
   markers_error_ = Status::Ok();
-  return s;
+  for (auto it = unsynced_markers_.begin(); it != unsynced_markers_.end();) {
+    if (covered.count(*it) == 0) {
+      std::shared_ptr<log::PartitionLog> pl = logs_->GetPartition(it->first, it->second);
+      Status s = pl == nullptr ? Status::Ok() : pl->Flush();
+      if (!s.ok()) {
+        if (first.ok()) first = Status(s.code(), "transaction marker on '" + it->first + "': " + s.message());
+        ++it;
+        continue;  // stays unsynced: the next attempt syncs it again
+      }
+    }
+    it = unsynced_markers_.erase(it);
+  }
+  return first;
+}
+
+Status PipelineTxn::WriteCommitMarkers(const std::set<TopicWriter::TopicPartition>& partitions) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  Status first;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const TopicWriter::TopicPartition& tp : partitions) {
+    std::shared_ptr<log::PartitionLog> pl = logs_->GetPartition(tp.first, tp.second);
+    if (pl == nullptr) {
+      if (first.ok()) first = Status(ErrorCode::kNotFound, "topic '" + tp.first + "' has no partition " + std::to_string(tp.second));
+      continue;
+    }
+    log::AppendResult ar = pl->Append(log::RecordBatchBuilder::MakeControlBatch(txn_.producer_id, txn_.epoch,
+                                                                                log::ControlType::kCommit, 0, now),
+                                      {log::Durability::kWritten});
+    if (!ar.ok()) {
+      if (first.ok()) first = Status(ErrorCode::kIoError, "transaction marker on '" + tp.first + "' failed: " + ar.message);
+      continue;
+    }
+    unsynced_markers_.insert(tp);
+  }
+  return first;
 }
 
 Status PipelineTxn::Recover(size_t* aborted, size_t* committed) {
@@ -90,8 +128,9 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
   Status s = writer_->AppendTransactional(outputs, txn_, /*sync=*/true, &touched);
   Status os = offsets_future.get();
   if (s.ok()) s = os;
-  // The previous pass's markers must be durable before this pass decides.
-  if (s.ok()) s = WaitMarkers();
+  // The previous pass's markers must be durable before this pass decides: this pass's durable
+  // appends covered those on the partitions it wrote to; the others are synced here.
+  if (s.ok()) s = SyncMarkers(touched);
   if (s.ok() && crash_before_decision) return Status(ErrorCode::kUnavailable, "test hook: stopped before the decision");
   if (!s.ok()) {
     Status a = Abort(touched);
@@ -100,17 +139,13 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
   }
   // 3. The decision.
   EC_RETURN_IF_ERROR(offsets->EndTransaction(txn_.producer_id, txn_.epoch, /*commit=*/true, log::Durability::kSync));
-  // 4. Markers: written now (visible to read_committed readers), durable before the next decision.
-  if (!touched.empty()) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++markers_pending_;
-    }
-    writer_->WriteMarkersAsync(touched, txn_, /*commit=*/true, [this](Status ms) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!ms.ok() && markers_error_.ok()) markers_error_ = ms;
-      if (--markers_pending_ == 0) cv_.notify_all();
-    });
+  // 4. Markers: written now (visible to read_committed readers), durable before the next
+  //    decision. The pass is decided whatever happens here: a marker that cannot be written
+  //    fails the next pass (SyncMarkers), and recovery writes it at the next start.
+  Status ms = WriteCommitMarkers(touched);
+  if (!ms.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (markers_error_.ok()) markers_error_ = ms;
   }
   return Status::Ok();
 }

@@ -182,5 +182,34 @@ TEST_F(ChangelogStageTest, KeyErrorGoesToDeadLetters) {
   EXPECT_GE(stage_.counters().errors.load(), 1u);
 }
 
+// The envelope is written as text around the stored states (not re-serialised): it must be
+// exactly what AppendJson of the parsed envelope gives (canonical JSON), escapes, non-ASCII
+// text and numbers included; and a read whose members come in another order is no change.
+TEST_F(ChangelogStageTest, EnvelopeTextIsCanonicalAndMemberOrderIsNoChange) {
+  const std::string body1 = R"({"id":"o-7","note":"caf\u00e9 \"q\" \\ \n\t\u0001 \ud83d\ude00","n":1e21,"f":0.1,"z":-0,"a":[1,{"b":null}]})";
+  const std::string body2 = R"({"id":"o-7","note":"d\u00e9j\u00e0","n":123456789012,"f":-2.5e-7,"z":0,"a":[true,false]})";
+  std::vector<pipeline::OutputRecord> all;
+  for (auto& r : Run(Exchange("e1", "2026-11-27T10:00:00.000Z", "POST", "/orders", "{}", 201, body1))) all.push_back(std::move(r));
+  for (auto& r : Run(Exchange("e2", "2026-11-27T10:00:01.000Z", "PUT", "/orders/o-7", "{}", 200, body2))) all.push_back(std::move(r));
+  for (auto& r : Run(Exchange("e3", "2026-11-27T10:00:02.000Z", "PATCH", "/orders/o-7", R"({"note":"\u00fcber","x":{"y":[2]}})", 204, "null"))) all.push_back(std::move(r));
+  for (auto& r : Run(Exchange("e4", "2026-11-27T10:00:03.000Z", "DELETE", "/orders/o-7", "null", 204, "null"))) all.push_back(std::move(r));
+  ASSERT_EQ(all.size(), 5u);  // c, u, u, d, tombstone
+  Arena arena;
+  const char ops[] = {'c', 'u', 'u', 'd'};
+  for (size_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(all[i].value.has_value());
+    json::Value v = Parse(*all[i].value, &arena);
+    EXPECT_EQ(json::ToJson(v), *all[i].value);
+    EXPECT_EQ(v.Find("op")->string(), std::string(1, ops[i]));
+  }
+  ExpectJson(json::ToJson(*Parse(*all[1].value, &arena).Find("before")), body1);
+  ExpectJson(json::ToJson(*Parse(*all[3].value, &arena).Find("after")), "null");
+
+  // Same members, other order: json::Equal says equal, so no record (the text differs).
+  ASSERT_EQ(Run(Exchange("e5", "2026-11-27T10:00:04.000Z", "PUT", "/orders/o-8", "{}", 200, R"({"id":"o-8","s":"a","t":[1]})")).size(), 1u);
+  EXPECT_TRUE(Run(Exchange("e6", "2026-11-27T10:00:05.000Z", "GET", "/orders/o-8", "null", 200, R"({"t":[1],"s":"a","id":"o-8"})")).empty());
+  EXPECT_EQ(Run(Exchange("e7", "2026-11-27T10:00:06.000Z", "GET", "/orders/o-8", "null", 200, R"({"t":[2],"s":"a","id":"o-8"})")).size(), 1u);
+}
+
 }  // namespace
 }  // namespace ec::cdc

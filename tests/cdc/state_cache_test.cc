@@ -1,0 +1,124 @@
+// StateCache (LRU by bytes, absent keys, erase) and the RocksDB store's cache staying coherent
+// with RocksDB: random operations against a MemoryStateStore give the same answers with no
+// cache, a tiny cache (constant eviction) and a large one, also after a reopen.
+#include "cdc/state_cache.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include "cdc/state_store.h"
+
+namespace ec::cdc {
+namespace {
+
+TEST(StateCache, HitsMissesAndAbsentKeys) {
+  StateCache c(1 << 20);
+  std::optional<StoredState> got;
+  EXPECT_FALSE(c.Lookup("order\0a", &got));
+  c.Insert(EncodeKey("order", "a"), StoredState{false, 7, "{}"});
+  c.Insert(EncodeKey("order", "b"), std::nullopt);
+  ASSERT_TRUE(c.Lookup(EncodeKey("order", "a"), &got));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->ts_ms, 7);
+  ASSERT_TRUE(c.Lookup(EncodeKey("order", "b"), &got));
+  EXPECT_FALSE(got.has_value());  // known absent
+  c.Insert(EncodeKey("order", "a"), StoredState{true, 9, ""});
+  ASSERT_TRUE(c.Lookup(EncodeKey("order", "a"), &got));
+  EXPECT_TRUE(got->deleted);
+  EXPECT_EQ(c.entries(), 2u);
+  c.Erase(EncodeKey("order", "a"));
+  EXPECT_FALSE(c.Lookup(EncodeKey("order", "a"), &got));
+  c.Insert(EncodeKey("orderx", "a"), StoredState{false, 1, "1"});
+  c.ErasePrefix(EncodeKey("order", ""));
+  EXPECT_FALSE(c.Lookup(EncodeKey("order", "b"), &got));
+  EXPECT_TRUE(c.Lookup(EncodeKey("orderx", "a"), &got));  // another resource sharing the prefix
+}
+
+TEST(StateCache, BoundedByBytesEvictsLeastRecentlyUsed) {
+  const std::string big(1000, 'x');
+  StateCache c(5000);
+  for (int i = 0; i < 100; ++i) {
+    c.Insert(EncodeKey("r", std::to_string(i)), StoredState{false, i, big});
+    EXPECT_LE(c.bytes(), c.max_bytes());
+    std::optional<StoredState> got;
+    if (i >= 1) EXPECT_TRUE(c.Lookup(EncodeKey("r", "0"), &got)) << i;  // kept hot: never evicted
+  }
+  EXPECT_GE(c.entries(), 2u);
+  EXPECT_LT(c.entries(), 5u);
+  std::optional<StoredState> got;
+  EXPECT_TRUE(c.Lookup(EncodeKey("r", "99"), &got));
+  EXPECT_FALSE(c.Lookup(EncodeKey("r", "50"), &got));
+  StateCache off(0);
+  off.Insert("k", StoredState{});
+  EXPECT_FALSE(off.Lookup("k", &got));
+}
+
+void Agree(StateStore* got, StateStore* want, int keys) {
+  for (int k = 0; k < keys; ++k) {
+    auto a = got->Get("order", std::to_string(k));
+    auto b = want->Get("order", std::to_string(k));
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->has_value(), b->has_value()) << k;
+    if (!a->has_value()) continue;
+    EXPECT_EQ((*a)->deleted, (*b)->deleted) << k;
+    EXPECT_EQ((*a)->ts_ms, (*b)->ts_ms) << k;
+    EXPECT_EQ((*a)->value, (*b)->value) << k;
+  }
+  EXPECT_EQ(got->List("order", "", 1000).value(), want->List("order", "", 1000).value());
+}
+
+TEST(StateCache, RocksStoreAgreesWithMemoryStoreUnderRandomOperations) {
+  for (size_t cache_bytes : {size_t{0}, size_t{700}, size_t{1} << 20}) {
+    auto dir = std::filesystem::temp_directory_path() /
+               ("ec_cdc_cache_" + std::to_string(getpid()) + "_" + std::to_string(cache_bytes));
+    std::filesystem::remove_all(dir);
+    MemoryStateStore mem;
+    std::mt19937 rng(static_cast<uint32_t>(cache_bytes) + 1);
+    const int kKeys = 40;
+    {
+      auto rocks = std::move(OpenRocksStateStore(dir.string(), {.cache_bytes = cache_bytes})).value();
+      for (int step = 0; step < 3000; ++step) {
+        std::string key = std::to_string(rng() % kKeys);
+        StoredState st{rng() % 5 == 0, step, rng() % 5 == 0 ? "" : "{\"v\":" + std::to_string(step) + "}"};
+        switch (rng() % 8) {
+          case 0: case 1: case 2: {
+            auto a = rocks->Get("order", key);
+            auto b = mem.Get("order", key);
+            ASSERT_TRUE(a.ok() && b.ok());
+            ASSERT_EQ(a->has_value(), b->has_value()) << "step " << step;
+            if (a->has_value()) EXPECT_EQ((*a)->value, (*b)->value) << "step " << step;
+            break;
+          }
+          case 3: case 4:
+            ASSERT_TRUE(rocks->Put("order", key, st).ok());
+            ASSERT_TRUE(mem.Put("order", key, st).ok());
+            break;
+          case 5: case 6: {
+            std::vector<StateWrite> writes{{EncodeKey("order", key), st},
+                                           {EncodeKey("order", std::to_string(rng() % kKeys)), st}};
+            ASSERT_TRUE(rocks->Apply(writes, "cp", step).ok());
+            ASSERT_TRUE(mem.Apply(writes, "cp", step).ok());
+            break;
+          }
+          default:
+            if (rng() % 20 == 0) {
+              ASSERT_TRUE(rocks->ClearResource("order").ok());
+              ASSERT_TRUE(mem.ClearResource("order").ok());
+            }
+        }
+      }
+      Agree(rocks.get(), &mem, kKeys);
+      EXPECT_EQ(rocks->Checkpoint("cp").value(), mem.Checkpoint("cp").value());
+    }
+    auto reopened = std::move(OpenRocksStateStore(dir.string(), {.cache_bytes = cache_bytes})).value();
+    Agree(reopened.get(), &mem, kKeys);
+    reopened.reset();
+    std::filesystem::remove_all(dir);
+  }
+}
+
+}  // namespace
+}  // namespace ec::cdc

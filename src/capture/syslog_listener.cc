@@ -1,5 +1,7 @@
 #include "capture/syslog_listener.h"
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -26,8 +28,12 @@ struct SyslogListener::Impl {
   asio::io_context ioc;
   udp::socket udp_socket{ioc};
   tcp::acceptor acceptor{ioc};
-  std::vector<char> datagram;
-  udp::endpoint sender;
+  // recvmmsg(2) state: kDatagramsPerCall buffers of 64 KiB (the largest UDP payload), so one
+  // system call takes up to that many datagrams when they queue up under load.
+  static constexpr size_t kDatagramsPerCall = 32;
+  std::vector<char> datagrams;
+  std::vector<mmsghdr> headers;
+  std::vector<iovec> iovecs;
   std::thread thread;
   std::atomic<bool> stopped{false};
 
@@ -55,14 +61,32 @@ struct SyslogListener::Impl {
   }
 
   void ReceiveUdp() {
-    udp_socket.async_receive_from(asio::buffer(datagram), sender, [this](error_code ec, size_t n) {
+    udp_socket.async_wait(udp::socket::wait_read, [this](error_code ec) {
       if (ec == asio::error::operation_aborted || !udp_socket.is_open()) return;
-      if (!ec) {
-        Handle(std::string_view(datagram.data(), n));
-      }
+      if (!ec) DrainUdp();
       ReceiveUdp();
     });
   }
+
+  // Takes every queued datagram, kDatagramsPerCall per recvmmsg, without blocking.
+  void DrainUdp() {
+    const int fd = udp_socket.native_handle();
+    for (int rounds = 0; rounds < 64; ++rounds) {  // then let TCP peers have the thread
+      for (size_t i = 0; i < kDatagramsPerCall; ++i) {
+        iovecs[i] = {datagrams.data() + i * kMaxDatagram, kMaxDatagram};
+        headers[i] = {};
+        headers[i].msg_hdr.msg_iov = &iovecs[i];
+        headers[i].msg_hdr.msg_iovlen = 1;
+      }
+      int n = recvmmsg(fd, headers.data(), kDatagramsPerCall, MSG_DONTWAIT, nullptr);
+      if (n <= 0) return;  // EAGAIN: drained (other errors: the next wait reports them)
+      for (int i = 0; i < n; ++i) {
+        Handle(std::string_view(datagrams.data() + static_cast<size_t>(i) * kMaxDatagram, headers[i].msg_len));
+      }
+      if (static_cast<size_t>(n) < kDatagramsPerCall) return;
+    }
+  }
+  static constexpr size_t kMaxDatagram = 65536;
 
   void Accept();
 };
@@ -147,7 +171,9 @@ Result<std::unique_ptr<SyslogListener>> SyslogListener::Start(const SyslogListen
   impl->options = options;
   impl->on_message = std::move(on_message);
   impl->on_dead_letter = std::move(on_dead_letter);
-  impl->datagram.resize(65536);
+  impl->datagrams.resize(Impl::kDatagramsPerCall * Impl::kMaxDatagram);
+  impl->headers.resize(Impl::kDatagramsPerCall);
+  impl->iovecs.resize(Impl::kDatagramsPerCall);
   error_code ec;
   if (!options.udp_listen.empty()) {
     std::string host;
@@ -160,6 +186,7 @@ Result<std::unique_ptr<SyslogListener>> SyslogListener::Start(const SyslogListen
     if (!ec) impl->udp_socket.set_option(asio::socket_base::receive_buffer_size(4 << 20), ec);
     ec.clear();  // a smaller kernel buffer is not fatal
     impl->udp_socket.bind(ep, ec);
+    if (!ec) impl->udp_socket.non_blocking(true, ec);
     if (ec) return IoError("cannot listen on UDP " + options.udp_listen + ": " + ec.message());
     impl->ReceiveUdp();
   }

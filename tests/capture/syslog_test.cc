@@ -231,6 +231,35 @@ TEST(SyslogListener, UdpDatagramsIncludingMalformed) {
   EXPECT_EQ(s.malformed, 1u);
 }
 
+// A burst queues many datagrams at once: the listener takes them several per recvmmsg call,
+// every one delivered, in the order sent, each with its own length.
+TEST(SyslogListener, UdpBurstDeliversEveryDatagramInOrder) {
+  Received r;
+  auto l = StartListener(&r);
+  ASSERT_TRUE(l);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(l->udp_port());
+  const int n = 100;  // well within the default socket buffer even if the listener is slow
+  for (int i = 0; i < n; ++i) {
+    std::string d = "<134>1 2026-11-27T01:39:28Z - haproxy 1 - - {\"n\":" + std::to_string(i) + ",\"pad\":\"" +
+                    std::string(static_cast<size_t>(i % 50), 'p') + "\"}";
+    ASSERT_EQ(sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a),
+              static_cast<ssize_t>(d.size()));
+  }
+  close(fd);
+  ASSERT_TRUE(r.WaitFor(n));
+  std::lock_guard<std::mutex> lock(r.mu);
+  ASSERT_EQ(r.messages.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(r.messages[static_cast<size_t>(i)].msg,
+              "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + std::string(static_cast<size_t>(i % 50), 'p') + "\"}");
+  }
+  EXPECT_TRUE(r.dead.empty());
+}
+
 TEST(SyslogListener, TcpBothFramingsOversizedAndConnectionLimit) {
   Received r;
   auto l = StartListener(&r, 1024);

@@ -1,11 +1,22 @@
 // The RocksDB StateStore (RocksDB headers stay in this file), with a bounded cache of hot keys
 // in front of it (state_cache.h): the changelog stage reads a key's state for every exchange,
 // and most reads are of keys written moments before.
+//
+// Writes that carry a checkpoint (the pipeline's committed passes, state_topic.h) are
+// deferred: kept in memory (`dirty_`, read first) and written to RocksDB in one WriteBatch
+// once RocksStateOptions::defer_bytes or defer_ms is reached, so a hot key updated by many
+// passes costs one memtable insert instead of one per pass. Losing them in a crash is what the
+// checkpoint is for: at startup the committed state topic after the checkpoint is applied
+// again (CatchUpStateStore). Writes without a checkpoint, List, ClearResource and the
+// destructor write the deferred ones first.
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <chrono>
+#include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include "cdc/state_cache.h"
 #include "cdc/state_store.h"
@@ -15,13 +26,19 @@ namespace {
 
 class RocksStateStore final : public StateStore {
  public:
-  RocksStateStore(std::unique_ptr<rocksdb::DB> db, size_t cache_bytes) : db_(std::move(db)), cache_(cache_bytes) {}
+  RocksStateStore(std::unique_ptr<rocksdb::DB> db, const RocksStateOptions& options)
+      : db_(std::move(db)), options_(options), cache_(options.cache_bytes), last_write_(Clock::now()) {}
+  ~RocksStateStore() override {
+    std::lock_guard lock(mu_);
+    (void)WriteDeferredLocked();
+  }
 
   // The cache mutex is held across the RocksDB access on a miss and on every write, so a read
   // that misses cannot put an older value into the cache after a concurrent write.
   Result<std::optional<StoredState>> Get(std::string_view resource, std::string_view key) override {
     std::string encoded = EncodeKey(resource, key);
     std::lock_guard lock(mu_);
+    if (auto d = dirty_.find(encoded); d != dirty_.end()) return std::optional<StoredState>(d->second);
     std::optional<StoredState> cached;
     if (cache_.Lookup(encoded, &cached)) return cached;
     std::string bytes;
@@ -40,6 +57,7 @@ class RocksStateStore final : public StateStore {
   Status Put(std::string_view resource, std::string_view key, const StoredState& state) override {
     std::string encoded = EncodeKey(resource, key);
     std::lock_guard lock(mu_);
+    EC_RETURN_IF_ERROR(WriteDeferredLocked());
     rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), encoded, EncodeState(state));
     if (!s.ok()) {
       cache_.Erase(encoded);  // whatever RocksDB holds now, the cache must not claim otherwise
@@ -52,6 +70,10 @@ class RocksStateStore final : public StateStore {
   Result<std::vector<std::string>> List(std::string_view resource, std::string_view after, size_t limit) override {
     std::string prefix = EncodeKey(resource, "");
     std::string start = EncodeKey(resource, after);
+    {
+      std::lock_guard lock(mu_);
+      EC_RETURN_IF_ERROR(WriteDeferredLocked());
+    }
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     std::vector<std::string> keys;
     for (it->Seek(start); it->Valid() && keys.size() < limit; it->Next()) {
@@ -66,21 +88,22 @@ class RocksStateStore final : public StateStore {
   }
 
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override {
-    rocksdb::WriteBatch batch;
-    for (const StateWrite& w : writes) batch.Put(w.encoded_key, EncodeState(w.state));
-    if (!checkpoint.empty()) {
-      std::string v;
-      uint64_t o = static_cast<uint64_t>(offset);
-      for (int i = 7; i >= 0; --i) v += static_cast<char>((o >> (8 * i)) & 0xff);
-      batch.Put(CheckpointKey(checkpoint), v);
-    }
     std::lock_guard lock(mu_);
-    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
-    if (!s.ok()) {
-      for (const StateWrite& w : writes) cache_.Erase(w.encoded_key);
-      return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    for (const StateWrite& w : writes) {
+      auto [it, inserted] = dirty_.try_emplace(w.encoded_key, w.state);
+      if (inserted) {
+        dirty_bytes_ += w.encoded_key.size() + w.state.value.size() + 64;
+      } else {
+        dirty_bytes_ = dirty_bytes_ - it->second.value.size() + w.state.value.size();
+        it->second = w.state;
+      }
+      cache_.Insert(w.encoded_key, w.state);
     }
-    for (const StateWrite& w : writes) cache_.Insert(w.encoded_key, w.state);
+    if (!checkpoint.empty()) dirty_checkpoints_[std::string(checkpoint)] = offset;
+    if (checkpoint.empty() || dirty_bytes_ >= options_.defer_bytes ||
+        Clock::now() - last_write_ >= std::chrono::milliseconds(options_.defer_ms)) {
+      return WriteDeferredLocked();
+    }
     return Status();
   }
 
@@ -92,6 +115,7 @@ class RocksStateStore final : public StateStore {
     rocksdb::WriteBatch batch;
     batch.DeleteRange(begin, end);
     std::lock_guard lock(mu_);
+    EC_RETURN_IF_ERROR(WriteDeferredLocked());
     cache_.ErasePrefix(begin);
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
     if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
@@ -99,6 +123,11 @@ class RocksStateStore final : public StateStore {
   }
 
   Result<std::optional<int64_t>> Checkpoint(std::string_view checkpoint) override {
+    {
+      std::lock_guard lock(mu_);
+      auto it = dirty_checkpoints_.find(checkpoint);
+      if (it != dirty_checkpoints_.end()) return std::optional<int64_t>(it->second);
+    }
     std::string bytes;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), CheckpointKey(checkpoint), &bytes);
     if (s.IsNotFound()) return std::optional<int64_t>();
@@ -109,9 +138,38 @@ class RocksStateStore final : public StateStore {
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
+  // Writes the deferred states and checkpoints in one WriteBatch. On failure they stay
+  // deferred (and readable) and the next write tries again.
+  Status WriteDeferredLocked() {
+    last_write_ = Clock::now();
+    if (dirty_.empty() && dirty_checkpoints_.empty()) return Status();
+    rocksdb::WriteBatch batch;
+    for (const auto& [k, st] : dirty_) batch.Put(k, EncodeState(st));
+    for (const auto& [name, offset] : dirty_checkpoints_) {
+      std::string v;
+      uint64_t o = static_cast<uint64_t>(offset);
+      for (int i = 7; i >= 0; --i) v += static_cast<char>((o >> (8 * i)) & 0xff);
+      batch.Put(CheckpointKey(name), v);
+    }
+    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    dirty_.clear();
+    dirty_checkpoints_.clear();
+    dirty_bytes_ = 0;
+    return Status();
+  }
+
   std::unique_ptr<rocksdb::DB> db_;
+  const RocksStateOptions options_;
   std::mutex mu_;
   StateCache cache_;  // guarded by mu_
+  // Committed states and checkpoints not yet in RocksDB; guarded by mu_.
+  std::unordered_map<std::string, StoredState> dirty_;
+  std::map<std::string, int64_t, std::less<>> dirty_checkpoints_;
+  size_t dirty_bytes_ = 0;
+  Clock::time_point last_write_;
 };
 
 }  // namespace
@@ -126,7 +184,7 @@ Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir, 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) return Status(ErrorCode::kIoError, "cannot open the state store in " + dir + ": " + s.ToString());
-  return std::unique_ptr<StateStore>(new RocksStateStore(std::unique_ptr<rocksdb::DB>(raw), opts.cache_bytes));
+  return std::unique_ptr<StateStore>(new RocksStateStore(std::unique_ptr<rocksdb::DB>(raw), opts));
 }
 
 }  // namespace ec::cdc

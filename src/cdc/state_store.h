@@ -69,6 +69,10 @@ class MemoryStateStore final : public StateStore {
 struct RocksStateOptions {
   // Bound of the in-memory cache of hot keys' states (state_cache.h); 0 = no cache.
   size_t cache_bytes = size_t{64} << 20;
+  // Writes with a checkpoint are deferred until this many bytes of them wait, or this long
+  // after the last RocksDB write (rocks_state_store.cc); 0 bytes = written at once.
+  size_t defer_bytes = size_t{4} << 20;
+  int64_t defer_ms = 1000;
 };
 
 // Opens (creating) a RocksDB state store in `dir`. Errors: kIoError with RocksDB's message.

@@ -283,6 +283,7 @@ struct Setup {
   std::unique_ptr<EpollReceiver> epoll_rx;
 
   explicit Setup(size_t senders) {
+    received.reserve(1 << 21);  // no rehash of a large table inside the receiver's thread
     dir = std::filesystem::temp_directory_path() / ("ec_bench_webhooks_" + std::to_string(getpid()));
     std::filesystem::remove_all(dir);
     std::string url;
@@ -420,6 +421,19 @@ void BM_WebhookLatency(benchmark::State& state) {
       if (it != s.received.end()) {
         lat.push_back(std::chrono::duration<double, std::milli>(it->second - at).count());
       }
+    }
+  }
+  if (const char* dump = std::getenv("EC_BENCH_LATENCY_DUMP")) {  // append_ms latency_ms lines
+    if (FILE* f = std::fopen(dump, "w")) {
+      std::lock_guard lock(s.mu);
+      for (const auto& [id, at] : sent) {
+        auto it = s.received.find(id);
+        if (it == s.received.end()) continue;
+        std::fprintf(f, "%.3f %.3f\n",
+                     std::chrono::duration<double, std::milli>(at - sent.front().second).count(),
+                     std::chrono::duration<double, std::milli>(it->second - at).count());
+      }
+      std::fclose(f);
     }
   }
   std::sort(lat.begin(), lat.end());

@@ -124,13 +124,36 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
   std::future<Status> offsets_future = offsets_done.get_future();
   offsets->CommitTransactionalAsync(group, positions, txn_.producer_id, txn_.epoch, log::Durability::kSync,
                                     [&offsets_done](Status st) { offsets_done.set_value(std::move(st)); });
+  // Partitions holding the last pass's unsynced markers that this pass will not write to (by
+  // topic) are synced now, concurrently with this pass's appends instead of after them.
+  std::vector<std::future<Status>> early_syncs;
+  std::set<TopicWriter::TopicPartition> early;
+  {
+    std::set<std::string_view> topics;
+    for (const pipeline::OutputRecord& r : outputs) topics.insert(r.topic);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const TopicWriter::TopicPartition& tp : unsynced_markers_) {
+      if (topics.count(tp.first) != 0) continue;
+      std::shared_ptr<log::PartitionLog> pl = logs_->GetPartition(tp.first, tp.second);
+      if (pl == nullptr) continue;
+      early.insert(tp);
+      early_syncs.push_back(std::async(std::launch::async, [pl] { return pl->Flush(); }));
+    }
+  }
   // 2. Outputs, durable.
   Status s = writer_->AppendTransactional(outputs, txn_, /*sync=*/true, &touched);
+  for (std::future<Status>& f : early_syncs) {
+    Status fs = f.get();
+    if (s.ok() && !fs.ok()) s = Status(fs.code(), "transaction marker sync: " + fs.message());
+  }
   Status os = offsets_future.get();
   if (s.ok()) s = os;
   // The previous pass's markers must be durable before this pass decides: this pass's durable
   // appends covered those on the partitions it wrote to; the others are synced here.
-  if (s.ok()) s = SyncMarkers(touched);
+  if (s.ok()) {
+    early.insert(touched.begin(), touched.end());
+    s = SyncMarkers(early);
+  }
   if (s.ok() && crash_before_decision) return Status(ErrorCode::kUnavailable, "test hook: stopped before the decision");
   if (!s.ok()) {
     Status a = Abort(touched);

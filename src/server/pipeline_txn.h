@@ -11,9 +11,9 @@
 //      is committed;
 //   4. commit markers on every output partition, written without their own fdatasync: the
 //      next pass's durable append to the same partition covers them (one fdatasync covers
-//      everything written to the file before it), and before the next decision the partitions
-//      that pass did not write to are synced explicitly (SyncMarkers). In the steady state a
-//      pass costs no fdatasync for markers at all.
+//      everything written to the file before it); the partitions that pass does not write to
+//      are synced explicitly, concurrently with its appends, before its decision. In the
+//      steady state a pass costs no fdatasync for markers at all.
 //
 // Recover() (at startup, before anything is read) finishes what a crash left open: if
 // __consumer_offsets still has the producer's transaction open, the pass never decided and

@@ -88,6 +88,22 @@ json::Value Decode1(std::string_view format, std::string_view text, Arena* arena
   return out.empty() ? json::Value() : out[0];
 }
 
+// Envoy's x-request-id is the exchange id (idempotent ingest recognises a shipper's retry);
+// without one ("-" in the default format) the id is the content hash.
+TEST(GatewayDecoders, EnvoyRequestIdIsTheExchangeId) {
+  Arena arena;
+  Status s;
+  json::Value x = Decode1("envoy", R"({"start_time":"2026-11-27T10:15:30.123Z","method":"GET","path":"/a",
+      "response_code":200,"request_id":"8a2f9c1e-0000-4f6a-9a7e-2f1c3d4e5f60"})", &arena, &s);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(x.Find("id")->string(), "8a2f9c1e-0000-4f6a-9a7e-2f1c3d4e5f60");
+  x = Decode1("envoy", R"({"%START_TIME%":"2026-11-27T10:15:30.123Z","%REQ(:METHOD)%":"GET","%REQ(:PATH)%":"/a",
+      "%RESPONSE_CODE%":"200","%REQ(X-REQUEST-ID)%":"-"})", &arena, &s);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE(x.Find("id")->is_string());
+  EXPECT_EQ(x.Find("id")->string().substr(0, 1), "x");  // the content hash
+}
+
 TEST(GatewayDecoders, FieldsThatMatter) {
   Arena arena;
   Status s;

@@ -73,6 +73,9 @@ Status DecodeTap(const json::Value& trace, const pipeline::DecodeOptions& option
                                std::string(d.request.path.string()));
     }
   }
+  for (const json::Member& h : d.request.headers) {
+    if (h.key == "x-request-id" && h.value.is_string() && !h.value.string().empty()) d.id = h.value;
+  }
   d.time = TimeValue(Get(req, "headers_received_time"));  // Envoy 1.26+; otherwise the ingest time
   if (d.response.status.is_null()) d.response.status = json::Value::Number(0);
   const json::Value& conn = Get(trace, "downstream_connection");
@@ -107,6 +110,10 @@ Status DecodeAccessLog(const json::Value& raw, const pipeline::DecodeOptions& op
   if (authority.is_string()) d.request.headers.push_back({"host", authority});
   AddHeader(raw, "user-agent", {"user_agent", "%REQ(USER-AGENT)%"}, &d.request);
   AddHeader(raw, "x-request-id", {"request_id", "%REQ(X-REQUEST-ID)%"}, &d.request);
+  // Envoy's x-request-id (a UUID per request) is the exchange id, so a shipper's retry of the
+  // same log line is recognised as a duplicate (docs/exactly-once.md, idempotent ingest).
+  d.id = Absent(GetAny(raw, {"request_id", "%REQ(X-REQUEST-ID)%"}));
+  if (!d.id.is_string()) d.id = json::Value::Null();
   AddHeader(raw, "x-forwarded-for", {"x_forwarded_for", "%REQ(X-FORWARDED-FOR)%"}, &d.request);
   AddHeader(raw, "content-type", {"request_content_type", "%REQ(CONTENT-TYPE)%"}, &d.request);
   AddHeader(raw, "content-type", {"response_content_type", "%RESP(CONTENT-TYPE)%"}, &d.response);

@@ -155,6 +155,7 @@ Status Application::Start() {
   // Capture sources share one in-process ingest (docs/configuration.md, "Capture sources").
   source_ingest_ = std::make_unique<LocalIngest>(io, config_.dead_letter_topic, logs_.get(), writer_.get(),
                                                  specs_, metrics_.get(), "capture");
+  source_ingest_->SetDedupe(dedupe_.get());
   firehose_ = std::make_unique<FirehoseIngest>(config_.firehose, source_ingest_.get(), metrics_.get(),
                                                [runner] { return runner->Lag(); }, config_.max_lag_records);
   FirehoseIngest* firehose = firehose_.get();

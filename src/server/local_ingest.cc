@@ -6,6 +6,7 @@
 #include "json/document.h"
 #include "log/log_manager.h"
 #include "pipeline/processor.h"
+#include "server/dedupe_index.h"
 #include "server/metrics.h"
 #include "server/pipeline_runner.h"
 #include "server/topic_writer.h"
@@ -26,6 +27,10 @@ LocalIngest::LocalIngest(IngestOptions options, std::string dead_letter_topic, l
   dead_lettered_ = metrics_->GetCounter("eventception_source_dead_letters_total",
                                         "Records of in-process sources that could not be decoded",
                                         {{"source", source_}});
+  duplicates_ = metrics_->GetCounter("eventception_ingest_duplicates_total",
+                                     "Exchanges acknowledged without an append: their id was ingested within "
+                                     "ingest.dedupe_window",
+                                     {{"source", source_}});
 }
 
 Result<LocalIngestResult> LocalIngest::AppendTexts(std::span<const std::string> texts,
@@ -62,8 +67,24 @@ Result<LocalIngestResult> LocalIngest::AppendRecords(const std::vector<RawRecord
   accepted.Clear();
   std::vector<Rejection> rejected;
   DecodeForIngest(records, format, specs_.get(), options_, arena, &accepted, &rejected);
-  EC_RETURN_IF_ERROR(AppendCanonical(accepted));
   LocalIngestResult result;
+  // Duplicates are dropped; the others are claimed until the append's outcome is known.
+  std::vector<std::string_view> claimed;
+  const int64_t now = WallClockMs();
+  if (dedupe_ != nullptr && !accepted.empty()) {
+    std::vector<std::string_view> ids;
+    ids.reserve(accepted.size());
+    for (size_t i = 0; i < accepted.size(); ++i) ids.push_back(accepted.key(i));
+    std::vector<bool> dup = dedupe_->Claim(ids, now);
+    for (bool d : dup) result.duplicates += d ? 1 : 0;
+    if (result.duplicates > 0) accepted.Drop(dup);
+    for (size_t i = 0; i < accepted.size(); ++i) claimed.push_back(accepted.key(i));
+    duplicates_->Inc(result.duplicates);
+  }
+  Status appended = AppendCanonical(accepted);
+  // The views in `claimed` point into `accepted`, which is unchanged until the next call.
+  if (!claimed.empty()) dedupe_->Release(claimed, appended.ok(), now);
+  EC_RETURN_IF_ERROR(appended);
   result.accepted = accepted.size();
   for (const Rejection& r : rejected) {
     Status why = InvalidArgument(r.reason);

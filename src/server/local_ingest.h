@@ -27,10 +27,12 @@ namespace ec::server {
 class MetricsRegistry;
 class Counter;
 class TopicWriter;
+class DedupeIndex;
 
 struct LocalIngestResult {
   size_t accepted = 0;     // exchanges appended to the raw topic
   size_t dead_letters = 0;  // records that could not be decoded (dead-lettered)
+  size_t duplicates = 0;    // exchanges whose id was already ingested (not appended again)
 };
 
 class LocalIngest {
@@ -52,6 +54,11 @@ class LocalIngest {
 
   const IngestOptions& options() const { return options_; }
 
+  // Idempotent ingest (docs/exactly-once.md): exchanges whose id `dedupe` knows are not
+  // appended again (a shipper's retry, a file re-read). Null (the default) = no dedupe.
+  // Not owned; set before the sources start.
+  void SetDedupe(DedupeIndex* dedupe) { dedupe_ = dedupe; }
+
  private:
   Status AppendCanonical(const IngestBatch& records);
 
@@ -64,6 +71,8 @@ class LocalIngest {
   std::string source_;
   Counter* ingested_;
   Counter* dead_lettered_;
+  Counter* duplicates_;
+  DedupeIndex* dedupe_ = nullptr;
   std::atomic<uint32_t> next_partition_{0};
 };
 

@@ -4,7 +4,11 @@
 #include "../log/test_util.h"
 #include "log/log_manager.h"
 #include "server/dedupe_index.h"
+#include "server/config.h"
 #include "server/ingest.h"
+#include "server/local_ingest.h"
+#include "server/metrics.h"
+#include "server/topic_writer.h"
 
 namespace ec::server {
 namespace {
@@ -82,6 +86,45 @@ TEST(IngestDedupe, ForgetsIdsOlderThanTheWindow) {
   ASSERT_TRUE(index->IndexTail(t0 + 5500).ok());
   EXPECT_EQ(index->Claim({"new"}, t0 + 5500), std::vector<bool>{true});
   EXPECT_EQ(index->Claim({"new"}, t0 + 7000), std::vector<bool>{false});
+}
+
+// The in-process sources (syslog, proxy, Firehose, file tails) go through the index too: a
+// record ingested again (a re-read file, a shipper's retry) is counted, not appended.
+TEST(IngestDedupe, LocalSourcesDropKnownIds) {
+  TempDir dir;
+  auto logs = OpenLogs(dir.path() + "/log");
+  auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+  ServerConfig config;
+  MetricsRegistry metrics;
+  TopicWriter writer(logs.get(), &config);
+  IngestOptions io;
+  LocalIngest ingest(io, "eventception.dead-letters", logs.get(), &writer, nullptr, &metrics, "capture");
+  ingest.SetDedupe(index.get());
+  auto line = [](std::string_view id) {
+    return std::string(R"({"id":")") + std::string(id) +
+           R"(","time":"2026-11-27T10:00:00.000Z","request":{"method":"GET","url":"https://a.example/x"},"response":{"status":200}})";
+  };
+  std::vector<std::string> first{line("s-1"), line("s-2")};
+  auto r = ingest.AppendTexts(first, "canonical");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->accepted, 2u);
+  EXPECT_EQ(r->duplicates, 0u);
+  std::vector<std::string> again{line("s-2"), line("s-3"), line("s-3")};
+  r = ingest.AppendTexts(again, "canonical");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->accepted, 1u);    // s-3 once
+  EXPECT_EQ(r->duplicates, 2u);  // s-2 (known) and the second s-3
+  int64_t records = 0;
+  for (int32_t p = 0; p < 2; ++p) {
+    auto pl = logs->GetPartition("api-logs", p);
+    records += pl->log_end_offset() - pl->log_start_offset();
+  }
+  EXPECT_EQ(records, 3);
+  // Without the index every record is appended.
+  LocalIngest plain(io, "eventception.dead-letters", logs.get(), &writer, nullptr, &metrics, "capture2");
+  r = plain.AppendTexts(again, "canonical");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->accepted, 3u);
 }
 
 }  // namespace

@@ -7,27 +7,11 @@
 
 #include "json/document.h"
 #include "jsonata/jsonata.h"
-
-namespace {
-
-const char kInput[] = R"({
-  "request": {"method": "POST", "path": "/orders/17", "body": {"order_id": "o-17",
-    "customer": {"id": "c-9", "tier": "gold"},
-    "items": [{"sku": "A1", "price": 12.5, "qty": 2}, {"sku": "B2", "price": 30, "qty": 1},
-              {"sku": "C3", "price": 4.25, "qty": 10}]}},
-  "response": {"status": 201, "body": {"id": "o-17", "status": "created"}},
-  "tags": ["a", "b", ["c", "d"]], "n": null, "t": true, "latency_ms": 12.75
-})";
-
-}  // namespace
+#include "jsonata_fuzz_setup.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static auto doc = ec::json::Parse(kInput);
-  ec::jsonata::JsonataOptions options;
-  options.max_depth = 200;
-  options.max_steps = 20000;
-  options.time_limit = std::chrono::milliseconds(200);
-  options.max_parse_depth = 200;
+  static auto doc = ec::json::Parse(ec::jsonata::fuzz::kDocument);
+  static const ec::jsonata::JsonataOptions options = ec::jsonata::fuzz::Options();
   std::string_view src(reinterpret_cast<const char*>(data), size);
   auto expr = ec::jsonata::Compile(src, options);
   if (!expr.ok()) return 0;

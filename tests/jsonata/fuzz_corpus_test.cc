@@ -14,28 +14,15 @@
 
 #include "json/document.h"
 #include "jsonata/jsonata.h"
+#include "../fuzz/jsonata_fuzz_setup.h"
 
 namespace ec::jsonata {
 namespace {
 
-// The fuzz target's document (tests/fuzz/jsonata_fuzz.cc).
-const char kInput[] = R"({
-  "request": {"method": "POST", "path": "/orders/17", "body": {"order_id": "o-17",
-    "customer": {"id": "c-9", "tier": "gold"},
-    "items": [{"sku": "A1", "price": 12.5, "qty": 2}, {"sku": "B2", "price": 30, "qty": 1},
-              {"sku": "C3", "price": 4.25, "qty": 10}]}},
-  "response": {"status": 201, "body": {"id": "o-17", "status": "created"}},
-  "tags": ["a", "b", ["c", "d"]], "n": null, "t": true, "latency_ms": 12.75
-})";
-
 TEST(JsonataFuzzCorpus, EveryInputEndsInAResultOrACodedError) {
-  auto doc = json::Parse(kInput);
+  auto doc = json::Parse(fuzz::kDocument);
   ASSERT_TRUE(doc.ok());
-  JsonataOptions options;
-  options.max_depth = 200;
-  options.max_steps = 20000;
-  options.time_limit = std::chrono::milliseconds(200);
-  options.max_parse_depth = 200;
+  const JsonataOptions options = fuzz::Options();
   const std::filesystem::path dir = std::filesystem::path(EC_SOURCE_DIR) / "tests" / "fuzz" / "corpus" / "jsonata";
   int inputs = 0, compiled = 0, evaluated = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {

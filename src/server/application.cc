@@ -118,7 +118,10 @@ Status Application::Start() {
   PipelineRunner* lag_source = runner_.get();
   kio.lag = [lag_source] { return lag_source->Lag(); };
   kio.dedupe = dedupe_.get();
-  ko.interceptors.push_back(MakeKafkaIngestInterceptor(kio, specs_, metrics_.get()));
+  // Ingest redacts with the spec set in force, so a reload's redaction paths apply from the
+  // next request or produce on.
+  SpecsProvider current_specs = [registry = spec_registry_.get()] { return registry->current(); };
+  ko.interceptors.push_back(MakeKafkaIngestInterceptor(kio, current_specs, metrics_.get()));
   kafka_ = std::make_unique<kafka::Server>(ko, logs_.get());
   if (Status s = kafka_->Start(); !s.ok()) return s;
 
@@ -135,7 +138,7 @@ Status Application::Start() {
     return InvalidArgument("ingest.default_format: " + s.message());
   }
   PipelineRunner* runner = runner_.get();
-  ingest_ = std::make_unique<Ingest>(io, logs_.get(), specs_, metrics_.get(), [runner] { return runner->Lag(); });
+  ingest_ = std::make_unique<Ingest>(io, logs_.get(), current_specs, metrics_.get(), [runner] { return runner->Lag(); });
   ingest_->SetDedupe(dedupe_.get());
   admin_ = std::make_unique<AdminContext>();
   admin_->config = &config_;
@@ -154,7 +157,7 @@ Status Application::Start() {
   router_->Add("POST", "/v1/exchanges", [ingest](HttpRequest& r) { return ingest->Handle(r); });
   // Capture sources share one in-process ingest (docs/configuration.md, "Capture sources").
   source_ingest_ = std::make_unique<LocalIngest>(io, config_.dead_letter_topic, logs_.get(), writer_.get(),
-                                                 specs_, metrics_.get(), "capture");
+                                                 current_specs, metrics_.get(), "capture");
   source_ingest_->SetDedupe(dedupe_.get());
   firehose_ = std::make_unique<FirehoseIngest>(config_.firehose, source_ingest_.get(), metrics_.get(),
                                                [runner] { return runner->Lag(); }, config_.max_lag_records);

@@ -225,7 +225,7 @@ void KeepFreedMemoryForReuse() {
 }
 
 Ingest::Ingest(IngestOptions options, log::LogManager* logs,
-               std::shared_ptr<const spec::CompiledSpecs> specs, MetricsRegistry* metrics,
+               SpecsProvider specs, MetricsRegistry* metrics,
                std::function<int64_t()> lag)
     : options_(std::move(options)),
       logs_(logs),
@@ -294,7 +294,8 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
   IngestBatch& accepted = batch;
   accepted.Clear();
   std::vector<Rejection> rejected;
-  DecodeForIngest(records, format, specs_.get(), options_, &arena, &accepted, &rejected);
+  std::shared_ptr<const spec::CompiledSpecs> specs = specs_ ? specs_() : nullptr;
+  DecodeForIngest(records, format, specs.get(), options_, &arena, &accepted, &rejected);
   for (const Rejection& r : rejected) reject_all(r.code);
 
   // Idempotent ingest: duplicates are acknowledged, not appended; the others are claimed until

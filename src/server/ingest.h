@@ -100,6 +100,10 @@ struct Rejection {
   std::string_view code;  // ErrorCode name, also the metrics label
 };
 
+// The spec set in force; ingest applies its redaction paths. Called once per request (or
+// produce), so a spec reload changes redaction from the next request on. Empty = no specs.
+using SpecsProvider = std::function<std::shared_ptr<const spec::CompiledSpecs>()>;
+
 // Decodes `records` (format name or "detect") with redaction into canonical JSON, appended to
 // `*accepted` (one request's records are accepted whole or rejected).
 void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view format,
@@ -121,8 +125,7 @@ void KeepFreedMemoryForReuse();
 class Ingest {
  public:
   // `lag` returns how many raw records the pipeline has not processed yet.
-  Ingest(IngestOptions options, log::LogManager* logs,
-         std::shared_ptr<const spec::CompiledSpecs> specs, MetricsRegistry* metrics,
+  Ingest(IngestOptions options, log::LogManager* logs, SpecsProvider specs, MetricsRegistry* metrics,
          std::function<int64_t()> lag);
 
   // POST /v1/exchanges.
@@ -140,7 +143,7 @@ class Ingest {
   Counter* duplicates_ = nullptr;
   IngestOptions options_;
   log::LogManager* logs_;
-  std::shared_ptr<const spec::CompiledSpecs> specs_;
+  SpecsProvider specs_;
   MetricsRegistry* metrics_;
   std::function<int64_t()> lag_;
   Counter* ingested_;

@@ -56,8 +56,7 @@ kafka::InterceptDecision DecodeProducedRecords(const std::vector<kafka::Intercep
   return d;
 }
 
-kafka::ProduceInterceptor MakeKafkaIngestInterceptor(KafkaIngestOptions options,
-                                                     std::shared_ptr<const spec::CompiledSpecs> specs,
+kafka::ProduceInterceptor MakeKafkaIngestInterceptor(KafkaIngestOptions options, SpecsProvider specs,
                                                      MetricsRegistry* metrics) {
   kafka::ProduceInterceptor p;
   p.topic_patterns = {options.raw_topic, options.raw_topic + ".*"};
@@ -81,7 +80,8 @@ kafka::ProduceInterceptor MakeKafkaIngestInterceptor(KafkaIngestOptions options,
       rejected->Inc();
       return busy;
     }
-    kafka::InterceptDecision d = DecodeProducedRecords(records, options, specs.get());
+    std::shared_ptr<const spec::CompiledSpecs> current = specs ? specs() : nullptr;
+    kafka::InterceptDecision d = DecodeProducedRecords(records, options, current.get());
     if (d.kafka_error != 0) {
       rejected->Inc();
       return d;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kafka/server/server.h"
+#include "server/ingest.h"
 
 namespace ec::spec {
 class CompiledSpecs;
@@ -36,8 +37,8 @@ struct KafkaIngestOptions {
 };
 
 // The interceptor to register with kafka::ServerOptions::interceptors.
-kafka::ProduceInterceptor MakeKafkaIngestInterceptor(KafkaIngestOptions options,
-                                                     std::shared_ptr<const spec::CompiledSpecs> specs,
+// `specs` gives the spec set in force per produce (its redaction paths; see SpecsProvider).
+kafka::ProduceInterceptor MakeKafkaIngestInterceptor(KafkaIngestOptions options, SpecsProvider specs,
                                                      MetricsRegistry* metrics);
 
 // The decision for one produced batch (exposed for tests).

@@ -13,7 +13,7 @@
 
 namespace ec::server {
 LocalIngest::LocalIngest(IngestOptions options, std::string dead_letter_topic, log::LogManager* logs,
-                         TopicWriter* writer, std::shared_ptr<const spec::CompiledSpecs> specs,
+                         TopicWriter* writer, SpecsProvider specs,
                          MetricsRegistry* metrics, std::string source)
     : options_(std::move(options)),
       dead_letter_topic_(std::move(dead_letter_topic)),
@@ -66,7 +66,8 @@ Result<LocalIngestResult> LocalIngest::AppendRecords(const std::vector<RawRecord
   IngestBatch& accepted = batch;
   accepted.Clear();
   std::vector<Rejection> rejected;
-  DecodeForIngest(records, format, specs_.get(), options_, arena, &accepted, &rejected);
+  std::shared_ptr<const spec::CompiledSpecs> specs = specs_ ? specs_() : nullptr;
+  DecodeForIngest(records, format, specs.get(), options_, arena, &accepted, &rejected);
   LocalIngestResult result;
   // Duplicates are dropped; the others are claimed until the append's outcome is known.
   std::vector<std::string_view> claimed;

@@ -39,7 +39,7 @@ class LocalIngest {
  public:
   // `source` labels the metrics (eventception_ingested_total{source=...}).
   LocalIngest(IngestOptions options, std::string dead_letter_topic, log::LogManager* logs,
-              TopicWriter* writer, std::shared_ptr<const spec::CompiledSpecs> specs,
+              TopicWriter* writer, SpecsProvider specs,
               MetricsRegistry* metrics, std::string source);
 
   // Each text is one raw record (one JSON value) in `format` ("detect" or a decoder name).
@@ -66,7 +66,7 @@ class LocalIngest {
   std::string dead_letter_topic_;
   log::LogManager* logs_;
   TopicWriter* writer_;
-  std::shared_ptr<const spec::CompiledSpecs> specs_;
+  SpecsProvider specs_;
   MetricsRegistry* metrics_;
   std::string source_;
   Counter* ingested_;

@@ -1,7 +1,6 @@
 #include "server/pipeline_txn.h"
 
 #include <chrono>
-#include <condition_variable>
 #include <future>
 
 #include "log/log_manager.h"
@@ -54,6 +53,13 @@ Status PipelineTxn::WriteCommitMarkers(const std::set<TopicWriter::TopicPartitio
   return first;
 }
 
+Status PipelineTxn::WriteMarkersAndWait(const std::set<TopicWriter::TopicPartition>& partitions, bool commit) {
+  std::promise<Status> done;
+  std::future<Status> result = done.get_future();
+  writer_->WriteMarkersAsync(partitions, txn_, commit, [&done](Status s) { done.set_value(std::move(s)); });
+  return result.get();
+}
+
 Status PipelineTxn::Recover(size_t* aborted, size_t* committed) {
   if (aborted) *aborted = 0;
   if (committed) *committed = 0;
@@ -68,19 +74,7 @@ Status PipelineTxn::Recover(size_t* aborted, size_t* committed) {
     }
   }
   if (!open.empty()) {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    Status result;
-    writer_->WriteMarkersAsync(open, txn_, /*commit=*/!undecided, [&](Status s) {
-      std::lock_guard<std::mutex> lock(mu);
-      result = std::move(s);
-      done = true;
-      cv.notify_all();
-    });
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return done; });
-    EC_RETURN_IF_ERROR(result);
+    EC_RETURN_IF_ERROR(WriteMarkersAndWait(open, /*commit=*/!undecided));
     if (undecided && aborted) *aborted = open.size();
     if (!undecided && committed) *committed = open.size();
   }
@@ -93,21 +87,7 @@ Status PipelineTxn::Recover(size_t* aborted, size_t* committed) {
 }
 
 Status PipelineTxn::Abort(const std::set<TopicWriter::TopicPartition>& touched) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  Status result;
-  writer_->WriteMarkersAsync(touched, txn_, /*commit=*/false, [&](Status s) {
-    std::lock_guard<std::mutex> lock(mu);
-    result = std::move(s);
-    done = true;
-    cv.notify_all();
-  });
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return done; });
-  }
-  EC_RETURN_IF_ERROR(result);
+  EC_RETURN_IF_ERROR(WriteMarkersAndWait(touched, /*commit=*/false));
   if (logs_->group_offsets()->HasOpenTransaction(txn_.producer_id)) {
     return logs_->group_offsets()->EndTransaction(txn_.producer_id, txn_.epoch, false, log::Durability::kSync);
   }

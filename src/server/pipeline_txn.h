@@ -67,6 +67,8 @@ class PipelineTxn {
 
  private:
   Status Abort(const std::set<TopicWriter::TopicPartition>& touched);
+  // Writes commit or abort markers on `partitions` through the writer and waits for them.
+  Status WriteMarkersAndWait(const std::set<TopicWriter::TopicPartition>& partitions, bool commit);
   // Writes commit markers (not synced) on `partitions` and remembers them as unsynced.
   Status WriteCommitMarkers(const std::set<TopicWriter::TopicPartition>& partitions);
   // Syncs the partitions with unsynced markers, except those in `covered` (their durable

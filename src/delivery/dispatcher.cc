@@ -531,9 +531,6 @@ class Dispatcher::Worker {
     if (outcome == Outcome::kDelivered) {
       a.result = "delivered";
       p.done = true;
-      std::lock_guard lock(mu_);
-      counters_.delivered++;
-      failing_since_ms_ = 0;
     } else {
       {
         std::lock_guard lock(mu_);
@@ -550,11 +547,13 @@ class Dispatcher::Worker {
       }
     }
     // A delivered event leaves the window now; only failures need their history (dead letter).
+    if (outcome != Outcome::kDelivered) p.history.push_back(a);
+    attempts_.Add(std::move(a));
     if (outcome == Outcome::kDelivered) {
-      attempts_.Add(std::move(a));
-    } else {
-      p.history.push_back(a);
-      attempts_.Add(std::move(a));
+      // Counted after the attempt is logged: whoever sees the count also finds the attempt.
+      std::lock_guard lock(mu_);
+      counters_.delivered++;
+      failing_since_ms_ = 0;
     }
     if (dead) DeadLetter(s, p);
     if (p.done && p.ordered) {

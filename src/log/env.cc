@@ -66,6 +66,11 @@ class PosixFile : public File {
   uint64_t Size() const override { return size_.load(std::memory_order_acquire); }
   int fd() const override { return fd_; }
   const std::string& path() const override { return path_; }
+  void ReleaseCache(uint64_t offset, uint64_t length) override {
+    // DONTNEED starts writeback of dirty pages in the range and drops the clean ones.
+    (void)::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
+                          POSIX_FADV_DONTNEED);
+  }
 
  private:
   int fd_;

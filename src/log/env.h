@@ -33,6 +33,13 @@ class File {
   // Valid for the lifetime of this object, even after the path is deleted.
   virtual int fd() const = 0;
   virtual const std::string& path() const = 0;
+  // Advice: the bytes in [offset, offset + length) will not be read soon. The OS may start
+  // writing them back and drops them from its page cache once clean, so their pages are
+  // reused by the next appends. Never changes the content; a no-op by default.
+  virtual void ReleaseCache(uint64_t offset, uint64_t length) {
+    (void)offset;
+    (void)length;
+  }
 };
 
 class Env {

@@ -65,6 +65,9 @@ class FaultFile : public File {
   uint64_t Size() const override { return base_->Size(); }
   int fd() const override { return base_->fd(); }
   const std::string& path() const override { return base_->path(); }
+  void ReleaseCache(uint64_t offset, uint64_t length) override {
+    base_->ReleaseCache(offset, length);  // advice only: what survives a crash is unchanged
+  }
 
  private:
   static Status Dead() { return IoError("simulated crash: file is no longer writable"); }

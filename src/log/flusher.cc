@@ -35,6 +35,14 @@ void Flusher::RequestSync(PartitionLog* log) {
   cv_.notify_one();
 }
 
+void Flusher::RequestRelease(PartitionLog* log) {
+  {
+    std::lock_guard l(mu_);
+    if (!release_.insert(log).second) return;  // already queued
+  }
+  cv_.notify_one();
+}
+
 void Flusher::MarkDirty(PartitionLog* log, int64_t flush_ms) {
   int64_t ms = flush_ms >= 0 ? flush_ms : interval_ms_;
   if (ms < 0 || (ms == 0 && flush_ms < 0)) ms = -1;  // interval <= 0: only at stop
@@ -68,6 +76,7 @@ Flusher::Clock::time_point Flusher::CollectDueLocked(Clock::time_point now) {
 void Flusher::Forget(PartitionLog* log) {
   std::unique_lock l(mu_);
   urgent_.erase(log);
+  release_.erase(log);
   dirty_.erase(log);
   pass_.erase(log);
   idle_cv_.wait(l, [&] { return !syncing_.count(log); });
@@ -83,7 +92,7 @@ void Flusher::Run(bool periodic_owner) {
   while (true) {
     // Wait for urgent work (or, for the thread that owns it, the next flush deadline). Appends
     // arriving while the syncs run pile up behind the next one: that is the group commit.
-    auto ready = [&] { return stop_ || !urgent_.empty() || !pass_.empty(); };
+    auto ready = [&] { return stop_ || !urgent_.empty() || !pass_.empty() || !release_.empty(); };
     if (periodic_owner) {
       next_due_ = CollectDueLocked(Clock::now());
       rewake_ = false;
@@ -101,22 +110,31 @@ void Flusher::Run(bool periodic_owner) {
     if (stop_) {
       for (auto& [log, due] : dirty_) pass_.insert(log);
       dirty_.clear();
+      release_.clear();
     }
-    if (urgent_.empty() && pass_.empty()) {
+    if (urgent_.empty() && pass_.empty() && release_.empty()) {
       if (stop_) break;
       continue;
     }
     // Taken one at a time under mu_, so a concurrent Forget() removes it from the sets first.
-    std::set<PartitionLog*>& from = urgent_.empty() ? pass_ : urgent_;
+    // Syncs come first: a release is only advice to the OS.
+    const bool release = urgent_.empty() && pass_.empty();
+    std::set<PartitionLog*>& from = !urgent_.empty() ? urgent_ : !pass_.empty() ? pass_ : release_;
     PartitionLog* log = *from.begin();
     from.erase(from.begin());
-    pass_.erase(log);
+    if (!release) {
+      pass_.erase(log);
+      ++sync_calls_;  // counted when issued, so it is exact once the appends it completes return
+    }
     ++syncing_[log];
-    ++sync_calls_;  // counted when issued, so it is exact once the appends it completes return
-    if (!urgent_.empty() || !pass_.empty()) cv_.notify_one();  // more work: wake a peer
+    if (!urgent_.empty() || !pass_.empty() || !release_.empty()) cv_.notify_one();  // wake a peer
     l.unlock();
-    Status s = log->Flush();  // failures are delivered to the waiting appends
-    (void)s;
+    if (release) {
+      log->ReleaseCache();
+    } else {
+      Status s = log->Flush();  // failures are delivered to the waiting appends
+      (void)s;
+    }
     l.lock();
     if (--syncing_[log] == 0) syncing_.erase(log);
     idle_cv_.notify_all();

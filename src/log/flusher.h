@@ -33,6 +33,9 @@ class Flusher {
   // `log` has unsynced kWritten data: sync it within `flush_ms` (the topic's flush.ms; 0 = as
   // soon as possible, < 0 = the flusher's interval_ms) of the first unsynced write. Thread-safe.
   void MarkDirty(PartitionLog* log, int64_t flush_ms = -1);
+  // `log` has appended enough to release the cache behind its window (PartitionLog::
+  // ReleaseCache): done by a sync thread when no sync is waiting. Thread-safe.
+  void RequestRelease(PartitionLog* log);
   // Removes `log` (before it is destroyed); waits for in-progress syncs of it to finish.
   void Forget(PartitionLog* log);
   // Total fdatasync passes issued (for benchmarks and tests).
@@ -52,6 +55,7 @@ class Flusher {
   Clock::time_point next_due_ = Clock::time_point::max();  // what the periodic owner waits for
   bool rewake_ = false;  // a deadline earlier than next_due_ was added
   std::set<PartitionLog*> pass_;          // the current periodic pass's remaining work
+  std::set<PartitionLog*> release_;       // page-cache releases asked for (lowest priority)
   std::map<PartitionLog*, int> syncing_;  // syncs in progress per partition
   uint64_t sync_calls_ = 0;
   bool stop_ = false;

@@ -121,6 +121,7 @@ Status LogManager::OpenTopicPartitions(const std::string& name, int32_t from, in
     EC_ASSIGN_OR_RETURN(std::unique_ptr<PartitionLog> log,
                         PartitionLog::Open(env_, PartitionDir(options_.data_dir, name, p), name, p,
                                            config, flusher_.get()));
+    log->SetPageCacheWindow(options_.page_cache_window_bytes);
     t.logs.push_back(std::move(log));
   }
   t.partitions = to;

@@ -41,6 +41,11 @@ struct LogManagerOptions {
   // How often retention/compaction/age-roll run; <= 0 disables the maintenance thread
   // (tests then call RunMaintenance themselves).
   int64_t maintenance_interval_ms = 5000;
+  // Bytes of each partition's newest data kept in the OS page cache; older bytes are written
+  // back and dropped as appends go on (PartitionLog::SetPageCacheWindow; 0 = no limit). Fresh
+  // page-cache pages are the largest cost of a produce on VMs whose hypervisor takes back free
+  // guest memory (docs/kafka.md, Performance); consumers further behind read from disk.
+  uint64_t page_cache_window_bytes = 64ull << 20;
 };
 
 struct TopicInfo {

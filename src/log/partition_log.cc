@@ -314,6 +314,7 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
 
   AppendResult result;
   int64_t new_leo;
+  bool release_cache = false;
   {
     std::lock_guard a(d.append_mu);
     if (d.failed) {
@@ -414,6 +415,20 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
       d.leo = next;
       result.log_start_offset = d.log_start;
       new_leo = next;
+      if (uint64_t window = d.cache_window.load(std::memory_order_relaxed); window > 0) {
+        d.bytes_since_release += seg.size() - size_before;
+        if (d.bytes_since_release >= std::max<uint64_t>(window / 16, 1 << 20)) {
+          d.bytes_since_release = 0;
+          release_cache = true;
+        }
+      }
+    }
+  }
+  if (release_cache) {
+    if (flusher_) {
+      flusher_->RequestRelease(this);
+    } else {
+      ReleaseCache();
     }
   }
   {
@@ -502,6 +517,30 @@ Status PartitionLog::Flush() {
 }
 
 bool PartitionLog::dirty() const { return impl_->dirty.load(); }
+
+void PartitionLog::SetPageCacheWindow(uint64_t bytes) {
+  impl_->cache_window.store(bytes, std::memory_order_relaxed);
+}
+
+void PartitionLog::ReleaseCache() {
+  Impl& d = *impl_;
+  const uint64_t window = d.cache_window.load(std::memory_order_relaxed);
+  if (window == 0) return;
+  std::shared_ptr<File> file;
+  uint64_t size;
+  {
+    std::lock_guard l(d.mu);
+    if (d.segments.empty()) return;
+    file = d.active()->log_file();
+    size = d.active()->size();
+  }
+  if (size <= window) return;
+  // Pages still dirty or under writeback at the last call are retried: the range reaches two
+  // windows further back (cheap where nothing is cached any more).
+  uint64_t hi = size - window;
+  uint64_t lo = hi > 2 * window ? hi - 2 * window : 0;
+  file->ReleaseCache(lo, hi - lo);
+}
 
 void PartitionLog::OnDurable(int64_t offset) {
   Impl& d = *impl_;

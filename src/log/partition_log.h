@@ -201,6 +201,17 @@ class PartitionLog {
   // Whether the partition has unsynced kWritten appends.
   bool dirty() const;
 
+  // Keeps only about the last `bytes` of the active segment in the OS page cache (0 = no
+  // limit, the default): every bytes/16 (at least 1 MiB) of appends, the bytes further back are
+  // released (File::ReleaseCache: written back and dropped once clean), on the flusher thread.
+  // Appends then reuse recently freed pages; allocating fresh ones is what costs most per
+  // byte on VMs whose hypervisor reclaims free guest memory. Readers more than the window
+  // behind read from disk. Nothing about durability changes.
+  void SetPageCacheWindow(uint64_t bytes);
+  // Releases the active segment's bytes that lie more than the window behind its end (called
+  // by the Flusher, or inline without one).
+  void ReleaseCache();
+
   struct Impl;  // internal state (partition_log_impl.h)
 
  private:

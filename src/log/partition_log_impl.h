@@ -40,6 +40,10 @@ struct PartitionLog::Impl {
   std::shared_ptr<File> aborted_file;
   std::atomic<bool> aborted_dirty{false};  // aborted_file has unsynced entries
   bool failed = false;  // an I/O error happened: appends refused until reopen
+  // Page-cache window (SetPageCacheWindow): bytes of the active segment's tail kept cached; 0 =
+  // leave it to the OS. bytes_since_release counts appends (under append_mu) to pace releases.
+  std::atomic<uint64_t> cache_window{0};
+  uint64_t bytes_since_release = 0;
 
   mutable std::mutex wait_mu;
   mutable std::condition_variable data_cv;

@@ -20,11 +20,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "json/document.h"
 #include "kafka/messages.h"
 #include "kafka/protocol/header.h"
 #include "kafka/server/server.h"
@@ -61,6 +63,11 @@ struct Latency {
 struct ProduceResult {
   Throughput tp;
   double broker_cpu_s_per_gb = 0;  // broker CPU seconds per GB of values produced
+  // librdkafka runs only (ProduceRun): the clients' side, from the same run.
+  double client_cpu_s_per_gb = 0;  // producing threads + librdkafka's threads, per GB
+  double requests_per_gb = 0;      // Produce requests sent (librdkafka statistics), per GB
+  double msgs_per_request = 0;     // messages per Produce request (the batch size reached)
+  double rtt_avg_ms = 0, rtt_p99_ms = 0;  // librdkafka's request round-trip time (broker)
 };
 
 struct Figures {
@@ -104,8 +111,55 @@ class MockCluster {
   rd_kafka_mock_cluster_t* cluster_;
 };
 
-inline void CountDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-  if (!m->err) ++*static_cast<std::atomic<int64_t>*>(opaque);
+// The last statistics JSON a librdkafka client emitted (statistics.interval.ms), and whether
+// one arrived after `mark` was set (so the final counts include every request).
+struct ClientStats {
+  std::mutex mu;
+  std::string last;
+  bool mark = false, fresh = false;
+};
+
+inline int StatsCallback(rd_kafka_t*, char* json, size_t len, void* opaque) {
+  auto* st = static_cast<ClientStats*>(opaque);
+  std::lock_guard l(st->mu);
+  st->last.assign(json, len);
+  if (st->mark) st->fresh = true;
+  return 0;  // librdkafka frees `json`
+}
+
+// From a statistics JSON: Produce requests sent to every broker, and the round-trip time
+// (average, p99, microseconds) of the broker that got the most of them.
+struct RequestStats {
+  double produce_requests = 0, rtt_avg_us = 0, rtt_p99_us = 0;
+};
+inline RequestStats ParseRequestStats(const std::string& text) {
+  RequestStats out;
+  auto doc = ec::json::Parse(text);
+  if (!doc.ok()) return out;
+  const ec::json::Value* brokers = (*doc)->root().Find("brokers");
+  if (brokers == nullptr) return out;
+  double most = -1;
+  for (const ec::json::Member& b : brokers->object()) {
+    const ec::json::Value* req = b.value.Find("req");
+    const ec::json::Value* produce = req ? req->Find("Produce") : nullptr;
+    double n = produce && produce->is_number() ? produce->number() : 0;
+    out.produce_requests += n;
+    const ec::json::Value* rtt = b.value.Find("rtt");
+    if (n > most && rtt != nullptr) {
+      most = n;
+      const ec::json::Value* avg = rtt->Find("avg");
+      const ec::json::Value* p99 = rtt->Find("p99");
+      out.rtt_avg_us = avg && avg->is_number() ? avg->number() : 0;
+      out.rtt_p99_us = p99 && p99->is_number() ? p99->number() : 0;
+    }
+  }
+  return out;
+}
+
+inline double ThisThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
 }
 
 // CPU seconds used so far by this process's threads whose name starts with one of `prefixes`
@@ -138,16 +192,24 @@ inline ProduceResult ProduceRun(const std::string& bs, const std::string& topic,
   static const std::string value(kValueSize, 'x');
   std::atomic<int64_t> delivered{0};
   std::vector<rd_kafka_t*> clients;
+  std::vector<std::unique_ptr<ClientStats>> stats;
   for (int k = 0; k < producers; ++k) {
     rd_kafka_conf_t* c = rd_kafka_conf_new();
-    rd_kafka_conf_set_opaque(c, &delivered);
-    rd_kafka_conf_set_dr_msg_cb(c, CountDelivery);
+    rd_kafka_conf_set_dr_msg_cb(c, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+      if (!m->err) ++*static_cast<std::atomic<int64_t>*>(m->_private);
+    });
+    stats.push_back(std::make_unique<ClientStats>());
+    // Deliveries are counted through each message's opaque (the counter), so the client's
+    // opaque can be its ClientStats for the stats callback.
+    rd_kafka_conf_set_opaque(c, stats.back().get());
+    rd_kafka_conf_set_stats_cb(c, StatsCallback);
     clients.push_back(NewClient(RD_KAFKA_PRODUCER,
                                 {{"bootstrap.servers", bs}, {"acks", acks}, {"linger.ms", "5"},
                                  {"batch.size", "1000000"}, {"queue.buffering.max.kbytes", "1048576"},
-                                 {"compression.type", "none"}},
+                                 {"compression.type", "none"}, {"statistics.interval.ms", "500"}},
                                 c));
   }
+  const std::vector<std::string> client_threads = {"rdk:broker", "rdk:main"};
   // Connected and metadata known before the clock starts.
   for (rd_kafka_t* p : clients) {
     const rd_kafka_metadata_t* md = nullptr;
@@ -156,32 +218,66 @@ inline ProduceResult ProduceRun(const std::string& bs, const std::string& topic,
     rd_kafka_topic_destroy(t);
   }
   double cpu0 = ThreadCpuSeconds(broker_threads);
+  double client_cpu0 = ThreadCpuSeconds(client_threads);
+  std::atomic<int64_t> app_cpu_ns{0};  // the producing threads' own CPU (they exit before the end)
   auto t0 = Clock::now();
   std::vector<std::thread> threads;
   int per = n / producers;
   for (int k = 0; k < producers; ++k) {
     threads.emplace_back([&, k] {
+      double c0 = ThisThreadCpuSeconds();
       rd_kafka_t* p = clients[k];
       for (int i = 0; i < per; ++i) {
         while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(k),
                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                                 RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_END) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                                 RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(&delivered),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
           rd_kafka_poll(p, 1);
         }
         if ((i & 1023) == 0) rd_kafka_poll(p, 0);
       }
       rd_kafka_flush(p, 120000);
+      app_cpu_ns += static_cast<int64_t>((ThisThreadCpuSeconds() - c0) * 1e9);
     });
   }
   for (auto& t : threads) t.join();
   double s = std::chrono::duration<double>(Clock::now() - t0).count();
   double cpu = ThreadCpuSeconds(broker_threads) - cpu0;
+  double client_cpu = ThreadCpuSeconds(client_threads) - client_cpu0 + app_cpu_ns.load() / 1e9;
+  // Statistics emitted after the flush hold every Produce request: wait for one per client.
+  RequestStats req;
+  for (int k = 0; k < producers; ++k) {
+    {
+      std::lock_guard l(stats[k]->mu);
+      stats[k]->mark = true;
+    }
+    auto until = Clock::now() + std::chrono::seconds(3);
+    while (Clock::now() < until) {
+      rd_kafka_poll(clients[k], 50);
+      std::lock_guard l(stats[k]->mu);
+      if (stats[k]->fresh) break;
+    }
+    std::lock_guard l(stats[k]->mu);
+    RequestStats one = ParseRequestStats(stats[k]->last);
+    req.produce_requests += one.produce_requests;
+    req.rtt_avg_us += one.rtt_avg_us / producers;
+    req.rtt_p99_us = std::max(req.rtt_p99_us, one.rtt_p99_us);
+  }
   for (rd_kafka_t* p : clients) rd_kafka_destroy(p);
   int64_t total = int64_t{per} * producers;
   if (delivered.load() != total) std::fprintf(stderr, "produce: %lld of %lld delivered\n", (long long)delivered.load(), (long long)total);
   double gb = delivered.load() * double(kValueSize) / 1e9;
-  return {{delivered.load() / s, delivered.load() * double(kValueSize) / s / 1e6}, gb > 0 ? cpu / gb : 0};
+  ProduceResult r;
+  r.tp = {delivered.load() / s, delivered.load() * double(kValueSize) / s / 1e6};
+  if (gb > 0) {
+    r.broker_cpu_s_per_gb = cpu / gb;
+    r.client_cpu_s_per_gb = client_cpu / gb;
+    r.requests_per_gb = req.produce_requests / gb;
+  }
+  if (req.produce_requests > 0) r.msgs_per_request = delivered.load() / req.produce_requests;
+  r.rtt_avg_ms = req.rtt_avg_us / 1e3;
+  r.rtt_p99_ms = req.rtt_p99_us / 1e3;
+  return r;
 }
 
 // [low, high) offsets of partition 0: what the broker still holds (the mock cluster keeps

@@ -2,9 +2,10 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
 
 #if defined(__x86_64__)
-#include <nmmintrin.h>
+#include <immintrin.h>
 #endif
 
 namespace ec::log {
@@ -112,7 +113,84 @@ __attribute__((target("sse4.2"))) uint32_t HardwareCrc(const unsigned char* p, s
   }
   return HardwareCrcSerial(p, n, crc);
 }
+
+// Carry-less multiply folding (bit-reflected CRC): a 128-bit lane L:H (L = its first 8 bytes,
+// the higher-degree half) placed D bits before the end is worth, modulo P, the lane
+// clmul(L, x^(D+63) mod P) ^ clmul(H, x^(D-1) mod P) at the end (the -1 because the product of
+// two reflected 64-bit operands comes out one bit short of 128). Sixteen lanes (four 512-bit
+// registers) fold 256 bytes per step; at the end the lanes are folded into one, whose CRC the
+// crc32 instruction finishes. About 4x the bytes per cycle of the three crc32 chains.
+#define EC_VPCLMUL_TARGET __attribute__((target("avx512f,avx512vl,vpclmulqdq,pclmul,sse4.2")))
+
+// x^n mod P as the clmul operand: the coefficient of x^j at bit 63 - j.
+uint64_t FoldConstant(unsigned n) {
+  constexpr uint32_t kPolyNormal = 0x1EDC6F41u;  // P in normal bit order, x^32 implicit
+  uint32_t r = 1;
+  for (unsigned i = 0; i < n; ++i) r = (r << 1) ^ ((r & 0x80000000u) ? kPolyNormal : 0);
+  uint64_t k = 0;
+  for (int j = 0; j < 32; ++j) {
+    if (r & (1u << j)) k |= uint64_t{1} << (63 - j);
+  }
+  return k;
+}
+
+struct FoldKeys {
+  // {x^(D+63) mod P, x^(D-1) mod P} for D = 128, 512 and 2048 bits.
+  alignas(16) uint64_t d128[2], d512[2], d2048[2];
+  FoldKeys() {
+    for (auto [d, k] : {std::pair{128u, d128}, std::pair{512u, d512}, std::pair{2048u, d2048}}) {
+      k[0] = FoldConstant(d + 63);
+      k[1] = FoldConstant(d - 1);
+    }
+  }
+};
+
+EC_VPCLMUL_TARGET inline __m512i Fold512(__m512i x, __m512i k, __m512i next) {
+  __m512i lo = _mm512_clmulepi64_epi128(x, k, 0x00);
+  __m512i hi = _mm512_clmulepi64_epi128(x, k, 0x11);
+  return _mm512_ternarylogic_epi64(lo, hi, next, 0x96);  // lo ^ hi ^ next
+}
+
+EC_VPCLMUL_TARGET inline __m128i Fold128(__m128i x, __m128i k, __m128i next) {
+  __m128i lo = _mm_clmulepi64_si128(x, k, 0x00);
+  __m128i hi = _mm_clmulepi64_si128(x, k, 0x11);
+  return _mm_xor_si128(_mm_xor_si128(lo, hi), next);
+}
+
+// Raw CRC state after `n` >= 256 bytes from state `crc`.
+EC_VPCLMUL_TARGET uint32_t FoldCrc(const unsigned char* p, size_t n, uint32_t crc) {
+  static const FoldKeys keys;
+  const __m512i k2048 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(keys.d2048)));
+  const __m512i k512 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(keys.d512)));
+  const __m128i k128 = _mm_load_si128(reinterpret_cast<const __m128i*>(keys.d128));
+  // A starting state is the same as XORing it into the first four bytes and starting from 0.
+  __m512i x0 = _mm512_xor_si512(_mm512_loadu_si512(p),
+                                _mm512_zextsi128_si512(_mm_cvtsi32_si128(static_cast<int>(crc))));
+  __m512i x1 = _mm512_loadu_si512(p + 64);
+  __m512i x2 = _mm512_loadu_si512(p + 128);
+  __m512i x3 = _mm512_loadu_si512(p + 192);
+  p += 256;
+  n -= 256;
+  for (; n >= 256; p += 256, n -= 256) {
+    x0 = Fold512(x0, k2048, _mm512_loadu_si512(p));
+    x1 = Fold512(x1, k2048, _mm512_loadu_si512(p + 64));
+    x2 = Fold512(x2, k2048, _mm512_loadu_si512(p + 128));
+    x3 = Fold512(x3, k2048, _mm512_loadu_si512(p + 192));
+  }
+  x3 = Fold512(Fold512(Fold512(x0, k512, x1), k512, x2), k512, x3);
+  __m128i a = _mm512_extracti32x4_epi32(x3, 0);
+  a = Fold128(a, k128, _mm512_extracti32x4_epi32(x3, 1));
+  a = Fold128(a, k128, _mm512_extracti32x4_epi32(x3, 2));
+  a = Fold128(a, k128, _mm512_extracti32x4_epi32(x3, 3));
+  uint64_t c = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(a)));
+  c = _mm_crc32_u64(c, static_cast<uint64_t>(_mm_extract_epi64(a, 1)));
+  return HardwareCrcSerial(p, n, static_cast<uint32_t>(c));
+}
+
 const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+const bool kHaveVpclmul = kHaveSse42 && __builtin_cpu_supports("avx512f") &&
+                          __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("pclmul");
 #endif
 
 }  // namespace
@@ -125,7 +203,31 @@ uint32_t Crc32c(std::string_view data, uint32_t crc) {
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   crc = ~crc;
 #if defined(__x86_64__)
+  if (kHaveVpclmul && data.size() >= 256) return ~FoldCrc(p, data.size(), crc);
   if (kHaveSse42) return ~HardwareCrc(p, data.size(), crc);
+#endif
+  return ~SoftwareCrc(p, data.size(), crc);
+}
+
+bool Crc32cAvailable(Crc32cImpl impl) {
+  switch (impl) {
+    case Crc32cImpl::kTable: return true;
+#if defined(__x86_64__)
+    case Crc32cImpl::kSse42: return kHaveSse42;
+    case Crc32cImpl::kVpclmul: return kHaveVpclmul;
+#endif
+    default: return false;
+  }
+}
+
+uint32_t Crc32cWith(Crc32cImpl impl, std::string_view data, uint32_t crc) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  crc = ~crc;
+#if defined(__x86_64__)
+  if (impl == Crc32cImpl::kVpclmul && kHaveVpclmul) {
+    return ~(data.size() >= 256 ? FoldCrc(p, data.size(), crc) : HardwareCrc(p, data.size(), crc));
+  }
+  if (impl == Crc32cImpl::kSse42 && kHaveSse42) return ~HardwareCrc(p, data.size(), crc);
 #endif
   return ~SoftwareCrc(p, data.size(), crc);
 }

@@ -13,4 +13,14 @@ uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
 // against).
 uint32_t Crc32cPortable(std::string_view data, uint32_t crc = 0);
 
+// The implementations, for tests and benchmarks; Crc32c uses the fastest this CPU has.
+enum class Crc32cImpl : uint8_t {
+  kTable,    // slicing-by-8 tables
+  kSse42,    // the crc32 instruction, three interleaved chains from 12 KiB
+  kVpclmul,  // carry-less multiply folding of four 512-bit lanes (AVX-512 VPCLMULQDQ), from 256 B
+};
+bool Crc32cAvailable(Crc32cImpl impl);
+// CRC32C of `data` with `impl` (which must be available), continuing from `crc`.
+uint32_t Crc32cWith(Crc32cImpl impl, std::string_view data, uint32_t crc = 0);
+
 }  // namespace ec::log

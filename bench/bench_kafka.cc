@@ -9,6 +9,8 @@
 //                    [--io-threads N] (broker I/O threads; default: the ServerOptions default)
 //                    [--producers N] (parallel producers, one partition each; default 2)
 //                    [--fetch-seconds S] (raw Fetch run length; default 3)
+//                    [--page-cache-window-mib N] (the log's page-cache window; 0 = none,
+//                    the OS keeps every written page; default: the LogManager default)
 //                    [--latency-breakdown] (our broker: stamp when each offset became readable,
 //                    splitting the latency in two legs; the stamping thread wakes on every
 //                    append, so it adds load: off by default, the quoted p99 is without it)
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
   int producers = 2;
   double fetch_seconds = 3;
   bool breakdown = false;
+  int64_t window_mib = -1;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--latency-breakdown") breakdown = true;
   }
@@ -52,6 +55,7 @@ int main(int argc, char** argv) {
     if (a == "--io-threads") io_threads = std::stoi(argv[i + 1]);
     if (a == "--producers") producers = std::max(1, std::stoi(argv[i + 1]));
     if (a == "--fetch-seconds") fetch_seconds = std::stod(argv[i + 1]);
+    if (a == "--page-cache-window-mib") window_mib = std::stoll(argv[i + 1]);
   }
   auto want = [&](const char* what) { return ("," + only + ",").find("," + std::string(what) + ",") != std::string::npos; };
   rlimit rl{};
@@ -62,6 +66,7 @@ int main(int argc, char** argv) {
   TempDir dir;
   ec::log::LogManagerOptions lo;
   lo.data_dir = dir.path;
+  if (window_mib >= 0) lo.page_cache_window_bytes = static_cast<uint64_t>(window_mib) << 20;
   auto logs = ec::log::LogManager::Open(lo);
   if (!logs.ok()) {
     std::fprintf(stderr, "%s\n", logs.status().ToString().c_str());
@@ -77,7 +82,8 @@ int main(int argc, char** argv) {
   MockCluster mock;
   std::string theirs = mock.bootstrap();
 
-  std::printf("bench_kafka: %d messages of %zu bytes per run\n", messages, kValueSize);
+  std::printf("bench_kafka: %d messages of %zu bytes per run; page-cache window %llu MiB\n", messages,
+              kValueSize, static_cast<unsigned long long>(lo.page_cache_window_bytes >> 20));
   Figures f_ours, f_mock;
   LatencyBreakdown lat_breakdown;
   for (auto* target : {&f_ours, &f_mock}) {

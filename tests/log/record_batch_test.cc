@@ -74,6 +74,13 @@ TEST(Crc32c, EveryImplementationMatchesPortable) {
         EXPECT_EQ(Crc32cWith(impl, v, 0xDEADBEEF), Crc32cPortable(v, 0xDEADBEEF)) << int(impl) << " len " << len;
       }
     }
+    // Random lengths and alignments (fixed seed), each from a random starting CRC.
+    for (int i = 0; i < 3000; ++i) {
+      x = x * 1103515245u + 12345u;
+      size_t len = (x >> 8) % 5000, off = (x >> 3) % 64;
+      std::string_view v(data.data() + off, len);
+      ASSERT_EQ(Crc32cWith(impl, v, x), Crc32cPortable(v, x)) << int(impl) << " len " << len << " off " << off;
+    }
     EXPECT_EQ(Crc32cWith(impl, "123456789"), 0xE3069283u);
     EXPECT_EQ(Crc32cWith(impl, std::string(300, '\xff')), Crc32cPortable(std::string(300, '\xff')));
   }

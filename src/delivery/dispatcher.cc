@@ -12,6 +12,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "delivery/cloud_event.h"
 #include "delivery/event_filter.h"
@@ -97,7 +98,16 @@ class PositionSaver {
 class LoopWaker {
  public:
   explicit LoopWaker(boost::asio::io_context* ioc) : ioc_(ioc) {}
+  // The thread that runs the loop: a wake-up from it (the log firing a notification inline,
+  // data being there already) only sets a flag the loop checks, without a post and the
+  // reactor interrupt (a syscall) that goes with it.
+  void SetOwner(std::thread::id owner) { owner_.store(owner, std::memory_order_relaxed); }
+  bool TakeInlineWake() { return std::exchange(inline_wake_, false); }
   void Wake() {
+    if (std::this_thread::get_id() == owner_.load(std::memory_order_relaxed)) {
+      inline_wake_ = true;
+      return;
+    }
     if (pending_.exchange(true)) return;  // one queued wake-up is enough
     std::lock_guard lock(mu_);
     if (ioc_) boost::asio::post(*ioc_, [this] { pending_ = false; });
@@ -111,6 +121,8 @@ class LoopWaker {
   std::atomic<bool> pending_{false};
   std::mutex mu_;
   boost::asio::io_context* ioc_;
+  std::atomic<std::thread::id> owner_{};  // set by the loop's thread when it starts
+  bool inline_wake_ = false;  // touched by the owner thread only
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -142,7 +154,10 @@ class Dispatcher::Worker {
     // starting at "latest" must receive every event appended after it was created, even one
     // appended before its thread got the CPU.
     ScanTopics();
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      waker_->SetOwner(std::this_thread::get_id());
+      Run();
+    });
   }
 
   ~Worker() { Stop(); }
@@ -228,8 +243,9 @@ class Dispatcher::Worker {
     int64_t next_read = 0;
     std::map<int64_t, Pending> window;                   // by offset
     std::unordered_map<std::string, KeyQueue> keys;      // per key: offsets in order
-    uint64_t notify_id = 0;      // the log's pending append notification (0: none)
-    int64_t notify_offset = 0;   // ... for a record at this offset
+    uint64_t notify_id = 0;      // the log's append notification (0: none)
+    // Set when it has fired (the log then forgets it); shared with its callback.
+    std::shared_ptr<std::atomic<bool>> notify_fired = std::make_shared<std::atomic<bool>>(false);
     int64_t Committed() const { return window.empty() ? next_read : window.begin()->first; }
   };
   struct Completion {
@@ -273,7 +289,16 @@ class Dispatcher::Worker {
         std::lock_guard lock(mu_);
         paused = paused_;  // a completion may have disabled the endpoint
       }
-      if (!paused) Fill();
+      // Coalescing (DispatcherOptions::coalesce_max): within that time of the last read of
+      // new records, further records wait in the log and are then read together (see Wait).
+      // Events already in the window (a key's next event, a retry) are not held.
+      if (!paused && !Holding()) {
+        if (Fill() > 0) {
+          last_fill_ = Clock::now();
+        } else {
+          hold_busy_ = false;  // records stopped coming: wait for the next append again
+        }
+      }
       if (sub_.rate_limit > 0) {
         auto now = Clock::now();
         tokens = std::min(std::max(1.0, sub_.rate_limit),
@@ -316,28 +341,67 @@ class Dispatcher::Worker {
     SavePositions(/*wait=*/true);
   }
 
+  // True within coalesce_max of the last read of new records: newer ones wait for the hold
+  // timer.
+  bool Holding() const {
+    return d_->options_.coalesce_max.count() > 0 &&
+           Clock::now() < last_fill_ + d_->options_.coalesce_max;
+  }
+
+  void ArmHoldTimer() {
+    if (hold_timer_armed_) return;  // an armed one fires at or before this hold's end
+    hold_timer_armed_ = true;
+    hold_timer_.expires_at(last_fill_ + d_->options_.coalesce_max);
+    hold_timer_.async_wait([this](const boost::system::error_code&) { hold_timer_armed_ = false; });
+  }
+
   // Runs the event loop until something happens: a completion, an append to a stream with room
-  // in its window (the log's notification), a control request, or the next retry or save time.
-  // The timeout (at most 50 ms, 200 ms when paused) also paces the scan for new topics.
+  // in its window (the log's notification), a control request, the end of a coalescing hold,
+  // or the next retry or save time. The timeout (at most 50 ms, 200 ms when paused) also paces
+  // the scan for new topics.
+  //
+  // Coalescing: while holding, records that are waiting (or, when the last hold found some,
+  // that are expected) are read and sent when the hold timer fires, so a stream of appends
+  // costs one wake-up per batch, neither a wake-up per append nor a syscall in the appending
+  // thread. A record that arrives when none was read recently goes at once.
   void Wait(bool paused, int64_t next_retry_ms) {
     int64_t wait_ms = paused ? 200 : 50;
     if (next_retry_ms != INT64_MAX) wait_ms = std::clamp<int64_t>(next_retry_ms - Now(), 0, wait_ms);
-    if (!paused) {
+    bool holding = !paused && Holding();
+    if (holding && hold_busy_) {
+      ArmHoldTimer();
+    } else if (!paused) {
       for (Stream& s : streams_) {
         if (s.window.size() < d_->options_.max_buffered_per_stream) ArmNotify(s);
       }
+      // Records are there already (the notification fired while being armed).
+      if (waker_->TakeInlineWake()) {
+        if (holding) {
+          ArmHoldTimer();
+          hold_busy_ = true;
+        } else {
+          wait_ms = 0;
+        }
+      }
     }
-    if (wait_ms > 0) ioc_.run_one_for(milliseconds(wait_ms));
-    ioc_.poll();  // whatever else is ready, so one pass handles it all
+    // One handler per pass: handlers that are ready already run without asking the reactor
+    // (poll() would end with a non-blocking epoll_wait, a syscall per pass).
+    if (wait_ms > 0) {
+      ioc_.run_one_for(milliseconds(wait_ms));
+    } else {
+      ioc_.poll_one();
+    }
   }
 
   // Asks the log to wake the loop once a record at s.next_read exists (inline when it does).
   void ArmNotify(Stream& s) {
-    if (s.notify_id != 0 && s.notify_offset >= s.next_read) return;  // still pending
-    // A notification for an offset already read has fired (the log drops it when it fires).
+    if (s.notify_id != 0 && !s.notify_fired->load(std::memory_order_acquire)) return;  // pending
+    s.notify_fired->store(false, std::memory_order_relaxed);
     s.notify_id = d_->log_->NotifyWhenPast(s.topic, s.partition, s.next_read,
-                                           [w = waker_] { w->Wake(); });
-    s.notify_offset = s.next_read;
+                                           [w = waker_, fired = s.notify_fired] {
+                                             fired->store(true, std::memory_order_release);
+                                             w->Wake();
+                                           });
   }
 
   void CancelNotify(Stream& s) {
@@ -395,7 +459,9 @@ class Dispatcher::Worker {
   }
 
   // Reads more records into the windows (bounded: events wait in the log, not in RAM).
-  void Fill() {
+  // Returns how many records were read (filtered and skipped ones included).
+  size_t Fill() {
+    size_t read = 0;
     for (Stream& s : streams_) {
       size_t room = d_->options_.max_buffered_per_stream - std::min(
           d_->options_.max_buffered_per_stream, s.window.size());
@@ -403,6 +469,7 @@ class Dispatcher::Worker {
       auto recs = d_->log_->Read(s.topic, s.partition, s.next_read,
                                  std::min(room, d_->options_.read_batch), 4 << 20);
       if (!recs.ok()) continue;
+      read += recs->size();
       for (SourceRecord& r : *recs) {
         s.next_read = r.offset + 1;
         auto ev = TakeCloudEvent(&r, sub_.mode == ContentMode::kStructured);
@@ -433,6 +500,7 @@ class Dispatcher::Worker {
         s.window.emplace(off, std::move(p));
       }
     }
+    return read;
   }
 
   // Starts every ready delivery; returns the earliest pending retry time (INT64_MAX: none).
@@ -681,6 +749,10 @@ class Dispatcher::Worker {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
       ioc_.get_executor()};
   std::shared_ptr<LoopWaker> waker_ = std::make_shared<LoopWaker>(&ioc_);
+  boost::asio::steady_timer hold_timer_{ioc_};  // ends a coalescing hold (worker thread only)
+  bool hold_timer_armed_ = false;
+  bool hold_busy_ = false;          // the last hold had records waiting: expect more
+  Clock::time_point last_fill_{};   // when new records were last read
 
   // Guarded by mu_.
   mutable std::mutex mu_;

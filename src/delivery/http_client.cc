@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -103,6 +104,8 @@ bool IsIpLiteral(const std::string& host) {
 
 }  // namespace
 
+class Deadlined;
+
 // Every exchange is a chain of async operations on one io_context run by one thread: no thread
 // per in-flight request, and callers (the dispatcher's workers) never block on the network.
 struct HttpClient::Impl {
@@ -118,6 +121,14 @@ struct HttpClient::Impl {
   std::map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
   std::map<std::string, std::shared_ptr<ssl::context>> tls_contexts;  // by CA file
   std::atomic<uint64_t> opened{0};
+  // Deadlines: exchanges started since the last sweep and those still running (loop thread
+  // only). Weak: an exchange that ended is simply gone at the next sweep.
+  std::vector<std::weak_ptr<Deadlined>> live;
+  std::optional<asio::steady_timer> sweep_timer;
+  bool sweeping = false;
+
+  void Track(const std::shared_ptr<Deadlined>& ex);
+  void Sweep();
 
   std::unique_ptr<Conn> TakeIdle(const std::string& key) {
     std::lock_guard lock(mu);
@@ -160,17 +171,66 @@ struct HttpClient::Impl {
   }
 };
 
+// Something with a deadline that the client's sweep cancels once it has passed.
+class Deadlined {
+ public:
+  virtual ~Deadlined() = default;
+  SteadyClock::time_point deadline() const { return deadline_; }
+  virtual bool finished() const = 0;
+  virtual void Expire() = 0;  // cancels what is pending; its handler reports the timeout
+
+ protected:
+  SteadyClock::time_point deadline_;
+};
+
+void HttpClient::Impl::Track(const std::shared_ptr<Deadlined>& ex) {
+  live.push_back(ex);
+  if (sweeping) return;
+  sweeping = true;
+  if (!sweep_timer) sweep_timer.emplace(ioc);
+  sweep_timer->expires_after(options.deadline_tick);
+  sweep_timer->async_wait([this](beast::error_code ec) {
+    if (ec) return;  // the client is going away
+    Sweep();
+  });
+}
+
+void HttpClient::Impl::Sweep() {
+  sweeping = false;
+  auto now = SteadyClock::now();
+  size_t kept = 0;
+  for (size_t i = 0; i < live.size(); ++i) {
+    std::shared_ptr<Deadlined> ex = live[i].lock();
+    if (!ex || ex->finished()) continue;
+    if (ex->deadline() <= now) {
+      ex->Expire();
+      continue;
+    }
+    if (kept != i) live[kept] = std::move(live[i]);  // (a self-move would empty it)
+    ++kept;
+  }
+  live.resize(kept);
+  if (live.empty()) return;
+  sweeping = true;
+  sweep_timer->expires_after(options.deadline_tick);
+  sweep_timer->async_wait([this](beast::error_code ec) {
+    if (ec) return;
+    Sweep();
+  });
+}
+
 namespace {
 
 // One request: [resolve, connect, TLS handshake,] write, read; retried once on a fresh
 // connection when a pooled one turns out to have been closed by the peer while idle.
-class Exchange : public std::enable_shared_from_this<Exchange> {
+// No per-operation timers: the client's sweep cancels it once its deadline has passed.
+class Exchange : public Deadlined, public std::enable_shared_from_this<Exchange> {
  public:
   Exchange(HttpClient::Impl* impl, ClientRequest req, HttpClient::Callback done)
       : impl_(impl),
         r_(std::move(req)),
-        done_(std::move(done)),
-        deadline_(SteadyClock::now() + r_.timeout) {
+        done_(std::move(done)) {
+    deadline_ = SteadyClock::now() + r_.timeout;
     ca_file_ = r_.tls_ca_file.empty() ? impl->options.default_ca_file : r_.tls_ca_file;
     key_ = r_.url.Origin();
     if (r_.url.scheme == "https") key_ += "|" + ca_file_;
@@ -183,16 +243,38 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       asio::post(impl_->ioc, [self, st] { self->Finish(st); });
       return;
     }
+    impl_->Track(shared_from_this());
     conn_ = impl_->TakeIdle(key_);
     pooled_ = conn_ != nullptr;
     if (conn_) return Write();
     Resolve();
   }
 
+  bool finished() const override { return finished_; }
+
+  void Expire() override {
+    timed_out_ = true;
+    beast::error_code ignored;
+    if (resolver_) resolver_->cancel();
+    if (conn_) conn_->Tcp().socket().cancel(ignored);
+  }
+
  private:
   void Finish(Result<ClientResponse> res) {
+    if (finished_) return;
+    finished_ = true;
     auto done = std::move(done_);
     done(std::move(res));
+  }
+
+  Status TimedOut(std::string_view what) const {
+    if (what == "read") {
+      return Status(ErrorCode::kTimeout, "no response from " + r_.url.Origin() + " within " +
+                                             std::to_string(r_.timeout.count()) + " ms");
+    }
+    return Status(ErrorCode::kTimeout, std::string(what) + " " + r_.url.Origin() +
+                                           " timed out (" + std::to_string(r_.timeout.count()) +
+                                           " ms)");
   }
 
   // The request as bytes, built once and written with one call (it is resent as is when a
@@ -263,6 +345,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
+    if (timed_out_) return Finish(TimedOut("resolving the host of"));
     if (ec) return Finish(Unavailable("cannot resolve '" + r_.url.host + "': " + ec.message()));
     std::vector<tcp::endpoint> allowed;
     Status refused;
@@ -296,7 +379,6 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     } else {
       conn_->plain.emplace(impl_->ioc);
     }
-    conn_->Tcp().expires_at(deadline_);
     auto self = shared_from_this();
     conn_->Tcp().async_connect(allowed, [self](beast::error_code e, const tcp::endpoint&) {
       self->OnConnect(e);
@@ -304,12 +386,12 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void OnConnect(beast::error_code ec) {
-    if (ec == beast::error::timeout) {
-      return Finish(Status(ErrorCode::kTimeout, "connect to " + r_.url.Origin() + " timed out"));
-    }
+    if (timed_out_) return Finish(TimedOut("connect to"));
     if (ec) return Finish(Unavailable("connect to " + r_.url.Origin() + ": " + ec.message()));
     beast::error_code ignored;
     conn_->Tcp().socket().set_option(tcp::no_delay(true), ignored);
+    // Synchronous sends must never block the caller's loop (see Write).
+    conn_->Tcp().socket().non_blocking(true, ignored);
     impl_->opened++;
     if (!conn_->tls) return Write();
     auto self = shared_from_this();
@@ -318,10 +400,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void OnHandshake(beast::error_code ec) {
-    if (ec == beast::error::timeout) {
-      return Finish(Status(ErrorCode::kTimeout,
-                           "TLS handshake with " + r_.url.Origin() + " timed out"));
-    }
+    if (timed_out_) return Finish(TimedOut("TLS handshake with"));
     if (ec) {
       long verify = SSL_get_verify_result(conn_->tls->native_handle());
       if (verify != X509_V_OK) {
@@ -338,21 +417,30 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void Write() {
-    conn_->Tcp().expires_at(deadline_);
     parser_.emplace();
     parser_->body_limit(std::max<size_t>(impl_->options.max_response_body, 1 << 20));
     parser_->header_limit(64 * 1024);
     auto self = shared_from_this();
     auto on_write = [self](beast::error_code e, size_t) { self->OnWrite(e); };
-    if (conn_->tls) {
-      asio::async_write(*conn_->tls, asio::buffer(wire_), on_write);
-    } else {
-      asio::async_write(*conn_->plain, asio::buffer(wire_), on_write);
+    if (conn_->tls) return asio::async_write(*conn_->tls, asio::buffer(wire_), on_write);
+    // Plain: one non-blocking send now; the rest (rarely any: the socket buffer is empty
+    // between keep-alive exchanges) asynchronously. This saves the posted completion of a
+    // write that asio would have done at once anyway, i.e. a pass of the caller's loop.
+    beast::error_code ec;
+    size_t sent = conn_->plain->socket().send(asio::buffer(wire_), 0, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      sent = 0;
     }
+    if (ec) return OnWrite(ec);
+    if (sent == wire_.size()) return OnWrite(ec);
+    asio::async_write(*conn_->plain, asio::buffer(wire_) + sent, on_write);
   }
 
   void OnWrite(beast::error_code ec) {
     if (ec) return OnRead(ec, 0);
+    // Asio does not try this read at once when the last one emptied the socket (it waits for
+    // epoll), so no recv fails with EAGAIN here; an explicit wait would cost an epoll_ctl.
     auto self = shared_from_this();
     auto on_read = [self](beast::error_code e, size_t n) { self->OnRead(e, n); };
     if (conn_->tls) {
@@ -363,16 +451,12 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void OnRead(beast::error_code ec, size_t n) {
-    if (ec && ec != beast::error::timeout && n == 0 && pooled_) {
+    if (timed_out_) return Finish(TimedOut("read"));
+    if (ec && n == 0 && pooled_) {
       // A pooled connection the peer closed while idle: once more on a fresh one.
       pooled_ = false;
       conn_.reset();
       return Resolve();
-    }
-    if (ec == beast::error::timeout) {
-      return Finish(Status(ErrorCode::kTimeout, "no response from " + r_.url.Origin() +
-                                                    " within " + std::to_string(r_.timeout.count()) +
-                                                    " ms"));
     }
     if (ec) return Finish(Unavailable("HTTP exchange with " + r_.url.Origin() + ": " + ec.message()));
     auto& res = parser_->get();
@@ -386,10 +470,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     out.body = std::move(res.body());
     size_t max_body = impl_->options.max_response_body;
     if (out.body.size() > max_body) out.body.resize(max_body);
-    if (res.keep_alive() && !parser_->need_eof()) {
-      conn_->Tcp().expires_never();
-      impl_->GiveBack(key_, std::move(conn_));
-    }
+    if (res.keep_alive() && !parser_->need_eof()) impl_->GiveBack(key_, std::move(conn_));
     Finish(std::move(out));
   }
 
@@ -397,7 +478,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   ClientRequest r_;
   HttpClient::Callback done_;
   std::optional<tcp::resolver> resolver_;
-  SteadyClock::time_point deadline_;
+  bool finished_ = false;
+  bool timed_out_ = false;  // the sweep cancelled it: its handler reports the timeout
   std::string ca_file_;
   std::string key_;  // pool key: origin (+ CA file for https)
   std::shared_ptr<ssl::context> tls_ctx_;
@@ -426,6 +508,7 @@ HttpClient::~HttpClient() {
     impl_->ioc.stop();
     impl_->thread.join();
   }
+  impl_->sweep_timer.reset();  // its handler, if any, is destroyed with the loop, never run
   // Idle connections close here (their sockets belong to the io_context, which is still alive).
   impl_->idle.clear();
 }

@@ -54,6 +54,10 @@ struct HttpClientOptions {
   size_t max_response_body = 64 * 1024;  // larger bodies are read and dropped past this
   SsrfGuard guard;
   std::string default_ca_file;  // https: used when a request names no CA file; empty: system
+  // How often request deadlines are checked: one coarse timer for every exchange instead of a
+  // timer per read and write (each of which would cost a timerfd syscall when it is the
+  // earliest). A request times out between `timeout` and `timeout + deadline_tick`.
+  std::chrono::milliseconds deadline_tick{10};
 };
 
 // Thread-safe. One I/O thread runs every exchange asynchronously; each borrows a pooled

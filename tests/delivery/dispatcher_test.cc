@@ -460,6 +460,37 @@ TEST_F(DispatcherTest, FailingKeyDoesNotBlockOtherKeysAndKeepsItsOrder) {
   EXPECT_EQ(inbox.bad_signatures, 0);
 }
 
+// Coalescing (DispatcherOptions::coalesce_max) holds records appended soon after a read until
+// the hold ends, so they go together; it never holds what is already read: a key's next event
+// goes as soon as the one before it is answered.
+TEST_F(DispatcherTest, CoalescingHoldsNewRecordsButNotAKeysNextEvent) {
+  using std::chrono::steady_clock;
+  Inbox inbox;
+  TestReceiver rx([&](const ReceivedRequest& r) {
+    inbox.Add(r);
+    return Reply{};
+  });
+  options_.coalesce_max = milliseconds(1500);
+  StartDispatcher();
+  // Ten events of one key, in the log before the subscription starts: read in one go.
+  for (int i = 0; i < 10; ++i) AppendEvent("c", "chain-" + std::to_string(i), "k");
+  auto subscribed = steady_clock::now();
+  Subscribe(rx.Url(), "", &inbox);
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 10; }));
+  // Held one by one, the chain would take 10 holds (15 s).
+  EXPECT_LT(steady_clock::now() - subscribed, milliseconds(1300));
+  // Appended within the hold that began with the read above: read when it ends, not before.
+  AppendEvent("c", "late", "other");
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 11; }));
+  auto requests = inbox.Snapshot();
+  EXPECT_EQ(requests.back().Header("webhook-id"), "late");
+  EXPECT_GE(requests.back().at - subscribed, milliseconds(1500));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(requests[i].Header("webhook-id"), "chain-" + std::to_string(i));
+  }
+  EXPECT_EQ(inbox.bad_signatures, 0);
+}
+
 TEST_F(DispatcherTest, SsrfGuardRefusesLoopbackUnlessAllowed) {
   TestReceiver rx([&](const ReceivedRequest& r) { return Reply{}; });
   options_.allow.clear();

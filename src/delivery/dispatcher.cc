@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <queue>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -243,6 +244,12 @@ class Dispatcher::Worker {
     int64_t next_read = 0;
     std::map<int64_t, Pending> window;                   // by offset
     std::unordered_map<std::string, KeyQueue> keys;      // per key: offsets in order
+    // What Dispatch may send, so that it never walks the window: offsets that were sendable
+    // when added (oldest first; entries that went stale are dropped when met), and events
+    // waiting for a retry by due time.
+    std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> ready;
+    std::priority_queue<std::pair<int64_t, int64_t>, std::vector<std::pair<int64_t, int64_t>>,
+                        std::greater<>> retry;  // (next_at_ms, offset)
     uint64_t notify_id = 0;      // the log's append notification (0: none)
     // Set when it has fired (the log then forgets it); shared with its callback.
     std::shared_ptr<std::atomic<bool>> notify_fired = std::make_shared<std::atomic<bool>>(false);
@@ -453,6 +460,8 @@ class Dispatcher::Worker {
       s.next_read = to;
       s.window.clear();
       s.keys.clear();
+      s.ready = {};
+      s.retry = {};
     }
     dirty_ = true;
     SavePositions(/*wait=*/true);
@@ -497,6 +506,7 @@ class Dispatcher::Worker {
           p.key_head = q.empty();
           q.push_back(off);
         }
+        if (!p.ordered || p.key_head) s.ready.push(off);
         s.window.emplace(off, std::move(p));
       }
     }
@@ -514,11 +524,27 @@ class Dispatcher::Worker {
     }
     for (size_t si = 0; si < streams_.size(); ++si) {
       Stream& s = streams_[si];
-      for (auto& [off, p] : s.window) {
+      while (!s.retry.empty() && s.retry.top().first <= now) {
+        s.ready.push(s.retry.top().second);
+        s.retry.pop();
+      }
+      if (!s.retry.empty()) next = std::min(next, s.retry.top().first);
+      while (!s.ready.empty()) {
         if (in_flight >= sub_.max_in_flight) return std::min(next, now + 50);
-        if (p.done || p.in_flight) continue;
-        if (p.ordered && !p.key_head) continue;  // an older event of its key goes first
+        auto it = s.window.find(s.ready.top());
+        if (it == s.window.end()) {
+          s.ready.pop();
+          continue;
+        }
+        Pending& p = it->second;
+        // Stale entries (sent, finished, or behind an older event of their key) are dropped.
+        if (p.done || p.in_flight || (p.ordered && !p.key_head)) {
+          s.ready.pop();
+          continue;
+        }
         if (p.next_at_ms > now) {
+          s.ready.pop();
+          s.retry.emplace(p.next_at_ms, it->first);
           next = std::min(next, p.next_at_ms);
           continue;
         }
@@ -526,6 +552,7 @@ class Dispatcher::Worker {
           if (*tokens < 1.0) return std::min(next, now + 5);
           *tokens -= 1.0;
         }
+        s.ready.pop();
         Send(si, p);
         ++in_flight;
       }
@@ -609,6 +636,7 @@ class Dispatcher::Worker {
         a.result = "retry";
         p.next_at_ms = now + BackoffDelay(rp, p.attempts + 1, d_->options_.random(),
                                           retry_after).count();
+        s.retry.emplace(p.next_at_ms, c.offset);
       } else {
         a.result = "dead-lettered";
         dead = true;
@@ -623,7 +651,10 @@ class Dispatcher::Worker {
       counters_.delivered++;
       failing_since_ms_ = 0;
     }
-    if (dead) DeadLetter(s, p);
+    if (dead) {
+      DeadLetter(s, p);
+      if (!p.done) s.retry.emplace(p.next_at_ms, c.offset);  // the dead letter is tried again
+    }
     if (p.done && p.ordered) {
       auto& q = s.keys[p.key];
       if (!q.empty() && q.front() == c.offset) q.pop_front();
@@ -631,6 +662,7 @@ class Dispatcher::Worker {
         s.keys.erase(p.key);
       } else if (auto next = s.window.find(q.front()); next != s.window.end()) {
         next->second.key_head = true;  // the key's next event may go now
+        s.ready.push(next->first);
       }
     }
     if (status == 410) {

@@ -145,6 +145,9 @@ int main(int argc, char** argv) {
     std::string n = name;
     row(("  client CPU ms/GB " + n + " (lower=better)").c_str(), a->client_cpu_s_per_gb * 1e3,
         b->client_cpu_s_per_gb * 1e3, "");
+    row(("    of which producing threads " + n).c_str(), a->client_app_cpu_s_per_gb * 1e3,
+        b->client_app_cpu_s_per_gb * 1e3, "");
+    row(("  flush wait after the last produce " + n + " (s)").c_str(), a->flush_wait_s, b->flush_wait_s, "");
     row(("  Produce requests per GB " + n).c_str(), a->requests_per_gb, b->requests_per_gb, "");
     row(("  messages per Produce request " + n).c_str(), a->msgs_per_request, b->msgs_per_request, "");
     row(("  request rtt avg " + n + " (ms)").c_str(), a->rtt_avg_ms, b->rtt_avg_ms, "");

@@ -65,6 +65,8 @@ struct ProduceResult {
   double broker_cpu_s_per_gb = 0;  // broker CPU seconds per GB of values produced
   // librdkafka runs only (ProduceRun): the clients' side, from the same run.
   double client_cpu_s_per_gb = 0;  // producing threads + librdkafka's threads, per GB
+  double client_app_cpu_s_per_gb = 0;  // of which the producing threads (produce + flush)
+  double flush_wait_s = 0;             // longest rd_kafka_flush() wait after the last produce
   double requests_per_gb = 0;      // Produce requests sent (librdkafka statistics), per GB
   double msgs_per_request = 0;     // messages per Produce request (the batch size reached)
   double rtt_avg_ms = 0, rtt_p99_ms = 0;  // librdkafka's request round-trip time (broker)
@@ -220,6 +222,7 @@ inline ProduceResult ProduceRun(const std::string& bs, const std::string& topic,
   double cpu0 = ThreadCpuSeconds(broker_threads);
   double client_cpu0 = ThreadCpuSeconds(client_threads);
   std::atomic<int64_t> app_cpu_ns{0};  // the producing threads' own CPU (they exit before the end)
+  std::atomic<int64_t> flush_ns{0};    // longest flush wait
   auto t0 = Clock::now();
   std::vector<std::thread> threads;
   int per = n / producers;
@@ -236,7 +239,11 @@ inline ProduceResult ProduceRun(const std::string& bs, const std::string& topic,
         }
         if ((i & 1023) == 0) rd_kafka_poll(p, 0);
       }
+      auto f0 = Clock::now();
       rd_kafka_flush(p, 120000);
+      int64_t f = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - f0).count();
+      for (int64_t cur = flush_ns.load(); f > cur && !flush_ns.compare_exchange_weak(cur, f);) {
+      }
       app_cpu_ns += static_cast<int64_t>((ThisThreadCpuSeconds() - c0) * 1e9);
     });
   }
@@ -272,9 +279,11 @@ inline ProduceResult ProduceRun(const std::string& bs, const std::string& topic,
   if (gb > 0) {
     r.broker_cpu_s_per_gb = cpu / gb;
     r.client_cpu_s_per_gb = client_cpu / gb;
+    r.client_app_cpu_s_per_gb = app_cpu_ns.load() / 1e9 / gb;
     r.requests_per_gb = req.produce_requests / gb;
   }
   if (req.produce_requests > 0) r.msgs_per_request = delivered.load() / req.produce_requests;
+  r.flush_wait_s = flush_ns.load() / 1e9;
   r.rtt_avg_ms = req.rtt_avg_us / 1e3;
   r.rtt_p99_ms = req.rtt_p99_us / 1e3;
   return r;

@@ -136,8 +136,11 @@ def run_once(args, lines):
         if os.environ.get("EC_BENCH_THREADS"):
             tck = os.sysconf("SC_CLK_TCK")
             for tid in sorted(os.listdir(f"/proc/{proc.pid}/task"), key=int):
-                with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
-                    st = f.read()
+                try:
+                    with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
+                        st = f.read()
+                except FileNotFoundError:  # a connection's thread that just ended
+                    continue
                 name = st[st.index("(") + 1:st.rindex(")")]
                 fields = st.rsplit(")", 1)[1].split()
                 cpu = (int(fields[11]) + int(fields[12])) / tck

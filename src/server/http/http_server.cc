@@ -1,15 +1,26 @@
 #include "server/http/http_server.h"
 
-#include <array>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
 #include <optional>
+#include <semaphore>
+#include <set>
 #include <thread>
-#include <vector>
 
 #include "server/http/gzip.h"
 
@@ -20,6 +31,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -29,12 +41,121 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// A blocking socket as Beast's SyncReadStream/SyncWriteStream, with a deadline: each read or
+// write waits in poll(2) until `deadline`, then fails with beast::error::timeout. The
+// connection's own thread does every system call, so a request costs no hand-off between
+// threads (no reactor, no strand, no futex wake-up).
+class FdStream {
+ public:
+  explicit FdStream(int fd) : fd_(fd) {}
+  void set_deadline(Clock::time_point t) { deadline_ = t; }
+
+  template <typename MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
+    iovec iov[8];
+    int n = Gather(buffers, iov);
+    for (;;) {
+      if (!Wait(POLLIN, ec)) return 0;
+      ssize_t got = ::readv(fd_, iov, n);
+      if (got > 0) {
+        ec = {};
+        return static_cast<size_t>(got);
+      }
+      if (got == 0) {
+        ec = asio::error::eof;
+        return 0;
+      }
+      if (errno == EINTR || errno == EAGAIN) continue;
+      ec = boost::system::error_code(errno, boost::system::system_category());
+      return 0;
+    }
+  }
+  template <typename MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers) {
+    boost::system::error_code ec;
+    size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+  template <typename ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
+    iovec iov[8];
+    int n = Gather(buffers, iov);
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(n);
+    for (;;) {
+      ssize_t sent = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+      if (sent >= 0) {
+        ec = {};
+        return static_cast<size_t>(sent);
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        if (!Wait(POLLOUT, ec)) return 0;
+        continue;
+      }
+      ec = boost::system::error_code(errno, boost::system::system_category());
+      return 0;
+    }
+  }
+  template <typename ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers) {
+    boost::system::error_code ec;
+    size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  template <typename Buffers>
+  static int Gather(const Buffers& buffers, iovec* iov) {
+    int n = 0;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers) && n < 8; ++it) {
+      auto b = *it;
+      if (b.size() == 0) continue;
+      iov[n].iov_base = const_cast<void*>(static_cast<const void*>(b.data()));
+      iov[n].iov_len = b.size();
+      ++n;
+    }
+    return n;
+  }
+  // Waits until the socket is ready for `events` or the deadline passes (ec = timeout).
+  bool Wait(short events, boost::system::error_code& ec) {
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+      if (left <= 0) {
+        ec = beast::error::timeout;
+        return false;
+      }
+      pollfd p{fd_, events, 0};
+      int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1 << 30)));
+      if (r > 0) return true;
+      if (r < 0 && errno != EINTR) {
+        ec = boost::system::error_code(errno, boost::system::system_category());
+        return false;
+      }
+    }
+  }
+
+  int fd_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+};
+
 }  // namespace
 
+// One thread accepts; every connection gets a thread of its own that reads a request, runs its
+// handler and writes the answer with plain system calls. Handlers may block (ingest waits for a
+// durable append, long polls wait for records): that holds only their own connection. At most
+// options.threads handlers run at once (a counting semaphore, uncontended in the common case).
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, const Router* router)
-      : options_(std::move(options)), router_(router), acceptor_(ioc_) {}
+      : options_(std::move(options)),
+        router_(router),
+        acceptor_(ioc_),
+        handlers_(std::max(1, options_.threads)) {}
 
   Status Start() {
     boost::system::error_code ec;
@@ -50,99 +171,168 @@ class HttpServer::Impl {
                      ": " + ec.message() + "; pick another address with --http");
     }
     bound_port_ = acceptor_.local_endpoint().port();
-    DoAccept();
-    int n = std::max(1, options_.threads);
-    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    accept_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ec-http-accept");  // for top/perf and the benchmark
+      AcceptLoop();
+    });
     return Status::Ok();
   }
 
   void Stop(int grace_ms) {
     if (stopped_.exchange(true)) return;
-    asio::post(acceptor_.get_executor(), [this] {
-      boost::system::error_code ec;
-      acceptor_.close(ec);
-    });
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
-    while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    // Wakes accept(2) (shutdown of a listening socket makes it fail with EINVAL).
+    if (acceptor_.is_open()) ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    if (accept_thread_.joinable()) accept_thread_.join();
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    auto deadline = Clock::now() + std::chrono::milliseconds(grace_ms);
+    while (in_flight_.load() > 0 && Clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    ioc_.stop();
-    for (auto& t : threads_) t.join();
-    threads_.clear();
+    // Idle keep-alive connections (and requests past the grace period) end now: their threads
+    // see EOF or an error and exit.
+    std::unique_lock lock(mu_);
+    for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+    live_cv_.wait(lock, [&] { return connections_.empty(); });
   }
 
   uint16_t port() const { return bound_port_; }
   const std::string& host() const { return options_.host; }
 
-  const HttpServerOptions& options() const { return options_; }
-  const Router* router() const { return router_; }
-  std::atomic<int>& in_flight() { return in_flight_; }
-  bool stopping() const { return stopped_.load(); }
-
  private:
-  void DoAccept();
-
-  HttpServerOptions options_;
-  const Router* router_;
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  std::vector<std::thread> threads_;
-  std::atomic<bool> stopped_{false};
-  std::atomic<int> in_flight_{0};
-  uint16_t bound_port_ = 0;
-};
-
-namespace {
-
-// One connection: read a request, answer it, repeat while keep-alive holds. Only one operation
-// is outstanding at a time, so the session needs no strand of its own.
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(tcp::socket socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), server_(server) {
-    boost::system::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  void AcceptLoop() {
+    const int lfd = acceptor_.native_handle();
+    while (!stopped_.load()) {
+      int fd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (stopped_.load()) return;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));  // out of descriptors: back off
+          continue;
+        }
+        return;  // the listener is gone
+      }
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      {
+        std::lock_guard lock(mu_);
+        if (stopped_.load() || connections_.size() >= options_.max_connections) {
+          ::close(fd);  // over the connection limit: the client sees the connection closed
+          continue;
+        }
+        connections_.insert(fd);
+      }
+      std::thread([this, fd] {
+        pthread_setname_np(pthread_self(), "ec-http");  // for top/perf and the benchmark
+        Serve(fd);
+        {
+          // Out of the set before the descriptor is closed, so Stop never shuts down a number
+          // that open(2) has already handed to someone else.
+          std::lock_guard lock(mu_);
+          connections_.erase(fd);
+          live_cv_.notify_all();
+        }
+        ::close(fd);
+      }).detach();
+    }
   }
 
-  void Run() { DoRead(); }
-
- private:
-  void DoRead() {
-    parser_.emplace();
-    parser_->body_limit(server_->options().max_body_bytes);
-    parser_->header_limit(static_cast<uint32_t>(server_->options().max_header_bytes));
-    stream_.expires_after(std::chrono::seconds(server_->options().idle_timeout_seconds));
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  // Reads requests from `fd` and answers them while keep-alive holds.
+  void Serve(int fd) {
+    FdStream stream(fd);
+    beast::flat_buffer buffer;
+    std::string body;  // the request body; its capacity is kept for the connection's next request
+    std::string remote;
+    {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof(ss);
+      if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        tcp::endpoint ep;
+        std::memcpy(ep.data(), &ss, std::min<size_t>(len, ep.capacity()));
+        ep.resize(len);
+        remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+      }
+    }
+    while (!stopped_.load()) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.body_limit(options_.max_body_bytes);
+      parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
+      stream.set_deadline(Clock::now() + std::chrono::seconds(options_.idle_timeout_seconds));
+      beast::error_code ec;
+      bhttp::read_header(stream, buffer, parser, ec);
+      bool counted = false;
+      if (!ec) {
+        in_flight_++;
+        counted = true;
+        ec = ReadBody(stream, buffer, parser, &body);
+      }
+      struct Done {
+        std::atomic<int>* n;
+        bool on;
+        ~Done() {
+          if (on) (*n)--;
+        }
+      } done{&in_flight_, counted};
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+          (ec && stopped_.load())) {
+        return;
+      }
+      if (ec == bhttp::error::body_limit) {
+        return WriteErrorAndLinger(stream, fd, 413, "body_too_large",
+                                   "request body exceeds the limit of " + std::to_string(options_.max_body_bytes) +
+                                       " bytes (limits.max_body_bytes); split it into smaller batches");
+      }
+      if (ec == bhttp::error::header_limit) {
+        return WriteErrorAndLinger(stream, fd, 431, "headers_too_large", "request headers are too large");
+      }
+      if (ec) {
+        return WriteErrorAndLinger(stream, fd, 400, "bad_request", "malformed HTTP request: " + ec.message());
+      }
+      HttpResponse res;
+      {
+        handlers_.acquire();
+        res = Handle(parser.get(), &body, remote);
+        handlers_.release();
+      }
+      bool keep_alive = parser.get().keep_alive() && !stopped_.load();
+      if (!Write(stream, std::move(res), keep_alive)) return;
+      if (!keep_alive) return LingeringClose(stream, fd);
+      if (buffer.capacity() > (1u << 20)) buffer = beast::flat_buffer();  // a huge header was read
+    }
   }
 
-  void OnRead(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == beast::error::timeout || ec == asio::error::eof ||
-        ec == asio::error::connection_reset) {
-      return Close();
+  // The body of a request whose header `parser` has read. With a Content-Length it is read
+  // straight into `body` (one buffer, reused across the connection's requests, large reads);
+  // a chunked body goes through Beast's parser.
+  beast::error_code ReadBody(FdStream& stream, beast::flat_buffer& buffer,
+                             bhttp::request_parser<bhttp::string_body>& parser, std::string* body) {
+    beast::error_code ec;
+    body->clear();
+    if (parser.is_done()) return ec;  // no body
+    boost::optional<uint64_t> length = parser.content_length();
+    if (!length || parser.chunked()) {
+      bhttp::read(stream, buffer, parser, ec);
+      if (!ec) body->swap(parser.get().body());
+      return ec;
     }
-    if (ec == bhttp::error::body_limit) {
-      return WriteError(413, "body_too_large",
-                        "request body exceeds the limit of " +
-                            std::to_string(server_->options().max_body_bytes) +
-                            " bytes (limits.max_body_bytes); split it into smaller batches");
+    if (*length > options_.max_body_bytes) return bhttp::error::body_limit;
+    const size_t n = static_cast<size_t>(*length);
+    if (body->capacity() > 4 * n + (1u << 20)) std::string().swap(*body);  // don't hold a huge one
+    body->resize(n);
+    size_t got = std::min(n, buffer.size());
+    std::memcpy(body->data(), buffer.data().data(), got);
+    buffer.consume(got);
+    while (got < n) {
+      size_t r = stream.read_some(asio::buffer(body->data() + got, n - got), ec);
+      if (ec) return ec == asio::error::eof ? beast::error_code(bhttp::error::partial_message) : ec;
+      got += r;
     }
-    if (ec == bhttp::error::header_limit) {
-      return WriteError(431, "headers_too_large", "request headers are too large");
-    }
-    if (ec) {
-      return WriteError(400, "bad_request", "malformed HTTP request: " + ec.message());
-    }
-    server_->in_flight()++;
-    HttpResponse res = Handle(parser_->get());
-    server_->in_flight()--;
-    bool keep_alive = parser_->get().keep_alive() && !server_->stopping();
-    Write(std::move(res), keep_alive);
+    return ec;
   }
 
-  HttpResponse Handle(bhttp::request<bhttp::string_body>& raw) {
+  HttpResponse Handle(bhttp::request<bhttp::string_body>& raw, std::string* body, const std::string& remote) {
     HttpRequest req;
     req.method = std::string(raw.method_string());
     req.target = std::string(raw.target());
@@ -151,12 +341,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (q != std::string::npos) req.query = req.target.substr(q + 1);
     req.headers.reserve(16);
     for (const auto& f : raw) req.headers.emplace_back(Lower(f.name_string()), std::string(f.value()));
-    req.remote_address = remote_;
+    req.remote_address = remote;
     std::string_view encoding = req.Header("content-encoding");
     if (encoding.empty() || encoding == "identity") {
-      req.body = std::move(raw.body());
+      req.body.swap(*body);
     } else if (encoding == "gzip" || encoding == "x-gzip" || encoding == "deflate") {
-      Result<std::string> plain = Gunzip(raw.body(), server_->options().max_body_bytes);
+      Result<std::string> plain = Gunzip(*body, options_.max_body_bytes);
       if (!plain.ok()) {
         bool too_big = plain.status().code() == ErrorCode::kLimitExceeded;
         return HttpResponse::Error(too_big ? 413 : 400, too_big ? "body_too_large" : "bad_encoding",
@@ -168,77 +358,58 @@ class Session : public std::enable_shared_from_this<Session> {
                                  "Content-Encoding '" + std::string(encoding) +
                                      "' is not supported; use gzip or none");
     }
-    return server_->router()->Dispatch(req);
+    HttpResponse res = router_->Dispatch(req);
+    // The body buffer goes back to the connection for its next request (handlers that kept
+    // the body moved it out; then it is simply empty).
+    if (encoding.empty() || encoding == "identity") req.body.swap(*body);
+    return res;
   }
 
-  void WriteError(int status, std::string_view code, const std::string& message) {
-    Write(HttpResponse::Error(status, code, message), false);
+  bool Write(FdStream& stream, HttpResponse res, bool keep_alive) {
+    bhttp::response<bhttp::string_body> out;
+    out.version(11);
+    out.result(static_cast<unsigned>(res.status));
+    out.set(bhttp::field::server, "eventception");
+    out.set(bhttp::field::content_type, res.content_type);
+    for (auto& [k, v] : res.headers) out.set(k, v);
+    out.body() = std::move(res.body);
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    stream.set_deadline(Clock::now() + std::chrono::seconds(options_.idle_timeout_seconds));
+    beast::error_code ec;
+    bhttp::write(stream, out, ec);
+    return !ec;
   }
 
-  void Write(HttpResponse res, bool keep_alive) {
-    res_ = {};
-    res_.version(11);
-    res_.result(static_cast<unsigned>(res.status));
-    res_.set(bhttp::field::server, "eventception");
-    res_.set(bhttp::field::content_type, res.content_type);
-    for (auto& [k, v] : res.headers) res_.set(k, v);
-    res_.body() = std::move(res.body);
-    res_.keep_alive(keep_alive);
-    res_.prepare_payload();
-    bhttp::async_write(stream_, res_,
-                       [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
-                         if (ec) return self->Close();
-                         if (!keep_alive) return self->LingeringClose();
-                         self->DoRead();
-                       });
+  void WriteErrorAndLinger(FdStream& stream, int fd, int status, std::string_view code, const std::string& message) {
+    if (Write(stream, HttpResponse::Error(status, code, message), false)) LingeringClose(stream, fd);
   }
 
   // After an answer that ends the connection (e.g. 413) the client may still be sending its
   // body; closing with unread data makes the kernel reset the connection and the client loses
   // the answer. So stop sending, then read and discard for at most 2 s before closing (nginx's
   // lingering close does the same).
-  void LingeringClose() {
+  void LingeringClose(FdStream& stream, int fd) {
+    ::shutdown(fd, SHUT_WR);
+    stream.set_deadline(Clock::now() + std::chrono::seconds(2));
+    char drain[16384];
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(2));
-    Drain();
-  }
-  void Drain() {
-    stream_.async_read_some(asio::buffer(drain_buffer_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec) return self->Close();
-                              self->Drain();
-                            });
+    while (!ec) stream.read_some(asio::buffer(drain), ec);
   }
 
-  void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
-  }
-
-  beast::tcp_stream stream_;
-  HttpServer::Impl* server_;
-  beast::flat_buffer buffer_;
-  std::array<char, 16384> drain_buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  bhttp::response<bhttp::string_body> res_;
-  std::string remote_;
+  HttpServerOptions options_;
+  const Router* router_;
+  asio::io_context ioc_;  // only to open the acceptor; never run
+  tcp::acceptor acceptor_;
+  std::thread accept_thread_;
+  std::counting_semaphore<1 << 20> handlers_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<int> in_flight_{0};  // requests read and not yet answered
+  std::mutex mu_;
+  std::condition_variable live_cv_;
+  std::set<int> connections_;  // sockets of live connection threads
+  uint16_t bound_port_ = 0;
 };
-
-}  // namespace
-
-void HttpServer::Impl::DoAccept() {
-  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    } else {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<Session>(std::move(socket), this)->Run();
-    }
-    DoAccept();
-  });
-}
 
 HttpServer::HttpServer(HttpServerOptions options, const Router* router)
     : impl_(std::make_unique<Impl>(std::move(options), router)) {}

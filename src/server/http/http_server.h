@@ -1,7 +1,10 @@
 #pragma once
-// An HTTP/1.1 server (Boost.Beast inside; this header stays free of it): keep-alive, a body
-// limit, gzip request bodies, graceful stop. Handlers run on the server's I/O threads and may
-// block (ingest waits for a durable append), so `threads` bounds concurrent requests.
+// An HTTP/1.1 server (Boost.Beast's parser inside; this header stays free of it): keep-alive, a
+// body limit, gzip request bodies, graceful stop. Each connection has a thread of its own that
+// reads, handles and answers its requests with plain blocking system calls (no reactor, no
+// hand-off between threads per request). Handlers may block (ingest waits for a durable append,
+// long polls for records): that holds only their connection; `threads` bounds how many handlers
+// run at once.
 
 #include <cstdint>
 #include <memory>
@@ -17,7 +20,8 @@ struct HttpServerOptions {
   uint16_t port = 8080;           // 0 picks a free port; see HttpServer::port()
   size_t max_body_bytes = 16 << 20;  // compressed and decompressed; larger bodies get 413
   size_t max_header_bytes = 64 << 10;
-  int threads = 4;
+  int threads = 4;                 // handlers running at once; more requests wait for one to end
+  size_t max_connections = 1024;   // connections (and their threads); more are closed at once
   int idle_timeout_seconds = 60;  // keep-alive connections idle longer are closed
 };
 

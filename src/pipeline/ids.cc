@@ -22,12 +22,36 @@ void AppendHex(const uint8_t* p, size_t n, std::string* out) {
   }
 }
 
+// The digests are fetched once: EVP_sha256()/EVP_sha1() make OpenSSL 3 look the algorithm up
+// (under a lock) on every EVP_Digest call, which cost as much as hashing a canonical exchange.
+const EVP_MD* Sha256() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+const EVP_MD* Sha1() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  return md;
+}
+
+// One digest context per thread, reused (EVP_DigestInit_ex resets it).
+EVP_MD_CTX* ThreadContext() {
+  struct Holder {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Holder() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Holder holder;
+  return holder.ctx;
+}
+
 }  // namespace
 
 std::string Sha256Hex128(std::string_view data) {
   uint8_t md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  EVP_MD_CTX* ctx = ThreadContext();
+  EVP_DigestInit_ex(ctx, Sha256(), nullptr);
+  EVP_DigestUpdate(ctx, data.data(), data.size());
+  EVP_DigestFinal_ex(ctx, md, &len);
   std::string out;
   out.reserve(32);
   AppendHex(md, 16, &out);
@@ -37,12 +61,11 @@ std::string Sha256Hex128(std::string_view data) {
 std::string UuidV5(std::string_view name) {
   uint8_t md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr);
+  EVP_MD_CTX* ctx = ThreadContext();
+  EVP_DigestInit_ex(ctx, Sha1(), nullptr);
   EVP_DigestUpdate(ctx, kNamespace, sizeof(kNamespace));
   EVP_DigestUpdate(ctx, name.data(), name.size());
   EVP_DigestFinal_ex(ctx, md, &len);
-  EVP_MD_CTX_free(ctx);
   md[6] = static_cast<uint8_t>((md[6] & 0x0f) | 0x50);  // version 5
   md[8] = static_cast<uint8_t>((md[8] & 0x3f) | 0x80);  // RFC 4122 variant
   std::string out;

@@ -29,7 +29,7 @@ Result<std::unique_ptr<ChangelogService>> ChangelogService::Open(const Changelog
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status(ErrorCode::kIoError, "cannot create " + dir.string() + ": " + ec.message());
   auto service = std::unique_ptr<ChangelogService>(new ChangelogService());
-  Result<std::unique_ptr<StateStore>> store = OpenRocksStateStore(dir.string());
+  Result<std::unique_ptr<StateStore>> store = OpenRocksStateStore(dir.string(), options.state);
   if (!store.ok()) return store.status();
   service->store_ = std::move(store).value();
   for (const std::string& topic : ChangelogTopics(specs)) {

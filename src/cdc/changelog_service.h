@@ -24,6 +24,7 @@ struct ChangelogServiceOptions {
   std::string data_dir;
   int32_t partitions = 1;  // of changelog topics created here
   std::string dead_letter_topic{pipeline::kDeadLetterTopic};
+  RocksStateOptions state;  // cache and deferred writes of the RocksDB state store
 };
 
 // The changelog topics of `specs` (resources with `changelog`), deduplicated, in spec order.

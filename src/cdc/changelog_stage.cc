@@ -1,11 +1,11 @@
 #include "cdc/changelog_stage.h"
 
+#include <charconv>
 #include <optional>
 #include <string>
 
 #include "cdc/json_patch.h"
 #include "cdc/merge_patch.h"
-#include "json/builder.h"
 #include "json/document.h"
 #include "json/writer.h"
 
@@ -56,36 +56,43 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   Result<std::string> key = res->key->EvaluateString(*m.context, arena);
   if (!key.ok()) return dead_letter(key.status(), res->key.get());
 
-  Result<std::optional<StoredState>> stored = store_->Get(res->name, *key);
-  if (!stored.ok()) return dead_letter(stored.status(), nullptr);
-  if (*stored && m.timestamp_ms < (*stored)->ts_ms) {
+  std::string& encoded_key = encoded_key_;  // reused: no allocation per exchange
+  encoded_key.assign(res->name);
+  encoded_key += '\0';
+  encoded_key += *key;
+  Result<StatePtr> stored_or = store_->Lookup(encoded_key);
+  if (!stored_or.ok()) return dead_letter(stored_or.status(), nullptr);
+  // Held until the end: `before` is the stored text, read in place.
+  const StatePtr stored = std::move(*stored_or);
+  if (stored && m.timestamp_ms < stored->ts_ms()) {
     // Out of order: a newer exchange for this key was already applied. Applying this one
     // would move the state (and the changelog) back in time, so it is not applied.
     counters_.out_of_order.fetch_add(1, std::memory_order_relaxed);
     return dead_letter(Status(ErrorCode::kInvalidArgument,
                               "out of order: exchange time " + pipeline::FormatRfc3339Ms(m.timestamp_ms) +
-                                  " is older than " + pipeline::FormatRfc3339Ms((*stored)->ts_ms) +
+                                  " is older than " + pipeline::FormatRfc3339Ms(stored->ts_ms()) +
                                   ", the last applied exchange for " + res->name + " \"" + *key +
                                   "\"; not applied to the state or the changelog"),
                        nullptr);
   }
 
-  const bool known = *stored && !(*stored)->deleted;
+  const bool known = stored && !stored->deleted();
   char op_letter = OpFor(op.method);
   json::Value before;  // null: nothing known (or deleted); parsed only when needed
   bool before_parsed = !known;
   auto parse_before = [&]() -> Status {
     if (before_parsed) return Status();
     before_parsed = true;
-    return json::ParseInto((*stored)->value, arena, &before);
+    return json::ParseInto(stored->value(), arena, &before);
   };
 
+  // The new state is written in its storage encoding at once: header, then the JSON text,
+  // which is also the envelope's `after` (serialised once).
   json::Value after;
-  StoredState next;
-  next.ts_ms = m.timestamp_ms;
-  if (op_letter == 'd') {
-    next.deleted = true;
-  } else {
+  std::string next_bytes;
+  next_bytes.reserve(known ? stored->bytes().size() + 64 : 512);
+  AppendStateHeader(op_letter == 'd', m.timestamp_ms, &next_bytes);
+  if (op_letter != 'd') {
     const json::Value* body = Path(x, "response", "body");
     bool no_body = body == nullptr || body->is_null() || (body->is_string() && body->string().empty());
     if (op.method == "PATCH" && no_body) {
@@ -103,15 +110,16 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
       }
       after = r->value;
     }
-    json::AppendJson(after, &next.value);
+    json::AppendJson(after, &next_bytes);
   }
+  const std::string_view next_text = std::string_view(next_bytes).substr(EncodedState::kHeaderBytes);
 
   bool changed;
   if (op_letter == 'd') {
-    changed = !(*stored && (*stored)->deleted);
+    changed = !(stored && stored->deleted());
   } else if (!known) {
     changed = true;
-  } else if ((*stored)->value == next.value) {
+  } else if (stored->value() == next_text) {
     // The stored text is AppendJson output too: the same text is the same value, no parse.
     changed = false;
   } else {
@@ -121,46 +129,49 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   if (changed) {
     if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
   }
-  std::string_view before_text = known ? std::string_view((*stored)->value) : std::string_view("null");
-  Status put = store_->Put(res->name, *key, next);
+  const std::string_view before_text = known ? stored->value() : std::string_view("null");
+  const std::string_view after_text = op_letter == 'd' ? std::string_view("null") : next_text;
+  pipeline::OutputRecord rec;
+  if (changed) {
+    // The envelope is written directly around the stored texts of `before` and `after`
+    // (AppendJson output of the same values), so neither is serialised a second time.
+    std::string& v = rec.value.emplace();
+    v.reserve(before_text.size() + after_text.size() * 2 + 256);
+    v += "{\"op\":\"";
+    v += op_letter;
+    v += "\",\"before\":";
+    v += before_text;
+    v += ",\"after\":";
+    v += after_text;
+    v += ",\"changes\":";
+    AppendDiff(before, op_letter == 'd' ? json::Value() : after, after_text, &v);
+    // source: {"api", "operation", "method", "path", "exchange"}, as AppendJson writes it.
+    v += ",\"source\":{\"api\":";
+    json::AppendQuoted(op.api != nullptr ? std::string_view(op.api->title) : std::string_view(), &v);
+    v += ",\"operation\":";
+    json::AppendQuoted(op.id, &v);
+    v += ",\"method\":";
+    json::AppendQuoted(op.method, &v);
+    v += ",\"path\":";
+    const json::Value* path = Path(x, "request", "path");
+    json::AppendJson(path != nullptr ? *path : json::Value(), &v);
+    v += ",\"exchange\":";
+    json::AppendQuoted(m.exchange_id, &v);
+    // ts_ms: an integer far below 2^53, so its decimal digits are what JSON.stringify writes.
+    v += "},\"ts_ms\":";
+    char digits[24];
+    v.append(digits, std::to_chars(digits, digits + sizeof digits, m.timestamp_ms).ptr);
+    v += '}';
+  }
+  Status put = store_->Store(encoded_key, std::make_shared<const EncodedState>(std::move(next_bytes)));
   if (!put.ok()) return dead_letter(put, nullptr);
   if (!changed) {
     counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-
-  json::Builder b(arena);
-  const json::Value* path = Path(x, "request", "path");
-  json::Member source[] = {
-      {"api", json::Value::StringRef(op.api != nullptr ? std::string_view(op.api->title) : std::string_view())},
-      {"operation", json::Value::StringRef(op.id)},
-      {"method", json::Value::StringRef(op.method)},
-      {"path", path != nullptr ? *path : json::Value()},
-      {"exchange", json::Value::StringRef(m.exchange_id)},
-  };
-  json::Value after_value = op_letter == 'd' ? json::Value() : after;
-  pipeline::OutputRecord rec;
   rec.topic = res->changelog;
   rec.key = *key;
   rec.headers.emplace_back("content-type", "application/json");
-  // The envelope is written directly: `before` and `after` are the stored texts (AppendJson
-  // output of the same values), so they are not serialised a second time.
-  std::string& v = rec.value.emplace();
-  const std::string_view after_text = op_letter == 'd' ? std::string_view("null") : std::string_view(next.value);
-  v.reserve(before_text.size() + after_text.size() * 2 + 256);
-  v += "{\"op\":\"";
-  v += op_letter;
-  v += "\",\"before\":";
-  v += before_text;
-  v += ",\"after\":";
-  v += after_text;
-  v += ",\"changes\":";
-  json::AppendJson(Diff(before, after_value, arena), &v);
-  v += ",\"source\":";
-  json::AppendJson(b.Object(source, true), &v);
-  v += ",\"ts_ms\":";
-  json::AppendJsNumber(static_cast<double>(m.timestamp_ms), &v);
-  v += '}';
   rec.timestamp_ms = m.timestamp_ms;
   out->push_back(std::move(rec));
   counters_.changes.fetch_add(1, std::memory_order_relaxed);

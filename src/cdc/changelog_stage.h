@@ -43,6 +43,7 @@ class ChangelogStage final : public pipeline::ExchangeStage {
   StateStore* store_;
   ChangelogOptions options_;
   ChangelogCounters counters_;
+  std::string encoded_key_;  // the current exchange's EncodeKey(resource, key), reused
 };
 
 }  // namespace ec::cdc

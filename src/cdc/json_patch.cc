@@ -6,46 +6,44 @@
 #include <vector>
 
 #include "json/builder.h"
+#include "json/writer.h"
 
 namespace ec::cdc {
 namespace {
 
-json::Value Op(json::Builder& b, std::string_view op, const std::string& path, const json::Value* value) {
-  json::Member m[3] = {{"op", b.String(op)}, {"path", b.String(path)}, {}};
-  size_t n = 2;
-  if (value != nullptr) m[n++] = {"value", *value};
-  return b.Object({m, n}, /*keys_stable=*/true);
-}
-
-void DiffInto(const json::Value& a, const json::Value& z, std::string* path, json::Builder& b,
-              std::vector<json::Value>* ops) {
+// The walk of Diff, shared by the Value form (Diff) and the text form (AppendDiff): `emit(op,
+// path, value)` receives each operation in order (value null for remove).
+template <typename Emit>
+void DiffInto(const json::Value& a, const json::Value& z, std::string* path, Emit& emit) {
   if (json::Equal(a, z)) return;
   size_t mark = path->size();
   if (a.is_object() && z.is_object()) {
     for (const json::Member& m : a.object()) {
       AppendPointerToken(m.key, path);
       const json::Value* other = z.Find(m.key);
-      if (other == nullptr) ops->push_back(Op(b, "remove", *path, nullptr));
-      else DiffInto(m.value, *other, path, b, ops);
+      if (other == nullptr) emit("remove", *path, nullptr);
+      else DiffInto(m.value, *other, path, emit);
       path->resize(mark);
     }
     for (const json::Member& m : z.object()) {
       if (a.Find(m.key) != nullptr) continue;
       AppendPointerToken(m.key, path);
-      ops->push_back(Op(b, "add", *path, &m.value));
+      emit("add", *path, &m.value);
       path->resize(mark);
     }
     return;
   }
   if (a.is_array() && z.is_array() && a.size() == z.size()) {
+    char digits[24];
     for (size_t i = 0; i < a.size(); ++i) {
-      AppendPointerToken(std::to_string(i), path);
-      DiffInto(a.array()[i], z.array()[i], path, b, ops);
+      auto end = std::to_chars(digits, digits + sizeof digits, i).ptr;
+      AppendPointerToken(std::string_view(digits, end - digits), path);
+      DiffInto(a.array()[i], z.array()[i], path, emit);
       path->resize(mark);
     }
     return;
   }
-  ops->push_back(Op(b, "replace", *path, &z));
+  emit("replace", *path, &z);
 }
 
 // RFC 6901 pointer -> unescaped tokens.
@@ -182,9 +180,36 @@ void AppendPointerToken(std::string_view token, std::string* out) {
 json::Value Diff(const json::Value& before, const json::Value& after, Arena* arena) {
   json::Builder b(arena);
   std::vector<json::Value> ops;
+  auto emit = [&](std::string_view op, const std::string& path, const json::Value* value) {
+    json::Member m[3] = {{"op", b.String(op)}, {"path", b.String(path)}, {}};
+    size_t n = 2;
+    if (value != nullptr) m[n++] = {"value", *value};
+    ops.push_back(b.Object({m, n}, /*keys_stable=*/true));
+  };
   std::string path;
-  DiffInto(before, after, &path, b, &ops);
+  DiffInto(before, after, &path, emit);
   return b.Array(ops);
+}
+
+void AppendDiff(const json::Value& before, const json::Value& after, std::string_view after_text, std::string* out) {
+  out->push_back('[');
+  bool first = true;
+  auto emit = [&](std::string_view op, const std::string& path, const json::Value* value) {
+    out->append(first ? "{\"op\":\"" : ",{\"op\":\"");
+    first = false;
+    out->append(op);
+    out->append("\",\"path\":");
+    json::AppendQuoted(path, out);
+    if (value != nullptr) {
+      out->append(",\"value\":");
+      if (value == &after && !after_text.empty()) out->append(after_text);
+      else json::AppendJson(*value, out);
+    }
+    out->push_back('}');
+  };
+  std::string path;
+  DiffInto(before, after, &path, emit);
+  out->push_back(']');
 }
 
 Result<json::Value> ApplyPatch(const json::Value& doc, const json::Value& patch, Arena* arena) {

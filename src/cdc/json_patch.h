@@ -17,6 +17,11 @@ namespace ec::cdc {
 // minimal). Equal documents give []. Storage in `arena`.
 json::Value Diff(const json::Value& before, const json::Value& after, Arena* arena);
 
+// Appends Diff(before, after) as JSON text (what AppendJson of it writes), without building
+// it. `after_text` is AppendJson(after) when the caller has it (or empty): an operation that
+// replaces the whole document copies it instead of serialising `after` again.
+void AppendDiff(const json::Value& before, const json::Value& after, std::string_view after_text, std::string* out);
+
 // Applies `patch` (add, remove, replace, move, copy, test) to `doc`. Errors: kInvalidArgument
 // naming the operation index and what is wrong (bad pointer, missing target, failed test).
 Result<json::Value> ApplyPatch(const json::Value& doc, const json::Value& patch, Arena* arena);

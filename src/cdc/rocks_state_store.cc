@@ -13,6 +13,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -23,6 +24,13 @@
 
 namespace ec::cdc {
 namespace {
+
+// "resource/key" of an encoded key, for messages.
+std::string PrintableKey(std::string_view encoded) {
+  std::string out(encoded);
+  std::replace(out.begin(), out.end(), '\0', '/');
+  return out;
+}
 
 class RocksStateStore final : public StateStore {
  public:
@@ -35,35 +43,33 @@ class RocksStateStore final : public StateStore {
 
   // The cache mutex is held across the RocksDB access on a miss and on every write, so a read
   // that misses cannot put an older value into the cache after a concurrent write.
-  Result<std::optional<StoredState>> Get(std::string_view resource, std::string_view key) override {
-    std::string encoded = EncodeKey(resource, key);
+  Result<StatePtr> Lookup(std::string_view encoded) override {
     std::lock_guard lock(mu_);
-    if (auto d = dirty_.find(encoded); d != dirty_.end()) return std::optional<StoredState>(d->second);
-    std::optional<StoredState> cached;
+    if (auto d = dirty_.find(encoded); d != dirty_.end()) return d->second;
+    StatePtr cached;
     if (cache_.Lookup(encoded, &cached)) return cached;
     std::string bytes;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), encoded, &bytes);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(encoded.data(), encoded.size()), &bytes);
     if (s.IsNotFound()) {
-      cache_.Insert(encoded, std::nullopt);
-      return std::optional<StoredState>();
+      cache_.Insert(encoded, nullptr);
+      return StatePtr();
     }
     if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
-    std::optional<StoredState> state = DecodeState(bytes);
-    if (!state) return Status(ErrorCode::kIoError, "state store: corrupt entry for " + std::string(resource) + "/" + std::string(key));
+    StatePtr state = EncodedState::FromBytes(bytes);
+    if (!state) return Status(ErrorCode::kIoError, "state store: corrupt entry for " + PrintableKey(encoded));
     cache_.Insert(encoded, state);
     return state;
   }
 
-  Status Put(std::string_view resource, std::string_view key, const StoredState& state) override {
-    std::string encoded = EncodeKey(resource, key);
+  Status Store(std::string_view encoded, StatePtr state) override {
     std::lock_guard lock(mu_);
     EC_RETURN_IF_ERROR(WriteDeferredLocked());
-    rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), encoded, EncodeState(state));
+    rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), rocksdb::Slice(encoded.data(), encoded.size()), state->bytes());
     if (!s.ok()) {
       cache_.Erase(encoded);  // whatever RocksDB holds now, the cache must not claim otherwise
       return Status(ErrorCode::kIoError, "state store: " + s.ToString());
     }
-    cache_.Insert(encoded, state);
+    cache_.Insert(encoded, std::move(state));
     return Status();
   }
 
@@ -80,8 +86,8 @@ class RocksStateStore final : public StateStore {
       std::string_view k(it->key().data(), it->key().size());
       if (!k.starts_with(prefix)) break;
       if (k == start) continue;  // strictly after `after`
-      std::optional<StoredState> st = DecodeState(std::string_view(it->value().data(), it->value().size()));
-      if (st && !st->deleted) keys.emplace_back(k.substr(prefix.size()));
+      // Flag byte: 's' is a state, 'd' a deletion (EncodeState).
+      if (!it->value().empty() && it->value()[0] == 's') keys.emplace_back(k.substr(prefix.size()));
     }
     if (!it->status().ok()) return Status(ErrorCode::kIoError, "state store: " + it->status().ToString());
     return keys;
@@ -90,14 +96,20 @@ class RocksStateStore final : public StateStore {
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override {
     std::lock_guard lock(mu_);
     for (const StateWrite& w : writes) {
-      auto [it, inserted] = dirty_.try_emplace(w.encoded_key, w.state);
-      if (inserted) {
-        dirty_bytes_ += w.encoded_key.size() + w.state.value.size() + 64;
+      // A null state (the key forgotten) stays in dirty_ as null: reads answer "absent" and
+      // the batch deletes the key.
+      const size_t bytes = w.state != nullptr ? w.state->bytes().size() : 0;
+      auto it = dirty_.find(w.encoded_key);
+      if (it == dirty_.end()) {
+        dirty_.emplace(w.encoded_key, w.state);
+        dirty_bytes_ += w.encoded_key.size() + bytes + 64;
       } else {
-        dirty_bytes_ = dirty_bytes_ - it->second.value.size() + w.state.value.size();
+        dirty_bytes_ = dirty_bytes_ - (it->second != nullptr ? it->second->bytes().size() : 0) + bytes;
         it->second = w.state;
       }
-      cache_.Insert(w.encoded_key, w.state);
+      // The cache learns the state when it is written to RocksDB (reads see dirty_ first, so
+      // an older cached state does no harm meanwhile): a key updated by many passes in
+      // between is inserted once.
     }
     if (!checkpoint.empty()) dirty_checkpoints_[std::string(checkpoint)] = offset;
     if (checkpoint.empty() || dirty_bytes_ >= options_.defer_bytes ||
@@ -145,8 +157,18 @@ class RocksStateStore final : public StateStore {
   Status WriteDeferredLocked() {
     last_write_ = Clock::now();
     if (dirty_.empty() && dirty_checkpoints_.empty()) return Status();
+    // In key order: RocksDB's memtable (a skip list) inserts a run of sorted keys next to the
+    // previous insert, where random order searches from the top for each key.
+    std::vector<std::pair<std::string_view, const std::string*>> sorted;  // null: delete
+    sorted.reserve(dirty_.size());
+    for (const auto& [k, st] : dirty_) sorted.emplace_back(k, st != nullptr ? &st->bytes() : nullptr);
+    std::sort(sorted.begin(), sorted.end());
     rocksdb::WriteBatch batch;
-    for (const auto& [k, st] : dirty_) batch.Put(k, EncodeState(st));
+    for (const auto& [k, bytes] : sorted) {
+      rocksdb::Slice key(k.data(), k.size());
+      if (bytes != nullptr) batch.Put(key, *bytes);
+      else batch.Delete(key);
+    }
     for (const auto& [name, offset] : dirty_checkpoints_) {
       std::string v;
       uint64_t o = static_cast<uint64_t>(offset);
@@ -155,6 +177,7 @@ class RocksStateStore final : public StateStore {
     }
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
     if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    for (auto& [k, st] : dirty_) cache_.Insert(k, std::move(st));
     dirty_.clear();
     dirty_checkpoints_.clear();
     dirty_bytes_ = 0;
@@ -166,7 +189,7 @@ class RocksStateStore final : public StateStore {
   std::mutex mu_;
   StateCache cache_;  // guarded by mu_
   // Committed states and checkpoints not yet in RocksDB; guarded by mu_.
-  std::unordered_map<std::string, StoredState> dirty_;
+  std::unordered_map<std::string, StatePtr, StringViewHash, std::equal_to<>> dirty_;
   std::map<std::string, int64_t, std::less<>> dirty_checkpoints_;
   size_t dirty_bytes_ = 0;
   Clock::time_point last_write_;

@@ -6,13 +6,13 @@ namespace {
 // What an entry costs besides its bytes: list node, hash node, string headers.
 constexpr size_t kEntryOverhead = 160;
 
-size_t EntryBytes(std::string_view key, const std::optional<StoredState>& state) {
-  return kEntryOverhead + key.size() + (state ? state->value.size() : 0);
+size_t EntryBytes(std::string_view key, const StatePtr& state) {
+  return kEntryOverhead + key.size() + (state ? state->bytes().size() : 0);
 }
 
 }  // namespace
 
-bool StateCache::Lookup(std::string_view encoded_key, std::optional<StoredState>* out) {
+bool StateCache::Lookup(std::string_view encoded_key, StatePtr* out) {
   auto it = index_.find(encoded_key);
   if (it == index_.end()) return false;
   lru_.splice(lru_.begin(), lru_, it->second);
@@ -20,19 +20,19 @@ bool StateCache::Lookup(std::string_view encoded_key, std::optional<StoredState>
   return true;
 }
 
-void StateCache::Insert(std::string_view encoded_key, const std::optional<StoredState>& state) {
+void StateCache::Insert(std::string_view encoded_key, StatePtr state) {
   if (max_bytes_ == 0) return;
   const size_t bytes = EntryBytes(encoded_key, state);
   auto it = index_.find(encoded_key);
   if (it != index_.end()) {
     Node& n = *it->second;
     bytes_ = bytes_ - n.bytes + bytes;
-    n.state = state;
+    n.state = std::move(state);
     n.bytes = bytes;
     lru_.splice(lru_.begin(), lru_, it->second);
   } else {
     if (bytes > max_bytes_) return;  // larger than the whole cache: not worth keeping
-    lru_.push_front(Node{std::string(encoded_key), state, bytes});
+    lru_.push_front(Node{std::string(encoded_key), std::move(state), bytes});
     index_.emplace(std::string_view(lru_.front().key), lru_.begin());
     bytes_ += bytes;
   }

@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <list>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,10 +23,10 @@ class StateCache {
 
   // Not internally synchronised: the owner serialises calls (with the store access they belong
   // to, so a read that misses and a concurrent write cannot leave a stale entry behind).
-  // Whether `encoded_key` is cached; if so `*out` is its state (nullopt: known absent).
-  bool Lookup(std::string_view encoded_key, std::optional<StoredState>* out);
-  // Caches `state` (nullopt = absent) for `encoded_key` as the most recently used entry.
-  void Insert(std::string_view encoded_key, const std::optional<StoredState>& state);
+  // Whether `encoded_key` is cached; if so `*out` is its state (null: known absent).
+  bool Lookup(std::string_view encoded_key, StatePtr* out);
+  // Caches `state` (null = absent) for `encoded_key` as the most recently used entry.
+  void Insert(std::string_view encoded_key, StatePtr state);
   // Drops the entry of `encoded_key`, if any.
   void Erase(std::string_view encoded_key);
   // Drops every entry whose key starts with `prefix`.
@@ -40,7 +39,7 @@ class StateCache {
  private:
   struct Node {
     std::string key;
-    std::optional<StoredState> state;
+    StatePtr state;
     size_t bytes = 0;
   };
   using List = std::list<Node>;

@@ -3,36 +3,70 @@
 namespace ec::cdc {
 
 std::string EncodeKey(std::string_view resource, std::string_view key) {
-  std::string k(resource);
+  std::string k;
+  k.reserve(resource.size() + 1 + key.size());
+  k += resource;
   k += '\0';
   k += key;
   return k;
 }
 
+void AppendStateHeader(bool deleted, int64_t ts_ms, std::string* out) {
+  out->push_back(deleted ? 'd' : 's');
+  uint64_t ts = static_cast<uint64_t>(ts_ms);
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((ts >> (8 * i)) & 0xff));
+}
+
 std::string EncodeState(const StoredState& state) {
-  std::string out(1, state.deleted ? 'd' : 's');
-  uint64_t ts = static_cast<uint64_t>(state.ts_ms);
-  for (int i = 7; i >= 0; --i) out += static_cast<char>((ts >> (8 * i)) & 0xff);
+  std::string out;
+  out.reserve(EncodedState::kHeaderBytes + state.value.size());
+  AppendStateHeader(state.deleted, state.ts_ms, &out);
   out += state.value;
   return out;
 }
 
 std::optional<StoredState> DecodeState(std::string_view bytes) {
-  if (bytes.size() < 9 || (bytes[0] != 'd' && bytes[0] != 's')) return std::nullopt;
-  StoredState s;
-  s.deleted = bytes[0] == 'd';
+  if (bytes.size() < EncodedState::kHeaderBytes || (bytes[0] != 'd' && bytes[0] != 's')) return std::nullopt;
+  return EncodedState(std::string(bytes)).ToStored();
+}
+
+int64_t EncodedState::ts_ms() const {
   uint64_t ts = 0;
-  for (int i = 1; i <= 8; ++i) ts = (ts << 8) | static_cast<unsigned char>(bytes[i]);
-  s.ts_ms = static_cast<int64_t>(ts);
-  s.value = std::string(bytes.substr(9));
-  return s;
+  for (size_t i = 1; i < kHeaderBytes; ++i) ts = (ts << 8) | static_cast<unsigned char>(bytes_[i]);
+  return static_cast<int64_t>(ts);
+}
+
+StatePtr EncodedState::Make(const StoredState& state) { return std::make_shared<const EncodedState>(EncodeState(state)); }
+
+StatePtr EncodedState::FromBytes(std::string_view bytes) {
+  if (bytes.size() < kHeaderBytes || (bytes[0] != 'd' && bytes[0] != 's')) return nullptr;
+  return std::make_shared<const EncodedState>(std::string(bytes));
 }
 
 std::string CheckpointKey(std::string_view name) { return EncodeKey("", "checkpoint:" + std::string(name)); }
 
+Result<std::optional<StoredState>> StateStore::Get(std::string_view resource, std::string_view key) {
+  EC_ASSIGN_OR_RETURN(StatePtr state, Lookup(EncodeKey(resource, key)));
+  if (state == nullptr) return std::optional<StoredState>();
+  return std::optional<StoredState>(state->ToStored());
+}
+
+Status StateStore::Put(std::string_view resource, std::string_view key, const StoredState& state) {
+  return Store(EncodeKey(resource, key), EncodedState::Make(state));
+}
+
 Status MemoryStateStore::Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) {
   std::lock_guard lock(mu_);
-  for (const StateWrite& w : writes) states_[w.encoded_key] = w.state;
+  for (const StateWrite& w : writes) {
+    auto it = states_.find(w.encoded_key);
+    if (w.state == nullptr) {
+      if (it != states_.end()) states_.erase(it);
+    } else if (it == states_.end()) {
+      states_.emplace(w.encoded_key, w.state);
+    } else {
+      it->second = w.state;
+    }
+  }
   if (!checkpoint.empty()) checkpoints_[std::string(checkpoint)] = offset;
   return Status();
 }
@@ -44,16 +78,18 @@ Result<std::optional<int64_t>> MemoryStateStore::Checkpoint(std::string_view che
   return std::optional<int64_t>(it->second);
 }
 
-Result<std::optional<StoredState>> MemoryStateStore::Get(std::string_view resource, std::string_view key) {
+Result<StatePtr> MemoryStateStore::Lookup(std::string_view encoded_key) {
   std::lock_guard lock(mu_);
-  auto it = states_.find(EncodeKey(resource, key));
-  if (it == states_.end()) return std::optional<StoredState>();
-  return std::optional<StoredState>(it->second);
+  auto it = states_.find(encoded_key);
+  if (it == states_.end()) return StatePtr();
+  return it->second;
 }
 
-Status MemoryStateStore::Put(std::string_view resource, std::string_view key, const StoredState& state) {
+Status MemoryStateStore::Store(std::string_view encoded_key, StatePtr state) {
   std::lock_guard lock(mu_);
-  states_[EncodeKey(resource, key)] = state;
+  auto it = states_.find(encoded_key);
+  if (it == states_.end()) states_.emplace(std::string(encoded_key), std::move(state));
+  else it->second = std::move(state);
   return Status();
 }
 
@@ -64,7 +100,7 @@ Result<std::vector<std::string>> MemoryStateStore::List(std::string_view resourc
   std::vector<std::string> keys;
   for (auto it = states_.upper_bound(EncodeKey(resource, after)); it != states_.end() && keys.size() < limit; ++it) {
     if (!it->first.starts_with(prefix)) break;
-    if (!it->second.deleted) keys.push_back(it->first.substr(prefix.size()));
+    if (!it->second->deleted()) keys.push_back(it->first.substr(prefix.size()));
   }
   return keys;
 }

@@ -4,6 +4,7 @@
 // (OpenRocksStateStore); `eventception test` in memory (MemoryStateStore). Same interface.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,10 +23,48 @@ struct StoredState {
   std::string value;      // the domain object as JSON text
 };
 
-// One entry of an atomic batch: the state of EncodeKey(resource, key).
+// Hash of std::string and std::string_view alike, so maps keyed by std::string are searched
+// with a view (no string built per lookup).
+struct StringViewHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+
+// A state in its storage encoding (EncodeState: flag, time, JSON text), immutable and shared:
+// the changelog stage, the pass overlay, the state-topic records, the deferred RocksDB writes
+// and the hot-key cache all hold the same object instead of copies of the text.
+class EncodedState {
+ public:
+  // `bytes` must be a valid encoding (FromBytes checks one).
+  explicit EncodedState(std::string bytes) : bytes_(std::move(bytes)) {}
+  static std::shared_ptr<const EncodedState> Make(const StoredState& state);
+  // Null when `bytes` is not a valid encoding.
+  static std::shared_ptr<const EncodedState> FromBytes(std::string_view bytes);
+
+  bool deleted() const { return bytes_[0] == 'd'; }
+  int64_t ts_ms() const;
+  std::string_view value() const { return std::string_view(bytes_).substr(kHeaderBytes); }
+  const std::string& bytes() const { return bytes_; }
+  StoredState ToStored() const { return StoredState{deleted(), ts_ms(), std::string(value())}; }
+
+  static constexpr size_t kHeaderBytes = 9;
+
+ private:
+  std::string bytes_;
+};
+using StatePtr = std::shared_ptr<const EncodedState>;
+
+// Appends the encoding's header (flag and time); the JSON text follows it.
+void AppendStateHeader(bool deleted, int64_t ts_ms, std::string* out);
+
+// One entry of an atomic batch: the state of EncodeKey(resource, key), or, when `state` is
+// null, that the key has no state any more (forgotten, as by ClearResource; the state topic's
+// tombstones).
 struct StateWrite {
+  StateWrite(std::string key, StatePtr s) : encoded_key(std::move(key)), state(std::move(s)) {}
+  StateWrite(std::string key, const StoredState& s) : encoded_key(std::move(key)), state(EncodedState::Make(s)) {}
   std::string encoded_key;
-  StoredState state;
+  StatePtr state;  // null: forget the key
 };
 
 class StateStore {
@@ -37,8 +76,10 @@ class StateStore {
   virtual Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) = 0;
   // The offset last stored under `checkpoint`, or nullopt.
   virtual Result<std::optional<int64_t>> Checkpoint(std::string_view checkpoint) = 0;
-  virtual Result<std::optional<StoredState>> Get(std::string_view resource, std::string_view key) = 0;
-  virtual Status Put(std::string_view resource, std::string_view key, const StoredState& state) = 0;
+  // The state stored under `encoded_key` (EncodeKey), shared; null when there is none.
+  virtual Result<StatePtr> Lookup(std::string_view encoded_key) = 0;
+  // Stores `state` (not null) under `encoded_key` at once (no checkpoint).
+  virtual Status Store(std::string_view encoded_key, StatePtr state) = 0;
   // Keys of `resource` that are not deleted, in byte order, strictly after `after`, at most
   // `limit` of them.
   virtual Result<std::vector<std::string>> List(std::string_view resource, std::string_view after,
@@ -49,12 +90,16 @@ class StateStore {
   virtual Status ClearResource(std::string_view resource) {
     return Status(ErrorCode::kUnsupported, "this state store cannot clear resource " + std::string(resource));
   }
+
+  // Lookup and Store by resource and key, with copies (admin API, replay, tests).
+  Result<std::optional<StoredState>> Get(std::string_view resource, std::string_view key);
+  Status Put(std::string_view resource, std::string_view key, const StoredState& state);
 };
 
 class MemoryStateStore final : public StateStore {
  public:
-  Result<std::optional<StoredState>> Get(std::string_view resource, std::string_view key) override;
-  Status Put(std::string_view resource, std::string_view key, const StoredState& state) override;
+  Result<StatePtr> Lookup(std::string_view encoded_key) override;
+  Status Store(std::string_view encoded_key, StatePtr state) override;
   Result<std::vector<std::string>> List(std::string_view resource, std::string_view after, size_t limit) override;
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override;
   Result<std::optional<int64_t>> Checkpoint(std::string_view checkpoint) override;
@@ -62,7 +107,7 @@ class MemoryStateStore final : public StateStore {
 
  private:
   std::mutex mu_;
-  std::map<std::string, StoredState, std::less<>> states_;  // EncodeKey(resource, key)
+  std::map<std::string, StatePtr, std::less<>> states_;  // EncodeKey(resource, key)
   std::map<std::string, int64_t, std::less<>> checkpoints_;
 };
 

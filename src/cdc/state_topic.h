@@ -10,6 +10,8 @@
 // it reproduces the store exactly.
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -31,6 +33,10 @@ Status EnsureStateTopic(log::LogManager* logs);
 
 // The records that store `writes` in the state topic.
 void StateRecords(const std::vector<StateWrite>& writes, std::vector<pipeline::OutputRecord>* out);
+
+// The encoded keys of `resource` whose latest committed record in the state topic is a state
+// (not a tombstone), in key order: what a catch-up from the whole topic would restore.
+Result<std::vector<std::string>> StateTopicKeys(const log::PartitionLog& state_log, std::string_view resource);
 
 // Applies the committed state-topic records after the store's checkpoint (up to the last
 // stable offset) and moves the checkpoint; returns how many records were applied.

@@ -2,18 +2,20 @@
 
 namespace ec::cdc {
 
-Result<std::optional<StoredState>> TxnStateStore::Get(std::string_view resource, std::string_view key) {
+Result<StatePtr> TxnStateStore::Lookup(std::string_view encoded_key) {
   {
     std::lock_guard lock(mu_);
-    auto it = overlay_.find(EncodeKey(resource, key));
-    if (it != overlay_.end()) return std::optional<StoredState>(it->second);
+    auto it = overlay_.find(encoded_key);
+    if (it != overlay_.end()) return it->second;
   }
-  return base_->Get(resource, key);
+  return base_->Lookup(encoded_key);
 }
 
-Status TxnStateStore::Put(std::string_view resource, std::string_view key, const StoredState& state) {
+Status TxnStateStore::Store(std::string_view encoded_key, StatePtr state) {
   std::lock_guard lock(mu_);
-  overlay_[EncodeKey(resource, key)] = state;
+  auto it = overlay_.find(encoded_key);
+  if (it == overlay_.end()) overlay_.emplace(std::string(encoded_key), std::move(state));
+  else it->second = std::move(state);
   return Status();
 }
 
@@ -34,8 +36,7 @@ Status TxnStateStore::ClearResource(std::string_view resource) {
   {
     std::lock_guard lock(mu_);
     std::string prefix = EncodeKey(resource, "");
-    auto it = overlay_.lower_bound(prefix);
-    while (it != overlay_.end() && it->first.starts_with(prefix)) it = overlay_.erase(it);
+    std::erase_if(overlay_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
   }
   return base_->ClearResource(resource);
 }
@@ -44,16 +45,26 @@ std::vector<StateWrite> TxnStateStore::Pending() const {
   std::lock_guard lock(mu_);
   std::vector<StateWrite> out;
   out.reserve(overlay_.size());
-  for (const auto& [k, v] : overlay_) out.push_back({k, v});
+  for (const auto& [k, v] : overlay_) out.emplace_back(k, v);
   return out;
 }
 
 Status TxnStateStore::Commit(std::string_view checkpoint, int64_t offset) {
-  std::vector<StateWrite> writes = Pending();
-  EC_RETURN_IF_ERROR(base_->Apply(writes, checkpoint, offset));
-  std::lock_guard lock(mu_);
-  overlay_.clear();
-  return Status();
+  // The states move out of the overlay (no copies); a failed Apply puts them back, so the
+  // next commit writes them again.
+  std::vector<StateWrite> writes;
+  {
+    std::lock_guard lock(mu_);
+    writes.reserve(overlay_.size());
+    for (auto& [k, v] : overlay_) writes.emplace_back(k, std::move(v));
+    overlay_.clear();
+  }
+  Status s = base_->Apply(writes, checkpoint, offset);
+  if (!s.ok()) {
+    std::lock_guard lock(mu_);
+    for (StateWrite& w : writes) overlay_.try_emplace(std::move(w.encoded_key), std::move(w.state));
+  }
+  return s;
 }
 
 void TxnStateStore::Discard() {

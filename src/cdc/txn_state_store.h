@@ -1,12 +1,13 @@
 #pragma once
 // The state store as exactly-once processing sees it: a pass's writes stay in an in-memory
-// overlay (Get sees them, List and other readers do not) until the pass's log transaction is
-// committed; then they go to the underlying store in one atomic Apply with the checkpoint, or
-// are discarded when the pass aborts. docs/exactly-once.md.
+// overlay (Lookup sees them, List and other readers do not) until the pass's log transaction
+// is committed; then they go to the underlying store in one atomic Apply with the checkpoint,
+// or are discarded when the pass aborts. docs/exactly-once.md.
 
-#include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "cdc/state_store.h"
@@ -18,9 +19,9 @@ class TxnStateStore final : public StateStore {
   // `base` is not owned and must outlive this.
   explicit TxnStateStore(StateStore* base) : base_(base) {}
 
-  Result<std::optional<StoredState>> Get(std::string_view resource, std::string_view key) override;
+  Result<StatePtr> Lookup(std::string_view encoded_key) override;
   // Buffers in the overlay.
-  Status Put(std::string_view resource, std::string_view key, const StoredState& state) override;
+  Status Store(std::string_view encoded_key, StatePtr state) override;
   // Committed keys only (the underlying store).
   Result<std::vector<std::string>> List(std::string_view resource, std::string_view after, size_t limit) override;
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override;
@@ -28,7 +29,8 @@ class TxnStateStore final : public StateStore {
   // Drops the resource's overlay entries and clears it in the underlying store.
   Status ClearResource(std::string_view resource) override;
 
-  // The overlay's writes (the latest state per key), in key order.
+  // The overlay's writes (the latest state per key), in no particular order (the same for the
+  // same sequence of writes).
   std::vector<StateWrite> Pending() const;
   // Applies the overlay to the underlying store with `checkpoint` = `offset`, then clears it.
   Status Commit(std::string_view checkpoint, int64_t offset);
@@ -40,7 +42,8 @@ class TxnStateStore final : public StateStore {
  private:
   StateStore* base_;
   mutable std::mutex mu_;
-  std::map<std::string, StoredState, std::less<>> overlay_;  // EncodeKey(resource, key)
+  // EncodeKey(resource, key) -> the pass's latest state of the key.
+  std::unordered_map<std::string, StatePtr, StringViewHash, std::equal_to<>> overlay_;
 };
 
 }  // namespace ec::cdc

@@ -163,7 +163,10 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
     if (l["dead_letter_topic"]) EC_RETURN_IF_ERROR(r.String(l["dead_letter_topic"], "ingest.dead_letter_topic", &c->dead_letter_topic));
   }
   if (const YAML::Node p = root["processing"]) {
-    EC_RETURN_IF_ERROR(r.Keys(p, "processing", {"guarantee"}));
+    EC_RETURN_IF_ERROR(r.Keys(p, "processing", {"guarantee", "state_cache_bytes", "state_write_defer_bytes", "state_write_defer_ms"}));
+    if (p["state_cache_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_cache_bytes"], "processing.state_cache_bytes", 0, 1ll << 40, &c->state_cache_bytes));
+    if (p["state_write_defer_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_write_defer_bytes"], "processing.state_write_defer_bytes", 0, 1ll << 32, &c->state_write_defer_bytes));
+    if (p["state_write_defer_ms"]) EC_RETURN_IF_ERROR(r.Int(p["state_write_defer_ms"], "processing.state_write_defer_ms", 0, 3600000, &c->state_write_defer_ms));
     if (p["guarantee"]) {
       std::string g;
       EC_RETURN_IF_ERROR(r.String(p["guarantee"], "processing.guarantee", &g));
@@ -285,6 +288,9 @@ std::string DescribeConfigOptions() {
   line("ingest.dead_letter_topic", d.dead_letter_topic, "where failures go");
   line("ingest.dedupe_window", "24h", "an exchange id ingested within it is acknowledged, not appended again; 0 = off");
   line("processing.guarantee", "exactly_once", "exactly_once (transactional passes) or at_least_once");
+  line("processing.state_cache_bytes", std::to_string(d.state_cache_bytes), "changelog state cache of hot keys (0 = off)");
+  line("processing.state_write_defer_bytes", std::to_string(d.state_write_defer_bytes), "committed state writes batched up to this size (0 = at once)");
+  line("processing.state_write_defer_ms", std::to_string(d.state_write_defer_ms), "... or this long before they go to RocksDB");
   line("syslog.udp / syslog.tcp", "none", "syslog listener HOST:PORT (RFC 5424/3164); --syslog-udp/--syslog-tcp");
   line("syslog.format", d.syslog.format, "decoder of each syslog message; --syslog-format");
   line("syslog.max_message_bytes", std::to_string(d.syslog.max_message_bytes), "longer messages are dead-lettered");

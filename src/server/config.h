@@ -45,6 +45,12 @@ struct ServerConfig {
   int64_t dedupe_window_ms = 24ll * 3600 * 1000;
   // processing.guarantee: exactly_once (true, default) or at_least_once (docs/exactly-once.md).
   bool exactly_once = true;
+  // The changelog state store (cdc::RocksStateOptions, docs/changelogs.md "State"): bytes of
+  // the hot-key cache (0 = off), and how many bytes / how long committed state writes wait
+  // to be written to RocksDB in one batch (0 bytes = at once).
+  uint64_t state_cache_bytes = 64ull << 20;
+  uint64_t state_write_defer_bytes = 4ull << 20;
+  int64_t state_write_defer_ms = 1000;
   // webhooks
   std::vector<std::string> webhook_allow;  // CIDRs exempt from the SSRF guard (--webhook-allow)
   // capture sources run inside serve (source_config.h)

@@ -5,6 +5,8 @@
 #include "cdc/changelog_stage.h"
 #include "cdc/json_patch.h"
 #include "cdc/state_store.h"
+#include "cdc/state_topic.h"
+#include "cdc/txn_state_store.h"
 #include "json/builder.h"
 #include "json/document.h"
 #include "json/writer.h"
@@ -229,11 +231,27 @@ Status RunReplay(const ReplayRequest& request, const ReplayEnv& env, ReplayProgr
   std::unique_ptr<cdc::ChangelogStage> changelog;
   std::unique_ptr<OneResourceStage> only;
   const spec::ResourceDefinition* res = nullptr;
+  // A rebuild rewrites the resource in the state topic too (docs/exactly-once.md), so that a
+  // store restored from the topic gets the rebuilt states: tombstones for the keys it holds
+  // now, then per chunk the states the chunk changed, as the live pipeline writes them.
+  std::shared_ptr<log::PartitionLog> state_log;
+  std::unique_ptr<cdc::TxnStateStore> rebuilt;  // the chunk's writes, then the store
   if (!request.resource.empty()) {
     if (env.store == nullptr) return Status(ErrorCode::kUnsupported, "no state store: changelogs are not enabled");
     res = FindResource(*env.specs, request.resource);
     EC_RETURN_IF_ERROR(env.store->ClearResource(request.resource));
-    changelog = std::make_unique<cdc::ChangelogStage>(env.store);
+    state_log = env.logs->GetPartition(cdc::kStateTopic, 0);
+    if (state_log != nullptr) {
+      Result<std::vector<std::string>> keys = cdc::StateTopicKeys(*state_log, request.resource);
+      if (!keys.ok()) return keys.status();
+      std::vector<cdc::StateWrite> forget;
+      for (std::string& k : *keys) forget.emplace_back(std::move(k), cdc::StatePtr());
+      std::vector<pipeline::OutputRecord> tombstones;
+      cdc::StateRecords(forget, &tombstones);
+      EC_RETURN_IF_ERROR(env.writer->Append(tombstones));
+    }
+    rebuilt = std::make_unique<cdc::TxnStateStore>(env.store);
+    changelog = std::make_unique<cdc::ChangelogStage>(rebuilt.get());
     only = std::make_unique<OneResourceStage>(changelog.get(), request.resource);
     processor.AddStage(only.get());
   }
@@ -317,8 +335,11 @@ Status RunReplay(const ReplayRequest& request, const ReplayEnv& env, ReplayProgr
           if (!request.into.empty()) rec.topic = request.into;
           keep.push_back(std::move(rec));
         }
+        const size_t written = keep.size();  // without the state records
+        if (rebuilt != nullptr && state_log != nullptr) cdc::StateRecords(rebuilt->Pending(), &keep);
         EC_RETURN_IF_ERROR(env.writer->Append(keep));
-        progress->written.fetch_add(keep.size(), std::memory_order_relaxed);
+        if (rebuilt != nullptr) EC_RETURN_IF_ERROR(rebuilt->Commit("", 0));  // written at once, no checkpoint
+        progress->written.fetch_add(written, std::memory_order_relaxed);
         pos = next;
       }
     }

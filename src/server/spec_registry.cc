@@ -57,6 +57,39 @@ Status EnsureChangelogTopics(const spec::CompiledSpecs& specs, log::LogManager* 
   return Status::Ok();
 }
 
+// Adds `from`'s operation and event counters to the same ones of `to` (same API title and
+// operation id; events by type, topic and occurrence, the labels their metrics carry), so a
+// reload does not reset counters that are exposed as monotonic. Called once `from` no longer
+// runs; `to` may be counting already (hence adds).
+void CarryCounters(const spec::CompiledSpecs& from, const spec::CompiledSpecs& to) {
+  auto add = [](const spec::Counters& a, spec::Counters& b) {
+    b.matched.fetch_add(a.matched.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    b.emitted.fetch_add(a.emitted.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    b.errors.fetch_add(a.errors.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  };
+  std::map<std::pair<std::string_view, std::string_view>, const spec::Operation*> old_ops;
+  for (const auto& api : from.apis()) {
+    for (const auto& op : api->operations) old_ops.emplace(std::pair{std::string_view(api->title), std::string_view(op->id)}, op.get());
+  }
+  for (const auto& api : to.apis()) {
+    for (const auto& op : api->operations) {
+      auto it = old_ops.find({api->title, op->id});
+      if (it == old_ops.end()) continue;
+      add(it->second->counters, op->counters);
+      std::vector<bool> used(it->second->events.size(), false);
+      for (const auto& e : op->events) {
+        for (size_t i = 0; i < used.size(); ++i) {
+          const spec::EventDefinition& old = *it->second->events[i];
+          if (used[i] || old.type != e->type || old.topic != e->topic) continue;
+          used[i] = true;
+          add(old.counters, e->counters);
+          break;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Status ValidateSpecName(std::string_view name) {
@@ -158,6 +191,7 @@ Status SpecRegistry::Install(const std::vector<std::string>& files) {
   for (pipeline::ExchangeStage* stage : hooks_.stages) processor->AddStage(stage);
   hooks_.runner->SwapProcessor(processor.get());
   // The runner is between passes now: what is committed is exactly what the old set did.
+  if (std::shared_ptr<const spec::CompiledSpecs> old = current()) CarryCounters(*old, **specs);
   SwitchPosition position;
   for (const log::TopicInfo& t : hooks_.logs->ListTopics()) {
     for (int32_t p = 0; p < t.partitions; ++p) {

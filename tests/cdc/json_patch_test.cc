@@ -160,6 +160,13 @@ TEST(JsonPatch, RandomDocumentsRoundTrip) {
     ASSERT_TRUE(got.ok()) << json::ToJson(a) << " -> " << json::ToJson(z) << ": " << got.status().message();
     ASSERT_TRUE(json::Equal(*got, z)) << json::ToJson(a) << " -> " << json::ToJson(z);
     ASSERT_EQ(Diff(a, a, &arena).size(), 0u) << json::ToJson(a);
+    // The text form writes what AppendJson of the Value form writes, with or without the
+    // caller's text of `after` (copied where the whole document is replaced).
+    std::string text, with_after;
+    AppendDiff(a, z, "", &text);
+    AppendDiff(a, z, json::ToJson(z), &with_after);
+    ASSERT_EQ(text, json::ToJson(patch)) << json::ToJson(a) << " -> " << json::ToJson(z);
+    ASSERT_EQ(with_after, text) << json::ToJson(a) << " -> " << json::ToJson(z);
   }
   EXPECT_GT(multi_op, 5000);
 }

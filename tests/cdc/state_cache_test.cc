@@ -15,24 +15,29 @@
 namespace ec::cdc {
 namespace {
 
+StatePtr State(bool deleted, int64_t ts, std::string value) {
+  return EncodedState::Make(StoredState{deleted, ts, std::move(value)});
+}
+
 TEST(StateCache, HitsMissesAndAbsentKeys) {
   StateCache c(1 << 20);
-  std::optional<StoredState> got;
+  StatePtr got;
   EXPECT_FALSE(c.Lookup("order\0a", &got));
-  c.Insert(EncodeKey("order", "a"), StoredState{false, 7, "{}"});
-  c.Insert(EncodeKey("order", "b"), std::nullopt);
+  c.Insert(EncodeKey("order", "a"), State(false, 7, "{}"));
+  c.Insert(EncodeKey("order", "b"), nullptr);
   ASSERT_TRUE(c.Lookup(EncodeKey("order", "a"), &got));
-  ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->ts_ms, 7);
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->ts_ms(), 7);
+  EXPECT_EQ(got->value(), "{}");
   ASSERT_TRUE(c.Lookup(EncodeKey("order", "b"), &got));
-  EXPECT_FALSE(got.has_value());  // known absent
-  c.Insert(EncodeKey("order", "a"), StoredState{true, 9, ""});
+  EXPECT_EQ(got, nullptr);  // known absent
+  c.Insert(EncodeKey("order", "a"), State(true, 9, ""));
   ASSERT_TRUE(c.Lookup(EncodeKey("order", "a"), &got));
-  EXPECT_TRUE(got->deleted);
+  EXPECT_TRUE(got->deleted());
   EXPECT_EQ(c.entries(), 2u);
   c.Erase(EncodeKey("order", "a"));
   EXPECT_FALSE(c.Lookup(EncodeKey("order", "a"), &got));
-  c.Insert(EncodeKey("orderx", "a"), StoredState{false, 1, "1"});
+  c.Insert(EncodeKey("orderx", "a"), State(false, 1, "1"));
   c.ErasePrefix(EncodeKey("order", ""));
   EXPECT_FALSE(c.Lookup(EncodeKey("order", "b"), &got));
   EXPECT_TRUE(c.Lookup(EncodeKey("orderx", "a"), &got));  // another resource sharing the prefix
@@ -42,19 +47,33 @@ TEST(StateCache, BoundedByBytesEvictsLeastRecentlyUsed) {
   const std::string big(1000, 'x');
   StateCache c(5000);
   for (int i = 0; i < 100; ++i) {
-    c.Insert(EncodeKey("r", std::to_string(i)), StoredState{false, i, big});
+    c.Insert(EncodeKey("r", std::to_string(i)), State(false, i, big));
     EXPECT_LE(c.bytes(), c.max_bytes());
-    std::optional<StoredState> got;
+    StatePtr got;
     if (i >= 1) EXPECT_TRUE(c.Lookup(EncodeKey("r", "0"), &got)) << i;  // kept hot: never evicted
   }
   EXPECT_GE(c.entries(), 2u);
   EXPECT_LT(c.entries(), 5u);
-  std::optional<StoredState> got;
+  StatePtr got;
   EXPECT_TRUE(c.Lookup(EncodeKey("r", "99"), &got));
   EXPECT_FALSE(c.Lookup(EncodeKey("r", "50"), &got));
   StateCache off(0);
-  off.Insert("k", StoredState{});
+  off.Insert("k", State(false, 0, ""));
   EXPECT_FALSE(off.Lookup("k", &got));
+}
+
+TEST(EncodedState, RoundTripsAndRejectsBadBytes) {
+  StatePtr s = State(false, 1795773600123, R"({"id":"o-1"})");
+  EXPECT_FALSE(s->deleted());
+  EXPECT_EQ(s->ts_ms(), 1795773600123);
+  EXPECT_EQ(s->value(), R"({"id":"o-1"})");
+  EXPECT_EQ(s->bytes(), EncodeState(StoredState{false, 1795773600123, R"({"id":"o-1"})"}));
+  StatePtr d = EncodedState::FromBytes(EncodeState(StoredState{true, -5, ""}));
+  ASSERT_NE(d, nullptr);
+  EXPECT_TRUE(d->deleted());
+  EXPECT_EQ(d->ts_ms(), -5);
+  EXPECT_EQ(EncodedState::FromBytes("s1234567"), nullptr);   // shorter than the header
+  EXPECT_EQ(EncodedState::FromBytes("x12345678{}"), nullptr);  // unknown flag
 }
 
 void Agree(StateStore* got, StateStore* want, int keys) {
@@ -102,6 +121,8 @@ TEST(StateCache, RocksStoreAgreesWithMemoryStoreUnderRandomOperations) {
           case 5: case 6: {
             std::vector<StateWrite> writes{{EncodeKey("order", key), st},
                                            {EncodeKey("order", std::to_string(rng() % kKeys)), st}};
+            // A null state forgets the key (a rebuild's tombstones in the state topic).
+            if (rng() % 4 == 0) writes.emplace_back(EncodeKey("order", std::to_string(rng() % kKeys)), StatePtr());
             ASSERT_TRUE(rocks->Apply(writes, "cp", step).ok());
             ASSERT_TRUE(mem.Apply(writes, "cp", step).ok());
             break;

@@ -252,11 +252,13 @@ class Exchange : public Deadlined, public std::enable_shared_from_this<Exchange>
 
   bool finished() const override { return finished_; }
 
+  // Closes rather than cancels: an operation started after this (a composed read's next step,
+  // a write completion that was already queued) then fails at once instead of waiting.
   void Expire() override {
     timed_out_ = true;
     beast::error_code ignored;
     if (resolver_) resolver_->cancel();
-    if (conn_) conn_->Tcp().socket().cancel(ignored);
+    if (conn_) conn_->Tcp().socket().close(ignored);
   }
 
  private:
@@ -438,9 +440,10 @@ class Exchange : public Deadlined, public std::enable_shared_from_this<Exchange>
   }
 
   void OnWrite(beast::error_code ec) {
+    if (timed_out_) return Finish(TimedOut("read"));
     if (ec) return OnRead(ec, 0);
-    // Asio does not try this read at once when the last one emptied the socket (it waits for
-    // epoll), so no recv fails with EAGAIN here; an explicit wait would cost an epoll_ctl.
+    // Asio (1.74) tries this read at once, a recv that fails with EAGAIN when the response is
+    // not there yet; waiting for readability first would cost an epoll_ctl instead (measured).
     auto self = shared_from_this();
     auto on_read = [self](beast::error_code e, size_t n) { self->OnRead(e, n); };
     if (conn_->tls) {

@@ -300,8 +300,11 @@ class Dispatcher::Worker {
       // new records, further records wait in the log and are then read together (see Wait).
       // Events already in the window (a key's next event, a retry) are not held.
       if (!paused && !Holding()) {
-        if (Fill() > 0) {
+        if (size_t n = Fill(); n > 0) {
           last_fill_ = Clock::now();
+          // A large read means records are queued up (a backlog after a stall): batching is
+          // there already, and holding would only pace the catching up.
+          backlog_ = n >= kBacklogRead;
         } else {
           hold_busy_ = false;  // records stopped coming: wait for the next append again
         }
@@ -351,7 +354,7 @@ class Dispatcher::Worker {
   // True within coalesce_max of the last read of new records: newer ones wait for the hold
   // timer.
   bool Holding() const {
-    return d_->options_.coalesce_max.count() > 0 &&
+    return d_->options_.coalesce_max.count() > 0 && !backlog_ &&
            Clock::now() < last_fill_ + d_->options_.coalesce_max;
   }
 
@@ -784,6 +787,8 @@ class Dispatcher::Worker {
   boost::asio::steady_timer hold_timer_{ioc_};  // ends a coalescing hold (worker thread only)
   bool hold_timer_armed_ = false;
   bool hold_busy_ = false;          // the last hold had records waiting: expect more
+  bool backlog_ = false;            // the last read was large: read on without holding
+  static constexpr size_t kBacklogRead = 32;
   Clock::time_point last_fill_{};   // when new records were last read
 
   // Guarded by mu_.

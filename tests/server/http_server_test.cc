@@ -77,6 +77,31 @@ TEST_F(HttpServerTest, GzipBodiesAreInflatedWithinTheLimit) {
   EXPECT_EQ(c.Request("POST", "/echo", "x", {{"Content-Encoding", "br"}}).status, 415);
 }
 
+// The connection reuses its body buffer: a short body after a long one must not carry the long
+// one's bytes, and a body that arrives in several reads is read whole.
+TEST_F(HttpServerTest, BodiesOfDifferentSizesOnOneConnection) {
+  TestHttpClient c(server_->port());
+  std::string big(900, 'a');
+  big[899] = 'z';
+  auto a = c.Request("POST", "/echo", big);
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.body, ":" + big);
+  auto b = c.Request("POST", "/echo", "xy");
+  EXPECT_EQ(b.body, ":xy");
+  auto e = c.Request("POST", "/echo", "");
+  EXPECT_EQ(e.body, ":");
+  EXPECT_EQ(c.Request("POST", "/echo", big).body, ":" + big);
+  EXPECT_EQ(c.connects(), 1);
+}
+
+TEST_F(HttpServerTest, ChunkedBodiesAreReadThroughTheParser) {
+  TestHttpClient c(server_->port());
+  auto r = c.Raw("POST /echo HTTP/1.1\r\nHost: t\r\nX-Tag: c\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "c:hello world");
+}
+
 TEST_F(HttpServerTest, MalformedRequestsGet400AndUnknownRoutes404) {
   TestHttpClient c(server_->port());
   auto r = c.Raw("NONSENSE\r\n\r\n");

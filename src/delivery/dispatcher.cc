@@ -302,9 +302,7 @@ class Dispatcher::Worker {
       if (!paused && !Holding()) {
         if (size_t n = Fill(); n > 0) {
           last_fill_ = Clock::now();
-          // A large read means records are queued up (a backlog after a stall): batching is
-          // there already, and holding would only pace the catching up.
-          backlog_ = n >= kBacklogRead;
+          last_fill_count_ = n;
         } else {
           hold_busy_ = false;  // records stopped coming: wait for the next append again
         }
@@ -353,9 +351,13 @@ class Dispatcher::Worker {
 
   // True within coalesce_max of the last read of new records: newer ones wait for the hold
   // timer.
+  // Only after a read that found several records: one record per read means appends come
+  // slower than the loop turns, and a hold would add a timer and a wake-up per event. A large
+  // read means a backlog (after a stall): batching is there already, and holding would only
+  // pace the catching up.
   bool Holding() const {
-    return d_->options_.coalesce_max.count() > 0 && !backlog_ &&
-           Clock::now() < last_fill_ + d_->options_.coalesce_max;
+    return d_->options_.coalesce_max.count() > 0 && last_fill_count_ >= 2 &&
+           last_fill_count_ < kBacklogRead && Clock::now() < last_fill_ + d_->options_.coalesce_max;
   }
 
   void ArmHoldTimer() {
@@ -787,7 +789,7 @@ class Dispatcher::Worker {
   boost::asio::steady_timer hold_timer_{ioc_};  // ends a coalescing hold (worker thread only)
   bool hold_timer_armed_ = false;
   bool hold_busy_ = false;          // the last hold had records waiting: expect more
-  bool backlog_ = false;            // the last read was large: read on without holding
+  size_t last_fill_count_ = 0;      // records that read found
   static constexpr size_t kBacklogRead = 32;
   Clock::time_point last_fill_{};   // when new records were last read
 

@@ -8,6 +8,7 @@
 #include "json/document.h"
 #include "json/writer.h"
 #include "log/group_offsets.h"
+#include "base/blocking_wait.h"
 #include "base/url.h"
 
 namespace ec::delivery {
@@ -371,7 +372,12 @@ ApiResponse DeliveryApi::Records(const ApiRequest& r) {
   auto wait = std::chrono::milliseconds(std::clamp<int64_t>(*wait_ms, 0, limits_.max_wait.count()));
   auto recs = log_->Read(topic, static_cast<int32_t>(*partition), offset, max, limits_.max_bytes);
   if (recs.ok() && recs->empty() && wait.count() > 0) {
-    if (log_->WaitForData(topic, static_cast<int32_t>(*partition), offset, wait)) {
+    bool arrived;
+    {
+      BlockingWait waiting;  // the HTTP server lends this request's handler slot meanwhile
+      arrived = log_->WaitForData(topic, static_cast<int32_t>(*partition), offset, wait);
+    }
+    if (arrived) {
       recs = log_->Read(topic, static_cast<int32_t>(*partition), offset, max, limits_.max_bytes);
     }
   }
@@ -457,6 +463,7 @@ ApiResponse DeliveryApi::Stream(const ApiRequest& r) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     auto step = pos.size() == 1 ? left : std::min(left, std::chrono::milliseconds(50));
+    BlockingWait waiting;  // the HTTP server lends this request's handler slot meanwhile
     log_->WaitForData(topic, pos.begin()->first, pos.begin()->second,
                       std::max(step, std::chrono::milliseconds(1)));
   }

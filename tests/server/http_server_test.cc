@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 #include <thread>
 
+#include "base/blocking_wait.h"
 #include "server/http/gzip.h"
 #include "server/test_http_client.h"
 
@@ -123,6 +127,57 @@ TEST_F(HttpServerTest, StopWaitsForRequestsInFlight) {
   t.join();
   TestHttpClient late(server_->port());
   EXPECT_FALSE(late.Connect());
+}
+
+// Long polls lend their handler slot while they wait (base/blocking_wait.h): with 2 slots, 4
+// waiting clients are all inside their handlers and an ingest-like request is still answered at
+// once. Without the lending, only 2 waiters get in and the request queues behind them.
+TEST(HttpServerSlotTest, WaitingHandlersLendTheirSlot) {
+  Router router;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> waiting{0};
+  router.Add("GET", "/wait", [&](HttpRequest&) {
+    BlockingWait lend;
+    waiting++;
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(20), [&] { return release; });
+    return HttpResponse::Text(200, release ? "released" : "timed out");
+  });
+  router.Add("POST", "/echo", [](HttpRequest& req) { return HttpResponse::Text(200, req.body); });
+  HttpServerOptions o;
+  o.port = 0;
+  o.threads = 2;
+  HttpServer server(o, &router);
+  ASSERT_TRUE(server.Start().ok());
+  std::vector<std::thread> waiters;
+  std::atomic<int> released{0};
+  for (int i = 0; i < 4; ++i) {
+    waiters.emplace_back([&] {
+      TestHttpClient c(server.port());
+      auto r = c.Request("GET", "/wait");
+      if (r.status == 200 && r.body == "released") released++;
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (waiting.load() < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(waiting.load(), 4);
+  TestHttpClient c(server.port());
+  auto r = c.Request("POST", "/echo", "ingest");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ingest");
+  {
+    std::lock_guard lock(mu);
+    EXPECT_FALSE(release);  // answered while all four still wait
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& t : waiters) t.join();
+  EXPECT_EQ(released.load(), 4);  // and each waiter got its slot back to answer
+  server.Stop(1000);
 }
 
 TEST(HttpServerAddressTest, ParseHostPort) {

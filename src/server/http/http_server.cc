@@ -22,6 +22,7 @@
 #include <set>
 #include <thread>
 
+#include "base/blocking_wait.h"
 #include "server/http/gzip.h"
 
 namespace ec::server {
@@ -293,6 +294,11 @@ class HttpServer::Impl {
       HttpResponse res;
       {
         handlers_.acquire();
+        // A handler that waits long without working (a long poll) gives its slot back while
+        // it waits (base/blocking_wait.h), so waiting consumers never hold ingest up.
+        ScopedBlockingWaitHook lend(BlockingWaitHook{
+            [](void* self) { static_cast<Impl*>(self)->handlers_.release(); },
+            [](void* self) { static_cast<Impl*>(self)->handlers_.acquire(); }, this});
         res = Handle(parser.get(), &body, remote);
         handlers_.release();
       }

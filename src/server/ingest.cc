@@ -143,6 +143,20 @@ void IngestBatch::Clear(size_t keep_bytes) {
   }
 }
 
+size_t ClaimNewExchanges(DedupeIndex& dedupe, int64_t now_ms, IngestBatch* batch,
+                         std::vector<std::string_view>* claimed) {
+  std::vector<std::string_view> ids;
+  ids.reserve(batch->size());
+  for (size_t i = 0; i < batch->size(); ++i) ids.push_back(batch->key(i));
+  std::vector<bool> dup = dedupe.Claim(ids, now_ms);
+  size_t duplicates = 0;
+  for (bool d : dup) duplicates += d ? 1 : 0;
+  if (duplicates > 0) batch->Drop(dup);
+  claimed->reserve(claimed->size() + batch->size());
+  for (size_t i = 0; i < batch->size(); ++i) claimed->push_back(batch->key(i));
+  return duplicates;
+}
+
 void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view format,
                      const spec::CompiledSpecs* specs, const IngestOptions& options, Arena* arena,
                      IngestBatch* accepted, std::vector<Rejection>* rejected) {
@@ -305,14 +319,7 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
   bool stored = false;
   const int64_t now = WallClockMs();
   if (dedupe_ != nullptr && !accepted.empty()) {
-    std::vector<std::string_view> ids;
-    ids.reserve(accepted.size());
-    for (size_t i = 0; i < accepted.size(); ++i) ids.push_back(accepted.key(i));
-    std::vector<bool> dup = dedupe_->Claim(ids, now);
-    for (bool d : dup) duplicates += d ? 1 : 0;
-    if (duplicates > 0) accepted.Drop(dup);
-    claimed.reserve(accepted.size());
-    for (size_t i = 0; i < accepted.size(); ++i) claimed.push_back(accepted.key(i));
+    duplicates = ClaimNewExchanges(*dedupe_, now, &accepted, &claimed);
     duplicates_->Inc(duplicates);
   }
   struct ReleaseClaims {

@@ -110,6 +110,13 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
                      const spec::CompiledSpecs* specs, const IngestOptions& options, Arena* arena,
                      IngestBatch* accepted, std::vector<Rejection>* rejected);
 
+// Idempotent ingest by exchange id: drops from `*batch` the exchanges `dedupe` has already seen
+// and claims the others until their append's outcome is known (a concurrent retry of the same
+// id then counts as a duplicate). Their ids, views into `*batch`, go to `*claimed` for
+// DedupeIndex::Release. Returns how many were dropped as duplicates.
+size_t ClaimNewExchanges(DedupeIndex& dedupe, int64_t now_ms, IngestBatch* batch,
+                         std::vector<std::string_view>* claimed);
+
 // Makes RecordBatch v2 bytes (several batches when large) of `records`, each with `timestamp_ms`
 // and the decoded header (kDecodedHeader).
 Result<std::string> BuildBatches(const std::vector<IngestRecord>& records, int64_t timestamp_ms);

@@ -73,13 +73,7 @@ Result<LocalIngestResult> LocalIngest::AppendRecords(const std::vector<RawRecord
   std::vector<std::string_view> claimed;
   const int64_t now = WallClockMs();
   if (dedupe_ != nullptr && !accepted.empty()) {
-    std::vector<std::string_view> ids;
-    ids.reserve(accepted.size());
-    for (size_t i = 0; i < accepted.size(); ++i) ids.push_back(accepted.key(i));
-    std::vector<bool> dup = dedupe_->Claim(ids, now);
-    for (bool d : dup) result.duplicates += d ? 1 : 0;
-    if (result.duplicates > 0) accepted.Drop(dup);
-    for (size_t i = 0; i < accepted.size(); ++i) claimed.push_back(accepted.key(i));
+    result.duplicates = ClaimNewExchanges(*dedupe_, now, &accepted, &claimed);
     duplicates_->Inc(result.duplicates);
   }
   Status appended = AppendCanonical(accepted);

@@ -132,7 +132,7 @@ int RunOffline(const ReplayArgs& a) {
   }
   config.data_dir = a.data_dir;
   // The RocksDB state store doubles as the lock: a running server holds it.
-  Result<std::unique_ptr<cdc::StateStore>> store = cdc::OpenRocksStateStore(config.data_dir + "/cdc-state");
+  Result<std::unique_ptr<cdc::StateStore>> store = cdc::OpenRocksStateStore(config.data_dir + "/cdc-state", server::StateStoreOptions(config));
   if (!store.ok()) {
     std::cerr << "eventception replay: " << store.status().message()
               << "\nIf a server is running on " << config.data_dir

@@ -72,9 +72,7 @@ Status Application::Start() {
   co.data_dir = config_.data_dir;
   co.partitions = config_.topic_defaults.partitions;
   co.dead_letter_topic = config_.dead_letter_topic;
-  co.state = {.cache_bytes = config_.state_cache_bytes,
-              .defer_bytes = config_.state_write_defer_bytes,
-              .defer_ms = config_.state_write_defer_ms};
+  co.state = StateStoreOptions(config_);
   Result<std::unique_ptr<cdc::ChangelogService>> changelogs = cdc::ChangelogService::Open(co, *specs_, logs_.get());
   if (!changelogs.ok()) return changelogs.status();
   changelogs_ = std::move(changelogs).value();

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "cdc/state_store.h"
+
 namespace ec::server {
 namespace {
 
@@ -307,6 +309,12 @@ std::string DescribeConfigOptions() {
   line("topic_defaults.cloudevents_mode", "binary", "binary (ce_* headers) or structured");
   line("topics.<name>.*", "topic_defaults", "the same options for one topic");
   return out;
+}
+
+cdc::RocksStateOptions StateStoreOptions(const ServerConfig& config) {
+  return {.cache_bytes = config.state_cache_bytes,
+          .defer_bytes = config.state_write_defer_bytes,
+          .defer_ms = config.state_write_defer_ms};
 }
 
 }  // namespace ec::server

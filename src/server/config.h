@@ -11,6 +11,10 @@
 #include "base/status.h"
 #include "server/source_config.h"
 
+namespace ec::cdc {
+struct RocksStateOptions;
+}  // namespace ec::cdc
+
 namespace ec::server {
 
 enum class CloudEventsMode { kBinary, kStructured };
@@ -77,5 +81,9 @@ std::string DescribeConfigOptions();
 
 // "binary" / "structured".
 const char* CloudEventsModeName(CloudEventsMode mode);
+
+// The changelog state store's options from `config` (serve and the offline replay open the
+// same store with the same limits).
+cdc::RocksStateOptions StateStoreOptions(const ServerConfig& config);
 
 }  // namespace ec::server

@@ -17,6 +17,11 @@ TEST(StateConfig, ReadsTheStateStoreLimits) {
   EXPECT_EQ(c.state_cache_bytes, 8u << 20);
   EXPECT_EQ(c.state_write_defer_bytes, 0u);
   EXPECT_EQ(c.state_write_defer_ms, 250);
+  // What serve and the offline replay open the store with.
+  const cdc::RocksStateOptions o = StateStoreOptions(c);
+  EXPECT_EQ(o.cache_bytes, 8u << 20);
+  EXPECT_EQ(o.defer_bytes, 0u);
+  EXPECT_EQ(o.defer_ms, 250);
 }
 
 TEST(StateConfig, DefaultsAreTheStoreDefaults) {

@@ -17,6 +17,17 @@
 namespace ec::log {
 namespace {
 
+// Fixed-seed pseudo-random test data: the same bytes on every run and machine.
+struct Lcg {
+  uint32_t x;
+  uint32_t Next() { return x = x * 1103515245u + 12345u; }
+  std::string Bytes(size_t n) {
+    std::string out(n, '\0');
+    for (char& c : out) c = static_cast<char>(Next() >> 24);
+    return out;
+  }
+};
+
 TEST(Crc32c, KnownVectors) {
   // RFC 3720 B.4 test vectors and the classic "123456789" check value.
   EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
@@ -33,12 +44,8 @@ TEST(Crc32c, KnownVectors) {
 // length around the stripe boundaries, at odd alignments and continued from a non-zero CRC,
 // must equal the table-driven reference.
 TEST(Crc32c, InterleavedPathMatchesPortable) {
-  std::string data(70000, '\0');
-  uint32_t x = 12345;
-  for (char& c : data) {
-    x = x * 1103515245u + 12345u;
-    c = static_cast<char>(x >> 24);
-  }
+  Lcg rng{12345};
+  const std::string data = rng.Bytes(70000);
   std::vector<size_t> lengths = {0, 1, 7, 8, 4095, 4096, 12287, 12288, 12289, 12295, 24576,
                                  24577, 36863, 36864, 50000, 69990};
   for (size_t len : lengths) {
@@ -55,12 +62,8 @@ TEST(Crc32c, InterleavedPathMatchesPortable) {
 // Every implementation this CPU has (the folding one from 256 bytes: lengths around its 256-byte
 // steps and its tail), at odd alignments and from a non-zero CRC, equals the table reference.
 TEST(Crc32c, EveryImplementationMatchesPortable) {
-  std::string data(70000, '\0');
-  uint32_t x = 777;
-  for (char& c : data) {
-    x = x * 1103515245u + 12345u;
-    c = static_cast<char>(x >> 24);
-  }
+  Lcg rng{777};
+  const std::string data = rng.Bytes(70000);
   std::vector<size_t> lengths = {0, 1, 15, 16, 255, 256, 257, 263, 271, 272, 511, 512, 513, 767,
                                  1000, 4096, 12288, 12289, 65536, 69990};
   int checked = 0;
@@ -76,7 +79,7 @@ TEST(Crc32c, EveryImplementationMatchesPortable) {
     }
     // Random lengths and alignments (fixed seed), each from a random starting CRC.
     for (int i = 0; i < 3000; ++i) {
-      x = x * 1103515245u + 12345u;
+      const uint32_t x = rng.Next();
       size_t len = (x >> 8) % 5000, off = (x >> 3) % 64;
       std::string_view v(data.data() + off, len);
       ASSERT_EQ(Crc32cWith(impl, v, x), Crc32cPortable(v, x)) << int(impl) << " len " << len << " off " << off;

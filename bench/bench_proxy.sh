@@ -1,34 +1,48 @@
 #!/usr/bin/env bash
-# The capture proxy against a direct connection, same load generator, same run (issue 8):
-# wrk (keep-alive) POSTing 1 KiB bodies to a private nginx answering 1 KiB, directly and
-# through `eventception proxy --local` (captures to /dev/null). Prints p50/p99 and requests/s,
-# the added p99 and the throughput ratio. Targets: added p99 < 1 ms, ratio >= 0.80.
-# Usage: bench/bench_proxy.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
+# The capture proxy against a direct connection and against the best plain reverse proxies,
+# same load generator, same upstream, same run (issue 8): wrk (keep-alive) POSTing 1 KiB bodies
+# to a private nginx (1 worker) answering 1 KiB, directly, through `eventception proxy --local`
+# (captures to /dev/null), through HAProxy and through nginx proxy_pass with upstream keepalive
+# (neither captures anything), each with 1 and with 2 threads/workers.
+# For every mode it prints req/s, the ratio to direct, p50/p99, the added p99 and the CPU time
+# per request of wrk, of the upstream nginx and of the proxy (utime+stime from /proc, all threads).
+# Targets: added p99 < 1 ms, ratio >= 0.80; ours within ~1.3x of HAProxy's CPU per request.
+# Usage: bench/bench_proxy.sh [BUILD_DIR] [SECONDS] [CONNECTIONS] [MODES]
+#   MODES: space-separated subset of "direct ours1 haproxy1 nginx1 ours2 haproxy2 nginx2"
+#   (direct always runs first). EC_BENCH_PERF=1 also prints `perf stat` of each proxy
+#   (task-clock, context switches, syscalls); EC_BENCH_PERF_RECORD=FILE also writes a `perf record -g` profile of it.
 set -euo pipefail
 build=${1:-build}
 secs=${2:-10}
 conns=${3:-16}
+modes=${4:-"ours1 haproxy1 nginx1 ours2 haproxy2 nginx2"}
 bin=$(cd "$build" && pwd)/eventception
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-command -v nginx >/dev/null || { echo "nginx is missing: apt-get install nginx" >&2; exit 1; }
+for tool in wrk nginx haproxy python3; do
+  command -v $tool >/dev/null || { echo "$tool is missing: apt-get install $tool" >&2; exit 1; }
+done
 run=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$run/nginx.pid" ] && kill -QUIT "$(cat "$run/nginx.pid")" 2>/dev/null || true
+  for f in "$run"/*.pid; do [ -f "$f" ] && kill -QUIT "$(cat "$f")" 2>/dev/null || true; done
+  sleep 0.2
   rm -rf "$run"
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+# nginx worker pids of a master (comma-separated).
+workers() { pgrep -P "$(cat "$1")" | paste -sd, -; }
 
+# --- the upstream: nginx, one worker, answering 1 KiB of JSON ---
 up=$(free_port)
 body=$(head -c 1024 /dev/zero | tr '\0' 'x')
 mkdir -p "$run/logs" "$run/tmp"
-cat > "$run/nginx.conf" <<CONF
+cat > "$run/upstream.conf" <<CONF
 worker_processes 1;
-pid $run/nginx.pid;
-error_log $run/logs/error.log warn;
-events { worker_connections 1024; }
+pid $run/upstream.pid;
+error_log $run/logs/upstream.log warn;
+events { worker_connections 4096; }
 http {
   access_log off;
   client_body_temp_path $run/tmp;
@@ -39,13 +53,79 @@ http {
   }
 }
 CONF
-nginx -e "$run/logs/error.log" -p "$run" -c "$run/nginx.conf"
+nginx -e "$run/logs/upstream.log" -p "$run" -c "$run/upstream.conf"
+wait_port "$up"
 
-px=$(free_port)
-"$bin" proxy --listen "127.0.0.1:$px" --upstream "http://127.0.0.1:$up" --local --threads 1 \
-  > /dev/null 2> "$run/proxy.log" &
-pids+=($!)
-for _ in $(seq 50); do grep -q listening "$run/proxy.log" && break; sleep 0.1; done
+declare -A url proc
+url[direct]="http://127.0.0.1:$up/"
+proc[direct]=""
+
+# --- the peers and ours, started only when asked for ---
+start_ours() {  # THREADS
+  local p; p=$(free_port)
+  "$bin" proxy --listen "127.0.0.1:$p" --upstream "http://127.0.0.1:$up" --local --threads "$1" \
+    > /dev/null 2> "$run/ours$1.log" &
+  pids+=($!)
+  wait_port "$p"
+  url[ours$1]="http://127.0.0.1:$p/"; proc[ours$1]=$!
+}
+start_haproxy() {  # THREADS
+  local p; p=$(free_port)
+  cat > "$run/haproxy$1.cfg" <<CONF
+global
+  nbthread $1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend fe
+  bind 127.0.0.1:$p
+  default_backend be
+backend be
+  http-reuse always
+  server s1 127.0.0.1:$up
+CONF
+  haproxy -f "$run/haproxy$1.cfg" -D -p "$run/haproxy$1.pid"
+  wait_port "$p"
+  url[haproxy$1]="http://127.0.0.1:$p/"; proc[haproxy$1]=$(cat "$run/haproxy$1.pid")
+}
+start_nginx_proxy() {  # WORKERS
+  local p; p=$(free_port)
+  cat > "$run/nginx$1.conf" <<CONF
+worker_processes $1;
+pid $run/nginx$1.pid;
+error_log $run/logs/nginx$1.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $run/tmp;
+  proxy_temp_path $run/tmp;
+  upstream api { server 127.0.0.1:$up; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$p;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://api;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+  nginx -e "$run/logs/nginx$1.log" -p "$run" -c "$run/nginx$1.conf"
+  wait_port "$p"
+  url[nginx$1]="http://127.0.0.1:$p/"; proc[nginx$1]=$(workers "$run/nginx$1.pid")
+}
+for m in $modes; do
+  case $m in
+    ours[12]) start_ours "${m#ours}" ;;
+    haproxy[12]) start_haproxy "${m#haproxy}" ;;
+    nginx[12]) start_nginx_proxy "${m#nginx}" ;;
+    *) echo "unknown mode $m" >&2; exit 2 ;;
+  esac
+done
 
 cat > "$run/post.lua" <<LUA
 wrk.method = "POST"
@@ -53,27 +133,84 @@ wrk.body = string.rep("y", 1024)
 wrk.headers["Content-Type"] = "text/plain"
 LUA
 
-measure() {  # URL -> "p50_ms p99_ms rps"
-  wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$run/post.lua" "$1" > "$run/wrk.out"
-  python3 - "$run/wrk.out" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
+# Runs wrk against one mode and prints one line of figures (python does the bookkeeping:
+# /proc/<pid>/stat utime+stime of the upstream worker and of every proxy process, and wrk's
+# own CPU from getrusage of its child).
+measure() {  # MODE
+  local m=$1
+  python3 - "$m" "${url[$m]}" "$(workers "$run/upstream.pid")" "${proc[$m]}" "$conns" "$secs" \
+      "$run/post.lua" <<'PY'
+import os, re, resource, subprocess, sys
+mode, target, up_pids, px_pids, conns, secs, script = sys.argv[1:8]
+hz = os.sysconf("SC_CLK_TCK")
+def ticks(pids):
+    total = 0
+    for p in filter(None, pids.split(",")):
+        f = open(f"/proc/{p}/stat").read()
+        fields = f[f.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (all threads)
+    return total
+u0, p0 = ticks(up_pids), ticks(px_pids)
+r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{secs}s", "--latency", "-s", script, target],
+                     capture_output=True, text=True, check=True).stdout
+r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+u1, p1 = ticks(up_pids), ticks(px_pids)
 def ms(v, u): return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[u]
-p = dict((k, ms(v, u)) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", t, re.M))
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-print(p["50"], p["99"], rps)
+p = dict((k, ms(v, u)) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M))
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+n = float(re.search(r"(\d+) requests in", out).group(1))
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
+wrk_us = ((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) * 1e6 / n
+up_us = (u1 - u0) * 1e6 / hz / n
+px_us = (p1 - p0) * 1e6 / hz / n if px_pids else 0.0
+print(mode, rps, p["50"], p["99"], wrk_us, up_us, px_us, "errors:" + errs.group(0).replace(" ", "_") if errs else "")
 PY
 }
-wrk -t1 -c"$conns" -d1s -s "$run/post.lua" "http://127.0.0.1:$up/" > /dev/null  # warm-up
-read -r d50 d99 drps < <(measure "http://127.0.0.1:$up/")
-read -r p50 p99 prps < <(measure "http://127.0.0.1:$px/")
-python3 - "$d50" "$d99" "$drps" "$p50" "$p99" "$prps" "$secs" "$conns" <<'PY'
+
+echo "wrk -t1 -c$conns -d${secs}s, POST 1 KiB -> 1 KiB, keep-alive; upstream nginx 1 worker; $(uptime)"
+wrk -t1 -c"$conns" -d1s -s "$run/post.lua" "${url[direct]}" > /dev/null  # warm-up
+results="$run/results"
+measure direct > "$results"
+for m in $modes; do
+  wrk -t1 -c"$conns" -d1s -s "$run/post.lua" "${url[$m]}" > /dev/null  # warm-up (connections, caches)
+  if [ "${EC_BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+    perf stat -e "${EC_BENCH_PERF_EVENTS:-task-clock,context-switches,raw_syscalls:sys_enter}" -p "${proc[$m]}" \
+      -o "$run/perf.txt" -- sleep "$secs" > /dev/null 2>&1 &
+    perf_pid=$!
+    if [ -n "${EC_BENCH_PERF_RECORD:-}" ] && [ "$m" = ours1 ]; then  # a file name: also a call-graph profile
+      perf record -g -p "${proc[$m]}" -o "$EC_BENCH_PERF_RECORD" -- sleep "$secs" > /dev/null 2>&1 &
+      perf_pid="$perf_pid $!"
+    fi
+    measure "$m" >> "$results"
+    wait $perf_pid || true
+    echo "$m: $(grep -E 'task-clock|context-switches|sys_enter' "$run/perf.txt" | awk '{printf "%s %s  ", $1, $2}')"
+  else
+    measure "$m" >> "$results"
+  fi
+done
+python3 - "$results" <<'PY'
 import sys
-d50, d99, drps, p50, p99, prps = map(float, sys.argv[1:7])
-print(f"wrk -t1 -c{sys.argv[8]} -d{sys.argv[7]}s, POST 1 KiB -> 1 KiB, keep-alive")
-print(f"direct : p50 {d50:.3f} ms  p99 {d99:.3f} ms  {drps:.0f} req/s")
-print(f"proxied: p50 {p50:.3f} ms  p99 {p99:.3f} ms  {prps:.0f} req/s")
-print(f"added p99 {p99 - d99:.3f} ms (target < 1 ms); throughput ratio {prps / drps:.2f} (target >= 0.80)")
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+d = rows[0]
+drps, d99 = float(d[1]), float(d[3])
+px = {r[0]: float(r[6]) for r in rows}
+print(f"{'mode':<9} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'+p99 ms':>8}  "
+      f"{'CPU us/req: wrk':>15} {'upstream':>8} {'proxy':>7}")
+for r in rows:
+    m, rps, p50, p99, w, u, p = r[0], *map(float, r[1:7])
+    extra = " " + r[7] if len(r) > 7 else ""
+    add = "" if m == "direct" else f"{p99 - d99:8.3f}"
+    print(f"{m:<9} {rps:8.0f} {rps / drps:6.2f} {p50:7.3f} {p99:7.3f} {add:>8}  "
+          f"{w:15.1f} {u:8.1f} {p:7.1f}{extra}")
+for t in "12":
+    if f"ours{t}" in px and f"haproxy{t}" in px and px[f"haproxy{t}"] > 0:
+        print(f"ours{t} CPU per request = {px[f'ours{t}'] / px[f'haproxy{t}']:.2f}x haproxy{t}'s (target <= ~1.3x)")
+print("targets: added p99 < 1 ms, ratio >= 0.80 (haproxy/nginx capture nothing: they are the ceiling)")
 PY
-kill -INT "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
-tail -1 "$run/proxy.log"
+for t in 1 2; do
+  if [ -n "${proc[ours$t]:-}" ]; then
+    kill -INT "${proc[ours$t]}"; wait "${proc[ours$t]}" 2>/dev/null || true
+    echo "ours$t: $(tail -1 "$run/ours$t.log")"
+  fi
+done

@@ -4,9 +4,10 @@
 //
 // Each client connection gets its own upstream connection, so keep-alive, pipelining,
 // chunked bodies, 100-continue and protocol upgrades (WebSocket) pass through as they are;
-// bodies stream (a fixed buffer per direction, never a whole body). Recording happens beside
-// the byte pump (ExchangeTracker) and hands each exchange to a callback that must not block
-// (normally CaptureShipper::Offer). The only bytes the proxy ever writes itself are a
+// bodies stream (a fixed buffer per direction, never a whole body). Each I/O thread runs its
+// own epoll loop over its connections (no locks, no per-request timers); bytes are forwarded
+// first and then shown to the recorder (ExchangeTracker), which hands each exchange to a
+// callback that must not block (normally CaptureShipper::Offer). The only bytes the proxy ever writes itself are a
 // "502 Bad Gateway" when the upstream cannot be reached.
 
 #include <cstdint>
@@ -26,7 +27,7 @@ struct ProxyOptions {
   size_t max_header_bytes = 64 << 10;  // longer headers are forwarded but not recorded
   size_t io_buffer_bytes = 64 << 10;   // per direction per connection
   size_t max_connections = 10000;      // more are accepted and closed at once
-  int threads = 2;                     // I/O threads
+  int threads = 2;                     // I/O threads (each owns the connections it accepts)
   int connect_timeout_ms = 5000;       // to the upstream, then 502
 };
 

@@ -8,6 +8,8 @@
 #include <queue>
 #include <random>
 #include <thread>
+
+#include <pthread.h>
 #include <unordered_map>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -34,7 +36,10 @@ using std::chrono::milliseconds;
 class PositionSaver {
  public:
   PositionSaver(SubscriptionStore* store, std::string id) : store_(store), id_(std::move(id)) {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ec-webhook-pos");  // for top/perf
+      Run();
+    });
   }
   ~PositionSaver() {
     {
@@ -156,6 +161,7 @@ class Dispatcher::Worker {
     // appended before its thread got the CPU.
     ScanTopics();
     thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ec-webhook");  // for top/perf and the benchmark
       waker_->SetOwner(std::this_thread::get_id());
       Run();
     });
@@ -301,7 +307,15 @@ class Dispatcher::Worker {
       // Events already in the window (a key's next event, a retry) are not held.
       if (!paused && !Holding()) {
         if (size_t n = Fill(); n > 0) {
-          last_fill_ = Clock::now();
+          auto now = Clock::now();
+          if (last_fill_ != Clock::time_point{}) {
+            // Time per record since the last read that found any: a long quiet spell makes it
+            // large at once, a steady stream brings it down over a few reads.
+            auto gap = std::chrono::duration_cast<std::chrono::microseconds>(now - last_fill_) /
+                       static_cast<int64_t>(n);
+            arrival_gap_ = arrival_gap_.count() == 0 ? gap : (arrival_gap_ * 3 + gap) / 4;
+          }
+          last_fill_ = now;
           last_fill_count_ = n;
         } else {
           hold_busy_ = false;  // records stopped coming: wait for the next append again
@@ -351,13 +365,22 @@ class Dispatcher::Worker {
 
   // True within coalesce_max of the last read of new records: newer ones wait for the hold
   // timer.
-  // Only after a read that found several records: one record per read means appends come
-  // slower than the loop turns, and a hold would add a timer and a wake-up per event. A large
-  // read means a backlog (after a stall): batching is there already, and holding would only
-  // pace the catching up.
+  // Only when a hold is expected to gather several records: after a read that found several,
+  // or after a single one when records have been coming at least two per coalesce_max (a
+  // steady stream faster than one hold: at 16,000/s the loop turns faster than appends come,
+  // so each read finds one, and every append would cost the appending thread a syscall and
+  // the worker, the receiver and the response a wake-up each). Slower streams are not held:
+  // a hold that gathers one record only adds a timer. A large read means a backlog (after a
+  // stall): batching is there already, and holding would only pace the catching up.
   bool Holding() const {
-    return d_->options_.coalesce_max.count() > 0 && last_fill_count_ >= 2 &&
-           last_fill_count_ < kBacklogRead && Clock::now() < last_fill_ + d_->options_.coalesce_max;
+    auto max = d_->options_.coalesce_max;
+    if (max.count() <= 0 || last_fill_count_ == 0 || last_fill_count_ >= kBacklogRead) {
+      return false;
+    }
+    if (last_fill_count_ < 2 && !(arrival_gap_.count() > 0 && arrival_gap_ * 2 <= max)) {
+      return false;
+    }
+    return Clock::now() < last_fill_ + max;
   }
 
   void ArmHoldTimer() {
@@ -792,6 +815,7 @@ class Dispatcher::Worker {
   size_t last_fill_count_ = 0;      // records that read found
   static constexpr size_t kBacklogRead = 32;
   Clock::time_point last_fill_{};   // when new records were last read
+  std::chrono::microseconds arrival_gap_{0};  // recent time per appended record (0: unknown)
 
   // Guarded by mu_.
   mutable std::mutex mu_;

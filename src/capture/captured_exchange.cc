@@ -17,7 +17,8 @@ std::string_view FindHeader(const std::vector<std::pair<std::string, std::string
     if (n.size() != name.size()) continue;
     bool same = true;
     for (size_t i = 0; i < n.size() && same; ++i) {
-      same = std::tolower(static_cast<unsigned char>(n[i])) == name[i];
+      char c = n[i];
+      same = (c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c) == name[i];
     }
     if (same) return v;
   }
@@ -81,7 +82,12 @@ std::string ToExchangeJson(const CapturedExchange& x) {
                  {"response_body_base64", json::Value::Bool(resp_b64)},
                  {"upgraded", json::Value::Bool(x.upgraded)}},
                 b)});
+  // Room for the whole line up front: each string written would otherwise grow it again.
+  size_t estimate = 512 + x.target.size() + x.request_body.bytes.size() + x.response_body.bytes.size();
+  for (const auto& [n, v] : x.request_headers) estimate += n.size() + v.size() + 8;
+  for (const auto& [n, v] : x.response_headers) estimate += n.size() + v.size() + 8;
   std::string out;
+  out.reserve(estimate + estimate / 4);
   json::AppendJson(b.Object(top, true), &out);
   return out;
 }

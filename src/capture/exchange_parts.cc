@@ -12,9 +12,11 @@
 namespace ec::capture {
 namespace {
 
-std::string Lower(std::string_view s) {
+std::string Lower(std::string_view s) {  // ASCII only (header names, media types)
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
   return out;
 }
 

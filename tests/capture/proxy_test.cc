@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "capture/base64.h"
 #include "capture/capture_shipper.h"
 #include "capture/ingest_sink.h"
 #include "capture/test_upstream.h"
@@ -254,6 +255,22 @@ TEST(CaptureProxy, UpstreamDownAnswers502) {
   close(fd);
   EXPECT_EQ(resp.rfind("HTTP/1.1 502", 0), 0u) << resp;
   EXPECT_EQ((*proxy)->stats().upstream_connect_failures, 1u);
+}
+
+// Bodies are checked for UTF-8 (else base64) eight ASCII bytes at a time: a bad or multi-byte
+// sequence at any offset, and one cut at the end, must still be seen.
+TEST(CaptureBodies, Utf8CheckAtEveryOffset) {
+  for (size_t at = 0; at < 24; ++at) {
+    std::string ascii(at, 'a');
+    std::string tail(at % 11, 'b');
+    EXPECT_TRUE(IsValidUtf8(ascii + "\xc3\xa9" + tail)) << at;         // é
+    EXPECT_TRUE(IsValidUtf8(ascii + "\xf0\x9f\x98\x80" + tail)) << at;  // U+1F600
+    EXPECT_FALSE(IsValidUtf8(ascii + "\xff" + tail)) << at;
+    EXPECT_FALSE(IsValidUtf8(ascii + "\xed\xa0\x80" + tail)) << at;  // a surrogate
+    EXPECT_FALSE(IsValidUtf8(ascii + "\xc0\xaf" + tail)) << at;      // overlong
+    EXPECT_FALSE(IsValidUtf8(ascii + "\xe2\x82")) << at;             // cut short
+    EXPECT_TRUE(IsValidUtf8(ascii + tail)) << at;
+  }
 }
 
 TEST(CaptureProxy, BadOptionsAreRefusedWithTheOffendingText) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cdc/json_patch.h"
+#include "cdc/json_text_match.h"
 #include "cdc/merge_patch.h"
 #include "json/document.h"
 #include "json/writer.h"
@@ -110,13 +111,21 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
       }
       after = r->value;
     }
-    json::AppendJson(after, &next_bytes);
+    // A read mostly shows the stored state again: checking the stored text against `after`
+    // costs a fraction of writing it (json_text_match.h), and the text is then copied.
+    if (op_letter == 'r' && known && IsJsonTextOf(after, stored->value())) next_bytes += stored->value();
+    else json::AppendJson(after, &next_bytes);
   }
   const std::string_view next_text = std::string_view(next_bytes).substr(EncodedState::kHeaderBytes);
 
   bool changed;
   if (op_letter == 'd') {
     changed = !(stored && stored->deleted());
+    // A delete's patch depends only on whether `before` is null: one `replace` of the whole
+    // document by null, or none. The stored text says which without a parse; any non-null
+    // value stands in for it.
+    if (known && stored->value() != "null") before = json::Value::Bool(true);
+    before_parsed = true;
   } else if (!known) {
     changed = true;
   } else if (stored->value() == next_text) {
@@ -146,13 +155,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     v += ",\"changes\":";
     AppendDiff(before, op_letter == 'd' ? json::Value() : after, after_text, &v);
     // source: {"api", "operation", "method", "path", "exchange"}, as AppendJson writes it.
-    v += ",\"source\":{\"api\":";
-    json::AppendQuoted(op.api != nullptr ? std::string_view(op.api->title) : std::string_view(), &v);
-    v += ",\"operation\":";
-    json::AppendQuoted(op.id, &v);
-    v += ",\"method\":";
-    json::AppendQuoted(op.method, &v);
-    v += ",\"path\":";
+    v += SourcePrefix(op);
     const json::Value* path = Path(x, "request", "path");
     json::AppendJson(path != nullptr ? *path : json::Value(), &v);
     v += ",\"exchange\":";
@@ -182,6 +185,30 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     tomb.timestamp_ms = m.timestamp_ms;
     out->push_back(std::move(tomb));
   }
+}
+
+const std::string& ChangelogStage::SourcePrefix(const spec::Operation& op) {
+  const std::string_view api = op.api != nullptr ? std::string_view(op.api->title) : std::string_view();
+  SourceText& entry = source_prefixes_[&op];
+  // A reloaded spec may put another operation at a freed one's address: the names say whether
+  // the entry is this operation's.
+  if (entry.prefix.empty() || entry.api != api || entry.id != op.id || entry.method != op.method) {
+    if (source_prefixes_.size() > kMaxSourcePrefixes) {
+      source_prefixes_.clear();
+      return SourcePrefix(op);
+    }
+    entry.api = api;
+    entry.id = op.id;
+    entry.method = op.method;
+    entry.prefix = ",\"source\":{\"api\":";
+    json::AppendQuoted(api, &entry.prefix);
+    entry.prefix += ",\"operation\":";
+    json::AppendQuoted(op.id, &entry.prefix);
+    entry.prefix += ",\"method\":";
+    json::AppendQuoted(op.method, &entry.prefix);
+    entry.prefix += ",\"path\":";
+  }
+  return entry.prefix;
 }
 
 }  // namespace ec::cdc

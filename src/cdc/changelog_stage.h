@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cdc/state_store.h"
@@ -40,10 +41,19 @@ class ChangelogStage final : public pipeline::ExchangeStage {
   const ChangelogCounters& counters() const { return counters_; }
 
  private:
+  // The envelope's constant `source` members of an operation, written once
+  // (",\"source\":{\"api\":...,\"path\":"), with the names they were written from.
+  struct SourceText {
+    std::string api, id, method, prefix;
+  };
+  static constexpr size_t kMaxSourcePrefixes = 4096;
+  const std::string& SourcePrefix(const spec::Operation& op);
+
   StateStore* store_;
   ChangelogOptions options_;
   ChangelogCounters counters_;
   std::string encoded_key_;  // the current exchange's EncodeKey(resource, key), reused
+  std::unordered_map<const spec::Operation*, SourceText> source_prefixes_;
 };
 
 }  // namespace ec::cdc

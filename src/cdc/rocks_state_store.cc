@@ -3,12 +3,13 @@
 // and most reads are of keys written moments before.
 //
 // Writes that carry a checkpoint (the pipeline's committed passes, state_topic.h) are
-// deferred: kept in memory (`dirty_`, read first) and written to RocksDB in one WriteBatch
-// once RocksStateOptions::defer_bytes or defer_ms is reached, so a hot key updated by many
-// passes costs one memtable insert instead of one per pass. Losing them in a crash is what the
-// checkpoint is for: at startup the committed state topic after the checkpoint is applied
-// again (CatchUpStateStore). Writes without a checkpoint, List, ClearResource and the
-// destructor write the deferred ones first.
+// deferred: pinned in the cache's map (read like any entry) and written to RocksDB in one
+// WriteBatch once RocksStateOptions::defer_bytes or defer_ms is reached, so a hot key updated
+// by many passes costs one memtable insert instead of one per pass, and a commit updates the
+// key's one entry instead of inserting into a deferred map and later into the cache. Losing
+// them in a crash is what the checkpoint is for: at startup the committed state topic after
+// the checkpoint is applied again (CatchUpStateStore). Writes without a checkpoint, List,
+// ClearResource and the destructor write the deferred ones first.
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
@@ -17,7 +18,6 @@
 #include <chrono>
 #include <map>
 #include <mutex>
-#include <unordered_map>
 
 #include "cdc/state_cache.h"
 #include "cdc/state_store.h"
@@ -45,7 +45,6 @@ class RocksStateStore final : public StateStore {
   // that misses cannot put an older value into the cache after a concurrent write.
   Result<StatePtr> Lookup(std::string_view encoded) override {
     std::lock_guard lock(mu_);
-    if (auto d = dirty_.find(encoded); d != dirty_.end()) return d->second;
     StatePtr cached;
     if (cache_.Lookup(encoded, &cached)) return cached;
     std::string bytes;
@@ -95,24 +94,11 @@ class RocksStateStore final : public StateStore {
 
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override {
     std::lock_guard lock(mu_);
-    for (const StateWrite& w : writes) {
-      // A null state (the key forgotten) stays in dirty_ as null: reads answer "absent" and
-      // the batch deletes the key.
-      const size_t bytes = w.state != nullptr ? w.state->bytes().size() : 0;
-      auto it = dirty_.find(w.encoded_key);
-      if (it == dirty_.end()) {
-        dirty_.emplace(w.encoded_key, w.state);
-        dirty_bytes_ += w.encoded_key.size() + bytes + 64;
-      } else {
-        dirty_bytes_ = dirty_bytes_ - (it->second != nullptr ? it->second->bytes().size() : 0) + bytes;
-        it->second = w.state;
-      }
-      // The cache learns the state when it is written to RocksDB (reads see dirty_ first, so
-      // an older cached state does no harm meanwhile): a key updated by many passes in
-      // between is inserted once.
-    }
+    // A null state (the key forgotten) is pinned as null: reads answer "absent" and the batch
+    // deletes the key.
+    for (const StateWrite& w : writes) cache_.Pin(w.encoded_key, w.state);
     if (!checkpoint.empty()) dirty_checkpoints_[std::string(checkpoint)] = offset;
-    if (checkpoint.empty() || dirty_bytes_ >= options_.defer_bytes ||
+    if (checkpoint.empty() || cache_.pinned_bytes() >= options_.defer_bytes ||
         Clock::now() - last_write_ >= std::chrono::milliseconds(options_.defer_ms)) {
       return WriteDeferredLocked();
     }
@@ -156,17 +142,13 @@ class RocksStateStore final : public StateStore {
   // deferred (and readable) and the next write tries again.
   Status WriteDeferredLocked() {
     last_write_ = Clock::now();
-    if (dirty_.empty() && dirty_checkpoints_.empty()) return Status();
+    if (cache_.pinned() == 0 && dirty_checkpoints_.empty()) return Status();
     // In key order: RocksDB's memtable (a skip list) inserts a run of sorted keys next to the
     // previous insert, where random order searches from the top for each key.
-    std::vector<std::pair<std::string_view, const std::string*>> sorted;  // null: delete
-    sorted.reserve(dirty_.size());
-    for (const auto& [k, st] : dirty_) sorted.emplace_back(k, st != nullptr ? &st->bytes() : nullptr);
-    std::sort(sorted.begin(), sorted.end());
     rocksdb::WriteBatch batch;
-    for (const auto& [k, bytes] : sorted) {
-      rocksdb::Slice key(k.data(), k.size());
-      if (bytes != nullptr) batch.Put(key, *bytes);
+    for (const StateCache::PinnedState& p : cache_.PinnedInKeyOrder()) {
+      rocksdb::Slice key(p.encoded_key.data(), p.encoded_key.size());
+      if (p.state != nullptr) batch.Put(key, p.state->bytes());
       else batch.Delete(key);
     }
     for (const auto& [name, offset] : dirty_checkpoints_) {
@@ -177,21 +159,18 @@ class RocksStateStore final : public StateStore {
     }
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
     if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
-    for (auto& [k, st] : dirty_) cache_.Insert(k, std::move(st));
-    dirty_.clear();
+    cache_.Written();
     dirty_checkpoints_.clear();
-    dirty_bytes_ = 0;
     return Status();
   }
 
   std::unique_ptr<rocksdb::DB> db_;
   const RocksStateOptions options_;
   std::mutex mu_;
-  StateCache cache_;  // guarded by mu_
-  // Committed states and checkpoints not yet in RocksDB; guarded by mu_.
-  std::unordered_map<std::string, StatePtr, StringViewHash, std::equal_to<>> dirty_;
+  // The cache and, pinned in it, the committed states not yet in RocksDB; guarded by mu_.
+  StateCache cache_;
+  // Committed checkpoints not yet in RocksDB; guarded by mu_.
   std::map<std::string, int64_t, std::less<>> dirty_checkpoints_;
-  size_t dirty_bytes_ = 0;
   Clock::time_point last_write_;
 };
 

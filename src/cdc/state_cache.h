@@ -1,15 +1,19 @@
 #pragma once
-// A bounded, thread-safe LRU cache of stored states in front of a persistent state store, so
-// that the changelog stage's read per exchange of a hot key does not go to RocksDB. It also
-// remembers keys known to be absent (a POST's new key). Bounded by an approximate byte count
-// (keys, values and per-entry overhead); 0 bytes disables it. The owner keeps it coherent:
-// every write to the store goes through Insert, and clearing a resource through EraseResource.
+// The RocksDB store's one in-memory map of states: a bounded, LRU cache of hot keys' states
+// (so that the changelog stage's read per exchange of a hot key does not go to RocksDB; it
+// also remembers keys known to be absent, a POST's new key) and, in the same entries, the
+// committed states not yet written to RocksDB (deferred writes, rocks_state_store.cc). A
+// deferred entry is pinned: never evicted until Written() makes it an ordinary cache entry, so
+// a commit or a write moves the entry between two lists instead of inserting it into another
+// map. The cache part is bounded by an approximate byte count (keys, values and per-entry
+// overhead; 0 bytes = no cache); the pinned part is bounded by its owner (pinned_bytes()).
 
 #include <cstddef>
 #include <list>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "cdc/state_store.h"
 
@@ -23,17 +27,32 @@ class StateCache {
 
   // Not internally synchronised: the owner serialises calls (with the store access they belong
   // to, so a read that misses and a concurrent write cannot leave a stale entry behind).
-  // Whether `encoded_key` is cached; if so `*out` is its state (null: known absent).
+  // Whether `encoded_key` is cached or pinned; if so `*out` is its state (null: absent).
   bool Lookup(std::string_view encoded_key, StatePtr* out);
-  // Caches `state` (null = absent) for `encoded_key` as the most recently used entry.
+  // Caches `state` (null = absent) for `encoded_key` as the most recently used entry: what
+  // the store holds. Not for a pinned key (its write is still pending).
   void Insert(std::string_view encoded_key, StatePtr state);
-  // Drops the entry of `encoded_key`, if any.
+  // Pins `state` (null = the key is to be forgotten) as `encoded_key`'s state not yet written
+  // to the store, replacing what the entry held.
+  void Pin(std::string_view encoded_key, StatePtr state);
+  // The pinned entries, in key order (the order RocksDB inserts a batch fastest).
+  struct PinnedState {
+    std::string_view encoded_key;
+    const EncodedState* state;  // null: forget the key
+  };
+  std::vector<PinnedState> PinnedInKeyOrder() const;
+  // The pinned states were written: they become the most recently used cache entries (and
+  // are evicted as such when the cache is smaller than they are).
+  void Written();
+  // Drops the entry of `encoded_key`, if any (pinned or not).
   void Erase(std::string_view encoded_key);
-  // Drops every entry whose key starts with `prefix`.
+  // Drops every entry whose key starts with `prefix` (pinned or not).
   void ErasePrefix(std::string_view prefix);
 
-  size_t bytes() const { return bytes_; }
-  size_t entries() const { return index_.size(); }
+  size_t bytes() const { return bytes_; }                 // the cache part
+  size_t pinned_bytes() const { return pinned_bytes_; }   // the pinned part
+  size_t pinned() const { return pinned_.size(); }
+  size_t entries() const { return index_.size(); }        // both
   size_t max_bytes() const { return max_bytes_; }
 
  private:
@@ -41,14 +60,18 @@ class StateCache {
     std::string key;
     StatePtr state;
     size_t bytes = 0;
+    bool pinned = false;
   };
   using List = std::list<Node>;
   void Evict();
+  void EraseNode(List::iterator node);
 
   size_t max_bytes_;
   size_t bytes_ = 0;
-  List lru_;  // front = most recently used
-  std::unordered_map<std::string_view, List::iterator> index_;  // views into Node::key
+  size_t pinned_bytes_ = 0;
+  List lru_;     // cache entries, front = most recently used
+  List pinned_;  // pinned entries, in no particular order
+  std::unordered_map<std::string_view, List::iterator> index_;  // views into Node::key, both lists
 };
 
 }  // namespace ec::cdc

@@ -5,17 +5,21 @@ namespace ec::cdc {
 Result<StatePtr> TxnStateStore::Lookup(std::string_view encoded_key) {
   {
     std::lock_guard lock(mu_);
-    auto it = overlay_.find(encoded_key);
-    if (it != overlay_.end()) return it->second;
+    auto it = index_.find(encoded_key);
+    if (it != index_.end()) return writes_[*it].state;
   }
   return base_->Lookup(encoded_key);
 }
 
 Status TxnStateStore::Store(std::string_view encoded_key, StatePtr state) {
   std::lock_guard lock(mu_);
-  auto it = overlay_.find(encoded_key);
-  if (it == overlay_.end()) overlay_.emplace(std::string(encoded_key), std::move(state));
-  else it->second = std::move(state);
+  auto it = index_.find(encoded_key);
+  if (it != index_.end()) {
+    writes_[*it].state = std::move(state);
+  } else {
+    writes_.emplace_back(std::string(encoded_key), std::move(state));
+    index_.insert(static_cast<uint32_t>(writes_.size() - 1));
+  }
   return Status();
 }
 
@@ -36,40 +40,35 @@ Status TxnStateStore::ClearResource(std::string_view resource) {
   {
     std::lock_guard lock(mu_);
     std::string prefix = EncodeKey(resource, "");
-    std::erase_if(overlay_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
+    std::erase_if(writes_, [&](const StateWrite& w) { return w.encoded_key.starts_with(prefix); });
+    index_.clear();
+    for (uint32_t i = 0; i < writes_.size(); ++i) index_.insert(i);
   }
   return base_->ClearResource(resource);
 }
 
 std::vector<StateWrite> TxnStateStore::Pending() const {
   std::lock_guard lock(mu_);
-  std::vector<StateWrite> out;
-  out.reserve(overlay_.size());
-  for (const auto& [k, v] : overlay_) out.emplace_back(k, v);
-  return out;
+  return writes_;
 }
 
 Status TxnStateStore::Commit(std::string_view checkpoint, int64_t offset) {
-  // The states move out of the overlay (no copies); a failed Apply puts them back, so the
-  // next commit writes them again.
-  std::vector<StateWrite> writes;
-  {
-    std::lock_guard lock(mu_);
-    writes.reserve(overlay_.size());
-    for (auto& [k, v] : overlay_) writes.emplace_back(k, std::move(v));
-    overlay_.clear();
-  }
-  Status s = base_->Apply(writes, checkpoint, offset);
-  if (!s.ok()) {
-    std::lock_guard lock(mu_);
-    for (StateWrite& w : writes) overlay_.try_emplace(std::move(w.encoded_key), std::move(w.state));
-  }
+  // The store takes the overlay's writes as they are (no copies, no re-keying); a failed Apply
+  // keeps them, so the next commit writes them again.
+  std::lock_guard lock(mu_);
+  Status s = base_->Apply(writes_, checkpoint, offset);
+  if (s.ok()) ClearLocked();
   return s;
 }
 
 void TxnStateStore::Discard() {
   std::lock_guard lock(mu_);
-  overlay_.clear();
+  ClearLocked();
+}
+
+void TxnStateStore::ClearLocked() {
+  index_.clear();
+  writes_.clear();
 }
 
 }  // namespace ec::cdc

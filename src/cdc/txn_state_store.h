@@ -4,10 +4,11 @@
 // is committed; then they go to the underlying store in one atomic Apply with the checkpoint,
 // or are discarded when the pass aborts. docs/exactly-once.md.
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "cdc/state_store.h"
@@ -29,10 +30,10 @@ class TxnStateStore final : public StateStore {
   // Drops the resource's overlay entries and clears it in the underlying store.
   Status ClearResource(std::string_view resource) override;
 
-  // The overlay's writes (the latest state per key), in no particular order (the same for the
-  // same sequence of writes).
+  // The overlay's writes (the latest state per key), in the order the keys were first written.
   std::vector<StateWrite> Pending() const;
-  // Applies the overlay to the underlying store with `checkpoint` = `offset`, then clears it.
+  // Applies the overlay to the underlying store with `checkpoint` = `offset`, then clears it
+  // (on failure it is kept: the next commit writes it again).
   Status Commit(std::string_view checkpoint, int64_t offset);
   // Forgets the overlay (the pass was aborted).
   void Discard();
@@ -40,10 +41,29 @@ class TxnStateStore final : public StateStore {
   StateStore* base() { return base_; }
 
  private:
+  // The overlay's index holds positions in `writes_`, hashed and compared by their keys, so a
+  // key is stored once (in the StateWrite that Commit hands to the store as it is).
+  struct IndexHash {
+    using is_transparent = void;
+    const std::vector<StateWrite>* writes;
+    size_t operator()(std::string_view key) const { return StringViewHash()(key); }
+    size_t operator()(uint32_t i) const { return StringViewHash()((*writes)[i].encoded_key); }
+  };
+  struct IndexEq {
+    using is_transparent = void;
+    const std::vector<StateWrite>* writes;
+    std::string_view Key(uint32_t i) const { return (*writes)[i].encoded_key; }
+    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
+    bool operator()(std::string_view a, uint32_t b) const { return a == Key(b); }
+    bool operator()(uint32_t a, std::string_view b) const { return Key(a) == b; }
+  };
+  // The pass's latest state per key, and the index by key into it; clears both.
+  void ClearLocked();
+
   StateStore* base_;
   mutable std::mutex mu_;
-  // EncodeKey(resource, key) -> the pass's latest state of the key.
-  std::unordered_map<std::string, StatePtr, StringViewHash, std::equal_to<>> overlay_;
+  std::vector<StateWrite> writes_;  // the pass's latest state of each key it wrote
+  std::unordered_set<uint32_t, IndexHash, IndexEq> index_{16, IndexHash{&writes_}, IndexEq{&writes_}};
 };
 
 }  // namespace ec::cdc

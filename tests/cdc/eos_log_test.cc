@@ -182,6 +182,69 @@ TEST(EosState, OverlayIsInvisibleToListUntilCommitAndCatchUpReplaysTheStateTopic
   EXPECT_EQ(*cdc::CatchUpStateStore(&base, *state_log), 0u);  // idempotent
 }
 
+// A memory store whose Apply fails on demand, to see the overlay kept for the next commit.
+class FailingStore final : public cdc::StateStore {
+ public:
+  Status Apply(const std::vector<cdc::StateWrite>& writes, std::string_view checkpoint, int64_t offset) override {
+    if (fail) return Status(ErrorCode::kIoError, "injected");
+    applied += writes.size();
+    return mem.Apply(writes, checkpoint, offset);
+  }
+  Result<std::optional<int64_t>> Checkpoint(std::string_view c) override { return mem.Checkpoint(c); }
+  Result<cdc::StatePtr> Lookup(std::string_view k) override { return mem.Lookup(k); }
+  Status Store(std::string_view k, cdc::StatePtr s) override { return mem.Store(k, std::move(s)); }
+  Result<std::vector<std::string>> List(std::string_view r, std::string_view a, size_t l) override {
+    return mem.List(r, a, l);
+  }
+  Status ClearResource(std::string_view r) override { return mem.ClearResource(r); }
+  cdc::MemoryStateStore mem;
+  bool fail = false;
+  size_t applied = 0;
+};
+
+TEST(EosState, OverlayKeepsTheLatestStatePerKeyAndSurvivesAFailedCommit) {
+  FailingStore base;
+  cdc::TxnStateStore txn(&base);
+  // Many keys, each written several times: one write per key, the latest, in first-write order.
+  for (int round = 0; round < 3; ++round) {
+    for (int k = 0; k < 200; ++k) {
+      ASSERT_TRUE(txn.Put(k % 2 ? "order" : "customer", std::to_string(k), {false, round * 1000 + k, std::to_string(round)}).ok());
+    }
+  }
+  std::vector<cdc::StateWrite> pending = txn.Pending();
+  ASSERT_EQ(pending.size(), 200u);
+  for (int k = 0; k < 200; ++k) {
+    EXPECT_EQ(pending[k].encoded_key, cdc::EncodeKey(k % 2 ? "order" : "customer", std::to_string(k)));
+    EXPECT_EQ(pending[k].state->ts_ms(), 2000 + k);
+    EXPECT_EQ(txn.Get(k % 2 ? "order" : "customer", std::to_string(k)).value()->value, "2");
+  }
+  // Clearing a resource drops its keys from the overlay; the rest stays found.
+  ASSERT_TRUE(txn.ClearResource("customer").ok());
+  EXPECT_EQ(txn.Pending().size(), 100u);
+  EXPECT_FALSE(txn.Get("customer", "0").value().has_value());
+  EXPECT_EQ(txn.Get("order", "199").value()->ts_ms, 2199);
+  ASSERT_TRUE(txn.Put("order", "199", {true, 3000, ""}).ok());
+  EXPECT_EQ(txn.Pending().size(), 100u);
+  // A failed commit keeps the overlay; the retry writes it.
+  base.fail = true;
+  EXPECT_FALSE(txn.Commit("cp", 7).ok());
+  EXPECT_EQ(txn.Pending().size(), 100u);
+  EXPECT_FALSE(base.Get("order", "1").value().has_value());
+  base.fail = false;
+  ASSERT_TRUE(txn.Commit("cp", 7).ok());
+  EXPECT_EQ(base.applied, 100u);
+  EXPECT_TRUE(txn.Pending().empty());
+  EXPECT_EQ(base.Checkpoint("cp").value(), 7);
+  EXPECT_TRUE(base.Get("order", "199").value()->deleted);
+  EXPECT_EQ(base.List("order", "", 1000).value().size(), 99u);
+  // After the commit the overlay starts empty: a new write is indexed afresh.
+  ASSERT_TRUE(txn.Put("order", "1", {false, 4000, "4"}).ok());
+  EXPECT_EQ(txn.Get("order", "1").value()->value, "4");
+  EXPECT_EQ(base.Get("order", "1").value()->value, "2");
+  txn.Discard();
+  EXPECT_EQ(txn.Get("order", "1").value()->value, "2");
+}
+
 TEST(EosState, RocksStoreAppliesAtomicallyWithItsCheckpoint) {
   TempDir dir;
   {

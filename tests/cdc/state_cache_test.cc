@@ -62,6 +62,63 @@ TEST(StateCache, BoundedByBytesEvictsLeastRecentlyUsed) {
   EXPECT_FALSE(off.Lookup("k", &got));
 }
 
+TEST(StateCache, PinnedEntriesAreReadAndNeverEvictedUntilWritten) {
+  const std::string big(1000, 'x');
+  StateCache c(3000);  // room for two of these entries
+  c.Insert(EncodeKey("r", "hot"), State(false, 1, big));
+  // Pinned: the cached entry moves to the pinned part; a new key is pinned without a cache entry.
+  c.Pin(EncodeKey("r", "hot"), State(false, 2, big));
+  for (int i = 0; i < 10; ++i) c.Pin(EncodeKey("r", "p" + std::to_string(i)), State(false, i, big));
+  c.Pin(EncodeKey("r", "gone"), nullptr);  // to be forgotten
+  EXPECT_EQ(c.pinned(), 12u);
+  EXPECT_EQ(c.bytes(), 0u);
+  EXPECT_GT(c.pinned_bytes(), c.max_bytes());  // the pinned part is bounded by the owner, not here
+  // Cache traffic around them evicts only cache entries.
+  for (int i = 0; i < 20; ++i) c.Insert(EncodeKey("r", "c" + std::to_string(i)), State(false, i, big));
+  EXPECT_LE(c.bytes(), c.max_bytes());
+  StatePtr got;
+  ASSERT_TRUE(c.Lookup(EncodeKey("r", "hot"), &got));
+  EXPECT_EQ(got->ts_ms(), 2);
+  ASSERT_TRUE(c.Lookup(EncodeKey("r", "gone"), &got));
+  EXPECT_EQ(got, nullptr);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(c.Lookup(EncodeKey("r", "p" + std::to_string(i)), &got)) << i;
+  // What the store reads back is older than a pending write: Insert must not replace it.
+  c.Insert(EncodeKey("r", "hot"), State(false, 1, big));
+  ASSERT_TRUE(c.Lookup(EncodeKey("r", "hot"), &got));
+  EXPECT_EQ(got->ts_ms(), 2);
+  // Re-pinning replaces the pending state and keeps the byte count exact.
+  const size_t before = c.pinned_bytes();
+  c.Pin(EncodeKey("r", "hot"), State(false, 3, big));
+  EXPECT_EQ(c.pinned_bytes(), before);
+  auto pinned = c.PinnedInKeyOrder();
+  ASSERT_EQ(pinned.size(), 12u);
+  for (size_t i = 1; i < pinned.size(); ++i) EXPECT_LT(pinned[i - 1].encoded_key, pinned[i].encoded_key);
+  // Written: they become cache entries, bounded again.
+  c.Written();
+  EXPECT_EQ(c.pinned(), 0u);
+  EXPECT_EQ(c.pinned_bytes(), 0u);
+  EXPECT_LE(c.bytes(), c.max_bytes());
+  EXPECT_LT(c.entries(), 4u);
+  // Erasing covers both parts.
+  c.Pin(EncodeKey("s", "a"), State(false, 1, "1"));
+  c.Insert(EncodeKey("s", "b"), State(false, 1, "1"));
+  c.ErasePrefix(EncodeKey("s", ""));
+  EXPECT_FALSE(c.Lookup(EncodeKey("s", "a"), &got));
+  EXPECT_FALSE(c.Lookup(EncodeKey("s", "b"), &got));
+  EXPECT_EQ(c.pinned_bytes(), 0u);
+  c.Pin(EncodeKey("s", "a"), State(false, 1, "1"));
+  c.Erase(EncodeKey("s", "a"));
+  EXPECT_EQ(c.pinned(), 0u);
+  // With no cache, pinned entries are still kept until written, then dropped.
+  StateCache off(0);
+  off.Pin("k", State(false, 5, "1"));
+  ASSERT_TRUE(off.Lookup("k", &got));
+  EXPECT_EQ(got->ts_ms(), 5);
+  off.Written();
+  EXPECT_FALSE(off.Lookup("k", &got));
+  EXPECT_EQ(off.entries(), 0u);
+}
+
 TEST(EncodedState, RoundTripsAndRejectsBadBytes) {
   StatePtr s = State(false, 1795773600123, R"({"id":"o-1"})");
   EXPECT_FALSE(s->deleted());

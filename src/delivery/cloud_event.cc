@@ -1,5 +1,6 @@
 #include "delivery/cloud_event.h"
 
+#include "delivery/http_client.h"
 #include "delivery/signature.h"
 #include "json/document.h"
 #include "json/writer.h"
@@ -140,20 +141,54 @@ json::Value ToJsonValue(const CloudEvent& ev, json::Builder& b) {
   return b.Object(members, /*keys_stable=*/true);
 }
 
-std::string EncodeHeaderValue(std::string_view v) {
+void AppendEncodedHeaderValue(std::string_view v, std::string* out) {
   static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(v.size());
   for (unsigned char c : v) {
     if (c <= 0x20 || c >= 0x7f || c == '"' || c == '%') {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
+      *out += '%';
+      *out += kHex[c >> 4];
+      *out += kHex[c & 15];
     } else {
-      out += static_cast<char>(c);
+      *out += static_cast<char>(c);
     }
   }
+}
+
+std::string EncodeHeaderValue(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  AppendEncodedHeaderValue(v, &out);
   return out;
+}
+
+bool AppendBinaryHeaderLines(const CloudEvent& ev, std::string* wire) {
+  const auto& attrs = ev.attributes;
+  for (size_t i = 0; i < attrs.size(); ++i) {
+    const std::string& k = attrs[i].first;
+    if (k.empty()) return false;
+    for (char c : k) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (attrs[j].first == k) return false;  // ToHttp's list would keep the later one only
+    }
+  }
+  size_t mark = wire->size();
+  for (const auto& [k, v] : attrs) {
+    if (k == "datacontenttype") {
+      if (!AppendHeaderLine("content-type", v, wire)) {
+        wire->resize(mark);
+        return false;
+      }
+      continue;
+    }
+    *wire += "ce-";
+    *wire += k;
+    *wire += ": ";
+    AppendEncodedHeaderValue(v, wire);  // never CR, LF or NUL: those are encoded
+    *wire += "\r\n";
+  }
+  return true;
 }
 
 void ToHttp(const CloudEvent& ev, ContentMode mode,

@@ -51,5 +51,13 @@ void ToHttp(const CloudEvent& event, ContentMode mode,
 // Percent-encodes a header value as the CloudEvents HTTP binding requires (space, '"', '%' and
 // bytes outside printable ASCII).
 std::string EncodeHeaderValue(std::string_view value);
+void AppendEncodedHeaderValue(std::string_view value, std::string* out);
+
+// The binary-mode header lines of ToHttp, appended to a serialized request (see
+// http_client.h: RequestStart) without building a header list. False, with `wire` as it was,
+// when they cannot be written so that they mean exactly what ToHttp's list would: an
+// attribute name that is not lower-case letters and digits (as CloudEvents requires), a name
+// twice, or a content type with CR, LF or NUL; the caller then takes ToHttp's path.
+bool AppendBinaryHeaderLines(const CloudEvent& event, std::string* wire);
 
 }  // namespace ec::delivery

@@ -79,6 +79,100 @@ Result<Url> ParseUrl(std::string_view text) {
 }
 
 
+std::string RequestStart(std::string_view method, const Url& url, bool host, bool user_agent) {
+  std::string w;
+  w.reserve(method.size() + url.target.size() + url.host.size() + 96);
+  w += method;
+  w += ' ';
+  w += url.target;
+  w += " HTTP/1.1\r\n";
+  if (host) {
+    bool default_port = url.port == (url.scheme == "https" ? 443 : 80);
+    bool v6 = url.host.find(':') != std::string::npos;
+    w += "Host: ";
+    if (v6) w += '[';
+    w += url.host;
+    if (v6) w += ']';
+    if (!default_port) {
+      w += ':';
+      w += std::to_string(url.port);
+    }
+    w += "\r\n";
+  }
+  if (user_agent) w += "User-Agent: eventception-webhooks/1\r\n";
+  return w;
+}
+
+namespace {
+
+// RFC 9110 token characters (a header name).
+bool IsTokenChar(unsigned char c) {
+  static const bool* table = [] {
+    static bool t[256] = {};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
+  return table[c];
+}
+
+}  // namespace
+
+bool AppendHeaderLine(std::string_view name, std::string_view value, std::string* wire) {
+  if (name.empty()) return false;
+  for (unsigned char c : name) {
+    if (!IsTokenChar(c)) return false;
+  }
+  for (char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  wire->append(name);
+  wire->append(": ");
+  wire->append(value);
+  wire->append("\r\n");
+  return true;
+}
+
+void AppendRequestEnd(std::string_view body, std::string* wire) {
+  char len[24];
+  auto end = std::to_chars(len, len + sizeof len, body.size()).ptr;
+  wire->append("Content-Length: ");
+  wire->append(len, end);
+  wire->append("\r\nConnection: keep-alive\r\n\r\n");
+  wire->append(body);
+}
+
+Result<std::string> SerializeRequest(const ClientRequest& r) {
+  if (!r.wire.empty()) return r.wire;
+  auto overridden = [&](size_t i, std::string_view name) {
+    for (size_t j = i; j < r.headers.size(); ++j) {
+      if (beast::iequals(r.headers[j].first, name)) return true;
+    }
+    return false;
+  };
+  std::string wire =
+      RequestStart(r.method, r.url, !overridden(0, "host"), !overridden(0, "user-agent"));
+  size_t size = wire.size() + r.body.size() + 64;
+  for (const auto& [k, v] : r.headers) size += k.size() + v.size() + 4;
+  wire.reserve(size);
+  for (size_t i = 0; i < r.headers.size(); ++i) {
+    const auto& [k, v] = r.headers[i];
+    if (overridden(i + 1, k) || beast::iequals(k, "content-length") ||
+        beast::iequals(k, "connection") || beast::iequals(k, "transfer-encoding")) {
+      continue;
+    }
+    if (!AppendHeaderLine(k, v, &wire)) {
+      return InvalidArgument("header '" + k + "' has a name or value an HTTP header cannot "
+                             "carry (a name is letters, digits and !#$%&'*+-.^_`|~, not "
+                             "empty; a value has no CR, LF or NUL); fix the subscription's "
+                             "\"headers\"");
+    }
+  }
+  AppendRequestEnd(r.body, &wire);
+  return wire;
+}
+
 std::string_view ClientResponse::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
     if (k == name) return v;
@@ -285,54 +379,11 @@ class Exchange : public Deadlined, public std::enable_shared_from_this<Exchange>
   // replaces ours; Content-Length and Connection are always ours. Kept out of Beast's
   // serializer, whose per-field buffer sequence cost more CPU than the exchange's syscalls.
   Status BuildRequest() {
-    size_t size = r_.method.size() + r_.url.target.size() + r_.body.size() + 128;
-    for (const auto& [k, v] : r_.headers) size += k.size() + v.size() + 4;
-    wire_.reserve(size);
-    wire_ += r_.method;
-    wire_ += ' ';
-    wire_ += r_.url.target;
-    wire_ += " HTTP/1.1\r\n";
-    auto overridden = [&](size_t i, std::string_view name) {
-      for (size_t j = i; j < r_.headers.size(); ++j) {
-        if (beast::iequals(r_.headers[j].first, name)) return true;
-      }
-      return false;
-    };
-    if (!overridden(0, "host")) {
-      bool default_port = r_.url.port == (r_.url.scheme == "https" ? 443 : 80);
-      bool v6 = r_.url.host.find(':') != std::string::npos;
-      wire_ += "Host: ";
-      if (v6) wire_ += '[';
-      wire_ += r_.url.host;
-      if (v6) wire_ += ']';
-      if (!default_port) {
-        wire_ += ':';
-        wire_ += std::to_string(r_.url.port);
-      }
-      wire_ += "\r\n";
+    if (!r_.wire.empty()) {
+      wire_ = std::move(r_.wire);
+      return Status::Ok();
     }
-    if (!overridden(0, "user-agent")) wire_ += "User-Agent: eventception-webhooks/1\r\n";
-    for (size_t i = 0; i < r_.headers.size(); ++i) {
-      const auto& [k, v] = r_.headers[i];
-      if (overridden(i + 1, k) || beast::iequals(k, "content-length") ||
-          beast::iequals(k, "connection") || beast::iequals(k, "transfer-encoding")) {
-        continue;
-      }
-      if (k.empty() || k.find_first_of(" :\r\n\t") != std::string::npos ||
-          v.find_first_of("\r\n") != std::string::npos || v.find('\0') != std::string::npos) {
-        return InvalidArgument("header '" + k + "' has a name or value an HTTP header cannot "
-                               "carry (empty, or with ':', spaces, CR or LF); fix the "
-                               "subscription's \"headers\"");
-      }
-      wire_ += k;
-      wire_ += ": ";
-      wire_ += v;
-      wire_ += "\r\n";
-    }
-    wire_ += "Content-Length: ";
-    wire_ += std::to_string(r_.body.size());
-    wire_ += "\r\nConnection: keep-alive\r\n\r\n";
-    wire_ += r_.body;
+    EC_ASSIGN_OR_RETURN(wire_, SerializeRequest(r_));
     return Status::Ok();
   }
 

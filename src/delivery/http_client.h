@@ -40,7 +40,29 @@ struct ClientRequest {
   // https only: PEM file of the CA certificate(s) that sign the receiver's certificate; empty:
   // the system trust store (HttpClientOptions::default_ca_file when set).
   std::string tls_ca_file;
+  // When not empty: the request as it goes on the wire, serialized by the caller with
+  // RequestStart, header lines and AppendRequestEnd; `method`, `headers` and `body` are then
+  // not used. For a caller that sends many requests to one URL (a webhook worker): it saves
+  // building a header list per request and checking it here.
+  std::string wire;
 };
+
+// The start of a serialized request to `url`: the request line, then Host and User-Agent
+// lines as SendAsync writes them (each left out when `host` / `user_agent` is false, i.e. the
+// caller's headers carry their own).
+std::string RequestStart(std::string_view method, const Url& url, bool host = true,
+                         bool user_agent = true);
+// "name: value" CRLF, or false (nothing appended) when the name is empty or not a token, or
+// the value holds CR, LF or NUL: such a header cannot be carried as is.
+bool AppendHeaderLine(std::string_view name, std::string_view value, std::string* wire);
+// The end of a serialized request: Content-Length, Connection: keep-alive, the blank line and
+// the body.
+void AppendRequestEnd(std::string_view body, std::string* wire);
+// The request's bytes as SendAsync writes them (`wire` when set). Header semantics as a map:
+// a later header replaces an earlier one of the same name (case-insensitive), a caller's Host
+// or User-Agent replaces ours; Content-Length and Connection are always ours.
+// kInvalidArgument naming a header that cannot be carried.
+Result<std::string> SerializeRequest(const ClientRequest& request);
 
 struct ClientResponse {
   int status = 0;

@@ -156,6 +156,65 @@ TEST(CloudEventTest, BinaryRecordToBinaryAndStructuredHttp) {
   EXPECT_EQ((*doc)->root().Find("data")->Find("total")->number(), 25);
 }
 
+// The webhook worker's serialized binary request (RequestStart, AppendBinaryHeaderLines,
+// header lines, AppendRequestEnd) has the bytes the client writes for ToHttp's header list;
+// what it cannot write identically it refuses, leaving the caller's string as it was.
+TEST(CloudEventTest, SerializedBinaryRequestEqualsTheHeaderListsBytes) {
+  auto url = ParseUrl("http://hooks.example.com:8080/in?x=1");
+  ASSERT_TRUE(url.ok());
+  auto list_bytes = [&](const CloudEvent& ev) {
+    ClientRequest req;
+    req.url = *url;
+    ToHttp(ev, ContentMode::kBinary, &req.headers, &req.body);
+    req.headers.emplace_back("webhook-id", std::string(ev.Attr("id")));
+    req.headers.emplace_back("authorization", "Bearer t");
+    auto bytes = SerializeRequest(req);
+    EXPECT_TRUE(bytes.ok());
+    return bytes.ok() ? *bytes : std::string();
+  };
+  auto wired_bytes = [&](const CloudEvent& ev, bool* ok) {
+    std::string w = RequestStart("POST", *url);
+    *ok = AppendBinaryHeaderLines(ev, &w) && AppendHeaderLine("webhook-id", ev.Attr("id"), &w) &&
+          AppendHeaderLine("authorization", "Bearer t", &w);
+    AppendRequestEnd(ev.data, &w);
+    return w;
+  };
+  SourceRecord r = BinaryRecord();  // a subject with a space, '"' and '%'
+  auto ev = TakeCloudEvent(&r, /*check_json_data=*/false);
+  ASSERT_TRUE(ev.ok());
+  bool ok = false;
+  std::string wired = wired_bytes(*ev, &ok);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(wired, list_bytes(*ev));
+  EXPECT_NE(wired.find("Host: hooks.example.com:8080\r\n"), std::string::npos) << wired;
+  EXPECT_NE(wired.find("ce-subject: a%20b%22%25\r\n"), std::string::npos) << wired;
+  EXPECT_NE(wired.find("content-type: application/json\r\n"), std::string::npos) << wired;
+  EXPECT_TRUE(wired.starts_with("POST /in?x=1 HTTP/1.1\r\n")) << wired;
+  EXPECT_TRUE(wired.ends_with("Content-Length: " + std::to_string(ev->data.size()) +
+                              "\r\nConnection: keep-alive\r\n\r\n" + ev->data))
+      << wired;
+
+  // Not written by the fast path: an upper-case name, a name twice, a CR in the content type.
+  for (int bad = 0; bad < 3; ++bad) {
+    CloudEvent e = *ev;
+    if (bad == 0) e.attributes.emplace_back("Ext", "v");
+    if (bad == 1) e.attributes.emplace_back("id", "again");
+    if (bad == 2) {
+      for (auto& [k, v] : e.attributes) {
+        if (k == "datacontenttype") v = "text/plain\r\nx-injected: 1";
+      }
+    }
+    std::string w = "prefix";
+    EXPECT_FALSE(AppendBinaryHeaderLines(e, &w)) << bad;
+    EXPECT_EQ(w, "prefix") << bad;
+  }
+  std::string w = "prefix";
+  EXPECT_FALSE(AppendHeaderLine("bad name", "v", &w));
+  EXPECT_FALSE(AppendHeaderLine("x", "a\nb", &w));
+  EXPECT_FALSE(AppendHeaderLine("", "v", &w));
+  EXPECT_EQ(w, "prefix");
+}
+
 // TakeCloudEvent without the JSON check (what binary-mode delivery uses) still gives the
 // structured form right: JSON data embedded as JSON, anything else as data_base64.
 TEST(CloudEventTest, TakenWithoutJsonCheckStillRendersStructuredRight) {

@@ -1,35 +1,28 @@
 #include "cdc/json_text_match.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
-#include <cstdint>
 #include <cstring>
 
 namespace ec::cdc {
 namespace {
 
-// Bytes that AppendQuoted does not copy as they are (json/writer.cc): a string holding one is
-// left to the full comparison.
-constexpr bool Escaped(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c == 0xED; }
+// Bytes that AppendQuoted does not copy as they are (json/writer.cc): controls, '"', '\\' and
+// 0xED. A string holding one is left to the full comparison.
+constexpr std::array<bool, 256> MakeEscapedTable() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = t['\\'] = t[0xED] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kEscaped = MakeEscapedTable();
 
-// Whether any byte of `s` is Escaped, eight bytes at a time (strings are most of a state's
-// text): a word has a byte equal to b when (x ^ b*ones) has a zero byte, and one below 0x20
-// when x - 0x20*ones borrows into a byte whose top bit was clear.
+// Most strings of a state are short member names and values: a table lookup per byte beats
+// word-at-a-time tricks on them.
 bool HasEscaped(std::string_view s) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull;
-  constexpr uint64_t kHigh = 0x8080808080808080ull;
-  auto zero_byte = [](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
-  size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t x;
-    std::memcpy(&x, s.data() + i, 8);
-    if (zero_byte(x ^ (kOnes * '"')) | zero_byte(x ^ (kOnes * '\\')) | zero_byte(x ^ (kOnes * 0xED)) |
-        ((x - kOnes * 0x20) & ~x & kHigh)) {
-      return true;  // or a false alarm: rare, and false only costs the full comparison
-    }
-  }
-  for (; i < s.size(); ++i) {
-    if (Escaped(static_cast<unsigned char>(s[i]))) return true;
+  for (char c : s) {
+    if (kEscaped[static_cast<unsigned char>(c)]) return true;
   }
   return false;
 }

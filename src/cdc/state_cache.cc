@@ -5,7 +5,7 @@
 namespace ec::cdc {
 namespace {
 
-// What an entry costs besides its bytes: list node, hash node, string headers.
+// What an entry costs besides its bytes: hash node, links, string headers.
 constexpr size_t kEntryOverhead = 160;
 
 size_t EntryBytes(std::string_view key, const StatePtr& state) {
@@ -14,29 +14,55 @@ size_t EntryBytes(std::string_view key, const StatePtr& state) {
 
 }  // namespace
 
+void StateCache::PushFront(Chain* chain, Slot* slot) {
+  Entry& e = slot->second;
+  e.prev = nullptr;
+  e.next = chain->head;
+  if (chain->head != nullptr) chain->head->second.prev = slot;
+  else chain->tail = slot;
+  chain->head = slot;
+  ++chain->size;
+}
+
+void StateCache::Unlink(Chain* chain, Slot* slot) {
+  Entry& e = slot->second;
+  if (e.prev != nullptr) e.prev->second.next = e.next;
+  else chain->head = e.next;
+  if (e.next != nullptr) e.next->second.prev = e.prev;
+  else chain->tail = e.prev;
+  e.prev = e.next = nullptr;
+  --chain->size;
+}
+
 bool StateCache::Lookup(std::string_view encoded_key, StatePtr* out) {
-  auto it = index_.find(encoded_key);
-  if (it == index_.end()) return false;
-  if (!it->second->pinned) lru_.splice(lru_.begin(), lru_, it->second);
-  *out = it->second->state;
+  auto it = map_.find(encoded_key);
+  if (it == map_.end()) return false;
+  Slot* slot = &*it;
+  if (!slot->second.pinned && lru_.head != slot) {
+    Unlink(&lru_, slot);
+    PushFront(&lru_, slot);
+  }
+  *out = slot->second.state;
   return true;
 }
 
 void StateCache::Insert(std::string_view encoded_key, StatePtr state) {
   if (max_bytes_ == 0) return;
   const size_t bytes = EntryBytes(encoded_key, state);
-  auto it = index_.find(encoded_key);
-  if (it != index_.end()) {
-    Node& n = *it->second;
-    if (n.pinned) return;  // the pending write is newer than what the store holds
-    bytes_ = bytes_ - n.bytes + bytes;
-    n.state = std::move(state);
-    n.bytes = bytes;
-    lru_.splice(lru_.begin(), lru_, it->second);
+  auto it = map_.find(encoded_key);
+  if (it != map_.end()) {
+    Slot* slot = &*it;
+    Entry& e = slot->second;
+    if (e.pinned) return;  // the pending write is newer than what the store holds
+    bytes_ = bytes_ - e.bytes + bytes;
+    e.state = std::move(state);
+    e.bytes = bytes;
+    Unlink(&lru_, slot);
+    PushFront(&lru_, slot);
   } else {
     if (bytes > max_bytes_) return;  // larger than the whole cache: not worth keeping
-    lru_.push_front(Node{std::string(encoded_key), std::move(state), bytes});
-    index_.emplace(std::string_view(lru_.front().key), lru_.begin());
+    it = map_.emplace(std::string(encoded_key), Entry{std::move(state), bytes}).first;
+    PushFront(&lru_, &*it);
     bytes_ += bytes;
   }
   Evict();
@@ -44,72 +70,80 @@ void StateCache::Insert(std::string_view encoded_key, StatePtr state) {
 
 void StateCache::Pin(std::string_view encoded_key, StatePtr state) {
   const size_t bytes = EntryBytes(encoded_key, state);
-  auto it = index_.find(encoded_key);
-  if (it == index_.end()) {
-    pinned_.push_front(Node{std::string(encoded_key), std::move(state), bytes, true});
-    index_.emplace(std::string_view(pinned_.front().key), pinned_.begin());
+  auto it = map_.find(encoded_key);
+  if (it == map_.end()) {
+    it = map_.emplace(std::string(encoded_key), Entry{std::move(state), bytes, true}).first;
+    PushFront(&pinned_, &*it);
   } else {
-    Node& n = *it->second;
-    if (n.pinned) {
-      pinned_bytes_ -= n.bytes;
+    Slot* slot = &*it;
+    Entry& e = slot->second;
+    if (e.pinned) {
+      pinned_bytes_ -= e.bytes;
     } else {
-      bytes_ -= n.bytes;
-      n.pinned = true;
-      pinned_.splice(pinned_.begin(), lru_, it->second);
+      bytes_ -= e.bytes;
+      Unlink(&lru_, slot);
+      e.pinned = true;
+      PushFront(&pinned_, slot);
     }
-    n.state = std::move(state);
-    n.bytes = bytes;
+    e.state = std::move(state);
+    e.bytes = bytes;
   }
   pinned_bytes_ += bytes;
 }
 
 std::vector<StateCache::PinnedState> StateCache::PinnedInKeyOrder() const {
   std::vector<PinnedState> out;
-  out.reserve(pinned_.size());
-  for (const Node& n : pinned_) out.push_back({n.key, n.state.get()});
+  out.reserve(pinned_.size);
+  for (const Slot* s = pinned_.head; s != nullptr; s = s->second.next) out.push_back({s->first, s->second.state.get()});
   std::sort(out.begin(), out.end(),
             [](const PinnedState& a, const PinnedState& b) { return a.encoded_key < b.encoded_key; });
   return out;
 }
 
 void StateCache::Written() {
-  for (Node& n : pinned_) {
-    n.pinned = false;
-    bytes_ += n.bytes;
+  if (pinned_.head == nullptr) return;
+  for (Slot* s = pinned_.head; s != nullptr; s = s->second.next) {
+    s->second.pinned = false;
+    bytes_ += s->second.bytes;
   }
-  lru_.splice(lru_.begin(), pinned_);
+  // The whole pinned chain goes in front of the LRU chain.
+  pinned_.tail->second.next = lru_.head;
+  if (lru_.head != nullptr) lru_.head->second.prev = pinned_.tail;
+  else lru_.tail = pinned_.tail;
+  lru_.head = pinned_.head;
+  lru_.size += pinned_.size;
+  pinned_ = Chain{};
   pinned_bytes_ = 0;
   Evict();
 }
 
-void StateCache::EraseNode(List::iterator node) {
-  index_.erase(std::string_view(node->key));
-  if (node->pinned) {
-    pinned_bytes_ -= node->bytes;
-    pinned_.erase(node);
+void StateCache::EraseSlot(Map::iterator it) {
+  Entry& e = it->second;
+  if (e.pinned) {
+    pinned_bytes_ -= e.bytes;
+    Unlink(&pinned_, &*it);
   } else {
-    bytes_ -= node->bytes;
-    lru_.erase(node);
+    bytes_ -= e.bytes;
+    Unlink(&lru_, &*it);
   }
+  map_.erase(it);
 }
 
 void StateCache::Erase(std::string_view encoded_key) {
-  auto it = index_.find(encoded_key);
-  if (it != index_.end()) EraseNode(it->second);
+  auto it = map_.find(encoded_key);
+  if (it != map_.end()) EraseSlot(it);
 }
 
 void StateCache::ErasePrefix(std::string_view prefix) {
-  for (List* list : {&lru_, &pinned_}) {
-    for (auto it = list->begin(); it != list->end();) {
-      auto next = std::next(it);
-      if (std::string_view(it->key).starts_with(prefix)) EraseNode(it);
-      it = next;
-    }
+  for (auto it = map_.begin(); it != map_.end();) {
+    auto next = std::next(it);
+    if (std::string_view(it->first).starts_with(prefix)) EraseSlot(it);
+    it = next;
   }
 }
 
 void StateCache::Evict() {
-  while (bytes_ > max_bytes_ && !lru_.empty()) EraseNode(std::prev(lru_.end()));
+  while (bytes_ > max_bytes_ && lru_.tail != nullptr) EraseSlot(map_.find(std::string_view(lru_.tail->first)));
 }
 
 }  // namespace ec::cdc

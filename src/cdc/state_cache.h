@@ -9,7 +9,6 @@
 // overhead; 0 bytes = no cache); the pinned part is bounded by its owner (pinned_bytes()).
 
 #include <cstddef>
-#include <list>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,27 +50,39 @@ class StateCache {
 
   size_t bytes() const { return bytes_; }                 // the cache part
   size_t pinned_bytes() const { return pinned_bytes_; }   // the pinned part
-  size_t pinned() const { return pinned_.size(); }
-  size_t entries() const { return index_.size(); }        // both
+  size_t pinned() const { return pinned_.size; }
+  size_t entries() const { return map_.size(); }         // both
   size_t max_bytes() const { return max_bytes_; }
 
  private:
-  struct Node {
-    std::string key;
+  // One hash-map node per key holds the key, the state and the links of the list the entry is
+  // on (the LRU or the pinned one): a lookup touches one node, a pin or a write relinks it.
+  struct Entry;
+  using Map = std::unordered_map<std::string, Entry, StringViewHash, std::equal_to<>>;
+  using Slot = std::pair<const std::string, Entry>;
+  struct Entry {
     StatePtr state;
     size_t bytes = 0;
     bool pinned = false;
+    Slot* prev = nullptr;
+    Slot* next = nullptr;
   };
-  using List = std::list<Node>;
+  struct Chain {  // an intrusive doubly-linked list of slots
+    Slot* head = nullptr;
+    Slot* tail = nullptr;
+    size_t size = 0;
+  };
+  static void PushFront(Chain* chain, Slot* slot);
+  static void Unlink(Chain* chain, Slot* slot);
   void Evict();
-  void EraseNode(List::iterator node);
+  void EraseSlot(Map::iterator it);
 
   size_t max_bytes_;
   size_t bytes_ = 0;
   size_t pinned_bytes_ = 0;
-  List lru_;     // cache entries, front = most recently used
-  List pinned_;  // pinned entries, in no particular order
-  std::unordered_map<std::string_view, List::iterator> index_;  // views into Node::key, both lists
+  Map map_;
+  Chain lru_;     // cache entries, head = most recently used
+  Chain pinned_;  // pinned entries, in no particular order
 };
 
 }  // namespace ec::cdc

@@ -9,7 +9,8 @@
 # Targets: added p99 < 1 ms, ratio >= 0.80; ours within ~1.3x of HAProxy's CPU per request.
 # Usage: bench/bench_proxy.sh [BUILD_DIR] [SECONDS] [CONNECTIONS] [MODES]
 #   MODES: space-separated subset of "direct ours1 haproxy1 nginx1 ours2 haproxy2 nginx2"
-#   (direct always runs first). EC_BENCH_PERF=1 also prints `perf stat` of each proxy
+#   (direct always runs first). EC_BENCH_ROUNDS=N repeats the whole sequence N times and adds
+#   the median over the rounds. EC_BENCH_PERF=1 also prints `perf stat` of each proxy
 #   (task-clock, context switches, syscalls); EC_BENCH_PERF_RECORD=FILE also writes a `perf record -g` profile of it.
 set -euo pipefail
 build=${1:-build}
@@ -169,43 +170,65 @@ PY
 }
 
 echo "wrk -t1 -c$conns -d${secs}s, POST 1 KiB -> 1 KiB, keep-alive; upstream nginx 1 worker; $(uptime)"
-wrk -t1 -c"$conns" -d1s -s "$run/post.lua" "${url[direct]}" > /dev/null  # warm-up
 results="$run/results"
-measure direct > "$results"
-for m in $modes; do
-  wrk -t1 -c"$conns" -d1s -s "$run/post.lua" "${url[$m]}" > /dev/null  # warm-up (connections, caches)
-  if [ "${EC_BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-    perf stat -e "${EC_BENCH_PERF_EVENTS:-task-clock,context-switches,raw_syscalls:sys_enter}" -p "${proc[$m]}" \
-      -o "$run/perf.txt" -- sleep "$secs" > /dev/null 2>&1 &
-    perf_pid=$!
-    if [ -n "${EC_BENCH_PERF_RECORD:-}" ] && [ "$m" = ours1 ]; then  # a file name: also a call-graph profile
-      perf record -g -p "${proc[$m]}" -o "$EC_BENCH_PERF_RECORD" -- sleep "$secs" > /dev/null 2>&1 &
-      perf_pid="$perf_pid $!"
+rounds=${EC_BENCH_ROUNDS:-1}
+: > "$results"
+for round in $(seq "$rounds"); do
+  for m in direct $modes; do
+    wrk -t1 -c"$conns" -d1s -s "$run/post.lua" "${url[$m]}" > /dev/null  # warm-up (connections, caches)
+    if [ "${EC_BENCH_PERF:-0}" = 1 ] && [ "$m" != direct ] && command -v perf >/dev/null; then
+      perf stat -e "${EC_BENCH_PERF_EVENTS:-task-clock,context-switches,raw_syscalls:sys_enter}" \
+        -p "${proc[$m]}" -o "$run/perf.txt" -- sleep "$secs" > /dev/null 2>&1 &
+      perf_pid=$!
+      if [ -n "${EC_BENCH_PERF_RECORD:-}" ] && [ "$m" = ours1 ]; then  # a file name: also a call-graph profile
+        perf record -g -p "${proc[$m]}" -o "$EC_BENCH_PERF_RECORD" -- sleep "$secs" > /dev/null 2>&1 &
+        perf_pid="$perf_pid $!"
+      fi
+      echo "$round $(measure "$m")" >> "$results"
+      wait $perf_pid || true
+      echo "round $round $m perf stat: $(grep -E 'task-clock|context-switches|sys_enter' "$run/perf.txt" | awk '{printf "%s %s  ", $1, $2}')"
+    else
+      echo "$round $(measure "$m")" >> "$results"
     fi
-    measure "$m" >> "$results"
-    wait $perf_pid || true
-    echo "$m: $(grep -E 'task-clock|context-switches|sys_enter' "$run/perf.txt" | awk '{printf "%s %s  ", $1, $2}')"
-  else
-    measure "$m" >> "$results"
-  fi
+  done
 done
+# One table per round (each mode against that round's direct run), then with several rounds
+# the median of each column over the rounds (modes interleave, so load from outside hits all).
 python3 - "$results" <<'PY'
-import sys
+import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-d = rows[0]
-drps, d99 = float(d[1]), float(d[3])
-px = {r[0]: float(r[6]) for r in rows}
-print(f"{'mode':<9} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'+p99 ms':>8}  "
-      f"{'CPU us/req: wrk':>15} {'upstream':>8} {'proxy':>7}")
+rounds = {}
 for r in rows:
-    m, rps, p50, p99, w, u, p = r[0], *map(float, r[1:7])
-    extra = " " + r[7] if len(r) > 7 else ""
-    add = "" if m == "direct" else f"{p99 - d99:8.3f}"
-    print(f"{m:<9} {rps:8.0f} {rps / drps:6.2f} {p50:7.3f} {p99:7.3f} {add:>8}  "
-          f"{w:15.1f} {u:8.1f} {p:7.1f}{extra}")
+    rounds.setdefault(r[0], []).append(r[1:])
+def line(m, rps, ratio, p50, p99, add, w, u, p, extra=""):
+    add_s = "" if add is None else f"{add:8.3f}"
+    return (f"{m:<9} {rps:8.0f} {ratio:6.2f} {p50:7.3f} {p99:7.3f} {add_s:>8}  "
+            f"{w:15.1f} {u:8.1f} {p:7.1f}{extra}")
+head = (f"{'mode':<9} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'+p99 ms':>8}  "
+        f"{'CPU us/req: wrk':>15} {'upstream':>8} {'proxy':>7}")
+per_mode = {}
+for k, rs in rounds.items():
+    if len(rounds) > 1: print(f"round {k}")
+    print(head)
+    d = next(r for r in rs if r[0] == "direct")
+    drps, d99 = float(d[1]), float(d[3])
+    for r in rs:
+        m, rps, p50, p99, w, u, p = r[0], *map(float, r[1:7])
+        add = None if m == "direct" else p99 - d99
+        print(line(m, rps, rps / drps, p50, p99, add, w, u, p, " " + r[7] if len(r) > 7 else ""))
+        per_mode.setdefault(m, []).append((rps, rps / drps, p50, p99, add, w, u, p))
+med = {}
+if len(rounds) > 1:
+    print(f"median of {len(rounds)} rounds")
+    print(head)
+for m, vals in per_mode.items():
+    cols = list(zip(*vals))
+    med[m] = [statistics.median(c) if c[0] is not None else None for c in cols]
+    if len(rounds) > 1: print(line(m, *med[m]))
 for t in "12":
-    if f"ours{t}" in px and f"haproxy{t}" in px and px[f"haproxy{t}"] > 0:
-        print(f"ours{t} CPU per request = {px[f'ours{t}'] / px[f'haproxy{t}']:.2f}x haproxy{t}'s (target <= ~1.3x)")
+    a, b = med.get(f"ours{t}"), med.get(f"haproxy{t}")
+    if a and b and b[7] > 0:
+        print(f"ours{t} CPU per request = {a[7] / b[7]:.2f}x haproxy{t}'s (target <= ~1.3x)")
 print("targets: added p99 < 1 ms, ratio >= 0.80 (haproxy/nginx capture nothing: they are the ceiling)")
 PY
 for t in 1 2; do

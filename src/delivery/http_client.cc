@@ -388,7 +388,17 @@ class Exchange : public Deadlined, public std::enable_shared_from_this<Exchange>
   }
 
   void Resolve() {
+    // An IP literal needs no resolution: skipping it saves a round trip through asio's resolver
+    // thread (getaddrinfo, one at a time) per new connection, which made opening connections
+    // after a stall slow when many open at once.
     auto self = shared_from_this();
+    beast::error_code literal_ec;
+    auto literal = asio::ip::make_address(r_.url.host, literal_ec);
+    if (!literal_ec) {
+      // Posted, as a resolution completes: the callback never runs inside SendAsync.
+      tcp::endpoint ep(literal, r_.url.port);
+      return asio::post(impl_->ioc, [self, ep] { self->ConnectTo({ep}); });
+    }
     if (!resolver_) resolver_.emplace(impl_->ioc);  // only for new connections
     resolver_->async_resolve(
         r_.url.host, std::to_string(r_.url.port),
@@ -400,10 +410,16 @@ class Exchange : public Deadlined, public std::enable_shared_from_this<Exchange>
   void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
     if (timed_out_) return Finish(TimedOut("resolving the host of"));
     if (ec) return Finish(Unavailable("cannot resolve '" + r_.url.host + "': " + ec.message()));
+    std::vector<tcp::endpoint> endpoints;
+    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+    ConnectTo(std::move(endpoints));
+  }
+
+  // Connects to the first of `endpoints` the SSRF guard allows.
+  void ConnectTo(std::vector<tcp::endpoint> endpoints) {
     std::vector<tcp::endpoint> allowed;
     Status refused;
-    for (const auto& entry : results) {
-      auto ep = entry.endpoint();
+    for (const auto& ep : endpoints) {
       Status s = impl_->options.guard.CheckText(ep.address().to_string());
       if (s.ok()) {
         allowed.push_back(ep);

@@ -227,6 +227,31 @@ TEST(HttpClientTest, SerializesHeadersOnceAndRefusesLineBreaks) {
   EXPECT_EQ(got.size(), 3u);
 }
 
+// An IP-literal URL connects without resolving, and the SSRF guard still decides: refused
+// (no connection opened, the callback after SendAsync returned) unless the address is allowed.
+TEST(HttpClientTest, IpLiteralSkipsResolutionButNotTheGuard) {
+  TestReceiver rx([&](const ReceivedRequest& r) { return Reply{204, ""}; });
+  ClientRequest req;
+  req.url = *ParseUrl(rx.Url());
+  req.body = "x";
+  {
+    HttpClient refusing{HttpClientOptions{}};
+    auto res = refusing.Send(req);
+    ASSERT_FALSE(res.ok());
+    EXPECT_EQ(res.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(res.status().message().find("SSRF"), std::string::npos) << res.status().ToString();
+    EXPECT_EQ(refusing.connections_opened(), 0u);
+  }
+  HttpClientOptions o;
+  o.guard = SsrfGuard({*ParseCidr("127.0.0.1/32")});
+  HttpClient client(o);
+  auto ok = client.Send(req);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->status, 204);
+  EXPECT_EQ(client.connections_opened(), 1u);
+  EXPECT_EQ(rx.connections(), 1);
+}
+
 // MemoryEventLog's append notification: inline when the record exists, once on the append
 // otherwise, never after a cancel.
 TEST(MemoryEventLogTest, NotifiesOnAppend) {

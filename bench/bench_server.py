@@ -54,15 +54,24 @@ def metric(text, name):
     return float(m.group(1)) if m else 0.0
 
 
-def latency_buckets(text):
+LATENCY = "eventception_end_to_end_latency_seconds"
+# Where the records wait: the pipeline pass's phases and ingest's durable append.
+PHASES = [("queue", 'eventception_pipeline_pass_seconds', 'phase="queue",'),
+          ("process", 'eventception_pipeline_pass_seconds', 'phase="process",'),
+          ("commit", 'eventception_pipeline_pass_seconds', 'phase="commit",'),
+          ("state", 'eventception_pipeline_pass_seconds', 'phase="state",'),
+          ("ingest append", 'eventception_ingest_append_seconds', '')]
+
+
+def latency_buckets(text, name=LATENCY, labels=""):
     return [(float("inf") if le == "+Inf" else float(le), float(v)) for le, v in
-            re.findall(r'^eventception_end_to_end_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$', text, re.M)]
+            re.findall(r'^' + name + r'_bucket\{' + re.escape(labels) + r'le="([^"]+)"\} (\S+)$', text, re.M)]
 
 
-def quantile_bound(text, q, since=None):
+def quantile_bound(text, q, since=None, name=LATENCY, labels=""):
     """Upper bound of the histogram bucket holding quantile q (of the observations after `since`,
     an earlier latency_buckets() snapshot, when given)."""
-    buckets = latency_buckets(text)
+    buckets = latency_buckets(text, name, labels)
     if since:
         base = dict(since)
         buckets = [(le, c - base.get(le, 0.0)) for le, c in buckets]
@@ -153,6 +162,7 @@ def run_once(args, lines):
             # Paced phase: half the end-to-end rate just measured, evenly spaced small requests.
             rate = 0.5 * len(first) / (t1 - t0)
             before = latency_buckets(text)
+            phases_before = {p: latency_buckets(text, n, l) for p, n, l in PHASES}
             interval = args.paced_batch / rate
             start = time.time()
             sent = 0
@@ -168,11 +178,16 @@ def run_once(args, lines):
             hwm, _ = proc_stats(proc.pid)
             result.update({"paced_rate": rate, "paced_achieved": sent / (t_sent - start),
                            "paced_p50": quantile_bound(text, 0.5, before),
-                           "paced_p99": quantile_bound(text, 0.99, before), "hwm": hwm})
+                           "paced_p99": quantile_bound(text, 0.99, before), "hwm": hwm,
+                           "phases": ["%s p50 <= %s p99 <= %s" % (p, quantile_bound(text, 0.5, phases_before[p], n, l),
+                                                                  quantile_bound(text, 0.99, phases_before[p], n, l))
+                                      for p, n, l in PHASES]})
         return result
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait()
+        if os.environ.get("EC_BENCH_SERVE_LOG"):  # keep the server's output (e.g. for a trace)
+            shutil.copy(log_path, os.environ["EC_BENCH_SERVE_LOG"])
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -206,6 +221,7 @@ def main():
             print("       half rate: %.0f lines/s asked, %.0f sent, requests of %d lines: ingest->topic latency "
                   "p50 <= %s s, p99 <= %s s" % (r["paced_rate"], r["paced_achieved"], args.paced_batch,
                                                  r["paced_p50"], r["paced_p99"]))
+            print("       half rate, where it waits (s): " + "; ".join(r["phases"]))
     if not args.no_syslog_ng:
         sys.path.insert(0, HERE)
         import bench_syslog

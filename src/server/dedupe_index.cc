@@ -74,12 +74,14 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
 }
 
 bool DedupeIndex::KnownLocked(std::string_view id, int64_t now_ms) {
-  std::string key(id);
-  if (claimed_.count(key) || stored_.count(key)) return true;
-  std::string v;
-  rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(), IdKey(id), &v);
+  if (claimed_.find(id) != claimed_.end() || stored_.find(id) != stored_.end()) return true;
+  key_buffer_.assign(1, 'i');  // IdKey(id), in a buffer kept between calls
+  key_buffer_.append(id);
+  rocksdb::PinnableSlice v;
+  rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(), db_->db->DefaultColumnFamily(),
+                                   rocksdb::Slice(key_buffer_.data(), key_buffer_.size()), &v);
   // A read error counts as unknown: accepting a rare duplicate beats refusing an exchange.
-  return s.ok() && LoadBe64(v) >= now_ms - options_.window_ms;
+  return s.ok() && LoadBe64(std::string_view(v.data(), v.size())) >= now_ms - options_.window_ms;
 }
 
 std::vector<bool> DedupeIndex::Claim(const std::vector<std::string_view>& ids, int64_t now_ms) {
@@ -100,9 +102,16 @@ void DedupeIndex::Release(const std::vector<std::string_view>& ids, bool stored,
   std::lock_guard lock(mu_);
   for (std::string_view id : ids) {
     if (id.empty()) continue;
-    std::string key(id);
-    claimed_.erase(key);
-    if (stored) stored_[key] = now_ms;
+    auto it = claimed_.find(id);
+    if (it == claimed_.end()) {
+      if (stored) stored_.insert_or_assign(std::string(id), now_ms);
+      continue;
+    }
+    IdMap::node_type node = claimed_.extract(it);
+    if (!stored) continue;
+    node.mapped() = now_ms;
+    auto [pos, inserted, rest] = stored_.insert(std::move(node));
+    if (!inserted) pos->second = now_ms;
   }
 }
 

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -75,8 +76,16 @@ class DedupeIndex {
   log::LogManager* logs_;
   std::unique_ptr<Db> db_;
   std::mutex mu_;  // the maps below and RocksDB reads for Claim
-  std::unordered_map<std::string, int64_t> claimed_;  // id -> claim time
-  std::unordered_map<std::string, int64_t> stored_;   // id -> store time, not indexed yet
+  // Looked up by string_view (no std::string per id and lookup); a claimed id's node moves into
+  // stored_ on Release, so an id is allocated once on its way through.
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
+  using IdMap = std::unordered_map<std::string, int64_t, IdHash, std::equal_to<>>;
+  IdMap claimed_;  // id -> claim time
+  IdMap stored_;   // id -> store time, not indexed yet
+  std::string key_buffer_;  // under mu_: the RocksDB key of KnownLocked's lookup
   std::mutex index_mu_;  // one IndexTail at a time
   std::map<std::pair<std::string, int32_t>, int64_t> positions_;  // raw partition -> next offset
   std::atomic<uint64_t> indexed_{0};

@@ -252,6 +252,9 @@ Ingest::Ingest(IngestOptions options, log::LogManager* logs,
                                      "Exchanges acknowledged without an append: their id was ingested within "
                                      "ingest.dedupe_window",
                                      {{"source", "http"}});
+  append_seconds_ = metrics_->GetHistogram("eventception_ingest_append_seconds",
+                                           "HTTP ingest: a request's durable append to the raw topic (fdatasync included)",
+                                           MetricsRegistry::LatencyBuckets());
 }
 
 Status Ingest::CheckFormat(std::string_view format) {
@@ -344,7 +347,9 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
     Result<std::string> batches = BuildBatches(accepted, now);
     if (!batches.ok()) return HttpResponse::Error(500, "internal", batches.status().message());
     if (log == nullptr) return HttpResponse::Error(503, "unavailable", "raw topic partition missing");
+    const auto append_start = std::chrono::steady_clock::now();
     log::AppendResult ar = log->Append(std::move(batches).value(), {log::Durability::kSync});
+    append_seconds_->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - append_start).count());
     if (!ar.ok()) {
       return HttpResponse::Error(503, "append_failed",
                                  "could not append to '" + options_.raw_topic + "': " + ar.message +

@@ -28,6 +28,7 @@ namespace ec::server {
 
 class MetricsRegistry;
 class Counter;
+class Histogram;
 class DedupeIndex;
 
 // How a request body is cut into raw records.
@@ -154,6 +155,7 @@ class Ingest {
   MetricsRegistry* metrics_;
   std::function<int64_t()> lag_;
   Counter* ingested_;
+  Histogram* append_seconds_;  // the durable append (the group commit's fdatasync included)
   std::atomic<uint32_t> next_partition_{0};
 };
 

@@ -21,6 +21,12 @@
 namespace ec::server {
 namespace {
 
+// Microseconds on the wall clock (the records' append times are wall-clock milliseconds).
+int64_t WallClockUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string_view HeaderValue(const log::Record& r, std::string_view name) {
   for (const log::RecordHeader& h : r.headers) {
     if (h.key == name && h.value) return *h.value;
@@ -43,6 +49,15 @@ PipelineRunner::PipelineRunner(RunnerOptions options, log::LogManager* logs,
   latency_ = metrics_->GetHistogram("eventception_end_to_end_latency_seconds",
                                     "From the raw append to the outputs being durable",
                                     MetricsRegistry::LatencyBuckets());
+  const char* pass_help = "Pipeline passes: time per phase (queue = the oldest record's wait from its append to the pass's start)";
+  auto phase = [&](const char* name) {
+    return metrics_->GetHistogram("eventception_pipeline_pass_seconds", pass_help, MetricsRegistry::LatencyBuckets(),
+                                  {{"phase", name}});
+  };
+  pass_queue_ = phase("queue");
+  pass_process_ = phase("process");
+  pass_commit_ = phase("commit");
+  pass_state_ = phase("state");
 }
 
 PipelineRunner::~PipelineRunner() { Stop(); }
@@ -193,6 +208,7 @@ bool PipelineRunner::Pass(Source* src) {
   if (rr.error != log::LogError::kNone || rr.slices.empty()) return false;
   // The read buffer is kept between passes (up to max_read_bytes plus a batch), so a pass does
   // not allocate and page-fault in a fresh megabyte.
+  const int64_t start_us = WallClockUs();
   std::string& bytes = read_buffer_;
   bytes.clear();
   if (!rr.CopyTo(&bytes).ok()) return false;
@@ -247,6 +263,7 @@ bool PipelineRunner::Pass(Source* src) {
   });
   (void)walk;  // a corrupt tail stops this pass at the last good record; `next` says where
   if (next == src->position) return false;
+  const int64_t processed_us = WallClockUs();
   Status s = CommitPass(src, next, &out);
   if (!s.ok()) {
     metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "append"}})->Inc();
@@ -254,8 +271,17 @@ bool PipelineRunner::Pass(Source* src) {
     return false;  // retried from the same position
   }
   src->position = next;
-  int64_t now = WallClockMs();
+  const int64_t end_us = WallClockUs();
+  // The outputs were durable and committed (visible to read_committed readers) when CommitPass's
+  // transaction ended; the state store's checkpoint after it is not part of their latency.
+  const int64_t now = committed_us_ / 1000;
   for (int64_t t : append_times) latency_->Observe(std::max<int64_t>(0, now - t) / 1000.0);
+  if (!append_times.empty()) {
+    pass_queue_->Observe(std::max<int64_t>(0, start_us - append_times.front() * 1000) / 1e6);
+  }
+  pass_process_->Observe((processed_us - start_us) / 1e6);
+  pass_commit_->Observe((committed_us_ - processed_us) / 1e6);
+  pass_state_->Observe((end_us - committed_us_) / 1e6);
   processed_counter_->Inc(append_times.size());
   Account(out, stats);
   return true;
@@ -279,6 +305,7 @@ Status PipelineRunner::CommitPass(Source* src, int64_t position, std::vector<pip
       if (state_ != nullptr) state_->Discard();
       return s;
     }
+    committed_us_ = WallClockUs();
   } else {
     Status s = writer_->Append(*out);
     if (!s.ok()) {
@@ -286,6 +313,7 @@ Status PipelineRunner::CommitPass(Source* src, int64_t position, std::vector<pip
       return s;
     }
     Status c = logs_->group_offsets()->Commit(kPipelineGroup, positions, log::Durability::kSync);
+    committed_us_ = WallClockUs();
     if (!c.ok()) {
       metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "commit"}})->Inc();
     }

@@ -138,6 +138,7 @@ class PipelineRunner {
   MetricsRegistry* metrics_;
   std::vector<Source> sources_;  // runner thread only
   std::string read_buffer_;      // runner thread only (Pass)
+  int64_t committed_us_ = 0;     // runner thread only: when CommitPass's commit ended
   std::atomic<int64_t> lag_{0};
   std::atomic<uint64_t> processed_{0};
   std::atomic<bool> stop_{false};
@@ -148,6 +149,13 @@ class PipelineRunner {
   Counter* processed_counter_;
   Gauge* lag_gauge_;
   Histogram* latency_;
+  // Where a pass's records wait (docs/ingest-performance.md): from the oldest record's append to
+  // the pass's start (queued behind the pass before), processing, and the commit (outputs,
+  // position, decision and markers durable), and the state store's checkpoint after it.
+  Histogram* pass_queue_;
+  Histogram* pass_process_;
+  Histogram* pass_commit_;
+  Histogram* pass_state_;
 };
 
 }  // namespace ec::server

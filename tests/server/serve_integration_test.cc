@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <mutex>
 #include <fstream>
+#include <thread>
 
 #include "delivery/signature.h"
 #include "delivery/test_receiver.h"
@@ -154,6 +156,18 @@ TEST_F(ServeTest, ExchangeBecomesEventReadableWithKcat) {
   EXPECT_NE(metrics.body.find("eventception_emitted_total{type=\"shop.order.placed\",topic=\"shop.order.placed\",operation=\"createOrder\"} 1"),
             std::string::npos) << metrics.body;
   EXPECT_NE(metrics.body.find("eventception_end_to_end_latency_seconds_count"), std::string::npos);
+  // Where records wait: the request's durable append (observed before the 202), and each phase
+  // of the pass that processed it (observed by the runner thread after the commit: polled).
+  EXPECT_NE(metrics.body.find("eventception_ingest_append_seconds_count 1\n"), std::string::npos) << metrics.body;
+  for (const char* phase : {"queue", "process", "commit", "state"}) {
+    const std::string line = std::string("eventception_pipeline_pass_seconds_count{phase=\"") + phase + "\"} 1\n";
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (metrics.body.find(line) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      metrics = http_->Request("GET", "/metrics");
+    }
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << metrics.body;
+  }
   ClientResponse topics = http_->Request("GET", "/v1/topics/shop.order.placed");
   // The event and its transaction's commit marker (exactly-once processing, docs/exactly-once.md).
   EXPECT_NE(topics.body.find(R"("high_watermark":2)"), std::string::npos) << topics.body;

@@ -30,12 +30,6 @@ std::optional<StoredState> DecodeState(std::string_view bytes) {
   return EncodedState(std::string(bytes)).ToStored();
 }
 
-int64_t EncodedState::ts_ms() const {
-  uint64_t ts = 0;
-  for (size_t i = 1; i < kHeaderBytes; ++i) ts = (ts << 8) | static_cast<unsigned char>(bytes_[i]);
-  return static_cast<int64_t>(ts);
-}
-
 StatePtr EncodedState::Make(const StoredState& state) { return std::make_shared<const EncodedState>(EncodeState(state)); }
 
 StatePtr EncodedState::FromBytes(std::string_view bytes) {

@@ -42,7 +42,11 @@ class EncodedState {
   static std::shared_ptr<const EncodedState> FromBytes(std::string_view bytes);
 
   bool deleted() const { return bytes_[0] == 'd'; }
-  int64_t ts_ms() const;
+  int64_t ts_ms() const {  // 8 bytes big-endian after the flag; read per exchange, so inline
+    uint64_t ts = 0;
+    for (size_t i = 1; i < kHeaderBytes; ++i) ts = (ts << 8) | static_cast<unsigned char>(bytes_[i]);
+    return static_cast<int64_t>(ts);
+  }
   std::string_view value() const { return std::string_view(bytes_).substr(kHeaderBytes); }
   const std::string& bytes() const { return bytes_; }
   StoredState ToStored() const { return StoredState{deleted(), ts_ms(), std::string(value())}; }

@@ -41,12 +41,13 @@ struct DispatcherOptions {
   size_t response_excerpt_bytes = 256;
   size_t read_batch = 256;                    // records per log read
   std::chrono::milliseconds commit_interval{100};
-  // Coalescing: while a worker's requests are in flight, events that become ready wait for
-  // those responses (the worker is woken by them anyway) for at most this long, then go out
-  // together. Fast arrivals then cost one wake-up per batch instead of one per event (the
-  // append notification, the receiver's and the response's), which is what keeps the added
-  // latency low near the dispatcher's max rate; an event that finds nothing in flight goes at
-  // once. 0: every ready event is sent at once. At most the added latency of one event.
+  // Coalescing: after a read of new records, records appended within this time wait in the log
+  // and are read together when one hold timer fires, so a stream of appends costs a wake-up
+  // per batch instead of one per event (the append notification, the receiver's, the
+  // response's). Held only when a hold should gather several: after a read of 2 to 31
+  // records, or of one while records come at least two per coalesce_max. A record that
+  // arrives when none was read recently goes at once; a key's next event and retries are never
+  // held. 0: every record is read and sent at once. At most the added latency of one event.
   std::chrono::microseconds coalesce_max{250};
   std::chrono::milliseconds topic_scan_interval{1000};
   std::vector<Cidr> allow;                    // --webhook-allow: exceptions to the SSRF guard

@@ -16,6 +16,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -82,6 +83,7 @@ struct CaptureProxy::Impl {
   std::vector<Endpoint> upstream;
   int listen_fd = -1;
   std::atomic<uint64_t> active{0};
+  std::atomic<uint32_t> next_loop{0};  // round-robin owner of the next accepted connection
   std::vector<std::unique_ptr<Loop>> loops;
   std::vector<std::thread> threads;
   std::atomic<bool> stopped{false};
@@ -133,6 +135,7 @@ class Loop {
     epoll_ctl(ep_, EPOLL_CTL_ADD, impl_->listen_fd, &ev);
   }
   ~Loop() {
+    for (auto& [fd, ip] : inbox_) close(fd);
     for (Conn* c : conns_) {
       CloseFds(c);
       delete c;
@@ -146,6 +149,14 @@ class Loop {
     uint64_t one = 1;
     [[maybe_unused]] ssize_t n = write(wake_, &one, sizeof one);
   }
+  // Gives this loop a connection another loop accepted (once per connection, never per request).
+  void Hand(int fd, std::string ip) {
+    {
+      std::lock_guard<std::mutex> lock(inbox_mu_);
+      inbox_.emplace_back(fd, std::move(ip));
+    }
+    Wake();
+  }
   LoopCounters counters;
 
  private:
@@ -155,6 +166,15 @@ class Loop {
   }
 
   void Accept();
+  void Adopt(int fd, std::string ip);
+  void TakeInbox() {
+    std::vector<std::pair<int, std::string>> fds;
+    {
+      std::lock_guard<std::mutex> lock(inbox_mu_);
+      fds.swap(inbox_);
+    }
+    for (auto& [fd, ip] : fds) Adopt(fd, std::move(ip));
+  }
   void StartConnect(Conn* c);
   void OnConnectDone(Conn* c);
   void ConnectFailed(Conn* c);
@@ -186,6 +206,8 @@ class Loop {
   std::vector<Conn*> conns_;  // every live connection of this loop (for Stop)
   std::vector<Conn*> timed_;  // connections with a deadline (connecting, draining)
   std::vector<Conn*> dead_;   // closed during this batch of events; freed after it
+  std::mutex inbox_mu_;
+  std::vector<std::pair<int, std::string>> inbox_;  // accepted by another loop; guarded
 };
 
 Conn::Conn(Loop* l, int c, std::string ip, const CaptureProxy::Impl& impl)
@@ -219,6 +241,7 @@ void Loop::Run() {
       if (tag == kWakeTag) {
         uint64_t v;
         [[maybe_unused]] ssize_t r = read(wake_, &v, sizeof v);
+        TakeInbox();
       } else if (tag == kListenTag) {
         Accept();
       } else {
@@ -256,17 +279,29 @@ void Loop::Accept() {
       continue;
     }
     impl_->active.fetch_add(1, std::memory_order_relaxed);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    Conn* c = new Conn(this, fd, SockaddrIp(ss), *impl_);
-    conns_.push_back(c);
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = Tag(c, false);
-    epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
-    SetDeadline(c, NowMs() + impl_->options.connect_timeout_ms);
-    StartConnect(c);
+    // Round-robin over the loops: whichever loop the kernel wakes would otherwise take a
+    // whole burst of connections (a load generator connects all at once).
+    size_t n = impl_->loops.size();
+    Loop* owner = impl_->loops[impl_->next_loop.fetch_add(1, std::memory_order_relaxed) % n].get();
+    if (owner == this) {
+      Adopt(fd, SockaddrIp(ss));
+    } else {
+      owner->Hand(fd, SockaddrIp(ss));
+    }
   }
+}
+
+void Loop::Adopt(int fd, std::string ip) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  Conn* c = new Conn(this, fd, std::move(ip), *impl_);
+  conns_.push_back(c);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = Tag(c, false);
+  epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+  SetDeadline(c, NowMs() + impl_->options.connect_timeout_ms);
+  StartConnect(c);
 }
 
 void Loop::StartConnect(Conn* c) {

@@ -12,7 +12,11 @@ latency histogram's p50/p99 bucket bounds.
 Then, in the same server, a second phase sends `count` further exchanges paced at half the
 end-to-end rate just measured (NDJSON requests of --paced-batch lines, evenly spaced) and reports
 the ingest->topic latency (raw append to outputs durable, the server's histogram, this phase
-only) as p50/p99 bucket bounds.
+only) as p50/p99 bucket bounds, and where records wait in this phase: the pipeline pass's phases
+(eventception_pipeline_pass_seconds: queue = the oldest record's wait for the pass to start,
+process, commit = the pass's transaction, state = the changelog state checkpoint after it) and
+ingest's durable append (eventception_ingest_append_seconds). EC_BENCH_SERVE_LOG=FILE keeps the
+server's output.
 
 Last, syslog-ng 3.38 (the anchor harness, ../shared/anchors/pipeline/run_pipeline.py, mode
 `nofilter`: parse each JSON line, write a reshaped line) gets the same shop lines over one TCP

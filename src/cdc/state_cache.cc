@@ -1,6 +1,7 @@
 #include "cdc/state_cache.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace ec::cdc {
 namespace {
@@ -92,11 +93,32 @@ void StateCache::Pin(std::string_view encoded_key, StatePtr state) {
 }
 
 std::vector<StateCache::PinnedState> StateCache::PinnedInKeyOrder() const {
+  // Sorted by the keys' first 16 bytes held in the vector (big-endian, zero-padded: integer
+  // order is byte order), so most comparisons do not reach into the hash-map nodes, which lie
+  // all over the heap; equal prefixes fall back to the whole keys.
+  struct Item {
+    uint64_t hi = 0, lo = 0;
+    PinnedState pinned;
+  };
+  auto prefix = [](std::string_view key, size_t from) {
+    uint64_t v = 0;
+    for (size_t i = from; i < from + 8; ++i) v = (v << 8) | (i < key.size() ? static_cast<unsigned char>(key[i]) : 0u);
+    return v;
+  };
+  std::vector<Item> items;
+  items.reserve(pinned_.size);
+  for (const Slot* s = pinned_.head; s != nullptr; s = s->second.next) {
+    std::string_view key = s->first;
+    items.push_back({prefix(key, 0), prefix(key, 8), {key, s->second.state.get()}});
+  }
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    if (a.hi != b.hi) return a.hi < b.hi;
+    if (a.lo != b.lo) return a.lo < b.lo;
+    return a.pinned.encoded_key < b.pinned.encoded_key;
+  });
   std::vector<PinnedState> out;
-  out.reserve(pinned_.size);
-  for (const Slot* s = pinned_.head; s != nullptr; s = s->second.next) out.push_back({s->first, s->second.state.get()});
-  std::sort(out.begin(), out.end(),
-            [](const PinnedState& a, const PinnedState& b) { return a.encoded_key < b.encoded_key; });
+  out.reserve(items.size());
+  for (const Item& i : items) out.push_back(i.pinned);
   return out;
 }
 

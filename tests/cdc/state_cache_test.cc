@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 
@@ -93,6 +94,20 @@ TEST(StateCache, PinnedEntriesAreReadAndNeverEvictedUntilWritten) {
   auto pinned = c.PinnedInKeyOrder();
   ASSERT_EQ(pinned.size(), 12u);
   for (size_t i = 1; i < pinned.size(); ++i) EXPECT_LT(pinned[i - 1].encoded_key, pinned[i].encoded_key);
+  {
+    // Key order as std::string compares, also where keys share their first 16 bytes, differ
+    // by length only, or hold '\0' and bytes >= 0x80.
+    StateCache order(1 << 20);
+    std::vector<std::string> keys = {"order", std::string("order\0", 6), std::string("order\0o-1", 9),
+                                     "order/aaaaaaaaaaaaaaaaaaaa2", "order/aaaaaaaaaaaaaaaaaaaa10", "order/aaaaaaaaaa",
+                                     "\xff\x01", "\x7f", "", "a", std::string(20, 'z'), std::string(16, 'z')};
+    for (const std::string& k : keys) order.Pin(k, State(false, 1, "1"));
+    std::vector<std::string> want = keys;
+    std::sort(want.begin(), want.end());
+    std::vector<std::string> got;
+    for (const auto& p : order.PinnedInKeyOrder()) got.emplace_back(p.encoded_key);
+    EXPECT_EQ(got, want);
+  }
   // Written: they become cache entries, bounded again.
   c.Written();
   EXPECT_EQ(c.pinned(), 0u);

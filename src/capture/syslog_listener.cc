@@ -27,6 +27,7 @@ struct SyslogListener::Impl {
   SyslogListenerOptions options;
   MessageFn on_message;
   DeadLetterFn on_dead_letter;
+  BatchEndFn on_batch_end;
   asio::io_context ioc;
   udp::socket udp_socket{ioc};
   tcp::acceptor acceptor{ioc};
@@ -54,6 +55,10 @@ struct SyslogListener::Impl {
     }
     delivered.fetch_add(1, std::memory_order_relaxed);
     on_message(std::move(parsed).value());
+  }
+
+  void BatchEnd() {
+    if (on_batch_end) on_batch_end();
   }
 
   void Bad(std::string_view raw, const Status& why) {
@@ -85,6 +90,7 @@ struct SyslogListener::Impl {
       for (int i = 0; i < n; ++i) {
         Handle(std::string_view(datagrams.data() + static_cast<size_t>(i) * kMaxDatagram, headers[i].msg_len));
       }
+      BatchEnd();
       if (static_cast<size_t>(n) < kDatagramsPerCall) return;
     }
   }
@@ -128,11 +134,13 @@ class TcpPeer : public std::enable_shared_from_this<TcpPeer> {
       self->timer_.cancel();
       if (ec) {
         if (ec == asio::error::eof) self->framer_.Finish();
+        self->impl_->BatchEnd();
         error_code ignored;
         self->socket_.close(ignored);
         return;
       }
       self->framer_.Feed(std::string_view(self->buf_.data(), n));
+      self->impl_->BatchEnd();
       self->Read();
     });
   }
@@ -165,7 +173,8 @@ void SyslogListener::Impl::Accept() {
 
 Result<std::unique_ptr<SyslogListener>> SyslogListener::Start(const SyslogListenerOptions& options,
                                                               MessageFn on_message,
-                                                              DeadLetterFn on_dead_letter) {
+                                                              DeadLetterFn on_dead_letter,
+                                                              BatchEndFn on_batch_end) {
   if (options.udp_listen.empty() && options.tcp_listen.empty()) {
     return InvalidArgument("the syslog listener needs a UDP or a TCP address (HOST:PORT)");
   }
@@ -173,6 +182,7 @@ Result<std::unique_ptr<SyslogListener>> SyslogListener::Start(const SyslogListen
   impl->options = options;
   impl->on_message = std::move(on_message);
   impl->on_dead_letter = std::move(on_dead_letter);
+  impl->on_batch_end = std::move(on_batch_end);
   impl->datagrams.resize(Impl::kDatagramsPerCall * Impl::kMaxDatagram);
   impl->headers.resize(Impl::kDatagramsPerCall);
   impl->iovecs.resize(Impl::kDatagramsPerCall);

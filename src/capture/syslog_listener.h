@@ -38,12 +38,16 @@ class SyslogListener {
   // Both run on the listener's I/O thread, one call at a time, and must not block for long.
   using MessageFn = std::function<void(SyslogMessage&&)>;
   using DeadLetterFn = std::function<void(std::string_view raw, const Status& why)>;
+  // Called on the I/O thread after the messages of one read (a TCP read, a recvmmsg round, a
+  // peer's end) went to MessageFn: where a caller batching messages hands its batch on.
+  using BatchEndFn = std::function<void()>;
 
   // Binds the configured sockets and starts the I/O thread. Errors: kInvalidArgument for a bad
   // address (quoted) or when neither UDP nor TCP is configured; kIoError when binding fails.
   static Result<std::unique_ptr<SyslogListener>> Start(const SyslogListenerOptions& options,
                                                        MessageFn on_message,
-                                                       DeadLetterFn on_dead_letter);
+                                                       DeadLetterFn on_dead_letter,
+                                                       BatchEndFn on_batch_end = nullptr);
   ~SyslogListener();  // Stop()
 
   uint16_t udp_port() const;  // 0 when not listening

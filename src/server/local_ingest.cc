@@ -35,11 +35,15 @@ LocalIngest::LocalIngest(IngestOptions options, std::string dead_letter_topic, l
 
 Result<LocalIngestResult> LocalIngest::AppendTexts(std::span<const std::string> texts,
                                                    std::string_view format) {
+  std::vector<std::string_view> views(texts.begin(), texts.end());
+  return AppendViews(views, format);
+}
+
+Result<LocalIngestResult> LocalIngest::AppendViews(std::span<const std::string_view> texts,
+                                                   std::string_view format) {
   Arena arena(64 << 10);
   std::vector<RawRecord> records;
-  std::vector<std::string_view> views;
   records.reserve(texts.size());
-  views.reserve(texts.size());
   json::ParseOptions popts;
   popts.max_depth = options_.max_json_depth;
   for (size_t i = 0; i < texts.size(); ++i) {
@@ -53,9 +57,8 @@ Result<LocalIngestResult> LocalIngest::AppendTexts(std::span<const std::string> 
       r.error = json::ParseInto(texts[i], &arena, &r.value, popts);
     }
     records.push_back(std::move(r));
-    views.push_back(texts[i]);
   }
-  return AppendRecords(records, views, format, &arena);
+  return AppendRecords(records, texts, format, &arena);
 }
 
 Result<LocalIngestResult> LocalIngest::AppendRecords(const std::vector<RawRecord>& records,

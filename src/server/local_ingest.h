@@ -45,6 +45,8 @@ class LocalIngest {
   // Each text is one raw record (one JSON value) in `format` ("detect" or a decoder name).
   // Errors (kUnavailable/kIoError) only when the append failed: nothing was stored, retry.
   Result<LocalIngestResult> AppendTexts(std::span<const std::string> texts, std::string_view format);
+  // The same for texts that live elsewhere (e.g. a packed batch of syslog messages).
+  Result<LocalIngestResult> AppendViews(std::span<const std::string_view> texts, std::string_view format);
   // Already-parsed records; `texts[i]` is the raw text of records[i] (for dead letters).
   Result<LocalIngestResult> AppendRecords(const std::vector<RawRecord>& records,
                                           std::span<const std::string_view> texts,

@@ -107,6 +107,35 @@ TEST_F(ServeSourcesTest, SyslogOverTcpAndUdpBecomesEventsAndBadLinesAreDeadLette
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
 }
 
+// The listener hands messages to the ingest queue in packed batches of up to 256: a burst of
+// 700 in one write spans three batches (and reads of any size); every message becomes exactly
+// one event, the one with its own key.
+TEST_F(ServeSourcesTest, SyslogBurstAcrossPackedBatchesLosesAndRepeatsNothing) {
+  Start({"--syslog-tcp", "127.0.0.1:0"});
+  uint16_t tcp = PortFromLog(server_->log(), "Syslog listening on.* tcp 127\\.0\\.0\\.1:(\\d+)");
+  ASSERT_NE(tcp, 0) << server_->log();
+  const int n = 700;
+  std::string bytes;
+  std::set<std::string> want;
+  for (int i = 0; i < n; ++i) {
+    const std::string key = "o-b" + std::to_string(i);
+    std::string m = "<134>1 2026-11-27T10:15:30Z gw nginx - - - " + OrderExchange("bx-" + std::to_string(i), key) + "\n";
+    bytes += std::to_string(m.size()) + " " + m;
+    want.insert(key);
+  }
+  int fd = testing::ConnectTo(tcp);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::WriteAll(fd, bytes));
+  close(fd);
+  std::vector<Message> events = WaitFor(server_->kafka_port(), "shop.order.placed", n);
+  EXPECT_EQ(events.size(), static_cast<size_t>(n)) << server_->log();
+  EXPECT_EQ(Keys(events), want);
+  TestHttpClient http(server_->http_port());
+  ClientResponse metrics = http.Request("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("eventception_syslog_messages_total 700\n"), std::string::npos) << metrics.body;
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
 TEST_F(ServeSourcesTest, CaptureProxyInsideServeRecordsIntoTheLocalPipeline) {
   testing::TestUpstream upstream;
   Start({"--proxy-listen", "127.0.0.1:0", "--proxy-upstream", upstream.url()});

@@ -39,6 +39,9 @@ static_assert(k502.size() - k502.find("\r\n\r\n") - 4 == 32, "Content-Length of 
 constexpr int kDrainAfter502Ms = 1000;  // how long unread request bytes are drained after a 502
 constexpr int kSweepMs = 50;            // deadline resolution while connects/drains are pending
 constexpr int kMaxAcceptBurst = 64;
+// Out of descriptors or memory, accept() fails while the listening socket stays readable: a
+// loop would spin on it at 100% CPU. It stops listening for this long instead, then retries.
+constexpr int kAcceptPauseMs = 100;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -49,7 +52,7 @@ int64_t NowMs() {
 // Counters of one I/O thread (own cache line: threads never write each other's).
 struct alignas(64) LoopCounters {
   std::atomic<uint64_t> accepted{0}, refused{0}, connect_failures{0}, exchanges{0}, untracked{0},
-      tunnels{0}, c2u_bytes{0}, u2c_bytes{0};
+      tunnels{0}, c2u_bytes{0}, u2c_bytes{0}, accept_pauses{0};
 };
 
 void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
@@ -128,11 +131,7 @@ class Loop {
     ev.events = EPOLLIN;
     ev.data.u64 = kWakeTag;
     epoll_ctl(ep_, EPOLL_CTL_ADD, wake_, &ev);
-    // Every loop waits on the one listening socket; EPOLLEXCLUSIVE wakes one of them per
-    // connection instead of all.
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    ev.data.u64 = kListenTag;
-    epoll_ctl(ep_, EPOLL_CTL_ADD, impl_->listen_fd, &ev);
+    Listen();
   }
   ~Loop() {
     for (auto& [fd, ip] : inbox_) close(fd);
@@ -166,6 +165,28 @@ class Loop {
   }
 
   void Accept();
+  // Every loop waits on the one listening socket; EPOLLEXCLUSIVE wakes one of them per
+  // connection instead of all. (An EPOLLEXCLUSIVE registration cannot be modified, so a pause
+  // removes it and Listen adds it again.)
+  void Listen() {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = kListenTag;
+    epoll_ctl(ep_, EPOLL_CTL_ADD, impl_->listen_fd, &ev);
+  }
+  void PauseAccepting() {
+    epoll_ctl(ep_, EPOLL_CTL_DEL, impl_->listen_fd, nullptr);
+    accept_resume_at_ = NowMs() + kAcceptPauseMs;
+    Bump(counters.accept_pauses);
+  }
+  int WaitTimeoutMs() const {
+    int timeout = timed_.empty() ? -1 : kSweepMs;
+    if (accept_resume_at_ != 0) {
+      int left = static_cast<int>(std::max<int64_t>(0, accept_resume_at_ - NowMs()));
+      timeout = timeout < 0 ? left : std::min(timeout, left);
+    }
+    return timeout;
+  }
   void Adopt(int fd, std::string ip);
   void TakeInbox() {
     std::vector<std::pair<int, std::string>> fds;
@@ -206,6 +227,7 @@ class Loop {
   std::vector<Conn*> conns_;  // every live connection of this loop (for Stop)
   std::vector<Conn*> timed_;  // connections with a deadline (connecting, draining)
   std::vector<Conn*> dead_;   // closed during this batch of events; freed after it
+  int64_t accept_resume_at_ = 0;  // while accepting is paused: when to listen again; else 0
   std::mutex inbox_mu_;
   std::vector<std::pair<int, std::string>> inbox_;  // accepted by another loop; guarded
 };
@@ -230,8 +252,7 @@ void Loop::Run() {
   std::vector<epoll_event> events(256);
   int64_t next_sweep = 0;
   while (!impl_->stopped.load(std::memory_order_relaxed)) {
-    int timeout = timed_.empty() ? -1 : kSweepMs;
-    int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()), timeout);
+    int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()), WaitTimeoutMs());
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
@@ -248,6 +269,10 @@ void Loop::Run() {
         Conn* c = reinterpret_cast<Conn*>(tag & ~uint64_t{7});
         if (c->state != Conn::State::kClosed) OnEvent(c, (tag & 1) != 0, events[i].events);
       }
+    }
+    if (accept_resume_at_ != 0 && NowMs() >= accept_resume_at_) {
+      accept_resume_at_ = 0;
+      Listen();  // level-triggered: connections still queued are reported at once
     }
     if (!timed_.empty()) {
       int64_t now = NowMs();
@@ -271,7 +296,10 @@ void Loop::Accept() {
     socklen_t len = sizeof ss;
     int fd = accept4(impl_->listen_fd, reinterpret_cast<sockaddr*>(&ss), &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN: another loop took it, or nothing left
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) PauseAccepting();
+      return;  // EAGAIN: another loop took it, or nothing left; others: the next wake-up retries
+    }
     Bump(counters.accepted);
     if (impl_->active.load(std::memory_order_relaxed) >= impl_->options.max_connections) {
       Bump(counters.refused);
@@ -673,6 +701,7 @@ ProxyStats CaptureProxy::stats() const {
     s.exchanges += c.exchanges.load();
     s.untracked_connections += c.untracked.load();
     s.tunnels += c.tunnels.load();
+    s.accept_pauses += c.accept_pauses.load();
     s.bytes_client_to_upstream += c.c2u_bytes.load();
     s.bytes_upstream_to_client += c.u2c_bytes.load();
   }

@@ -35,6 +35,7 @@ struct ProxyStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_active = 0;
   uint64_t connections_refused = 0;       // over max_connections
+  uint64_t accept_pauses = 0;             // accept() out of descriptors/memory: paused 100 ms
   uint64_t upstream_connect_failures = 0;  // answered 502
   uint64_t exchanges = 0;                  // handed to the capture callback
   uint64_t untracked_connections = 0;      // bytes that were not HTTP/1.1: forwarded, not recorded

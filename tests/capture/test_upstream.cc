@@ -7,8 +7,11 @@
 #include <unistd.h>
 
 #include <boost/beast/http.hpp>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 namespace ec::capture::testing {
 namespace http = boost::beast::http;
@@ -153,7 +156,14 @@ std::string TestUpstream::ingested() {
 void TestUpstream::AcceptLoop() {
   while (!stop_) {
     int fd = accept(listen_fd_, nullptr, nullptr);
-    if (fd < 0) return;
+    if (fd < 0) {
+      // A test may run the process out of descriptors for a while: wait and retry then.
+      if (!stop_ && (errno == EMFILE || errno == ENFILE || errno == EINTR || errno == ECONNABORTED)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      return;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     size_t index;

@@ -1,31 +1,13 @@
 #include "cdc/json_text_match.h"
 
-#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 
+#include "json/writer.h"
+
 namespace ec::cdc {
 namespace {
-
-// Bytes that AppendQuoted does not copy as they are (json/writer.cc): controls, '"', '\\' and
-// 0xED. A string holding one is left to the full comparison.
-constexpr std::array<bool, 256> MakeEscapedTable() {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] = true;
-  t['"'] = t['\\'] = t[0xED] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kEscaped = MakeEscapedTable();
-
-// Most strings of a state are short member names and values: a table lookup per byte beats
-// word-at-a-time tricks on them.
-bool HasEscaped(std::string_view s) {
-  for (char c : s) {
-    if (kEscaped[static_cast<unsigned char>(c)]) return true;
-  }
-  return false;
-}
 
 bool IsNumberByte(char c) { return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'; }
 
@@ -78,10 +60,12 @@ class Matcher {
     return true;
   }
 
+  // A string with a byte AppendQuoted escapes is written differently: no match here, so the
+  // caller falls back to the full comparison.
   bool String(std::string_view s) {
     if (static_cast<size_t>(end_ - p_) < s.size() + 2 || *p_ != '"') return false;
     const char* t = p_ + 1;
-    if (t[s.size()] != '"' || std::memcmp(t, s.data(), s.size()) != 0 || HasEscaped(s)) return false;
+    if (t[s.size()] != '"' || std::memcmp(t, s.data(), s.size()) != 0 || !json::QuotedAsIs(s)) return false;
     p_ = t + s.size() + 1;
     return true;
   }

@@ -127,6 +127,13 @@ constexpr std::array<bool, 256> kSpecial = MakeSpecialTable();
 
 }  // namespace
 
+bool QuotedAsIs(std::string_view s) {
+  for (char c : s) {
+    if (kSpecial[static_cast<unsigned char>(c)]) return false;
+  }
+  return true;
+}
+
 void AppendQuoted(std::string_view s, std::string* out) {
   out->reserve(out->size() + s.size() + 2);
   out->push_back('"');

@@ -19,5 +19,8 @@ void AppendJsonPretty(const Value& v, int indent, std::string* out);
 void AppendJsNumber(double d, std::string* out);
 // Appends `s` as a quoted JSON string, escaped as JSON.stringify does.
 void AppendQuoted(std::string_view s, std::string* out);
+// True when AppendQuoted writes `s` unchanged between its quotes (no byte needs escaping): a
+// stored JSON text can then be compared with `s` byte for byte.
+bool QuotedAsIs(std::string_view s);
 
 }  // namespace ec::json

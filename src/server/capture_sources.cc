@@ -10,6 +10,7 @@
 #include "capture/captured_exchange.h"
 #include "capture/proxy.h"
 #include "capture/syslog_listener.h"
+#include "log/bytes.h"
 #include "server/local_ingest.h"
 #include "server/metrics.h"
 
@@ -39,10 +40,7 @@ struct SyslogPacker {
 
   void Add(std::string_view msg) {
     if (batch.empty()) batch.reserve(kPackedBytes + msg.size() + 4);
-    const uint32_t n = static_cast<uint32_t>(msg.size());
-    char size[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
-                    static_cast<char>(n)};
-    batch.append(size, 4);
+    log::bytes::PutBe(&batch, msg.size(), 4);
     batch.append(msg);
     if (++messages >= kPackedMessages || batch.size() >= kPackedBytes) Flush();
   }
@@ -58,8 +56,7 @@ struct SyslogPacker {
 void UnpackSyslog(std::string_view packed, std::vector<std::string_view>* out) {
   size_t at = 0;
   while (at + 4 <= packed.size()) {
-    const auto* p = reinterpret_cast<const unsigned char*>(packed.data() + at);
-    const size_t n = (size_t{p[0]} << 24) | (size_t{p[1]} << 16) | (size_t{p[2]} << 8) | p[3];
+    const size_t n = log::bytes::LoadBe(packed.data() + at, 4);
     at += 4;
     if (at + n > packed.size()) break;  // cannot happen: SyslogPacker wrote it
     out->push_back(packed.substr(at, n));

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 
 namespace ec::json {
@@ -70,10 +71,63 @@ std::string ToJson(const Value& v) {
 
 void AppendJsonPretty(const Value& v, int indent, std::string* out) { AppendValue(v, indent, 0, out); }
 
+namespace {
+
+// Fast path of AppendJsNumber for the numbers APIs mostly carry: integers below 2^53 and
+// decimals with at most four fractional digits (prices), |d| < 1e9. Writes what the general
+// path writes (shortest round-trip digits in ECMA-262 layout) and returns true, or returns
+// false when `d` is not such a number. Why the output is the same: below 2^53 every integer
+// is a double of its own, so an integral d's shortest digits are its exact decimal digits;
+// for d == n / 10^k (the division is correctly rounded, so this says n / 10^k is the decimal
+// nearest to d among those with k fractional digits) with |d| < 1e9, doubles there lie less
+// than 1.2e-7 apart, so no other decimal with at most k fractional digits reads back as d,
+// and a shorter one would have at most k of them; the layout is fixed-point for such d
+// (1e-4 <= |d| < 1e21).
+bool AppendShortDecimal(double d, std::string* out) {
+  constexpr double kTwo53 = 9007199254740992.0;
+  char buf[40];
+  char* p = buf;
+  double a = d;
+  if (a < 0) {
+    *p++ = '-';
+    a = -a;
+  }
+  if (!(a < kTwo53)) return false;  // also NaN
+  const auto whole = static_cast<uint64_t>(a);
+  if (static_cast<double>(whole) == a) {
+    p = std::to_chars(p, buf + sizeof buf, whole).ptr;
+    out->append(buf, static_cast<size_t>(p - buf));
+    return true;
+  }
+  if (!(a < 1e9)) return false;
+  uint64_t scale = 10;
+  for (int k = 1; k <= 4; ++k, scale *= 10) {
+    const auto n = static_cast<uint64_t>(std::llround(a * static_cast<double>(scale)));
+    if (static_cast<double>(n) / static_cast<double>(scale) != a) continue;
+    p = std::to_chars(p, buf + sizeof buf, n / scale).ptr;
+    *p++ = '.';
+    uint64_t frac = n % scale;
+    char digits[4];
+    for (int i = k - 1; i >= 0; --i) {
+      digits[i] = static_cast<char>('0' + frac % 10);
+      frac /= 10;
+    }
+    int len = k;
+    while (len > 1 && digits[len - 1] == '0') --len;  // n % scale != 0: a digit stays
+    for (int i = 0; i < len; ++i) *p++ = digits[i];
+    out->append(buf, static_cast<size_t>(p - buf));
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void AppendJsNumber(double d, std::string* out) {
+  if (d == 0) { out->push_back('0'); return; }  // also -0, as JavaScript prints it
+  if (AppendShortDecimal(d, out)) return;
   if (std::isnan(d)) { out->append("NaN"); return; }
   if (std::isinf(d)) { out->append(d > 0 ? "Infinity" : "-Infinity"); return; }
-  if (d == 0) { out->push_back('0'); return; }  // also -0, as JavaScript prints it
   // Shortest round-trip digits and exponent, then ECMA-262 Number::toString layout.
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);

@@ -6,7 +6,11 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -148,6 +152,60 @@ void BM_ReadSequential(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_ReadSequential)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The shape of an exactly-once pipeline pass (src/server/pipeline_txn.cc): one kSync batch
+// (~8 KiB) to each of `partitions` partitions at once (outputs + offset record, group-committed
+// by the flusher's `sync_threads`), then one small kSync append to another partition (the
+// decision). Reports p50/p99 of the pass's two rounds (ms), with and without segment
+// preallocation (PartitionLog::SetPreallocateBytes, 8 MiB as `serve` runs it).
+// Args: preallocate (0/1), partitions, sync threads.
+void BM_PassCommitShape(benchmark::State& state) {
+  const bool preallocate = state.range(0) != 0;
+  const int partitions = static_cast<int>(state.range(1));
+  const int sync_threads = static_cast<int>(state.range(2));
+  const std::string output = MakeBatch(8), decision = MakeBatch(1);
+  std::string dir = BenchDir("pass");
+  Flusher flusher(1000, sync_threads);
+  std::vector<std::unique_ptr<PartitionLog>> logs;
+  for (int p = 0; p <= partitions; ++p) {
+    logs.push_back(PartitionLog::Open(Env::Default(), dir + "/p-" + std::to_string(p), "bench", p, Config(), &flusher).value());
+    logs.back()->SetPreallocateBytes(preallocate ? 8u << 20 : 0);
+  }
+  std::vector<double> ms;
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    std::atomic<int> pending{partitions};
+    std::atomic<bool> failed{false};
+    std::mutex mu;
+    std::condition_variable cv;
+    for (int p = 0; p < partitions; ++p) {
+      logs[p]->AppendAsync(output, {Durability::kSync}, [&](const AppendResult& r) {
+        if (!r.ok()) failed = true;
+        std::lock_guard l(mu);
+        if (--pending == 0) cv.notify_all();
+      });
+    }
+    {
+      std::unique_lock l(mu);
+      cv.wait(l, [&] { return pending.load() == 0; });
+    }
+    if (!logs[partitions]->Append(decision, {Durability::kSync}).ok()) failed = true;
+    if (failed) state.SkipWithError("append failed");
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  if (!ms.empty()) {
+    state.counters["p50_ms"] = ms[ms.size() / 2];
+    state.counters["p99_ms"] = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+    state.counters["max_ms"] = ms.back();
+  }
+  logs.clear();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_PassCommitShape)
+    ->ArgNames({"prealloc", "partitions", "sync_threads"})
+    ->Args({0, 9, 4})->Args({1, 9, 4})->Args({0, 9, 12})->Args({1, 9, 12})
+    ->Iterations(400)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace ec::log

@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 namespace ec::log {
 namespace {
@@ -22,32 +24,63 @@ Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
 
 class PosixFile : public File {
  public:
-  PosixFile(int fd, std::string path, uint64_t size) : fd_(fd), path_(std::move(path)), size_(size) {}
+  PosixFile(int fd, std::string path, uint64_t size)
+      : fd_(fd), path_(std::move(path)), size_(size), allocated_(size) {}
   ~PosixFile() override { ::close(fd_); }
 
   Status Append(std::string_view data) override {
+    // mu_ orders appends against the preallocator's zero writes, which must never land on
+    // bytes an append has written.
+    std::lock_guard lock(mu_);
     uint64_t at = size_.load(std::memory_order_relaxed);
-    while (!data.empty()) {
-      ssize_t n = ::pwrite(fd_, data.data(), data.size(), static_cast<off_t>(at));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        int err = errno;
-        size_.store(at, std::memory_order_release);
-        return ErrnoStatus("write", path_, err);
-      }
-      at += static_cast<uint64_t>(n);
-      data.remove_prefix(static_cast<size_t>(n));
-    }
+    Status s = WriteAt(at, data);
+    if (at > allocated_) allocated_ = at;
     size_.store(at, std::memory_order_release);
-    return Status::Ok();
+    return s;
   }
   Status Sync() override {
     if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync", path_, errno);
     return Status::Ok();
   }
   Status Truncate(uint64_t size) override {
+    std::lock_guard lock(mu_);
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", path_, errno);
     size_.store(size, std::memory_order_release);
+    allocated_ = size;
+    return Status::Ok();
+  }
+  Result<uint64_t> Preallocate(uint64_t end) override {
+    // Small steps under mu_, so an append waits for at most one step's copy.
+    static constexpr size_t kStep = 64 * 1024;
+    static const std::string* zeros = new std::string(kStep, '\0');  // never freed
+    bool wrote = false;
+    while (true) {
+      std::lock_guard lock(mu_);
+      if (trimmed_) return allocated_;
+      uint64_t from = std::max(allocated_, size_.load(std::memory_order_relaxed));
+      if (from >= end) break;
+      uint64_t to = std::min<uint64_t>(from + kStep, end);
+      uint64_t at = from;
+      Status s = WriteAt(at, std::string_view(zeros->data(), static_cast<size_t>(to - from)));
+      if (at > allocated_) allocated_ = at;
+      if (!s.ok()) return s;
+      wrote = true;
+    }
+    if (wrote) EC_RETURN_IF_ERROR(Sync());
+    std::lock_guard lock(mu_);
+    return allocated_;
+  }
+  uint64_t AllocatedSize() const override {
+    std::lock_guard lock(mu_);
+    return allocated_;
+  }
+  Status TrimPreallocation() override {
+    std::lock_guard lock(mu_);
+    trimmed_ = true;
+    uint64_t size = size_.load(std::memory_order_relaxed);
+    if (allocated_ <= size) return Status::Ok();
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", path_, errno);
+    allocated_ = size;
     return Status::Ok();
   }
   Result<size_t> ReadAt(uint64_t offset, size_t n, char* scratch) const override {
@@ -73,9 +106,26 @@ class PosixFile : public File {
   }
 
  private:
+  // pwrite of all of `data` at `*at`; `*at` ends after what was written (a prefix on error).
+  Status WriteAt(uint64_t& at, std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::pwrite(fd_, data.data(), data.size(), static_cast<off_t>(at));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write", path_, errno);
+      }
+      at += static_cast<uint64_t>(n);
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return Status::Ok();
+  }
+
   int fd_;
   std::string path_;
-  std::atomic<uint64_t> size_;
+  std::atomic<uint64_t> size_;  // where the next Append writes
+  mutable std::mutex mu_;       // appends, truncation and preallocation steps
+  uint64_t allocated_;          // the file's length: size_ plus zeros written ahead; under mu_
+  bool trimmed_ = false;        // TrimPreallocation ran: preallocate no more; under mu_
 };
 
 class PosixEnv : public Env {

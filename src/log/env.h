@@ -40,6 +40,23 @@ class File {
     (void)offset;
     (void)length;
   }
+
+  // Preallocation (docs/log-format.md, "Preallocated segments"). Writes zeros from the end of
+  // the file's zero-filled region (never below Size()) up to `end`, then fdatasyncs, so the
+  // blocks are allocated AND initialised: an fdatasync after appends into them flushes data
+  // only, with no journal commit for the file's growth (fallocate alone leaves unwritten extents
+  // whose first write still needs one). Size() does not change: it stays where the next Append
+  // writes. One thread may call this while another appends; a no-op after TrimPreallocation.
+  // Returns the end of the zero-filled region. The default does nothing.
+  virtual Result<uint64_t> Preallocate(uint64_t end) {
+    (void)end;
+    return Size();
+  }
+  // The file's length on disk: Size() plus the zero-filled region after it.
+  virtual uint64_t AllocatedSize() const { return Size(); }
+  // Cuts the zero-filled region off (the file ends at Size() again) and stops any further
+  // preallocation: a sealed segment ends at its last batch.
+  virtual Status TrimPreallocation() { return Status::Ok(); }
 };
 
 class Env {

@@ -1,5 +1,6 @@
 #include "log/fault_injection_env.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -17,6 +18,10 @@ std::string DirOf(const std::string& path) {
 struct FaultInjectionEnv::State {
   struct FileState {
     uint64_t synced_size = 0;
+    // End of the zeros a Preallocate made durable (<= the file's length on disk). A crash turns
+    // unsynced data written over them back into zeros (or a torn prefix of it, then zeros):
+    // the file keeps its synced length.
+    uint64_t zeros_end = 0;
     bool creation_unsynced = false;  // created, but its directory was not synced since
   };
   std::mutex mu;
@@ -47,7 +52,9 @@ class FaultFile : public File {
     std::lock_guard lock(state_->mu);
     if (state_->crashed || state_->generation != generation_) return Dead();
     // The model decides what survives, so the real fdatasync is skipped (keeps tests fast).
-    state_->files[base_->path()].synced_size = base_->Size();
+    auto& fs = state_->files[base_->path()];
+    fs.synced_size = base_->Size();
+    fs.zeros_end = base_->AllocatedSize();  // a trimmed tail is gone for good now
     ++state_->syncs;
     return Status::Ok();
   }
@@ -57,6 +64,27 @@ class FaultFile : public File {
     EC_RETURN_IF_ERROR(base_->Truncate(size));
     auto& fs = state_->files[base_->path()];
     if (fs.synced_size > size) fs.synced_size = size;
+    if (fs.zeros_end > size) fs.zeros_end = size;
+    return Status::Ok();
+  }
+  Result<uint64_t> Preallocate(uint64_t end) override {
+    EC_RETURN_IF_ERROR(CheckAlive());
+    // The base writes the zeros and really fdatasyncs them (the data appended before is then
+    // on disk too, but the model keeps treating it as unsynced: the stricter assumption).
+    EC_ASSIGN_OR_RETURN(uint64_t allocated, base_->Preallocate(end));
+    std::lock_guard lock(state_->mu);
+    if (state_->crashed || state_->generation != generation_) return Dead();
+    auto& fs = state_->files[base_->path()];
+    fs.zeros_end = std::max(fs.zeros_end, allocated);
+    return allocated;
+  }
+  uint64_t AllocatedSize() const override { return base_->AllocatedSize(); }
+  Status TrimPreallocation() override {
+    std::lock_guard lock(state_->mu);
+    if (state_->crashed || state_->generation != generation_) return Dead();
+    EC_RETURN_IF_ERROR(base_->TrimPreallocation());
+    // The shorter length is durable only after the next Sync: until then zeros_end stays, and a
+    // crash brings the zeros back (recovery reads them as the end).
     return Status::Ok();
   }
   Result<size_t> ReadAt(uint64_t offset, size_t n, char* scratch) const override {
@@ -106,6 +134,7 @@ Status FaultInjectionEnv::SimulateCrash(const CrashOptions& options) {
       continue;
     }
     uint64_t size = (*f)->Size();
+    uint64_t kept_end = fs.synced_size;
     if (size > fs.synced_size) {
       uint64_t unsynced = size - fs.synced_size;
       uint64_t keep = options.tear_unsynced_tail ? rng() % (unsynced + 1) : 0;
@@ -126,8 +155,15 @@ Status FaultInjectionEnv::SimulateCrash(const CrashOptions& options) {
       } else {
         EC_RETURN_IF_ERROR((*f)->Truncate(new_size));
       }
+      kept_end = (*f)->Size();
+    }
+    // Durable preallocated zeros past what survived stay zeros: the unsynced data written over
+    // them is lost, the file's length is not.
+    if (fs.zeros_end > kept_end) {
+      EC_RETURN_IF_ERROR((*f)->Append(std::string(fs.zeros_end - kept_end, '\0')));
     }
     fs.synced_size = (*f)->Size() < fs.synced_size ? (*f)->Size() : fs.synced_size;
+    fs.zeros_end = std::min(fs.zeros_end, (*f)->Size());
     ++it;
   }
   return Status::Ok();
@@ -158,6 +194,7 @@ Result<std::shared_ptr<File>> FaultInjectionEnv::OpenFile(const std::string& pat
   auto [it, inserted] = state_->files.try_emplace(path);
   if (inserted) {
     it->second.synced_size = existed ? f->Size() : 0;
+    it->second.zeros_end = it->second.synced_size;
     it->second.creation_unsynced = !existed;
   }
   return std::shared_ptr<File>(std::make_shared<FaultFile>(f, state_, state_->generation));

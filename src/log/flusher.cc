@@ -43,6 +43,14 @@ void Flusher::RequestRelease(PartitionLog* log) {
   cv_.notify_one();
 }
 
+void Flusher::RequestPreallocate(PartitionLog* log) {
+  {
+    std::lock_guard l(mu_);
+    if (!preallocate_.insert(log).second) return;  // already queued
+  }
+  cv_.notify_one();
+}
+
 void Flusher::MarkDirty(PartitionLog* log, int64_t flush_ms) {
   int64_t ms = flush_ms >= 0 ? flush_ms : interval_ms_;
   if (ms < 0 || (ms == 0 && flush_ms < 0)) ms = -1;  // interval <= 0: only at stop
@@ -77,6 +85,7 @@ void Flusher::Forget(PartitionLog* log) {
   std::unique_lock l(mu_);
   urgent_.erase(log);
   release_.erase(log);
+  preallocate_.erase(log);
   dirty_.erase(log);
   pass_.erase(log);
   idle_cv_.wait(l, [&] { return !syncing_.count(log); });
@@ -92,7 +101,9 @@ void Flusher::Run(bool periodic_owner) {
   while (true) {
     // Wait for urgent work (or, for the thread that owns it, the next flush deadline). Appends
     // arriving while the syncs run pile up behind the next one: that is the group commit.
-    auto ready = [&] { return stop_ || !urgent_.empty() || !pass_.empty() || !release_.empty(); };
+    auto ready = [&] {
+      return stop_ || !urgent_.empty() || !pass_.empty() || !preallocate_.empty() || !release_.empty();
+    };
     if (periodic_owner) {
       next_due_ = CollectDueLocked(Clock::now());
       rewake_ = false;
@@ -111,25 +122,34 @@ void Flusher::Run(bool periodic_owner) {
       for (auto& [log, due] : dirty_) pass_.insert(log);
       dirty_.clear();
       release_.clear();
+      preallocate_.clear();
     }
-    if (urgent_.empty() && pass_.empty() && release_.empty()) {
+    if (urgent_.empty() && pass_.empty() && preallocate_.empty() && release_.empty()) {
       if (stop_) break;
       continue;
     }
     // Taken one at a time under mu_, so a concurrent Forget() removes it from the sets first.
-    // Syncs come first: a release is only advice to the OS.
-    const bool release = urgent_.empty() && pass_.empty();
-    std::set<PartitionLog*>& from = !urgent_.empty() ? urgent_ : !pass_.empty() ? pass_ : release_;
+    // Syncs come first (appends wait for them); then preallocation (it keeps later syncs
+    // cheap); a release is only advice to the OS.
+    const bool sync = !urgent_.empty() || !pass_.empty();
+    const bool preallocate = !sync && !preallocate_.empty();
+    std::set<PartitionLog*>& from = !urgent_.empty() ? urgent_
+                                    : !pass_.empty() ? pass_
+                                    : preallocate  ? preallocate_
+                                                   : release_;
     PartitionLog* log = *from.begin();
     from.erase(from.begin());
-    if (!release) {
+    if (sync) {
       pass_.erase(log);
       ++sync_calls_;  // counted when issued, so it is exact once the appends it completes return
     }
     ++syncing_[log];
-    if (!urgent_.empty() || !pass_.empty() || !release_.empty()) cv_.notify_one();  // wake a peer
+    if (!urgent_.empty() || !pass_.empty() || !preallocate_.empty() || !release_.empty())
+      cv_.notify_one();  // wake a peer
     l.unlock();
-    if (release) {
+    if (preallocate) {
+      (void)log->Preallocate();  // on failure appends simply grow the file
+    } else if (!sync) {
       log->ReleaseCache();
     } else {
       Status s = log->Flush();  // failures are delivered to the waiting appends

@@ -36,6 +36,9 @@ class Flusher {
   // `log` has appended enough to release the cache behind its window (PartitionLog::
   // ReleaseCache): done by a sync thread when no sync is waiting. Thread-safe.
   void RequestRelease(PartitionLog* log);
+  // `log`'s active segment wants more zero-filled space ahead (PartitionLog::Preallocate): done
+  // by a sync thread after the waiting syncs, before cache releases. Thread-safe.
+  void RequestPreallocate(PartitionLog* log);
   // Removes `log` (before it is destroyed); waits for in-progress syncs of it to finish.
   void Forget(PartitionLog* log);
   // Total fdatasync passes issued (for benchmarks and tests).
@@ -55,6 +58,7 @@ class Flusher {
   Clock::time_point next_due_ = Clock::time_point::max();  // what the periodic owner waits for
   bool rewake_ = false;  // a deadline earlier than next_due_ was added
   std::set<PartitionLog*> pass_;          // the current periodic pass's remaining work
+  std::set<PartitionLog*> preallocate_;   // zero-fills asked for (after syncs)
   std::set<PartitionLog*> release_;       // page-cache releases asked for (lowest priority)
   std::map<PartitionLog*, int> syncing_;  // syncs in progress per partition
   uint64_t sync_calls_ = 0;

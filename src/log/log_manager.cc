@@ -122,6 +122,7 @@ Status LogManager::OpenTopicPartitions(const std::string& name, int32_t from, in
                         PartitionLog::Open(env_, PartitionDir(options_.data_dir, name, p), name, p,
                                            config, flusher_.get()));
     log->SetPageCacheWindow(options_.page_cache_window_bytes);
+    log->SetPreallocateBytes(options_.preallocate_bytes);
     t.logs.push_back(std::move(log));
   }
   t.partitions = to;

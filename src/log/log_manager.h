@@ -46,6 +46,11 @@ struct LogManagerOptions {
   // page-cache pages are the largest cost of a produce on VMs whose hypervisor takes back free
   // guest memory (docs/kafka.md, Performance); consumers further behind read from disk.
   uint64_t page_cache_window_bytes = 64ull << 20;
+  // Zero-filled space kept ahead of each partition's active segment (PartitionLog::
+  // SetPreallocateBytes; 0 = off): appends then overwrite allocated blocks, and their fdatasync
+  // costs no journal commit for the file's growth (docs/log-format.md). Up to this much per
+  // partition, starting at 64 KiB and growing with the segment.
+  uint64_t preallocate_bytes = 8ull << 20;
 };
 
 struct TopicInfo {

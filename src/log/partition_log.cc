@@ -97,6 +97,27 @@ Status WriteSnapshot(Env* env, const std::string& dir, const ProducerStateTable&
                                   EncodeSnapshot(offset, table, pids));
 }
 
+// Where the zero-filled space ahead of `seg`'s end should reach (see SetPreallocateBytes), or
+// 0 when none is wanted. Caller holds mu.
+constexpr uint64_t kMinPreallocate = 64 * 1024;
+uint64_t PreallocateTarget(const PartitionLog::Impl& d, const Segment& seg) {
+  const uint64_t most = d.preallocate.load(std::memory_order_relaxed);
+  if (most == 0) return 0;
+  const uint64_t size = seg.size();
+  const uint64_t ahead = std::min(most, std::max(kMinPreallocate, size));
+  return std::min(size + ahead, static_cast<uint64_t>(std::max<int64_t>(d.config->segment_bytes, 0)));
+}
+
+// Whether the zero-filled space ahead of the active segment's end has fallen below half its
+// target (the caller then asks for a top-up). Caller holds mu.
+bool PreallocateDue(const PartitionLog::Impl& d) {
+  const Segment& seg = *d.active();
+  const uint64_t target = PreallocateTarget(d, seg);
+  if (target <= seg.size()) return false;
+  const uint64_t allocated = seg.log_file()->AllocatedSize();
+  return allocated < target && allocated - std::min(allocated, seg.size()) < (target - seg.size()) / 2;
+}
+
 // Closes the active segment and starts a new one at the log end. Holds append_mu and mu.
 Status RollLocked(Env* env, const std::string& dir, PartitionLog::Impl& d) {
   EC_RETURN_IF_ERROR(d.active()->Seal());
@@ -315,6 +336,7 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
   AppendResult result;
   int64_t new_leo;
   bool release_cache = false;
+  bool preallocate = false;
   {
     std::lock_guard a(d.append_mu);
     if (d.failed) {
@@ -415,6 +437,7 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
       d.leo = next;
       result.log_start_offset = d.log_start;
       new_leo = next;
+      preallocate = PreallocateDue(d);
       if (uint64_t window = d.cache_window.load(std::memory_order_relaxed); window > 0) {
         d.bytes_since_release += seg.size() - size_before;
         if (d.bytes_since_release >= std::max<uint64_t>(window / 16, 1 << 20)) {
@@ -429,6 +452,13 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
       flusher_->RequestRelease(this);
     } else {
       ReleaseCache();
+    }
+  }
+  if (preallocate) {
+    if (flusher_) {
+      flusher_->RequestPreallocate(this);
+    } else {
+      (void)Preallocate();
     }
   }
   {
@@ -520,6 +550,38 @@ bool PartitionLog::dirty() const { return impl_->dirty.load(); }
 
 void PartitionLog::SetPageCacheWindow(uint64_t bytes) {
   impl_->cache_window.store(bytes, std::memory_order_relaxed);
+}
+
+void PartitionLog::SetPreallocateBytes(uint64_t bytes) {
+  impl_->preallocate.store(bytes, std::memory_order_relaxed);
+  bool due;
+  {
+    std::lock_guard l(impl_->mu);
+    due = !impl_->segments.empty() && !impl_->failed && PreallocateDue(*impl_);
+  }
+  if (!due) return;
+  if (flusher_) {
+    flusher_->RequestPreallocate(this);
+  } else {
+    (void)Preallocate();
+  }
+}
+
+Status PartitionLog::Preallocate() {
+  Impl& d = *impl_;
+  std::shared_ptr<Segment> seg;
+  uint64_t target;
+  {
+    std::lock_guard l(d.mu);
+    if (d.segments.empty() || d.failed) return Status::Ok();
+    seg = d.active();
+    target = PreallocateTarget(d, *seg);
+  }
+  // Outside mu: appends go on meanwhile (the file orders them against the zero writes), and a
+  // roll that seals this segment stops it (TrimPreallocation).
+  if (target <= seg->log_file()->AllocatedSize()) return Status::Ok();
+  Result<uint64_t> r = seg->log_file()->Preallocate(target);
+  return r.ok() ? Status::Ok() : r.status();
 }
 
 void PartitionLog::ReleaseCache() {

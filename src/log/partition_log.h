@@ -212,6 +212,19 @@ class PartitionLog {
   // by the Flusher, or inline without one).
   void ReleaseCache();
 
+  // Keeps up to `bytes` of zero-filled, synced space ahead of the active segment's end (0 = none,
+  // the default here; LogManagerOptions::preallocate_bytes sets it), so the fdatasync of an
+  // append writes data only instead of also committing the file's growth to the journal
+  // (docs/log-format.md, "Preallocated segments"). The space ahead starts at 64 KiB and grows
+  // with the segment (never more than its bytes so far, nor past segment.bytes), so quiet
+  // partitions stay small. The zeros are written on the flusher thread (inline without one),
+  // topped up when less than half is left; a roll or a clean close cuts them off, and recovery
+  // reads them as the end of the log.
+  void SetPreallocateBytes(uint64_t bytes);
+  // Zero-fills the active segment ahead of its end up to the target above (called by the
+  // Flusher, or inline without one). Errors are only reported: appends then grow the file.
+  Status Preallocate();
+
   struct Impl;  // internal state (partition_log_impl.h)
 
  private:

@@ -44,6 +44,8 @@ struct PartitionLog::Impl {
   // leave it to the OS. bytes_since_release counts appends (under append_mu) to pace releases.
   std::atomic<uint64_t> cache_window{0};
   uint64_t bytes_since_release = 0;
+  // Preallocation (SetPreallocateBytes): the most zero-filled bytes kept ahead; 0 = off.
+  std::atomic<uint64_t> preallocate{0};
 
   mutable std::mutex wait_mu;
   mutable std::condition_variable data_cv;

@@ -237,9 +237,20 @@ Status Segment::Seal() {
       indexed_max_timestamp_ = max_timestamp_;
     }
   }
+  // A closed segment ends at its last batch: the preallocated zeros go (the sync below makes
+  // the shorter length durable before the next segment is created).
+  EC_RETURN_IF_ERROR(log_->TrimPreallocation());
   EC_RETURN_IF_ERROR(log_->Sync());
   EC_RETURN_IF_ERROR(index_->Sync());
   return time_index_->Sync();
+}
+
+bool Segment::ZeroHeaderAt(uint64_t position, uint64_t limit) const {
+  char buf[kBatchLengthFieldEnd];
+  size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof buf, limit - position));
+  auto n = log_->ReadAt(position, want, buf);
+  if (!n.ok() || *n != want) return false;
+  return std::all_of(buf, buf + want, [](char c) { return c == 0; });
 }
 
 Status Segment::Rebuild(bool truncate_invalid, bool contiguous) {
@@ -260,7 +271,11 @@ Status Segment::Rebuild(bool truncate_invalid, bool contiguous) {
               RecordBatchView::ParseTrusted(batch)->partition_leader_epoch() == 0;
     }
     if (!valid) {
-      if (!truncate_invalid) return Corruption("invalid batch at " + stem_ + ".log:" + std::to_string(pos));
+      // Zeros where a header should be: the preallocated region after the last batch (a batch
+      // never starts with a zero length), i.e. the end, not corruption. Cut off either way:
+      // nothing after the recovered end may survive to be mistaken for data later.
+      if (!truncate_invalid && !ZeroHeaderAt(pos, file_size))
+        return Corruption("invalid batch at " + stem_ + ".log:" + std::to_string(pos));
       EC_RETURN_IF_ERROR(log_->Truncate(pos));
       break;
     }

@@ -59,7 +59,8 @@ class Segment {
 
   // Appends one batch whose offsets are already assigned (its bytes as stored).
   Status Append(const RecordBatchView& batch);
-  // Syncs log + indexes, writes the final time index entry; called when the segment closes.
+  // Syncs log + indexes, writes the final time index entry, cuts off the preallocated zeros
+  // after the last batch; called when the segment closes.
   Status Seal();
   // Reads the header of the batch at `position`; Corruption when not a valid header.
   Result<BatchHeader> ReadHeader(uint64_t position, uint64_t limit) const;
@@ -95,6 +96,9 @@ class Segment {
       : env_(env), stem_(std::move(stem)), base_offset_(base_offset), index_interval_(index_interval) {}
   Status OpenFiles(bool create);
   Status LoadIndexes(bool* consistent);
+  // Whether the bytes at `position` (up to a batch's length field) are all zero: preallocated
+  // space after the last batch.
+  bool ZeroHeaderAt(uint64_t position, uint64_t limit) const;
   void Track(const BatchHeader& h, bool write_index, std::string* index_buf, std::string* time_buf);
 
   Env* env_;

@@ -48,6 +48,7 @@ Status Application::Start() {
   log::LogManagerOptions lo;
   lo.data_dir = config_.data_dir;
   lo.default_partitions = config_.topic_defaults.partitions;
+  lo.preallocate_bytes = config_.log_preallocate_bytes;
   Result<std::unique_ptr<log::LogManager>> logs = log::LogManager::Open(lo);
   if (!logs.ok()) {
     return Status(logs.status().code(), "cannot open data dir '" + config_.data_dir + "': " + logs.status().message());

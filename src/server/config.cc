@@ -140,7 +140,7 @@ Status ParseWindow(Reader& r, const YAML::Node& n, int64_t* out) {
 Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
   Reader r(name);
   if (root.IsNull()) return Status::Ok();  // an empty file keeps every default
-  EC_RETURN_IF_ERROR(r.Keys(root, "the config file", {"listeners", "data_dir", "limits", "ingest", "topic_defaults", "topics", "webhooks", "syslog", "proxy", "firehose", "files", "processing"}));
+  EC_RETURN_IF_ERROR(r.Keys(root, "the config file", {"listeners", "data_dir", "limits", "ingest", "topic_defaults", "topics", "webhooks", "syslog", "proxy", "firehose", "files", "processing", "log"}));
   if (const YAML::Node l = root["listeners"]) {
     EC_RETURN_IF_ERROR(r.Keys(l, "listeners", {"http", "http_threads", "kafka", "kafka_advertised"}));
     if (l["http"]) EC_RETURN_IF_ERROR(r.Address(l["http"], "listeners.http", &c->http_address));
@@ -149,6 +149,10 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
     if (l["kafka_advertised"]) EC_RETURN_IF_ERROR(r.Address(l["kafka_advertised"], "listeners.kafka_advertised", &c->kafka_advertised));
   }
   if (root["data_dir"]) EC_RETURN_IF_ERROR(r.String(root["data_dir"], "data_dir", &c->data_dir));
+  if (const YAML::Node l = root["log"]) {
+    EC_RETURN_IF_ERROR(r.Keys(l, "log", {"preallocate_bytes"}));
+    if (l["preallocate_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["preallocate_bytes"], "log.preallocate_bytes", 0, 1ll << 30, &c->log_preallocate_bytes));
+  }
   if (const YAML::Node l = root["limits"]) {
     EC_RETURN_IF_ERROR(r.Keys(l, "limits", {"max_body_bytes", "max_record_bytes", "max_json_depth", "max_lag_records", "retry_after_seconds"}));
     if (l["max_body_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["max_body_bytes"], "limits.max_body_bytes", 1024, 1ll << 32, &c->max_body_bytes));
@@ -280,6 +284,7 @@ std::string DescribeConfigOptions() {
   line("listeners.kafka_advertised", "the bound address", "address given to Kafka clients");
   line("webhooks.allow", "[]", "CIDRs webhooks may reach despite the SSRF guard (also --webhook-allow)");
   line("data_dir", d.data_dir, "where topics and offsets live; --data-dir");
+  line("log.preallocate_bytes", std::to_string(d.log_preallocate_bytes), "zeros written ahead of each partition's appends, so their fdatasync writes data only (0 = off)");
   line("limits.max_body_bytes", std::to_string(d.max_body_bytes), "HTTP body size (413 beyond)");
   line("limits.max_record_bytes", std::to_string(d.max_record_bytes), "one exchange record (422 beyond)");
   line("limits.max_json_depth", std::to_string(d.max_json_depth), "JSON nesting of a record");

@@ -35,6 +35,9 @@ struct ServerConfig {
   std::string kafka_advertised;  // host:port clients should connect to; empty: the bound one
   // storage
   std::string data_dir = "./eventception-data";
+  // log.preallocate_bytes: zero-filled space kept ahead of each partition's active segment, so
+  // an append's fdatasync writes data only (log::LogManagerOptions::preallocate_bytes; 0 = off).
+  uint64_t log_preallocate_bytes = 8ull << 20;
   // limits
   uint64_t max_body_bytes = 16ull << 20;   // one HTTP request body (after gunzip too)
   uint64_t max_record_bytes = 1ull << 20;  // one raw exchange record

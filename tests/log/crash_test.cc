@@ -52,12 +52,14 @@ struct Model {
 };
 
 void RunCrashRound(uint64_t seed, bool tear, bool garbage, Model* model, const std::string& dir,
-                   FaultInjectionEnv* env, std::shared_ptr<const TopicConfig> config) {
+                   FaultInjectionEnv* env, std::shared_ptr<const TopicConfig> config,
+                   uint64_t preallocate) {
   std::mt19937_64 rng(seed);
   {
     auto opened = PartitionLog::Open(env, dir, "t", 0, config, nullptr);
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     auto log = std::move(opened).value();
+    log->SetPreallocateBytes(preallocate);
     int appends = 5 + static_cast<int>(rng() % 40);
     for (int a = 0; a < appends; ++a) {
       BatchBuilderOptions o;
@@ -95,6 +97,7 @@ void RunCrashRound(uint64_t seed, bool tear, bool garbage, Model* model, const s
   auto opened = PartitionLog::Open(env, dir, "t", 0, config, nullptr);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   auto log = std::move(opened).value();
+  log->SetPreallocateBytes(preallocate);
   auto got = ReadEverything(*log);
   for (auto& [off, v] : model->synced) {
     auto it = got.find(off);
@@ -114,7 +117,10 @@ void RunCrashRound(uint64_t seed, bool tear, bool garbage, Model* model, const s
   model->synced = model->appended;
 }
 
-void CrashLoop(bool tear, bool garbage, int rounds) {
+// `preallocate`: zero-filled space kept ahead of the active segment (0 = none): unsynced
+// appends then land in synced zeros, and a crash leaves them torn or zero with the file's
+// length unchanged.
+void CrashLoop(bool tear, bool garbage, int rounds, uint64_t preallocate = 0) {
   for (int round = 0; round < rounds; ++round) {
     TempDir dir;
     FaultInjectionEnv env(Env::Default());
@@ -124,7 +130,7 @@ void CrashLoop(bool tear, bool garbage, int rounds) {
     // Several crash/recover cycles on the same directory.
     for (int cycle = 0; cycle < 3; ++cycle) {
       RunCrashRound(static_cast<uint64_t>(round) * 100 + cycle + 1, tear, garbage, &model,
-                    dir.path() + "/t-0", &env, config);
+                    dir.path() + "/t-0", &env, config, preallocate);
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
@@ -133,6 +139,9 @@ void CrashLoop(bool tear, bool garbage, int rounds) {
 TEST(Crash, DropUnsyncedData) { CrashLoop(false, false, Rounds(8, 300)); }
 TEST(Crash, TearUnsyncedTail) { CrashLoop(true, false, Rounds(8, 300)); }
 TEST(Crash, TearWithGarbage) { CrashLoop(true, true, Rounds(8, 300)); }
+TEST(Crash, PreallocatedDropUnsyncedData) { CrashLoop(false, false, Rounds(8, 300), 1 << 20); }
+TEST(Crash, PreallocatedTearUnsyncedTail) { CrashLoop(true, false, Rounds(8, 300), 1 << 20); }
+TEST(Crash, PreallocatedTearWithGarbage) { CrashLoop(true, true, Rounds(8, 300), 1 << 20); }
 
 TEST(Crash, GroupOffsetsCommittedWithSyncSurvive) {
   for (int round = 0; round < Rounds(3, 50); ++round) {

@@ -41,6 +41,8 @@ std::shared_ptr<const TopicConfig> Config() {
     _exit(2);
   }
   auto log = std::move(opened).value();
+  // Zero-filled space ahead (as the server runs): the kill lands in preallocated regions too.
+  log->SetPreallocateBytes(16 * 1024);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {

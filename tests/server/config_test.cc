@@ -70,6 +70,17 @@ TEST(ConfigTest, ErrorsNameFileLineColumnAndQuote) {
   EXPECT_NE(bad.find("invalid YAML"), std::string::npos) << bad;
 }
 
+TEST(ConfigTest, LogPreallocateBytes) {
+  ServerConfig c;
+  EXPECT_EQ(c.log_preallocate_bytes, 8u << 20);
+  ASSERT_TRUE(LoadConfigText("log: {preallocate_bytes: 1MiB}\n", "c.yaml", &c).ok());
+  EXPECT_EQ(c.log_preallocate_bytes, 1u << 20);
+  ASSERT_TRUE(LoadConfigText("log: {preallocate_bytes: 0}\n", "c.yaml", &c).ok());
+  EXPECT_EQ(c.log_preallocate_bytes, 0u);
+  EXPECT_EQ(Error("log: {preallocate: 1}\n"), "c.yaml:1:7: unknown option 'preallocate' in log; known: preallocate_bytes");
+  EXPECT_NE(DescribeConfigOptions().find("log.preallocate_bytes"), std::string::npos);
+}
+
 TEST(ConfigTest, MissingFileIsIoError) {
   ServerConfig c;
   Status s = LoadConfigFile("/nonexistent/eventception.yaml", &c);

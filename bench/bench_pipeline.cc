@@ -6,6 +6,7 @@
 // items_per_second is exchanges per second per core. End-to-end figures (HTTP ingest -> topic)
 // belong to the server benchmark.
 #include <benchmark/benchmark.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -125,6 +126,49 @@ void BM_IngestBody(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 BENCHMARK(BM_IngestBody)->Unit(benchmark::kMillisecond);
+
+// 1000 lines of the shop traffic bench_server.py sends (examples/shop/traffic.py, its fixed
+// seed): no ids (each gets its stable id), authorization headers (redacted), bodies as JSON.
+std::string ShopBody() {
+  std::string cmd = "python3 " + std::string(EC_SOURCE_DIR) + "/examples/shop/traffic.py --count 1000 --out -";
+  std::string out;
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    pclose(f);
+  }
+  return out;
+}
+
+// BM_IngestBody on the shop traffic. items = records.
+void BM_IngestShop(benchmark::State& state) {
+  ec::server::KeepFreedMemoryForReuse();
+  std::string body = ShopBody();
+  if (body.empty()) {
+    state.SkipWithError("examples/shop/traffic.py gave nothing");
+    return;
+  }
+  auto specs = Specs();
+  ec::server::IngestOptions io;
+  size_t n = 0;
+  for (auto _ : state) {
+    ec::Arena arena(64 << 10);
+    std::vector<ec::server::RawRecord> records;
+    ec::server::BodyShape shape;
+    if (!ec::server::SplitBody(body, "application/x-ndjson", {}, &arena, &records, &shape).ok()) {
+      state.SkipWithError("split failed");
+    }
+    ec::server::IngestBatch accepted;
+    std::vector<ec::server::Rejection> rejected;
+    ec::server::DecodeForIngest(records, "detect", specs.get(), io, &arena, &accepted, &rejected);
+    auto batches = ec::server::BuildBatches(accepted, 1);
+    benchmark::DoNotOptimize(batches.ok());
+    n += records.size();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+}
+BENCHMARK(BM_IngestShop)->Unit(benchmark::kMillisecond);
 
 // What one pipeline pass does per raw record apart from the log: parse the canonical exchange
 // ingest wrote, process it. items = records.

@@ -96,8 +96,17 @@ Status DecodeRecords(const json::Value& raw, std::string_view format, const Deco
                      Arena* arena, std::vector<json::Value>* out) {
   EC_ASSIGN_OR_RETURN(std::string_view name, DetectFormat(raw, format));
   size_t before = out->size();
+  const bool text = options.json_out != nullptr && options.json_sizes != nullptr;
+  const size_t text_before = text ? options.json_out->size() : 0;
+  const size_t sizes_before = text ? options.json_sizes->size() : 0;
   Status s = Find(name)->decode(raw, options, arena, out);
-  if (!s.ok()) out->resize(before);
+  if (!s.ok()) {
+    out->resize(before);
+    if (text) {
+      options.json_out->resize(text_before);
+      options.json_sizes->resize(sizes_before);
+    }
+  }
   return s;
 }
 

@@ -35,6 +35,13 @@ struct DecodeOptions {
   std::span<const std::string> redact;
   // Clock for `time` when a record has none: milliseconds since the Unix epoch; < 0 = now.
   int64_t now_ms = -1;
+  // When set (both), each decoded exchange is also appended to *json_out as compact JSON text,
+  // exactly json::AppendJson of the exchange, and that text's size to *json_sizes. Ingest
+  // stores this text; for a record without an id it is written in the same walk as the
+  // stable id's hash text, so the exchange is not serialised a second time. On error
+  // DecodeRecords leaves both as they were. Not owned.
+  std::string* json_out = nullptr;
+  std::vector<size_t>* json_sizes = nullptr;
 };
 
 // What a redacted value is replaced with.

@@ -9,6 +9,7 @@
 #include "json/writer.h"
 #include "pipeline/decode_util.h"
 #include "pipeline/ids.h"
+#include "pipeline/json_twice.h"
 #include "pipeline/processor.h"
 
 namespace ec::pipeline::internal {
@@ -269,6 +270,16 @@ Result<json::Value> FinishMessage(MessageDraft& m, bool is_request, const Decode
   return b.Object(out, /*keys_stable=*/true);
 }
 
+// Redacting the exchange without its id and time gives the members of the redacted exchange
+// when no path starts at `id`, `time` or `*`.
+bool RedactionSkipsIdAndTime(std::span<const std::string> paths) {
+  for (const std::string& p : paths) {
+    std::string_view first = std::string_view(p).substr(0, p.find('.'));
+    if (first == "id" || first == "time" || first == "*") return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<json::Value> FinishExchange(ExchangeDraft& d, const DecodeOptions& options, Arena* arena,
@@ -308,11 +319,47 @@ Result<json::Value> FinishExchange(ExchangeDraft& d, const DecodeOptions& option
   m.push_back({"response", response});
   if (!d.client.is_null()) m.push_back({"client", d.client});
   if (!d.gateway.is_null()) m.push_back({"gateway", d.gateway});
+  const bool write_text = options.json_out != nullptr && options.json_sizes != nullptr;
   if (d.id.is_null()) {
     // Stable id: a hash of the record as decoded (before redaction, without an assigned time),
     // so a retried delivery of the same record gets the same id.
-    std::string text;
+    thread_local std::string text;  // reused: no allocation per record
+    text.clear();
     json::Value without_id = b.Object(std::span<const json::Member>(m).subspan(1), true);
+    if (write_text && RedactionSkipsIdAndTime(options.redact)) {
+      // The hash text and the stored text in one walk: they differ only where redaction hit.
+      json::Value redacted = options.redact.empty() ? without_id : Redact(without_id, options.redact, arena);
+      thread_local std::string rest;
+      rest.clear();
+      AppendJsonTwice(without_id, redacted, &text, &rest);
+      m[0].value = b.String("x" + Sha256Hex128(text));
+      std::vector<json::Member> x;
+      x.reserve(redacted.size() + 2);
+      x.push_back(m[0]);
+      if (time.is_null()) {
+        time = b.String(FormatRfc3339Ms(options.now_ms >= 0 ? options.now_ms : WallClockMs()));
+        x.push_back(json::Member{"time", time});
+      }
+      x.insert(x.end(), redacted.object().begin(), redacted.object().end());
+      // {"id":..,["time":..,]<the members of `redacted`>}: `rest` is "{...}" with at least the
+      // request and the response in it.
+      std::string* out = options.json_out;
+      const size_t at = out->size();
+      out->append("{\"id\":");
+      json::AppendQuoted(m[0].value.string(), out);
+      if (x.size() > redacted.size() + 1) {
+        out->append(",\"time\":");
+        json::AppendQuoted(time.string(), out);
+      }
+      if (redacted.size() > 0) {
+        out->push_back(',');
+        out->append(rest, 1, std::string::npos);
+      } else {
+        out->push_back('}');
+      }
+      options.json_sizes->push_back(out->size() - at);
+      return b.Object(x, /*keys_stable=*/true);
+    }
     json::AppendJson(without_id, &text);
     m[0].value = b.String("x" + Sha256Hex128(text));
   }
@@ -321,6 +368,11 @@ Result<json::Value> FinishExchange(ExchangeDraft& d, const DecodeOptions& option
   }
   json::Value exchange = b.Object(m, /*keys_stable=*/true);
   if (!options.redact.empty()) exchange = Redact(exchange, options.redact, arena);
+  if (write_text) {
+    const size_t at = options.json_out->size();
+    json::AppendJson(exchange, options.json_out);
+    options.json_sizes->push_back(options.json_out->size() - at);
+  }
   return exchange;
 }
 

@@ -119,6 +119,19 @@ size_t IngestBatch::Add(const json::Value& exchange) {
   return e.value_size;
 }
 
+size_t IngestBatch::Add(const json::Value& exchange, std::string_view json) {
+  Entry e;
+  e.key_at = bytes_.size();
+  const json::Value* id = exchange.Find("id");
+  if (id != nullptr && id->is_string()) bytes_.append(id->string());
+  e.key_size = bytes_.size() - e.key_at;
+  e.value_at = bytes_.size();
+  bytes_.append(json);
+  e.value_size = json.size();
+  entries_.push_back(e);
+  return e.value_size;
+}
+
 void IngestBatch::Truncate(size_t n) {
   if (n >= entries_.size()) return;
   bytes_.resize(entries_[n].key_at);
@@ -165,21 +178,38 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
   dopts.max_depth = options.max_json_depth;
   if (specs != nullptr) dopts.redact = specs->redact_paths();
   std::vector<json::Value> exchanges;
+  // The decoders write each exchange's JSON as they finish it (for a record without an id,
+  // in the walk that hashes its stable id), so it is not serialised again here.
+  thread_local std::string texts;
+  thread_local std::vector<size_t> text_sizes;
+  dopts.json_out = &texts;
+  dopts.json_sizes = &text_sizes;
   for (const RawRecord& r : records) {
     if (!r.error.ok()) {
       rejected->push_back({r.index, r.error.message(), InfoOf(r.error.code()).name});
       continue;
     }
     exchanges.clear();
+    texts.clear();
+    text_sizes.clear();
     Status s = pipeline::DecodeRecords(r.value, format, dopts, arena, &exchanges);
     if (!s.ok()) {
       rejected->push_back({r.index, s.message(), InfoOf(s.code()).name});
       continue;
     }
+    const bool have_texts = text_sizes.size() == exchanges.size();
     size_t first = accepted->size();
     bool too_big = false;
-    for (const json::Value& x : exchanges) {
-      if (accepted->Add(x) > options.max_record_bytes) {
+    size_t text_at = 0;
+    for (size_t i = 0; i < exchanges.size(); ++i) {
+      size_t n;
+      if (have_texts) {
+        n = accepted->Add(exchanges[i], std::string_view(texts).substr(text_at, text_sizes[i]));
+        text_at += text_sizes[i];
+      } else {
+        n = accepted->Add(exchanges[i]);
+      }
+      if (n > options.max_record_bytes) {
         too_big = true;
         break;
       }
@@ -192,6 +222,7 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
                            InfoOf(ErrorCode::kLimitExceeded).name});
     }
   }
+  if (texts.capacity() > (8 << 20)) std::string().swap(texts);  // after a huge HAR file
 }
 
 namespace {

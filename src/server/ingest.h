@@ -80,6 +80,8 @@ class IngestBatch {
   }
   // Appends `exchange` as canonical JSON, keyed by its id; returns the JSON's size.
   size_t Add(const json::Value& exchange);
+  // As Add, with the exchange's JSON already written (`json` = json::AppendJson of it).
+  size_t Add(const json::Value& exchange, std::string_view json);
   // Drops the entries from `n` on (their bytes too).
   void Truncate(size_t n);
   // Drops every entry i with drop[i] (the bytes stay until Clear).

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -180,6 +181,76 @@ TEST_F(DecodeTest, DetectionAndRejections) {
   EXPECT_EQ(big.status.code(), ErrorCode::kLimitExceeded);
   EXPECT_EQ(Decode(R"({"request":{"method":"GET","path":"/"},"response":{"status":200}})", "kong").status.code(),
             ErrorCode::kInvalidArgument);
+}
+
+// DecodeOptions::json_out: the text written while decoding is exactly json::AppendJson of each
+// exchange decoded, and the exchanges are the same as without it, for every decoder and for
+// records with and without id and time, under redaction paths that hit headers (any case),
+// nested bodies, arrays, wildcards, the id and the time.
+TEST_F(DecodeTest, JsonTextWrittenWhileDecodingIsTheExchangesJson) {
+  std::vector<std::string> records;
+  for (const DecoderInfo& info : Decoders()) records.emplace_back(info.example);
+  const char* canonical[] = {
+      R"({"request":{"method":"POST","url":"https://s/x?a=1","path":"/x","query":{},"headers":{"user-agent":"u","Authorization":"Bearer t","content-type":"application/json"},"body":{"card":{"number":"4111"},"items":[{"secret":1,"n":2.50},{"n":1e2}]}},"response":{"status":201,"headers":{"set-cookie":"s=1"},"body":{"id":"c-1"}},"latency_ms":12.90,"client":{"ip":"10.0.0.1"},"gateway":{"kind":"kong"}})",
+      R"({"time":"2026-11-27T17:18:20.050Z","latency_ms":49.0,"request":{"method":"post","path":"/api/orders","query":{},"headers":{"authorization":"Bearer s","content-type":"application/json"},"body":{"customer":{"id":"c-1"},"items":[{"sku":"E5","price":620.0,"qty":4}]}},"response":{"status":422,"headers":{"content-type":"application/json"},"body":{"error":"out of \"stock\"\n\u00e9"}}})",
+      R"({"id":"ex-1","time":"2026-11-27T17:18:20.050Z","request":{"method":"GET","path":"/x","headers":{"Authorization":"a","authorization":"b"}},"response":{"status":200}})",
+      R"({"request":{"method":"GET","path":"/x"},"response":{"status":200}})",
+      R"({"request":{"method":"GET","path":"/x","headers":{"cookie":"c"}},"response":{"status":204,"body":""}})",
+  };
+  for (const char* c : canonical) records.emplace_back(c);
+  std::vector<std::vector<std::string>> redactions = {
+      {},
+      {"request.headers.authorization", "request.headers.cookie", "response.headers.set-cookie"},
+      {"request.body.card.number", "request.body.items.secret", "response.body"},
+      {"*.headers"},
+      {"id", "request.headers.authorization"},
+      {"time"},
+      {"request"},
+  };
+  for (const std::vector<std::string>& paths : redactions) {
+    for (const std::string& rec : records) {
+      DecodeOptions plain_options = options_;
+      plain_options.redact = paths;
+      Arena arena;
+      std::vector<json::Value> plain;
+      Status ps = DecodeBytes(rec, "detect", plain_options, &arena, &plain);
+      std::string text = "prefix";
+      std::vector<size_t> sizes{7};
+      DecodeOptions text_options = plain_options;
+      text_options.json_out = &text;
+      text_options.json_sizes = &sizes;
+      std::vector<json::Value> with;
+      Status ws = DecodeBytes(rec, "detect", text_options, &arena, &with);
+      ASSERT_EQ(ps.ok(), ws.ok()) << rec;
+      if (!ps.ok()) continue;
+      ASSERT_EQ(plain.size(), with.size());
+      ASSERT_EQ(sizes.size(), with.size() + 1) << rec;
+      std::string expected = "prefix";
+      for (size_t i = 0; i < with.size(); ++i) {
+        EXPECT_EQ(json::ToJson(plain[i]), json::ToJson(with[i])) << rec;
+        size_t at = expected.size();
+        json::AppendJson(with[i], &expected);
+        EXPECT_EQ(sizes[i + 1], expected.size() - at) << rec;
+      }
+      EXPECT_EQ(text, expected) << "redact " << (paths.empty() ? "" : paths[0]) << ": " << rec;
+      if (std::find(paths.begin(), paths.end(), "request.headers.authorization") != paths.end()) {
+        EXPECT_EQ(text.find("Bearer"), std::string::npos) << rec;
+      }
+    }
+  }
+  // On error nothing is added to the text.
+  std::string text = "x";
+  std::vector<size_t> sizes;
+  DecodeOptions o = options_;
+  o.json_out = &text;
+  o.json_sizes = &sizes;
+  std::vector<json::Value> out;
+  Arena arena;
+  EXPECT_FALSE(DecodeBytes(R"({"request":{"method":"GET","path":"/"},"response":{"status":"x"}})", "canonical", o,
+                           &arena, &out)
+                   .ok());
+  EXPECT_EQ(text, "x");
+  EXPECT_TRUE(sizes.empty());
 }
 
 TEST_F(DecodeTest, DetectsEachDecoder) {

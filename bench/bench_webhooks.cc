@@ -29,6 +29,7 @@
 #include <cerrno>
 #include <charconv>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -156,7 +157,7 @@ class EpollReceiver {
     uint64_t one = 1;
     (void)!::write(stop_, &one, sizeof one);
     thread_.join();
-    for (auto& [fd, c] : conns_) ::close(fd);
+    for (int fd : conns_) ::close(fd);
     ::close(listen_);
     ::close(stop_);
     ::close(ep_);
@@ -180,17 +181,25 @@ class EpollReceiver {
     ::epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
     ::close(fd);
     conns_.erase(fd);
+    Pending(fd).clear();
   }
+  // `b` is lower case; ASCII case folding without the locale (tolower is a call per byte).
   static bool IEquals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     for (size_t i = 0; i < a.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
+      char c = a[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+      if (c != b[i]) return false;
     }
     return true;
   }
-  // Handles every complete request in `in`; false: malformed (answered 400, to be closed).
-  bool Serve(int fd, std::string& in) {
+  // Handles every complete request in data[0, size); returns the bytes they took (the rest is
+  // an incomplete request), or -1 when malformed (answered 400, to be closed). The answers to
+  // all requests of one read go out in one send (one answer unless the client pipelines).
+  ssize_t Serve(int fd, const char* data, size_t size) {
+    std::string_view in(data, size);
     size_t pos = 0;
+    replies_.clear();
     for (;;) {
       size_t end = in.find("\r\n\r\n", pos);
       if (end == std::string::npos) break;
@@ -226,20 +235,26 @@ class EpollReceiver {
       if (in.size() - body < length) break;  // the rest of the body is still coming
       on_(id, Clock::now());                  // received: header and body read
       static constexpr std::string_view kReply = "HTTP/1.1 204 No Content\r\n\r\n";
-      if (::send(fd, kReply.data(), kReply.size(), MSG_NOSIGNAL) !=
-          static_cast<ssize_t>(kReply.size())) {
-        return false;
-      }
+      replies_.append(kReply);
       pos = body + length;
     }
-    in.erase(0, pos);
-    return true;
+    if (!replies_.empty() &&
+        ::send(fd, replies_.data(), replies_.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(replies_.size())) {
+      return -1;
+    }
+    return static_cast<ssize_t>(pos);
   }
-  bool Bad(int fd) {
+  ssize_t Bad(int fd) {
     static constexpr std::string_view kBad =
         "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     (void)!::send(fd, kBad.data(), kBad.size(), MSG_NOSIGNAL);
-    return false;
+    return -1;
+  }
+  // Unparsed input of connection `fd` (a request split across reads), by descriptor.
+  std::string& Pending(int fd) {
+    if (static_cast<size_t>(fd) >= pending_.size()) pending_.resize(static_cast<size_t>(fd) + 1);
+    return pending_[static_cast<size_t>(fd)];
   }
   void Run() {
     epoll_event events[64];
@@ -255,7 +270,8 @@ class EpollReceiver {
             if (c < 0) break;
             int one = 1;
             ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            conns_[c];
+            Pending(c).clear();
+            conns_.insert(c);
             Add(c);
           }
           continue;
@@ -266,9 +282,18 @@ class EpollReceiver {
           Close(fd);
           continue;
         }
-        std::string& in = conns_[fd];
-        in.append(buf, static_cast<size_t>(got));
-        if (!Serve(fd, in)) Close(fd);
+        // Parsed in place from the read buffer; only a request split across reads is copied.
+        std::string& in = Pending(fd);
+        ssize_t used;
+        if (in.empty()) {
+          used = Serve(fd, buf, static_cast<size_t>(got));
+          if (used >= 0) in.assign(buf + used, static_cast<size_t>(got - used));
+        } else {
+          in.append(buf, static_cast<size_t>(got));
+          used = Serve(fd, in.data(), in.size());
+          if (used >= 0) in.erase(0, static_cast<size_t>(used));
+        }
+        if (used < 0) Close(fd);
       }
     }
   }
@@ -276,7 +301,9 @@ class EpollReceiver {
   OnRequest on_;
   int listen_ = -1, ep_ = -1, stop_ = -1;
   uint16_t port_ = 0;
-  std::unordered_map<int, std::string> conns_;  // unparsed input per connection
+  std::unordered_set<int> conns_;         // open connections
+  std::vector<std::string> pending_;      // by descriptor (see Pending)
+  std::string replies_;                   // the answers to one read's requests
   std::thread thread_;
 };
 

@@ -53,14 +53,25 @@ std::string AttemptToJson(const AttemptRecord& a) {
 
 void AttemptLog::Add(AttemptRecord r) {
   std::lock_guard lock(mu_);
-  ring_.push_back(std::move(r));
-  while (ring_.size() > capacity_) ring_.pop_front();
+  if (capacity_ == 0) return;
+  if (ring_.size() < capacity_) {
+    ring_.push_back(std::move(r));
+    return;
+  }
+  ring_[next_] = std::move(r);
+  next_ = (next_ + 1) % capacity_;
 }
 
 std::vector<AttemptRecord> AttemptLog::Recent(size_t limit) const {
   std::lock_guard lock(mu_);
   size_t n = std::min(limit, ring_.size());
-  return std::vector<AttemptRecord>(ring_.end() - static_cast<std::ptrdiff_t>(n), ring_.end());
+  std::vector<AttemptRecord> out;
+  out.reserve(n);
+  // Oldest first: the ring's oldest is at next_ (0 until it is full).
+  for (size_t i = ring_.size() - n; i < ring_.size(); ++i) {
+    out.push_back(ring_[(next_ + i) % ring_.size()]);
+  }
+  return out;
 }
 
 }  // namespace ec::delivery

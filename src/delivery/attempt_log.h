@@ -2,7 +2,6 @@
 // The delivery log of a subscription: the last N attempts (bounded ring), newest last.
 
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -37,7 +36,10 @@ class AttemptLog {
  private:
   mutable std::mutex mu_;
   size_t capacity_;
-  std::deque<AttemptRecord> ring_;
+  // A ring of at most capacity_ records, the oldest at next_ once full: an attempt is logged
+  // per delivery, and a deque allocated and freed a block every few of them.
+  std::vector<AttemptRecord> ring_;
+  size_t next_ = 0;
 };
 
 }  // namespace ec::delivery

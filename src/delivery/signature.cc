@@ -1,6 +1,11 @@
+// Signer keeps HMAC's inner and outer SHA-256 states and copies them per request: the low-level
+// SHA256_* calls are deprecated in OpenSSL 3 in favour of EVP, whose per-call provider
+// dispatch and context duplication cost more than the hashing of a small webhook.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "delivery/signature.h"
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/hmac.h>
@@ -8,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include <charconv>
+#include <cstring>
 
 namespace ec::delivery {
 
@@ -73,55 +79,67 @@ std::string Sign(std::string_view key, std::string_view webhook_id, int64_t time
   return "v1," + Base64Encode(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
 }
 
+// HMAC-SHA256 (RFC 2104) as two SHA-256 states prepared from the key: H((K^opad) || H((K^ipad)
+// || message)). A key longer than the block is hashed first.
 struct Signer::Ctx {
-  EVP_MAC* mac = nullptr;
-  EVP_MAC_CTX* ctx = nullptr;
-  ~Ctx() {
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
-  }
+  SHA256_CTX inner;
+  SHA256_CTX outer;
 };
 
 Signer::Signer(std::string_view key) : key_(key) {
-  auto c = std::make_unique<Ctx>();
-  c->mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (c->mac != nullptr) c->ctx = EVP_MAC_CTX_new(c->mac);
-  if (c->ctx == nullptr) return;
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                         OSSL_PARAM_construct_end()};
-  if (EVP_MAC_init(c->ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                   params) != 1) {
-    return;
+  constexpr size_t kBlock = SHA256_CBLOCK;
+  unsigned char k[kBlock] = {};
+  if (key.size() > kBlock) {
+    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), k);
+  } else {
+    std::memcpy(k, key.data(), key.size());
   }
+  unsigned char ipad[kBlock], opad[kBlock];
+  for (size_t i = 0; i < kBlock; ++i) {
+    ipad[i] = k[i] ^ 0x36;
+    opad[i] = k[i] ^ 0x5c;
+  }
+  auto c = std::make_unique<Ctx>();
+  if (SHA256_Init(&c->inner) != 1 || SHA256_Update(&c->inner, ipad, kBlock) != 1 ||
+      SHA256_Init(&c->outer) != 1 || SHA256_Update(&c->outer, opad, kBlock) != 1) {
+    OPENSSL_cleanse(k, sizeof k);
+    return;  // Sign falls back to HMAC() with the key
+  }
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(ipad, sizeof ipad);
+  OPENSSL_cleanse(opad, sizeof opad);
   ctx_ = std::move(c);
 }
 
-Signer::~Signer() = default;
+Signer::~Signer() {
+  if (ctx_) OPENSSL_cleanse(ctx_.get(), sizeof *ctx_);
+}
 
 std::string Signer::Sign(std::string_view webhook_id, int64_t timestamp_s,
                          std::string_view body) {
-  // Re-initialising with no key reuses the prepared inner/outer pads.
-  if (!ctx_ || EVP_MAC_init(ctx_->ctx, nullptr, 0, nullptr) != 1) {
-    return delivery::Sign(key_, webhook_id, timestamp_s, body);
-  }
+  if (!ctx_) return delivery::Sign(key_, webhook_id, timestamp_s, body);
   char ts[24];
   auto [end, ec] = std::to_chars(ts, ts + sizeof ts, timestamp_s);
-  auto feed = [&](const void* p, size_t n) {
-    EVP_MAC_update(ctx_->ctx, static_cast<const unsigned char*>(p), n);
-  };
-  feed(webhook_id.data(), webhook_id.size());
-  feed(".", 1);
-  feed(ts, static_cast<size_t>(end - ts));
-  feed(".", 1);
-  feed(body.data(), body.size());
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  size_t mac_len = 0;
-  if (EVP_MAC_final(ctx_->ctx, mac, &mac_len, sizeof mac) != 1) {
-    return delivery::Sign(key_, webhook_id, timestamp_s, body);
-  }
-  std::string out = "v1,";
-  out += Base64Encode(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
+  SHA256_CTX c = ctx_->inner;
+  SHA256_Update(&c, webhook_id.data(), webhook_id.size());
+  SHA256_Update(&c, ".", 1);
+  SHA256_Update(&c, ts, static_cast<size_t>(end - ts));
+  SHA256_Update(&c, ".", 1);
+  SHA256_Update(&c, body.data(), body.size());
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256_Final(digest, &c);
+  c = ctx_->outer;
+  SHA256_Update(&c, digest, sizeof digest);
+  SHA256_Final(digest, &c);
+  OPENSSL_cleanse(&c, sizeof c);
+  // "v1," and the base64 of 32 bytes (44 characters), written in place.
+  std::string out(3 + 4 * ((SHA256_DIGEST_LENGTH + 2) / 3), '\0');
+  out[0] = 'v';
+  out[1] = '1';
+  out[2] = ',';
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + 3), digest,
+                          SHA256_DIGEST_LENGTH);
+  out.resize(3 + static_cast<size_t>(n));
   return out;
 }
 

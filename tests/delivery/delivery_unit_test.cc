@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "delivery/attempt_log.h"
 #include "delivery/cloud_event.h"
 #include "delivery/signature.h"
 #include "delivery/glob.h"
@@ -48,6 +49,31 @@ TEST(SsrfGuardTest, AllowListOpensExactlyTheRange) {
   EXPECT_FALSE(ParseCidr("10.0.0.0/33").ok());
   EXPECT_FALSE(ParseCidr("nonsense/8").ok());
   EXPECT_TRUE(ParseCidr("::1").ok());
+}
+
+// The delivery log keeps the newest `capacity` attempts, oldest first, across wrap-arounds.
+TEST(AttemptLogTest, KeepsTheNewestInOrder) {
+  auto ids = [](const std::vector<AttemptRecord>& v) {
+    std::string s;
+    for (const auto& a : v) s += a.event_id + ",";
+    return s;
+  };
+  auto rec = [](std::string id) {
+    AttemptRecord a;
+    a.event_id = std::move(id);
+    return a;
+  };
+  AttemptLog log(3);
+  EXPECT_EQ(ids(log.Recent(10)), "");
+  for (int i = 0; i < 2; ++i) log.Add(rec("e" + std::to_string(i)));
+  EXPECT_EQ(ids(log.Recent(10)), "e0,e1,");
+  for (int i = 2; i < 8; ++i) log.Add(rec("e" + std::to_string(i)));
+  EXPECT_EQ(ids(log.Recent(10)), "e5,e6,e7,");
+  EXPECT_EQ(ids(log.Recent(2)), "e6,e7,");
+  EXPECT_EQ(ids(log.Recent(0)), "");
+  AttemptLog none(0);
+  none.Add(rec("x"));
+  EXPECT_EQ(ids(none.Recent(5)), "");
 }
 
 TEST(GlobTest, Matches) {

@@ -21,6 +21,11 @@
 #include <set>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "delivery/memory_event_log.h"
 #include "delivery/signature.h"
 #include "delivery/test_receiver.h"
@@ -250,6 +255,132 @@ TEST(HttpClientTest, IpLiteralSkipsResolutionButNotTheGuard) {
   EXPECT_EQ(ok->status, 204);
   EXPECT_EQ(client.connections_opened(), 1u);
   EXPECT_EQ(rx.connections(), 1);
+}
+
+// A raw HTTP/1.1 server for the client's response parsing: each request (header and
+// Content-Length body) on any connection is answered with the next canned response, written
+// in the given pieces with a pause between them (a response split across reads); a step may
+// close the connection after its response.
+class CannedServer {
+ public:
+  struct Step {
+    std::vector<std::string> pieces;
+    bool close_after = false;
+  };
+  explicit CannedServer(std::vector<Step> steps) : steps_(std::move(steps)) {
+    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(listen_, 16), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~CannedServer() {
+    ::shutdown(listen_, SHUT_RDWR);
+    thread_.join();
+    ::close(listen_);
+  }
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  int answered() const { return answered_.load(); }
+  int closed() const { return closed_.load(); }
+
+ private:
+  void Run() {
+    size_t next = 0;
+    while (next < steps_.size()) {
+      int c = ::accept(listen_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string in;
+      char buf[4096];
+      bool open = true;
+      while (open && next < steps_.size()) {
+        size_t end;
+        while ((end = in.find("\r\n\r\n")) == std::string::npos || !Complete(in, end)) {
+          ssize_t n = ::recv(c, buf, sizeof buf, 0);
+          if (n <= 0) {
+            open = false;
+            break;
+          }
+          in.append(buf, static_cast<size_t>(n));
+        }
+        if (!open) break;
+        in.erase(0, end + 4 + Length(in, end));
+        const Step& step = steps_[next++];
+        for (size_t i = 0; i < step.pieces.size(); ++i) {
+          if (i > 0) std::this_thread::sleep_for(milliseconds(20));
+          (void)!::send(c, step.pieces[i].data(), step.pieces[i].size(), MSG_NOSIGNAL);
+        }
+        answered_++;
+        if (step.close_after) open = false;
+      }
+      ::close(c);
+      closed_++;
+    }
+  }
+  static size_t Length(const std::string& in, size_t end) {
+    size_t at = in.find("Content-Length: ");
+    return at < end ? std::stoul(in.substr(at + 16)) : 0;
+  }
+  static bool Complete(const std::string& in, size_t end) {
+    return in.size() >= end + 4 + Length(in, end);
+  }
+  std::vector<Step> steps_;
+  int listen_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<int> answered_{0}, closed_{0};
+  std::thread thread_;
+};
+
+// The client's response reading: a chunked body split across reads (headers kept, names
+// lower-cased), a keep-alive connection the peer closes while idle (the next request goes again
+// on a fresh one), a body delimited by the end of the connection, and a malformed response.
+TEST(HttpClientTest, ReadsChunkedCloseDelimitedAndRetriesAClosedPooledConnection) {
+  CannedServer server({
+      {{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nRetry-After: 7\r\n\r\n5\r\nhel",
+        "lo\r\n6\r\n world\r\n", "0\r\n\r\n"}},
+      {{"HTTP/1.1 204 No Content\r\n\r\n"}, /*close_after=*/true},
+      {{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}},
+      {{"HTTP/1.1 503 Unavailable\r\nConnection: close\r\n\r\nuntil ", "the end"}, true},
+      {{"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"}, true},
+  });
+  HttpClientOptions o;
+  o.guard = SsrfGuard({*ParseCidr("127.0.0.1/32")});
+  HttpClient client(o);
+  ClientRequest req;
+  req.url = *ParseUrl(server.Url());
+  req.body = "{}";
+  auto chunked = client.Send(req);
+  ASSERT_TRUE(chunked.ok()) << chunked.status().ToString();
+  EXPECT_EQ(chunked->status, 200);
+  EXPECT_EQ(chunked->body, "hello world");
+  EXPECT_EQ(chunked->Header("retry-after"), "7");
+  auto empty = client.Send(req);
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(empty->status, 204);
+  EXPECT_EQ(client.connections_opened(), 1u);
+  // The server closes that connection after answering; the client finds out on reuse.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server.closed() < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(server.closed(), 1);
+  auto again = client.Send(req);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(again->body, "ok");
+  EXPECT_EQ(client.connections_opened(), 2u);
+  auto until_close = client.Send(req);
+  ASSERT_TRUE(until_close.ok()) << until_close.status().ToString();
+  EXPECT_EQ(until_close->status, 503);
+  EXPECT_EQ(until_close->body, "until the end");
+  auto bad = client.Send(req);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), ErrorCode::kUnavailable) << bad.status().ToString();
+  EXPECT_EQ(server.answered(), 5);
 }
 
 // MemoryEventLog's append notification: inline when the record exists, once on the append

@@ -105,6 +105,21 @@ TEST(SignatureTest, PreparedSignerMatchesOneShotSign) {
   EXPECT_NE(other.Sign("x", 1, "b"), signer.Sign("x", 1, "b"));
 }
 
+// The prepared signer computes HMAC from SHA-256 states of its own: keys around and beyond the
+// 64-byte block (hashed first), an empty body and one spanning several blocks, against
+// OpenSSL's HMAC().
+TEST(SignatureTest, PreparedSignerMatchesHmacForEveryKeyLength) {
+  for (size_t len : {1, 16, 32, 55, 63, 64, 65, 100, 200}) {
+    std::string key;
+    for (size_t i = 0; i < len; ++i) key += static_cast<char>((i * 131 + len) & 0xff);
+    Signer signer(key);
+    for (std::string body : {std::string(), std::string("{}"), std::string(1000, '\xfe')}) {
+      EXPECT_EQ(signer.Sign("msg_1", 1700000000, body), Sign(key, "msg_1", 1700000000, body))
+          << "key length " << len << ", body length " << body.size();
+    }
+  }
+}
+
 TEST(SignatureTest, Base64RoundTrip) {
   for (std::string s : {std::string(""), std::string("a"), std::string("ab"), std::string("abc"),
                         std::string("\0\1\2\3", 4)}) {

@@ -1,8 +1,8 @@
 #include "cdc/json_text_match.h"
 
-#include <charconv>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "json/writer.h"
 
@@ -70,20 +70,26 @@ class Matcher {
     return true;
   }
 
+  // The stored text is AppendJson output, whose number text is a function of the value:
+  // writing `d` (cheap for integers and short decimals) and comparing bytes says whether the
+  // text holds `d`, without parsing it. Text written some other way may not match: then the
+  // caller's full comparison decides.
   bool Number(double d) {
     if (!std::isfinite(d)) return false;  // written as null: not worth a special case
-    const char* q = p_;
-    while (q != end_ && IsNumberByte(*q)) ++q;
-    if (q == p_) return false;
-    double parsed = 0;
-    auto [ptr, ec] = std::from_chars(p_, q, parsed);
-    if (ec != std::errc() || ptr != q || parsed != d) return false;
+    number_.clear();
+    json::AppendJsNumber(d, &number_);
+    if (static_cast<size_t>(end_ - p_) < number_.size() || std::memcmp(p_, number_.data(), number_.size()) != 0) {
+      return false;
+    }
+    const char* q = p_ + number_.size();
+    if (q != end_ && IsNumberByte(*q)) return false;  // the text's number goes on
     p_ = q;
     return true;
   }
 
   const char* p_;
   const char* end_;
+  std::string number_;  // reused
 };
 
 }  // namespace

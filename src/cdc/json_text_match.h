@@ -9,11 +9,10 @@
 
 namespace ec::cdc {
 
-// True when AppendJson(value) would write exactly `text`, where `text` is AppendJson output
-// (every state the stores hold is; its numbers are the shortest round-trip digits, so a
-// number token that parses to the same double is the token AppendJsNumber writes). False
-// when it would not, and also when unsure (a string that AppendJson would escape, a
-// non-finite number): the caller then serialises and compares as before.
+// True when AppendJson(value) would write exactly `text` (every state the stores hold is
+// AppendJson output; numbers are compared as AppendJsNumber writes them). False when it would
+// not, and also when unsure (a string that AppendJson would escape, a non-finite number): the
+// caller then serialises and compares as before.
 bool IsJsonTextOf(const json::Value& value, std::string_view text);
 
 }  // namespace ec::cdc

@@ -32,10 +32,17 @@ std::string PrintableKey(std::string_view encoded) {
   return out;
 }
 
-class RocksStateStore final : public StateStore {
+class RocksStateStore final : public StateStore, public PassOverlay {
  public:
   RocksStateStore(std::unique_ptr<rocksdb::DB> db, const RocksStateOptions& options)
-      : db_(std::move(db)), options_(options), cache_(options.cache_bytes), last_write_(Clock::now()) {}
+      : db_(std::move(db)), options_(options), cache_(options.cache_bytes), last_write_(Clock::now()) {
+    // A store without states (a new one; checkpoint keys start with '\0', every state key with
+    // its resource name's first byte): from here on every key it gets passes through the
+    // map, so the map knows every key until it lets a stored one go (state_cache.h).
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    it->Seek(rocksdb::Slice("\x01", 1));
+    if (!it->Valid() && it->status().ok() && options.cache_bytes > 0) cache_.MarkComplete();
+  }
   ~RocksStateStore() override {
     std::lock_guard lock(mu_);
     (void)WriteDeferredLocked();
@@ -47,21 +54,79 @@ class RocksStateStore final : public StateStore {
     std::lock_guard lock(mu_);
     StatePtr cached;
     if (cache_.Lookup(encoded, &cached)) return cached;
-    std::string bytes;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(encoded.data(), encoded.size()), &bytes);
-    if (s.IsNotFound()) {
-      cache_.Insert(encoded, nullptr);
-      return StatePtr();
+    return ReadCommittedLocked(encoded);
+  }
+
+  PassOverlay* ClaimPassOverlay() override {
+    std::lock_guard lock(mu_);
+    if (overlay_claimed_) return nullptr;
+    overlay_claimed_ = true;
+    return this;
+  }
+  void ReleasePassOverlay() override {
+    std::lock_guard lock(mu_);
+    last_read_key_.clear();
+    last_read_.reset();
+    cache_.PassDiscard();
+    overlay_claimed_ = false;
+  }
+
+  Result<StatePtr> PassLookup(std::string_view encoded) override {
+    std::lock_guard lock(mu_);
+    StatePtr state;
+    if (cache_.PassLookup(encoded, &state)) return state;
+    Result<StatePtr> committed = ReadCommittedLocked(encoded);
+    if (committed.ok()) {  // for the PassStore that follows when the map did not keep it
+      last_read_key_.assign(encoded);
+      last_read_ = *committed;
     }
-    if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
-    StatePtr state = EncodedState::FromBytes(bytes);
-    if (!state) return Status(ErrorCode::kIoError, "state store: corrupt entry for " + PrintableKey(encoded));
-    cache_.Insert(encoded, state);
-    return state;
+    return committed;
+  }
+
+  Status PassStore(std::string_view encoded, StatePtr state) override {
+    std::lock_guard lock(mu_);
+    if (cache_.PassStore(encoded, state)) return Status();
+    // A key the map does not hold (no cache, or written without a read): its committed state
+    // goes into the entry too, so a discarded pass leaves a correct cache entry behind.
+    StatePtr committed;
+    if (last_read_key_ == encoded) {
+      committed = std::move(last_read_);
+    } else {
+      Result<StatePtr> read = ReadCommittedLocked(encoded);
+      if (!read.ok()) return read.status();
+      if (cache_.PassStore(encoded, state)) return Status();  // ReadCommittedLocked cached it
+      committed = std::move(*read);
+    }
+    last_read_key_.clear();
+    last_read_.reset();
+    cache_.PassStoreNew(encoded, std::move(committed), std::move(state));
+    return Status();
+  }
+
+  std::vector<StateWrite> PassPending() override {
+    std::lock_guard lock(mu_);
+    return cache_.PassPending();
+  }
+
+  Status PassCommit(std::string_view checkpoint, int64_t offset) override {
+    std::lock_guard lock(mu_);
+    last_read_key_.clear();
+    last_read_.reset();
+    cache_.PassCommit();
+    return DeferLocked(checkpoint, offset);
+  }
+
+  void PassDiscard() override {
+    std::lock_guard lock(mu_);
+    last_read_key_.clear();
+    last_read_.reset();
+    cache_.PassDiscard();
   }
 
   Status Store(std::string_view encoded, StatePtr state) override {
     std::lock_guard lock(mu_);
+    last_read_key_.clear();  // a write: what PassLookup read may be stale
+    last_read_.reset();
     EC_RETURN_IF_ERROR(WriteDeferredLocked());
     rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), rocksdb::Slice(encoded.data(), encoded.size()), state->bytes());
     if (!s.ok()) {
@@ -94,15 +159,12 @@ class RocksStateStore final : public StateStore {
 
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override {
     std::lock_guard lock(mu_);
+    last_read_key_.clear();  // a write: what PassLookup read may be stale
+    last_read_.reset();
     // A null state (the key forgotten) is pinned as null: reads answer "absent" and the batch
     // deletes the key.
     for (const StateWrite& w : writes) cache_.Pin(w.encoded_key, w.state);
-    if (!checkpoint.empty()) dirty_checkpoints_[std::string(checkpoint)] = offset;
-    if (checkpoint.empty() || cache_.pinned_bytes() >= options_.defer_bytes ||
-        Clock::now() - last_write_ >= std::chrono::milliseconds(options_.defer_ms)) {
-      return WriteDeferredLocked();
-    }
-    return Status();
+    return DeferLocked(checkpoint, offset);
   }
 
   Status ClearResource(std::string_view resource) override {
@@ -113,6 +175,8 @@ class RocksStateStore final : public StateStore {
     rocksdb::WriteBatch batch;
     batch.DeleteRange(begin, end);
     std::lock_guard lock(mu_);
+    last_read_key_.clear();
+    last_read_.reset();
     EC_RETURN_IF_ERROR(WriteDeferredLocked());
     cache_.ErasePrefix(begin);
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
@@ -137,6 +201,38 @@ class RocksStateStore final : public StateStore {
 
  private:
   using Clock = std::chrono::steady_clock;
+
+  // The committed state of a key the map does not know: RocksDB's, now cached.
+  Result<StatePtr> ReadCommittedLocked(std::string_view encoded) {
+    // Every key RocksDB holds is in the map: a miss is an answer (a new key, most often a
+    // POST's), without a Get. The entry is made, as after a Get, for the write that follows.
+    if (cache_.complete()) {
+      cache_.Insert(encoded, nullptr);
+      return StatePtr();
+    }
+    std::string bytes;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(encoded.data(), encoded.size()), &bytes);
+    if (s.IsNotFound()) {
+      cache_.Insert(encoded, nullptr);
+      return StatePtr();
+    }
+    if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    StatePtr state = EncodedState::FromBytes(bytes);
+    if (!state) return Status(ErrorCode::kIoError, "state store: corrupt entry for " + PrintableKey(encoded));
+    cache_.Insert(encoded, state);
+    return state;
+  }
+
+  // After states were pinned: sets the checkpoint and writes the pinned states to RocksDB
+  // when there is no checkpoint or a deferral limit is reached.
+  Status DeferLocked(std::string_view checkpoint, int64_t offset) {
+    if (!checkpoint.empty()) dirty_checkpoints_[std::string(checkpoint)] = offset;
+    if (checkpoint.empty() || cache_.pinned_bytes() >= options_.defer_bytes ||
+        Clock::now() - last_write_ >= std::chrono::milliseconds(options_.defer_ms)) {
+      return WriteDeferredLocked();
+    }
+    return Status();
+  }
 
   // Writes the deferred states and checkpoints in one WriteBatch. On failure they stay
   // deferred (and readable) and the next write tries again.
@@ -179,6 +275,11 @@ class RocksStateStore final : public StateStore {
   // Committed checkpoints not yet in RocksDB; guarded by mu_.
   std::map<std::string, int64_t, std::less<>> dirty_checkpoints_;
   Clock::time_point last_write_;
+  bool overlay_claimed_ = false;  // guarded by mu_
+  // The committed state PassLookup last read from RocksDB without the map keeping it (no
+  // cache, or too large), for the PassStore of the same key; guarded by mu_.
+  std::string last_read_key_;
+  StatePtr last_read_;
 };
 
 }  // namespace

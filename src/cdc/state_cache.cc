@@ -35,38 +35,71 @@ void StateCache::Unlink(Chain* chain, Slot* slot) {
   --chain->size;
 }
 
-bool StateCache::Lookup(std::string_view encoded_key, StatePtr* out) {
+StateCache::Slot* StateCache::Find(std::string_view encoded_key) {
   auto it = map_.find(encoded_key);
-  if (it == map_.end()) return false;
-  Slot* slot = &*it;
-  if (!slot->second.pinned && lru_.head != slot) {
+  return it == map_.end() ? nullptr : &*it;
+}
+
+bool StateCache::Lookup(std::string_view encoded_key, StatePtr* out) {
+  Slot* slot = Find(encoded_key);
+  if (slot == nullptr || !slot->second.known) return false;
+  const Entry& e = slot->second;
+  if (!e.pinned && !e.in_pass && lru_.head != slot) {
     Unlink(&lru_, slot);
     PushFront(&lru_, slot);
   }
-  *out = slot->second.state;
+  *out = e.state;
   return true;
 }
 
 void StateCache::Insert(std::string_view encoded_key, StatePtr state) {
-  if (max_bytes_ == 0) return;
   const size_t bytes = EntryBytes(encoded_key, state);
   auto it = map_.find(encoded_key);
   if (it != map_.end()) {
     Slot* slot = &*it;
     Entry& e = slot->second;
     if (e.pinned) return;  // the pending write is newer than what the store holds
+    if (e.in_pass) {       // held until the pass ends: not on the LRU chain, not counted
+      e.state = std::move(state);
+      e.bytes = bytes;
+      e.known = true;
+      return;
+    }
+    if (max_bytes_ == 0) return;  // (not reached: with no cache only pinned or held entries exist)
     bytes_ = bytes_ - e.bytes + bytes;
     e.state = std::move(state);
     e.bytes = bytes;
     Unlink(&lru_, slot);
     PushFront(&lru_, slot);
   } else {
-    if (bytes > max_bytes_) return;  // larger than the whole cache: not worth keeping
+    if (max_bytes_ == 0 || bytes > max_bytes_) {  // no cache, or larger than the whole cache
+      if (state != nullptr) complete_ = false;
+      return;
+    }
     it = map_.emplace(std::string(encoded_key), Entry{std::move(state), bytes}).first;
+    last_ = &*it;
     PushFront(&lru_, &*it);
     bytes_ += bytes;
   }
   Evict();
+}
+
+void StateCache::PinSlot(Slot* slot, StatePtr state, size_t bytes) {
+  Entry& e = slot->second;
+  if (e.pinned) {
+    pinned_bytes_ -= e.bytes;
+  } else {
+    if (!e.in_pass) {  // cached (a held entry is on no chain and not counted)
+      bytes_ -= e.bytes;
+      Unlink(&lru_, slot);
+    }
+    e.pinned = true;
+    PushFront(&pinned_, slot);
+  }
+  e.state = std::move(state);
+  e.bytes = bytes;
+  e.known = true;
+  pinned_bytes_ += bytes;
 }
 
 void StateCache::Pin(std::string_view encoded_key, StatePtr state) {
@@ -75,21 +108,92 @@ void StateCache::Pin(std::string_view encoded_key, StatePtr state) {
   if (it == map_.end()) {
     it = map_.emplace(std::string(encoded_key), Entry{std::move(state), bytes, true}).first;
     PushFront(&pinned_, &*it);
-  } else {
-    Slot* slot = &*it;
-    Entry& e = slot->second;
-    if (e.pinned) {
-      pinned_bytes_ -= e.bytes;
-    } else {
-      bytes_ -= e.bytes;
-      Unlink(&lru_, slot);
-      e.pinned = true;
-      PushFront(&pinned_, slot);
-    }
-    e.state = std::move(state);
-    e.bytes = bytes;
+    pinned_bytes_ += bytes;
+    return;
   }
-  pinned_bytes_ += bytes;
+  PinSlot(&*it, std::move(state), bytes);
+}
+
+bool StateCache::PassLookup(std::string_view encoded_key, StatePtr* out) {
+  Slot* slot = Find(encoded_key);
+  if (slot == nullptr) return false;
+  last_ = slot;
+  Entry& e = slot->second;
+  if (e.in_pass) {
+    *out = e.pass_state;
+    return true;
+  }
+  // Not in the pass, so `known` (only an entry in the pass can forget its committed state).
+  if (!e.pinned && lru_.head != slot) {
+    Unlink(&lru_, slot);
+    PushFront(&lru_, slot);
+  }
+  *out = e.state;
+  return true;
+}
+
+bool StateCache::PassStore(std::string_view encoded_key, StatePtr state) {
+  // The stage writes the key it has just read: the remembered entry, compared, not hashed.
+  Slot* slot = last_ != nullptr && std::string_view(last_->first) == encoded_key ? last_ : Find(encoded_key);
+  if (slot == nullptr) return false;
+  Entry& e = slot->second;
+  if (!e.in_pass) {
+    e.in_pass = true;
+    pass_.push_back(slot);
+    if (!e.pinned) {  // cached: held on no chain until the pass ends, so never evicted
+      Unlink(&lru_, slot);
+      bytes_ -= e.bytes;
+    }
+  }
+  e.pass_state = std::move(state);
+  return true;
+}
+
+void StateCache::PassStoreNew(std::string_view encoded_key, StatePtr committed, StatePtr state) {
+  const size_t bytes = EntryBytes(encoded_key, committed);
+  auto it = map_.emplace(std::string(encoded_key), Entry{std::move(committed), bytes}).first;
+  Entry& e = it->second;
+  e.in_pass = true;
+  e.pass_state = std::move(state);
+  pass_.push_back(&*it);
+  last_ = &*it;
+}
+
+std::vector<StateWrite> StateCache::PassPending() const {
+  std::vector<StateWrite> out;
+  out.reserve(pass_.size());
+  for (const Slot* slot : pass_) out.emplace_back(slot->first, slot->second.pass_state);
+  return out;
+}
+
+void StateCache::PassCommit() {
+  for (Slot* slot : pass_) {
+    Entry& e = slot->second;
+    StatePtr state = std::move(e.pass_state);
+    const size_t bytes = EntryBytes(slot->first, state);
+    PinSlot(slot, std::move(state), bytes);  // while in_pass: treated as held, not cached
+    e.in_pass = false;
+  }
+  pass_.clear();
+}
+
+void StateCache::PassDiscard() {
+  std::vector<Slot*> pass;
+  pass.swap(pass_);
+  for (Slot* slot : pass) {
+    Entry& e = slot->second;
+    e.in_pass = false;
+    e.pass_state.reset();
+    if (e.pinned) continue;
+    if (!e.known || max_bytes_ == 0) {
+      if (e.state != nullptr || !e.known) complete_ = false;
+      EraseSlot(map_.find(std::string_view(slot->first)));
+      continue;
+    }
+    PushFront(&lru_, slot);
+    bytes_ += e.bytes;
+  }
+  Evict();
 }
 
 std::vector<StateCache::PinnedState> StateCache::PinnedInKeyOrder() const {
@@ -123,37 +227,58 @@ std::vector<StateCache::PinnedState> StateCache::PinnedInKeyOrder() const {
 }
 
 void StateCache::Written() {
-  if (pinned_.head == nullptr) return;
-  for (Slot* s = pinned_.head; s != nullptr; s = s->second.next) {
-    s->second.pinned = false;
-    bytes_ += s->second.bytes;
+  // The pinned chain's entries go in front of the LRU chain, except those holding a pass
+  // state: they stay held until the pass ends.
+  Slot* s = pinned_.tail;
+  while (s != nullptr) {
+    Slot* prev = s->second.prev;
+    Entry& e = s->second;
+    e.pinned = false;
+    e.prev = e.next = nullptr;
+    if (!e.in_pass) {
+      PushFront(&lru_, s);
+      bytes_ += e.bytes;
+    }
+    s = prev;
   }
-  // The whole pinned chain goes in front of the LRU chain.
-  pinned_.tail->second.next = lru_.head;
-  if (lru_.head != nullptr) lru_.head->second.prev = pinned_.tail;
-  else lru_.tail = pinned_.tail;
-  lru_.head = pinned_.head;
-  lru_.size += pinned_.size;
   pinned_ = Chain{};
   pinned_bytes_ = 0;
   Evict();
 }
 
 void StateCache::EraseSlot(Map::iterator it) {
+  Slot* slot = &*it;
   Entry& e = it->second;
   if (e.pinned) {
     pinned_bytes_ -= e.bytes;
-    Unlink(&pinned_, &*it);
-  } else {
+    Unlink(&pinned_, slot);
+  } else if (!e.in_pass) {
     bytes_ -= e.bytes;
-    Unlink(&lru_, &*it);
+    Unlink(&lru_, slot);
   }
+  if (e.in_pass) std::erase(pass_, slot);
+  if (last_ == slot) last_ = nullptr;
   map_.erase(it);
 }
 
 void StateCache::Erase(std::string_view encoded_key) {
+  // The store's state of the key is not known any more (a failed write).
+  complete_ = false;
   auto it = map_.find(encoded_key);
-  if (it != map_.end()) EraseSlot(it);
+  if (it == map_.end()) return;
+  Entry& e = it->second;
+  if (e.in_pass) {  // the pass state stays; the committed one is read again when needed
+    if (e.pinned) {
+      pinned_bytes_ -= e.bytes;
+      Unlink(&pinned_, &*it);
+      e.pinned = false;
+    }
+    e.known = false;
+    e.state.reset();
+    e.bytes = 0;
+    return;
+  }
+  EraseSlot(it);
 }
 
 void StateCache::ErasePrefix(std::string_view prefix) {
@@ -165,7 +290,10 @@ void StateCache::ErasePrefix(std::string_view prefix) {
 }
 
 void StateCache::Evict() {
-  while (bytes_ > max_bytes_ && lru_.tail != nullptr) EraseSlot(map_.find(std::string_view(lru_.tail->first)));
+  while (bytes_ > max_bytes_ && lru_.tail != nullptr) {
+    if (lru_.tail->second.state != nullptr) complete_ = false;  // a stored key leaves the map
+    EraseSlot(map_.find(std::string_view(lru_.tail->first)));
+  }
 }
 
 }  // namespace ec::cdc

@@ -43,10 +43,41 @@ class StateCache {
   // The pinned states were written: they become the most recently used cache entries (and
   // are evicted as such when the cache is smaller than they are).
   void Written();
-  // Drops the entry of `encoded_key`, if any (pinned or not).
+  // Drops the entry of `encoded_key`, if any (pinned or not; one holding a pass state keeps
+  // it and forgets its committed state).
   void Erase(std::string_view encoded_key);
-  // Drops every entry whose key starts with `prefix` (pinned or not).
+  // Drops every entry whose key starts with `prefix` (pinned, cached or in the pass).
   void ErasePrefix(std::string_view prefix);
+
+  // The pass overlay (txn_state_store.h) kept in the same entries: a key's state written by
+  // the open pass sits next to its committed state, so the changelog stage's read and write
+  // of a key cost one hash lookup and the commit relinks entries instead of finding them.
+  // An entry holding a pass state is never evicted; Lookup, Insert, Pin and Written see the
+  // committed state only.
+  //
+  // The pass's view of `encoded_key`: its pass state, else its committed state; false when
+  // the map does not know the key (the caller reads the store and Inserts). The entry is
+  // remembered for the PassStore of the same key that follows.
+  bool PassLookup(std::string_view encoded_key, StatePtr* out);
+  // Sets the pass state of `encoded_key`; false when the map has no entry for it (the caller
+  // then calls PassStoreNew with the key's committed state).
+  bool PassStore(std::string_view encoded_key, StatePtr state);
+  void PassStoreNew(std::string_view encoded_key, StatePtr committed, StatePtr state);
+  // The pass's states, in the order the keys were first written in the pass.
+  std::vector<StateWrite> PassPending() const;
+  // The pass states become the committed states (pinned: not yet written to the store).
+  void PassCommit();
+  // The pass states are dropped.
+  void PassDiscard();
+  size_t pass_size() const { return pass_.size(); }
+
+  // Whether the map holds every key the store holds (so a miss means "absent"): the owner
+  // marks it when it knows (an empty store at open, with every key of it then entering the
+  // map); cleared for good when an entry with a state leaves the map by eviction or Erase,
+  // or a state is not cached (no cache, larger than the whole cache). ErasePrefix keeps it:
+  // its caller removes the same keys from the store.
+  void MarkComplete() { complete_ = true; }
+  bool complete() const { return complete_; }
 
   size_t bytes() const { return bytes_; }                 // the cache part
   size_t pinned_bytes() const { return pinned_bytes_; }   // the pinned part
@@ -60,10 +91,15 @@ class StateCache {
   struct Entry;
   using Map = std::unordered_map<std::string, Entry, StringViewHash, std::equal_to<>>;
   using Slot = std::pair<const std::string, Entry>;
+  // An entry is on the LRU chain (cached), on the pinned chain (pinned), or, when it holds
+  // a pass state and is not pinned, on neither (held until the pass ends).
   struct Entry {
-    StatePtr state;
-    size_t bytes = 0;
+    StatePtr state;       // the committed state (null: absent)
+    size_t bytes = 0;     // of the committed state
     bool pinned = false;
+    bool in_pass = false;
+    bool known = true;    // false: the committed state is not known (Erase of an entry in the pass)
+    StatePtr pass_state;  // when in_pass
     Slot* prev = nullptr;
     Slot* next = nullptr;
   };
@@ -75,14 +111,19 @@ class StateCache {
   static void PushFront(Chain* chain, Slot* slot);
   static void Unlink(Chain* chain, Slot* slot);
   void Evict();
-  void EraseSlot(Map::iterator it);
+  void EraseSlot(Map::iterator it);  // keeps complete_: callers decide
+  void PinSlot(Slot* slot, StatePtr state, size_t bytes);
+  Slot* Find(std::string_view encoded_key);
 
   size_t max_bytes_;
+  bool complete_ = false;
   size_t bytes_ = 0;
   size_t pinned_bytes_ = 0;
   Map map_;
   Chain lru_;     // cache entries, head = most recently used
   Chain pinned_;  // pinned entries, in no particular order
+  std::vector<Slot*> pass_;  // entries holding a pass state, in first-write order
+  Slot* last_ = nullptr;     // the entry PassLookup found or created last (null when erased)
 };
 
 }  // namespace ec::cdc

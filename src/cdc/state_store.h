@@ -71,9 +71,31 @@ struct StateWrite {
   StatePtr state;  // null: forget the key
 };
 
+// A store that keeps the open pass's uncommitted states in its own map, next to the
+// committed ones (the RocksDB store: state_cache.h). TxnStateStore uses it when the store
+// offers one: the changelog stage's read and write of a key then cost one hash lookup
+// instead of one in the overlay's index and another in the store's map, and a commit pins
+// the entries it already holds. Semantics as TxnStateStore documents them.
+class PassOverlay {
+ public:
+  virtual ~PassOverlay() = default;
+  virtual Result<StatePtr> PassLookup(std::string_view encoded_key) = 0;
+  virtual Status PassStore(std::string_view encoded_key, StatePtr state) = 0;
+  virtual std::vector<StateWrite> PassPending() = 0;
+  // Never loses the pass: its states are committed in the map even when writing them to the
+  // store fails (they stay pending and are written later).
+  virtual Status PassCommit(std::string_view checkpoint, int64_t offset) = 0;
+  virtual void PassDiscard() = 0;
+  // Gives the overlay back (TxnStateStore's destructor); the open pass is discarded.
+  virtual void ReleasePassOverlay() = 0;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
+  // The store's own pass overlay, for one TxnStateStore at a time: null when the store has
+  // none or another TxnStateStore holds it (that one then works with its own overlay).
+  virtual PassOverlay* ClaimPassOverlay() { return nullptr; }
   // Applies every write and sets checkpoint `checkpoint` (when not empty) to `offset`, all or
   // nothing (RocksDB: one WriteBatch). Exactly-once processing stores with the states the log
   // offset they correspond to.

@@ -2,7 +2,12 @@
 
 namespace ec::cdc {
 
+TxnStateStore::~TxnStateStore() {
+  if (overlay_ != nullptr) overlay_->ReleasePassOverlay();
+}
+
 Result<StatePtr> TxnStateStore::Lookup(std::string_view encoded_key) {
+  if (overlay_ != nullptr) return overlay_->PassLookup(encoded_key);
   {
     std::lock_guard lock(mu_);
     auto it = index_.find(encoded_key);
@@ -12,6 +17,7 @@ Result<StatePtr> TxnStateStore::Lookup(std::string_view encoded_key) {
 }
 
 Status TxnStateStore::Store(std::string_view encoded_key, StatePtr state) {
+  if (overlay_ != nullptr) return overlay_->PassStore(encoded_key, std::move(state));
   std::lock_guard lock(mu_);
   auto it = index_.find(encoded_key);
   if (it != index_.end()) {
@@ -37,6 +43,7 @@ Result<std::optional<int64_t>> TxnStateStore::Checkpoint(std::string_view checkp
 }
 
 Status TxnStateStore::ClearResource(std::string_view resource) {
+  if (overlay_ != nullptr) return base_->ClearResource(resource);  // drops the pass's entries too
   {
     std::lock_guard lock(mu_);
     std::string prefix = EncodeKey(resource, "");
@@ -48,13 +55,16 @@ Status TxnStateStore::ClearResource(std::string_view resource) {
 }
 
 std::vector<StateWrite> TxnStateStore::Pending() const {
+  if (overlay_ != nullptr) return overlay_->PassPending();
   std::lock_guard lock(mu_);
   return writes_;
 }
 
 Status TxnStateStore::Commit(std::string_view checkpoint, int64_t offset) {
   // The store takes the overlay's writes as they are (no copies, no re-keying); a failed Apply
-  // keeps them, so the next commit writes them again.
+  // keeps them, so the next commit writes them again. The base's own overlay commits them in
+  // its map, where they stay pending until written.
+  if (overlay_ != nullptr) return overlay_->PassCommit(checkpoint, offset);
   std::lock_guard lock(mu_);
   Status s = base_->Apply(writes_, checkpoint, offset);
   if (s.ok()) ClearLocked();
@@ -62,6 +72,7 @@ Status TxnStateStore::Commit(std::string_view checkpoint, int64_t offset) {
 }
 
 void TxnStateStore::Discard() {
+  if (overlay_ != nullptr) return overlay_->PassDiscard();
   std::lock_guard lock(mu_);
   ClearLocked();
 }

@@ -17,8 +17,12 @@ namespace ec::cdc {
 
 class TxnStateStore final : public StateStore {
  public:
-  // `base` is not owned and must outlive this.
-  explicit TxnStateStore(StateStore* base) : base_(base) {}
+  // `base` is not owned and must outlive this. When `base` offers its own pass overlay
+  // (StateStore::ClaimPassOverlay) the pass lives there; else in this object.
+  explicit TxnStateStore(StateStore* base) : base_(base), overlay_(base->ClaimPassOverlay()) {}
+  ~TxnStateStore() override;
+  TxnStateStore(const TxnStateStore&) = delete;
+  TxnStateStore& operator=(const TxnStateStore&) = delete;
 
   Result<StatePtr> Lookup(std::string_view encoded_key) override;
   // Buffers in the overlay.
@@ -61,6 +65,7 @@ class TxnStateStore final : public StateStore {
   void ClearLocked();
 
   StateStore* base_;
+  PassOverlay* overlay_;  // the base's, or null: the members below hold the pass
   mutable std::mutex mu_;
   std::vector<StateWrite> writes_;  // the pass's latest state of each key it wrote
   std::unordered_set<uint32_t, IndexHash, IndexEq> index_{16, IndexHash{&writes_}, IndexEq{&writes_}};

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "cdc/state_store.h"
+#include "cdc/txn_state_store.h"
 
 namespace ec::cdc {
 namespace {
@@ -134,6 +135,42 @@ TEST(StateCache, PinnedEntriesAreReadAndNeverEvictedUntilWritten) {
   EXPECT_EQ(off.entries(), 0u);
 }
 
+TEST(StateCache, CompleteUntilAStoredKeyLeavesTheMap) {
+  const std::string big(1000, 'x');
+  StatePtr got;
+  StateCache c(5000);
+  EXPECT_FALSE(c.complete());  // only the owner knows
+  c.MarkComplete();
+  c.Insert(EncodeKey("r", "absent"), nullptr);
+  c.Pin(EncodeKey("r", "p"), State(false, 1, big));
+  c.Written();
+  c.ErasePrefix(EncodeKey("s", ""));  // the caller removed those keys from the store too
+  EXPECT_TRUE(c.complete());
+  // Evicting known-absent keys keeps it; evicting a stored one does not.
+  for (int i = 0; i < 50; ++i) {
+    c.Insert(EncodeKey("r", "n" + std::to_string(i)), nullptr);
+    ASSERT_TRUE(c.Lookup(EncodeKey("r", "p"), &got));  // kept hot
+  }
+  EXPECT_FALSE(c.Lookup(EncodeKey("r", "n0"), &got));  // evicted
+  EXPECT_TRUE(c.complete());
+  for (int i = 0; i < 10; ++i) c.Insert(EncodeKey("r", "s" + std::to_string(i)), State(false, i, big));
+  EXPECT_FALSE(c.complete());
+  // A state too large to cache, and Erase (the store's state unknown), clear it too.
+  StateCache small(2000);
+  small.MarkComplete();
+  small.Insert("k", State(false, 1, std::string(5000, 'y')));
+  EXPECT_FALSE(small.complete());
+  StateCache erased(1 << 20);
+  erased.MarkComplete();
+  erased.Erase("k");
+  EXPECT_FALSE(erased.complete());
+  StateCache off(0);
+  off.MarkComplete();
+  off.Pin("k", State(false, 1, "1"));
+  off.Written();  // dropped at once: no cache
+  EXPECT_FALSE(off.complete());
+}
+
 TEST(EncodedState, RoundTripsAndRejectsBadBytes) {
   StatePtr s = State(false, 1795773600123, R"({"id":"o-1"})");
   EXPECT_FALSE(s->deleted());
@@ -163,7 +200,9 @@ void Agree(StateStore* got, StateStore* want, int keys) {
 }
 
 TEST(StateCache, RocksStoreAgreesWithMemoryStoreUnderRandomOperations) {
-  for (size_t cache_bytes : {size_t{0}, size_t{700}, size_t{1} << 20}) {
+  // 1 MiB: a new store's map knows every key all along (misses answered without RocksDB);
+  // 4000 bytes: it does until the first eviction of a stored key, then asks RocksDB.
+  for (size_t cache_bytes : {size_t{0}, size_t{700}, size_t{4000}, size_t{1} << 20}) {
     auto dir = std::filesystem::temp_directory_path() /
                ("ec_cdc_cache_" + std::to_string(getpid()) + "_" + std::to_string(cache_bytes));
     std::filesystem::remove_all(dir);
@@ -212,6 +251,105 @@ TEST(StateCache, RocksStoreAgreesWithMemoryStoreUnderRandomOperations) {
     auto reopened = std::move(OpenRocksStateStore(dir.string(), options)).value();
     Agree(reopened.get(), &mem, kKeys);
     EXPECT_EQ(reopened->Checkpoint("cp").value(), mem.Checkpoint("cp").value());  // deferred ones written at close
+    reopened.reset();
+    std::filesystem::remove_all(dir);
+  }
+}
+
+// The pass overlay kept in the RocksDB store's map (PassOverlay) behaves as TxnStateStore's
+// own overlay over a MemoryStateStore: random reads and writes of a pass, commits, discards,
+// resource clears, direct writes and lists, with no cache, a tiny one, a small one (complete
+// until the first eviction) and a large one, deferred and immediate writes, then a reopen.
+TEST(StateCache, PassOverlayInTheMapAgreesWithTxnOverlay) {
+  for (size_t cache_bytes : {size_t{0}, size_t{700}, size_t{4000}, size_t{1} << 20}) {
+    auto dir = std::filesystem::temp_directory_path() /
+               ("ec_cdc_overlay_" + std::to_string(getpid()) + "_" + std::to_string(cache_bytes));
+    std::filesystem::remove_all(dir);
+    MemoryStateStore mem;
+    TxnStateStore mem_txn(&mem);
+    std::mt19937 rng(static_cast<uint32_t>(cache_bytes) + 7);
+    const int kKeys = 30;
+    const RocksStateOptions options{.cache_bytes = cache_bytes, .defer_bytes = cache_bytes == 700 ? 0u : size_t{4} << 20};
+    int64_t offset = 0;
+    {
+      auto rocks = std::move(OpenRocksStateStore(dir.string(), options)).value();
+      auto txn = std::make_unique<TxnStateStore>(rocks.get());
+      TxnStateStore second(rocks.get());  // the map's overlay is taken: this one keeps its own
+      ASSERT_TRUE(second.Put("order", "x", StoredState{false, 1, "1"}).ok());
+      EXPECT_FALSE(rocks->Get("order", "x")->has_value());
+      second.Discard();
+      for (int step = 0; step < 4000; ++step) {
+        std::string key = std::to_string(rng() % kKeys);
+        StoredState st{rng() % 5 == 0, step, rng() % 5 == 0 ? "" : "{\"v\":" + std::to_string(step) + "}"};
+        const unsigned op = rng() % 20;
+        if (op < 6) {  // the stage: read, then (mostly) write the same key
+          auto a = txn->Get("order", key);
+          auto b = mem_txn.Get("order", key);
+          ASSERT_TRUE(a.ok() && b.ok());
+          ASSERT_EQ(a->has_value(), b->has_value()) << "step " << step;
+          if (a->has_value()) {
+            ASSERT_EQ((*a)->value, (*b)->value) << "step " << step;
+            ASSERT_EQ((*a)->ts_ms, (*b)->ts_ms) << "step " << step;
+          }
+          if (op < 5) {
+            ASSERT_TRUE(txn->Put("order", key, st).ok());
+            ASSERT_TRUE(mem_txn.Put("order", key, st).ok());
+          }
+        } else if (op < 8) {  // a write without a read first
+          ASSERT_TRUE(txn->Put("order", key, st).ok());
+          ASSERT_TRUE(mem_txn.Put("order", key, st).ok());
+        } else if (op < 10) {  // committed reads (admin API): the pass is not visible
+          auto a = rocks->Get("order", key);
+          auto b = mem.Get("order", key);
+          ASSERT_TRUE(a.ok() && b.ok());
+          ASSERT_EQ(a->has_value(), b->has_value()) << "step " << step;
+          if (a->has_value()) ASSERT_EQ((*a)->value, (*b)->value) << "step " << step;
+        } else if (op < 12) {  // the pass ends: committed, or aborted
+          std::vector<StateWrite> pa = txn->Pending(), pb = mem_txn.Pending();
+          ASSERT_EQ(pa.size(), pb.size()) << "step " << step;
+          for (size_t i = 0; i < pa.size(); ++i) {
+            ASSERT_EQ(pa[i].encoded_key, pb[i].encoded_key) << "step " << step;
+            ASSERT_EQ(pa[i].state == nullptr, pb[i].state == nullptr);
+            if (pa[i].state) ASSERT_EQ(pa[i].state->bytes(), pb[i].state->bytes());
+          }
+          if (op == 10) {
+            ++offset;
+            ASSERT_TRUE(txn->Commit("cp", offset).ok());
+            ASSERT_TRUE(mem_txn.Commit("cp", offset).ok());
+          } else {
+            txn->Discard();
+            mem_txn.Discard();
+          }
+        } else if (op < 14) {  // writes that bypass the pass (catch-up, the no-transaction path)
+          if (op == 12) {
+            ASSERT_TRUE(rocks->Put("order", key, st).ok());
+            ASSERT_TRUE(mem.Put("order", key, st).ok());
+          } else {
+            std::vector<StateWrite> writes{{EncodeKey("order", key), st}};
+            if (rng() % 3 == 0) writes.emplace_back(EncodeKey("order", std::to_string(rng() % kKeys)), StatePtr());
+            ++offset;
+            ASSERT_TRUE(rocks->Apply(writes, "cp", offset).ok());
+            ASSERT_TRUE(mem.Apply(writes, "cp", offset).ok());
+          }
+        } else if (op == 14) {
+          ASSERT_EQ(txn->List("order", "", 1000).value(), mem_txn.List("order", "", 1000).value()) << "step " << step;
+        } else if (op == 15 && rng() % 15 == 0) {
+          ASSERT_TRUE(txn->ClearResource("order").ok());
+          ASSERT_TRUE(mem_txn.ClearResource("order").ok());
+        } else if (op == 16 && rng() % 10 == 0) {  // the overlay given back and taken again
+          txn.reset();
+          mem_txn.Discard();
+          txn = std::make_unique<TxnStateStore>(rocks.get());
+        }
+      }
+      txn->Discard();
+      mem_txn.Discard();
+      Agree(rocks.get(), &mem, kKeys);
+      EXPECT_EQ(rocks->Checkpoint("cp").value(), mem.Checkpoint("cp").value());
+      txn.reset();
+    }
+    auto reopened = std::move(OpenRocksStateStore(dir.string(), options)).value();
+    Agree(reopened.get(), &mem, kKeys);
     reopened.reset();
     std::filesystem::remove_all(dir);
   }

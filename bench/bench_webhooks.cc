@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <cstdio>
 #include <mutex>
@@ -493,6 +494,72 @@ class CostMeter {
   double cpu0_ = 0, thread0_ = 0, rx0_ = 0, cs0_ = 0;
 };
 
+// With EC_BENCH_LATENCY_DUMP: every 10 ms, the machine's busy and idle CPU time (/proc/stat,
+// all CPUs) and this process's CPU time, to tell the late windows of a run apart: the machine
+// busy (other processes took the CPUs), this process busy (it could not keep up), or neither
+// (the CPUs were free and still nothing ran: a stall of the VM). Lines of
+// "t_ms machine_busy_ms machine_idle_ms process_cpu_ms", cumulative from the start.
+class CpuSampler {
+ public:
+  explicit CpuSampler(Clock::time_point t0) : t0_(t0) {
+    thread_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      while (!stop_) {
+        Sample();
+        cv_.wait_for(lock, std::chrono::milliseconds(10));
+      }
+    });
+  }
+  ~CpuSampler() { Stop(); }
+  void WriteTo(const std::string& path) {
+    Stop();
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) return;
+    for (const Row& r : rows_) {
+      std::fprintf(f, "%.3f %.1f %.1f %.3f\n", r.t_ms, r.busy_ms - rows_[0].busy_ms,
+                   r.idle_ms - rows_[0].idle_ms, r.proc_ms - rows_[0].proc_ms);
+    }
+    std::fclose(f);
+  }
+
+ private:
+  struct Row {
+    double t_ms, busy_ms, idle_ms, proc_ms;
+  };
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Sample() {
+    Row r{std::chrono::duration<double, std::milli>(Clock::now() - t0_).count(), 0, 0, 0};
+    if (FILE* f = std::fopen("/proc/stat", "r")) {
+      unsigned long long v[10] = {};
+      if (std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                      &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) >= 8) {
+        double tick_ms = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+        r.idle_ms = static_cast<double>(v[3] + v[4]) * tick_ms;  // idle, iowait
+        r.busy_ms = static_cast<double>(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * tick_ms;
+      }
+      std::fclose(f);
+    }
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    r.proc_ms = static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+    rows_.push_back(r);
+  }
+  Clock::time_point t0_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::vector<Row> rows_;
+  std::thread thread_;
+};
+
 size_t Senders() { return 1; }  // DispatcherOptions::sender_threads is unused now
 
 // The best rate BM_WebhookThroughput measured in this process; BM_WebhookLatency with rate 0
@@ -545,9 +612,12 @@ void BM_WebhookLatency(benchmark::State& state) {
   // let the kernel bunch its wake-ups into bursts, which are cheaper to deliver than the even
   // trickle the figure is about. appends_within_10us_pct reports what the schedule really was.
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  const char* dump = std::getenv("EC_BENCH_LATENCY_DUMP");
   for (auto _ : state) {
     CostMeter cost(s.RxClock());
     auto t0 = Clock::now();
+    std::optional<CpuSampler> sampler;
+    if (dump) sampler.emplace(t0);
     for (size_t i = 0; i < n; ++i) {
       auto due = t0 + std::chrono::nanoseconds(static_cast<int64_t>(i * 1e9 / rate));
       // Sleep, never spin: a spinning producer would take one of the 2 cores from the
@@ -560,6 +630,7 @@ void BM_WebhookLatency(benchmark::State& state) {
     if (!s.Wait(n + s.warmup, std::chrono::seconds(60))) state.SkipWithError("not all delivered");
     state.SetIterationTime(std::chrono::duration<double>(Clock::now() - t0).count());
     cost.Report(state, n);
+    if (sampler) sampler->WriteTo(std::string(dump) + ".cpu");
   }
   prctl(PR_SET_TIMERSLACK, 0UL, 0, 0, 0);  // back to the default
   size_t bunched = 0;
@@ -575,7 +646,7 @@ void BM_WebhookLatency(benchmark::State& state) {
       lat.push_back(std::chrono::duration<double, std::milli>(*got - at).count());
     }
   }
-  if (const char* dump = std::getenv("EC_BENCH_LATENCY_DUMP")) {  // append_ms latency_ms lines
+  if (dump) {  // append_ms latency_ms lines
     if (FILE* f = std::fopen(dump, "w")) {
       for (const auto& [id, at] : sent) {
         auto got = s.received.Find(id);

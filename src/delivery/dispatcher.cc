@@ -283,8 +283,9 @@ class Dispatcher::Worker {
     auto last_commit = Clock::now();
     double tokens = std::max(1.0, sub_.rate_limit);
     auto last_refill = Clock::now();
+    std::vector<Completion> done;  // reused: its capacity goes back and forth with completions_
     for (;;) {
-      std::vector<Completion> done;
+      done.clear();
       std::optional<Replay> replay;
       bool paused;
       {
@@ -713,7 +714,9 @@ class Dispatcher::Worker {
       auto& q = s.keys[p.key];
       if (!q.empty() && q.front() == c.offset) q.pop_front();
       if (q.empty()) {
-        s.keys.erase(p.key);
+        // An idle key keeps its entry (and its queue's capacity) while the map is small: with
+        // a steady set of keys, no node is allocated and freed per event. Bounded all the same.
+        if (s.keys.size() > 2 * d_->options_.max_buffered_per_stream) s.keys.erase(p.key);
       } else if (auto next = s.window.find(q.front()); next != s.window.end()) {
         next->second.key_head = true;  // the key's next event may go now
         s.ready.push(next->first);

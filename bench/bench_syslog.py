@@ -78,6 +78,18 @@ def run_ours(binary, path, lines, timeout):
             n = ingested(http)
         t1 = time.perf_counter()
         cpu1 = cpu_seconds(p.pid)
+        if os.environ.get("EC_BENCH_THREADS"):  # each live thread's CPU (since the start)
+            for tid in sorted(os.listdir(f"/proc/{p.pid}/task"), key=int):
+                try:
+                    with open(f"/proc/{p.pid}/task/{tid}/stat") as f:
+                        st = f.read()
+                except FileNotFoundError:
+                    continue
+                name = st[st.index("(") + 1:st.rindex(")")]
+                fields = st.rsplit(")", 1)[1].split()
+                cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                if cpu >= 0.01:
+                    print("  thread %s %-16s %.2f CPU-s" % (tid, name, cpu))
         s.close()
         return {"seconds": t1 - t0, "send_seconds": t_sent - t0, "lines_per_s": lines / (t1 - t0),
                 "cpu_s": cpu1 - cpu0, "lines_per_cpu_s": lines / (cpu1 - cpu0), "ingested": n}
@@ -115,12 +127,19 @@ def main():
     ap.add_argument("--lines", type=int, default=200000)
     ap.add_argument("--binary", default=os.path.join(ROOT, "build-capture", "eventception"))
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--no-syslog-ng", action="store_true", help="only ours (before/after comparisons)")
     args = ap.parse_args()
     path = f"/tmp/anchors/exchanges-{args.lines}.ndjson"
     if not os.path.exists(path):
         os.makedirs("/tmp/anchors", exist_ok=True)
         subprocess.run(["node", os.path.join(ANCHORS, "gen", "gen.mjs"), "ndjson", str(args.lines), path], check=True)
     print("load:", open("/proc/loadavg").read().strip())
+    if args.no_syslog_ng:
+        ours = run_ours(args.binary, path, args.lines, args.timeout)
+        print(f"eventception syslog     {ours['lines_per_s']:10.0f} lines/s  {ours['cpu_s']:7.2f} CPU-s  "
+              f"{ours['lines_per_cpu_s']:10.0f} lines/CPU-s")
+        print("load:", open("/proc/loadavg").read().strip())
+        return
     ng = run_syslog_ng(path, args.lines, "nofilter")
     ng_raw = run_syslog_ng(path, args.lines, "raw")
     ours = run_ours(args.binary, path, args.lines, args.timeout)

@@ -26,6 +26,7 @@ struct SyslogListener::Impl {
   std::atomic<uint64_t> active{0};
   SyslogListenerOptions options;
   MessageFn on_message;
+  MessageViewFn on_message_view;  // when set, used instead of on_message (no copies)
   DeadLetterFn on_dead_letter;
   BatchEndFn on_batch_end;
   asio::io_context ioc;
@@ -46,6 +47,17 @@ struct SyslogListener::Impl {
       return Bad(raw, LimitExceeded("syslog message of " + std::to_string(raw.size()) +
                                     " bytes exceeds the limit of " +
                                     std::to_string(options.max_message_bytes)));
+    }
+    if (on_message_view) {
+      Result<SyslogView> view = ParseSyslogView(raw, options.parse);
+      if (!view.ok()) {
+        malformed.fetch_add(1, std::memory_order_relaxed);
+        on_dead_letter(raw, view.status());
+        return;
+      }
+      delivered.fetch_add(1, std::memory_order_relaxed);
+      on_message_view(*view);
+      return;
     }
     auto parsed = ParseSyslog(raw, options.parse);
     if (!parsed.ok()) {
@@ -171,16 +183,32 @@ void SyslogListener::Impl::Accept() {
   });
 }
 
+Result<std::unique_ptr<SyslogListener>> SyslogListener::StartViews(const SyslogListenerOptions& options,
+                                                                   MessageViewFn on_message,
+                                                                   DeadLetterFn on_dead_letter,
+                                                                   BatchEndFn on_batch_end) {
+  return StartWith(options, nullptr, std::move(on_message), std::move(on_dead_letter), std::move(on_batch_end));
+}
+
 Result<std::unique_ptr<SyslogListener>> SyslogListener::Start(const SyslogListenerOptions& options,
                                                               MessageFn on_message,
                                                               DeadLetterFn on_dead_letter,
                                                               BatchEndFn on_batch_end) {
+  return StartWith(options, std::move(on_message), nullptr, std::move(on_dead_letter), std::move(on_batch_end));
+}
+
+Result<std::unique_ptr<SyslogListener>> SyslogListener::StartWith(const SyslogListenerOptions& options,
+                                                                  MessageFn on_message,
+                                                                  MessageViewFn on_message_view,
+                                                                  DeadLetterFn on_dead_letter,
+                                                                  BatchEndFn on_batch_end) {
   if (options.udp_listen.empty() && options.tcp_listen.empty()) {
     return InvalidArgument("the syslog listener needs a UDP or a TCP address (HOST:PORT)");
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->on_message = std::move(on_message);
+  impl->on_message_view = std::move(on_message_view);
   impl->on_dead_letter = std::move(on_dead_letter);
   impl->on_batch_end = std::move(on_batch_end);
   impl->datagrams.resize(Impl::kDatagramsPerCall * Impl::kMaxDatagram);

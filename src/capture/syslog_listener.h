@@ -37,6 +37,8 @@ class SyslogListener {
  public:
   // Both run on the listener's I/O thread, one call at a time, and must not block for long.
   using MessageFn = std::function<void(SyslogMessage&&)>;
+  // The same message as views into the listener's read buffer, valid during the call only.
+  using MessageViewFn = std::function<void(const SyslogView&)>;
   using DeadLetterFn = std::function<void(std::string_view raw, const Status& why)>;
   // Called on the I/O thread after the messages of one read (a TCP read, a recvmmsg round, a
   // peer's end) went to MessageFn: where a caller batching messages hands its batch on.
@@ -48,6 +50,11 @@ class SyslogListener {
                                                        MessageFn on_message,
                                                        DeadLetterFn on_dead_letter,
                                                        BatchEndFn on_batch_end = nullptr);
+  // As Start, handing each message over as views: no copy of the message per call.
+  static Result<std::unique_ptr<SyslogListener>> StartViews(const SyslogListenerOptions& options,
+                                                            MessageViewFn on_message,
+                                                            DeadLetterFn on_dead_letter,
+                                                            BatchEndFn on_batch_end = nullptr);
   ~SyslogListener();  // Stop()
 
   uint16_t udp_port() const;  // 0 when not listening
@@ -58,6 +65,9 @@ class SyslogListener {
   struct Impl;
 
  private:
+  static Result<std::unique_ptr<SyslogListener>> StartWith(const SyslogListenerOptions& options,
+                                                           MessageFn on_message, MessageViewFn on_message_view,
+                                                           DeadLetterFn on_dead_letter, BatchEndFn on_batch_end);
   explicit SyslogListener(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

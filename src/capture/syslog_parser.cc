@@ -36,7 +36,7 @@ bool Token(std::string_view line, size_t* pos, std::string_view* out) {
   return !out->empty();
 }
 
-std::string Nil(std::string_view v) { return v == "-" ? std::string() : std::string(v); }
+std::string_view Nil(std::string_view v) { return v == "-" ? std::string_view() : v; }
 
 constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -51,7 +51,7 @@ bool IsBsdTimestamp(std::string_view s) {
          s[9] == ':' && d(10) && d(11) && s[12] == ':' && d(13) && d(14);
 }
 
-Status CheckPayload(std::string_view line, size_t pos, const SyslogMessage& m,
+Status CheckPayload(std::string_view line, size_t pos, const SyslogView& m,
                     const SyslogParseOptions& options) {
   if (!options.require_json_payload) return Status::Ok();
   size_t i = 0;
@@ -63,7 +63,7 @@ Status CheckPayload(std::string_view line, size_t pos, const SyslogMessage& m,
   return Status::Ok();
 }
 
-Status Parse5424(std::string_view line, size_t pos, SyslogMessage* m) {
+Status Parse5424(std::string_view line, size_t pos, SyslogView* m) {
   m->format = SyslogFormat::kRfc5424;
   // VERSION SP
   while (pos < line.size() && std::isdigit(static_cast<unsigned char>(line[pos]))) ++pos;
@@ -110,7 +110,7 @@ Status Parse5424(std::string_view line, size_t pos, SyslogMessage* m) {
         }
       }
     }
-    m->structured_data.assign(line.substr(start, pos - start));
+    m->structured_data = line.substr(start, pos - start);
   } else {
     return ErrorAt(line, pos, "expected STRUCTURED-DATA ('-' or '[')");
   }
@@ -120,15 +120,15 @@ Status Parse5424(std::string_view line, size_t pos, SyslogMessage* m) {
   }
   std::string_view msg = line.substr(pos);
   if (msg.substr(0, 3) == "\xEF\xBB\xBF") msg.remove_prefix(3);  // the UTF-8 BOM of RFC 5424
-  m->msg.assign(msg);
+  m->msg = msg;
   return Status::Ok();
 }
 
-Status Parse3164(std::string_view line, size_t pos, SyslogMessage* m) {
+Status Parse3164(std::string_view line, size_t pos, SyslogView* m) {
   m->format = SyslogFormat::kRfc3164;
   std::string_view rest = line.substr(pos);
   if (IsBsdTimestamp(rest)) {
-    m->timestamp.assign(rest.substr(0, 15));
+    m->timestamp = rest.substr(0, 15);
     rest.remove_prefix(15);
     if (!rest.empty() && rest[0] == ' ') rest.remove_prefix(1);
     // HOSTNAME then TAG, or only TAG (some senders leave the host out).
@@ -136,7 +136,7 @@ Status Parse3164(std::string_view line, size_t pos, SyslogMessage* m) {
     std::string_view first = rest.substr(0, sp);
     bool first_is_tag = !first.empty() && (first.back() == ':' || first.find('[') != std::string_view::npos);
     if (!first_is_tag && sp != std::string_view::npos) {
-      m->hostname.assign(first);
+      m->hostname = first;
       rest.remove_prefix(sp + 1);
     }
   }
@@ -146,33 +146,33 @@ Status Parse3164(std::string_view line, size_t pos, SyslogMessage* m) {
          rest[i] != '{')
     ++i;
   if (i > 0 && i < rest.size() && (rest[i] == ':' || rest[i] == '[')) {
-    m->app_name.assign(rest.substr(0, i));
+    m->app_name = rest.substr(0, i);
     if (rest[i] == '[') {
       size_t close = rest.find(']', i);
       if (close == std::string_view::npos) return ErrorAt(line, line.size() - rest.size() + i, "unterminated [PID]");
-      m->procid.assign(rest.substr(i + 1, close - i - 1));
+      m->procid = rest.substr(i + 1, close - i - 1);
       i = close + 1;
     }
     if (i < rest.size() && rest[i] == ':') ++i;
     if (i < rest.size() && rest[i] == ' ') ++i;
     rest.remove_prefix(i);
   }
-  m->msg.assign(rest);
+  m->msg = rest;
   return Status::Ok();
 }
 
 }  // namespace
 
-Result<SyslogMessage> ParseSyslog(std::string_view line, const SyslogParseOptions& options) {
+Result<SyslogView> ParseSyslogView(std::string_view line, const SyslogParseOptions& options) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == '\0')) {
     line.remove_suffix(1);
   }
   if (options.accept_bare_json && !line.empty() && (line[0] == '{' || line[0] == '[')) {
-    SyslogMessage bare;
+    SyslogView bare;
     bare.format = SyslogFormat::kRfc3164;
     bare.facility = 1;
     bare.severity = 5;
-    bare.msg.assign(line);
+    bare.msg = line;
     return bare;
   }
   if (line.empty() || line[0] != '<') return ErrorAt(line, 0, "expected '<PRI>'");
@@ -186,7 +186,7 @@ Result<SyslogMessage> ParseSyslog(std::string_view line, const SyslogParseOption
     return ErrorAt(line, 0, "expected '<PRI>' with PRI from 0 to 191");
   }
   ++pos;
-  SyslogMessage m;
+  SyslogView m;
   m.facility = pri / 8;
   m.severity = pri % 8;
   // RFC 5424: VERSION (1-2 digits, not starting with 0) then a space.
@@ -198,6 +198,23 @@ Result<SyslogMessage> ParseSyslog(std::string_view line, const SyslogParseOption
   if (!s.ok()) return s;
   size_t msg_pos = line.size() - m.msg.size();
   EC_RETURN_IF_ERROR(CheckPayload(line, msg_pos, m, options));
+  return m;
+}
+
+Result<SyslogMessage> ParseSyslog(std::string_view line, const SyslogParseOptions& options) {
+  EC_ASSIGN_OR_RETURN(SyslogView v, ParseSyslogView(line, options));
+  SyslogMessage m;
+  m.format = v.format;
+  m.facility = v.facility;
+  m.severity = v.severity;
+  m.timestamp.assign(v.timestamp);
+  m.unix_ms = v.unix_ms;
+  m.hostname.assign(v.hostname);
+  m.app_name.assign(v.app_name);
+  m.procid.assign(v.procid);
+  m.msgid.assign(v.msgid);
+  m.structured_data.assign(v.structured_data);
+  m.msg.assign(v.msg);
   return m;
 }
 

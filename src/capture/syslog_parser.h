@@ -42,6 +42,23 @@ struct SyslogParseOptions {
 // Errors: kParseError naming the column and quoting the offending text.
 Result<SyslogMessage> ParseSyslog(std::string_view line, const SyslogParseOptions& options = {});
 
+// A SyslogMessage as views into the parsed line (nothing copied; valid while the line is).
+struct SyslogView {
+  SyslogFormat format = SyslogFormat::kRfc5424;
+  int facility = 0;
+  int severity = 0;
+  std::string_view timestamp;
+  int64_t unix_ms = -1;
+  std::string_view hostname;
+  std::string_view app_name;
+  std::string_view procid;
+  std::string_view msgid;
+  std::string_view structured_data;
+  std::string_view msg;
+};
+// As ParseSyslog (same checks, errors and fields), without copying: the listener's fast path.
+Result<SyslogView> ParseSyslogView(std::string_view line, const SyslogParseOptions& options = {});
+
 // Splits a TCP byte stream into messages: octet counting ("LEN SP MSG") when a frame starts
 // with a digit, otherwise LF-delimited (non-transparent framing); both may be mixed.
 class SyslogFramer {

@@ -127,9 +127,9 @@ Status CaptureSources::Start() {
     lo.max_message_bytes = syslog_config_.max_message_bytes;
     capture::CaptureShipper* dead = dead_letter_queue_.get();
     auto packer = std::make_shared<SyslogPacker>(SyslogPacker{syslog_queue_.get(), {}, 0});
-    auto listener = capture::SyslogListener::Start(
+    auto listener = capture::SyslogListener::StartViews(
         lo,
-        [packer, messages](capture::SyslogMessage&& m) {
+        [packer, messages](const capture::SyslogView& m) {
           messages->Inc();
           packer->Add(m.msg);
         },

@@ -117,6 +117,50 @@ TEST(SyslogParse, MalformedLinesSayWhereAndWhat) {
   EXPECT_TRUE(ParseSyslog("<13>1 2026-11-27T01:39:28Z h a p m - plain text", any).ok());
 }
 
+// The listener's fast path parses into views; every field and every error is ParseSyslog's.
+TEST(SyslogParse, ViewsAgreeWithCopies) {
+  const std::string lines[] = {
+      "<134>1 2026-11-27T01:39:28.580031+00:00 vm haproxy 1234 ID47 - " + std::string(kExchange) + "\n",
+      "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\" "
+      "eventSource=\"App\\\"lication\"][x@1 a=\"]\"] \xEF\xBB\xBF" + std::string(kExchange),
+      "<190>Nov 27 01:37:33 vm nginx[77]: " + std::string(kExchange) + "\r\n",
+      "<190>Nov  7 01:37:33 nginx: " + std::string(kExchange),
+      "<13>nginx " + std::string(kExchange),
+      std::string(kExchange) + "\n",
+      "no pri " + std::string(kExchange),
+      "<192>1 - - - - - - {}",
+      "<13>1 yesterday host app - - - {}",
+      "<13>1 2026-11-27T01:39:28Z h a p m [unterminated {}",
+      "<13>1 2026-11-27T01:39:28Z h a p m - plain text",
+      "<13>Nov 27 01:37:33 vm nginx: ",
+      "<13>Nov 27 01:37:33 vm nginx[12: {}",
+  };
+  for (const std::string& line : lines) {
+    Result<SyslogMessage> m = ParseSyslog(line);
+    Result<SyslogView> v = ParseSyslogView(line);
+    ASSERT_EQ(m.ok(), v.ok()) << line;
+    if (!m.ok()) {
+      EXPECT_EQ(m.status().ToString(), v.status().ToString());
+      continue;
+    }
+    EXPECT_EQ(m->format, v->format) << line;
+    EXPECT_EQ(m->facility, v->facility);
+    EXPECT_EQ(m->severity, v->severity);
+    EXPECT_EQ(m->timestamp, v->timestamp);
+    EXPECT_EQ(m->unix_ms, v->unix_ms);
+    EXPECT_EQ(m->hostname, v->hostname);
+    EXPECT_EQ(m->app_name, v->app_name);
+    EXPECT_EQ(m->procid, v->procid);
+    EXPECT_EQ(m->msgid, v->msgid);
+    EXPECT_EQ(m->structured_data, v->structured_data);
+    EXPECT_EQ(m->msg, v->msg);
+    EXPECT_EQ(v->msg.substr(0, 1), "{") << line;
+    // Views into the line itself.
+    EXPECT_GE(v->msg.data(), line.data());
+    EXPECT_LE(v->msg.data() + v->msg.size(), line.data() + line.size());
+  }
+}
+
 struct Frames {
   std::vector<std::string> good, bad;
   SyslogFramer Make(size_t max) {
@@ -300,6 +344,47 @@ TEST(SyslogListener, TcpBothFramingsOversizedAndConnectionLimit) {
   ASSERT_TRUE(r.WaitFor(6));
   for (int f : fds) close(f);
   EXPECT_EQ(l->stats().tcp_refused, 1u);
+}
+
+// StartViews (what serve uses): the same messages and dead letters, handed over as views.
+TEST(SyslogListener, ViewsOverUdpAndTcp) {
+  Received r;
+  SyslogListenerOptions o;
+  o.udp_listen = "127.0.0.1:0";
+  o.tcp_listen = "127.0.0.1:0";
+  auto l = SyslogListener::StartViews(
+      o,
+      [&r](const SyslogView& v) {
+        SyslogMessage m;
+        m.hostname.assign(v.hostname);
+        m.app_name.assign(v.app_name);
+        m.msg.assign(v.msg);
+        std::lock_guard<std::mutex> lock(r.mu);
+        r.messages.push_back(std::move(m));
+      },
+      [&r](std::string_view, const Status& why) {
+        std::lock_guard<std::mutex> lock(r.mu);
+        r.dead.emplace_back(why.message());
+      });
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  SendUdp((*l)->udp_port(), "<134>1 2026-11-27T01:39:28.580031+00:00 vm haproxy 1 - - " + std::string(kExchange));
+  ASSERT_TRUE(r.WaitFor(1));
+  SendUdp((*l)->udp_port(), "garbage, not syslog");
+  ASSERT_TRUE(r.WaitFor(2));
+  int fd = testing::ConnectTo((*l)->tcp_port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::WriteAll(fd, "<190>Nov 27 01:37:33 web nginx: " + std::string(kExchange) + "\n"));
+  ASSERT_TRUE(r.WaitFor(3));
+  close(fd);
+  std::lock_guard<std::mutex> lock(r.mu);
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_EQ(r.messages[0].hostname, "vm");
+  EXPECT_EQ(r.messages[0].msg, kExchange);
+  EXPECT_EQ(r.messages[1].hostname, "web");
+  EXPECT_EQ(r.messages[1].app_name, "nginx");
+  EXPECT_EQ(r.messages[1].msg, kExchange);
+  ASSERT_EQ(r.dead.size(), 1u);
+  EXPECT_EQ((*l)->stats().malformed, 1u);
 }
 
 TEST(SyslogListener, BadAddressesAreRefused) {

@@ -119,6 +119,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   const std::string_view next_text = std::string_view(next_bytes).substr(EncodedState::kHeaderBytes);
 
   bool changed;
+  bool changes_ready = false;  // changes_ holds this exchange's patch
   if (op_letter == 'd') {
     changed = !(stored && stored->deleted());
     // A delete's patch depends only on whether `before` is null: one `replace` of the whole
@@ -133,7 +134,13 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     changed = false;
   } else {
     if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
-    changed = !json::Equal(before, after);
+    // The patch is empty ("[]") exactly when the values are equal (AppendDiff starts with
+    // json::Equal): written now, it says whether anything changed, and the documents are
+    // compared once instead of once here and again in AppendDiff.
+    changes_.clear();
+    AppendDiff(before, after, next_text, &changes_);
+    changed = changes_.size() > 2;
+    changes_ready = true;
   }
   if (changed) {
     if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
@@ -146,22 +153,23 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     // (AppendJson output of the same values), so neither is serialised a second time.
     std::string& v = rec.value.emplace();
     v.reserve(before_text.size() + after_text.size() * 2 + 256);
-    v += "{\"op\":\"";
+    v += std::string_view("{\"op\":\"");
     v += op_letter;
-    v += "\",\"before\":";
+    v += std::string_view("\",\"before\":");
     v += before_text;
-    v += ",\"after\":";
+    v += std::string_view(",\"after\":");
     v += after_text;
-    v += ",\"changes\":";
-    AppendDiff(before, op_letter == 'd' ? json::Value() : after, after_text, &v);
+    v += std::string_view(",\"changes\":");
+    if (changes_ready) v += changes_;
+    else AppendDiff(before, op_letter == 'd' ? json::Value() : after, after_text, &v);
     // source: {"api", "operation", "method", "path", "exchange"}, as AppendJson writes it.
     v += SourcePrefix(op);
     const json::Value* path = Path(x, "request", "path");
     json::AppendJson(path != nullptr ? *path : json::Value(), &v);
-    v += ",\"exchange\":";
+    v += std::string_view(",\"exchange\":");
     json::AppendQuoted(m.exchange_id, &v);
     // ts_ms: an integer far below 2^53, so its decimal digits are what JSON.stringify writes.
-    v += "},\"ts_ms\":";
+    v += std::string_view("},\"ts_ms\":");
     char digits[24];
     v.append(digits, std::to_chars(digits, digits + sizeof digits, m.timestamp_ms).ptr);
     v += '}';

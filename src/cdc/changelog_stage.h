@@ -53,6 +53,7 @@ class ChangelogStage final : public pipeline::ExchangeStage {
   ChangelogOptions options_;
   ChangelogCounters counters_;
   std::string encoded_key_;  // the current exchange's EncodeKey(resource, key), reused
+  std::string changes_;      // an update's patch, written before the envelope; reused
   std::unordered_map<const spec::Operation*, SourceText> source_prefixes_;
 };
 

@@ -12,9 +12,11 @@ std::string EncodeKey(std::string_view resource, std::string_view key) {
 }
 
 void AppendStateHeader(bool deleted, int64_t ts_ms, std::string* out) {
-  out->push_back(deleted ? 'd' : 's');
+  char header[EncodedState::kHeaderBytes];  // written once, appended at once (per exchange)
+  header[0] = deleted ? 'd' : 's';
   uint64_t ts = static_cast<uint64_t>(ts_ms);
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((ts >> (8 * i)) & 0xff));
+  for (int i = 8; i >= 1; --i, ts >>= 8) header[i] = static_cast<char>(ts & 0xff);
+  out->append(header, sizeof header);
 }
 
 std::string EncodeState(const StoredState& state) {

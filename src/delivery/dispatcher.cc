@@ -148,7 +148,9 @@ class Dispatcher::Worker {
         stored_(std::move(positions)),
         attempts_(d->options_.attempts_kept),
         saver_(d->store_.get(), sub_.id) {
-    client_ = std::make_unique<HttpClient>(d->http_options_, &ioc_);
+    HttpClientOptions http = d->http_options_;
+    http.defer_reads = true;  // started in Wait, after the pass's requests were written
+    client_ = std::make_unique<HttpClient>(std::move(http), &ioc_);
     signer_ = std::make_unique<Signer>(*DecodeSecret(sub_.secret));
     url_ = *ParseUrl(sub_.url);
     request_start_ = RequestStart("POST", url_);
@@ -353,6 +355,7 @@ class Dispatcher::Worker {
         std::lock_guard lock(mu_);
         if (in_flight_ == 0) break;
       }
+      client_->StartDeferredReads();
       ioc_.run_one_for(milliseconds(100));  // each request ends by its timeout at the latest
     }
     std::vector<Completion> last;
@@ -422,6 +425,9 @@ class Dispatcher::Worker {
         }
       }
     }
+    // The responses of this pass's requests: read now, after all of them were written, so
+    // that the first attempt finds more of them there.
+    client_->StartDeferredReads();
     // One handler per pass: handlers that are ready already run without asking the reactor
     // (poll() would end with a non-blocking epoll_wait, a syscall per pass).
     if (wait_ms > 0) {

@@ -220,6 +220,9 @@ struct HttpClient::Impl {
   std::vector<std::weak_ptr<Deadlined>> live;
   std::optional<asio::steady_timer> sweep_timer;
   bool sweeping = false;
+  // Exchanges whose request is written and whose read waits for StartDeferredReads (loop
+  // thread only; options.defer_reads).
+  std::vector<std::shared_ptr<Deadlined>> deferred_reads, starting_reads;
 
   void Track(const std::shared_ptr<Deadlined>& ex);
   void Sweep();
@@ -272,6 +275,7 @@ class Deadlined {
   SteadyClock::time_point deadline() const { return deadline_; }
   virtual bool finished() const = 0;
   virtual void Expire() = 0;  // cancels what is pending; its handler reports the timeout
+  virtual void StartRead() {}  // a deferred response read (HttpClientOptions::defer_reads)
 
  protected:
   SteadyClock::time_point deadline_;
@@ -524,6 +528,25 @@ class Exchange : public Deadlined, public std::enable_shared_from_this<Exchange>
       return http::async_read(*conn_->tls, conn_->buffer, *parser_,
                               [self](beast::error_code e, size_t n) { self->OnRead(e, n); });
     }
+    if (impl_->options.defer_reads && !impl_->own) {
+      impl_->deferred_reads.push_back(shared_from_this());
+      return;
+    }
+    BeginRead();
+  }
+
+  void StartRead() override {
+    if (timed_out_) return Finish(TimedOut("read"));
+    BeginRead();
+  }
+
+  // Bytes left in the buffer (sent after the previous response) are parsed from a handler:
+  // the callback never runs inside SendAsync or StartDeferredReads.
+  void BeginRead() {
+    if (conn_->buffer.size() > 0) {
+      auto self = shared_from_this();
+      return asio::post(impl_->ioc, [self] { self->ReadPlain(); });
+    }
     ReadPlain();
   }
 
@@ -638,6 +661,15 @@ HttpClient::~HttpClient() {
 }
 
 uint64_t HttpClient::connections_opened() const { return impl_->opened.load(); }
+
+void HttpClient::StartDeferredReads() {
+  // Swapped out first: a read that completes at once may write another request (a pooled
+  // connection found closed is retried on a fresh one), which defers its read to the next call.
+  auto& starting = impl_->starting_reads;
+  starting.swap(impl_->deferred_reads);
+  for (auto& ex : starting) ex->StartRead();
+  starting.clear();
+}
 
 void HttpClient::SendAsync(ClientRequest request, Callback done) {
   auto ex = std::make_shared<Exchange>(impl_.get(), std::move(request), std::move(done));

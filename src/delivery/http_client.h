@@ -80,6 +80,12 @@ struct HttpClientOptions {
   // timer per read and write (each of which would cost a timerfd syscall when it is the
   // earliest). A request times out between `timeout` and `timeout + deadline_tick`.
   std::chrono::milliseconds deadline_tick{10};
+  // Only for a client on the caller's io_context: the response read of a plain request does not
+  // start right after the request is written but when the caller calls StartDeferredReads
+  // (before it waits). Asio attempts a read at once, which fails (a syscall for nothing) when
+  // the receiver has not answered yet; started after the rest of a batch was written, it
+  // often finds the response there.
+  bool defer_reads = false;
 };
 
 // Thread-safe. One I/O thread runs every exchange asynchronously; each borrows a pooled
@@ -106,6 +112,10 @@ class HttpClient {
   Result<ClientResponse> Send(const ClientRequest& request);
   // Starts the exchange and returns; `done` runs on the client's I/O thread (keep it short).
   void SendAsync(ClientRequest request, Callback done);
+
+  // With HttpClientOptions::defer_reads: starts the response reads of the requests written
+  // since the last call. Call it on the thread that runs the io_context, before each wait.
+  void StartDeferredReads();
 
   // Connections opened so far (tests check that keep-alive reuses them).
   uint64_t connections_opened() const;

@@ -205,7 +205,7 @@ void BM_PassCommitShape(benchmark::State& state) {
 BENCHMARK(BM_PassCommitShape)
     ->ArgNames({"prealloc", "partitions", "sync_threads"})
     ->Args({0, 9, 4})->Args({1, 9, 4})->Args({0, 9, 12})->Args({1, 9, 12})
-    ->Iterations(400)->UseRealTime()->Unit(benchmark::kMillisecond);
+    ->Iterations(3000)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace ec::log

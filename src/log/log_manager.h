@@ -36,8 +36,11 @@ struct LogManagerOptions {
   int32_t max_partitions = 10000;
   // Periodic fdatasync of kWritten appends (ms); <= 0 disables (only kSync appends sync).
   int64_t flush_interval_ms = 1000;
-  // fdatasyncs that may run at once for group commit (see flusher.h).
-  int32_t sync_threads = 4;
+  // fdatasyncs that may run at once for group commit (see flusher.h). An exactly-once pipeline
+  // pass syncs its outputs, state records and offset record together (about 10 partitions for
+  // the shop spec) and ingest syncs the raw topic meanwhile: with fewer threads than that, the
+  // pass's first sync round runs in several serial waves (docs/exactly-once.md, "Cost").
+  int32_t sync_threads = 16;
   // How often retention/compaction/age-roll run; <= 0 disables the maintenance thread
   // (tests then call RunMaintenance themselves).
   int64_t maintenance_interval_ms = 5000;

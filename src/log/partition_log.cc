@@ -100,6 +100,7 @@ Status WriteSnapshot(Env* env, const std::string& dir, const ProducerStateTable&
 // Where the zero-filled space ahead of `seg`'s end should reach (see SetPreallocateBytes), or
 // 0 when none is wanted. Caller holds mu.
 constexpr uint64_t kMinPreallocate = 64 * 1024;
+constexpr uint64_t kPreallocateStep = 1 << 20;
 uint64_t PreallocateTarget(const PartitionLog::Impl& d, const Segment& seg) {
   const uint64_t most = d.preallocate.load(std::memory_order_relaxed);
   if (most == 0) return 0;
@@ -576,10 +577,15 @@ Status PartitionLog::Preallocate() {
     if (d.segments.empty() || d.failed) return Status::Ok();
     seg = d.active();
     target = PreallocateTarget(d, *seg);
+    const uint64_t allocated = seg->log_file()->AllocatedSize();
+    if (target <= allocated) return Status::Ok();
+    // At most kPreallocateStep per call: one large zero write and its fdatasync would hold the
+    // disk while the appends' fdatasyncs queue behind it. A shortfall is topped up on the next
+    // request (the next append asks again while less than half is left).
+    target = std::min(target, std::max(allocated, seg->size()) + kPreallocateStep);
   }
   // Outside mu: appends go on meanwhile (the file orders them against the zero writes), and a
   // roll that seals this segment stops it (TrimPreallocation).
-  if (target <= seg->log_file()->AllocatedSize()) return Status::Ok();
   Result<uint64_t> r = seg->log_file()->Preallocate(target);
   return r.ok() ? Status::Ok() : r.status();
 }

@@ -38,6 +38,8 @@ struct ServerConfig {
   // log.preallocate_bytes: zero-filled space kept ahead of each partition's active segment, so
   // an append's fdatasync writes data only (log::LogManagerOptions::preallocate_bytes; 0 = off).
   uint64_t log_preallocate_bytes = 8ull << 20;
+  // log.sync_threads: fdatasyncs that may run at once (log::LogManagerOptions::sync_threads).
+  int log_sync_threads = 16;
   // limits
   uint64_t max_body_bytes = 16ull << 20;   // one HTTP request body (after gunzip too)
   uint64_t max_record_bytes = 1ull << 20;  // one raw exchange record

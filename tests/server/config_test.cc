@@ -77,7 +77,11 @@ TEST(ConfigTest, LogPreallocateBytes) {
   EXPECT_EQ(c.log_preallocate_bytes, 1u << 20);
   ASSERT_TRUE(LoadConfigText("log: {preallocate_bytes: 0}\n", "c.yaml", &c).ok());
   EXPECT_EQ(c.log_preallocate_bytes, 0u);
-  EXPECT_EQ(Error("log: {preallocate: 1}\n"), "c.yaml:1:7: unknown option 'preallocate' in log; known: preallocate_bytes");
+  EXPECT_EQ(c.log_sync_threads, 16);
+  ASSERT_TRUE(LoadConfigText("log: {sync_threads: 4}\n", "c.yaml", &c).ok());
+  EXPECT_EQ(c.log_sync_threads, 4);
+  EXPECT_EQ(Error("log: {preallocate: 1}\n"),
+            "c.yaml:1:7: unknown option 'preallocate' in log; known: preallocate_bytes, sync_threads");
   EXPECT_NE(DescribeConfigOptions().find("log.preallocate_bytes"), std::string::npos);
 }
 

@@ -612,7 +612,13 @@ void BM_WebhookLatency(benchmark::State& state) {
   // let the kernel bunch its wake-ups into bursts, which are cheaper to deliver than the even
   // trickle the figure is about. appends_within_10us_pct reports what the schedule really was.
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-  const char* dump = std::getenv("EC_BENCH_LATENCY_DUMP");
+  // EC_BENCH_LATENCY_DUMP=FILE: this benchmark's events go to FILE.<rate>.<coalesce_us> (the
+  // rate per second; -1: the default coalescing), the CPU samples to that name + ".cpu".
+  std::optional<std::string> dump;
+  if (const char* d = std::getenv("EC_BENCH_LATENCY_DUMP")) {
+    dump = std::string(d) + "." + std::to_string(static_cast<int64_t>(rate)) + "." +
+           std::to_string(state.range(2));
+  }
   for (auto _ : state) {
     CostMeter cost(s.RxClock());
     auto t0 = Clock::now();
@@ -630,7 +636,7 @@ void BM_WebhookLatency(benchmark::State& state) {
     if (!s.Wait(n + s.warmup, std::chrono::seconds(60))) state.SkipWithError("not all delivered");
     state.SetIterationTime(std::chrono::duration<double>(Clock::now() - t0).count());
     cost.Report(state, n);
-    if (sampler) sampler->WriteTo(std::string(dump) + ".cpu");
+    if (sampler) sampler->WriteTo(*dump + ".cpu");
   }
   prctl(PR_SET_TIMERSLACK, 0UL, 0, 0, 0);  // back to the default
   size_t bunched = 0;
@@ -647,7 +653,7 @@ void BM_WebhookLatency(benchmark::State& state) {
     }
   }
   if (dump) {  // append_ms latency_ms lines
-    if (FILE* f = std::fopen(dump, "w")) {
+    if (FILE* f = std::fopen(dump->c_str(), "w")) {
       for (const auto& [id, at] : sent) {
         auto got = s.received.Find(id);
         if (!got) continue;

@@ -136,33 +136,50 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   return out;
 }
 
+// The same value (not just an equal one): RedactAt returns its input when nothing on the path
+// was found, and then nothing above it needs rebuilding.
+bool SameValue(const json::Value& a, const json::Value& b) {
+  if (a.kind() != b.kind()) return false;
+  switch (a.kind()) {
+    case json::Kind::kString: return a.string().data() == b.string().data() && a.string().size() == b.string().size();
+    case json::Kind::kArray: return a.array().data() == b.array().data() && a.size() == b.size();
+    case json::Kind::kObject: return a.object().data() == b.object().data() && a.size() == b.size();
+    default: return false;  // scalars are never what RedactAt leaves alone on a path it hit
+  }
+}
+
 // Rebuilds `v` with the value at `path` replaced; `headers` makes names case-insensitive.
+// Objects and arrays on the path are rebuilt only where something was replaced below them;
+// otherwise `v` itself is returned (no copy).
 json::Value RedactAt(const json::Value& v, std::span<const std::string_view> path, bool headers,
                      json::Builder& b, int depth) {
   if (path.empty()) return json::Value::StringRef(kRedacted);
   if (depth > 64) return v;
   if (v.is_array()) {
-    std::vector<json::Value> elems(v.array().begin(), v.array().end());
-    bool changed = false;
-    for (json::Value& e : elems) {
-      if (e.is_object() || e.is_array()) {
-        e = RedactAt(e, path, headers, b, depth + 1);
-        changed = true;
-      }
+    std::span<const json::Value> in = v.array();
+    std::vector<json::Value> elems;  // a copy once the first element changed
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (!in[i].is_object() && !in[i].is_array()) continue;
+      json::Value r = RedactAt(in[i], path, headers, b, depth + 1);
+      if (SameValue(r, in[i])) continue;
+      if (elems.empty()) elems.assign(in.begin(), in.end());
+      elems[i] = r;
     }
-    return changed ? b.Array(elems) : v;
+    return elems.empty() ? v : b.Array(elems);
   }
   if (!v.is_object()) return v;
   std::string_view seg = path[0];
-  std::vector<json::Member> members(v.object().begin(), v.object().end());
-  bool changed = false;
-  for (json::Member& m : members) {
-    bool hit = seg == "*" || (headers ? EqualsIgnoreCase(m.key, seg) : m.key == seg);
+  std::span<const json::Member> in = v.object();
+  std::vector<json::Member> members;  // a copy once the first member changed
+  for (size_t i = 0; i < in.size(); ++i) {
+    bool hit = seg == "*" || (headers ? EqualsIgnoreCase(in[i].key, seg) : in[i].key == seg);
     if (!hit) continue;
-    m.value = RedactAt(m.value, path.subspan(1), seg == "headers", b, depth + 1);
-    changed = true;
+    json::Value r = RedactAt(in[i].value, path.subspan(1), seg == "headers", b, depth + 1);
+    if (path.size() > 1 && SameValue(r, in[i].value)) continue;
+    if (members.empty()) members.assign(in.begin(), in.end());
+    members[i].value = r;
   }
-  return changed ? b.Object(members, /*keys_stable=*/true) : v;
+  return members.empty() ? v : b.Object(members, /*keys_stable=*/true);
 }
 
 }  // namespace
@@ -171,8 +188,23 @@ json::Value Redact(const json::Value& exchange, std::span<const std::string> pat
   json::Builder b(arena);
   json::Value v = exchange;
   for (const std::string& p : paths) {
-    std::vector<std::string_view> segs = SplitPath(p);
-    v = RedactAt(v, segs, false, b, 0);
+    // Paths are short (request.headers.authorization): their segments on the stack, no
+    // allocation per exchange; a longer one takes the vector.
+    constexpr size_t kSegments = 16;
+    std::string_view segs[kSegments];
+    size_t n = 0, pos = 0;
+    while (n < kSegments && pos <= p.size()) {
+      size_t dot = p.find('.', pos);
+      if (dot == std::string::npos) dot = p.size();
+      segs[n++] = std::string_view(p).substr(pos, dot - pos);
+      pos = dot + 1;
+    }
+    if (pos <= p.size()) {
+      std::vector<std::string_view> long_path = SplitPath(p);
+      v = RedactAt(v, long_path, false, b, 0);
+    } else {
+      v = RedactAt(v, std::span<const std::string_view>(segs, n), false, b, 0);
+    }
   }
   return v;
 }

@@ -198,6 +198,15 @@ TEST_F(DecodeTest, JsonTextWrittenWhileDecodingIsTheExchangesJson) {
       R"({"request":{"method":"GET","path":"/x","headers":{"cookie":"c"}},"response":{"status":204,"body":""}})",
   };
   for (const char* c : canonical) records.emplace_back(c);
+  // A redaction path longer than Redact's 16 segments on the stack.
+  std::string deep_path = "request.body";
+  std::string deep_body = "\"secretvalue\"";
+  for (char c = 'a'; c <= 'p'; ++c) {
+    deep_body = std::string("{\"") + c + "\":" + deep_body + ",\"keep\":1}";
+  }
+  for (char c = 'p'; c >= 'a'; --c) deep_path += std::string(".") + c;  // 18 segments
+  records.push_back(R"({"request":{"method":"POST","path":"/d","headers":{"content-type":"application/json"},"body":)" +
+                    deep_body + R"(},"response":{"status":200}})");
   std::vector<std::vector<std::string>> redactions = {
       {},
       {"request.headers.authorization", "request.headers.cookie", "response.headers.set-cookie"},
@@ -206,6 +215,7 @@ TEST_F(DecodeTest, JsonTextWrittenWhileDecodingIsTheExchangesJson) {
       {"id", "request.headers.authorization"},
       {"time"},
       {"request"},
+      {deep_path, "request.headers.authorization"},
   };
   for (const std::vector<std::string>& paths : redactions) {
     for (const std::string& rec : records) {
@@ -235,6 +245,9 @@ TEST_F(DecodeTest, JsonTextWrittenWhileDecodingIsTheExchangesJson) {
       EXPECT_EQ(text, expected) << "redact " << (paths.empty() ? "" : paths[0]) << ": " << rec;
       if (std::find(paths.begin(), paths.end(), "request.headers.authorization") != paths.end()) {
         EXPECT_EQ(text.find("Bearer"), std::string::npos) << rec;
+      }
+      if (paths.size() > 0 && paths[0] == deep_path) {
+        EXPECT_EQ(text.find("secretvalue"), std::string::npos) << rec;
       }
     }
   }

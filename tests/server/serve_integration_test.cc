@@ -125,8 +125,12 @@ class ServeTest : public ::testing::Test {
 
 TEST_F(ServeTest, ExchangeBecomesEventReadableWithKcat) {
   StartServer();
-  EXPECT_NE(server_->log().find("kcat -C -b 127.0.0.1:" + std::to_string(server_->kafka_port())), std::string::npos)
-      << server_->log();
+  // The start-up hint is written after the "listening" line StartServer waits for: poll.
+  const std::string hint = "kcat -C -b 127.0.0.1:" + std::to_string(server_->kafka_port());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server_->log().find(hint) == std::string::npos && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_NE(server_->log().find(hint), std::string::npos) << server_->log();
   ClientResponse r = Post(OrderExchange("ex-1", "o-1001"));
   ASSERT_EQ(r.status, 202) << r.body;
   EXPECT_EQ(r.body, R"({"accepted":1,"rejected":[]})");

@@ -106,13 +106,18 @@ Status SplitBody(std::string_view body, std::string_view content_type, const Spl
   return Status::Ok();
 }
 
-size_t IngestBatch::Add(const json::Value& exchange) {
+IngestBatch::Entry IngestBatch::AppendKey(const json::Value& exchange) {
   Entry e;
   e.key_at = bytes_.size();
   const json::Value* id = exchange.Find("id");
   if (id != nullptr && id->is_string()) bytes_.append(id->string());
   e.key_size = bytes_.size() - e.key_at;
   e.value_at = bytes_.size();
+  return e;
+}
+
+size_t IngestBatch::Add(const json::Value& exchange) {
+  Entry e = AppendKey(exchange);
   json::AppendJson(exchange, &bytes_);
   e.value_size = bytes_.size() - e.value_at;
   entries_.push_back(e);
@@ -120,12 +125,7 @@ size_t IngestBatch::Add(const json::Value& exchange) {
 }
 
 size_t IngestBatch::Add(const json::Value& exchange, std::string_view json) {
-  Entry e;
-  e.key_at = bytes_.size();
-  const json::Value* id = exchange.Find("id");
-  if (id != nullptr && id->is_string()) bytes_.append(id->string());
-  e.key_size = bytes_.size() - e.key_at;
-  e.value_at = bytes_.size();
+  Entry e = AppendKey(exchange);
   bytes_.append(json);
   e.value_size = json.size();
   entries_.push_back(e);

@@ -17,33 +17,12 @@
 namespace ec::log {
 namespace {
 
+using testing::ReadValues;
 using testing::TempDir;
 
 int Rounds(int short_rounds, int long_rounds) {
   const char* l = std::getenv("EC_TEST_LONG");
   return l && std::string(l) == "1" ? long_rounds : short_rounds;
-}
-
-// offset -> value of every record the reopened log returns; fails the test on a bad batch.
-std::map<int64_t, std::string> ReadEverything(const PartitionLog& log) {
-  std::map<int64_t, std::string> out;
-  int64_t offset = log.log_start_offset();
-  while (offset < log.log_end_offset()) {
-    ReadResult rr = log.Read(offset, 1 << 20);
-    EXPECT_EQ(rr.error, LogError::kNone) << rr.message;
-    if (rr.error != LogError::kNone || rr.total_bytes == 0) break;
-    std::string bytes;
-    EXPECT_TRUE(rr.CopyTo(&bytes).ok());
-    Status s = ForEachBatch(bytes, false, [&](const RecordBatchView& b) -> Status {
-      EC_ASSIGN_OR_RETURN(RecordSet set, b.Records());
-      for (const Record& r : set.records()) out[r.offset] = std::string(r.value.value_or("<null>"));
-      offset = b.last_offset() + 1;
-      return Status::Ok();
-    });
-    EXPECT_TRUE(s.ok()) << "torn or corrupt batch visible after recovery: " << s.ToString();
-    if (!s.ok()) break;
-  }
-  return out;
 }
 
 struct Model {
@@ -98,7 +77,7 @@ void RunCrashRound(uint64_t seed, bool tear, bool garbage, Model* model, const s
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   auto log = std::move(opened).value();
   log->SetPreallocateBytes(preallocate);
-  auto got = ReadEverything(*log);
+  auto got = ReadValues(*log);
   for (auto& [off, v] : model->synced) {
     auto it = got.find(off);
     ASSERT_NE(it, got.end()) << "seed " << seed << ": synced offset " << off << " lost";

@@ -20,6 +20,7 @@ namespace ec::log {
 namespace {
 
 using testing::MakeBatch;
+using testing::ReadValues;
 using testing::TempDir;
 
 std::shared_ptr<const TopicConfig> Config(const std::string& segment_bytes) {
@@ -48,23 +49,7 @@ void WriteFile(const std::string& path, const std::string& bytes) {
 // offset -> value of every record, read in small steps up to the high watermark; any bad
 // batch (zeros read as data) fails the test.
 std::map<int64_t, std::string> ReadAll(const PartitionLog& log) {
-  std::map<int64_t, std::string> out;
-  int64_t offset = log.log_start_offset();
-  while (offset < log.log_end_offset()) {
-    ReadResult rr = log.Read(offset, 700);
-    EXPECT_EQ(rr.error, LogError::kNone) << rr.message;
-    if (rr.error != LogError::kNone || rr.total_bytes == 0) break;
-    std::string bytes;
-    EXPECT_TRUE(rr.CopyTo(&bytes).ok());
-    Status s = ForEachBatch(bytes, false, [&](const RecordBatchView& b) -> Status {
-      EC_ASSIGN_OR_RETURN(RecordSet set, b.Records());
-      for (const Record& r : set.records()) out[r.offset] = std::string(r.value.value_or("<null>"));
-      offset = b.last_offset() + 1;
-      return Status::Ok();
-    });
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    if (!s.ok()) break;
-  }
+  std::map<int64_t, std::string> out = ReadValues(log, 700);
   ReadResult at_end = log.Read(log.log_end_offset(), 1 << 20);
   EXPECT_EQ(at_end.error, LogError::kNone);
   EXPECT_EQ(at_end.total_bytes, 0u) << "a read at the high watermark returned bytes";

@@ -18,6 +18,12 @@ process, commit = the pass's transaction, state = the changelog state checkpoint
 ingest's durable append (eventception_ingest_append_seconds). EC_BENCH_SERVE_LOG=FILE keeps the
 server's output.
 
+--trace DIR: the server runs with EC_TRACE_PASSES=DIR/run<N>.trace (one line per pass, durable
+append, fdatasync, zero-fill and roll: src/log/trace.h) and this script writes DIR/run<N>.posts
+(one line per request: start and end in wall-clock microseconds, lines, phase) and copies the
+RocksDB LOG files of the state store and the dedupe index there;
+bench/trace_passes.py DIR/run<N> lines them up and lists the slow records of the half-rate phase.
+
 Last, syslog-ng 3.38 (the anchor harness, ../shared/anchors/pipeline/run_pipeline.py, mode
 `nofilter`: parse each JSON line, write a reshaped line) gets the same shop lines over one TCP
 connection, and the ratio of lines per CPU-second (ours / syslog-ng's) is printed.
@@ -88,11 +94,14 @@ def quantile_bound(text, q, since=None, name=LATENCY, labels=""):
     return None
 
 
-def post(conn, body):
+def post(conn, body, posts=None, phase=""):
     while True:
+        t0 = time.time()
         conn.request("POST", "/v1/exchanges", body=body, headers={"content-type": "application/x-ndjson"})
         r = conn.getresponse()
         answer = r.read()
+        if posts is not None:
+            posts.append((int(t0 * 1e6), int(time.time() * 1e6), body.count("\n"), phase, r.status))
         if r.status == 429:
             time.sleep(float(r.getheader("retry-after", "1")))
             continue
@@ -117,13 +126,24 @@ def wait_processed(port, n):
         time.sleep(0.005)
 
 
-def run_once(args, lines):
+def run_once(args, lines, run_no=1):
     data_dir = tempfile.mkdtemp(prefix="ec_bench_")
     log_path = os.path.join(data_dir, "serve.log")
     log = open(log_path, "w")
+    env = dict(os.environ)
+    trace_base = None
+    posts = None
+    if args.trace:
+        os.makedirs(args.trace, exist_ok=True)
+        trace_base = os.path.join(args.trace, "run%d" % run_no)
+        if os.path.exists(trace_base + ".trace"):
+            os.unlink(trace_base + ".trace")
+        env["EC_TRACE_PASSES"] = trace_base + ".trace"
+        posts = []
     proc = subprocess.Popen([args.binary, "serve", "--spec", os.path.join(ROOT, "examples/shop/openapi.yaml"),
                              "--data-dir", os.path.join(data_dir, "data"), "--http", "127.0.0.1:0",
-                             "--kafka", "127.0.0.1:0"], stdout=log, stderr=log)
+                             "--kafka", "127.0.0.1:0"] + (["--config", args.config] if args.config else []),
+                            stdout=log, stderr=log, env=env)
     try:
         port = None
         for _ in range(3000):
@@ -141,7 +161,7 @@ def run_once(args, lines):
         t0 = time.time()
         accepted = 0
         for body in bodies:
-            accepted += post(conn, body)
+            accepted += post(conn, body, posts, "full")
         t_ingest = time.time()
         text = wait_processed(port, accepted)
         t1 = time.time()
@@ -175,7 +195,7 @@ def run_once(args, lines):
                 delay = due - time.time()
                 if delay > 0:
                     time.sleep(delay)
-                accepted += post(conn, "\n".join(second[i:i + args.paced_batch]) + "\n")
+                accepted += post(conn, "\n".join(second[i:i + args.paced_batch]) + "\n", posts, "half")
                 sent += len(second[i:i + args.paced_batch])
             t_sent = time.time()
             text = wait_processed(port, accepted)
@@ -192,6 +212,16 @@ def run_once(args, lines):
         proc.wait()
         if os.environ.get("EC_BENCH_SERVE_LOG"):  # keep the server's output (e.g. for a trace)
             shutil.copy(log_path, os.environ["EC_BENCH_SERVE_LOG"])
+        if trace_base:
+            with open(trace_base + ".posts", "w") as f:
+                for p in posts:
+                    f.write("%d %d %d %s %d\n" % p)
+            # RocksDB's own logs (flushes, compactions, write stalls) of both databases.
+            for root, _, files in os.walk(os.path.join(data_dir, "data")):
+                for name in files:
+                    if name == "LOG":
+                        tag = os.path.relpath(root, os.path.join(data_dir, "data")).replace(os.sep, "_")
+                        shutil.copy(os.path.join(root, name), "%s.rocksdb.%s.LOG" % (trace_base, tag))
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -204,6 +234,8 @@ def main():
     ap.add_argument("--paced-batch", type=int, default=100,
                     help="lines per request in the half-rate latency phase (0 = skip the phase)")
     ap.add_argument("--no-syslog-ng", action="store_true", help="skip the syslog-ng comparison")
+    ap.add_argument("--trace", metavar="DIR", help="trace each run into DIR (see above)")
+    ap.add_argument("--config", metavar="FILE", help="passed to serve as --config FILE")
     args = ap.parse_args()
     total = args.count * 2 if args.paced_batch > 0 else args.count
     out = subprocess.run([sys.executable, os.path.join(ROOT, "examples/shop/traffic.py"), "--count", str(total),
@@ -215,7 +247,7 @@ def main():
     print("input: %d shop exchanges, %.0f bytes/line, NDJSON batches of %d, one connection" % (len(first), avg, args.batch))
     best = 0.0
     for i in range(args.runs):
-        r = run_once(args, lines)
+        r = run_once(args, lines, i + 1)
         best = max(best, len(first) / r["cpu"] if r["cpu"] else 0)
         print("run %d: %.0f lines/s end to end (ingest alone %.0f lines/s), %.0f lines per server CPU-second, "
               "peak RSS %.1f MiB, ingest->topic latency p50 <= %s s, p99 <= %s s, %d events"

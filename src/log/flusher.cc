@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "log/partition_log.h"
+#include "log/trace.h"
 
 namespace ec::log {
 
@@ -147,6 +148,7 @@ void Flusher::Run(bool periodic_owner) {
     if (!urgent_.empty() || !pass_.empty() || !preallocate_.empty() || !release_.empty())
       cv_.notify_one();  // wake a peer
     l.unlock();
+    const int64_t trace_start_us = TraceEnabled() ? TraceNowUs() : 0;
     if (preallocate) {
       (void)log->Preallocate();  // on failure appends simply grow the file
     } else if (!sync) {
@@ -154,6 +156,10 @@ void Flusher::Run(bool periodic_owner) {
     } else {
       Status s = log->Flush();  // failures are delivered to the waiting appends
       (void)s;
+    }
+    if (trace_start_us != 0) {
+      TraceLine("%s tp=%s-%d dur_us=%lld", preallocate ? "zero" : !sync ? "release" : "sync", log->topic().c_str(),
+                log->partition(), static_cast<long long>(TraceNowUs() - trace_start_us));
     }
     l.lock();
     if (--syncing_[log] == 0) syncing_.erase(log);

@@ -7,6 +7,7 @@
 #include "log/crc32c.h"
 #include "log/flusher.h"
 #include "log/partition_log_impl.h"
+#include "log/trace.h"
 
 namespace ec::log {
 namespace {
@@ -296,6 +297,17 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
   const std::string_view batches(data, size);
   Impl& d = *impl_;
   std::shared_ptr<const TopicConfig> config = this->config();
+  // Trace (EC_TRACE_PASSES): a durable append's line says how long it took to write (locks and
+  // a roll included) and how long it then waited for the fdatasync that covered it.
+  int64_t trace_start_us = 0;
+  if (options.durability == Durability::kSync && TraceEnabled()) {
+    trace_start_us = TraceNowUs();
+    done = [done = std::move(done), trace_start_us, size, this](const AppendResult& r) {
+      TraceLine("append tp=%s-%d bytes=%zu total_us=%lld ok=%d", topic_.c_str(), partition_, size,
+                static_cast<long long>(TraceNowUs() - trace_start_us), r.ok() ? 1 : 0);
+      done(r);
+    };
+  }
   // 1. Validate every batch before touching the log (all or nothing).
   std::vector<std::pair<size_t, size_t>> spans;  // (position, size) in `batches`
   int idempotent = 0;
@@ -394,7 +406,12 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
       if (!act.empty() &&
           (act.size() + total > static_cast<uint64_t>(config->segment_bytes) ||
            now - act.created_ms() >= config->segment_ms || next - act.base_offset() > INT32_MAX)) {
+        const int64_t roll_start_us = TraceEnabled() ? TraceNowUs() : 0;
         Status rs = RollLocked(env_, dir_, d);
+        if (roll_start_us != 0) {
+          TraceLine("roll tp=%s-%d dur_us=%lld", topic_.c_str(), partition_,
+                    static_cast<long long>(TraceNowUs() - roll_start_us));
+        }
         if (!rs.ok()) {
           d.failed = true;
           done(Fail(LogError::kStorageError, rs.message()));

@@ -13,6 +13,7 @@
 #include "json/document.h"
 #include "log/log_manager.h"
 #include "log/record_batch.h"
+#include "log/trace.h"
 #include "pipeline/exchange.h"
 #include "server/metrics.h"
 #include "server/pipeline_txn.h"
@@ -107,6 +108,7 @@ void PipelineRunner::Stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
   if (txn_) (void)txn_->WaitMarkers();
+  log::TraceFlush();
   // A swap requested while the thread was stopping is applied here so its caller returns.
   std::lock_guard<std::mutex> pass(pass_mu_);
   {
@@ -200,6 +202,7 @@ bool PipelineRunner::Pass(Source* src) {
   ApplyPendingSwap();
   if (src->position < src->log->log_start_offset()) src->position = src->log->log_start_offset();
   if (src->position >= src->log->log_end_offset()) return false;
+  const int64_t read_us = WallClockUs();
   log::ReadResult rr = src->log->Read(src->position, options_.max_read_bytes);
   if (rr.error == log::LogError::kOffsetOutOfRange) {
     src->position = src->log->log_start_offset();
@@ -284,7 +287,37 @@ bool PipelineRunner::Pass(Source* src) {
   pass_state_->Observe((end_us - committed_us_) / 1e6);
   processed_counter_->Inc(append_times.size());
   Account(out, stats);
+  if (log::TraceEnabled()) TracePass(*src, read_us, start_us, processed_us, end_us, bytes.size(), out.size(), append_times);
+  last_pass_end_us_ = end_us;
   return true;
+}
+
+void PipelineRunner::TracePass(const Source& src, int64_t read_us, int64_t start_us, int64_t processed_us,
+                               int64_t end_us, size_t read_bytes, size_t outputs,
+                               const std::vector<int64_t>& append_times) {
+  // The records' append times (ms) as runs "time:count": with the pass's commit time they give
+  // every record's latency (bench/trace_passes.py).
+  std::string appends;
+  for (size_t i = 0; i < append_times.size();) {
+    size_t j = i;
+    while (j < append_times.size() && append_times[j] == append_times[i]) ++j;
+    if (!appends.empty()) appends += ',';
+    appends += std::to_string(append_times[i]) + ':' + std::to_string(j - i);
+    i = j;
+  }
+  PipelineTxn::Times t = txn_ ? txn_->last_times() : PipelineTxn::Times{};
+  const int64_t oldest = append_times.empty() ? 0 : read_us - append_times.front() * 1000;
+  log::TraceLine(
+      "pass src=%s-%d start_us=%lld gap_us=%lld records=%zu oldest_age_us=%lld read_us=%lld process_us=%lld "
+      "commit_us=%lld round_a_us=%lld round_b_us=%lld markers_us=%lld state_us=%lld committed_us=%lld "
+      "read_bytes=%zu outputs=%zu partitions=%zu appends=%s",
+      src.topic.c_str(), src.partition, static_cast<long long>(read_us),
+      static_cast<long long>(last_pass_end_us_ == 0 ? 0 : read_us - last_pass_end_us_), append_times.size(),
+      static_cast<long long>(oldest), static_cast<long long>(start_us - read_us),
+      static_cast<long long>(processed_us - start_us), static_cast<long long>(committed_us_ - processed_us),
+      static_cast<long long>(t.round_a_us), static_cast<long long>(t.round_b_us),
+      static_cast<long long>(t.markers_us), static_cast<long long>(end_us - committed_us_),
+      static_cast<long long>(committed_us_), read_bytes, outputs, t.partitions, appends.c_str());
 }
 
 Status PipelineRunner::CommitPass(Source* src, int64_t position, std::vector<pipeline::OutputRecord>* out) {

@@ -107,6 +107,9 @@ class PipelineRunner {
   // Processes what is available on `src`; returns whether anything was read.
   bool Pass(Source* src);
   void Account(const std::vector<pipeline::OutputRecord>& out, const pipeline::ProcessStats& stats);
+  // One line per pass in the trace (EC_TRACE_PASSES, log/trace.h).
+  void TracePass(const Source& src, int64_t read_us, int64_t start_us, int64_t processed_us, int64_t end_us,
+                 size_t read_bytes, size_t outputs, const std::vector<int64_t>& append_times);
   // Installs a pending SwapProcessor (caller holds pass_mu_).
   void ApplyPendingSwap();
 
@@ -139,6 +142,7 @@ class PipelineRunner {
   std::vector<Source> sources_;  // runner thread only
   std::string read_buffer_;      // runner thread only (Pass)
   int64_t committed_us_ = 0;     // runner thread only: when CommitPass's commit ended
+  int64_t last_pass_end_us_ = 0; // runner thread only: when the last pass ended (trace)
   std::atomic<int64_t> lag_{0};
   std::atomic<uint64_t> processed_{0};
   std::atomic<bool> stop_{false};

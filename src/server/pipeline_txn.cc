@@ -5,6 +5,7 @@
 
 #include "log/log_manager.h"
 #include "log/record_batch_builder.h"
+#include "log/trace.h"
 
 namespace ec::server {
 
@@ -98,6 +99,8 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
                                const std::vector<pipeline::OutputRecord>& outputs) {
   log::GroupOffsets* offsets = logs_->group_offsets();
   std::set<TopicWriter::TopicPartition> touched;
+  times_ = Times{};
+  const int64_t start_us = log::TraceNowUs();
   // 1. The offset record opens the transaction on __consumer_offsets: written before any
   //    output, its fdatasync runs in the same group-commit round as the outputs'.
   std::promise<Status> offsets_done;
@@ -140,8 +143,13 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
     if (!a.ok()) return Status(s.code(), s.message() + "; the abort failed too: " + a.message());
     return s;
   }
+  const int64_t round_a_us = log::TraceNowUs();
+  times_.round_a_us = round_a_us - start_us;
+  times_.partitions = touched.size();
   // 3. The decision.
   EC_RETURN_IF_ERROR(offsets->EndTransaction(txn_.producer_id, txn_.epoch, /*commit=*/true, log::Durability::kSync));
+  const int64_t round_b_us = log::TraceNowUs();
+  times_.round_b_us = round_b_us - round_a_us;
   // 4. Markers: written now (visible to read_committed readers), durable before the next
   //    decision. The pass is decided whatever happens here: a marker that cannot be written
   //    fails the next pass (SyncMarkers), and recovery writes it at the next start.
@@ -150,6 +158,7 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
     std::lock_guard<std::mutex> lock(mu_);
     if (markers_error_.ok()) markers_error_ = ms;
   }
+  times_.markers_us = log::TraceNowUs() - round_b_us;
   return Status::Ok();
 }
 

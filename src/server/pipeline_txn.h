@@ -63,6 +63,15 @@ class PipelineTxn {
   // Test hook: stop after step 2 (outputs durable, no decision), as a crash would.
   bool crash_before_decision = false;
 
+  // Where the last CommitPass spent its time (wall-clock microseconds), for the pass trace.
+  struct Times {
+    int64_t round_a_us = 0;   // 1-2: outputs, offset record and older markers durable
+    int64_t round_b_us = 0;   // 3: the decision durable
+    int64_t markers_us = 0;   // 4: commit markers written
+    size_t partitions = 0;    // output partitions the pass wrote to
+  };
+  const Times& last_times() const { return times_; }
+
   const TopicWriter::Txn& txn() const { return txn_; }
 
  private:
@@ -81,6 +90,7 @@ class PipelineTxn {
   std::mutex mu_;
   std::set<TopicWriter::TopicPartition> unsynced_markers_;  // guarded by mu_
   Status markers_error_;  // a marker that could not be written; guarded by mu_
+  Times times_;
 };
 
 }  // namespace ec::server

@@ -9,6 +9,7 @@
 #include "json/writer.h"
 #include "log/log_manager.h"
 #include "log/record_batch_builder.h"
+#include "pipeline/canonical_text.h"
 #include "pipeline/exchange.h"
 #include "server/dedupe_index.h"
 #include "server/metrics.h"
@@ -36,6 +37,15 @@ void AppendRejections(const std::vector<Rejection>& rejected, std::string* out) 
     *out += "}";
   }
   *out += "]";
+}
+
+// A record's parse; errors say which line (when it has one).
+Status ParseLine(std::string_view line, size_t line_no, uint32_t max_depth, Arena* arena, json::Value* out) {
+  json::ParseOptions popts;
+  popts.max_depth = max_depth;
+  Status s = json::ParseInto(line, arena, out, popts);
+  if (!s.ok() && line_no > 0) return Status(s.code(), "line " + std::to_string(line_no) + ": " + s.message());
+  return s;
 }
 
 }  // namespace
@@ -69,10 +79,12 @@ Status SplitBody(std::string_view body, std::string_view content_type, const Spl
         r.error = LimitExceeded("record on line " + std::to_string(line_no) + " has " +
                                 std::to_string(line.size()) + " bytes, more than limits.max_record_bytes (" +
                                 std::to_string(options.max_record_bytes) + ")");
+      } else if (options.defer_parse) {
+        r.parsed = false;
+        r.text = line;
+        r.line = line_no;
       } else {
-        popts.max_depth = options.max_json_depth;
-        Status s = json::ParseInto(line, arena, &r.value, popts);
-        if (!s.ok()) r.error = Status(s.code(), "line " + std::to_string(line_no) + ": " + s.message());
+        r.error = ParseLine(line, line_no, options.max_json_depth, arena, &r.value);
       }
       records->push_back(std::move(r));
     }
@@ -120,6 +132,18 @@ size_t IngestBatch::Add(const json::Value& exchange) {
   Entry e = AppendKey(exchange);
   json::AppendJson(exchange, &bytes_);
   e.value_size = bytes_.size() - e.value_at;
+  entries_.push_back(e);
+  return e.value_size;
+}
+
+size_t IngestBatch::Add(std::string_view id, std::string_view json) {
+  Entry e;
+  e.key_at = bytes_.size();
+  e.key_size = id.size();
+  bytes_.append(id);
+  e.value_at = bytes_.size();
+  bytes_.append(json);
+  e.value_size = json.size();
   entries_.push_back(e);
   return e.value_size;
 }
@@ -184,22 +208,52 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
   thread_local std::vector<size_t> text_sizes;
   dopts.json_out = &texts;
   dopts.json_sizes = &text_sizes;
+  // Records that are canonical exchanges already are written straight from their text (the
+  // same bytes and id as the tree path below, which takes every record it declines).
+  const bool fast = format == "detect" || format == "canonical";
+  std::optional<pipeline::CanonicalTextDecoder> text_decoder;
+  auto too_big = [&](size_t index) {
+    rejected->push_back({index,
+                         "the decoded exchange is larger than limits.max_record_bytes (" +
+                             std::to_string(options.max_record_bytes) + ")",
+                         InfoOf(ErrorCode::kLimitExceeded).name});
+  };
   for (const RawRecord& r : records) {
     if (!r.error.ok()) {
       rejected->push_back({r.index, r.error.message(), InfoOf(r.error.code()).name});
       continue;
     }
+    json::Value raw = r.value;
+    if (!r.parsed) {
+      if (fast) {
+        if (!text_decoder) text_decoder.emplace(dopts);
+        texts.clear();
+        size_t id_at = 0, id_size = 0;
+        if (text_decoder->Decode(r.text, &texts, &id_at, &id_size)) {
+          if (texts.size() > options.max_record_bytes) {
+            too_big(r.index);
+          } else {
+            accepted->Add(std::string_view(texts).substr(id_at, id_size), texts);
+          }
+          continue;
+        }
+      }
+      if (Status s = ParseLine(r.text, r.line, options.max_json_depth, arena, &raw); !s.ok()) {
+        rejected->push_back({r.index, s.message(), InfoOf(s.code()).name});
+        continue;
+      }
+    }
     exchanges.clear();
     texts.clear();
     text_sizes.clear();
-    Status s = pipeline::DecodeRecords(r.value, format, dopts, arena, &exchanges);
+    Status s = pipeline::DecodeRecords(raw, format, dopts, arena, &exchanges);
     if (!s.ok()) {
       rejected->push_back({r.index, s.message(), InfoOf(s.code()).name});
       continue;
     }
     const bool have_texts = text_sizes.size() == exchanges.size();
     size_t first = accepted->size();
-    bool too_big = false;
+    bool too_large = false;
     size_t text_at = 0;
     for (size_t i = 0; i < exchanges.size(); ++i) {
       size_t n;
@@ -210,16 +264,13 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
         n = accepted->Add(exchanges[i]);
       }
       if (n > options.max_record_bytes) {
-        too_big = true;
+        too_large = true;
         break;
       }
     }
-    if (too_big) {
+    if (too_large) {
       accepted->Truncate(first);  // a record is accepted whole or not at all
-      rejected->push_back({r.index,
-                           "the decoded exchange is larger than limits.max_record_bytes (" +
-                               std::to_string(options.max_record_bytes) + ")",
-                           InfoOf(ErrorCode::kLimitExceeded).name});
+      too_big(r.index);
     }
   }
   if (texts.capacity() > (8 << 20)) std::string().swap(texts);  // after a huge HAR file
@@ -324,7 +375,7 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
   Arena arena(64 << 10);
   std::vector<RawRecord> records;
   BodyShape shape;
-  SplitOptions split{options_.max_record_bytes, options_.max_json_depth};
+  SplitOptions split{options_.max_record_bytes, options_.max_json_depth, /*defer_parse=*/true};
   if (Status s = SplitBody(req.body, req.Header("content-type"), split, &arena, &records, &shape);
       !s.ok()) {
     if (s.code() != ErrorCode::kLimitExceeded) {

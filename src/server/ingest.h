@@ -36,13 +36,22 @@ enum class BodyShape { kObject, kArray, kNdjson };
 
 struct RawRecord {
   size_t index = 0;     // position in the request (array element / NDJSON record), 0-based
-  json::Value value;    // parsed record (valid when error.ok())
+  json::Value value;    // parsed record (valid when error.ok() and parsed)
   Status error;         // a parse/size problem of this record alone
+  // A record not parsed yet (an NDJSON line split with SplitOptions::defer_parse, a local
+  // source's record): `text` is its JSON text, `line` its 1-based line number (0: none, parse
+  // errors then name no line). DecodeForIngest parses it only when the canonical fast path
+  // (pipeline/canonical_text.h) declines it.
+  bool parsed = true;
+  std::string_view text;
+  size_t line = 0;
 };
 
 struct SplitOptions {
   size_t max_record_bytes = 1 << 20;
   uint32_t max_json_depth = 64;
+  // NDJSON lines are left unparsed (RawRecord::parsed = false) for DecodeForIngest.
+  bool defer_parse = false;
 };
 
 // Parses `body` into records in `arena`. A whole-body problem (not JSON, empty) is the returned
@@ -80,6 +89,8 @@ class IngestBatch {
   }
   // Appends `exchange` as canonical JSON, keyed by its id; returns the JSON's size.
   size_t Add(const json::Value& exchange);
+  // Appends the exchange JSON `json` keyed by `id`; returns the JSON's size.
+  size_t Add(std::string_view id, std::string_view json);
   // As Add, with the exchange's JSON already written (`json` = json::AppendJson of it).
   size_t Add(const json::Value& exchange, std::string_view json);
   // Drops the entries from `n` on (their bytes too).

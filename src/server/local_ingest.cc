@@ -44,8 +44,6 @@ Result<LocalIngestResult> LocalIngest::AppendViews(std::span<const std::string_v
   Arena arena(64 << 10);
   std::vector<RawRecord> records;
   records.reserve(texts.size());
-  json::ParseOptions popts;
-  popts.max_depth = options_.max_json_depth;
   for (size_t i = 0; i < texts.size(); ++i) {
     RawRecord r;
     r.index = i;
@@ -54,7 +52,9 @@ Result<LocalIngestResult> LocalIngest::AppendViews(std::span<const std::string_v
                               " bytes, more than limits.max_record_bytes (" +
                               std::to_string(options_.max_record_bytes) + ")");
     } else {
-      r.error = json::ParseInto(texts[i], &arena, &r.value, popts);
+      // Parsed by DecodeForIngest, and only when the canonical fast path declines the record.
+      r.parsed = false;
+      r.text = texts[i];
     }
     records.push_back(std::move(r));
   }

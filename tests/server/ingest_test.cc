@@ -9,6 +9,7 @@
 #include "log/record_batch.h"
 #include "server/metrics.h"
 #include "server/pipeline_runner.h"
+#include "spec/spec.h"
 
 namespace ec::server {
 namespace {
@@ -270,6 +271,66 @@ TEST(IngestBatchTest, KeepsKeysAndValuesThroughTruncateDropAndClear) {
   EXPECT_EQ(seen, 3u);
   batch.Clear();
   EXPECT_TRUE(batch.empty());
+}
+
+}  // namespace
+}  // namespace ec::server
+
+namespace ec::server {
+namespace {
+
+// Serve splits NDJSON with defer_parse, and DecodeForIngest writes canonical records straight
+// from their text (pipeline/canonical_text.h): the batch and the rejections must be exactly
+// those of parsing every line first and decoding the trees.
+TEST(DecodeForIngestTest, DeferredParseAndFastPathGiveTheSameBatch) {
+  const std::string shop =
+      R"({"time":"2026-11-27T20:07:53.831Z","latency_ms":12.0,"request":{"method":"POST","url":"https://shop.example.com/api/customers","path":"/api/customers","query":{},"headers":{"user-agent":"shop-web/2.3","authorization":"Bearer secret-token-5","content-type":"application/json"},"body":{"email":"c-1@example.com","tier":"Gold","password":"hunter2"}},"response":{"status":201,"headers":{"content-type":"application/json"},"body":{"id":"c-1"}},"client":{"ip":"10.0.1.174"},"gateway":{"kind":"kong"}})";
+  const std::string kong =
+      R"({"started_at":1700000000000,"request":{"method":"GET","uri":"/a?x=1","headers":{"Host":"h"}},"response":{"status":200}})";
+  std::string big_body(3000, 'a');
+  const std::string big = R"({"request":{"method":"POST","path":"/a","body":")" + big_body + R"("},"response":{"status":200}})";
+  const std::string body = shop + "\n" + kExchange + "\n{\"broken\": }\n\n  " + shop + "  \n" + kong + "\n" + big +
+                           "\n[1]\n" + std::string(R"({"request":{"method":"get","path":"/b"},"response":{"status":204}})") +
+                           "\n" + shop + "\n";
+  // The shop spec redacts request.headers.authorization.
+  const std::vector<std::string> files = {std::string(EC_SOURCE_DIR) + "/examples/shop/openapi.yaml"};
+  auto specs = spec::LoadSpecs(files);
+  ASSERT_TRUE(specs.ok()) << specs.status().ToString();
+  auto run = [&](bool defer, std::string_view format, IngestOptions io, std::vector<std::string>* kv,
+                 std::vector<std::string>* rej) {
+    Arena arena;
+    std::vector<RawRecord> records;
+    BodyShape shape;
+    SplitOptions so{io.max_record_bytes, io.max_json_depth, defer};
+    ASSERT_TRUE(SplitBody(body, "application/x-ndjson", so, &arena, &records, &shape).ok());
+    IngestBatch batch;
+    std::vector<Rejection> rejected;
+    DecodeForIngest(records, format, specs->get(), io, &arena, &batch, &rejected);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::string v(batch.value(i));
+      // Records without a time get the clock's: compare without the time member.
+      size_t t = v.find(",\"time\":\"");
+      if (t != std::string::npos) v.erase(t, v.find('"', t + 9) + 1 - t);
+      kv->push_back(std::string(batch.key(i)) + " " + v);
+    }
+    for (const Rejection& r : rejected) rej->push_back(std::to_string(r.index) + " " + std::string(r.code) + " " + r.reason);
+  };
+  for (std::string_view format : {"detect", "canonical", "kong"}) {
+    for (size_t max_record : {size_t{1} << 20, size_t{2000}}) {
+      IngestOptions io;
+      io.max_record_bytes = max_record;
+      std::vector<std::string> kv_tree, rej_tree, kv_fast, rej_fast;
+      run(false, format, io, &kv_tree, &rej_tree);
+      run(true, format, io, &kv_fast, &rej_fast);
+      EXPECT_EQ(kv_fast, kv_tree) << format << " " << max_record;
+      EXPECT_EQ(rej_fast, rej_tree) << format << " " << max_record;
+      if (format == "detect" && max_record > 4000) {
+        EXPECT_EQ(kv_tree.size(), 7u);
+        EXPECT_EQ(rej_tree.size(), 2u);
+        for (const std::string& x : kv_fast) EXPECT_EQ(x.find("secret-token"), std::string::npos) << x;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -1,0 +1,557 @@
+#include "pipeline/canonical_text.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include "base/clock.h"
+#include "json/writer.h"
+#include "pipeline/decode_util.h"
+#include "pipeline/ids.h"
+#include "pipeline/processor.h"
+
+namespace ec::pipeline {
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// As normalize.cc's MediaType + IsJsonMediaType / the form check: does a string body with
+// this content type get parsed by the tree path (and so need it)?
+bool ParsesStringBody(std::string_view content_type) {
+  std::string_view s = content_type.substr(0, content_type.find(';'));
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  std::string media = internal::ToLower(s);
+  return media == "application/json" ||
+         (media.size() > 5 && media.compare(media.size() - 5, 5, "+json") == 0) ||
+         media == "application/x-www-form-urlencoded";
+}
+
+// A member name of an object, in the order the tree path writes them; the input must give
+// its members in this order (each at most once) for the fast path.
+constexpr std::string_view kTopKeys[] = {"id", "time", "latency_ms", "request", "response", "client", "gateway"};
+constexpr std::string_view kRequestKeys[] = {"method", "url", "path", "query", "headers", "body"};
+constexpr std::string_view kResponseKeys[] = {"status", "headers", "body"};
+
+template <size_t N>
+size_t KeyIndex(const std::string_view (&keys)[N], size_t from, std::string_view key) {
+  for (size_t k = from; k < N; ++k) {
+    if (keys[k] == key) return k;
+  }
+  return N;
+}
+
+}  // namespace
+
+CanonicalTextDecoder::CanonicalTextDecoder(const DecodeOptions& options) : options_(options) {
+  max_depth_ = std::min<uint32_t>(options.max_depth, 60);
+  // The exchange's own levels (record, request, headers) must be within the limit.
+  if (max_depth_ < 8) usable_ = false;
+  if (options.redact.size() > kMaxPaths) usable_ = false;
+  for (const std::string& p : options.redact) {
+    if (!usable_) break;
+    std::vector<std::string_view> segs;
+    size_t pos = 0;
+    while (pos <= p.size()) {
+      size_t dot = p.find('.', pos);
+      if (dot == std::string::npos) dot = p.size();
+      segs.push_back(std::string_view(p).substr(pos, dot - pos));
+      pos = dot + 1;
+    }
+    // Paths at the id or the time are applied where the tree path assigns them.
+    if (segs.size() > kMaxSegments || segs[0] == "id" || segs[0] == "time" || segs[0] == "*") {
+      usable_ = false;
+      break;
+    }
+    top_.s[top_.n++] = State{static_cast<uint8_t>(paths_.size()), 0, false};
+    paths_.push_back(std::move(segs));
+  }
+}
+
+void CanonicalTextDecoder::SkipWs() {
+  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  if (p_ >= end_ || !ws(*p_)) return;  // compact input: nothing to drop
+  if (dropping_) {
+    while (p_ < end_ && ws(*p_)) ++p_;
+    return;
+  }
+  Flush();
+  while (p_ < end_ && ws(*p_)) ++p_;
+  copy_ = p_;
+}
+
+bool CanonicalTextDecoder::RawString(std::string_view* raw) {
+  if (p_ >= end_ || *p_ != '"') return false;
+  const char* s = ++p_;
+  unsigned char high = 0;
+  // Eight bytes at a time while none is a quote, a backslash or a control.
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  while (end_ - p_ >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p_, 8);
+    const uint64_t q = w ^ (kOnes * '"'), b = w ^ (kOnes * '\\');
+    const uint64_t special = (((q - kOnes) & ~q) | ((b - kOnes) & ~b) | ((w - kOnes * 0x20) & ~w)) & kHigh;
+    if (special != 0) break;
+    if ((w & kHigh) != 0) high = 0x80;
+    p_ += 8;
+  }
+  // Escapes (the tree path unescapes and escapes again) and controls (invalid JSON) decline.
+  while (p_ < end_) {
+    const auto c = static_cast<unsigned char>(*p_);
+    if (c == '"') break;
+    if (c == '\\' || c < 0x20) return false;
+    high |= c;
+    ++p_;
+  }
+  if (p_ >= end_) return false;
+  *raw = std::string_view(s, static_cast<size_t>(p_ - s));
+  ++p_;
+  // The parser rejects invalid UTF-8; valid UTF-8 is what AppendQuoted writes as it is.
+  return (high & 0x80) == 0 || internal::IsValidUtf8(*raw);
+}
+
+bool CanonicalTextDecoder::Number() {
+  const char* s = p_;
+  if (p_ < end_ && *p_ == '-') ++p_;
+  if (p_ >= end_) return false;
+  if (*p_ == '0') {
+    ++p_;
+  } else if (*p_ >= '1' && *p_ <= '9') {
+    while (p_ < end_ && IsDigit(*p_)) ++p_;
+  } else {
+    return false;
+  }
+  bool integer = true;
+  if (p_ < end_ && *p_ == '.') {
+    integer = false;
+    ++p_;
+    if (p_ >= end_ || !IsDigit(*p_)) return false;
+    while (p_ < end_ && IsDigit(*p_)) ++p_;
+  }
+  if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+    integer = false;
+    ++p_;
+    if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+    if (p_ >= end_ || !IsDigit(*p_)) return false;
+    while (p_ < end_ && IsDigit(*p_)) ++p_;
+  }
+  const std::string_view text(s, static_cast<size_t>(p_ - s));
+  if (integer) {
+    // Up to 15 digits every integer is exact and written as its digits; longer ones may be
+    // outside what the parser takes as a number at all.
+    const size_t digits = text.size() - (text[0] == '-' ? 1 : 0);
+    if (digits > 15 || text == "-0") return false;
+    return true;  // written as it is
+  }
+  if (text.size() > 64) return false;
+  double d = 0;
+  auto [ptr, ec] = std::from_chars(s, p_, d);  // correctly rounded, as the parser's
+  if (ec != std::errc() || ptr != p_) return false;
+  const char* after = p_;
+  p_ = s;
+  Flush();
+  json::AppendJsNumber(d, &hash_);
+  p_ = copy_ = after;
+  return true;
+}
+
+bool CanonicalTextDecoder::Value(uint32_t depth, const States& states) {
+  if (p_ >= end_) return false;
+  switch (*p_) {
+    case '{': return Object(depth, states, Mode::kAny);
+    case '[': return Array(depth, states);
+    case '"': {
+      std::string_view raw;
+      return RawString(&raw);
+    }
+    case 't':
+    case 'f':
+    case 'n': {
+      const std::string_view lit = *p_ == 't' ? "true" : *p_ == 'f' ? "false" : "null";
+      if (static_cast<size_t>(end_ - p_) < lit.size() || std::memcmp(p_, lit.data(), lit.size()) != 0) return false;
+      p_ += lit.size();
+      return true;
+    }
+    default: return Number();
+  }
+}
+
+void CanonicalTextDecoder::Match(const States& states, std::string_view key, bool* redact, States* child) const {
+  *redact = false;
+  child->n = 0;
+  for (uint8_t i = 0; i < states.n; ++i) {
+    const State& st = states.s[i];
+    const std::vector<std::string_view>& path = paths_[st.path];
+    const std::string_view seg = path[st.pos];
+    const bool hit = seg == "*" || (st.headers ? internal::EqualsIgnoreCase(key, seg) : key == seg);
+    if (!hit) continue;
+    if (st.pos + 1u == path.size()) {
+      *redact = true;
+    } else {
+      child->s[child->n++] = State{st.path, static_cast<uint8_t>(st.pos + 1), seg == "headers"};
+    }
+  }
+}
+
+bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mode) {
+  if (depth + 1 >= max_depth_) return false;
+  ++p_;  // '{'
+  SkipWs();
+  if (p_ < end_ && *p_ == '}') {
+    ++p_;
+    return true;
+  }
+  // Duplicate names are merged by the parser (the last value at the first position): declined.
+  constexpr size_t kMaxMembers = 64;
+  std::string_view keys[kMaxMembers];
+  size_t n = 0;
+  while (true) {
+    SkipWs();
+    std::string_view key;
+    if (!RawString(&key)) return false;
+    if (n == kMaxMembers) return false;
+    for (size_t i = 0; i < n; ++i) {
+      if (keys[i] == key) return false;
+    }
+    keys[n++] = key;
+    SkipWs();
+    if (p_ >= end_ || *p_ != ':') return false;
+    ++p_;
+    SkipWs();
+    if (p_ >= end_) return false;
+    if (mode != Mode::kAny) {
+      // Headers the tree path uses as they are (lower-case names, string values), and query
+      // parameters that are strings already.
+      if (*p_ != '"') return false;
+      if (mode == Mode::kHeaders) {
+        if (key.empty() || key[0] == ':') return false;
+        for (char c : key) {
+          if (c >= 'A' && c <= 'Z') return false;
+        }
+        if (key == "content-type") {
+          const char* save = p_;
+          if (!RawString(&content_type_)) return false;
+          content_type_seen_ = true;
+          p_ = save;
+        }
+      }
+    }
+    if (states.n == 0) {
+      if (!Value(depth + 1, states)) return false;
+    } else {
+      bool redact;
+      States child;
+      Match(states, key, &redact, &child);
+      if (!Redactable(depth + 1, child, redact, &CanonicalTextDecoder::AnyValue)) return false;
+    }
+    SkipWs();
+    if (p_ >= end_) return false;
+    if (*p_ == ',') {
+      ++p_;
+      continue;
+    }
+    if (*p_ != '}') return false;
+    ++p_;
+    return true;
+  }
+}
+
+bool CanonicalTextDecoder::Array(uint32_t depth, const States& states) {
+  if (depth + 1 >= max_depth_) return false;
+  ++p_;  // '['
+  SkipWs();
+  if (p_ < end_ && *p_ == ']') {
+    ++p_;
+    return true;
+  }
+  while (true) {
+    SkipWs();
+    // Redaction passes through arrays: their objects get the same paths.
+    if (!Value(depth + 1, states)) return false;
+    SkipWs();
+    if (p_ >= end_) return false;
+    if (*p_ == ',') {
+      ++p_;
+      continue;
+    }
+    if (*p_ != ']') return false;
+    ++p_;
+    return true;
+  }
+}
+
+bool CanonicalTextDecoder::Redactable(uint32_t depth, const States& child, bool redact,
+                                      bool (CanonicalTextDecoder::*write)(uint32_t, const States&)) {
+  if (!redact) return (this->*write)(depth, child);
+  Flush();  // the span's start in hash_
+  const size_t at = hash_.size();
+  if (!(this->*write)(depth, child)) return false;
+  Flush();
+  redacted_.emplace_back(at, hash_.size());
+  return true;
+}
+
+bool CanonicalTextDecoder::Member(std::string_view key, uint32_t depth, const States& states,
+                                  bool (CanonicalTextDecoder::*write)(uint32_t, const States&)) {
+  bool redact = false;
+  States child;
+  if (states.n > 0) Match(states, key, &redact, &child);
+  return Redactable(depth, child, redact, write);
+}
+
+void CanonicalTextDecoder::Insert(const char* at, std::string_view key, std::string_view value, bool comma_before,
+                                  const States& states) {
+  FlushTo(at);
+  if (comma_before) hash_.push_back(',');
+  hash_.push_back('"');
+  hash_.append(key);
+  hash_.append("\":");
+  bool redact = false;
+  States child;
+  if (states.n > 0) Match(states, key, &redact, &child);
+  const size_t from = hash_.size();
+  hash_.append(value);
+  if (redact) redacted_.emplace_back(from, hash_.size());
+  if (!comma_before) hash_.push_back(',');
+}
+
+bool CanonicalTextDecoder::ObjectValue(uint32_t depth, const States& states) {
+  if (p_ >= end_ || *p_ != '{') return false;
+  return Object(depth, states, Mode::kAny);
+}
+
+bool CanonicalTextDecoder::LiteralValue(uint32_t, const States&) {
+  hash_.append(literal_);  // the caller has flushed and skipped the input's value
+  return true;
+}
+
+bool CanonicalTextDecoder::HeadersValue(uint32_t depth, const States& states) {
+  if (p_ >= end_ || *p_ != '{') return false;
+  return Object(depth, states, Mode::kHeaders);
+}
+
+bool CanonicalTextDecoder::QueryValue(uint32_t depth, const States& states) {
+  if (p_ >= end_ || *p_ != '{') return false;
+  return Object(depth, states, Mode::kQuery);
+}
+
+bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
+  if (p_ >= end_ || *p_ != '{') return false;
+  ++p_;
+  content_type_ = {};
+  content_type_seen_ = false;
+  constexpr uint32_t kDepth = 2;  // the members of request / response
+  const size_t n_keys = is_request ? std::size(kRequestKeys) : std::size(kResponseKeys);
+  size_t next = 0;  // the next key allowed (keys in the order written)
+  std::string_view url;
+  bool have_url = false;
+  // Writes the members the input leaves out, up to key index `upto`, as the tree path writes
+  // them, at input position `at` (before a member, or before the closing brace).
+  auto fill = [&](size_t upto, const char* at, bool at_end) -> bool {
+    for (size_t k = next; k < upto; ++k) {
+      std::string_view key = is_request ? kRequestKeys[k] : kResponseKeys[k];
+      if (key == "method" || key == "path" || key == "status") return false;  // required
+      if (key == "url") continue;  // written only when given
+      std::string_view value = "{}";  // headers: none
+      if (key == "query") {
+        // Parsed from the URL's query part (the path has none): empty unless the URL has one.
+        if (have_url && url.find('?') != std::string_view::npos) return false;
+      } else if (key == "body") {
+        value = "null";
+      }
+      Insert(at, key, value, at_end, states);
+    }
+    return true;
+  };
+  SkipWs();
+  if (p_ < end_ && *p_ == '}') return false;  // no method / status
+  while (true) {
+    SkipWs();
+    const char* key_at = p_;
+    std::string_view key;
+    if (!RawString(&key)) return false;
+    const size_t k = is_request ? KeyIndex(kRequestKeys, next, key) : KeyIndex(kResponseKeys, next, key);
+    if (k == n_keys) return false;
+    // Before the whitespace after the name is dropped: nothing from key_at on is written yet.
+    if (!fill(k, key_at, false)) return false;
+    next = k + 1;
+    SkipWs();
+    if (p_ >= end_ || *p_ != ':') return false;
+    ++p_;
+    SkipWs();
+    if (p_ >= end_) return false;
+    const char* save = p_;
+    auto write = &CanonicalTextDecoder::AnyValue;
+    if (key == "method") {
+      std::string_view m;
+      if (!RawString(&m) || m.empty()) return false;
+      for (char c : m) {
+        if (c >= 'a' && c <= 'z') return false;  // the tree path upper-cases it
+      }
+    } else if (key == "url") {
+      if (!RawString(&url)) return false;
+      have_url = true;
+    } else if (key == "path") {
+      std::string_view path;
+      if (!RawString(&path) || path.empty()) return false;
+      // A path the tree path would cut (query, fragment, absolute URL) or take the query from.
+      if (path.find_first_of("?#") != std::string_view::npos || path.find("://") != std::string_view::npos) {
+        return false;
+      }
+    } else if (key == "query") {
+      write = &CanonicalTextDecoder::QueryValue;
+    } else if (key == "headers") {
+      write = &CanonicalTextDecoder::HeadersValue;
+    } else if (key == "status") {
+      // An HTTP status code as its digits.
+      const char* s = p_;
+      while (p_ < end_ && IsDigit(*p_)) ++p_;
+      const size_t digits = static_cast<size_t>(p_ - s);
+      if (digits == 0 || digits > 3 || (digits > 1 && *s == '0')) return false;
+      if (p_ < end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
+    } else if (key == "body") {
+      if (*p_ == '"') {
+        std::string_view body;
+        if (!RawString(&body)) return false;
+        if (body.empty()) {
+          // An empty body is no body: null instead of the input's "".
+          const char* after = p_;
+          p_ = save;
+          Flush();
+          p_ = copy_ = after;
+          literal_ = "null";
+          write = &CanonicalTextDecoder::LiteralValue;
+        } else if (body.size() > options_.max_body_bytes || (content_type_seen_ && ParsesStringBody(content_type_))) {
+          return false;
+        }
+      }
+    }
+    if (write != &CanonicalTextDecoder::LiteralValue) p_ = save;
+    if (!Member(key, kDepth, states, write)) return false;
+    SkipWs();
+    if (p_ >= end_) return false;
+    if (*p_ == ',') {
+      ++p_;
+      continue;
+    }
+    if (*p_ != '}') return false;
+    if (!fill(n_keys, p_, true)) return false;
+    ++p_;
+    return true;
+  }
+}
+
+bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size) {
+  if (!usable_) return false;
+  p_ = copy_ = text.data();
+  end_ = p_ + text.size();
+  dropping_ = false;
+  hash_.clear();
+  redacted_.clear();
+  if (p_ == end_ || *p_ != '{') return false;
+  ++p_;
+  std::string_view id;
+  bool have_time = false, have_request = false, have_response = false;
+  size_t next = 0;
+  SkipWs();
+  if (p_ < end_ && *p_ == '}') return false;
+  while (true) {
+    SkipWs();
+    const char* key_at = p_;
+    std::string_view key;
+    if (!RawString(&key)) return false;
+    const size_t k = KeyIndex(kTopKeys, next, key);
+    if (k == std::size(kTopKeys)) return false;
+    next = k + 1;
+    if (k == 0) {
+      // The id, as given (no hash): not in the hashed text, written in front below.
+      FlushTo(key_at);
+      dropping_ = true;
+    }
+    SkipWs();
+    if (p_ >= end_ || *p_ != ':') return false;
+    ++p_;
+    SkipWs();
+    if (p_ >= end_) return false;
+    bool ok = true;
+    switch (k) {
+      case 0:
+        ok = RawString(&id) && !id.empty();
+        break;
+      case 1: {  // time: an RFC 3339 string, kept as given
+        const char* save = p_;
+        std::string_view t;
+        if (!RawString(&t) || !ParseRfc3339Ms(t)) return false;
+        p_ = save;
+        have_time = true;
+        ok = Member(key, 1, top_, &CanonicalTextDecoder::AnyValue);
+        break;
+      }
+      case 2:  // latency_ms: a number
+        if (*p_ != '-' && !IsDigit(*p_)) return false;
+        ok = Member(key, 1, top_, &CanonicalTextDecoder::AnyValue);
+        break;
+      case 3:
+        have_request = true;
+        ok = Member(key, 1, top_, &CanonicalTextDecoder::RequestValue);
+        break;
+      case 4:
+        have_response = true;
+        ok = Member(key, 1, top_, &CanonicalTextDecoder::ResponseValue);
+        break;
+      default:  // client, gateway: objects
+        ok = Member(key, 1, top_, &CanonicalTextDecoder::ObjectValue);
+        break;
+    }
+    if (!ok) return false;
+    SkipWs();
+    if (p_ >= end_) return false;
+    if (*p_ == ',') {
+      ++p_;
+      if (k == 0) {
+        dropping_ = false;
+        copy_ = p_;  // the next member is the first written
+      }
+      continue;
+    }
+    if (*p_ != '}') return false;
+    ++p_;
+    break;
+  }
+  if (p_ != end_ || !have_request || !have_response) return false;
+  Flush();
+
+  // {"id":..,["time":..,]<the members, redacted>}
+  out->append("{\"id\":\"");
+  *id_at = out->size();
+  if (id.empty()) {
+    out->push_back('x');
+    out->append(Sha256Hex128(hash_));  // the stable id: the record as decoded, before redaction
+  } else {
+    out->append(id);
+  }
+  *id_size = out->size() - *id_at;
+  out->push_back('"');
+  if (!have_time) {
+    out->append(",\"time\":");
+    json::AppendQuoted(FormatRfc3339Ms(options_.now_ms >= 0 ? options_.now_ms : WallClockMs()), out);
+  }
+  out->push_back(',');
+  // A span inside a redacted one is recorded before it: in text order, the outer one first.
+  if (redacted_.size() > 1) {
+    std::sort(redacted_.begin(), redacted_.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : a.second > b.second;
+    });
+  }
+  size_t pos = 1;  // after hash_'s '{'
+  for (const auto& [from, to] : redacted_) {
+    if (from < pos) continue;  // inside one already replaced
+    out->append(hash_, pos, from - pos);
+    json::AppendQuoted(kRedacted, out);
+    pos = to;
+  }
+  out->append(hash_, pos, std::string::npos);
+  return true;
+}
+
+}  // namespace ec::pipeline

@@ -1,0 +1,100 @@
+#pragma once
+// The canonical decoder's fast path for ingest: a record that is already a canonical exchange
+// (contract §1 fields in canonical order, header names lower case, no escapes in strings) is
+// turned into its stored JSON text straight from the input bytes, without building a json::Value
+// tree, normalising it and writing it back out. It writes exactly what the tree path writes
+// (DecodeRecords with DecodeOptions::json_out, "detect" or "canonical"): same bytes, same id
+// (the stable id hashes the same text), redaction applied. Anything it is not sure about
+// (another order, escapes, base64 or string JSON bodies, headers to normalise, a record the
+// tree path would reject) makes it decline, and the caller takes the tree path.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pipeline/exchange.h"
+
+namespace ec::pipeline {
+
+class CanonicalTextDecoder {
+ public:
+  // `options` (limits, redact paths, clock) must outlive the decoder.
+  explicit CanonicalTextDecoder(const DecodeOptions& options);
+
+  // False when no record can take the fast path under these options (a redact path that starts
+  // at id, time or "*", too many or too long paths): Decode then always declines.
+  bool usable() const { return usable_; }
+
+  // Appends the stored text of the exchange in `text` (one JSON object, trimmed) to *out and
+  // sets *id_at/*id_size to where its id lies in *out; returns true. Returns false and leaves
+  // *out as it was when the record needs the tree path.
+  bool Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size);
+
+ private:
+  static constexpr size_t kMaxPaths = 16;
+  static constexpr size_t kMaxSegments = 16;
+  // A redact path matched up to segment `pos`; `headers`: its keys here compare ignoring case.
+  struct State {
+    uint8_t path;
+    uint8_t pos;
+    bool headers;
+  };
+  struct States {
+    State s[kMaxPaths];
+    uint8_t n = 0;
+  };
+  enum class Mode { kAny, kHeaders, kQuery };
+
+  void SkipWs();
+  bool RawString(std::string_view* raw);  // at '"'; the bytes between the quotes
+  bool Number();
+  bool Value(uint32_t depth, const States& states);
+  bool Object(uint32_t depth, const States& states, Mode mode);
+  bool Array(uint32_t depth, const States& states);
+  // Which redact paths hit member `key` under `states`: *redact when one ends here, else the
+  // states for the member's value.
+  void Match(const States& states, std::string_view key, bool* redact, States* child) const;
+  // The member's value (its name is written already), recording a redacted span when a path
+  // ends at `key`.
+  bool Member(std::string_view key, uint32_t depth, const States& states,
+              bool (CanonicalTextDecoder::*write)(uint32_t, const States&));
+  bool Redactable(uint32_t depth, const States& child, bool redact,
+                  bool (CanonicalTextDecoder::*write)(uint32_t, const States&));
+  // Writes the member "key":value that the input leaves out, at input position `at`.
+  void Insert(const char* at, std::string_view key, std::string_view value, bool comma_before,
+              const States& states);
+  // hash_ is the input with changes: the bytes from copy_ on are copied when the output first
+  // differs from them (whitespace dropped, a number rewritten, a member inserted).
+  void FlushTo(const char* at) {
+    hash_.append(copy_, static_cast<size_t>(at - copy_));
+    copy_ = at;
+  }
+  void Flush() { FlushTo(p_); }
+  bool Message(bool is_request, const States& states);
+  bool AnyValue(uint32_t depth, const States& states) { return Value(depth, states); }
+  bool RequestValue(uint32_t, const States& states) { return Message(true, states); }
+  bool ResponseValue(uint32_t, const States& states) { return Message(false, states); }
+  bool ObjectValue(uint32_t depth, const States& states);
+  bool HeadersValue(uint32_t depth, const States& states);
+  bool QueryValue(uint32_t depth, const States& states);
+  bool LiteralValue(uint32_t depth, const States& states);  // writes literal_
+
+  const DecodeOptions& options_;
+  bool usable_ = true;
+  uint32_t max_depth_ = 0;
+  std::vector<std::vector<std::string_view>> paths_;
+  States top_;
+  // Per record.
+  const char* p_ = nullptr;
+  const char* end_ = nullptr;
+  const char* copy_ = nullptr;
+  bool dropping_ = false;  // input being dropped (the id member): whitespace is not flushed
+  std::string hash_;  // the exchange without id, unredacted: what the stable id hashes
+  std::vector<std::pair<size_t, size_t>> redacted_;  // spans of hash_ stored as kRedacted
+  std::string_view literal_;
+  std::string_view content_type_;
+  bool content_type_seen_ = false;
+};
+
+}  // namespace ec::pipeline

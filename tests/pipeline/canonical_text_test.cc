@@ -1,0 +1,256 @@
+// The canonical fast path (pipeline/canonical_text.h) against the tree path it stands in for:
+// whenever it takes a record, its text and id must be exactly what DecodeRecords writes.
+#include "pipeline/canonical_text.h"
+
+#include <gtest/gtest.h>
+#include <stdio.h>
+
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "json/document.h"
+#include "pipeline/exchange.h"
+
+namespace ec::pipeline {
+namespace {
+
+const std::vector<std::string> kShopRedact = {"request.headers.authorization", "request.headers.cookie",
+                                              "response.headers.set-cookie"};
+
+DecodeOptions Options(const std::vector<std::string>& redact) {
+  DecodeOptions o;
+  o.redact = redact;
+  o.now_ms = 1795000000123;
+  return o;
+}
+
+// The tree path's stored text, or "" when it rejects the record.
+std::string TreeText(std::string_view record, const DecodeOptions& base) {
+  Arena arena(8192);
+  json::Value raw;
+  json::ParseOptions po;
+  po.max_depth = base.max_depth;
+  if (!json::ParseInto(record, &arena, &raw, po).ok()) return "";
+  DecodeOptions o = base;
+  std::string text;
+  std::vector<size_t> sizes;
+  o.json_out = &text;
+  o.json_sizes = &sizes;
+  std::vector<json::Value> out;
+  if (!DecodeRecords(raw, "detect", o, &arena, &out).ok() || out.size() != 1) return "";
+  const json::Value* id = out[0].Find("id");
+  EXPECT_TRUE(id != nullptr && id->is_string());
+  EXPECT_EQ(sizes.size(), 1u);
+  return text;
+}
+
+// The fast path's text, "" when it declines. Checks the id it reports.
+std::string FastText(std::string_view record, const DecodeOptions& o, bool* took) {
+  CanonicalTextDecoder d(o);
+  std::string out = "prefix";
+  size_t id_at = 0, id_size = 0;
+  *took = d.Decode(record, &out, &id_at, &id_size);
+  if (!*took) {
+    EXPECT_EQ(out, "prefix") << "declining must leave the output as it was";
+    return "";
+  }
+  std::string text = out.substr(6);
+  // The id is the stored "id" member.
+  EXPECT_EQ(text.substr(0, 7), "{\"id\":\"");
+  EXPECT_EQ(text.substr(7, id_size), out.substr(id_at, id_size));
+  EXPECT_EQ(text[7 + id_size], '"');
+  return text;
+}
+
+// Checks one record: the fast path takes it (when `must_take`) and agrees with the tree path.
+void Same(std::string_view record, const std::vector<std::string>& redact, bool must_take) {
+  DecodeOptions o = Options(redact);
+  bool took = false;
+  std::string fast = FastText(record, o, &took);
+  if (must_take) EXPECT_TRUE(took) << record;
+  if (!took) return;
+  std::string tree = TreeText(record, o);
+  EXPECT_FALSE(tree.empty()) << "the fast path took a record the tree path rejects: " << record;
+  EXPECT_EQ(fast, tree) << record;
+}
+
+void Declines(std::string_view record, const std::vector<std::string>& redact = kShopRedact) {
+  DecodeOptions o = Options(redact);
+  bool took = true;
+  FastText(record, o, &took);
+  EXPECT_FALSE(took) << record;
+}
+
+const char kShopLine[] =
+    R"({"time":"2026-11-27T20:07:53.834Z","latency_ms":49.0,"request":{"method":"POST","url":"https://shop.example.com/api/orders","path":"/api/orders","query":{},"headers":{"user-agent":"shop-web/2.3","authorization":"Bearer secret-token-4","content-type":"application/json"},"body":{"customer":{"id":"c-1"},"items":[{"sku":"E5","price":620.0,"qty":4}],"currency":"EUR"}},"response":{"status":422,"headers":{"content-type":"application/json"},"body":{"error":"out of stock"}},"client":{"ip":"10.0.8.51","consumer":"shop-android"},"gateway":{"kind":"kong","route":"orders","service":"shop-svc"}})";
+
+TEST(CanonicalTextTest, ShopLineIsTakenAndMatchesTheTreePath) {
+  Same(kShopLine, kShopRedact, true);
+  Same(kShopLine, {}, true);
+  DecodeOptions o = Options(kShopRedact);
+  bool took = false;
+  std::string fast = FastText(kShopLine, o, &took);
+  EXPECT_NE(fast.find(R"("authorization":"[REDACTED]")"), std::string::npos) << fast;
+  EXPECT_EQ(fast.find("secret-token"), std::string::npos);
+  EXPECT_NE(fast.find(R"("latency_ms":49,)"), std::string::npos) << "numbers as JavaScript writes them";
+  EXPECT_NE(fast.find(R"("price":620,)"), std::string::npos);
+}
+
+TEST(CanonicalTextTest, ShapesItTakes) {
+  const std::vector<std::string> none;
+  // Given id, no time (assigned), whitespace, missing optional members (defaults written).
+  Same(R"({"id":"ex-1","request":{"method":"GET","path":"/a"},"response":{"status":200}})", none, true);
+  Same(R"({ "request" : { "method" : "GET" , "url" : "http://h/a" , "path" : "/a" } ,
+ "response" : { "status" : 204 , "body" : "" } })",
+       kShopRedact, true);
+  Same(R"({"request":{"method":"GET","path":"/a","headers":{}},"response":{"status":200,"body":null}})", none, true);
+  // Whitespace around names where members are inserted (query, headers) and the id dropped.
+  Same(R"({ "id" : "a" , "request":{"method":"GET" , "path" : "/a" , "body" : 1 },"response":{"status" :200 } })",
+       kShopRedact, true);
+  Same(R"({"request":{"method":"GET","path":"/a" ,"body"	:{ "k" : [ 1 , 2.50 ] } } ,"response":{ "status":200,"headers" : { "set-cookie" : "s" } } })",
+       kShopRedact, true);
+  Same(R"({"request":{"method":"DELETE","path":"/a","query":{"x":"1","y":""}},"response":{"status":0}})", none, true);
+  // Text bodies with a content type that is not parsed; numbers of every form.
+  Same(R"({"request":{"method":"POST","path":"/a","headers":{"content-type":"text/plain"},"body":"hello"},"response":{"status":200,"body":[1,-2,0,0.5,1e3,-1.25E-2,12345678901234.5,1e21,1e-7,-0.0,123456789012345]}})",
+       none, true);
+  // Non-ASCII (valid UTF-8) strings, nested arrays and objects, literals.
+  Same(R"({"request":{"method":"PUT","path":"/ü","body":{"a":[[],[{}],{"b":[true,false,null]}],"名":"値"}},"response":{"status":201}})",
+       none, true);
+  // Redaction through arrays, of whole objects, case-insensitive under headers, nested paths.
+  const std::vector<std::string> paths = {"request.body.items.secret", "response.body", "request.headers.X-Key",
+                                          "client", "request.body.items.secret.inner"};
+  Same(R"({"request":{"method":"POST","path":"/a","headers":{"x-key":"k"},"body":{"items":[{"secret":{"inner":1}},{"secret":2},3]}},"response":{"status":200,"body":{"x":1}},"client":{"ip":"1"}})",
+       paths, true);
+  Same(R"({"request":{"method":"POST","path":"/a"},"response":{"status":200}})", {"request.query", "request.headers", "response.body"},
+       true);
+  Same(R"({"request":{"method":"POST","path":"/a","body":{"a":{"b":1}}},"response":{"status":200}})", {"request.body.a", "request.*.a.b"},
+       true);
+}
+
+TEST(CanonicalTextTest, DeclinesWhatTheTreePathChanges) {
+  Declines(R"({"response":{"status":200},"request":{"method":"GET","path":"/a"}})");  // order
+  Declines(R"({"request":{"method":"get","path":"/a"},"response":{"status":200}})");  // upper-cased
+  Declines(R"({"request":{"method":"GET","path":"/a?x=1"},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","url":"http://h/a?x=1","path":"/a"},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","url":"http://h/a"},"response":{"status":200}})");  // no path
+  Declines(R"({"request":{"method":"GET","path":"/a","headers":{"Accept":"x"}},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a","headers":{"a":"1","a":"2"}},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a","headers":{"a":["1"]}},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a","query":{"a":1}},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a","body":"a\"b"},"response":{"status":200}})");  // escape
+  Declines(R"({"request":{"method":"GET","path":"/a","headers":{"content-type":"application/json"},"body":"{}"},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a","body":"eA==","body_encoding":"base64"},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200.5}})");
+  Declines(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200},"extra":1})");
+  Declines(R"({"time":1700000000000,"request":{"method":"GET","path":"/a"},"response":{"status":200}})");
+  Declines(R"({"time":"yesterday","request":{"method":"GET","path":"/a"},"response":{"status":200}})");
+  Declines(R"({"id":"","request":{"method":"GET","path":"/a"},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a","body":{"a":1,"a":2}},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a","body":12345678901234567890},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a","body":1e999},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a","body":[1,]},"response":{"status":200}})");  // not JSON
+  Declines(R"({"request":{"method":"GET","path":"/a","body":"\xff"},"response":{"status":200}})");  // not UTF-8
+  Declines(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200}} x)");
+  Declines(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200},"client":null})");
+  Declines(R"({"request":{"method":"GET","path":"/a"}})");
+  // Redaction at the id or the time is left to the tree path.
+  Declines(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200}})", {"time"});
+  Declines(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200}})", {"*.x"});
+}
+
+TEST(CanonicalTextTest, DepthLimitIsTheTreePaths) {
+  std::string deep = R"({"request":{"method":"GET","path":"/a","body":)";
+  for (int i = 0; i < 70; ++i) deep += "[";
+  for (int i = 0; i < 70; ++i) deep += "]";
+  deep += R"(},"response":{"status":200}})";
+  Declines(deep);
+  DecodeOptions o = Options({});
+  o.max_depth = 5;
+  CanonicalTextDecoder d(o);
+  std::string out;
+  size_t at, size;
+  EXPECT_FALSE(d.Decode(kShopLine, &out, &at, &size)) << "a depth limit below the exchange's own levels";
+}
+
+// Random edits of shop records (whitespace, key order, numbers, escapes, case, duplicates,
+// removed and unknown members) under random redact paths: every record the fast path takes
+// must come out as the tree path writes it.
+TEST(CanonicalTextTest, RandomEditsAgreeWithTheTreePath) {
+  std::string cmd = "python3 " + std::string(EC_SOURCE_DIR) + "/examples/shop/traffic.py --count 300 --out - 2>/dev/null";
+  std::vector<std::string> lines;
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    std::string all;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) all.append(buf, n);
+    pclose(f);
+    size_t pos = 0;
+    while (pos < all.size()) {
+      size_t nl = all.find('\n', pos);
+      if (nl == std::string::npos) nl = all.size();
+      std::string line = all.substr(pos, nl - pos);
+      if (line.size() > 2 && line[0] == '{' && line.back() == '}') lines.push_back(line);
+      pos = nl + 1;
+    }
+  }
+  ASSERT_GE(lines.size(), 200u) << "examples/shop/traffic.py gave no records";
+  for (const std::string& l : lines) Same(l, kShopRedact, true);
+
+  const std::vector<std::string> fragments = {
+      " ", "\n", "\t", ",", ":", "\"", "\\\"", "\\u00e9", "{", "}", "[", "]", "0", "-", "1.50", "1e2", "-0",
+      "null", "true", "\"id\":\"x\",", "\"time\":\"2026-01-01T00:00:00Z\",", "\"Authorization\"", "\"A\"",
+      "\"request\":{},", "\"body\":\"\",", "\"query\":{\"a\":\"b\"},", "é", "\xe2\x80\xa8", "12345678901234567",
+      "\"content-type\":\"application/json\",", "\"body_encoding\":\"base64\","};
+  const std::vector<std::vector<std::string>> path_sets = {
+      kShopRedact, {}, {"request.body.password"}, {"response.body"}, {"request.body.items.sku", "client.ip"},
+      {"*"}, {"request.*"}, {"request.headers.user-agent", "request.headers"}};
+  std::mt19937 rng(20261127);
+  size_t taken = 0, tried = 0;
+  const int rounds = std::getenv("EC_TEST_LONG") != nullptr ? 1000 : 20;
+  for (int round = 0; round < rounds; ++round) {
+    for (const std::string& base : lines) {
+      std::string s = base;
+      const int edits = 1 + static_cast<int>(rng() % 3);
+      for (int e = 0; e < edits; ++e) {
+        size_t at = rng() % (s.size() + 1);
+        switch (rng() % 5) {
+          case 4: {  // whitespace around every comma and colon
+            std::string spaced;
+            for (char c : s) {
+              if ((c == ',' || c == ':') && rng() % 2) spaced += " \n"[rng() % 2];
+              spaced += c;
+              if ((c == ',' || c == ':') && rng() % 2) spaced += " \t"[rng() % 2];
+            }
+            s = spaced;
+            break;
+          }
+          case 0: s.insert(at, fragments[rng() % fragments.size()]); break;
+          case 1: if (at < s.size()) s.erase(at, 1 + rng() % 8); break;
+          case 2: if (at < s.size()) s[at] = static_cast<char>(s[at] >= 'a' && s[at] <= 'z' ? s[at] - 32 : s[at]); break;
+          default: {  // a number made non-canonical
+            size_t d = s.find_first_of("0123456789", at);
+            if (d != std::string::npos) s.insert(d + 1, rng() % 2 ? ".0" : "e0");
+          }
+        }
+      }
+      const std::vector<std::string>& paths = path_sets[rng() % path_sets.size()];
+      DecodeOptions o = Options(paths);
+      bool took = false;
+      std::string fast = FastText(s, o, &took);
+      ++tried;
+      if (!took) continue;
+      ++taken;
+      std::string tree = TreeText(s, o);
+      ASSERT_FALSE(tree.empty()) << "taken but rejected by the tree path: " << s;
+      ASSERT_EQ(fast, tree) << s;
+    }
+  }
+  // Some edits keep a record canonical (whitespace, numbers, strings): the comparison ran.
+  EXPECT_GT(taken, tried / 20) << taken << " of " << tried;
+  printf("fast path took %zu of %zu edited records\n", taken, tried);
+}
+
+}  // namespace
+}  // namespace ec::pipeline

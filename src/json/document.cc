@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -11,9 +14,25 @@
 namespace ec::json {
 namespace {
 
+// Converts a simdjson DOM into a Value tree. The members and elements of the containers being
+// converted wait on two stacks kept per thread, so a document costs no allocation besides the
+// arena's (one vector per object or array before). Strings and keys are not copied one by one:
+// simdjson keeps them all in one buffer (each unescaped, after its length, before a NUL), so
+// that buffer, as far as a document of this length can use it, is copied into the arena once
+// and the tree's strings point into the copy (which is complete before any key is compared:
+// Builder::Object looks at keys for duplicates and sorts large objects' keys). A string found
+// outside the buffer is copied on its own.
 class TreeConverter {
  public:
-  TreeConverter(Arena* arena, uint32_t max_depth) : builder_(arena), max_depth_(max_depth) {}
+  // `strings`: simdjson's string buffer after the parse, `bound` bytes of which may be in use.
+  TreeConverter(Arena* arena, uint32_t max_depth, const uint8_t* strings, size_t bound)
+      : builder_(arena), max_depth_(max_depth), stacks_(Stacks()),
+        strings_(reinterpret_cast<const char*>(strings)), bound_(strings != nullptr ? bound : 0),
+        copy_(bound_ > 0 ? static_cast<char*>(arena->Allocate(bound_, 1)) : nullptr) {
+    if (bound_ > 0) std::memcpy(copy_, strings_, bound_);
+    stacks_.values.clear();
+    stacks_.members.clear();
+  }
 
   bool Convert(simdjson::dom::element e, uint32_t depth, Value* out) {
     using simdjson::dom::element_type;
@@ -23,29 +42,34 @@ class TreeConverter {
       case element_type::INT64: *out = Value::Number(double(e.get_int64().value_unsafe())); return true;
       case element_type::UINT64: *out = Value::Number(double(e.get_uint64().value_unsafe())); return true;
       case element_type::DOUBLE: *out = Value::Number(e.get_double().value_unsafe()); return true;
-      case element_type::STRING: *out = builder_.String(e.get_string().value_unsafe()); return true;
+      case element_type::STRING: *out = Value::StringRef(Rebase(e.get_string().value_unsafe())); return true;
       case element_type::ARRAY: {
         if (depth >= max_depth_) return false;
+        std::vector<Value>& values = stacks_.values;
+        const size_t base = values.size();
         simdjson::dom::array a = e.get_array().value_unsafe();
-        std::vector<Value> elems;
-        elems.reserve(a.size());
         for (simdjson::dom::element child : a) {
-          elems.emplace_back();
-          if (!Convert(child, depth + 1, &elems.back())) return false;
+          Value v;
+          if (!Convert(child, depth + 1, &v)) return false;
+          values.push_back(v);
         }
-        *out = builder_.Array(elems);
+        *out = builder_.Array(std::span<const Value>(values.data() + base, values.size() - base));
+        values.resize(base);
         return true;
       }
       case element_type::OBJECT: {
         if (depth >= max_depth_) return false;
+        std::vector<Member>& members = stacks_.members;
+        const size_t base = members.size();
         simdjson::dom::object o = e.get_object().value_unsafe();
-        std::vector<Member> members;
-        members.reserve(o.size());
         for (auto field : o) {
-          members.push_back(Member{field.key, Value()});
-          if (!Convert(field.value, depth + 1, &members.back().value)) return false;
+          Value v;
+          if (!Convert(field.value, depth + 1, &v)) return false;
+          members.push_back(Member{Rebase(field.key), v});
         }
-        *out = builder_.Object(members);
+        *out = builder_.Object(std::span<const Member>(members.data() + base, members.size() - base),
+                               /*keys_stable=*/true);
+        members.resize(base);
         return true;
       }
     }
@@ -53,8 +77,31 @@ class TreeConverter {
   }
 
  private:
+  // Where `s` (a view into simdjson's buffer) will be in the arena's copy.
+  std::string_view Rebase(std::string_view s) {
+    const uintptr_t p = reinterpret_cast<uintptr_t>(s.data()), base = reinterpret_cast<uintptr_t>(strings_);
+    const size_t at = static_cast<size_t>(p - base);
+    if (p < base || at > bound_ || s.size() >= bound_ - at) {
+      return builder_.arena()->CopyString(s);
+    }
+    return std::string_view(copy_ + at, s.size());
+  }
+
+  struct Scratch {
+    std::vector<Value> values;
+    std::vector<Member> members;
+  };
+  static Scratch& Stacks() {
+    thread_local Scratch scratch;
+    return scratch;
+  }
+
   Builder builder_;
   uint32_t max_depth_;
+  Scratch& stacks_;
+  const char* strings_;
+  size_t bound_;
+  char* copy_;
 };
 
 // simdjson refuses integer literals beyond 64 bits, which JSON.parse reads as doubles
@@ -115,7 +162,11 @@ Status ParseInto(std::string_view text, Arena* arena, Value* out, const ParseOpt
                       std::to_string(loc.column) + ": " + loc.reason + " (" +
                       simdjson::error_message(error) + ")");
   }
-  TreeConverter converter(arena, options.max_depth);
+  // simdjson's own bound of what a document of this length can use of the string buffer (all
+  // empty strings: 5 bytes per 3 of text), within what the buffer holds.
+  const size_t parsed = widened.empty() ? text.size() : widened.size();
+  const size_t bound = std::min(5 * parsed / 3 + 8, 5 * parser.doc.capacity() / 3);
+  TreeConverter converter(arena, options.max_depth, parser.doc.string_buf.get(), bound);
   if (!converter.Convert(root, 0, out)) {
     return LimitExceeded("JSON nesting deeper than " + std::to_string(options.max_depth) +
                          " levels; raise the depth limit or flatten the document");

@@ -46,9 +46,13 @@ class RecordBatchBuilder {
                           std::optional<std::string_view> value, int64_t timestamp_ms,
                           std::span<const RecordHeader> headers = {});
 
+  // Makes room for about `record_bytes` of encoded records, so adding them does not grow the
+  // buffer step by step (a writer that knows its records' sizes calls it first).
+  void Reserve(size_t record_bytes);
+
   size_t record_count() const { return count_; }
   // Uncompressed size of the records so far plus the batch header.
-  size_t uncompressed_size() const { return kBatchHeaderSize + records_.size(); }
+  size_t uncompressed_size() const { return records_.empty() ? kBatchHeaderSize : records_.size(); }
   bool empty() const { return count_ == 0; }
 
   // The finished batch (CRC set). Fails when empty or when compression fails.
@@ -61,7 +65,7 @@ class RecordBatchBuilder {
 
  private:
   BatchBuilderOptions options_;
-  std::string records_;  // encoded records, uncompressed
+  std::string records_;  // room for the batch header, then the encoded records (uncompressed)
   size_t count_ = 0;
   int64_t first_timestamp_ = 0;
   int64_t max_timestamp_ = -1;

@@ -135,21 +135,36 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
   struct Target {
     std::string_view topic;
     int32_t partition;
+    size_t bytes;  // about what its records take encoded, to size the batch once
     log::RecordBatchBuilder builder;
   };
   std::vector<Target> builders;
-  builders.reserve(8);
-  std::string_view last_topic;
-  int32_t last_partitions = 0;
-  bool have_topic = false;
-  std::vector<log::RecordHeader> headers;
-  for (const pipeline::OutputRecord& r : records) {
-    if (!have_topic || r.topic != last_topic) {
-      EC_ASSIGN_OR_RETURN(last_partitions, EnsureTopic(r.topic));
-      last_topic = r.topic;
-      have_topic = true;
+  builders.reserve(16);
+  // Passes interleave a few topics (events, changelogs, state): each one's partition count is
+  // asked for (EnsureTopic: mutex + map) once per call, not at every change of topic.
+  struct Known {
+    std::string_view topic;
+    int32_t partitions;
+  };
+  std::vector<Known> topics;
+  topics.reserve(8);
+  // First each record's batch (and each batch's size), then the batches, each buffer allocated
+  // once at its size instead of growing by doubling (copies and fresh pages at every step).
+  std::vector<uint32_t> target_of(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const pipeline::OutputRecord& r = records[i];
+    const Known* known = nullptr;
+    for (const Known& k : topics) {
+      if (k.topic == r.topic) {
+        known = &k;
+        break;
+      }
     }
-    const int32_t partitions = last_partitions;
+    if (known == nullptr) {
+      EC_ASSIGN_OR_RETURN(int32_t n, EnsureTopic(r.topic));
+      known = &topics.emplace_back(Known{r.topic, n});
+    }
+    const int32_t partitions = known->partitions;
     int32_t p = 0;
     if (r.key) {
       p = PartitionForKey(*r.key, partitions);
@@ -157,19 +172,24 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
       std::lock_guard<std::mutex> lock(mu_);
       p = static_cast<int32_t>(round_robin_++ % static_cast<uint32_t>(partitions));
     }
+    size_t t = 0;
+    while (t < builders.size() && !(builders[t].partition == p && builders[t].topic == r.topic)) ++t;
+    if (t == builders.size()) builders.push_back(Target{r.topic, p, 0, log::RecordBatchBuilder(options)});
+    size_t bytes = 24 + (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0);
+    for (const auto& [k, v] : r.headers) bytes += 10 + k.size() + v.size();
+    builders[t].bytes += bytes;
+    target_of[i] = static_cast<uint32_t>(t);
+  }
+  for (Target& t : builders) t.builder.Reserve(t.bytes);
+  std::vector<log::RecordHeader> headers;
+  headers.reserve(16);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const pipeline::OutputRecord& r = records[i];
     headers.clear();
     for (const auto& [k, v] : r.headers) headers.push_back({k, std::string_view(v)});
-    Target* t = nullptr;
-    for (Target& c : builders) {
-      if (c.partition == p && c.topic == r.topic) {
-        t = &c;
-        break;
-      }
-    }
-    if (t == nullptr) t = &builders.emplace_back(Target{r.topic, p, log::RecordBatchBuilder(options)});
-    t->builder.Add(r.key ? std::optional<std::string_view>(*r.key) : std::nullopt,
-                   r.value ? std::optional<std::string_view>(*r.value) : std::nullopt, r.timestamp_ms,
-                   headers);
+    builders[target_of[i]].builder.Add(r.key ? std::optional<std::string_view>(*r.key) : std::nullopt,
+                                       r.value ? std::optional<std::string_view>(*r.value) : std::nullopt,
+                                       r.timestamp_ms, headers);
   }
   // One batch per partition, appended concurrently so their fdatasyncs share group commits.
   std::mutex mu;

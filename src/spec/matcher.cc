@@ -2,17 +2,27 @@
 
 namespace ec::spec {
 
-std::vector<std::string_view> SplitPathSegments(std::string_view path) {
-  std::vector<std::string_view> segs;
+namespace {
+
+// SplitPathSegments into `*segs` (cleared first), so a caller can keep the vector.
+void SplitPathSegmentsInto(std::string_view path, std::vector<std::string_view>* segs) {
+  segs->clear();
   size_t pos = 0;
   if (!path.empty() && path[0] == '/') pos = 1;
   while (pos <= path.size()) {
     size_t slash = path.find('/', pos);
     if (slash == std::string_view::npos) slash = path.size();
-    segs.push_back(path.substr(pos, slash - pos));
+    segs->push_back(path.substr(pos, slash - pos));
     pos = slash + 1;
   }
-  if (!segs.empty() && segs.back().empty()) segs.pop_back();
+  if (!segs->empty() && segs->back().empty()) segs->pop_back();
+}
+
+}  // namespace
+
+std::vector<std::string_view> SplitPathSegments(std::string_view path) {
+  std::vector<std::string_view> segs;
+  SplitPathSegmentsInto(path, &segs);
   return segs;
 }
 
@@ -93,8 +103,11 @@ const PathMatcher::Leaf* PathMatcher::Find(const Node* node, std::span<const std
 
 const Operation* PathMatcher::Match(std::string_view method, std::string_view path,
                                     std::vector<PathParam>* params) const {
-  std::vector<std::string_view> segs = SplitPathSegments(path);
-  std::vector<std::string_view> values;
+  // Kept per thread: matching runs once per exchange, and three small vectors grown afresh
+  // each time were most of its cost.
+  thread_local std::vector<std::string_view> segs, values;
+  SplitPathSegmentsInto(path, &segs);
+  values.clear();
   const Leaf* leaf = Find(&prefixed_, segs, 0, method, &values);
   if (leaf == nullptr) {
     values.clear();

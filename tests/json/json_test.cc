@@ -128,3 +128,33 @@ TEST(Parse, IntegersBeyond64BitsAreDoubles) {
 
 }  // namespace
 }  // namespace ec::json
+
+namespace ec::json {
+namespace {
+
+// Containers inside containers keep their own members and order (the converter's shared
+// stacks), duplicate keys resolve per object, and a parse that fails deep inside leaves nothing
+// behind for the next one.
+TEST(Parse, NestedContainersAndAFailedParseBetween) {
+  const std::string text =
+      R"({"a":[{"x":1,"y":[2,{"z":[],"w":{}}],"x":3},[],[[4],[5,6]]],"b":{"c":{"d":"e","c":null},"f":[7]},)"
+      R"("g":"h","a2":{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":[12],"k0":-1}})";
+  const std::string want =
+      R"({"a":[{"x":3,"y":[2,{"z":[],"w":{}}]},[],[[4],[5,6]]],"b":{"c":{"d":"e","c":null},"f":[7]},)"
+      R"("g":"h","a2":{"k0":-1,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":[12]}})";
+  for (int round = 0; round < 2; ++round) {
+    auto doc = Parse(text);
+    ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+    std::string out;
+    AppendJson((*doc)->root(), &out);
+    EXPECT_EQ(out, want);
+    EXPECT_EQ((*doc)->root().Find("a2")->Find("k12")->At(0)->number(), 12);
+    // Too deep at the innermost array: fails half way through the tree.
+    ParseOptions shallow;
+    shallow.max_depth = 3;
+    EXPECT_FALSE(Parse(text, shallow).ok());
+  }
+}
+
+}  // namespace
+}  // namespace ec::json

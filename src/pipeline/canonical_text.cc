@@ -1,6 +1,7 @@
 #include "pipeline/canonical_text.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 
@@ -14,6 +15,15 @@ namespace ec::pipeline {
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Bytes that end a string's plain run: the closing quote, a backslash, controls.
+constexpr std::array<bool, 256> MakeStringStop() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = t['\\'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kStringStop = MakeStringStop();
 
 // As normalize.cc's MediaType + IsJsonMediaType / the form check: does a string body with
 // this content type get parsed by the tree path (and so need it)?
@@ -68,9 +78,8 @@ CanonicalTextDecoder::CanonicalTextDecoder(const DecodeOptions& options) : optio
   }
 }
 
-void CanonicalTextDecoder::SkipWs() {
+void CanonicalTextDecoder::DropWs() {
   auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  if (p_ >= end_ || !ws(*p_)) return;  // compact input: nothing to drop
   if (dropping_) {
     while (p_ < end_ && ws(*p_)) ++p_;
     return;
@@ -98,8 +107,10 @@ bool CanonicalTextDecoder::RawString(std::string_view* raw) {
   // Escapes (the tree path unescapes and escapes again) and controls (invalid JSON) decline.
   while (p_ < end_) {
     const auto c = static_cast<unsigned char>(*p_);
-    if (c == '"') break;
-    if (c == '\\' || c < 0x20) return false;
+    if (kStringStop[c]) {
+      if (c == '"') break;
+      return false;
+    }
     high |= c;
     ++p_;
   }
@@ -136,6 +147,17 @@ bool CanonicalTextDecoder::Number() {
     while (p_ < end_ && IsDigit(*p_)) ++p_;
   }
   const std::string_view text(s, static_cast<size_t>(p_ - s));
+  if (!integer) {
+    // I.F with at most 9 integer and 1-4 fraction digits, the last not 0 (prices, latencies):
+    // AppendJsNumber writes exactly these digits (its short-decimal case), so they stay.
+    const size_t dot = text.find('.');
+    const size_t int_digits = dot - (text[0] == '-' ? 1 : 0);
+    const size_t frac_digits = text.size() - dot - 1;
+    if (dot != std::string_view::npos && int_digits <= 9 && frac_digits >= 1 && frac_digits <= 4 &&
+        IsDigit(text.back()) && text.back() != '0' && text.find_first_of("eE") == std::string_view::npos) {
+      return true;
+    }
+  }
   if (integer) {
     // Up to 15 digits every integer is exact and written as its digits; longer ones may be
     // outside what the parser takes as a number at all.

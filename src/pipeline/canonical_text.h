@@ -46,7 +46,11 @@ class CanonicalTextDecoder {
   };
   enum class Mode { kAny, kHeaders, kQuery };
 
-  void SkipWs();
+  // Whitespace between tokens is dropped (compact input has none: one compare).
+  void SkipWs() {
+    if (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) DropWs();
+  }
+  void DropWs();
   bool RawString(std::string_view* raw);  // at '"'; the bytes between the quotes
   bool Number();
   bool Value(uint32_t depth, const States& states);

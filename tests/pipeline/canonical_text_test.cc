@@ -113,7 +113,7 @@ TEST(CanonicalTextTest, ShapesItTakes) {
        kShopRedact, true);
   Same(R"({"request":{"method":"DELETE","path":"/a","query":{"x":"1","y":""}},"response":{"status":0}})", none, true);
   // Text bodies with a content type that is not parsed; numbers of every form.
-  Same(R"({"request":{"method":"POST","path":"/a","headers":{"content-type":"text/plain"},"body":"hello"},"response":{"status":200,"body":[1,-2,0,0.5,1e3,-1.25E-2,12345678901234.5,1e21,1e-7,-0.0,123456789012345]}})",
+  Same(R"({"request":{"method":"POST","path":"/a","headers":{"content-type":"text/plain"},"body":"hello"},"response":{"status":200,"body":[1,-2,0,0.5,1e3,-1.25E-2,12345678901234.5,1e21,1e-7,-0.0,123456789012345,3.99,0.0001,-0.0625,999999999.9999,1000000000.5,2.50,0.1,0.30000000000000004]}})",
        none, true);
   // Non-ASCII (valid UTF-8) strings, nested arrays and objects, literals.
   Same(R"({"request":{"method":"PUT","path":"/ü","body":{"a":[[],[{}],{"b":[true,false,null]}],"名":"値"}},"response":{"status":201}})",
@@ -202,7 +202,8 @@ TEST(CanonicalTextTest, RandomEditsAgreeWithTheTreePath) {
       " ", "\n", "\t", ",", ":", "\"", "\\\"", "\\u00e9", "{", "}", "[", "]", "0", "-", "1.50", "1e2", "-0",
       "null", "true", "\"id\":\"x\",", "\"time\":\"2026-01-01T00:00:00Z\",", "\"Authorization\"", "\"A\"",
       "\"request\":{},", "\"body\":\"\",", "\"query\":{\"a\":\"b\"},", "é", "\xe2\x80\xa8", "12345678901234567",
-      "\"content-type\":\"application/json\",", "\"body_encoding\":\"base64\","};
+      "\"content-type\":\"application/json\",", "\"body_encoding\":\"base64\",", "3.14", "0.0001",
+      "123456789.5", "1234567890.5", "-0.25", "0.1e1", "99.9900", "7.0"};
   const std::vector<std::vector<std::string>> path_sets = {
       kShopRedact, {}, {"request.body.password"}, {"response.body"}, {"request.body.items.sku", "client.ip"},
       {"*"}, {"request.*"}, {"request.headers.user-agent", "request.headers"}};

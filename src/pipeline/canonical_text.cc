@@ -93,16 +93,26 @@ bool CanonicalTextDecoder::RawString(std::string_view* raw) {
   if (p_ >= end_ || *p_ != '"') return false;
   const char* s = ++p_;
   unsigned char high = 0;
-  // Eight bytes at a time while none is a quote, a backslash or a control.
+  // Eight bytes at a time: the lowest flagged byte of each test below is exact (borrows only
+  // flag bytes above a true hit), so the first quote, backslash or control is found at once.
   constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
   while (end_ - p_ >= 8) {
     uint64_t w;
-    std::memcpy(&w, p_, 8);
+    std::memcpy(&w, p_, 8);  // little-endian: the first byte is the lowest
     const uint64_t q = w ^ (kOnes * '"'), b = w ^ (kOnes * '\\');
     const uint64_t special = (((q - kOnes) & ~q) | ((b - kOnes) & ~b) | ((w - kOnes * 0x20) & ~w)) & kHigh;
-    if (special != 0) break;
-    if ((w & kHigh) != 0) high = 0x80;
-    p_ += 8;
+    if (special == 0) {
+      if ((w & kHigh) != 0) high = 0x80;
+      p_ += 8;
+      continue;
+    }
+    const int at = __builtin_ctzll(special) / 8;
+    if ((w & kHigh & ((uint64_t{1} << (8 * at)) - 1)) != 0) high = 0x80;
+    p_ += at;
+    if (*p_ != '"') return false;  // an escape or a control
+    *raw = std::string_view(s, static_cast<size_t>(p_ - s));
+    ++p_;
+    return high == 0 || internal::IsValidUtf8(*raw);
   }
   // Escapes (the tree path unescapes and escapes again) and controls (invalid JSON) decline.
   while (p_ < end_) {

@@ -160,6 +160,30 @@ TEST(CanonicalTextTest, DeclinesWhatTheTreePathChanges) {
   Declines(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200}})", {"*.x"});
 }
 
+// Strings are scanned eight bytes at a time: an escape, a control or a multi-byte character
+// at every offset of strings of every length up to 24 bytes.
+TEST(CanonicalTextTest, StringsAtEveryOffset) {
+  const std::vector<std::string> specials = {"\\\"", "\\n", "\\u0041", "\t", "\x01", "é", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                             "\xc3", "\xed\xa0\x80"};
+  for (size_t len = 0; len <= 24; ++len) {
+    for (size_t at = 0; at <= len; ++at) {
+      for (const std::string& sp : specials) {
+        std::string str(len, 'a');
+        str.insert(at, sp);
+        const std::string rec = R"({"request":{"method":"GET","path":"/)" + str + R"("},"response":{"status":200,"headers":{")" +
+                                str + R"(":"v"},"body":")" + str + R"("}})";
+        Same(rec, {}, false);
+        const bool plain = sp[0] != '\\' && static_cast<unsigned char>(sp[0]) >= 0x20 &&
+                           (sp.size() > 1 || static_cast<unsigned char>(sp[0]) < 0x80) && sp != "\xed\xa0\x80";
+        DecodeOptions o = Options({});
+        bool took = false;
+        FastText(rec, o, &took);
+        EXPECT_EQ(took, plain) << rec;
+      }
+    }
+  }
+}
+
 TEST(CanonicalTextTest, DepthLimitIsTheTreePaths) {
   std::string deep = R"({"request":{"method":"GET","path":"/a","body":)";
   for (int i = 0; i < 70; ++i) deep += "[";

@@ -144,6 +144,10 @@ struct RocksStateOptions {
   // after the last RocksDB write (rocks_state_store.cc); 0 bytes = written at once.
   size_t defer_bytes = size_t{4} << 20;
   int64_t defer_ms = 1000;
+  // RocksDB memory of the store (processing.state_memory_bytes): half for write buffers (two
+  // memtables of a quarter each), half for a block cache that holds the table files' data,
+  // index and filter blocks.
+  size_t rocksdb_memory_bytes = size_t{16} << 20;
 };
 
 // Opens (creating) a RocksDB state store in `dir`. Errors: kIoError with RocksDB's message.

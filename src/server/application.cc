@@ -95,6 +95,7 @@ Status Application::Start() {
     dopt.dir = config_.data_dir + "/ingest-dedupe";
     dopt.raw_topic = config_.raw_topic;
     dopt.window_ms = config_.dedupe_window_ms;
+    dopt.memory_bytes = config_.dedupe_memory_bytes;
     Result<std::unique_ptr<DedupeIndex>> dedupe = DedupeIndex::Open(dopt, logs_.get());
     if (!dedupe.ok()) return dedupe.status();
     dedupe_ = std::move(dedupe).value();

@@ -163,14 +163,16 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
     if (l["retry_after_seconds"]) EC_RETURN_IF_ERROR(r.IntAs(l["retry_after_seconds"], "limits.retry_after_seconds", 1, 3600, &c->retry_after_seconds));
   }
   if (const YAML::Node l = root["ingest"]) {
-    EC_RETURN_IF_ERROR(r.Keys(l, "ingest", {"raw_topic", "default_format", "dead_letter_topic", "dedupe_window"}));
+    EC_RETURN_IF_ERROR(r.Keys(l, "ingest", {"raw_topic", "default_format", "dead_letter_topic", "dedupe_window", "dedupe_memory_bytes"}));
     if (l["dedupe_window"]) EC_RETURN_IF_ERROR(ParseWindow(r, l["dedupe_window"], &c->dedupe_window_ms));
+    if (l["dedupe_memory_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["dedupe_memory_bytes"], "ingest.dedupe_memory_bytes", 1ll << 20, 1ll << 40, &c->dedupe_memory_bytes));
     if (l["raw_topic"]) EC_RETURN_IF_ERROR(r.String(l["raw_topic"], "ingest.raw_topic", &c->raw_topic));
     if (l["default_format"]) EC_RETURN_IF_ERROR(r.String(l["default_format"], "ingest.default_format", &c->default_format));
     if (l["dead_letter_topic"]) EC_RETURN_IF_ERROR(r.String(l["dead_letter_topic"], "ingest.dead_letter_topic", &c->dead_letter_topic));
   }
   if (const YAML::Node p = root["processing"]) {
-    EC_RETURN_IF_ERROR(r.Keys(p, "processing", {"guarantee", "state_cache_bytes", "state_write_defer_bytes", "state_write_defer_ms"}));
+    EC_RETURN_IF_ERROR(r.Keys(p, "processing", {"guarantee", "state_cache_bytes", "state_write_defer_bytes", "state_write_defer_ms", "state_memory_bytes"}));
+    if (p["state_memory_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_memory_bytes"], "processing.state_memory_bytes", 1ll << 20, 1ll << 40, &c->state_memory_bytes));
     if (p["state_cache_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_cache_bytes"], "processing.state_cache_bytes", 0, 1ll << 40, &c->state_cache_bytes));
     if (p["state_write_defer_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_write_defer_bytes"], "processing.state_write_defer_bytes", 0, 1ll << 32, &c->state_write_defer_bytes));
     if (p["state_write_defer_ms"]) EC_RETURN_IF_ERROR(r.Int(p["state_write_defer_ms"], "processing.state_write_defer_ms", 0, 3600000, &c->state_write_defer_ms));
@@ -296,10 +298,12 @@ std::string DescribeConfigOptions() {
   line("ingest.default_format", d.default_format, "decoder when ?format= is absent");
   line("ingest.dead_letter_topic", d.dead_letter_topic, "where failures go");
   line("ingest.dedupe_window", "24h", "an exchange id ingested within it is acknowledged, not appended again; 0 = off");
+  line("ingest.dedupe_memory_bytes", std::to_string(d.dedupe_memory_bytes), "RocksDB memory of the dedupe index: half write buffers, half block cache");
   line("processing.guarantee", "exactly_once", "exactly_once (transactional passes) or at_least_once");
   line("processing.state_cache_bytes", std::to_string(d.state_cache_bytes), "changelog state cache of hot keys (0 = off)");
   line("processing.state_write_defer_bytes", std::to_string(d.state_write_defer_bytes), "committed state writes batched up to this size (0 = at once)");
   line("processing.state_write_defer_ms", std::to_string(d.state_write_defer_ms), "... or this long before they go to RocksDB");
+  line("processing.state_memory_bytes", std::to_string(d.state_memory_bytes), "RocksDB memory of the state store: half write buffers, half block cache");
   line("syslog.udp / syslog.tcp", "none", "syslog listener HOST:PORT (RFC 5424/3164); --syslog-udp/--syslog-tcp");
   line("syslog.format", d.syslog.format, "decoder of each syslog message; --syslog-format");
   line("syslog.max_message_bytes", std::to_string(d.syslog.max_message_bytes), "longer messages are dead-lettered");
@@ -321,7 +325,8 @@ std::string DescribeConfigOptions() {
 cdc::RocksStateOptions StateStoreOptions(const ServerConfig& config) {
   return {.cache_bytes = config.state_cache_bytes,
           .defer_bytes = config.state_write_defer_bytes,
-          .defer_ms = config.state_write_defer_ms};
+          .defer_ms = config.state_write_defer_ms,
+          .rocksdb_memory_bytes = config.state_memory_bytes};
 }
 
 }  // namespace ec::server

@@ -52,6 +52,8 @@ struct ServerConfig {
   std::string dead_letter_topic = "eventception.dlq";
   // An exchange id ingested within this window is acknowledged, not appended again (0 = off).
   int64_t dedupe_window_ms = 24ll * 3600 * 1000;
+  // RocksDB memory of the dedupe index (DedupeOptions::memory_bytes): write buffers + block cache.
+  uint64_t dedupe_memory_bytes = 16ull << 20;
   // processing.guarantee: exactly_once (true, default) or at_least_once (docs/exactly-once.md).
   bool exactly_once = true;
   // The changelog state store (cdc::RocksStateOptions, docs/changelogs.md "State"): bytes of
@@ -60,6 +62,8 @@ struct ServerConfig {
   uint64_t state_cache_bytes = 64ull << 20;
   uint64_t state_write_defer_bytes = 4ull << 20;
   int64_t state_write_defer_ms = 1000;
+  // RocksDB memory of the state store (cdc::RocksStateOptions::rocksdb_memory_bytes).
+  uint64_t state_memory_bytes = 16ull << 20;
   // webhooks
   std::vector<std::string> webhook_allow;  // CIDRs exempt from the SSRF guard (--webhook-allow)
   // capture sources run inside serve (source_config.h)

@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 
+#include <rocksdb/cache.h>
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
@@ -10,6 +12,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 #include "log/committed_reader.h"
@@ -18,11 +21,17 @@
 namespace ec::server {
 namespace {
 
-// Keys: 'i' id -> ts (8 bytes BE); 't' ts id -> "" (expiry order); 'p' topic '\0' partition ->
-// next raw offset to index.
+// Keys (format version 2, dedupe_key.h): DedupeKey (17 bytes) -> ingest time, 8 bytes BE;
+// 'p' topic '\0' partition -> next raw offset to index; 'v' -> the format version.
+constexpr std::string_view kVersionKey = "v";
+constexpr std::string_view kVersion = "2";
+
+void StoreBe64(int64_t v, char* out) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * (7 - i))) & 0xff);
+}
 std::string Be64(int64_t v) {
   std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * (7 - i))) & 0xff);
+  StoreBe64(v, out.data());
   return out;
 }
 int64_t LoadBe64(std::string_view s) {
@@ -30,42 +39,100 @@ int64_t LoadBe64(std::string_view s) {
   for (size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
   return static_cast<int64_t>(v);
 }
-std::string IdKey(std::string_view id) { return "i" + std::string(id); }
-std::string TimeKey(int64_t ts, std::string_view id) { return "t" + Be64(ts) + std::string(id); }
 std::string PositionKey(const std::string& topic, int32_t partition) {
   return "p" + topic + '\0' + std::to_string(partition);
 }
+rocksdb::Slice AsSlice(std::string_view s) { return {s.data(), s.size()}; }
+
+// Drops id entries older than the window as of the indexer's last round. The lookup checks the
+// time too, so an entry the filter has not reached yet is never taken for a duplicate; the
+// filter only bounds the index's size. Called from RocksDB's compaction threads.
+class ExpiryFilter : public rocksdb::CompactionFilter {
+ public:
+  explicit ExpiryFilter(const std::atomic<int64_t>* expire_before) : expire_before_(expire_before) {}
+  bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*, bool*) const override {
+    return IsDedupeKey(std::string_view(key.data(), key.size())) && value.size() == 8 &&
+           LoadBe64(std::string_view(value.data(), value.size())) < expire_before_->load(std::memory_order_relaxed);
+  }
+  const char* Name() const override { return "ec.DedupeExpiry"; }
+
+ private:
+  const std::atomic<int64_t>* expire_before_;
+};
 
 }  // namespace
 
 struct DedupeIndex::Db {
+  // Ids older than this (ms) may be dropped; set by each IndexTail, read by compactions.
+  std::atomic<int64_t> expire_before{INT64_MIN};
+  ExpiryFilter filter{&expire_before};  // outlives db (declared before it)
   std::unique_ptr<rocksdb::DB> db;
 };
 
 DedupeIndex::DedupeIndex(DedupeOptions options, log::LogManager* logs)
     : options_(std::move(options)), logs_(logs), db_(std::make_unique<Db>()) {}
 
-DedupeIndex::~DedupeIndex() { Stop(); }
+DedupeIndex::~DedupeIndex() {
+  Stop();
+  if (db_->db) (void)Flush();
+}
 
 Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, log::LogManager* logs) {
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
   if (ec) return IoError("cannot create " + options.dir + ": " + ec.message());
   std::unique_ptr<DedupeIndex> index(new DedupeIndex(std::move(options), logs));
+  const std::string& dir = index->options_.dir;
   rocksdb::Options ro;
   ro.create_if_missing = true;
+  // The memory budget: two memtables of a quarter each (a flush writes one while the other
+  // fills), the other half a block cache that holds the table files' index and filter blocks
+  // too, so their memory is bounded as the index grows (else table readers keep them outside
+  // any limit).
+  const uint64_t budget = std::max<uint64_t>(index->options_.memory_bytes, uint64_t{1} << 20);
+  ro.write_buffer_size = budget / 4;
+  ro.max_write_buffer_number = 2;
+  ro.db_write_buffer_size = budget / 2;
   // Nearly every id ingest asks about is new: bloom filters (memtable and table files) answer
-  // those without walking the skip list or reading an index block per file.
+  // those without walking the skip list or reading a data block per file.
   ro.memtable_prefix_bloom_size_ratio = 0.05;
   ro.memtable_whole_key_filtering = true;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
+  table.block_cache = rocksdb::NewLRUCache(budget / 2);
+  table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Expiry: the filter drops old ids whenever RocksDB compacts; files no write makes it compact
+  // again are rewritten once they are a window old (at least hourly: not for tiny windows).
+  ro.compaction_filter = &index->db_->filter;
+  ro.periodic_compaction_seconds = static_cast<uint64_t>(std::max<int64_t>(index->options_.window_ms / 1000, 3600));
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(ro, index->options_.dir, &raw);
-  if (!s.ok()) return IoError("cannot open the ingest dedupe index in " + index->options_.dir + ": " + s.ToString());
+  rocksdb::Status s = rocksdb::DB::Open(ro, dir, &raw);
+  if (!s.ok()) return IoError("cannot open the ingest dedupe index in " + dir + ": " + s.ToString());
   index->db_->db.reset(raw);
+  // An index of another format (version 1: 'i' id and 't' time keys) is rebuilt from the raw
+  // topics: it is derived data, and the catch-up below re-reads the window.
+  std::string version;
+  s = raw->Get(rocksdb::ReadOptions(), AsSlice(kVersionKey), &version);
+  if (!s.ok() || version != kVersion) {
+    std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
+    it->SeekToFirst();
+    const bool empty = !it->Valid();
+    it.reset();
+    if (!empty) {
+      index->db_->db.reset();
+      s = rocksdb::DestroyDB(dir, ro);
+      if (s.ok()) s = rocksdb::DB::Open(ro, dir, &raw);
+      if (!s.ok()) return IoError("cannot rebuild the ingest dedupe index in " + dir + ": " + s.ToString());
+      index->db_->db.reset(raw);
+    }
+    s = raw->Put(rocksdb::WriteOptions(), AsSlice(kVersionKey), AsSlice(kVersion));
+    if (s.ok()) s = raw->Flush(rocksdb::FlushOptions());
+    if (!s.ok()) return IoError("cannot write the ingest dedupe index in " + dir + ": " + s.ToString());
+  }
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -73,38 +140,44 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   return index;
 }
 
-bool DedupeIndex::KnownLocked(std::string_view id, int64_t now_ms) {
-  if (claimed_.find(id) != claimed_.end() || stored_.find(id) != stored_.end()) return true;
-  key_buffer_.assign(1, 'i');  // IdKey(id), in a buffer kept between calls
-  key_buffer_.append(id);
+bool DedupeIndex::KnownLocked(const DedupeKey& key, int64_t now_ms) {
+  if (claimed_.find(key) != claimed_.end() || stored_.find(key) != stored_.end()) return true;
   rocksdb::PinnableSlice v;
-  rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(), db_->db->DefaultColumnFamily(),
-                                   rocksdb::Slice(key_buffer_.data(), key_buffer_.size()), &v);
+  rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(), db_->db->DefaultColumnFamily(), AsSlice(key.view()), &v);
   // A read error counts as unknown: accepting a rare duplicate beats refusing an exchange.
   return s.ok() && LoadBe64(std::string_view(v.data(), v.size())) >= now_ms - options_.window_ms;
 }
 
 std::vector<bool> DedupeIndex::Claim(const std::vector<std::string_view>& ids, int64_t now_ms) {
   std::vector<bool> dup(ids.size(), false);
+  // The keys are made outside the lock (a hash for ids of no lossless form).
+  std::vector<DedupeKey> keys(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!ids[i].empty()) keys[i] = MakeDedupeKey(ids[i]);
+  }
   std::lock_guard lock(mu_);
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i].empty()) continue;
-    if (KnownLocked(ids[i], now_ms)) {
+    if (KnownLocked(keys[i], now_ms)) {
       dup[i] = true;
     } else {
-      claimed_.emplace(std::string(ids[i]), now_ms);
+      claimed_.emplace(keys[i], now_ms);
     }
   }
   return dup;
 }
 
 void DedupeIndex::Release(const std::vector<std::string_view>& ids, bool stored, int64_t now_ms) {
-  std::lock_guard lock(mu_);
+  std::vector<DedupeKey> keys;
+  keys.reserve(ids.size());
   for (std::string_view id : ids) {
-    if (id.empty()) continue;
-    auto it = claimed_.find(id);
+    if (!id.empty()) keys.push_back(MakeDedupeKey(id));
+  }
+  std::lock_guard lock(mu_);
+  for (const DedupeKey& key : keys) {
+    auto it = claimed_.find(key);
     if (it == claimed_.end()) {
-      if (stored) stored_.insert_or_assign(std::string(id), now_ms);
+      if (stored) stored_.insert_or_assign(key, now_ms);
       continue;
     }
     IdMap::node_type node = claimed_.extract(it);
@@ -118,12 +191,9 @@ void DedupeIndex::Release(const std::vector<std::string_view>& ids, bool stored,
 Status DedupeIndex::IndexTail(int64_t now_ms) {
   std::lock_guard index_lock(index_mu_);
   rocksdb::DB* db = db_->db.get();
-  rocksdb::WriteBatch batch;
-  std::vector<std::string> seen;
-  // The round's id and expiry entries, put in key order: RocksDB's memtable keeps the position
-  // of its last insert, so sorted inserts each walk a short way from there instead of down the
-  // whole skip list (the inserts were nearly all of the indexer's CPU).
-  std::vector<std::pair<std::string, std::string>> entries;
+  db_->expire_before.store(now_ms - options_.window_ms, std::memory_order_relaxed);
+  entries_.clear();
+  std::vector<std::pair<std::string, std::string>> positions;  // this round's new offsets
   const std::string prefix = options_.raw_topic + ".";
   for (const log::TopicInfo& t : logs_->ListTopics()) {
     if (t.name != options_.raw_topic && t.name.rfind(prefix, 0) != 0) continue;
@@ -149,47 +219,80 @@ Status DedupeIndex::IndexTail(int64_t now_ms) {
           *pl, pos->second, INT64_MAX,
           [&](const log::RecordBatchView&, const log::Record& r) -> Status {
             if (!r.key || r.key->empty()) return Status::Ok();
-            entries.emplace_back(IdKey(*r.key), Be64(r.timestamp));
-            entries.emplace_back(TimeKey(r.timestamp, *r.key), std::string());
-            seen.emplace_back(*r.key);
+            entries_.push_back({MakeDedupeKey(*r.key), r.timestamp});
             return Status::Ok();
           },
           &next));
       if (next != pos->second) {
-        batch.Put(PositionKey(t.name, p), Be64(next));
+        positions.emplace_back(PositionKey(t.name, p), Be64(next));
         pos->second = next;
       }
     }
   }
-  // Stable: an id seen twice in a round keeps its last timestamp, as before.
-  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [k, v] : entries) batch.Put(k, v);
-  // Expiry, oldest first, bounded per round.
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    const std::string end = "t" + Be64(now_ms - options_.window_ms);
-    int n = 0;
-    for (it->Seek("t"); it->Valid() && n < 100000; it->Next(), ++n) {
-      std::string_view k(it->key().data(), it->key().size());
-      if (k.empty() || k[0] != 't' || k.compare(end) >= 0 || k.size() < 9) break;
-      int64_t ts = LoadBe64(k.substr(1, 8));
-      std::string id(k.substr(9));
-      std::string v;
-      if (db->Get(rocksdb::ReadOptions(), IdKey(id), &v).ok() && LoadBe64(v) == ts) batch.Delete(IdKey(id));
-      batch.Delete(std::string(k));
+  if (!entries_.empty() || !positions.empty()) EC_RETURN_IF_ERROR(WriteRound(positions));
+  std::lock_guard lock(mu_);
+  if (!stored_.empty()) {
+    for (const Entry& e : entries_) stored_.erase(e.key);
+    for (auto it = stored_.begin(); it != stored_.end();) {
+      if (it->second < now_ms - options_.unconfirmed_ms) it = stored_.erase(it); else ++it;
     }
   }
-  if (batch.Count() > 0) {
-    rocksdb::Status s = db->Write(rocksdb::WriteOptions(), &batch);
-    if (!s.ok()) return IoError("ingest dedupe index: " + s.ToString());
-  }
-  indexed_.fetch_add(seen.size(), std::memory_order_relaxed);
-  std::lock_guard lock(mu_);
-  for (const std::string& id : seen) stored_.erase(id);
-  for (auto it = stored_.begin(); it != stored_.end();) {
-    if (it->second < now_ms - options_.unconfirmed_ms) it = stored_.erase(it); else ++it;
-  }
   return Status::Ok();
+}
+
+Status DedupeIndex::WriteRound(const std::vector<std::pair<std::string, std::string>>& positions) {
+  // Put in key order: RocksDB's memtable keeps the place of its last insert, so sorted inserts
+  // each walk a short way from there instead of down the whole skip list (the inserts are most
+  // of the indexer's CPU). An id seen twice in a round keeps its latest time (the last Put).
+  std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) {
+    int c = std::memcmp(a.key.bytes.data(), b.key.bytes.data(), DedupeKey::kSize);
+    return c != 0 ? c < 0 : a.ts < b.ts;
+  });
+  rocksdb::WriteBatch batch(entries_.size() * (DedupeKey::kSize + 8 + 4) + positions.size() * 64 + 64);
+  char ts[8];
+  for (const Entry& e : entries_) {
+    StoreBe64(e.ts, ts);
+    batch.Put(AsSlice(e.key.view()), rocksdb::Slice(ts, 8));
+  }
+  for (const auto& [k, v] : positions) batch.Put(k, v);
+  // No WAL: the ids and the offsets they were read up to are one batch, and a batch goes into
+  // one memtable of this single column family; memtables are flushed and installed in order,
+  // so after a crash the index holds every round up to some round and that round's offsets.
+  // The catch-up on open re-reads the rest from the raw topics (docs/exactly-once.md).
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  rocksdb::Status s = db_->db->Write(wo, &batch);
+  if (!s.ok()) return IoError("ingest dedupe index: " + s.ToString());
+  indexed_.fetch_add(entries_.size(), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status DedupeIndex::Flush() {
+  rocksdb::Status s = db_->db->Flush(rocksdb::FlushOptions());
+  return s.ok() ? Status::Ok() : IoError("ingest dedupe index: flush: " + s.ToString());
+}
+
+Status DedupeIndex::Compact() {
+  rocksdb::CompactRangeOptions o;
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  rocksdb::Status s = db_->db->CompactRange(o, nullptr, nullptr);
+  return s.ok() ? Status::Ok() : IoError("ingest dedupe index: compaction: " + s.ToString());
+}
+
+uint64_t DedupeIndex::CountIndexedIds() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions()));
+  uint64_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (IsDedupeKey(std::string_view(it->key().data(), it->key().size()))) ++n;
+  }
+  return n;
+}
+
+uint64_t DedupeIndex::MemoryBytes() {
+  uint64_t mem = 0, cache = 0;
+  db_->db->GetIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
+  db_->db->GetIntProperty("rocksdb.block-cache-usage", &cache);
+  return mem + cache;
 }
 
 void DedupeIndex::StartBackground() {

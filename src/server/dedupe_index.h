@@ -9,8 +9,13 @@
 // open it catches up from those offsets before ingest starts, so every id that reached the
 // log before a crash (kill -9 included) is known after the restart. Ids accepted since the
 // last indexing round are held in memory (claimed: append in flight; stored: appended, not
-// indexed yet). Entries older than the window are deleted (a time-ordered secondary key),
-// so the index is bounded by the ids of one window.
+// indexed yet).
+//
+// Format (version 2): one 17-byte key per id (dedupe_key.h: a tag byte and 16 bytes: the id's
+// own bytes when it is 32 hex digits or a UUID, else 128 bits of SHA-256) -> 8-byte ingest
+// time. Expired ids are dropped by a compaction filter on that time. The index is written
+// without RocksDB's WAL: a crash loses a suffix of whole indexing rounds, ids and offsets
+// together, which the catch-up re-reads from the raw topics.
 
 #include <atomic>
 #include <condition_variable>
@@ -23,9 +28,11 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
+#include "server/dedupe_key.h"
 
 namespace ec::log {
 class LogManager;
@@ -41,6 +48,9 @@ struct DedupeOptions {
   // A stored id the indexer has not found in the log after this long was not appended after
   // all (e.g. a Kafka produce whose append failed): it is forgotten, so a retry is accepted.
   int64_t unconfirmed_ms = 30000;
+  // RocksDB memory of the index (ingest.dedupe_memory_bytes): half for write buffers (two
+  // memtables of a quarter each), half for the block cache (data, index and filter blocks).
+  uint64_t memory_bytes = uint64_t{16} << 20;
 };
 
 class DedupeIndex {
@@ -63,30 +73,43 @@ class DedupeIndex {
   void StartBackground();
   void Stop();
 
+  // Writes the index's memtable to disk (Stop and the destructor do; after it a restart
+  // needs no catch-up). Errors: IoError.
+  Status Flush();
+  // Compacts the whole index, dropping ids older than the window of the last IndexTail (the
+  // compaction filter). For tests; RocksDB compacts on its own otherwise. Errors: IoError.
+  Status Compact();
+  // Id entries in RocksDB, counted by a full scan (for tests).
+  uint64_t CountIndexedIds();
+  // RocksDB memory now: memtables, block cache (for tests and the benchmark).
+  uint64_t MemoryBytes();
+
   int64_t window_ms() const { return options_.window_ms; }
-  // Ids known to RocksDB (approximate; for tests and metrics).
+  // Ids read from the raw topics into RocksDB since Open (including its catch-up).
   uint64_t indexed() const { return indexed_.load(std::memory_order_relaxed); }
 
  private:
   struct Db;
   DedupeIndex(DedupeOptions options, log::LogManager* logs);
-  bool KnownLocked(std::string_view id, int64_t now_ms);
+  bool KnownLocked(const DedupeKey& key, int64_t now_ms);
+  // Writes entries_ (sorted here) and the round's new offsets in one batch. Under index_mu_.
+  Status WriteRound(const std::vector<std::pair<std::string, std::string>>& positions);
 
   DedupeOptions options_;
   log::LogManager* logs_;
   std::unique_ptr<Db> db_;
   std::mutex mu_;  // the maps below and RocksDB reads for Claim
-  // Looked up by string_view (no std::string per id and lookup); a claimed id's node moves into
-  // stored_ on Release, so an id is allocated once on its way through.
-  struct IdHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
-  };
-  using IdMap = std::unordered_map<std::string, int64_t, IdHash, std::equal_to<>>;
+  // Keyed by the fixed-size key (no string per id); a claimed id's node moves into stored_ on
+  // Release, so an id is allocated once on its way through.
+  using IdMap = std::unordered_map<DedupeKey, int64_t, DedupeKeyHash>;
   IdMap claimed_;  // id -> claim time
   IdMap stored_;   // id -> store time, not indexed yet
-  std::string key_buffer_;  // under mu_: the RocksDB key of KnownLocked's lookup
   std::mutex index_mu_;  // one IndexTail at a time
+  struct Entry {
+    DedupeKey key;
+    int64_t ts;
+  };
+  std::vector<Entry> entries_;  // under index_mu_: one round's ids (capacity kept)
   std::map<std::pair<std::string, int32_t>, int64_t> positions_;  // raw partition -> next offset
   std::atomic<uint64_t> indexed_{0};
   std::atomic<bool> stop_{false};

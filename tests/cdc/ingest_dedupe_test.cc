@@ -1,10 +1,17 @@
-// The ingest dedupe index: claims, duplicates, restart (catch-up from the raw topic) and expiry.
+// The ingest dedupe index: claims, duplicates, restart (catch-up from the raw topic), crash
+// recovery without RocksDB's WAL, expiry, the key forms and the rebuild of an old-format index.
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <filesystem>
 
 #include "../log/test_util.h"
 #include "log/log_manager.h"
 #include "server/dedupe_index.h"
+#include "server/dedupe_key.h"
 #include "server/config.h"
+#include "cdc/state_store.h"
+#include "pipeline/ids.h"
 #include "server/ingest.h"
 #include "server/local_ingest.h"
 #include "server/metrics.h"
@@ -14,6 +21,7 @@ namespace ec::server {
 namespace {
 
 using log::testing::TempDir;
+using pipeline::Sha256Hex128;
 
 std::unique_ptr<log::LogManager> OpenLogs(const std::string& dir) {
   log::LogManagerOptions o;
@@ -82,10 +90,181 @@ TEST(IngestDedupe, ForgetsIdsOlderThanTheWindow) {
   ASSERT_TRUE(index->IndexTail(t0 + 5000).ok());
   EXPECT_EQ(index->Claim({"old", "new"}, t0 + 5000), (std::vector<bool>{false, true}));
   index->Release({"old"}, false, t0 + 5000);
-  // The expired entry is deleted from the index on the next round (bounded size).
+  // The lookup checks the time: an expired entry still in RocksDB is not a duplicate.
   ASSERT_TRUE(index->IndexTail(t0 + 5500).ok());
   EXPECT_EQ(index->Claim({"new"}, t0 + 5500), std::vector<bool>{true});
   EXPECT_EQ(index->Claim({"new"}, t0 + 7000), std::vector<bool>{false});
+}
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The index is written without RocksDB's WAL. What a kill -9 leaves on disk is the index as of
+// its last flush: the rounds after it are gone, ids and offsets alike, and the catch-up on open
+// re-reads exactly those from the raw topic. The crash image here is a copy of the index's
+// directory taken while it is open with two unflushed rounds.
+TEST(IngestDedupe, ACrashLosesOnlyUnflushedRoundsAndTheCatchUpReReadsThem) {
+  TempDir dir;
+  const int64_t now = WallMs();
+  const std::string image = dir.path() + "/crash-image";
+  {
+    auto logs = OpenLogs(dir.path() + "/log");
+    auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+    AppendRaw(logs.get(), 0, {"x1", "x2"}, now);
+    ASSERT_TRUE(index->IndexTail(now).ok());
+    ASSERT_TRUE(index->Flush().ok());  // on disk: x1, x2 and partition 0's offset 2
+    AppendRaw(logs.get(), 1, {"y1"}, now);
+    ASSERT_TRUE(index->IndexTail(now).ok());
+    AppendRaw(logs.get(), 0, {"y2", "y3"}, now);
+    ASSERT_TRUE(index->IndexTail(now).ok());
+    EXPECT_EQ(index->Claim({"y1", "y3"}, now), (std::vector<bool>{true, true}));  // known before the crash
+    std::filesystem::copy(dir.path() + "/dedupe", image, std::filesystem::copy_options::recursive);
+  }
+  auto logs = OpenLogs(dir.path() + "/log");
+  DedupeOptions o = Options(dir.path());
+  o.dir = image;
+  auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+  // Only the lost rounds were read again: y1 (partition 1 had no offset on disk) and y2, y3
+  // (partition 0 from its offset 2); x1 and x2 came from disk.
+  EXPECT_EQ(index->indexed(), 3u);
+  EXPECT_EQ(index->Claim({"x1", "x2", "y1", "y2", "y3", "z1"}, now),
+            (std::vector<bool>{true, true, true, true, true, false}));
+}
+
+// Expiry: a compaction drops the ids older than the window of the last round (the filter on the
+// stored time), and nothing else (offsets, the format version): after a restart the index reads
+// nothing again and still knows the live id.
+TEST(IngestDedupe, CompactionDropsExpiredIdsOnly) {
+  TempDir dir;
+  const int64_t t0 = 1'800'000'000'000;
+  {
+    auto logs = OpenLogs(dir.path() + "/log");
+    auto index = std::move(DedupeIndex::Open(Options(dir.path(), /*window_ms=*/1000), logs.get())).value();
+    AppendRaw(logs.get(), 0, {"old1", "old2"}, t0);
+    AppendRaw(logs.get(), 1, {"old3"}, t0 + 3000);
+    AppendRaw(logs.get(), 0, {"live"}, t0 + 5000);
+    ASSERT_TRUE(index->IndexTail(t0 + 5000).ok());
+    EXPECT_EQ(index->CountIndexedIds(), 4u);
+    ASSERT_TRUE(index->Compact().ok());
+    EXPECT_EQ(index->CountIndexedIds(), 1u);
+    EXPECT_EQ(index->Claim({"live", "old1"}, t0 + 5000), (std::vector<bool>{true, false}));
+    index->Release({"old1"}, false, t0 + 5000);
+  }
+  auto logs = OpenLogs(dir.path() + "/log");
+  auto index = std::move(DedupeIndex::Open(Options(dir.path(), 1000), logs.get())).value();
+  EXPECT_EQ(index->indexed(), 0u);  // the offsets survived the compaction: no re-read
+  EXPECT_EQ(index->CountIndexedIds(), 1u);
+  EXPECT_EQ(index->Claim({"live"}, t0 + 5500), std::vector<bool>{true});
+}
+
+TEST(IngestDedupeKey, LosslessFormsAndHashedIds) {
+  const std::string hex = "0123456789abcdef0f1e2d3c4b5a6978";
+  const DedupeKey x = MakeDedupeKey(hex);
+  EXPECT_EQ(x.bytes[0], 'x');
+  EXPECT_EQ(static_cast<unsigned char>(x.bytes[1]), 0x01);
+  EXPECT_EQ(static_cast<unsigned char>(x.bytes[16]), 0x78);
+  const DedupeKey u = MakeDedupeKey("01234567-89ab-cdef-0f1e-2d3c4b5a6978");
+  EXPECT_EQ(u.bytes[0], 'u');
+  EXPECT_EQ(std::string_view(u.bytes.data() + 1, 16), std::string_view(x.bytes.data() + 1, 16));
+  EXPECT_FALSE(u == x);  // the same 128 bits, different ids: the tag keeps them apart
+  // Upper case, a non-hex digit, other lengths, a UUID without its dashes in place: hashed.
+  for (std::string_view id : {"0123456789ABCDEF0F1E2D3C4B5A6978", "0123456789abcdef0f1e2d3c4b5a697g",
+                              "c-1", "0123456789abcdef0f1e2d3c4b5a69780", "01234567-89ab-cdef-0f1e_2d3c4b5a6978"}) {
+    const DedupeKey h = MakeDedupeKey(id);
+    EXPECT_EQ(h.bytes[0], 'h') << id;
+    EXPECT_TRUE(h == MakeDedupeKey(id)) << id;
+    EXPECT_FALSE(h == x) << id;
+    EXPECT_TRUE(IsDedupeKey(h.view()));
+  }
+  EXPECT_FALSE(MakeDedupeKey("a") == MakeDedupeKey("b"));
+  EXPECT_FALSE(IsDedupeKey("papi-logs"));
+}
+
+// Ids of all three key forms are duplicates after a restart, and differ from each other.
+TEST(IngestDedupe, EveryKeyFormSurvivesARestart) {
+  TempDir dir;
+  const int64_t now = WallMs();
+  const std::vector<std::string> ids = {"0123456789abcdef0f1e2d3c4b5a6978", "01234567-89ab-cdef-0f1e-2d3c4b5a6978",
+                                        "0123456789ABCDEF0F1E2D3C4B5A6978", "kong-req-17"};
+  {
+    auto logs = OpenLogs(dir.path() + "/log");
+    auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+    AppendRaw(logs.get(), 0, ids, now);
+    ASSERT_TRUE(index->IndexTail(now).ok());
+    EXPECT_EQ(index->CountIndexedIds(), 4u);
+  }
+  auto logs = OpenLogs(dir.path() + "/log");
+  auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+  std::vector<std::string_view> views(ids.begin(), ids.end());
+  views.push_back("0123456789abcdef0f1e2d3c4b5a6979");
+  EXPECT_EQ(index->Claim(views, now), (std::vector<bool>{true, true, true, true, false}));
+}
+
+// An index written by the first format ('i' id and 't' time keys) is rebuilt from the raw
+// topic, not read: its offsets would skip ids it holds in keys the new format never looks up.
+TEST(IngestDedupe, RebuildsAnIndexOfTheOldFormatFromTheRawTopic) {
+  TempDir dir;
+  const int64_t now = WallMs();
+  auto be64 = [](int64_t v) {
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * (7 - i))) & 0xff);
+    return out;
+  };
+  auto logs = OpenLogs(dir.path() + "/log");
+  AppendRaw(logs.get(), 0, {"a1", "a2"}, now);
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir.path() + "/dedupe", &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "ia1", be64(now)).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "t" + be64(now) + "a1", "").ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), std::string("papi-logs\0", 10) + "0", be64(2)).ok());
+  }
+  auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+  EXPECT_EQ(index->indexed(), 2u);  // both read from the raw topic again
+  EXPECT_EQ(index->CountIndexedIds(), 2u);
+  EXPECT_EQ(index->Claim({"a1", "a2", "a3"}, now), (std::vector<bool>{true, true, false}));
+}
+
+// The index's RocksDB memory is bounded by DedupeOptions::memory_bytes however many ids it
+// holds (before: RocksDB's default 64 MiB write buffers, two of them, grew with the ids).
+TEST(IngestDedupe, MemoryStaysWithinTheBudget) {
+  TempDir dir;
+  const int64_t now = WallMs();
+  auto logs = OpenLogs(dir.path() + "/log");
+  DedupeOptions o = Options(dir.path());
+  o.memory_bytes = 2 << 20;
+  auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+  uint64_t peak = 0;
+  int n = 0;
+  for (int round = 0; round < 40; ++round) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < 2500; ++i) ids.push_back(Sha256Hex128("id-" + std::to_string(n++)));
+    AppendRaw(logs.get(), round % 2, ids, now);
+    ASSERT_TRUE(index->IndexTail(now).ok());
+    peak = std::max(peak, index->MemoryBytes());
+  }
+  EXPECT_EQ(index->CountIndexedIds(), 100000u);  // ~6 MiB of entries: several flushes
+  EXPECT_LE(peak, o.memory_bytes + (o.memory_bytes >> 2)) << peak;
+  EXPECT_EQ(index->Claim({Sha256Hex128("id-0"), Sha256Hex128("id-99999"), Sha256Hex128("id-100000")}, now),
+            (std::vector<bool>{true, true, false}));
+}
+
+TEST(IngestDedupe, MemoryBudgetsAreConfiguration) {
+  ServerConfig c;
+  EXPECT_EQ(c.dedupe_memory_bytes, DedupeOptions().memory_bytes);
+  EXPECT_EQ(c.state_memory_bytes, cdc::RocksStateOptions().rocksdb_memory_bytes);
+  ASSERT_TRUE(LoadConfigText("ingest: {dedupe_memory_bytes: 4MiB}\nprocessing: {state_memory_bytes: 2MiB}\n", "t.yaml", &c).ok());
+  EXPECT_EQ(c.dedupe_memory_bytes, 4u << 20);
+  EXPECT_EQ(StateStoreOptions(c).rocksdb_memory_bytes, 2u << 20);
+  Status s = LoadConfigText("ingest: {dedupe_memory_bytes: 1000}\n", "t.yaml", &c);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("ingest.dedupe_memory_bytes"), std::string::npos) << s.message();
+  EXPECT_NE(DescribeConfigOptions().find("processing.state_memory_bytes"), std::string::npos);
 }
 
 // The in-process sources (syslog, proxy, Firehose, file tails) go through the index too: a

@@ -10,6 +10,13 @@
 // them in a crash is what the checkpoint is for: at startup the committed state topic after
 // the checkpoint is applied again (CatchUpStateStore). Writes without a checkpoint, List,
 // ClearResource and the destructor write the deferred ones first.
+//
+// With RocksStateOptions::background_writes the deferred WriteBatch is built and written by the
+// store's writer thread: the commit that reaches a limit hands the pinned states (shared, not
+// copied) and checkpoints over and returns; the states stay pinned, and read from the map,
+// until the write is done, and a key pinned again meanwhile stays pinned with its newer state
+// (StateCache::WrittenUpTo). One write at a time, in commit order; every other write waits for
+// it first, so RocksDB never gets an older state after a newer one.
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -19,8 +26,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "cdc/state_cache.h"
 #include "cdc/state_store.h"
@@ -45,10 +54,16 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     it->Seek(rocksdb::Slice("\x01", 1));
     if (!it->Valid() && it->status().ok() && options.cache_bytes > 0) cache_.MarkComplete();
+    if (options_.background_writes && options_.defer_bytes > 0) writer_ = std::thread([this] { RunWriter(); });
   }
   ~RocksStateStore() override {
-    std::lock_guard lock(mu_);
-    (void)WriteDeferredLocked();
+    std::unique_lock lock(mu_);
+    stop_ = true;
+    writer_cv_.notify_all();
+    lock.unlock();
+    if (writer_.joinable()) writer_.join();
+    lock.lock();
+    (void)WriteDeferredLocked(lock);
   }
 
   // The cache mutex is held across the RocksDB access on a miss and on every write, so a read
@@ -112,11 +127,11 @@ class RocksStateStore final : public StateStore, public PassOverlay {
   }
 
   Status PassCommit(std::string_view checkpoint, int64_t offset) override {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     last_read_key_.clear();
     last_read_.reset();
     cache_.PassCommit();
-    return DeferLocked(checkpoint, offset);
+    return DeferLocked(lock, checkpoint, offset);
   }
 
   void PassDiscard() override {
@@ -127,10 +142,10 @@ class RocksStateStore final : public StateStore, public PassOverlay {
   }
 
   Status Store(std::string_view encoded, StatePtr state) override {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    EC_RETURN_IF_ERROR(WriteDeferredLocked(lock));
     last_read_key_.clear();  // a write: what PassLookup read may be stale
     last_read_.reset();
-    EC_RETURN_IF_ERROR(WriteDeferredLocked());
     rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), rocksdb::Slice(encoded.data(), encoded.size()), state->bytes());
     if (!s.ok()) {
       cache_.Erase(encoded);  // whatever RocksDB holds now, the cache must not claim otherwise
@@ -144,8 +159,8 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     std::string prefix = EncodeKey(resource, "");
     std::string start = EncodeKey(resource, after);
     {
-      std::lock_guard lock(mu_);
-      EC_RETURN_IF_ERROR(WriteDeferredLocked());
+      std::unique_lock lock(mu_);
+      EC_RETURN_IF_ERROR(WriteDeferredLocked(lock));
     }
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     std::vector<std::string> keys;
@@ -161,13 +176,13 @@ class RocksStateStore final : public StateStore, public PassOverlay {
   }
 
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     last_read_key_.clear();  // a write: what PassLookup read may be stale
     last_read_.reset();
     // A null state (the key forgotten) is pinned as null: reads answer "absent" and the batch
     // deletes the key.
     for (const StateWrite& w : writes) cache_.Pin(w.encoded_key, w.state);
-    return DeferLocked(checkpoint, offset);
+    return DeferLocked(lock, checkpoint, offset);
   }
 
   Status ClearResource(std::string_view resource) override {
@@ -177,10 +192,10 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     end.back() = '\1';
     rocksdb::WriteBatch batch;
     batch.DeleteRange(begin, end);
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    EC_RETURN_IF_ERROR(WriteDeferredLocked(lock));
     last_read_key_.clear();
     last_read_.reset();
-    EC_RETURN_IF_ERROR(WriteDeferredLocked());
     cache_.ErasePrefix(begin);
     rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
     if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
@@ -227,19 +242,96 @@ class RocksStateStore final : public StateStore, public PassOverlay {
   }
 
   // After states were pinned: sets the checkpoint and writes the pinned states to RocksDB
-  // when there is no checkpoint or a deferral limit is reached.
-  Status DeferLocked(std::string_view checkpoint, int64_t offset) {
+  // when there is no checkpoint or a deferral limit is reached (on the writer thread when
+  // there is one: then a write still running lets the states wait for the next commit,
+  // unless four times defer_bytes are pinned, which waits for it).
+  Status DeferLocked(std::unique_lock<std::mutex>& lock, std::string_view checkpoint, int64_t offset) {
     if (!checkpoint.empty()) dirty_checkpoints_[std::string(checkpoint)] = offset;
     if (checkpoint.empty() || cache_.pinned_bytes() >= options_.defer_bytes ||
         Clock::now() - last_write_ >= std::chrono::milliseconds(options_.defer_ms)) {
-      return WriteDeferredLocked();
+      if (!writer_.joinable()) return WriteDeferredLocked(lock);
+      if (writing_) {
+        if (cache_.pinned_bytes() < 4 * options_.defer_bytes) return TakeWriterErrorLocked();
+        writer_cv_.wait(lock, [&] { return !writing_; });
+      }
+      last_write_ = Clock::now();
+      job_ = cache_.PinnedShared();
+      job_checkpoints_ = dirty_checkpoints_;
+      job_seq_ = cache_.pin_seq();
+      writing_ = true;
+      writer_cv_.notify_all();
+      return TakeWriterErrorLocked();
     }
     return Status();
   }
 
-  // Writes the deferred states and checkpoints in one WriteBatch. On failure they stay
-  // deferred (and readable) and the next write tries again.
-  Status WriteDeferredLocked() {
+  // The last background write's failure, once (its states stayed pinned: written later).
+  Status TakeWriterErrorLocked() {
+    Status s = std::move(writer_error_);
+    writer_error_ = Status();
+    return s;
+  }
+
+  // The writer thread: writes each job outside mu_, then unpins what it wrote.
+  void RunWriter() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      writer_cv_.wait(lock, [&] { return stop_ || (writing_ && !job_done_); });
+      if (!writing_) break;  // stop_ with nothing to write
+      std::vector<StateCache::PinnedCopy> job = std::move(job_);
+      std::map<std::string, int64_t, std::less<>> checkpoints = std::move(job_checkpoints_);
+      const uint64_t seq = job_seq_;
+      job_done_ = true;
+      lock.unlock();
+      Status s = WriteBatchOf(std::move(job), checkpoints);
+      lock.lock();
+      if (s.ok()) {
+        cache_.WrittenUpTo(seq);
+        for (const auto& [name, offset] : checkpoints) {
+          auto it = dirty_checkpoints_.find(name);
+          if (it != dirty_checkpoints_.end() && it->second == offset) dirty_checkpoints_.erase(it);
+        }
+      } else {
+        writer_error_ = s;
+      }
+      writing_ = false;
+      job_done_ = false;
+      writer_cv_.notify_all();
+    }
+  }
+
+  // Writes `pinned` (sorted here by key) and `checkpoints` in one WriteBatch; no lock needed.
+  Status WriteBatchOf(std::vector<StateCache::PinnedCopy> pinned,
+                      const std::map<std::string, int64_t, std::less<>>& checkpoints) {
+    std::sort(pinned.begin(), pinned.end(), [](const StateCache::PinnedCopy& a, const StateCache::PinnedCopy& b) {
+      return a.encoded_key < b.encoded_key;
+    });
+    size_t batch_bytes = 12 + 64 * (checkpoints.size() + 1);
+    for (const StateCache::PinnedCopy& p : pinned) {
+      batch_bytes += 11 + p.encoded_key.size() + (p.state != nullptr ? p.state->bytes().size() : 0);
+    }
+    rocksdb::WriteBatch batch(batch_bytes);
+    for (const StateCache::PinnedCopy& p : pinned) {
+      rocksdb::Slice key(p.encoded_key.data(), p.encoded_key.size());
+      if (p.state != nullptr) batch.Put(key, p.state->bytes());
+      else batch.Delete(key);
+    }
+    for (const auto& [name, offset] : checkpoints) {
+      std::string v;
+      uint64_t o = static_cast<uint64_t>(offset);
+      for (int i = 7; i >= 0; --i) v += static_cast<char>((o >> (8 * i)) & 0xff);
+      batch.Put(CheckpointKey(name), v);
+    }
+    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    return Status();
+  }
+
+  // Writes the deferred states and checkpoints in one WriteBatch, after the writer thread's
+  // write in progress (if any). On failure they stay deferred (and readable) and the next
+  // write tries again.
+  Status WriteDeferredLocked(std::unique_lock<std::mutex>& lock) {
+    writer_cv_.wait(lock, [&] { return !writing_; });
     last_write_ = Clock::now();
     if (cache_.pinned() == 0 && dirty_checkpoints_.empty()) return Status();
     // In key order: RocksDB's memtable (a skip list) inserts a run of sorted keys next to the
@@ -279,6 +371,18 @@ class RocksStateStore final : public StateStore, public PassOverlay {
   std::map<std::string, int64_t, std::less<>> dirty_checkpoints_;
   Clock::time_point last_write_;
   bool overlay_claimed_ = false;  // guarded by mu_
+  // The background writer (RocksStateOptions::background_writes); its job and state are
+  // guarded by mu_. writing_: a job was handed over and is not finished; job_done_: the writer
+  // has taken it.
+  std::thread writer_;
+  std::condition_variable writer_cv_;
+  bool stop_ = false;
+  bool writing_ = false;
+  bool job_done_ = false;
+  std::vector<StateCache::PinnedCopy> job_;
+  std::map<std::string, int64_t, std::less<>> job_checkpoints_;
+  uint64_t job_seq_ = 0;
+  Status writer_error_;
   // The committed state PassLookup last read from RocksDB without the map keeping it (no
   // cache, or too large), for the PassStore of the same key; guarded by mu_.
   std::string last_read_key_;

@@ -99,6 +99,7 @@ void StateCache::PinSlot(Slot* slot, StatePtr state, size_t bytes) {
   e.state = std::move(state);
   e.bytes = bytes;
   e.known = true;
+  e.pin_seq = ++pin_seq_;
   pinned_bytes_ += bytes;
 }
 
@@ -107,6 +108,7 @@ void StateCache::Pin(std::string_view encoded_key, StatePtr state) {
   auto it = map_.find(encoded_key);
   if (it == map_.end()) {
     it = map_.emplace(std::string(encoded_key), Entry{std::move(state), bytes, true}).first;
+    it->second.pin_seq = ++pin_seq_;
     PushFront(&pinned_, &*it);
     pinned_bytes_ += bytes;
     return;
@@ -243,6 +245,33 @@ void StateCache::Written() {
   }
   pinned_ = Chain{};
   pinned_bytes_ = 0;
+  Evict();
+}
+
+std::vector<StateCache::PinnedCopy> StateCache::PinnedShared() const {
+  std::vector<PinnedCopy> out;
+  out.reserve(pinned_.size);
+  for (const Slot* s = pinned_.head; s != nullptr; s = s->second.next) out.push_back({s->first, s->second.state});
+  return out;
+}
+
+void StateCache::WrittenUpTo(uint64_t seq) {
+  // As Written(), for the entries pinned at or before `seq` only.
+  Slot* s = pinned_.tail;
+  while (s != nullptr) {
+    Slot* prev = s->second.prev;
+    Entry& e = s->second;
+    if (e.pin_seq <= seq) {
+      Unlink(&pinned_, s);
+      pinned_bytes_ -= e.bytes;
+      e.pinned = false;
+      if (!e.in_pass) {
+        PushFront(&lru_, s);
+        bytes_ += e.bytes;
+      }
+    }
+    s = prev;
+  }
   Evict();
 }
 

@@ -43,6 +43,20 @@ class StateCache {
   // The pinned states were written: they become the most recently used cache entries (and
   // are evicted as such when the cache is smaller than they are).
   void Written();
+
+  // A write of the pinned states outside the owner's lock (rocks_state_store.cc's background
+  // writer): PinnedShared takes them (the states shared, the keys as views of the entries,
+  // which stay valid while the entries are pinned, i.e. until WrittenUpTo, as long as the
+  // owner does not Erase/ErasePrefix/Written meanwhile) together with pin_seq(); once they are
+  // written, WrittenUpTo(that seq) unpins the entries not pinned again since (a key pinned
+  // anew while the write ran keeps its newer state pinned).
+  struct PinnedCopy {
+    std::string_view encoded_key;
+    StatePtr state;  // null: forget the key
+  };
+  std::vector<PinnedCopy> PinnedShared() const;
+  uint64_t pin_seq() const { return pin_seq_; }
+  void WrittenUpTo(uint64_t seq);
   // Drops the entry of `encoded_key`, if any (pinned or not; one holding a pass state keeps
   // it and forgets its committed state).
   void Erase(std::string_view encoded_key);
@@ -99,6 +113,7 @@ class StateCache {
     bool pinned = false;
     bool in_pass = false;
     bool known = true;    // false: the committed state is not known (Erase of an entry in the pass)
+    uint64_t pin_seq = 0; // pin_seq_ when last pinned (WrittenUpTo)
     StatePtr pass_state;  // when in_pass
     Slot* prev = nullptr;
     Slot* next = nullptr;
@@ -119,6 +134,7 @@ class StateCache {
   bool complete_ = false;
   size_t bytes_ = 0;
   size_t pinned_bytes_ = 0;
+  uint64_t pin_seq_ = 0;  // counts pins
   Map map_;
   Chain lru_;     // cache entries, head = most recently used
   Chain pinned_;  // pinned entries, in no particular order

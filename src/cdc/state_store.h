@@ -148,6 +148,11 @@ struct RocksStateOptions {
   // memtables of a quarter each), half for a block cache that holds the table files' data,
   // index and filter blocks.
   size_t rocksdb_memory_bytes = size_t{16} << 20;
+  // Deferred writes (defer_bytes > 0) go to RocksDB on the store's own thread, so the commit
+  // that reaches a limit does not wait for a multi-megabyte WriteBatch (the pipeline's pass
+  // does not stall behind it; docs/ingest-performance.md "Half-rate latency"). The states stay
+  // pinned and readable in the map until written.
+  bool background_writes = true;
 };
 
 // Opens (creating) a RocksDB state store in `dir`. Errors: kIoError with RocksDB's message.

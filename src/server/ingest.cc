@@ -292,6 +292,12 @@ Result<std::string> BuildBatchesOf(size_t n, KeyFn key, ValueFn value, int64_t t
     else out += b;
     return Status::Ok();
   };
+  // Room for all the batches at once: the first batch's buffer becomes `out`, and the others
+  // are appended to it without growing it (no reallocation and copy per doubling, no page
+  // faults of fresh buffers per request).
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) total += key(i).size() + value(i).size() + 48 + sizeof(kDecodedHeader);
+  builder.Reserve(total + log::kBatchHeaderSize * (1 + total / kMaxBatchBytes));
   for (size_t i = 0; i < n; ++i) {
     std::string_view k = key(i);
     builder.Add(k.empty() ? std::nullopt : std::optional<std::string_view>(k), value(i), timestamp_ms, decoded);

@@ -345,7 +345,9 @@ Status PipelineRunner::CommitPass(Source* src, int64_t position, std::vector<pip
       if (state_ != nullptr) state_->Discard();
       return s;
     }
-    Status c = logs_->group_offsets()->Commit(kPipelineGroup, positions, log::Durability::kSync);
+    // As in PipelineTxn::CommitPass: the position is made durable only over durable input.
+    Status c = src->log->durable_offset() >= position ? Status::Ok() : src->log->Flush();
+    if (c.ok()) c = logs_->group_offsets()->Commit(kPipelineGroup, positions, log::Durability::kSync);
     committed_us_ = WallClockUs();
     if (!c.ok()) {
       metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "commit"}})->Inc();

@@ -123,11 +123,20 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
       early_syncs.push_back(std::async(std::launch::async, [pl] { return pl->Flush(); }));
     }
   }
+  // The pass may have read input records that ingest has written but not yet synced (reads go
+  // up to the log end, not the durable end, so the pass overlaps ingest's fdatasync). The
+  // decision must not make a position durable past input a power loss could still take away:
+  // the input is synced here, in round A, unless ingest's group commit already covered it.
+  for (const log::OffsetCommitEntry& p : positions) {
+    std::shared_ptr<log::PartitionLog> pl = logs_->GetPartition(p.topic, p.partition);
+    if (pl == nullptr || pl->durable_offset() >= p.committed.offset) continue;
+    early_syncs.push_back(std::async(std::launch::async, [pl] { return pl->Flush(); }));
+  }
   // 2. Outputs, durable.
   Status s = writer_->AppendTransactional(outputs, txn_, /*sync=*/true, &touched);
   for (std::future<Status>& f : early_syncs) {
     Status fs = f.get();
-    if (s.ok() && !fs.ok()) s = Status(fs.code(), "transaction marker sync: " + fs.message());
+    if (s.ok() && !fs.ok()) s = Status(fs.code(), "input or transaction marker sync: " + fs.message());
   }
   Status os = offsets_future.get();
   if (s.ok()) s = os;

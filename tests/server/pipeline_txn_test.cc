@@ -1,0 +1,88 @@
+// PipelineTxn and the durability of the pass's input: a pass reads up to the log end, which can
+// be ahead of the durable end while ingest's fdatasync is in flight. A power loss (modelled by
+// FaultInjectionEnv, which cuts every file back to what was synced) must never leave a committed
+// position beyond the input that survived: records appended again at those offsets would be
+// skipped by the pipeline.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "log/fault_injection_env.h"
+#include "log/group_offsets.h"
+#include "log/log_manager.h"
+#include "log/partition_log.h"
+#include "log/record_batch_builder.h"
+#include "pipeline/processor.h"
+#include "server/config.h"
+#include "server/pipeline_txn.h"
+#include "server/topic_writer.h"
+
+namespace ec::server {
+namespace {
+
+std::unique_ptr<log::LogManager> OpenLogs(const std::string& dir, log::Env* env) {
+  log::LogManagerOptions o;
+  o.data_dir = dir;
+  o.env = env;
+  o.maintenance_interval_ms = 0;
+  o.flush_interval_ms = 600'000;  // nothing but an explicit sync makes a kWritten append durable
+  o.preallocate_bytes = 0;        // a zero fill's fdatasync would cover the appended records too
+  auto opened = log::LogManager::Open(o);
+  EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+  return opened.ok() ? std::move(opened).value() : nullptr;
+}
+
+TEST(PipelineTxnInput, CommittedPositionNeverOutlivesItsInputAfterAPowerLoss) {
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("ec_txn_input_" + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(dir);
+  log::FaultInjectionEnv env(log::Env::Default());
+  constexpr int kRecords = 5;
+  {
+    auto logs = OpenLogs(dir, &env);
+    ASSERT_NE(logs, nullptr);
+    ASSERT_TRUE(logs->CreateTopic("api-logs", 1).ok());
+    ASSERT_TRUE(logs->CreateTopic("events", 1).ok());
+    auto input = logs->GetPartition("api-logs", 0);
+    log::RecordBatchBuilder b;
+    for (int i = 0; i < kRecords; ++i) b.Add(std::nullopt, "exchange " + std::to_string(i), 1'700'000'000'000);
+    auto bytes = b.Build();
+    ASSERT_TRUE(bytes.ok());
+    // Written and readable, not yet synced: what a pass sees while ingest's group commit runs.
+    ASSERT_TRUE(input->Append(std::move(bytes).value(), {log::Durability::kWritten}).ok());
+    ASSERT_EQ(input->log_end_offset(), kRecords);
+    ASSERT_EQ(input->durable_offset(), 0);
+
+    ServerConfig config;
+    TopicWriter writer(logs.get(), &config);
+    PipelineTxn txn(logs.get(), &writer);
+    pipeline::OutputRecord event;
+    event.topic = "events";
+    event.key = "k";
+    event.value = "v";
+    event.timestamp_ms = 1'700'000'000'000;
+    std::vector<log::OffsetCommitEntry> positions = {
+        log::OffsetCommitEntry{"api-logs", 0, {kRecords, -1, "", 0}}};
+    ASSERT_TRUE(txn.CommitPass("g", positions, {event}).ok());
+    EXPECT_GE(input->durable_offset(), kRecords) << "the decision was made over unsynced input";
+    ASSERT_TRUE(txn.WaitMarkers().ok());
+    ASSERT_TRUE(env.SimulateCrash({.tear_unsynced_tail = false, .garbage_in_torn_tail = false}).ok());
+  }
+  env.Reset();
+  auto logs = OpenLogs(dir, &env);
+  ASSERT_NE(logs, nullptr);
+  std::optional<log::CommittedOffset> committed = logs->group_offsets()->Fetch("g", "api-logs", 0);
+  ASSERT_TRUE(committed.has_value()) << "the decision was synced before the crash";
+  EXPECT_EQ(committed->offset, kRecords);
+  EXPECT_GE(logs->GetPartition("api-logs", 0)->log_end_offset(), committed->offset);
+  EXPECT_EQ(logs->GetPartition("events", 0)->log_end_offset(), 2) << "the event and its commit marker";
+  logs.reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ec::server

@@ -306,12 +306,22 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     std::sort(pinned.begin(), pinned.end(), [](const StateCache::PinnedCopy& a, const StateCache::PinnedCopy& b) {
       return a.encoded_key < b.encoded_key;
     });
+    return WriteSorted(pinned, checkpoints);
+  }
+
+  // One WriteBatch of `pinned` (in key order: RocksDB's memtable, a skip list, inserts a run of
+  // sorted keys next to the previous insert, where random order searches from the top for each
+  // key) and the checkpoints. Its buffer is sized once (header, then per entry a tag, two length
+  // varints, key and value): grown by doubling it copied megabytes and touched fresh pages
+  // several times. `Pinned`: StateCache::PinnedState or PinnedCopy.
+  template <class Pinned>
+  Status WriteSorted(const std::vector<Pinned>& pinned, const std::map<std::string, int64_t, std::less<>>& checkpoints) {
     size_t batch_bytes = 12 + 64 * (checkpoints.size() + 1);
-    for (const StateCache::PinnedCopy& p : pinned) {
+    for (const Pinned& p : pinned) {
       batch_bytes += 11 + p.encoded_key.size() + (p.state != nullptr ? p.state->bytes().size() : 0);
     }
     rocksdb::WriteBatch batch(batch_bytes);
-    for (const StateCache::PinnedCopy& p : pinned) {
+    for (const Pinned& p : pinned) {
       rocksdb::Slice key(p.encoded_key.data(), p.encoded_key.size());
       if (p.state != nullptr) batch.Put(key, p.state->bytes());
       else batch.Delete(key);
@@ -334,29 +344,7 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     writer_cv_.wait(lock, [&] { return !writing_; });
     last_write_ = Clock::now();
     if (cache_.pinned() == 0 && dirty_checkpoints_.empty()) return Status();
-    // In key order: RocksDB's memtable (a skip list) inserts a run of sorted keys next to the
-    // previous insert, where random order searches from the top for each key.
-    const std::vector<StateCache::PinnedState> pinned = cache_.PinnedInKeyOrder();
-    // The batch's buffer is sized once (header, then per entry a tag, two length varints, key
-    // and value): grown by doubling it copied megabytes and touched fresh pages several times.
-    size_t batch_bytes = 12 + 64 * (dirty_checkpoints_.size() + 1);
-    for (const StateCache::PinnedState& p : pinned) {
-      batch_bytes += 11 + p.encoded_key.size() + (p.state != nullptr ? p.state->bytes().size() : 0);
-    }
-    rocksdb::WriteBatch batch(batch_bytes);
-    for (const StateCache::PinnedState& p : pinned) {
-      rocksdb::Slice key(p.encoded_key.data(), p.encoded_key.size());
-      if (p.state != nullptr) batch.Put(key, p.state->bytes());
-      else batch.Delete(key);
-    }
-    for (const auto& [name, offset] : dirty_checkpoints_) {
-      std::string v;
-      uint64_t o = static_cast<uint64_t>(offset);
-      for (int i = 7; i >= 0; --i) v += static_cast<char>((o >> (8 * i)) & 0xff);
-      batch.Put(CheckpointKey(name), v);
-    }
-    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
-    if (!s.ok()) return Status(ErrorCode::kIoError, "state store: " + s.ToString());
+    EC_RETURN_IF_ERROR(WriteSorted(cache_.PinnedInKeyOrder(), dirty_checkpoints_));
     cache_.Written();
     dirty_checkpoints_.clear();
     return Status();

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cdc/changelog_service.h"
+#include "shop_traffic_lines.h"
 #include "log/log_manager.h"
 #include "pipeline/processor.h"
 #include "server/config.h"
@@ -36,22 +37,9 @@ namespace {
 constexpr size_t kLines = 20000;
 constexpr size_t kRequestLines = 1000;  // bench_server.py's --batch
 
-std::string ShopTraffic(size_t n) {
-  std::string cmd = "python3 " + std::string(EC_SOURCE_DIR) + "/examples/shop/traffic.py --count " +
-                    std::to_string(n) + " --out -";
-  std::string out;
-  if (FILE* f = popen(cmd.c_str(), "r")) {
-    char buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, got);
-    pclose(f);
-  }
-  return out;
-}
-
 // The raw batches ingest appends for the traffic, one string per request of kRequestLines.
 std::vector<std::string> RawBatches(const ec::spec::CompiledSpecs* specs, size_t* lines) {
-  std::string text = ShopTraffic(kLines);
+  std::string text = ShopTrafficLines(kLines);
   std::vector<std::string> out;
   *lines = 0;
   size_t pos = 0;

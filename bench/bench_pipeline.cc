@@ -22,6 +22,7 @@
 #include "server/dedupe_index.h"
 #include "server/ingest.h"
 #include "spec/spec.h"
+#include "shop_traffic_lines.h"
 
 namespace {
 
@@ -135,24 +136,10 @@ void BM_IngestBody(benchmark::State& state) {
 }
 BENCHMARK(BM_IngestBody)->Unit(benchmark::kMillisecond);
 
-// 1000 lines of the shop traffic bench_server.py sends (examples/shop/traffic.py, its fixed
-// seed): no ids (each gets its stable id), authorization headers (redacted), bodies as JSON.
-std::string ShopBody() {
-  std::string cmd = "python3 " + std::string(EC_SOURCE_DIR) + "/examples/shop/traffic.py --count 1000 --out -";
-  std::string out;
-  if (FILE* f = popen(cmd.c_str(), "r")) {
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    pclose(f);
-  }
-  return out;
-}
-
 // BM_IngestBody on the shop traffic. items = records.
 void BM_IngestShop(benchmark::State& state) {
   ec::server::KeepFreedMemoryForReuse();
-  std::string body = ShopBody();
+  std::string body = ShopTrafficLines(1000);
   if (body.empty()) {
     state.SkipWithError("examples/shop/traffic.py gave nothing");
     return;

@@ -118,14 +118,18 @@ Status SplitBody(std::string_view body, std::string_view content_type, const Spl
   return Status::Ok();
 }
 
-IngestBatch::Entry IngestBatch::AppendKey(const json::Value& exchange) {
+IngestBatch::Entry IngestBatch::AppendKey(std::string_view id) {
   Entry e;
   e.key_at = bytes_.size();
-  const json::Value* id = exchange.Find("id");
-  if (id != nullptr && id->is_string()) bytes_.append(id->string());
-  e.key_size = bytes_.size() - e.key_at;
+  bytes_.append(id);
+  e.key_size = id.size();
   e.value_at = bytes_.size();
   return e;
+}
+
+IngestBatch::Entry IngestBatch::AppendKey(const json::Value& exchange) {
+  const json::Value* id = exchange.Find("id");
+  return AppendKey(id != nullptr && id->is_string() ? id->string() : std::string_view());
 }
 
 size_t IngestBatch::Add(const json::Value& exchange) {
@@ -137,11 +141,7 @@ size_t IngestBatch::Add(const json::Value& exchange) {
 }
 
 size_t IngestBatch::Add(std::string_view id, std::string_view json) {
-  Entry e;
-  e.key_at = bytes_.size();
-  e.key_size = id.size();
-  bytes_.append(id);
-  e.value_at = bytes_.size();
+  Entry e = AppendKey(id);
   bytes_.append(json);
   e.value_size = json.size();
   entries_.push_back(e);

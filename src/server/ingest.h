@@ -104,7 +104,8 @@ class IngestBatch {
   struct Entry {
     size_t key_at, key_size, value_at, value_size;
   };
-  // Appends the exchange's id as the entry's key; the value starts right after it.
+  // Appends `id` (or the exchange's id) as the entry's key; the value starts right after it.
+  Entry AppendKey(std::string_view id);
   Entry AppendKey(const json::Value& exchange);
   std::string bytes_;
   std::vector<Entry> entries_;

@@ -162,8 +162,12 @@ Status ParseInto(std::string_view text, Arena* arena, Value* out, const ParseOpt
                       std::to_string(loc.column) + ": " + loc.reason + " (" +
                       simdjson::error_message(error) + ")");
   }
-  // simdjson's own bound of what a document of this length can use of the string buffer (all
-  // empty strings: 5 bytes per 3 of text), within what the buffer holds.
+  // The tree's strings point into one arena copy of simdjson's string buffer instead of one
+  // copy per string. `doc.string_buf` and `doc.capacity()` are public members that simdjson
+  // 3.0.1 (Debian 12) documents as private: re-check them on a simdjson upgrade (the converter
+  // falls back to copying any string outside the buffer). The copy's size is simdjson's own
+  // bound of what a document of this length can use of the string buffer (all empty strings:
+  // 5 bytes per 3 of text), within what the buffer holds.
   const size_t parsed = widened.empty() ? text.size() : widened.size();
   const size_t bound = std::min(5 * parsed / 3 + 8, 5 * parser.doc.capacity() / 3);
   TreeConverter converter(arena, options.max_depth, parser.doc.string_buf.get(), bound);

@@ -31,6 +31,20 @@ void StateRecords(const std::vector<StateWrite>& writes, std::vector<pipeline::O
   }
 }
 
+void StateRecords(std::vector<StateWrite>&& writes, std::vector<pipeline::OutputRecord>* out) {
+  out->reserve(out->size() + writes.size());
+  for (StateWrite& w : writes) {
+    pipeline::OutputRecord r;
+    r.topic = kStateTopic;
+    r.key = std::move(w.encoded_key);  // the writes are the caller's copies: no second one
+    if (w.state != nullptr) {
+      r.value = w.state->bytes();
+      r.timestamp_ms = w.state->ts_ms();
+    }
+    out->push_back(std::move(r));
+  }
+}
+
 Result<std::vector<std::string>> StateTopicKeys(const log::PartitionLog& state_log, std::string_view resource) {
   const std::string prefix = EncodeKey(resource, "");
   std::map<std::string, bool> live;  // key -> its latest record holds a state

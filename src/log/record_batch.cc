@@ -77,64 +77,114 @@ int32_t RecordBatchView::last_sequence() const {
   return static_cast<int32_t>(last);
 }
 
-Status RecordBatchView::ForEachRecord(const std::function<Status(const Record&)>& fn,
-                                      size_t max_decompressed) const {
-  EC_ASSIGN_OR_RETURN(RecordSet set, Records(max_decompressed));
-  for (const Record& r : set.records()) EC_RETURN_IF_ERROR(fn(r));
-  return Status::Ok();
-}
+namespace {
 
-Result<RecordSet> RecordBatchView::Records(size_t max_decompressed) const {
-  RecordSet set;
-  std::string_view body = bytes_.substr(kBatchHeaderSize);
-  if (compression() != Compression::kNone) {
-    set.storage_ = std::make_unique<std::string>();
-    Status s = Decompress(compression(), body, max_decompressed, set.storage_.get());
-    if (!s.ok()) return s;
-    body = *set.storage_;
-  } else if (static_cast<int>(compression()) > 4) {
-    return Corruption("unknown compression codec in batch attributes");
-  }
-  int32_t count = record_count();
-  if (count < 0) return Corruption("negative record count");
-  // Each record takes at least 7 bytes; refuse absurd counts before reserving.
-  if (static_cast<size_t>(count) > body.size() / 7 + 1)
-    return Corruption("record count " + std::to_string(count) + " larger than the batch");
-  set.records_.reserve(static_cast<size_t>(count));
-  const int64_t base = base_offset();
-  const int64_t base_ts = base_timestamp();
-  const bool log_append_time = timestamp_type() == TimestampType::kLogAppendTime;
-  bytes::Reader r(body);
-  for (int32_t i = 0; i < count; ++i) {
+// The records of a batch body, decoded one at a time into a caller's Record (whose headers
+// vector keeps its capacity from record to record, so a walk allocates nothing per record).
+class RecordDecoder {
+ public:
+  RecordDecoder(const RecordBatchView& batch, std::string_view body)
+      : r_(body),
+        base_(batch.base_offset()),
+        base_ts_(batch.base_timestamp()),
+        append_ts_(batch.timestamp_type() == TimestampType::kLogAppendTime ? batch.max_timestamp() : -1),
+        log_append_time_(batch.timestamp_type() == TimestampType::kLogAppendTime) {}
+
+  // Decodes record `i` (the next one) into `*rec`.
+  Status Next(int32_t i, Record* rec) {
     int64_t len;
-    if (!r.ReadVarint(&len) || len < 0 || static_cast<size_t>(len) > r.remaining())
+    if (!r_.ReadVarint(&len) || len < 0 || static_cast<size_t>(len) > r_.remaining())
       return Corruption("record " + std::to_string(i) + ": bad length");
     std::string_view rec_bytes;
-    (void)r.ReadBytes(static_cast<size_t>(len), &rec_bytes);
+    (void)r_.ReadBytes(static_cast<size_t>(len), &rec_bytes);
     bytes::Reader rr(rec_bytes);
-    Record rec;
     int64_t ts_delta, off_delta, header_count;
-    if (!rr.ReadI8(&rec.attributes) || !rr.ReadVarint(&ts_delta) || !rr.ReadVarint(&off_delta) ||
-        !rr.ReadNullable(&rec.key) || !rr.ReadNullable(&rec.value) ||
-        !rr.ReadVarint(&header_count) || header_count < 0 ||
-        static_cast<size_t>(header_count) > rr.remaining())
+    if (!rr.ReadI8(&rec->attributes) || !rr.ReadVarint(&ts_delta) || !rr.ReadVarint(&off_delta) ||
+        !rr.ReadNullable(&rec->key) || !rr.ReadNullable(&rec->value) || !rr.ReadVarint(&header_count) ||
+        header_count < 0 || static_cast<size_t>(header_count) > rr.remaining())
       return Corruption("record " + std::to_string(i) + ": malformed fields");
-    rec.offset = base + off_delta;
-    rec.timestamp = log_append_time ? max_timestamp() : base_ts + ts_delta;
-    rec.headers.reserve(static_cast<size_t>(header_count));
+    rec->offset = base_ + off_delta;
+    rec->timestamp = log_append_time_ ? append_ts_ : base_ts_ + ts_delta;
+    rec->headers.clear();
+    rec->headers.reserve(static_cast<size_t>(header_count));
     for (int64_t h = 0; h < header_count; ++h) {
       int64_t klen;
       RecordHeader hdr;
       if (!rr.ReadVarint(&klen) || klen < 0 || !rr.ReadBytes(static_cast<size_t>(klen), &hdr.key) ||
           !rr.ReadNullable(&hdr.value))
         return Corruption("record " + std::to_string(i) + ": malformed header");
-      rec.headers.push_back(hdr);
+      rec->headers.push_back(hdr);
     }
-    if (rr.remaining() != 0)
-      return Corruption("record " + std::to_string(i) + ": trailing bytes");
-    set.records_.push_back(std::move(rec));
+    if (rr.remaining() != 0) return Corruption("record " + std::to_string(i) + ": trailing bytes");
+    return Status::Ok();
   }
-  if (r.remaining() != 0) return Corruption("bytes after the last record of the batch");
+
+  size_t remaining() const { return r_.remaining(); }
+
+ private:
+  bytes::Reader r_;
+  int64_t base_, base_ts_, append_ts_;
+  bool log_append_time_;
+};
+
+}  // namespace
+
+Status RecordBatchView::Body(size_t max_decompressed, std::string* storage, std::string_view* body,
+                             int32_t* count) const {
+  *body = bytes_.substr(kBatchHeaderSize);
+  if (compression() != Compression::kNone) {
+    EC_RETURN_IF_ERROR(Decompress(compression(), *body, max_decompressed, storage));
+    *body = *storage;
+  } else if (static_cast<int>(compression()) > 4) {
+    return Corruption("unknown compression codec in batch attributes");
+  }
+  *count = record_count();
+  if (*count < 0) return Corruption("negative record count");
+  // Each record takes at least 7 bytes; refuse absurd counts before reserving.
+  if (static_cast<size_t>(*count) > body->size() / 7 + 1)
+    return Corruption("record count " + std::to_string(*count) + " larger than the batch");
+  return Status::Ok();
+}
+
+Status RecordBatchView::ForEachRecord(const std::function<Status(const Record&)>& fn,
+                                      size_t max_decompressed) const {
+  // In place, without a RecordSet (a vector of records, each with its own headers vector): one
+  // Record is reused. The whole batch is checked first, so `fn` sees no record of a batch that
+  // turns out malformed (as when the records were decoded into a RecordSet first); the second
+  // walk repeats only the varint reads.
+  std::string storage;  // only a compressed batch uses it
+  std::string_view body;
+  int32_t count;
+  EC_RETURN_IF_ERROR(Body(max_decompressed, &storage, &body, &count));
+  Record rec;
+  {
+    RecordDecoder check(*this, body);
+    for (int32_t i = 0; i < count; ++i) EC_RETURN_IF_ERROR(check.Next(i, &rec));
+    if (check.remaining() != 0) return Corruption("bytes after the last record of the batch");
+  }
+  RecordDecoder walk(*this, body);
+  for (int32_t i = 0; i < count; ++i) {
+    (void)walk.Next(i, &rec);  // checked above
+    EC_RETURN_IF_ERROR(fn(rec));
+  }
+  return Status::Ok();
+}
+
+Result<RecordSet> RecordBatchView::Records(size_t max_decompressed) const {
+  RecordSet set;
+  std::string storage;
+  std::string_view body;
+  int32_t count;
+  EC_RETURN_IF_ERROR(Body(max_decompressed, &storage, &body, &count));
+  if (compression() != Compression::kNone) {
+    // The views must point into storage whose address survives moving the set.
+    set.storage_ = std::make_unique<std::string>(std::move(storage));
+    body = *set.storage_;
+  }
+  set.records_.resize(static_cast<size_t>(count));
+  RecordDecoder dec(*this, body);
+  for (int32_t i = 0; i < count; ++i) EC_RETURN_IF_ERROR(dec.Next(i, &set.records_[static_cast<size_t>(i)]));
+  if (dec.remaining() != 0) return Corruption("bytes after the last record of the batch");
   return set;
 }
 

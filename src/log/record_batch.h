@@ -124,6 +124,9 @@ class RecordBatchView {
 
  private:
   explicit RecordBatchView(std::string_view b) : bytes_(b) {}
+  // The records' bytes (decompressed into `*storage` when compressed) and their count, checked
+  // against the body's size.
+  Status Body(size_t max_decompressed, std::string* storage, std::string_view* body, int32_t* count) const;
   std::string_view bytes_;
 };
 

@@ -170,13 +170,12 @@ Result<BatchHeader> HeaderScanner::At(uint64_t position) {
   if (position < buf_pos_ || position + kBatchHeaderSize > buf_pos_ + buf_len_) {
     size_t want = last_size_ >= kWindow ? kBatchHeaderSize : kWindow;
     want = static_cast<size_t>(std::min<uint64_t>(want, limit_ - position));
-    buf_.resize(std::max(buf_.size(), want));
-    EC_ASSIGN_OR_RETURN(size_t n, segment_.log_file()->ReadAt(position, want, buf_.data()));
+    EC_ASSIGN_OR_RETURN(size_t n, segment_.log_file()->ReadAt(position, want, buf_));
     buf_pos_ = position;
     buf_len_ = n;
     if (n < kBatchHeaderSize) return Corruption("short read of a batch header");
   }
-  auto h = ParseBatchHeader(buf_.data() + (position - buf_pos_), position, limit_);
+  auto h = ParseBatchHeader(buf_ + (position - buf_pos_), position, limit_);
   if (h.ok()) last_size_ = h->size;
   return h;
 }

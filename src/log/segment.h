@@ -126,7 +126,8 @@ Result<BatchHeader> ParseBatchHeader(const char* buf, uint64_t position, uint64_
 
 // Walks consecutive batch headers of one segment with one pread per window of small batches
 // instead of one per batch (a Fetch walks every header of the range it returns). After a
-// large batch it reads only the next header.
+// large batch it reads only the next header. The window is part of the scanner (on the
+// caller's stack), not a heap buffer: PartitionLog::Read makes one scanner per call.
 class HeaderScanner {
  public:
   static constexpr size_t kWindow = 16 * 1024;
@@ -136,7 +137,7 @@ class HeaderScanner {
  private:
   const Segment& segment_;
   uint64_t limit_;
-  std::string buf_;
+  char buf_[kWindow];  // uninitialised: only the first buf_len_ bytes are read
   uint64_t buf_pos_ = 0;
   size_t buf_len_ = 0;
   uint32_t last_size_ = 0;

@@ -1,7 +1,13 @@
+// SHA1_Init/Update/Final (deprecated in OpenSSL 3, still exported) hash on the stack: the EVP
+// interface allocated its per-call state (CRYPTO_zalloc in EVP_DigestInit_ex) and took ~2,000
+// instructions of dispatch per event id, more than hashing its ~60 bytes.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "pipeline/ids.h"
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 
@@ -22,14 +28,18 @@ void AppendHex(const uint8_t* p, size_t n, std::string* out) {
   }
 }
 
-// The digests are fetched once: EVP_sha256()/EVP_sha1() make OpenSSL 3 look the algorithm up
+char* WriteHex(const uint8_t* p, size_t n, char* out) {
+  for (size_t i = 0; i < n; ++i) {
+    *out++ = kHex[p[i] >> 4];
+    *out++ = kHex[p[i] & 15];
+  }
+  return out;
+}
+
+// The digest is fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up
 // (under a lock) on every EVP_Digest call, which cost as much as hashing a canonical exchange.
 const EVP_MD* Sha256() {
   static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
-}
-const EVP_MD* Sha1() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
   return md;
 }
 
@@ -41,6 +51,23 @@ EVP_MD_CTX* ThreadContext() {
   };
   thread_local Holder holder;
   return holder.ctx;
+}
+
+// Ends a name-based UUID's hash (`ctx` has the namespace and the name) and writes its text.
+void FinishUuid(SHA_CTX* ctx, char* out) {
+  uint8_t md[SHA_DIGEST_LENGTH];
+  SHA1_Final(md, ctx);
+  md[6] = static_cast<uint8_t>((md[6] & 0x0f) | 0x50);  // version 5
+  md[8] = static_cast<uint8_t>((md[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  char* p = WriteHex(md, 4, out);
+  *p++ = '-';
+  p = WriteHex(md + 4, 2, p);
+  *p++ = '-';
+  p = WriteHex(md + 6, 2, p);
+  *p++ = '-';
+  p = WriteHex(md + 8, 2, p);
+  *p++ = '-';
+  WriteHex(md + 10, 6, p);
 }
 
 }  // namespace
@@ -58,37 +85,40 @@ std::string Sha256Hex128(std::string_view data) {
   return out;
 }
 
+void UuidV5To(std::string_view name, char* out) {
+  SHA_CTX ctx;
+  SHA1_Init(&ctx);
+  SHA1_Update(&ctx, kNamespace, sizeof(kNamespace));
+  SHA1_Update(&ctx, name.data(), name.size());
+  FinishUuid(&ctx, out);
+}
+
 std::string UuidV5(std::string_view name) {
-  uint8_t md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_MD_CTX* ctx = ThreadContext();
-  EVP_DigestInit_ex(ctx, Sha1(), nullptr);
-  EVP_DigestUpdate(ctx, kNamespace, sizeof(kNamespace));
-  EVP_DigestUpdate(ctx, name.data(), name.size());
-  EVP_DigestFinal_ex(ctx, md, &len);
-  md[6] = static_cast<uint8_t>((md[6] & 0x0f) | 0x50);  // version 5
-  md[8] = static_cast<uint8_t>((md[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  std::string out;
-  out.reserve(36);
-  AppendHex(md, 4, &out);
-  out.push_back('-');
-  AppendHex(md + 4, 2, &out);
-  out.push_back('-');
-  AppendHex(md + 6, 2, &out);
-  out.push_back('-');
-  AppendHex(md + 8, 2, &out);
-  out.push_back('-');
-  AppendHex(md + 10, 6, &out);
+  std::string out(kUuidLength, '\0');
+  UuidV5To(name, out.data());
   return out;
 }
 
+void EventIdTo(std::string_view exchange_id, std::string_view type, size_t index, char* out) {
+  // The name "exchange_id\ntype\nindex" is hashed in pieces: nothing is concatenated.
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), index);
+  (void)ec;  // 24 digits hold any size_t
+  SHA_CTX ctx;
+  SHA1_Init(&ctx);
+  SHA1_Update(&ctx, kNamespace, sizeof(kNamespace));
+  SHA1_Update(&ctx, exchange_id.data(), exchange_id.size());
+  SHA1_Update(&ctx, "\n", 1);
+  SHA1_Update(&ctx, type.data(), type.size());
+  SHA1_Update(&ctx, "\n", 1);
+  SHA1_Update(&ctx, digits, static_cast<size_t>(end - digits));
+  FinishUuid(&ctx, out);
+}
+
 std::string EventId(std::string_view exchange_id, std::string_view type, size_t index) {
-  std::string name;
-  name.reserve(exchange_id.size() + type.size() + 8);
-  name.append(exchange_id).push_back('\n');
-  name.append(type).push_back('\n');
-  name.append(std::to_string(index));
-  return UuidV5(name);
+  std::string out(kUuidLength, '\0');
+  EventIdTo(exchange_id, type, index, out.data());
+  return out;
 }
 
 }  // namespace ec::pipeline

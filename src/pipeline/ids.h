@@ -1,6 +1,7 @@
 #pragma once
 // Deterministic ids: exchange ids from content, event ids from (exchange id, definition).
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -16,5 +17,12 @@ std::string UuidV5(std::string_view name);
 // The CloudEvents id of event definition `index` of type `type` for exchange `exchange_id`:
 // UuidV5(exchange_id + "\n" + type + "\n" + index).
 std::string EventId(std::string_view exchange_id, std::string_view type, size_t index);
+
+// The text length of a UUID ("8-4-4-4-12" hex digits).
+inline constexpr size_t kUuidLength = 36;
+// As UuidV5 / EventId, written into `out` (kUuidLength chars, no NUL): the pipeline builds one
+// id per event, and a std::string of 36 chars is a heap allocation.
+void UuidV5To(std::string_view name, char* out);
+void EventIdTo(std::string_view exchange_id, std::string_view type, size_t index, char* out);
 
 }  // namespace ec::pipeline

@@ -1,6 +1,7 @@
 #include "pipeline/processor.h"
 
 #include <algorithm>
+#include <new>
 #include <string>
 
 #include "json/builder.h"
@@ -21,8 +22,12 @@ json::Value MemberOr(const json::Value& obj, std::string_view key, json::Value f
   return v != nullptr ? *v : fallback;
 }
 
-// What an event's data is written into first: most fit, so it is not grown step by step.
-constexpr size_t kDataReserve = 512;
+
+// This thread's records handed back for reuse (NewOutputRecord, RecycleOutputRecords).
+std::vector<OutputRecord>& SpareRecords() {
+  thread_local std::vector<OutputRecord> spare;
+  return spare;
+}
 
 bool Is2xx(const json::Value& exchange) {
   const json::Value* resp = exchange.Find("response");
@@ -32,16 +37,38 @@ bool Is2xx(const json::Value& exchange) {
 
 }  // namespace
 
+OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out) {
+  std::vector<OutputRecord>& spare = SpareRecords();
+  if (spare.empty()) return out->emplace_back();
+  out->push_back(std::move(spare.back()));
+  spare.pop_back();
+  return out->back();
+}
+
+void RecycleOutputRecords(std::vector<OutputRecord>* records) {
+  std::vector<OutputRecord>& spare = SpareRecords();
+  for (OutputRecord& r : *records) {
+    if (spare.size() >= kMaxSpareRecords) break;
+    size_t bytes = r.topic.capacity() + (r.key ? r.key->capacity() : 0) + (r.value ? r.value->capacity() : 0);
+    for (const auto& [k, v] : r.headers) bytes += k.capacity() + v.capacity();
+    if (bytes > kMaxSpareRecordBytes) continue;
+    spare.push_back(std::move(r));
+  }
+  records->clear();
+}
+
 json::Value BuildContext(const json::Value& exchange, const spec::Operation& operation,
                          std::span<const spec::PathParam> params, Arena* arena) {
   json::Builder b(arena);
-  std::vector<json::Member> p;
-  p.reserve(params.size());
+  // The params' members go to the arena (Builder::Object copies them into its own storage;
+  // a vector here was a heap allocation per exchange).
+  json::Member* p = arena->AllocateArray<json::Member>(params.size());
+  size_t n_params = 0;
   for (const spec::PathParam& pp : params) {
     json::Value v = pp.value.find('%') == std::string_view::npos
                         ? json::Value::StringRef(pp.value)
                         : b.String(internal::PercentDecode(pp.value, false));
-    p.push_back({pp.name, v});
+    new (&p[n_params++]) json::Member{pp.name, v};
   }
   json::Member op[] = {
       {"id", json::Value::StringRef(operation.id)},
@@ -54,7 +81,7 @@ json::Value BuildContext(const json::Value& exchange, const spec::Operation& ope
   json::Member m[] = {
       {"request", MemberOr(exchange, "request", json::Value::Null())},
       {"response", MemberOr(exchange, "response", json::Value::Null())},
-      {"params", b.Object(p, /*keys_stable=*/true)},
+      {"params", b.Object(std::span<const json::Member>(p, n_params), /*keys_stable=*/true)},
       {"operation", b.Object(op, /*keys_stable=*/true)},
       {"client", MemberOr(exchange, "client", kEmptyObject)},
       {"gateway", MemberOr(exchange, "gateway", kEmptyObject)},
@@ -156,32 +183,45 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
       subject = std::move(s).value();
     }
     // data: undefined (JSONata) means the event has no data (CloudEvents: data is optional).
-    std::optional<std::string> data;
+    // It is written into a per-thread buffer (kept between events) and copied into the record.
+    thread_local std::string data_buf;
+    bool has_data = true;
+    data_buf.clear();
     if (ev.data != nullptr) {
       Result<spec::EvalResult> d = ev.data->Evaluate(context, arena);
       if (!d.ok()) {
         fail("data", ev.data.get(), d.status());
         continue;
       }
-      if (d->defined) {
-        data.emplace().reserve(kDataReserve);
-        json::AppendJson(d->value, &*data);
-      }
+      has_data = d->defined;
+      if (has_data) json::AppendJson(d->value, &data_buf);
     } else {
       const json::Value* resp = exchange.Find("response");
       const json::Value* body = resp != nullptr ? resp->Find("body") : nullptr;
-      data.emplace().reserve(kDataReserve);
-      json::AppendJson(body != nullptr ? *body : json::Value::Null(), &*data);
+      json::AppendJson(body != nullptr ? *body : json::Value::Null(), &data_buf);
     }
 
-    std::string ce_id = EventId(exchange_id, ev.type, ev.index);
-    OutputRecord rec;
-    rec.topic = ev.topic;
-    rec.key = std::move(key);
+    char ce_id_buf[kUuidLength];
+    EventIdTo(exchange_id, ev.type, ev.index, ce_id_buf);
+    const std::string_view ce_id(ce_id_buf, kUuidLength);
+    // Every field is assigned: the record may reuse a recycled one's storage.
+    OutputRecord& rec = NewOutputRecord(out);
+    rec.topic.assign(ev.topic);
+    if (key) {
+      if (rec.key) {
+        rec.key->assign(*key);
+      } else {
+        rec.key = std::move(key);
+      }
+    } else {
+      rec.key.reset();
+    }
     rec.timestamp_ms = ts;
+    HeaderSetter headers(&rec.headers);
     if (Structured(ev.topic)) {
-      std::string v;
-      v.reserve(256 + (data ? data->size() : 0));
+      std::string& v = rec.value ? *rec.value : rec.value.emplace();
+      v.clear();
+      v.reserve(256 + data_buf.size());
       v += "{\"specversion\":\"1.0\",\"id\":";
       json::AppendQuoted(ce_id, &v);
       v += ",\"source\":";
@@ -194,31 +234,36 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
         v += ",\"subject\":";
         json::AppendQuoted(*subject, &v);
       }
-      if (data) {
+      if (has_data) {
         v += ",\"datacontenttype\":\"application/json\",\"data\":";
-        v += *data;
+        v += data_buf;
       }
       v += ",\"eventceptionoperation\":";
       json::AppendQuoted(op->id, &v);
       v += ",\"eventceptionexchange\":";
       json::AppendQuoted(exchange_id, &v);
       v += "}";
-      rec.headers.emplace_back("content-type", "application/cloudevents+json");
-      rec.value = std::move(v);
+      headers.Add("content-type", "application/cloudevents+json");
     } else {
-      rec.headers.reserve(9);
-      rec.headers.emplace_back("ce_specversion", "1.0");
-      rec.headers.emplace_back("ce_id", std::move(ce_id));
-      rec.headers.emplace_back("ce_source", source);
-      rec.headers.emplace_back("ce_type", ev.type);
-      rec.headers.emplace_back("ce_time", std::string(time));
-      if (subject) rec.headers.emplace_back("ce_subject", std::move(*subject));
-      rec.headers.emplace_back("ce_eventceptionoperation", op->id);
-      rec.headers.emplace_back("ce_eventceptionexchange", std::string(exchange_id));
-      if (data) rec.headers.emplace_back("content-type", "application/json");
-      rec.value = std::move(data);
+      headers.Add("ce_specversion", "1.0");
+      headers.Add("ce_id", ce_id);
+      headers.Add("ce_source", source);
+      headers.Add("ce_type", ev.type);
+      headers.Add("ce_time", time);
+      if (subject) headers.Add("ce_subject", *subject);
+      headers.Add("ce_eventceptionoperation", op->id);
+      headers.Add("ce_eventceptionexchange", exchange_id);
+      if (has_data) {
+        headers.Add("content-type", "application/json");
+        if (rec.value) {
+          rec.value->assign(data_buf);
+        } else {
+          rec.value.emplace(data_buf);
+        }
+      } else {
+        rec.value.reset();
+      }
     }
-    out->push_back(std::move(rec));
     ev.counters.emitted.fetch_add(1, std::memory_order_relaxed);
     op->counters.emitted.fetch_add(1, std::memory_order_relaxed);
     ++st.events;

@@ -35,6 +35,40 @@ struct OutputRecord {
   int64_t timestamp_ms = 0;                                  // the exchange time
 };
 
+// Record storage reuse. A pass makes thousands of records whose strings (topic, ids, times,
+// header names, values) each cost a heap allocation when built afresh. NewOutputRecord appends
+// a record to `*out` that reuses the storage of one handed back by RecycleOutputRecords on
+// this thread (its fields keep their old contents: assign every one; SetHeaders helps), or a
+// new one. RecycleOutputRecords moves `*records` (written, no longer needed) into this
+// thread's pool and clears it; records with large buffers are freed instead, and the pool is
+// bounded (kMaxSpareRecords), so it holds at most a few MiB.
+inline constexpr size_t kMaxSpareRecords = 4096;
+inline constexpr size_t kMaxSpareRecordBytes = 4096;
+OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out);
+void RecycleOutputRecords(std::vector<OutputRecord>* records);
+
+// Overwrites a record's headers in order, reusing the strings already there.
+class HeaderSetter {
+ public:
+  explicit HeaderSetter(std::vector<std::pair<std::string, std::string>>* headers) : headers_(headers) {}
+  ~HeaderSetter() { headers_->resize(n_); }
+  HeaderSetter(const HeaderSetter&) = delete;
+  HeaderSetter& operator=(const HeaderSetter&) = delete;
+  void Add(std::string_view name, std::string_view value) {
+    if (n_ < headers_->size()) {
+      (*headers_)[n_].first.assign(name);
+      (*headers_)[n_].second.assign(value);
+    } else {
+      headers_->emplace_back(name, value);
+    }
+    ++n_;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>>* headers_;
+  size_t n_ = 0;
+};
+
 // Per-call tallies (the process-wide counters live in spec::CompiledSpecs).
 struct ProcessStats {
   uint64_t exchanges = 0;

@@ -1,0 +1,312 @@
+#include "json/compact_parser.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <system_error>
+#include <vector>
+
+#include "json/builder.h"
+
+namespace ec::json {
+namespace {
+
+// Deeper documents go to ParseInto, whose limits (ours and simdjson's own) then decide.
+constexpr uint32_t kDepthLimit = 256;
+
+class CompactParser {
+ public:
+  CompactParser(std::string_view text, Arena* arena, uint32_t max_depth)
+      : builder_(arena), max_depth_(std::min(max_depth, kDepthLimit)), stacks_(Stacks()) {
+    // One copy of the whole text: strings without escapes point into it.
+    copy_ = static_cast<char*>(arena->Allocate(text.size() + 1, 1));
+    std::memcpy(copy_, text.data(), text.size());
+    copy_[text.size()] = '\0';  // a sentinel: scans stop at it without a bounds check
+    p_ = copy_;
+    end_ = copy_ + text.size();
+    stacks_.values.clear();
+    stacks_.members.clear();
+  }
+
+  bool Run(Value* out) {
+    if (!ParseValue(0, out)) return false;
+    SkipSpace();
+    return p_ == end_;
+  }
+
+ private:
+  void SkipSpace() {
+    while (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t') ++p_;
+  }
+
+  bool ParseValue(uint32_t depth, Value* out) {
+    SkipSpace();
+    switch (*p_) {
+      case '{': return ParseObject(depth, out);
+      case '[': return ParseArray(depth, out);
+      case '"': {
+        std::string_view s;
+        if (!ParseString(&s)) return false;
+        *out = Value::StringRef(s);
+        return true;
+      }
+      case 't': return Literal("true", Value::Bool(true), out);
+      case 'f': return Literal("false", Value::Bool(false), out);
+      case 'n': return Literal("null", Value::Null(), out);
+      default: return ParseNumber(out);
+    }
+  }
+
+  bool Literal(std::string_view word, Value v, Value* out) {
+    if (static_cast<size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0) return false;
+    p_ += word.size();
+    *out = v;
+    return true;
+  }
+
+  bool ParseObject(uint32_t depth, Value* out) {
+    if (depth >= max_depth_) return false;
+    ++p_;  // '{'
+    std::vector<Member>& members = stacks_.members;
+    const size_t base = members.size();
+    SkipSpace();
+    if (*p_ == '}') {
+      ++p_;
+    } else {
+      while (true) {
+        SkipSpace();
+        if (*p_ != '"') return false;
+        std::string_view key;
+        if (!ParseString(&key)) return false;
+        SkipSpace();
+        if (*p_ != ':') return false;
+        ++p_;
+        Value v;
+        if (!ParseValue(depth + 1, &v)) return false;
+        members.push_back(Member{key, v});
+        SkipSpace();
+        if (*p_ == ',') {
+          ++p_;
+          continue;
+        }
+        if (*p_ != '}') return false;
+        ++p_;
+        break;
+      }
+    }
+    // As TreeConverter: keys live in the arena already; duplicates are merged by the builder.
+    *out = builder_.Object(std::span<const Member>(members.data() + base, members.size() - base),
+                           /*keys_stable=*/true);
+    members.resize(base);
+    return true;
+  }
+
+  bool ParseArray(uint32_t depth, Value* out) {
+    if (depth >= max_depth_) return false;
+    ++p_;  // '['
+    std::vector<Value>& values = stacks_.values;
+    const size_t base = values.size();
+    SkipSpace();
+    if (*p_ == ']') {
+      ++p_;
+    } else {
+      while (true) {
+        Value v;
+        if (!ParseValue(depth + 1, &v)) return false;
+        values.push_back(v);
+        SkipSpace();
+        if (*p_ == ',') {
+          ++p_;
+          continue;
+        }
+        if (*p_ != ']') return false;
+        ++p_;
+        break;
+      }
+    }
+    *out = builder_.Array(std::span<const Value>(values.data() + base, values.size() - base));
+    values.resize(base);
+    return true;
+  }
+
+  static int Hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  // Four hex digits at `p` (within the text), or -1.
+  int32_t Hex4(const char* p) const {
+    if (end_ - p < 4) return -1;
+    int32_t v = 0;
+    for (int i = 0; i < 4; ++i) {
+      int h = Hex(p[i]);
+      if (h < 0) return -1;
+      v = v * 16 + h;
+    }
+    return v;
+  }
+
+  // At '"'. Strings without escapes are views into the copy; others are unescaped in place
+  // (the unescaped text is never longer than the escaped one).
+  bool ParseString(std::string_view* out) {
+    char* start = ++p_;
+    char* q = start;
+    while (true) {
+      const unsigned char c = static_cast<unsigned char>(*q);
+      if (c == '"') break;
+      if (c == '\\') return ParseEscapedString(start, q, out);
+      if (c < 0x20) return false;  // a control character, or the sentinel at the end
+      ++q;
+    }
+    *out = std::string_view(start, static_cast<size_t>(q - start));
+    p_ = q + 1;
+    return true;
+  }
+
+  bool ParseEscapedString(char* start, char* q, std::string_view* out) {
+    char* w = q;  // write position (<= q)
+    while (true) {
+      const unsigned char c = static_cast<unsigned char>(*q);
+      if (c == '"') break;
+      if (c < 0x20) return false;
+      if (c != '\\') {
+        *w++ = static_cast<char>(c);
+        ++q;
+        continue;
+      }
+      if (q + 1 >= end_) return false;
+      const char e = q[1];
+      q += 2;
+      switch (e) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '/': *w++ = '/'; break;
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 't': *w++ = '\t'; break;
+        case 'u': {
+          int32_t cp = Hex4(q);
+          if (cp < 0) return false;
+          q += 4;
+          if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // a low surrogate first: ParseInto decides
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (end_ - q < 6 || q[0] != '\\' || q[1] != 'u') return false;
+            const int32_t lo = Hex4(q + 2);
+            if (lo < 0xDC00 || lo > 0xDFFF) return false;
+            q += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          }
+          // UTF-8: at most 4 bytes for the 6 or 12 escape bytes read.
+          if (cp < 0x80) {
+            *w++ = static_cast<char>(cp);
+          } else if (cp < 0x800) {
+            *w++ = static_cast<char>(0xC0 | (cp >> 6));
+            *w++ = static_cast<char>(0x80 | (cp & 0x3F));
+          } else if (cp < 0x10000) {
+            *w++ = static_cast<char>(0xE0 | (cp >> 12));
+            *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            *w++ = static_cast<char>(0x80 | (cp & 0x3F));
+          } else {
+            *w++ = static_cast<char>(0xF0 | (cp >> 18));
+            *w++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            *w++ = static_cast<char>(0x80 | (cp & 0x3F));
+          }
+          break;
+        }
+        default: return false;
+      }
+    }
+    *out = std::string_view(start, static_cast<size_t>(w - start));
+    p_ = q + 1;
+    return true;
+  }
+
+  // JSON's number grammar; the value as simdjson gives it: integers of up to 18 digits exactly
+  // (so "-0" is 0, as simdjson's int64 path makes it), everything else the correctly rounded
+  // double of the literal (which is what simdjson's int64/uint64 conversion, its double parser
+  // and ParseInto's widening of longer integers all give).
+  bool ParseNumber(Value* out) {
+    const char* start = p_;
+    const char* q = p_;
+    bool negative = false;
+    if (*q == '-') {
+      negative = true;
+      ++q;
+    }
+    const char* digits = q;
+    if (*q == '0') {
+      ++q;
+    } else if (*q >= '1' && *q <= '9') {
+      while (*q >= '0' && *q <= '9') ++q;
+    } else {
+      return false;
+    }
+    const size_t n_int = static_cast<size_t>(q - digits);
+    bool integer = true;
+    if (*q == '.') {
+      integer = false;
+      ++q;
+      if (!(*q >= '0' && *q <= '9')) return false;
+      while (*q >= '0' && *q <= '9') ++q;
+    }
+    if (*q == 'e' || *q == 'E') {
+      integer = false;
+      ++q;
+      if (*q == '+' || *q == '-') ++q;
+      if (!(*q >= '0' && *q <= '9')) return false;
+      while (*q >= '0' && *q <= '9') ++q;
+    }
+    if (integer && negative && n_int == 19) {
+      // simdjson refuses those below -2^63 and ParseInto widens only 20 digits or more.
+      uint64_t v = 0;
+      for (const char* d = digits; d < q; ++d) v = v * 10 + static_cast<uint64_t>(*d - '0');
+      if (v > (uint64_t{1} << 63)) return false;
+    }
+    if (integer && n_int <= 18) {
+      int64_t v = 0;
+      for (const char* d = digits; d < q; ++d) v = v * 10 + (*d - '0');
+      *out = Value::Number(static_cast<double>(negative ? -v : v));
+    } else {
+      double d = 0;
+      const std::from_chars_result r = std::from_chars(start, q, d);
+      if (r.ec != std::errc() || r.ptr != q) return false;  // out of range: ParseInto decides
+      *out = Value::Number(d);
+    }
+    p_ = const_cast<char*>(q);
+    return true;
+  }
+
+  struct Scratch {
+    std::vector<Value> values;
+    std::vector<Member> members;
+  };
+  static Scratch& Stacks() {
+    thread_local Scratch scratch;
+    return scratch;
+  }
+
+  Builder builder_;
+  uint32_t max_depth_;
+  Scratch& stacks_;
+  char* copy_ = nullptr;
+  char* p_ = nullptr;
+  const char* end_ = nullptr;
+};
+
+}  // namespace
+
+bool ParseCompactInto(std::string_view text, Arena* arena, Value* out, uint32_t max_depth) {
+  // simdjson's validator (SIMD, a fraction of a parse): ParseInto rejects invalid UTF-8 too.
+  if (!simdjson::validate_utf8(text.data(), text.size())) return false;
+  CompactParser parser(text, arena, max_depth);
+  return parser.Run(out);
+}
+
+}  // namespace ec::json

@@ -1,0 +1,26 @@
+#pragma once
+// A direct JSON-text-to-Value parser for text this program wrote itself: the canonical
+// exchanges ingest stores in the raw log (json::AppendJson output, validated when ingested)
+// that the pipeline parses again on every pass. It builds the Value tree in one walk over the
+// text, without simdjson's tape and the tree conversion after it (ParseInto), which was a
+// third of the pipeline thread's instructions.
+//
+// It gives exactly the Value ParseInto gives (same numbers bit for bit, same strings, same
+// duplicate-key rule) for the text it accepts, and declines (returns false) everything it is
+// not sure of: invalid UTF-8, unpaired surrogate escapes, numbers outside the double range,
+// nesting at or beyond `max_depth`, anything that is not JSON. The caller then parses with
+// ParseInto, which reports the error where there is one. Use ParseInto for input from outside.
+
+#include <cstdint>
+#include <string_view>
+
+#include "base/arena.h"
+#include "json/value.h"
+
+namespace ec::json {
+
+// Parses `text` into `*out` (storage in `arena`, strings copied: `text` may go away), or
+// returns false (then `*out` is unspecified and `arena` may hold unused bytes).
+bool ParseCompactInto(std::string_view text, Arena* arena, Value* out, uint32_t max_depth);
+
+}  // namespace ec::json

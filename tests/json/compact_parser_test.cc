@@ -1,0 +1,210 @@
+// ParseCompactInto must give exactly ParseInto's Value (numbers bit for bit, strings, member
+// order, duplicate keys) for everything it accepts, and decline what it is not sure of.
+#include "json/compact_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <iterator>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "json/builder.h"
+#include "json/document.h"
+#include "json/writer.h"
+
+namespace ec::json {
+namespace {
+
+// Why two trees differ ("" when they are the same).
+std::string Diff(const Value& a, const Value& b, const std::string& at = "$") {
+  if (a.kind() != b.kind()) return at + ": kind " + std::string(KindName(a.kind())) + " vs " + std::string(KindName(b.kind()));
+  switch (a.kind()) {
+    case Kind::kNull: return "";
+    case Kind::kBool: return a.bool_value() == b.bool_value() ? "" : at + ": bool";
+    case Kind::kNumber:
+      return std::bit_cast<uint64_t>(a.number()) == std::bit_cast<uint64_t>(b.number())
+                 ? ""
+                 : at + ": number " + std::to_string(a.number()) + " vs " + std::to_string(b.number());
+    case Kind::kString: return a.string() == b.string() ? "" : at + ": string";
+    case Kind::kArray: {
+      if (a.size() != b.size()) return at + ": array size";
+      for (size_t i = 0; i < a.size(); ++i) {
+        std::string d = Diff(*a.At(i), *b.At(i), at + "[" + std::to_string(i) + "]");
+        if (!d.empty()) return d;
+      }
+      return "";
+    }
+    case Kind::kObject: {
+      if (a.size() != b.size()) return at + ": object size";
+      for (size_t i = 0; i < a.size(); ++i) {
+        const Member& ma = a.object()[i];
+        const Member& mb = b.object()[i];
+        if (ma.key != mb.key) return at + ": key " + std::string(ma.key) + " vs " + std::string(mb.key);
+        std::string d = Diff(ma.value, mb.value, at + "." + std::string(ma.key));
+        if (!d.empty()) return d;
+        const Value* found = a.Find(ma.key);
+        if (found == nullptr || !Diff(*found, ma.value).empty()) return at + ": Find(" + std::string(ma.key) + ")";
+      }
+      return "";
+    }
+  }
+  return "?";
+}
+
+// Both parsers on `text`: where ParseInto fails the compact parser must decline (the caller
+// then reports ParseInto's error); otherwise it must accept `text` (when `must_accept`) and
+// agree with ParseInto.
+void ExpectSame(std::string_view text, bool must_accept = true, uint32_t max_depth = 64) {
+  Arena a1, a2;
+  Value slow, fast;
+  ParseOptions po;
+  po.max_depth = max_depth;
+  const bool slow_ok = ParseInto(text, &a1, &slow, po).ok();
+  const bool fast_ok = ParseCompactInto(text, &a2, &fast, max_depth);
+  if (!slow_ok) {
+    EXPECT_FALSE(fast_ok) << text;
+    return;
+  }
+  if (must_accept) {
+    EXPECT_TRUE(fast_ok) << text;
+  }
+  if (fast_ok) {
+    EXPECT_EQ(Diff(slow, fast), "") << text;
+  }
+}
+
+TEST(CompactParserTest, AgreesWithParseInto) {
+  const char* docs[] = {
+      "null", "true", "false", "0", "-0", "0.0", "-0.0", "1", "-1", "123456789012345678", "-123456789012345678",
+      "1234567890123456789", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+      "18446744073709551615", "18446744073709551616", "-9223372036854775809", "123456789012345678901234567890",
+      "9007199254740993", "1.5", "-2.25e-3", "1e21", "1E+21", "1e-7", "5e-324", "1.7976931348623157e308",
+      "0.1", "3.141592653589793238462643383279", "2.2250738585072011e-308", "1e0", "10e-1",
+      R"("")", R"("abc")", R"("a\"b\\c\/d\b\f\n\r\t")", R"("\u0000\u001f\u0041\u00e9\u20ac\ud83d\ude00")",
+      "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"", R"({})", R"([])", R"([[],{},[[]]])",
+      R"({"a":1,"b":[1,2,{"c":null}],"d":"x"})", R"({"a":1,"a":2,"b":3,"a":4})",
+      R"({"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17,"k3":33})",
+      " { \"a\" : [ 1 , 2 ] ,\n\t\"b\" : true } ", R"({"":"empty key","\u00e9":"escaped key"})",
+      R"({"id":"x0123","time":"2026-11-27T10:15:30.123Z","latency_ms":12.5,"request":{"method":"GET","path":"/api/orders/o-1","query":{"a":["1","2"]},"headers":{"host":"shop.example.com"},"body":null},"response":{"status":200,"headers":{},"body":{"id":"o-1","total":12.99,"items":[{"sku":"s-1","qty":2}]}}})",
+  };
+  for (const char* d : docs) ExpectSame(d, /*must_accept=*/std::string_view(d) != "-9223372036854775809");
+}
+
+// ParseInto (simdjson) refuses a negative integer of 19 digits below -2^63 (it widens only
+// integers of 20 digits or more to doubles), though AppendJson writes such numbers (e.g.
+// -9914777326966786000): the compact parser declines them too, so the pipeline's result is
+// the same either way.
+TEST(CompactParserTest, DeclinesWhereParseIntoFails) {
+  for (const char* d : {"-9223372036854775809", "-9914777326966786000", "[1,-9999999999999999999]"}) {
+    Arena arena;
+    Value v;
+    EXPECT_FALSE(ParseInto(d, &arena, &v).ok()) << d;
+    EXPECT_FALSE(ParseCompactInto(d, &arena, &v, 64)) << d;
+  }
+  for (const char* d : {"-9223372036854775808", "-10000000000000000000", "9999999999999999999"}) ExpectSame(d);
+}
+
+TEST(CompactParserTest, DeclinesWhatItIsNotSureOf) {
+  const char* declined[] = {
+      "",        " ",          "nul",       "tru",       "01",        "-",        "1.",       ".5",      "1e",
+      "+1",      "[1,]",       "{\"a\":1,}", "{\"a\" 1}", "{a:1}",     "[1 2]",    "\"abc",    "\"a\\x\"", "\"\\u12\"",
+      "\"\t\"",  "1e400",      "-1e400",    "[1]x",      "{}{}",      "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"",
+      "\"\xff\"", "\"\xc3\"",  "NaN",       "Infinity",  "'a'",
+  };
+  for (const char* d : declined) {
+    Arena arena;
+    Value v;
+    EXPECT_FALSE(ParseCompactInto(d, &arena, &v, 64)) << d;
+  }
+}
+
+TEST(CompactParserTest, DepthLimitDeclines) {
+  std::string deep(10, '[');
+  deep += std::string(10, ']');
+  Arena arena;
+  Value v;
+  EXPECT_TRUE(ParseCompactInto(deep, &arena, &v, 10));
+  EXPECT_FALSE(ParseCompactInto(deep, &arena, &v, 9));  // ParseInto says kLimitExceeded there
+  ParseOptions po;
+  po.max_depth = 9;
+  EXPECT_FALSE(ParseInto(deep, &arena, &v, po).ok());
+  po.max_depth = 10;
+  EXPECT_TRUE(ParseInto(deep, &arena, &v, po).ok());
+  // Beyond its own limit (256) it declines whatever the caller's limit.
+  std::string deeper(300, '[');
+  deeper += std::string(300, ']');
+  EXPECT_FALSE(ParseCompactInto(deeper, &arena, &v, 1000));
+}
+
+TEST(CompactParserTest, StringsOutliveTheText) {
+  Arena arena;
+  Value v;
+  {
+    std::string text = R"({"a":"plain","b":"esc\naped"})";
+    ASSERT_TRUE(ParseCompactInto(text, &arena, &v, 64));
+    text.assign(text.size(), 'x');
+  }
+  EXPECT_EQ(v.Find("a")->string(), "plain");
+  EXPECT_EQ(v.Find("b")->string(), "esc\naped");
+}
+
+// Random trees written by AppendJson (what ingest stores) parse back identically both ways.
+Value RandomValue(std::mt19937_64& rng, Builder& b, int depth) {
+  std::uniform_int_distribution<int> kind(0, depth > 4 ? 3 : 5);
+  switch (kind(rng)) {
+    case 0: return Value::Null();
+    case 1: return Value::Bool(rng() & 1);
+    case 2: {
+      switch (rng() % 5) {
+        case 0: return Value::Number(static_cast<double>(static_cast<int64_t>(rng() % 2000000) - 1000000));
+        case 1: return Value::Number(std::bit_cast<double>(rng() & 0x7fefffffffffffffull) * ((rng() & 1) ? 1 : -1));
+        case 2: return Value::Number(static_cast<double>(rng() % 100000) / 100.0);
+        case 3: return Value::Number(static_cast<double>(rng()));
+        default: return Value::Number(std::ldexp(static_cast<double>(rng() % 1000), -static_cast<int>(rng() % 1070)));
+      }
+    }
+    case 3: {
+      std::string s;
+      const size_t n = rng() % 12;
+      const char* pieces[] = {"a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f"};
+      for (size_t i = 0; i < n; ++i) s += pieces[rng() % std::size(pieces)];
+      return b.String(s);
+    }
+    case 4: {
+      std::vector<Value> elems(rng() % 5);
+      for (Value& e : elems) e = RandomValue(rng, b, depth + 1);
+      return b.Array(elems);
+    }
+    default: {
+      std::vector<std::string> keys;
+      std::vector<Member> members;
+      const size_t n = rng() % 20;
+      keys.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        keys.push_back("k" + std::to_string(rng() % 25) + ((rng() % 7) == 0 ? "\xc3\xa9\n" : ""));
+        members.push_back({keys.back(), RandomValue(rng, b, depth + 1)});
+      }
+      return b.Object(members);
+    }
+  }
+}
+
+TEST(CompactParserTest, RandomTreesFromAppendJson) {
+  std::mt19937_64 rng(20261127);
+  for (int i = 0; i < 3000; ++i) {
+    Arena arena;
+    Builder b(&arena);
+    Value v = RandomValue(rng, b, 0);
+    std::string text;
+    AppendJson(v, &text);
+    ExpectSame(text);
+    if (HasFailure()) break;
+  }
+}
+
+}  // namespace
+}  // namespace ec::json

@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "cdc/state_topic.h"
 #include "cdc/txn_state_store.h"
+#include "json/compact_parser.h"
 #include "json/document.h"
 #include "log/log_manager.h"
 #include "log/record_batch.h"
@@ -242,8 +243,12 @@ bool PipelineRunner::Pass(Source* src) {
       exchanges.clear();
       Status s;
       if (!HeaderValue(rec, kDecodedHeader).empty()) {
+        // Ingest stored this as AppendJson text: the compact parser reads it in one walk (no
+        // simdjson tape and tree conversion); what it declines goes to ParseInto, which says why.
         json::Value v;
-        s = json::ParseInto(*rec.value, &arena, &v, popts);
+        if (!json::ParseCompactInto(*rec.value, &arena, &v, popts.max_depth)) {
+          s = json::ParseInto(*rec.value, &arena, &v, popts);
+        }
         if (s.ok()) exchanges.push_back(v);
       } else {
         std::string_view format = HeaderValue(rec, kFormatHeader);
@@ -288,6 +293,8 @@ bool PipelineRunner::Pass(Source* src) {
   processed_counter_->Inc(append_times.size());
   Account(out, stats);
   if (log::TraceEnabled()) TracePass(*src, read_us, start_us, processed_us, end_us, bytes.size(), out.size(), append_times);
+  // The records are written: their storage goes back to Process on this thread (processor.h).
+  pipeline::RecycleOutputRecords(&out);
   last_pass_end_us_ = end_us;
   return true;
 }

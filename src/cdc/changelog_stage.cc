@@ -18,6 +18,12 @@ const json::Value* Path(const json::Value& v, std::string_view a, std::string_vi
   return x == nullptr ? nullptr : x->Find(b);
 }
 
+// Sets an optional string, reusing its storage when it has some.
+void AssignOptional(std::optional<std::string>* o, std::string_view text) {
+  if (*o) (*o)->assign(text);
+  else o->emplace(text);
+}
+
 // c (POST), u (PUT, PATCH and other writes), d (DELETE), r (GET/HEAD: a read that shows a
 // change made behind the API's back).
 char OpFor(std::string_view method) {
@@ -146,52 +152,59 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
   }
   const std::string_view before_text = known ? stored->value() : std::string_view("null");
-  const std::string_view after_text = op_letter == 'd' ? std::string_view("null") : next_text;
-  pipeline::OutputRecord rec;
-  if (changed) {
-    // The envelope is written directly around the stored texts of `before` and `after`
-    // (AppendJson output of the same values), so neither is serialised a second time.
-    std::string& v = rec.value.emplace();
-    v.reserve(before_text.size() + after_text.size() * 2 + 256);
-    v += std::string_view("{\"op\":\"");
-    v += op_letter;
-    v += std::string_view("\",\"before\":");
-    v += before_text;
-    v += std::string_view(",\"after\":");
-    v += after_text;
-    v += std::string_view(",\"changes\":");
-    if (changes_ready) v += changes_;
-    else AppendDiff(before, op_letter == 'd' ? json::Value() : after, after_text, &v);
-    // source: {"api", "operation", "method", "path", "exchange"}, as AppendJson writes it.
-    v += SourcePrefix(op);
-    const json::Value* path = Path(x, "request", "path");
-    json::AppendJson(path != nullptr ? *path : json::Value(), &v);
-    v += std::string_view(",\"exchange\":");
-    json::AppendQuoted(m.exchange_id, &v);
-    // ts_ms: an integer far below 2^53, so its decimal digits are what JSON.stringify writes.
-    v += std::string_view("},\"ts_ms\":");
-    char digits[24];
-    v.append(digits, std::to_chars(digits, digits + sizeof digits, m.timestamp_ms).ptr);
-    v += '}';
-  }
-  Status put = store_->Store(encoded_key, std::make_shared<const EncodedState>(std::move(next_bytes)));
+  // The new state is stored first; the envelope is then written straight into a reused
+  // record's value (pipeline::NewOutputRecord), after_text reading the stored bytes.
+  const StatePtr next = std::make_shared<const EncodedState>(std::move(next_bytes));
+  Status put = store_->Store(encoded_key, next);
   if (!put.ok()) return dead_letter(put, nullptr);
   if (!changed) {
     counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  rec.topic = res->changelog;
-  rec.key = *key;
-  rec.headers.emplace_back("content-type", "application/json");
+  const std::string_view after_text = op_letter == 'd' ? std::string_view("null") : next->value();
+  pipeline::OutputRecord& rec = pipeline::NewOutputRecord(out);  // its fields hold old contents
+  rec.topic.assign(res->changelog);
+  AssignOptional(&rec.key, *key);
+  pipeline::HeaderSetter(&rec.headers).Add("content-type", "application/json");
   rec.timestamp_ms = m.timestamp_ms;
-  out->push_back(std::move(rec));
+  // The envelope is written directly around the stored texts of `before` and `after`
+  // (AppendJson output of the same values), so neither is serialised a second time.
+  std::string& v = rec.value ? *rec.value : rec.value.emplace();
+  v.clear();
+  // Sized for this envelope (a create's or delete's patch is about `after` plus its op): a
+  // reused value then mostly has room already, and records stay small enough to be reused.
+  const json::Value* path = Path(x, "request", "path");
+  const std::string& source_prefix = SourcePrefix(op);
+  v.reserve(before_text.size() + after_text.size() +
+            (changes_ready ? changes_.size() : after_text.size() + 48) + source_prefix.size() +
+            (path != nullptr && path->is_string() ? path->string().size() : 8) + m.exchange_id.size() + 96);
+  v += std::string_view("{\"op\":\"");
+  v += op_letter;
+  v += std::string_view("\",\"before\":");
+  v += before_text;
+  v += std::string_view(",\"after\":");
+  v += after_text;
+  v += std::string_view(",\"changes\":");
+  if (changes_ready) v += changes_;
+  else AppendDiff(before, op_letter == 'd' ? json::Value() : after, after_text, &v);
+  // source: {"api", "operation", "method", "path", "exchange"}, as AppendJson writes it.
+  v += source_prefix;
+  json::AppendJson(path != nullptr ? *path : json::Value(), &v);
+  v += std::string_view(",\"exchange\":");
+  json::AppendQuoted(m.exchange_id, &v);
+  // ts_ms: an integer far below 2^53, so its decimal digits are what JSON.stringify writes.
+  v += std::string_view("},\"ts_ms\":");
+  char digits[24];
+  v.append(digits, std::to_chars(digits, digits + sizeof digits, m.timestamp_ms).ptr);
+  v += '}';
   counters_.changes.fetch_add(1, std::memory_order_relaxed);
   if (op_letter == 'd') {
-    pipeline::OutputRecord tomb;
-    tomb.topic = res->changelog;
-    tomb.key = *key;
+    pipeline::OutputRecord& tomb = pipeline::NewOutputRecord(out);
+    tomb.topic.assign(res->changelog);
+    AssignOptional(&tomb.key, *key);
+    tomb.headers.clear();
+    tomb.value.reset();
     tomb.timestamp_ms = m.timestamp_ms;
-    out->push_back(std::move(tomb));
   }
 }
 

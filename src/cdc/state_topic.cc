@@ -17,32 +17,40 @@ Status EnsureStateTopic(log::LogManager* logs) {
   return Status();
 }
 
+namespace {
+
+// A state-topic record for `w` in a reused record (pipeline::NewOutputRecord: its strings keep
+// their storage, so a pass's state records mostly allocate nothing).
+pipeline::OutputRecord& StateRecord(const StateWrite& w, std::vector<pipeline::OutputRecord>* out) {
+  pipeline::OutputRecord& r = pipeline::NewOutputRecord(out);
+  r.topic.assign(kStateTopic);
+  r.headers.clear();
+  if (w.state != nullptr) {  // else a tombstone: the key has no state
+    if (r.value) r.value->assign(w.state->bytes());
+    else r.value.emplace(w.state->bytes());
+    r.timestamp_ms = w.state->ts_ms();
+  } else {
+    r.value.reset();
+    r.timestamp_ms = 0;
+  }
+  return r;
+}
+
+}  // namespace
+
 void StateRecords(const std::vector<StateWrite>& writes, std::vector<pipeline::OutputRecord>* out) {
   out->reserve(out->size() + writes.size());
   for (const StateWrite& w : writes) {
-    pipeline::OutputRecord r;
-    r.topic = kStateTopic;
-    r.key = w.encoded_key;
-    if (w.state != nullptr) {  // else a tombstone: the key has no state
-      r.value = w.state->bytes();
-      r.timestamp_ms = w.state->ts_ms();
-    }
-    out->push_back(std::move(r));
+    pipeline::OutputRecord& r = StateRecord(w, out);
+    if (r.key) r.key->assign(w.encoded_key);
+    else r.key.emplace(w.encoded_key);
   }
 }
 
 void StateRecords(std::vector<StateWrite>&& writes, std::vector<pipeline::OutputRecord>* out) {
   out->reserve(out->size() + writes.size());
-  for (StateWrite& w : writes) {
-    pipeline::OutputRecord r;
-    r.topic = kStateTopic;
-    r.key = std::move(w.encoded_key);  // the writes are the caller's copies: no second one
-    if (w.state != nullptr) {
-      r.value = w.state->bytes();
-      r.timestamp_ms = w.state->ts_ms();
-    }
-    out->push_back(std::move(r));
-  }
+  // The writes are the caller's copies (Pending()): their keys are moved, not copied.
+  for (StateWrite& w : writes) StateRecord(w, out).key = std::move(w.encoded_key);
 }
 
 Result<std::vector<std::string>> StateTopicKeys(const log::PartitionLog& state_log, std::string_view resource) {

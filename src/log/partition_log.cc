@@ -147,6 +147,23 @@ Status ReadResult::CopyTo(std::string* out) const {
   return Status::Ok();
 }
 
+Status ReadResult::ReadInto(std::string* buffer) const {
+  size_t need = 0;
+  for (const FileSlice& s : slices) need += s.size;
+  if (buffer->size() < need) buffer->resize(need);  // zero-fills only what the buffer gains
+  size_t at = 0;
+  for (const FileSlice& s : slices) {
+    EC_ASSIGN_OR_RETURN(size_t n, s.file->ReadAt(s.position, s.size, buffer->data() + at));
+    at += n;
+    if (n != s.size) {
+      buffer->resize(at);
+      return IoError("short read from " + s.file->path());
+    }
+  }
+  buffer->resize(need);  // shrinking writes nothing
+  return Status::Ok();
+}
+
 PartitionLog::PartitionLog(Env* env, std::string dir, std::string topic, int32_t partition,
                            std::shared_ptr<const TopicConfig> config, Flusher* flusher)
     : env_(env),

@@ -97,6 +97,11 @@ struct ReadResult {
 
   // Copies the slices' bytes into `*out` (appending).
   Status CopyTo(std::string* out) const;
+  // Replaces `*buffer`'s contents with the slices' bytes. Unlike clear() + CopyTo, the bytes the
+  // buffer already holds are overwritten without being zeroed first (std::string::resize
+  // fills): a reader that keeps its buffer between reads, uncleared, does not memset up to a
+  // read's size (a megabyte for the pipeline's pass) before every read.
+  Status ReadInto(std::string* buffer) const;
 };
 
 struct TimestampOffset {

@@ -219,6 +219,12 @@ TEST(RecordWalk, ReadWalksSmallAndLargeBatchesFromAnyOffset) {
       std::string bytes;
       ASSERT_TRUE(rr.CopyTo(&bytes).ok());
       EXPECT_EQ(bytes.size(), rr.total_bytes);
+      // ReadInto over a kept buffer (longer or shorter, holding old bytes) gives the same.
+      for (size_t old_size : {size_t{0}, size_t{100}, bytes.size() + 5000}) {
+        std::string kept(old_size, '#');
+        ASSERT_TRUE(rr.ReadInto(&kept).ok());
+        ASSERT_TRUE(kept == bytes) << from << " " << max_bytes << " " << old_size;
+      }
       std::vector<int64_t> bases;
       ASSERT_TRUE(ForEachBatch(bytes, false, [&](const RecordBatchView& b) {
                     bases.push_back(b.base_offset());

@@ -21,10 +21,12 @@
 namespace ec::server {
 namespace {
 
-// Keys (format version 2, dedupe_key.h): DedupeKey (17 bytes) -> ingest time, 8 bytes BE;
+// Keys (format version 3, dedupe_key.h): DedupeKey (17 bytes) -> ingest time, 8 bytes BE;
 // 'p' topic '\0' partition -> next raw offset to index; 'v' -> the format version.
 constexpr std::string_view kVersionKey = "v";
-constexpr std::string_view kVersion = "2";
+// 3: ingest's own ids ('x' + 32 hex digits) are stored losslessly under the 's' tag; version 2
+// had them hashed under 'h', so a version-2 index is rebuilt from the raw topics.
+constexpr std::string_view kVersion = "3";
 
 void StoreBe64(int64_t v, char* out) {
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * (7 - i))) & 0xff);
@@ -113,7 +115,8 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   rocksdb::Status s = rocksdb::DB::Open(ro, dir, &raw);
   if (!s.ok()) return IoError("cannot open the ingest dedupe index in " + dir + ": " + s.ToString());
   index->db_->db.reset(raw);
-  // An index of another format (version 1: 'i' id and 't' time keys) is rebuilt from the raw
+  // An index of another format (version 1: 'i' id and 't' time keys; version 2: ingest's ids
+  // hashed) is rebuilt from the raw
   // topics: it is derived data, and the catch-up below re-reads the window.
   std::string version;
   s = raw->Get(rocksdb::ReadOptions(), AsSlice(kVersionKey), &version);
@@ -140,28 +143,45 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   return index;
 }
 
-bool DedupeIndex::KnownLocked(const DedupeKey& key, int64_t now_ms) {
-  if (claimed_.find(key) != claimed_.end() || stored_.find(key) != stored_.end()) return true;
-  rocksdb::PinnableSlice v;
-  rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(), db_->db->DefaultColumnFamily(), AsSlice(key.view()), &v);
-  // A read error counts as unknown: accepting a rare duplicate beats refusing an exchange.
-  return s.ok() && LoadBe64(std::string_view(v.data(), v.size())) >= now_ms - options_.window_ms;
-}
-
-std::vector<bool> DedupeIndex::Claim(const std::vector<std::string_view>& ids, int64_t now_ms) {
+std::vector<bool> DedupeIndex::Claim(const std::vector<std::string_view>& ids, int64_t now_ms,
+                                     std::vector<DedupeKey>* keys_out) {
   std::vector<bool> dup(ids.size(), false);
   // The keys are made outside the lock (a hash for ids of no lossless form).
-  std::vector<DedupeKey> keys(ids.size());
+  std::vector<DedupeKey> own_keys;
+  std::vector<DedupeKey>& keys = keys_out != nullptr ? *keys_out : own_keys;
+  keys.resize(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     if (!ids[i].empty()) keys[i] = MakeDedupeKey(ids[i]);
   }
   std::lock_guard lock(mu_);
+  // 1. In flight or stored since the last round (or earlier in this call): a duplicate. The
+  // others are claimed at once, so a repeat later in this call finds the claim.
+  std::vector<size_t> fresh;  // claimed here: RocksDB decides below
+  fresh.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i].empty()) continue;
-    if (KnownLocked(keys[i], now_ms)) {
+    if (!pending_.try_emplace(keys[i], Pending{now_ms, true}).second) {
       dup[i] = true;
     } else {
-      claimed_.emplace(keys[i], now_ms);
+      fresh.push_back(i);
+    }
+  }
+  if (fresh.empty()) return dup;
+  // 2. Indexed within the window: one batched lookup (one superversion, the memtable and file
+  // bloom filters probed for all keys together) instead of a Get per id.
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(fresh.size());
+  for (size_t i : fresh) slices.push_back(AsSlice(keys[i].view()));
+  std::vector<rocksdb::PinnableSlice> values(fresh.size());
+  std::vector<rocksdb::Status> statuses(fresh.size());
+  db_->db->MultiGet(rocksdb::ReadOptions(), db_->db->DefaultColumnFamily(), slices.size(), slices.data(),
+                    values.data(), statuses.data());
+  for (size_t j = 0; j < fresh.size(); ++j) {
+    // A read error counts as unknown: accepting a rare duplicate beats refusing an exchange.
+    if (statuses[j].ok() &&
+        LoadBe64(std::string_view(values[j].data(), values[j].size())) >= now_ms - options_.window_ms) {
+      dup[fresh[j]] = true;
+      pending_.erase(keys[fresh[j]]);
     }
   }
   return dup;
@@ -173,19 +193,37 @@ void DedupeIndex::Release(const std::vector<std::string_view>& ids, bool stored,
   for (std::string_view id : ids) {
     if (!id.empty()) keys.push_back(MakeDedupeKey(id));
   }
+  Release(keys, stored, now_ms);
+}
+
+void DedupeIndex::Release(const std::vector<DedupeKey>& keys, bool stored, int64_t now_ms) {
   std::lock_guard lock(mu_);
   for (const DedupeKey& key : keys) {
-    auto it = claimed_.find(key);
-    if (it == claimed_.end()) {
-      if (stored) stored_.insert_or_assign(key, now_ms);
+    auto it = pending_.find(key);
+    if (it == pending_.end()) {
+      if (stored) pending_.emplace(key, Pending{now_ms, false});
       continue;
     }
-    IdMap::node_type node = claimed_.extract(it);
-    if (!stored) continue;
-    node.mapped() = now_ms;
-    auto [pos, inserted, rest] = stored_.insert(std::move(node));
-    if (!inserted) pos->second = now_ms;
+    if (!it->second.claimed) {  // stored already (a Kafka produce's id): a newer store time
+      if (stored) it->second.time = now_ms;
+      continue;
+    }
+    if (stored) {
+      it->second = Pending{now_ms, false};
+    } else {
+      pending_.erase(it);  // the append failed: a retry is accepted
+    }
   }
+}
+
+void DedupeIndex::Appended(std::string_view topic, int32_t partition, int64_t base_offset, int64_t last_offset,
+                           std::vector<DedupeKey> keys, int64_t timestamp_ms) {
+  if (base_offset < 0 || last_offset < base_offset) return;
+  std::lock_guard lock(handoff_mu_);
+  if (incoming_keys_ + keys.size() > kMaxHandedOffKeys) return;  // the round reads the log
+  incoming_keys_ += keys.size();
+  incoming_[{std::string(topic), partition}].insert_or_assign(
+      base_offset, HandOff{last_offset, timestamp_ms, std::move(keys)});
 }
 
 Status DedupeIndex::IndexTail(int64_t now_ms) {
@@ -193,9 +231,17 @@ Status DedupeIndex::IndexTail(int64_t now_ms) {
   rocksdb::DB* db = db_->db.get();
   db_->expire_before.store(now_ms - options_.window_ms, std::memory_order_relaxed);
   entries_.clear();
+  {
+    std::lock_guard lock(handoff_mu_);
+    for (auto& [tp, offs] : incoming_) waiting_[tp].merge(offs);
+    incoming_.clear();
+  }
+  size_t consumed_keys = 0;  // hand-offs used or dropped this round
+  Status status;             // the first read error; the round's other work is still written
   std::vector<std::pair<std::string, std::string>> positions;  // this round's new offsets
   const std::string prefix = options_.raw_topic + ".";
   for (const log::TopicInfo& t : logs_->ListTopics()) {
+    if (!status.ok()) break;
     if (t.name != options_.raw_topic && t.name.rfind(prefix, 0) != 0) continue;
     for (int32_t p = 0; p < t.partitions; ++p) {
       std::shared_ptr<log::PartitionLog> pl = logs_->GetPartition(t.name, p);
@@ -213,31 +259,83 @@ Status DedupeIndex::IndexTail(int64_t now_ms) {
         }
         pos = positions_.emplace(std::make_pair(t.name, p), from).first;
       }
-      if (pos->second >= pl->log_end_offset()) continue;
+      auto handed = waiting_.find({t.name, p});
+      if (pos->second >= pl->log_end_offset() && handed == waiting_.end()) continue;
+      std::map<int64_t, HandOff>* offs = handed != waiting_.end() ? &handed->second : nullptr;
       int64_t next = pos->second;
-      EC_RETURN_IF_ERROR(log::ForEachCommittedRecord(
-          *pl, pos->second, INT64_MAX,
-          [&](const log::RecordBatchView&, const log::Record& r) -> Status {
-            if (!r.key || r.key->empty()) return Status::Ok();
-            entries_.push_back({MakeDedupeKey(*r.key), r.timestamp});
-            return Status::Ok();
-          },
-          &next));
+      while (true) {
+        // Hand-offs the log reads passed already are dropped; one that starts here is taken
+        // instead of reading its records back.
+        while (offs != nullptr && !offs->empty() && offs->begin()->first < next) {
+          consumed_keys += offs->begin()->second.keys.size();
+          offs->erase(offs->begin());
+        }
+        if (offs != nullptr && !offs->empty() && offs->begin()->first == next) {
+          const HandOff& h = offs->begin()->second;
+          for (const DedupeKey& k : h.keys) entries_.push_back({k, h.timestamp_ms});
+          handed_off_.fetch_add(h.keys.size(), std::memory_order_relaxed);
+          consumed_keys += h.keys.size();
+          next = h.last_offset + 1;
+          offs->erase(offs->begin());
+          continue;
+        }
+        if (next >= pl->log_end_offset()) break;
+        // The log up to the next hand-off (records of other writers, or not handed off).
+        const int64_t to = offs != nullptr && !offs->empty() ? offs->begin()->first : INT64_MAX;
+        int64_t read_to = next;
+        status = log::ForEachCommittedRecord(
+            *pl, next, to,
+            [&](const log::RecordBatchView&, const log::Record& r) -> Status {
+              if (!r.key || r.key->empty()) return Status::Ok();
+              entries_.push_back({MakeDedupeKey(*r.key), r.timestamp});
+              return Status::Ok();
+            },
+            &read_to);
+        if (!status.ok() || read_to == next) break;  // an error, or nothing committed to read yet
+        next = read_to;
+      }
+      if (handed != waiting_.end() && handed->second.empty()) waiting_.erase(handed);
+      // After an error the partition keeps its position (the ids read before it are written
+      // again next round; a Put of the same id is harmless); the other partitions' rounds are
+      // written as usual, so their advanced positions never go without their ids.
+      if (!status.ok()) break;
       if (next != pos->second) {
         positions.emplace_back(PositionKey(t.name, p), Be64(next));
         pos->second = next;
       }
     }
   }
-  if (!entries_.empty() || !positions.empty()) EC_RETURN_IF_ERROR(WriteRound(positions));
-  std::lock_guard lock(mu_);
-  if (!stored_.empty()) {
-    for (const Entry& e : entries_) stored_.erase(e.key);
-    for (auto it = stored_.begin(); it != stored_.end();) {
-      if (it->second < now_ms - options_.unconfirmed_ms) it = stored_.erase(it); else ++it;
+  // Hand-offs of partitions no longer listed (or not raw topics at all) are dropped.
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    const std::string& name = it->first.first;
+    if (name != options_.raw_topic && name.rfind(prefix, 0) != 0) {
+      for (auto& [base, h] : it->second) consumed_keys += h.keys.size();
+      it = waiting_.erase(it);
+    } else {
+      ++it;
     }
   }
-  return Status::Ok();
+  if (consumed_keys > 0) {
+    std::lock_guard lock(handoff_mu_);
+    incoming_keys_ -= std::min(incoming_keys_, consumed_keys);
+  }
+  if (!entries_.empty() || !positions.empty()) EC_RETURN_IF_ERROR(WriteRound(positions));
+  std::lock_guard lock(mu_);
+  if (!pending_.empty()) {
+    // Stored ids are indexed now (RocksDB answers for them); claims stay until their Release.
+    for (const Entry& e : entries_) {
+      auto it = pending_.find(e.key);
+      if (it != pending_.end() && !it->second.claimed) pending_.erase(it);
+    }
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (!it->second.claimed && it->second.time < now_ms - options_.unconfirmed_ms) {
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return status;
 }
 
 Status DedupeIndex::WriteRound(const std::vector<std::pair<std::string, std::string>>& positions) {

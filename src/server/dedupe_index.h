@@ -11,7 +11,7 @@
 // last indexing round are held in memory (claimed: append in flight; stored: appended, not
 // indexed yet).
 //
-// Format (version 2): one 17-byte key per id (dedupe_key.h: a tag byte and 16 bytes: the id's
+// Format (version 3): one 17-byte key per id (dedupe_key.h: a tag byte and 16 bytes: the id's
 // own bytes when it is 32 hex digits or a UUID, else 128 bits of SHA-256) -> 8-byte ingest
 // time. Expired ids are dropped by a compaction filter on that time. The index is written
 // without RocksDB's WAL: a crash loses a suffix of whole indexing rounds, ids and offsets
@@ -62,10 +62,27 @@ class DedupeIndex {
   // For each id, in order: true if it is a duplicate (ingested within the window, in flight,
   // or equal to an earlier id of this call); otherwise it is claimed and false. Empty ids are
   // never duplicates (and not claimed).
-  std::vector<bool> Claim(const std::vector<std::string_view>& ids, int64_t now_ms);
+  // `keys` (optional) receives each id's key (unspecified for empty ids), for Release and
+  // Appended, so they need not make them again.
+  std::vector<bool> Claim(const std::vector<std::string_view>& ids, int64_t now_ms,
+                          std::vector<DedupeKey>* keys = nullptr);
   // Ends the claims of `ids` (those Claim returned false for): `stored` = the records were
   // appended (they stay known), else they are forgotten.
   void Release(const std::vector<std::string_view>& ids, bool stored, int64_t now_ms);
+  void Release(const std::vector<DedupeKey>& keys, bool stored, int64_t now_ms);
+
+  // Ingest appended the raw records [base_offset, last_offset] of `topic`-`partition` (durably,
+  // not in a transaction), with these keys (its non-empty ids) and record timestamp. The next
+  // indexing round takes them from here instead of reading them back from the log, when its
+  // position in that partition is base_offset; otherwise (records of other writers before
+  // them, a round that read past them already) it reads the log as before, so the raw topics
+  // stay the truth. Bounded: beyond kMaxHandedOffKeys waiting keys a hand-off is dropped (the
+  // log has the records). Thread-safe.
+  void Appended(std::string_view topic, int32_t partition, int64_t base_offset, int64_t last_offset,
+                std::vector<DedupeKey> keys, int64_t timestamp_ms);
+  static constexpr size_t kMaxHandedOffKeys = 256 * 1024;
+  // Records indexed from hand-offs rather than read from the log (for tests and benchmarks).
+  uint64_t handed_off() const { return handed_off_.load(std::memory_order_relaxed); }
 
   // One indexing round: reads the raw topics' new records into RocksDB and drops expired
   // entries. The background thread calls it every index_interval_ms.
@@ -91,19 +108,23 @@ class DedupeIndex {
  private:
   struct Db;
   DedupeIndex(DedupeOptions options, log::LogManager* logs);
-  bool KnownLocked(const DedupeKey& key, int64_t now_ms);
   // Writes entries_ (sorted here) and the round's new offsets in one batch. Under index_mu_.
   Status WriteRound(const std::vector<std::pair<std::string, std::string>>& positions);
 
   DedupeOptions options_;
   log::LogManager* logs_;
   std::unique_ptr<Db> db_;
-  std::mutex mu_;  // the maps below and RocksDB reads for Claim
-  // Keyed by the fixed-size key (no string per id); a claimed id's node moves into stored_ on
-  // Release, so an id is allocated once on its way through.
-  using IdMap = std::unordered_map<DedupeKey, int64_t, DedupeKeyHash>;
-  IdMap claimed_;  // id -> claim time
-  IdMap stored_;   // id -> store time, not indexed yet
+  std::mutex mu_;  // pending_ and RocksDB reads for Claim
+  // The ids accepted since the last indexing round, keyed by the fixed-size key (no string per
+  // id): claimed (append in flight; `time` = claim time) or stored (appended, not indexed yet;
+  // `time` = store time). One map, so a Claim is one hash lookup and a Release flips the state
+  // in place; an id is allocated once on its way through.
+  struct Pending {
+    int64_t time;
+    bool claimed;
+  };
+  using IdMap = std::unordered_map<DedupeKey, Pending, DedupeKeyHash>;
+  IdMap pending_;
   std::mutex index_mu_;  // one IndexTail at a time
   struct Entry {
     DedupeKey key;
@@ -111,6 +132,18 @@ class DedupeIndex {
   };
   std::vector<Entry> entries_;  // under index_mu_: one round's ids (capacity kept)
   std::map<std::pair<std::string, int32_t>, int64_t> positions_;  // raw partition -> next offset
+  // Appended's hand-offs: raw partition -> base offset -> (last offset, timestamp, keys).
+  struct HandOff {
+    int64_t last_offset;
+    int64_t timestamp_ms;
+    std::vector<DedupeKey> keys;
+  };
+  using HandOffs = std::map<std::pair<std::string, int32_t>, std::map<int64_t, HandOff>>;
+  std::mutex handoff_mu_;
+  HandOffs incoming_;          // under handoff_mu_: new since the last round
+  size_t incoming_keys_ = 0;   // under handoff_mu_: keys in incoming_ and waiting_
+  HandOffs waiting_;           // under index_mu_: taken by a round, not consumed yet
+  std::atomic<uint64_t> handed_off_{0};
   std::atomic<uint64_t> indexed_{0};
   std::atomic<bool> stop_{false};
   std::mutex wait_mu_;

@@ -39,6 +39,10 @@ DedupeKey MakeDedupeKey(std::string_view id) {
     k.bytes[0] = 'x';
     return k;
   }
+  if (id.size() == 33 && id[0] == 'x' && DecodeHex32(id.data() + 1, k.bytes.data() + 1)) {
+    k.bytes[0] = 's';
+    return k;
+  }
   if (id.size() == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-' && id[23] == '-') {
     char hex[32];  // 8-4-4-4-12 without the dashes
     std::memcpy(hex, id.data(), 8);
@@ -58,7 +62,7 @@ DedupeKey MakeDedupeKey(std::string_view id) {
 }
 
 bool IsDedupeKey(std::string_view key) {
-  return key.size() == DedupeKey::kSize && (key[0] == 'x' || key[0] == 'u' || key[0] == 'h');
+  return key.size() == DedupeKey::kSize && (key[0] == 'x' || key[0] == 's' || key[0] == 'u' || key[0] == 'h');
 }
 
 }  // namespace ec::server

@@ -3,12 +3,16 @@
 // 17 bytes, fixed size, so the index's maps need no string per id and RocksDB compares short
 // keys that differ early.
 //
-//   'x' + 16 bytes  the id is 32 lower-case hex digits (ingest's own ids: 128 bits of SHA-256
-//                   of the record; nginx $request_id): the digits decoded, lossless
+//   'x' + 16 bytes  the id is 32 lower-case hex digits (nginx $request_id): the digits
+//                   decoded, lossless
+//   's' + 16 bytes  the id is 'x' and 32 lower-case hex digits (ingest's own stable ids,
+//                   pipeline::StableExchangeId: 128 bits of SHA-256 of the record): the digits
+//                   decoded, lossless (hashing them again cost ingest a SHA-256 per id per
+//                   Claim, Release and indexing)
 //   'u' + 16 bytes  the id is a lower-case UUID (8-4-4-4-12 hex digits): decoded, lossless
 //   'h' + 16 bytes  any other id: the first 128 bits of SHA-256(id)
 //
-// Distinct ids of the two lossless forms never share a key (the tag tells the forms apart). Two
+// Distinct ids of the three lossless forms never share a key (the tag tells the forms apart). Two
 // distinct ids of the hashed form share one with probability 2^-128 per pair: about n^2 / 2^129
 // for n ids in a window, 1.5e-21 for a billion; and making a collision on purpose means
 // finding one for truncated SHA-256 (~2^64 work), or a second preimage of a given id (~2^128).

@@ -181,13 +181,20 @@ void IngestBatch::Clear(size_t keep_bytes) {
 }
 
 size_t ClaimNewExchanges(DedupeIndex& dedupe, int64_t now_ms, IngestBatch* batch,
-                         std::vector<std::string_view>* claimed) {
+                         std::vector<std::string_view>* claimed, std::vector<DedupeKey>* claimed_keys) {
   std::vector<std::string_view> ids;
   ids.reserve(batch->size());
   for (size_t i = 0; i < batch->size(); ++i) ids.push_back(batch->key(i));
-  std::vector<bool> dup = dedupe.Claim(ids, now_ms);
+  std::vector<DedupeKey> keys;
+  std::vector<bool> dup = dedupe.Claim(ids, now_ms, claimed_keys != nullptr ? &keys : nullptr);
   size_t duplicates = 0;
   for (bool d : dup) duplicates += d ? 1 : 0;
+  if (claimed_keys != nullptr) {
+    claimed_keys->reserve(claimed_keys->size() + ids.size() - duplicates);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!dup[i] && !ids[i].empty()) claimed_keys->push_back(keys[i]);
+    }
+  }
   if (duplicates > 0) batch->Drop(dup);
   claimed->reserve(claimed->size() + batch->size());
   for (size_t i = 0; i < batch->size(); ++i) claimed->push_back(batch->key(i));
@@ -407,21 +414,22 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
   // the append's outcome is known (a concurrent retry of the same id waits its turn as a duplicate).
   size_t duplicates = 0;
   std::vector<std::string_view> claimed;
-  bool stored = false;
+  std::vector<DedupeKey> claimed_keys;  // their keys (made once, by Claim)
   const int64_t now = WallClockMs();
   if (dedupe_ != nullptr && !accepted.empty()) {
-    duplicates = ClaimNewExchanges(*dedupe_, now, &accepted, &claimed);
+    duplicates = ClaimNewExchanges(*dedupe_, now, &accepted, &claimed, &claimed_keys);
     duplicates_->Inc(duplicates);
   }
+  // Every return below a failed append releases the claims (a retry is accepted then).
   struct ReleaseClaims {
     DedupeIndex* d;
-    const std::vector<std::string_view>& ids;
-    const bool& stored;
+    const std::vector<DedupeKey>& keys;
+    bool done = false;
     int64_t now;
     ~ReleaseClaims() {
-      if (d != nullptr && !ids.empty()) d->Release(ids, stored, now);
+      if (d != nullptr && !done && !keys.empty()) d->Release(keys, /*stored=*/false, now);
     }
-  } release{dedupe_, claimed, stored, now};
+  } release{dedupe_, claimed_keys, false, now};
 
   const size_t accepted_count = accepted.size();
   if (!accepted.empty()) {
@@ -443,7 +451,14 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
                                  "could not append to '" + options_.raw_topic + "': " + ar.message +
                                      "; nothing of this request was stored, retry it");
     }
-    stored = true;
+    if (dedupe_ != nullptr && !claimed_keys.empty()) {
+      dedupe_->Release(claimed_keys, /*stored=*/true, now);
+      release.done = true;
+      // The indexer takes these ids from here instead of reading the records back (released
+      // first: a round that indexes them then also ends their stored state).
+      dedupe_->Appended(options_.raw_topic, p, ar.base_offset, ar.last_offset, std::move(claimed_keys),
+                        ar.log_append_time_ms >= 0 ? ar.log_append_time_ms : now);
+    }
     ingested_->Inc(accepted_count);
   }
   std::string body = "{\"accepted\":" + std::to_string(accepted_count);

@@ -15,6 +15,7 @@
 #include "base/arena.h"
 #include "base/status.h"
 #include "json/value.h"
+#include "server/dedupe_key.h"
 #include "server/http/http_types.h"
 
 namespace ec::log {
@@ -130,9 +131,12 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
 // Idempotent ingest by exchange id: drops from `*batch` the exchanges `dedupe` has already seen
 // and claims the others until their append's outcome is known (a concurrent retry of the same
 // id then counts as a duplicate). Their ids, views into `*batch`, go to `*claimed` for
-// DedupeIndex::Release. Returns how many were dropped as duplicates.
+// DedupeIndex::Release; `claimed_keys` (optional) receives the keys of the claimed non-empty
+// ids, in batch order (for Release and DedupeIndex::Appended without making them again).
+// Returns how many were dropped as duplicates.
 size_t ClaimNewExchanges(DedupeIndex& dedupe, int64_t now_ms, IngestBatch* batch,
-                         std::vector<std::string_view>* claimed);
+                         std::vector<std::string_view>* claimed,
+                         std::vector<DedupeKey>* claimed_keys = nullptr);
 
 // Makes RecordBatch v2 bytes (several batches when large) of `records`, each with `timestamp_ms`
 // and the decoded header (kDecodedHeader).

@@ -11,6 +11,7 @@
 #include "server/dedupe_key.h"
 #include "server/config.h"
 #include "cdc/state_store.h"
+#include "pipeline/exchange.h"
 #include "pipeline/ids.h"
 #include "server/ingest.h"
 #include "server/local_ingest.h"
@@ -169,9 +170,19 @@ TEST(IngestDedupeKey, LosslessFormsAndHashedIds) {
   EXPECT_EQ(u.bytes[0], 'u');
   EXPECT_EQ(std::string_view(u.bytes.data() + 1, 16), std::string_view(x.bytes.data() + 1, 16));
   EXPECT_FALSE(u == x);  // the same 128 bits, different ids: the tag keeps them apart
+  // Ingest's own stable ids ('x' and 32 hex digits) are decoded too, under their own tag.
+  const DedupeKey st = MakeDedupeKey("x" + hex);
+  EXPECT_EQ(st.bytes[0], 's');
+  EXPECT_EQ(std::string_view(st.bytes.data() + 1, 16), std::string_view(x.bytes.data() + 1, 16));
+  EXPECT_FALSE(st == x);
+  EXPECT_FALSE(st == u);
+  EXPECT_TRUE(IsDedupeKey(st.view()));
+  EXPECT_EQ(MakeDedupeKey(pipeline::StableExchangeId(json::Value())).bytes[0], 's');
   // Upper case, a non-hex digit, other lengths, a UUID without its dashes in place: hashed.
   for (std::string_view id : {"0123456789ABCDEF0F1E2D3C4B5A6978", "0123456789abcdef0f1e2d3c4b5a697g",
-                              "c-1", "0123456789abcdef0f1e2d3c4b5a69780", "01234567-89ab-cdef-0f1e_2d3c4b5a6978"}) {
+                              "c-1", "0123456789abcdef0f1e2d3c4b5a69780", "01234567-89ab-cdef-0f1e_2d3c4b5a6978",
+                              "X0123456789abcdef0f1e2d3c4b5a6978", "x0123456789ABCDEF0F1E2D3C4B5A6978",
+                              "x0123456789abcdef0f1e2d3c4b5a697"}) {
     const DedupeKey h = MakeDedupeKey(id);
     EXPECT_EQ(h.bytes[0], 'h') << id;
     EXPECT_TRUE(h == MakeDedupeKey(id)) << id;
@@ -182,24 +193,26 @@ TEST(IngestDedupeKey, LosslessFormsAndHashedIds) {
   EXPECT_FALSE(IsDedupeKey("papi-logs"));
 }
 
-// Ids of all three key forms are duplicates after a restart, and differ from each other.
+// Ids of all four key forms are duplicates after a restart, and differ from each other.
 TEST(IngestDedupe, EveryKeyFormSurvivesARestart) {
   TempDir dir;
   const int64_t now = WallMs();
   const std::vector<std::string> ids = {"0123456789abcdef0f1e2d3c4b5a6978", "01234567-89ab-cdef-0f1e-2d3c4b5a6978",
-                                        "0123456789ABCDEF0F1E2D3C4B5A6978", "kong-req-17"};
+                                        "0123456789ABCDEF0F1E2D3C4B5A6978", "kong-req-17",
+                                        "x0123456789abcdef0f1e2d3c4b5a6978"};
   {
     auto logs = OpenLogs(dir.path() + "/log");
     auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
     AppendRaw(logs.get(), 0, ids, now);
     ASSERT_TRUE(index->IndexTail(now).ok());
-    EXPECT_EQ(index->CountIndexedIds(), 4u);
+    EXPECT_EQ(index->CountIndexedIds(), 5u);
   }
   auto logs = OpenLogs(dir.path() + "/log");
   auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
   std::vector<std::string_view> views(ids.begin(), ids.end());
   views.push_back("0123456789abcdef0f1e2d3c4b5a6979");
-  EXPECT_EQ(index->Claim(views, now), (std::vector<bool>{true, true, true, true, false}));
+  views.push_back("x0123456789abcdef0f1e2d3c4b5a6979");
+  EXPECT_EQ(index->Claim(views, now), (std::vector<bool>{true, true, true, true, true, false, false}));
 }
 
 // An index written by the first format ('i' id and 't' time keys) is rebuilt from the raw
@@ -228,6 +241,111 @@ TEST(IngestDedupe, RebuildsAnIndexOfTheOldFormatFromTheRawTopic) {
   EXPECT_EQ(index->indexed(), 2u);  // both read from the raw topic again
   EXPECT_EQ(index->CountIndexedIds(), 2u);
   EXPECT_EQ(index->Claim({"a1", "a2", "a3"}, now), (std::vector<bool>{true, true, false}));
+}
+
+// A version-2 index held ingest's own ids ('x' + 32 hex digits) hashed under 'h'; version 3
+// looks them up under 's', so the old index is rebuilt from the raw topic, not trusted: read
+// as is, it would miss every id it holds and let their retries through.
+TEST(IngestDedupe, RebuildsAVersion2IndexFromTheRawTopic) {
+  TempDir dir;
+  const int64_t now = WallMs();
+  auto be64 = [](int64_t v) {
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * (7 - i))) & 0xff);
+    return out;
+  };
+  const std::string id = "x0123456789abcdef0f1e2d3c4b5a6978";
+  auto logs = OpenLogs(dir.path() + "/log");
+  AppendRaw(logs.get(), 0, {id, "kong-req-1"}, now);
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir.path() + "/dedupe", &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string hashed(17, 'h');  // version 2's key of `id`: 'h' + SHA-256(id)[0..16)
+    const std::string digest = Sha256Hex128(id);
+    for (int i = 0; i < 16; ++i) hashed[1 + i] = static_cast<char>(std::stoi(digest.substr(2 * i, 2), nullptr, 16));
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), hashed, be64(now)).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), MakeDedupeKey("kong-req-1").view(), be64(now)).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), std::string("papi-logs\0", 10) + "0", be64(2)).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "v", "2").ok());
+  }
+  auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+  EXPECT_EQ(index->indexed(), 2u);  // both read from the raw topic again
+  EXPECT_EQ(index->CountIndexedIds(), 2u);
+  EXPECT_EQ(index->Claim({id, "kong-req-1", "x0123456789abcdef0f1e2d3c4b5a6979"}, now),
+            (std::vector<bool>{true, true, false}));
+}
+
+// What ingest hands the indexer (DedupeIndex::Appended) is indexed without reading those
+// records back: the hand-off's keys here differ from the log's on purpose, to see which was used.
+TEST(IngestDedupe, AHandOffAtTheIndexedPositionIsTakenInsteadOfTheLog) {
+  TempDir dir;
+  const int64_t now = WallMs();
+  auto logs = OpenLogs(dir.path() + "/log");
+  auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+  AppendRaw(logs.get(), 0, {"r1", "r2"}, now);  // offsets 0 and 1
+  index->Appended("api-logs", 0, 0, 1, {MakeDedupeKey("h1"), MakeDedupeKey("h2")}, now);
+  ASSERT_TRUE(index->IndexTail(now).ok());
+  EXPECT_EQ(index->handed_off(), 2u);
+  EXPECT_EQ(index->Claim({"h1", "h2", "r1"}, now), (std::vector<bool>{true, true, false}));
+  // The position moved past the hand-off: the next records are read from the log.
+  AppendRaw(logs.get(), 0, {"r3"}, now);
+  ASSERT_TRUE(index->IndexTail(now).ok());
+  EXPECT_EQ(index->Claim({"r3"}, now), std::vector<bool>{true});
+}
+
+// Records of other writers before, between and after hand-offs are read from the log; a
+// hand-off the log reads have passed already (or of a topic that is not raw) is dropped.
+TEST(IngestDedupe, HandOffsAndOtherWritersTogetherIndexEveryRecordOnce) {
+  TempDir dir;
+  const int64_t now = WallMs();
+  auto logs = OpenLogs(dir.path() + "/log");
+  auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+  AppendRaw(logs.get(), 1, {"a1", "a2"}, now);  // 0-1: another writer
+  AppendRaw(logs.get(), 1, {"b1", "b2"}, now);  // 2-3: handed off
+  AppendRaw(logs.get(), 1, {"c1"}, now);        // 4: another writer
+  AppendRaw(logs.get(), 1, {"d1"}, now);        // 5: handed off
+  index->Appended("api-logs", 1, 5, 5, {MakeDedupeKey("d1")}, now);  // arrives out of order
+  index->Appended("api-logs", 1, 2, 3, {MakeDedupeKey("b1"), MakeDedupeKey("b2")}, now);
+  index->Appended("other-topic", 0, 0, 0, {MakeDedupeKey("z1")}, now);
+  ASSERT_TRUE(index->IndexTail(now).ok());
+  EXPECT_EQ(index->handed_off(), 3u);
+  EXPECT_EQ(index->indexed(), 6u);
+  EXPECT_EQ(index->CountIndexedIds(), 6u);
+  EXPECT_EQ(index->Claim({"a1", "a2", "b1", "b2", "c1", "d1", "z1"}, now),
+            (std::vector<bool>{true, true, true, true, true, true, false}));
+  // Late: the round read these offsets already.
+  index->Appended("api-logs", 1, 4, 4, {MakeDedupeKey("late")}, now);
+  ASSERT_TRUE(index->IndexTail(now).ok());
+  EXPECT_EQ(index->handed_off(), 3u);
+  EXPECT_EQ(index->Claim({"late"}, now), std::vector<bool>{false});
+  // The ids and positions of hand-offs survive a restart like those read from the log.
+  index.reset();
+  index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+  EXPECT_EQ(index->indexed(), 0u);  // nothing to catch up
+  EXPECT_EQ(index->Claim({"b2", "d1"}, now), (std::vector<bool>{true, true}));
+}
+
+// More waiting keys than kMaxHandedOffKeys: the hand-off is refused and the log read instead.
+TEST(IngestDedupe, HandOffsAreBounded) {
+  TempDir dir;
+  const int64_t now = WallMs();
+  auto logs = OpenLogs(dir.path() + "/log");
+  auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+  AppendRaw(logs.get(), 0, {"r1"}, now);
+  AppendRaw(logs.get(), 0, {"r2"}, now);
+  index->Appended("api-logs", 0, 0, 0, std::vector<DedupeKey>(DedupeIndex::kMaxHandedOffKeys, MakeDedupeKey("r1")), now);
+  index->Appended("api-logs", 0, 1, 1, {MakeDedupeKey("h2")}, now);  // over the bound: dropped
+  ASSERT_TRUE(index->IndexTail(now).ok());
+  EXPECT_EQ(index->handed_off(), DedupeIndex::kMaxHandedOffKeys);
+  EXPECT_EQ(index->Claim({"r1", "r2", "h2"}, now), (std::vector<bool>{true, true, false}));
+  // Consumed hand-offs free their room.
+  AppendRaw(logs.get(), 0, {"r3"}, now);
+  index->Appended("api-logs", 0, 2, 2, {MakeDedupeKey("h3")}, now);
+  ASSERT_TRUE(index->IndexTail(now).ok());
+  EXPECT_EQ(index->Claim({"h3"}, now), std::vector<bool>{true});
 }
 
 // The index's RocksDB memory is bounded by DedupeOptions::memory_bytes however many ids it

@@ -23,10 +23,15 @@ json::Value MemberOr(const json::Value& obj, std::string_view key, json::Value f
 }
 
 
-// This thread's records handed back for reuse (NewOutputRecord, RecycleOutputRecords).
-std::vector<OutputRecord>& SpareRecords() {
-  thread_local std::vector<OutputRecord> spare;
-  return spare;
+// This thread's records handed back for reuse (NewOutputRecord, RecycleOutputRecords), by
+// their number of headers.
+struct SparePool {
+  std::vector<OutputRecord> by_headers[kMaxSpareHeaders + 1];
+  size_t count = 0;
+};
+SparePool& Spares() {
+  thread_local SparePool pool;
+  return pool;
 }
 
 bool Is2xx(const json::Value& exchange) {
@@ -37,22 +42,26 @@ bool Is2xx(const json::Value& exchange) {
 
 }  // namespace
 
-OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out) {
-  std::vector<OutputRecord>& spare = SpareRecords();
-  if (spare.empty()) return out->emplace_back();
+OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out, size_t headers) {
+  SparePool& pool = Spares();
+  if (headers > kMaxSpareHeaders || pool.by_headers[headers].empty()) return out->emplace_back();
+  std::vector<OutputRecord>& spare = pool.by_headers[headers];
   out->push_back(std::move(spare.back()));
   spare.pop_back();
+  --pool.count;
   return out->back();
 }
 
 void RecycleOutputRecords(std::vector<OutputRecord>* records) {
-  std::vector<OutputRecord>& spare = SpareRecords();
+  SparePool& pool = Spares();
   for (OutputRecord& r : *records) {
-    if (spare.size() >= kMaxSpareRecords) break;
+    if (pool.count >= kMaxSpareRecords) break;
+    if (r.headers.size() > kMaxSpareHeaders) continue;
     size_t bytes = r.topic.capacity() + (r.key ? r.key->capacity() : 0) + (r.value ? r.value->capacity() : 0);
     for (const auto& [k, v] : r.headers) bytes += k.capacity() + v.capacity();
     if (bytes > kMaxSpareRecordBytes) continue;
-    spare.push_back(std::move(r));
+    pool.by_headers[r.headers.size()].push_back(std::move(r));
+    ++pool.count;
   }
   records->clear();
 }
@@ -205,7 +214,9 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
     EventIdTo(exchange_id, ev.type, ev.index, ce_id_buf);
     const std::string_view ce_id(ce_id_buf, kUuidLength);
     // Every field is assigned: the record may reuse a recycled one's storage.
-    OutputRecord& rec = NewOutputRecord(out);
+    const bool structured = Structured(ev.topic);
+    const size_t n_headers = structured ? 1 : 7 + (subject ? 1 : 0) + (has_data ? 1 : 0);
+    OutputRecord& rec = NewOutputRecord(out, n_headers);
     rec.topic.assign(ev.topic);
     if (key) {
       if (rec.key) {
@@ -218,7 +229,7 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
     }
     rec.timestamp_ms = ts;
     HeaderSetter headers(&rec.headers);
-    if (Structured(ev.topic)) {
+    if (structured) {
       std::string& v = rec.value ? *rec.value : rec.value.emplace();
       v.clear();
       v.reserve(256 + data_buf.size());

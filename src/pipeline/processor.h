@@ -38,13 +38,15 @@ struct OutputRecord {
 // Record storage reuse. A pass makes thousands of records whose strings (topic, ids, times,
 // header names, values) each cost a heap allocation when built afresh. NewOutputRecord appends
 // a record to `*out` that reuses the storage of one handed back by RecycleOutputRecords on
-// this thread (its fields keep their old contents: assign every one; SetHeaders helps), or a
-// new one. RecycleOutputRecords moves `*records` (written, no longer needed) into this
-// thread's pool and clears it; records with large buffers are freed instead, and the pool is
-// bounded (kMaxSpareRecords), so it holds at most a few MiB.
+// this thread that had `headers` headers (records of one shape keep strings of about the same
+// sizes), or a new one. Its fields keep their old contents: assign every one (HeaderSetter
+// helps). RecycleOutputRecords moves `*records` (written, no longer needed) into this
+// thread's pool and clears it; records with large buffers or more than kMaxSpareHeaders
+// headers are freed instead, and the pool holds at most kMaxSpareRecords (a few MiB).
 inline constexpr size_t kMaxSpareRecords = 4096;
 inline constexpr size_t kMaxSpareRecordBytes = 4096;
-OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out);
+inline constexpr size_t kMaxSpareHeaders = 15;
+OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out, size_t headers = 1);
 void RecycleOutputRecords(std::vector<OutputRecord>* records);
 
 // Overwrites a record's headers in order, reusing the strings already there.

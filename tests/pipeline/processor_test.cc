@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -196,6 +197,24 @@ TEST(ProcessorTest, RecycledRecordsGiveTheSameOutput) {
     ExpectSameRecords(fresh, reused);
     RecycleOutputRecords(&reused);  // the next round reuses these too
   }
+
+  // The storage is reused indeed: the second run's ce_time strings are the first run's.
+  std::vector<OutputRecord> first, second;
+  run(&first);
+  std::set<const char*> buffers;
+  for (const OutputRecord& r : first) {
+    for (const auto& [k, v] : r.headers) buffers.insert(v.data());
+  }
+  RecycleOutputRecords(&first);
+  run(&second);
+  size_t reused_buffers = 0, headers = 0;
+  for (const OutputRecord& r : second) {
+    for (const auto& [k, v] : r.headers) {
+      ++headers;
+      reused_buffers += buffers.count(v.data());
+    }
+  }
+  EXPECT_EQ(reused_buffers, headers);
 }
 
 TEST(IdsTest, UuidV5Shape) {

@@ -138,8 +138,10 @@ def main():
             ms(pct(pd, 0.5)), ms(pct(pd, 0.99)), ms(max(pd)), ms(pct(gaps, 0.5)), ms(max(gaps) if gaps else 0)))
     in_phase = {id(r[2]): r[2] for r in records}
     pl = list(in_phase.values())
+    # wait_us (overlapped passes, docs/exactly-once.md): the part of commit_us the pass waited
+    # for the pass before it to finish committing; 0 in traces from before the overlap.
     for key in ["records", "read_us", "process_us", "round_a_us", "round_b_us", "markers_us", "state_us",
-                "commit_us", "gap_us"]:
+                "commit_us", "wait_us", "gap_us"]:
         vals = [int(p.get(key, 0)) for p in pl]
         scale = 1 if key == "records" else 1000.0
         print("  pass %-11s p50 %8.1f p99 %8.1f max %8.1f" % (key, pct(vals, 0.5) / scale, pct(vals, 0.99) / scale,

@@ -86,6 +86,7 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     last_read_key_.clear();
     last_read_.reset();
     cache_.PassDiscard();
+    cache_.FrozenDiscard();
     overlay_claimed_ = false;
   }
 
@@ -139,6 +140,22 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     last_read_key_.clear();
     last_read_.reset();
     cache_.PassDiscard();
+  }
+
+  void PassFreeze() override {
+    std::lock_guard lock(mu_);
+    cache_.PassFreeze();
+  }
+
+  Status FrozenCommit(std::string_view checkpoint, int64_t offset) override {
+    std::unique_lock lock(mu_);
+    cache_.FrozenCommit();
+    return DeferLocked(lock, checkpoint, offset);
+  }
+
+  void FrozenDiscard() override {
+    std::lock_guard lock(mu_);
+    cache_.FrozenDiscard();
   }
 
   Status Store(std::string_view encoded, StatePtr state) override {

@@ -44,7 +44,7 @@ bool StateCache::Lookup(std::string_view encoded_key, StatePtr* out) {
   Slot* slot = Find(encoded_key);
   if (slot == nullptr || !slot->second.known) return false;
   const Entry& e = slot->second;
-  if (!e.pinned && !e.in_pass && lru_.head != slot) {
+  if (!e.pinned && !e.held() && lru_.head != slot) {
     Unlink(&lru_, slot);
     PushFront(&lru_, slot);
   }
@@ -59,7 +59,7 @@ void StateCache::Insert(std::string_view encoded_key, StatePtr state) {
     Slot* slot = &*it;
     Entry& e = slot->second;
     if (e.pinned) return;  // the pending write is newer than what the store holds
-    if (e.in_pass) {       // held until the pass ends: not on the LRU chain, not counted
+    if (e.held()) {        // held until the pass ends: not on the LRU chain, not counted
       e.state = std::move(state);
       e.bytes = bytes;
       e.known = true;
@@ -89,7 +89,7 @@ void StateCache::PinSlot(Slot* slot, StatePtr state, size_t bytes) {
   if (e.pinned) {
     pinned_bytes_ -= e.bytes;
   } else {
-    if (!e.in_pass) {  // cached (a held entry is on no chain and not counted)
+    if (!e.held()) {  // cached (a held entry is on no chain and not counted)
       bytes_ -= e.bytes;
       Unlink(&lru_, slot);
     }
@@ -125,7 +125,11 @@ bool StateCache::PassLookup(std::string_view encoded_key, StatePtr* out) {
     *out = e.pass_state;
     return true;
   }
-  // Not in the pass, so `known` (only an entry in the pass can forget its committed state).
+  if (e.in_frozen) {  // the pass before, committing: its state is the one this pass builds on
+    *out = e.frozen_state;
+    return true;
+  }
+  // Not held, so `known` (only a held entry can forget its committed state).
   if (!e.pinned && lru_.head != slot) {
     Unlink(&lru_, slot);
     PushFront(&lru_, slot);
@@ -140,12 +144,12 @@ bool StateCache::PassStore(std::string_view encoded_key, StatePtr state) {
   if (slot == nullptr) return false;
   Entry& e = slot->second;
   if (!e.in_pass) {
-    e.in_pass = true;
-    pass_.push_back(slot);
-    if (!e.pinned) {  // cached: held on no chain until the pass ends, so never evicted
+    if (!e.pinned && !e.in_frozen) {  // cached: held on no chain until the pass ends, so never evicted
       Unlink(&lru_, slot);
       bytes_ -= e.bytes;
     }
+    e.in_pass = true;
+    pass_.push_back(slot);
   }
   e.pass_state = std::move(state);
   return true;
@@ -186,14 +190,57 @@ void StateCache::PassDiscard() {
     Entry& e = slot->second;
     e.in_pass = false;
     e.pass_state.reset();
-    if (e.pinned) continue;
-    if (!e.known || max_bytes_ == 0) {
-      if (e.state != nullptr || !e.known) complete_ = false;
-      EraseSlot(map_.find(std::string_view(slot->first)));
-      continue;
-    }
-    PushFront(&lru_, slot);
-    bytes_ += e.bytes;
+    if (e.pinned || e.in_frozen) continue;  // still on the pinned chain, or held by the frozen generation
+    ReleaseHeld(slot);
+  }
+  Evict();
+}
+
+void StateCache::ReleaseHeld(Slot* slot) {
+  Entry& e = slot->second;
+  if (!e.known || max_bytes_ == 0) {
+    if (e.state != nullptr || !e.known) complete_ = false;
+    EraseSlot(map_.find(std::string_view(slot->first)));
+    return;
+  }
+  PushFront(&lru_, slot);
+  bytes_ += e.bytes;
+}
+
+void StateCache::PassFreeze() {
+  // (frozen_ is empty: the caller committed or discarded the generation before.)
+  for (Slot* slot : pass_) {
+    Entry& e = slot->second;
+    e.in_frozen = true;
+    e.frozen_state = std::move(e.pass_state);
+    e.pass_state.reset();
+    e.in_pass = false;
+  }
+  frozen_.swap(pass_);
+  pass_.clear();
+}
+
+void StateCache::FrozenCommit() {
+  for (Slot* slot : frozen_) {
+    Entry& e = slot->second;
+    StatePtr state = std::move(e.frozen_state);
+    e.frozen_state.reset();
+    const size_t bytes = EntryBytes(slot->first, state);
+    PinSlot(slot, std::move(state), bytes);  // while in_frozen: treated as held, not cached
+    e.in_frozen = false;
+  }
+  frozen_.clear();
+}
+
+void StateCache::FrozenDiscard() {
+  std::vector<Slot*> frozen;
+  frozen.swap(frozen_);
+  for (Slot* slot : frozen) {
+    Entry& e = slot->second;
+    e.in_frozen = false;
+    e.frozen_state.reset();
+    if (e.pinned || e.in_pass) continue;
+    ReleaseHeld(slot);
   }
   Evict();
 }
@@ -237,7 +284,7 @@ void StateCache::Written() {
     Entry& e = s->second;
     e.pinned = false;
     e.prev = e.next = nullptr;
-    if (!e.in_pass) {
+    if (!e.held()) {
       PushFront(&lru_, s);
       bytes_ += e.bytes;
     }
@@ -265,7 +312,7 @@ void StateCache::WrittenUpTo(uint64_t seq) {
       Unlink(&pinned_, s);
       pinned_bytes_ -= e.bytes;
       e.pinned = false;
-      if (!e.in_pass) {
+      if (!e.held()) {
         PushFront(&lru_, s);
         bytes_ += e.bytes;
       }
@@ -281,11 +328,12 @@ void StateCache::EraseSlot(Map::iterator it) {
   if (e.pinned) {
     pinned_bytes_ -= e.bytes;
     Unlink(&pinned_, slot);
-  } else if (!e.in_pass) {
+  } else if (!e.held()) {
     bytes_ -= e.bytes;
     Unlink(&lru_, slot);
   }
   if (e.in_pass) std::erase(pass_, slot);
+  if (e.in_frozen) std::erase(frozen_, slot);
   if (last_ == slot) last_ = nullptr;
   map_.erase(it);
 }
@@ -296,7 +344,7 @@ void StateCache::Erase(std::string_view encoded_key) {
   auto it = map_.find(encoded_key);
   if (it == map_.end()) return;
   Entry& e = it->second;
-  if (e.in_pass) {  // the pass state stays; the committed one is read again when needed
+  if (e.held()) {  // the pass and frozen states stay; the committed one is read again when needed
     if (e.pinned) {
       pinned_bytes_ -= e.bytes;
       Unlink(&pinned_, &*it);

@@ -85,6 +85,20 @@ class StateCache {
   void PassDiscard();
   size_t pass_size() const { return pass_.size(); }
 
+  // The frozen generation (docs/exactly-once.md, "Overlapped passes"): while pass N commits,
+  // pass N+1 is processed. PassFreeze moves the open pass's states (N's) into a generation of
+  // their own; the next pass then writes new pass states, and PassLookup answers a key's pass
+  // state, else its frozen state, else its committed state. FrozenCommit makes the frozen
+  // states the committed (pinned) ones; FrozenDiscard drops them (an abort of N, whose caller
+  // drops N+1's pass states too). An entry holding a frozen state is held like one in the pass
+  // (never evicted; Lookup, Insert, Pin and Written see the committed state only).
+  // PassFreeze requires no frozen generation; PassCommit requires none either (the runner
+  // commits the frozen generation before it freezes the next).
+  void PassFreeze();
+  void FrozenCommit();
+  void FrozenDiscard();
+  size_t frozen_size() const { return frozen_.size(); }
+
   // Whether the map holds every key the store holds (so a miss means "absent"): the owner
   // marks it when it knows (an empty store at open, with every key of it then entering the
   // map); cleared for good when an entry with a state leaves the map by eviction or Erase,
@@ -106,15 +120,18 @@ class StateCache {
   using Map = std::unordered_map<std::string, Entry, StringViewHash, std::equal_to<>>;
   using Slot = std::pair<const std::string, Entry>;
   // An entry is on the LRU chain (cached), on the pinned chain (pinned), or, when it holds
-  // a pass state and is not pinned, on neither (held until the pass ends).
+  // a pass or frozen state and is not pinned, on neither (held until the pass ends).
   struct Entry {
     StatePtr state;       // the committed state (null: absent)
     size_t bytes = 0;     // of the committed state
     bool pinned = false;
     bool in_pass = false;
+    bool in_frozen = false;
     bool known = true;    // false: the committed state is not known (Erase of an entry in the pass)
     uint64_t pin_seq = 0; // pin_seq_ when last pinned (WrittenUpTo)
     StatePtr pass_state;  // when in_pass
+    StatePtr frozen_state;  // when in_frozen
+    bool held() const { return in_pass || in_frozen; }
     Slot* prev = nullptr;
     Slot* next = nullptr;
   };
@@ -139,6 +156,10 @@ class StateCache {
   Chain lru_;     // cache entries, head = most recently used
   Chain pinned_;  // pinned entries, in no particular order
   std::vector<Slot*> pass_;  // entries holding a pass state, in first-write order
+  std::vector<Slot*> frozen_;  // entries holding a frozen state
+  // After a held entry left both generations: back on the LRU chain, or dropped when its
+  // committed state is not known or there is no cache.
+  void ReleaseHeld(Slot* slot);
   Slot* last_ = nullptr;     // the entry PassLookup found or created last (null when erased)
 };
 

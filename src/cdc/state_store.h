@@ -86,6 +86,11 @@ class PassOverlay {
   // store fails (they stay pending and are written later).
   virtual Status PassCommit(std::string_view checkpoint, int64_t offset) = 0;
   virtual void PassDiscard() = 0;
+  // The frozen generation (TxnStateStore::Freeze): the pass's states set apart while it
+  // commits, seen by lookups under the next pass's states; committed or discarded on its own.
+  virtual void PassFreeze() = 0;
+  virtual Status FrozenCommit(std::string_view checkpoint, int64_t offset) = 0;
+  virtual void FrozenDiscard() = 0;
   // Gives the overlay back (TxnStateStore's destructor); the open pass is discarded.
   virtual void ReleasePassOverlay() = 0;
 };

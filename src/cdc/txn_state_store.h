@@ -42,6 +42,18 @@ class TxnStateStore final : public StateStore {
   // Forgets the overlay (the pass was aborted).
   void Discard();
 
+  // Overlapped passes (docs/exactly-once.md "Overlapped passes"): Freeze sets the overlay's
+  // writes apart as the frozen generation (pass N, whose log transaction is being committed)
+  // and starts an empty overlay for pass N+1. Lookup then answers N+1's state of a key, else
+  // N's, else the store's. CommitFrozen applies N's generation alone (as Commit would have);
+  // DiscardFrozen forgets it (N aborted: the caller discards N+1's overlay too, since it was
+  // built over N's states). One frozen generation at a time: Freeze and Commit require none
+  // (kInternal otherwise: a bug of the caller's ordering).
+  Status Freeze();
+  Status CommitFrozen(std::string_view checkpoint, int64_t offset);
+  void DiscardFrozen();
+  bool has_frozen() const;
+
   StateStore* base() { return base_; }
 
  private:
@@ -69,6 +81,11 @@ class TxnStateStore final : public StateStore {
   mutable std::mutex mu_;
   std::vector<StateWrite> writes_;  // the pass's latest state of each key it wrote
   std::unordered_set<uint32_t, IndexHash, IndexEq> index_{16, IndexHash{&writes_}, IndexEq{&writes_}};
+  // The frozen generation when the overlay is this object's (else in the base's map).
+  std::vector<StateWrite> frozen_writes_;
+  std::unordered_set<uint32_t, IndexHash, IndexEq> frozen_index_{16, IndexHash{&frozen_writes_},
+                                                                 IndexEq{&frozen_writes_}};
+  bool frozen_ = false;  // a generation is frozen (possibly with no writes)
 };
 
 }  // namespace ec::cdc

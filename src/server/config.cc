@@ -171,7 +171,7 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
     if (l["dead_letter_topic"]) EC_RETURN_IF_ERROR(r.String(l["dead_letter_topic"], "ingest.dead_letter_topic", &c->dead_letter_topic));
   }
   if (const YAML::Node p = root["processing"]) {
-    EC_RETURN_IF_ERROR(r.Keys(p, "processing", {"guarantee", "state_cache_bytes", "state_write_defer_bytes", "state_write_defer_ms", "state_memory_bytes"}));
+    EC_RETURN_IF_ERROR(r.Keys(p, "processing", {"guarantee", "overlap_passes", "state_cache_bytes", "state_write_defer_bytes", "state_write_defer_ms", "state_memory_bytes"}));
     if (p["state_memory_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_memory_bytes"], "processing.state_memory_bytes", 1ll << 20, 1ll << 40, &c->state_memory_bytes));
     if (p["state_cache_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_cache_bytes"], "processing.state_cache_bytes", 0, 1ll << 40, &c->state_cache_bytes));
     if (p["state_write_defer_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_write_defer_bytes"], "processing.state_write_defer_bytes", 0, 1ll << 32, &c->state_write_defer_bytes));
@@ -183,6 +183,14 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
         return r.Fail(p["guarantee"], "processing.guarantee is '" + g + "'; use exactly_once or at_least_once");
       }
       c->exactly_once = g == "exactly_once";
+    }
+    if (p["overlap_passes"]) {
+      std::string v;
+      EC_RETURN_IF_ERROR(r.String(p["overlap_passes"], "processing.overlap_passes", &v));
+      if (v != "true" && v != "false") {
+        return r.Fail(p["overlap_passes"], "processing.overlap_passes is '" + v + "'; use true or false");
+      }
+      c->overlap_passes = v == "true";
     }
   }
   if (const YAML::Node w = root["webhooks"]) {
@@ -300,6 +308,7 @@ std::string DescribeConfigOptions() {
   line("ingest.dedupe_window", "24h", "an exchange id ingested within it is acknowledged, not appended again; 0 = off");
   line("ingest.dedupe_memory_bytes", std::to_string(d.dedupe_memory_bytes), "RocksDB memory of the dedupe index: half write buffers, half block cache");
   line("processing.guarantee", "exactly_once", "exactly_once (transactional passes) or at_least_once");
+  line("processing.overlap_passes", "true", "read and process the next pass while the last one commits");
   line("processing.state_cache_bytes", std::to_string(d.state_cache_bytes), "changelog state cache of hot keys (0 = off)");
   line("processing.state_write_defer_bytes", std::to_string(d.state_write_defer_bytes), "committed state writes batched up to this size (0 = at once)");
   line("processing.state_write_defer_ms", std::to_string(d.state_write_defer_ms), "... or this long before they go to RocksDB");

@@ -99,6 +99,14 @@ void PipelineRunner::Start() {
     std::lock_guard<std::mutex> lock(swap_mu_);
     running_ = true;
   }
+  {
+    std::lock_guard<std::mutex> lock(commit_mu_);
+    committer_stop_ = false;
+  }
+  committer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ec-commit");
+    RunCommitter();
+  });
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "ec-pipeline");  // for top/perf and the benchmark
     Run();
@@ -107,7 +115,13 @@ void PipelineRunner::Start() {
 
 void PipelineRunner::Stop() {
   stop_ = true;
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) thread_.join();  // Run finishes the pass in flight before it returns
+  {
+    std::lock_guard<std::mutex> lock(commit_mu_);
+    committer_stop_ = true;
+  }
+  commit_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
   if (txn_) (void)txn_->WaitMarkers();
   log::TraceFlush();
   // A swap requested while the thread was stopping is applied here so its caller returns.
@@ -128,8 +142,9 @@ const pipeline::Processor* PipelineRunner::SwapProcessor(const pipeline::Process
     processor_ = processor;
     return old;
   }
-  // The runner thread installs it before its next pass; waiting here (rather than taking
-  // pass_mu_) cannot be starved by a busy runner re-taking the mutex.
+  // The runner thread installs it before its next pass, once the pass in flight is finished
+  // (committed or aborted), so the caller finds every processed pass committed; waiting here
+  // (rather than taking pass_mu_) cannot be starved by a busy runner re-taking the mutex.
   pending_ = processor;
   uint64_t ticket = ++swaps_requested_;
   const pipeline::Processor* old = processor_;
@@ -140,6 +155,11 @@ const pipeline::Processor* PipelineRunner::SwapProcessor(const pipeline::Process
 const pipeline::Processor* PipelineRunner::processor() const {
   std::lock_guard<std::mutex> pass(pass_mu_);
   return processor_;
+}
+
+bool PipelineRunner::SwapPending() {
+  std::lock_guard<std::mutex> lock(swap_mu_);
+  return swaps_applied_ != swaps_requested_;
 }
 
 void PipelineRunner::ApplyPendingSwap() {
@@ -166,6 +186,8 @@ void PipelineRunner::RefreshSources() {
       if (s.log == nullptr) continue;
       auto committed = logs_->group_offsets()->Fetch(kPipelineGroup, t.name, p);
       s.position = committed ? committed->offset : s.log->log_start_offset();
+      s.read = s.position;
+      std::lock_guard<std::mutex> pass(pass_mu_);
       sources_.push_back(std::move(s));
     }
   }
@@ -177,7 +199,12 @@ void PipelineRunner::Run() {
     bool progressed = false;
     for (Source& s : sources_) progressed |= Pass(&s);
     int64_t lag = 0;
-    for (const Source& s : sources_) lag += std::max<int64_t>(0, s.log->log_end_offset() - s.position);
+    int64_t wait_from = 0;
+    {
+      std::lock_guard<std::mutex> pass(pass_mu_);
+      for (const Source& s : sources_) lag += std::max<int64_t>(0, s.log->log_end_offset() - s.position);
+      if (!sources_.empty()) wait_from = sources_.front().read;
+    }
     lag_.store(lag, std::memory_order_relaxed);
     lag_gauge_->Set(static_cast<double>(lag));
     auto now = std::chrono::steady_clock::now();
@@ -190,38 +217,66 @@ void PipelineRunner::Run() {
       ApplyPendingSwap();
     }
     if (!progressed && !sources_.empty()) {
-      // Sleep until the first source has data (most deployments have one) or 50 ms pass.
-      sources_.front().log->WaitPast(sources_.front().position, std::chrono::milliseconds(50));
+      // Sleep until the first source has data past what is read (most deployments have one)
+      // or 50 ms pass; a pass in flight meanwhile is finished by the next Pass.
+      sources_.front().log->WaitPast(wait_from, std::chrono::milliseconds(50));
     } else if (sources_.empty()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
+  std::lock_guard<std::mutex> pass(pass_mu_);
+  bool aborted = false;
+  FinishInFlight(&aborted);
 }
 
 bool PipelineRunner::Pass(Source* src) {
   std::lock_guard<std::mutex> pass(pass_mu_);
-  ApplyPendingSwap();
-  if (src->position < src->log->log_start_offset()) src->position = src->log->log_start_offset();
-  if (src->position >= src->log->log_end_offset()) return false;
+  bool aborted = false;
+  if (SwapPending()) {
+    // The old processor's passes are committed (or aborted) before the new one is used.
+    FinishInFlight(&aborted);
+    ApplyPendingSwap();
+    if (aborted) return false;
+  }
+  if (src->read < src->log->log_start_offset()) {
+    FinishInFlight(&aborted);
+    if (src->read < src->log->log_start_offset()) src->position = src->read = src->log->log_start_offset();
+    return false;
+  }
+  if (src->read >= src->log->log_end_offset()) {
+    FinishInFlight(&aborted, /*block=*/false);  // nothing to read: finish a pass whose commit is done
+    return false;
+  }
   const int64_t read_us = WallClockUs();
-  log::ReadResult rr = src->log->Read(src->position, options_.max_read_bytes);
+  log::ReadResult rr = src->log->Read(src->read, options_.max_read_bytes);
   if (rr.error == log::LogError::kOffsetOutOfRange) {
-    src->position = src->log->log_start_offset();
+    FinishInFlight(&aborted);
+    src->position = src->read = src->log->log_start_offset();
     return false;
   }
   if (rr.error != log::LogError::kNone || rr.slices.empty()) return false;
   // The read buffer is kept between passes (up to max_read_bytes plus a batch), so a pass does
-  // not allocate and page-fault in a fresh megabyte.
+  // not allocate and page-fault in a fresh megabyte; with a pass in flight there are two.
   const int64_t start_us = WallClockUs();
-  std::string& bytes = read_buffer_;
+  auto job = std::make_unique<PassJob>();
+  job->src = src;
+  job->read_us = read_us;
+  job->start_us = start_us;
+  job->bytes.swap(read_buffer_);
+  std::string& bytes = job->bytes;
   bytes.clear();
-  if (!rr.CopyTo(&bytes).ok()) return false;
+  if (!rr.CopyTo(&bytes).ok()) {
+    read_buffer_.swap(job->bytes);
+    return false;
+  }
 
-  Arena arena(256 << 10);
-  std::vector<pipeline::OutputRecord> out;
-  pipeline::ProcessStats stats;
-  int64_t next = src->position;
-  std::vector<int64_t> append_times;
+  job->arena = std::make_unique<Arena>(256 << 10);
+  Arena& arena = *job->arena;
+  std::vector<pipeline::OutputRecord>& out = job->out;
+  pipeline::ProcessStats& stats = job->stats;
+  const int64_t from = src->read;
+  int64_t next = from;
+  std::vector<int64_t>& append_times = job->append_times;
   std::vector<json::Value> exchanges;
   pipeline::DecodeOptions dopts;
   dopts.max_record_bytes = options_.max_record_bytes;
@@ -235,7 +290,7 @@ bool PipelineRunner::Pass(Source* src) {
       return Status::Ok();
     }
     return batch.ForEachRecord([&](const log::Record& rec) -> Status {
-      if (rec.offset < src->position) return Status::Ok();
+      if (rec.offset < from) return Status::Ok();
       next = rec.offset + 1;
       append_times.push_back(rec.timestamp);
       processed_.fetch_add(1, std::memory_order_relaxed);
@@ -270,40 +325,157 @@ bool PipelineRunner::Pass(Source* src) {
     });
   });
   (void)walk;  // a corrupt tail stops this pass at the last good record; `next` says where
-  if (next == src->position) return false;
-  const int64_t processed_us = WallClockUs();
-  Status s = CommitPass(src, next, &out);
-  if (!s.ok()) {
-    metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "append"}})->Inc();
+  if (next == from) {
+    read_buffer_.swap(job->bytes);
+    return false;
+  }
+  job->processed_us = WallClockUs();
+  job->next = next;
+  job->dead_letter_topic = processor_->options().dead_letter_topic;
+  // This pass was read and processed while the pass before committed. Its log writes start
+  // only once that pass is finished: decided (then its state generation is committed), or
+  // aborted (then this pass, built over its state, is dropped and both are read again).
+  if (inflight_) {
+    std::lock_guard<std::mutex> lock(commit_mu_);
+    if (!commit_done_) overlapped_.fetch_add(1, std::memory_order_relaxed);
+  }
+  FinishInFlight(&aborted);
+  job->wait_us = WallClockUs() - job->processed_us;
+  if (aborted) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    return false;  // retried from the same position
+    return false;  // retried from the committed position
   }
-  src->position = next;
-  const int64_t end_us = WallClockUs();
-  // The outputs were durable and committed (visible to read_committed readers) when CommitPass's
-  // transaction ended; the state store's checkpoint after it is not part of their latency.
-  const int64_t now = committed_us_ / 1000;
-  for (int64_t t : append_times) latency_->Observe(std::max<int64_t>(0, now - t) / 1000.0);
-  if (!append_times.empty()) {
-    pass_queue_->Observe(std::max<int64_t>(0, start_us - append_times.front() * 1000) / 1e6);
+  if (state_ != nullptr) {
+    if (state_->has_frozen()) (void)CommitFrozenState();  // a state commit that failed before
+    cdc::StateRecords(state_->Pending(), &job->out);
+    if (Status fs = state_->Freeze(); !fs.ok()) {
+      metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "state"}})->Inc();
+      state_->Discard();
+      return false;  // read again
+    }
   }
-  pass_process_->Observe((processed_us - start_us) / 1e6);
-  pass_commit_->Observe((committed_us_ - processed_us) / 1e6);
-  pass_state_->Observe((end_us - committed_us_) / 1e6);
-  processed_counter_->Inc(append_times.size());
-  Account(out, stats);
-  if (log::TraceEnabled()) TracePass(*src, read_us, start_us, processed_us, end_us, bytes.size(), out.size(), append_times);
-  // The records are written: their storage goes back to Process on this thread (processor.h).
-  pipeline::RecycleOutputRecords(&out);
-  last_pass_end_us_ = end_us;
+  src->read = next;
+  HandOff(std::move(job));
+  if (!options_.overlap_passes) {
+    FinishInFlight(&aborted);
+    if (aborted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   return true;
 }
 
-void PipelineRunner::TracePass(const Source& src, int64_t read_us, int64_t start_us, int64_t processed_us,
-                               int64_t end_us, size_t read_bytes, size_t outputs,
-                               const std::vector<int64_t>& append_times) {
+void PipelineRunner::HandOff(std::unique_ptr<PassJob> job) {
+  inflight_ = std::move(job);
+  {
+    std::lock_guard<std::mutex> lock(commit_mu_);
+    commit_job_ = inflight_.get();
+    commit_done_ = false;
+  }
+  commit_cv_.notify_all();
+}
+
+void PipelineRunner::RunCommitter() {
+  std::unique_lock<std::mutex> lock(commit_mu_);
+  while (true) {
+    commit_cv_.wait(lock, [&] { return committer_stop_ || commit_job_ != nullptr; });
+    if (commit_job_ == nullptr) break;  // stopping, nothing handed over
+    PassJob* job = commit_job_;
+    commit_job_ = nullptr;
+    lock.unlock();
+    CommitLog(job);
+    lock.lock();
+    commit_done_ = true;
+    commit_cv_.notify_all();
+  }
+}
+
+void PipelineRunner::CommitLog(PassJob* job) {
+  const Source* src = job->src;  // topic, partition and log only: fixed while the source exists
+  std::vector<log::OffsetCommitEntry> positions = {
+      log::OffsetCommitEntry{src->topic, src->partition, {job->next, -1, "", WallClockMs()}}};
+  if (txn_) {
+    ++passes_;
+    txn_->crash_before_decision = passes_ == exit_before_decision_at_;
+    txn_->fail_before_decision =
+        options_.test_fail_every_nth_commit > 0 && passes_ % options_.test_fail_every_nth_commit == 0;
+    job->status = txn_->CommitPass(kPipelineGroup, positions, job->out);
+    while (txn_->crash_before_decision) {
+      // Test hook: the pass stays open (its outputs written, no decision) until the process is
+      // killed, so tests can look at an open transaction and then at its abort.
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    if (!job->status.ok()) {
+      aborted_->Inc();
+      return;
+    }
+    job->committed_us = WallClockUs();
+    const PipelineTxn::Times& t = txn_->last_times();
+    job->round_a_us = t.round_a_us;
+    job->round_b_us = t.round_b_us;
+    job->markers_us = t.markers_us;
+    job->partitions = t.partitions;
+    return;
+  }
+  job->status = writer_->Append(job->out);
+  if (!job->status.ok()) return;
+  // As in PipelineTxn::CommitPass: the position is made durable only over durable input.
+  Status c = src->log->durable_offset() >= job->next ? Status::Ok() : src->log->Flush();
+  if (c.ok()) c = logs_->group_offsets()->Commit(kPipelineGroup, positions, log::Durability::kSync);
+  job->committed_us = WallClockUs();
+  if (!c.ok()) {
+    metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "commit"}})->Inc();
+  }
+}
+
+void PipelineRunner::FinishInFlight(bool* aborted, bool block) {
+  *aborted = false;
+  if (!inflight_) return;
+  {
+    std::unique_lock<std::mutex> lock(commit_mu_);
+    if (!block && !commit_done_) return;
+    commit_cv_.wait(lock, [&] { return commit_done_; });
+    commit_done_ = false;
+  }
+  std::unique_ptr<PassJob> job = std::move(inflight_);
+  Source* src = job->src;
+  if (read_buffer_.capacity() < job->bytes.capacity()) read_buffer_.swap(job->bytes);
+  if (!job->status.ok()) {
+    metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "append"}})->Inc();
+    // Nothing of the pass is committed; the open pass (if any) was built over its state.
+    if (state_ != nullptr) {
+      state_->DiscardFrozen();
+      state_->Discard();
+    }
+    src->read = src->position;
+    *aborted = true;
+    return;
+  }
+  src->position = job->next;
+  const int64_t state_start_us = WallClockUs();
+  (void)CommitFrozenState();
+  const int64_t end_us = WallClockUs();
+  // The outputs were durable and committed (visible to read_committed readers) when the log
+  // transaction ended; the state store's checkpoint after it is not part of their latency.
+  const int64_t now = job->committed_us / 1000;
+  for (int64_t t : job->append_times) latency_->Observe(std::max<int64_t>(0, now - t) / 1000.0);
+  if (!job->append_times.empty()) {
+    pass_queue_->Observe(std::max<int64_t>(0, job->start_us - job->append_times.front() * 1000) / 1e6);
+  }
+  pass_process_->Observe((job->processed_us - job->start_us) / 1e6);
+  pass_commit_->Observe((job->committed_us - job->processed_us) / 1e6);
+  pass_state_->Observe((end_us - state_start_us) / 1e6);
+  processed_counter_->Inc(job->append_times.size());
+  Account(job->out, job->stats, job->dead_letter_topic);
+  if (log::TraceEnabled()) TracePass(*job, end_us);
+  // The records are written: their storage goes back to Process on this thread (processor.h).
+  pipeline::RecycleOutputRecords(&job->out);
+  last_pass_end_us_ = end_us;
+}
+
+void PipelineRunner::TracePass(const PassJob& job, int64_t end_us) {
   // The records' append times (ms) as runs "time:count": with the pass's commit time they give
   // every record's latency (bench/trace_passes.py).
+  const std::vector<int64_t>& append_times = job.append_times;
   std::string appends;
   for (size_t i = 0; i < append_times.size();) {
     size_t j = i;
@@ -312,55 +484,34 @@ void PipelineRunner::TracePass(const Source& src, int64_t read_us, int64_t start
     appends += std::to_string(append_times[i]) + ':' + std::to_string(j - i);
     i = j;
   }
-  PipelineTxn::Times t = txn_ ? txn_->last_times() : PipelineTxn::Times{};
-  const int64_t oldest = append_times.empty() ? 0 : read_us - append_times.front() * 1000;
+  const int64_t oldest = append_times.empty() ? 0 : job.read_us - append_times.front() * 1000;
+  // commit_us runs from the end of processing: wait_us of it waited for the pass before.
+  // state_us: from the commit's end to the end of this pass's finish (with overlapped passes
+  // the finish comes when the next pass is processed, or the pipeline is idle).
   log::TraceLine(
       "pass src=%s-%d start_us=%lld gap_us=%lld records=%zu oldest_age_us=%lld read_us=%lld process_us=%lld "
-      "commit_us=%lld round_a_us=%lld round_b_us=%lld markers_us=%lld state_us=%lld committed_us=%lld "
+      "commit_us=%lld wait_us=%lld round_a_us=%lld round_b_us=%lld markers_us=%lld state_us=%lld committed_us=%lld "
       "read_bytes=%zu outputs=%zu partitions=%zu appends=%s",
-      src.topic.c_str(), src.partition, static_cast<long long>(read_us),
-      static_cast<long long>(last_pass_end_us_ == 0 ? 0 : read_us - last_pass_end_us_), append_times.size(),
-      static_cast<long long>(oldest), static_cast<long long>(start_us - read_us),
-      static_cast<long long>(processed_us - start_us), static_cast<long long>(committed_us_ - processed_us),
-      static_cast<long long>(t.round_a_us), static_cast<long long>(t.round_b_us),
-      static_cast<long long>(t.markers_us), static_cast<long long>(end_us - committed_us_),
-      static_cast<long long>(committed_us_), read_bytes, outputs, t.partitions, appends.c_str());
+      job.src->topic.c_str(), job.src->partition, static_cast<long long>(job.read_us),
+      static_cast<long long>(last_pass_end_us_ == 0 ? 0 : job.read_us - last_pass_end_us_), append_times.size(),
+      static_cast<long long>(oldest), static_cast<long long>(job.start_us - job.read_us),
+      static_cast<long long>(job.processed_us - job.start_us),
+      static_cast<long long>(job.committed_us - job.processed_us), static_cast<long long>(job.wait_us),
+      static_cast<long long>(job.round_a_us), static_cast<long long>(job.round_b_us),
+      static_cast<long long>(job.markers_us), static_cast<long long>(end_us - job.committed_us),
+      static_cast<long long>(job.committed_us), job.bytes.size(), job.out.size(), job.partitions, appends.c_str());
 }
 
-Status PipelineRunner::CommitPass(Source* src, int64_t position, std::vector<pipeline::OutputRecord>* out) {
-  if (state_ != nullptr) cdc::StateRecords(state_->Pending(), out);
-  std::vector<log::OffsetCommitEntry> positions = {
-      log::OffsetCommitEntry{src->topic, src->partition, {position, -1, "", WallClockMs()}}};
-  if (txn_) {
-    ++passes_;
-    txn_->crash_before_decision = passes_ == exit_before_decision_at_;
-    Status s = txn_->CommitPass(kPipelineGroup, positions, *out);
-    while (txn_->crash_before_decision) {
-      // Test hook: the pass stays open (its outputs written, no decision) until the process is
-      // killed, so tests can look at an open transaction and then at its abort.
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-    }
-    if (!s.ok()) {
-      aborted_->Inc();
-      if (state_ != nullptr) state_->Discard();
-      return s;
-    }
-    committed_us_ = WallClockUs();
-  } else {
-    Status s = writer_->Append(*out);
-    if (!s.ok()) {
-      if (state_ != nullptr) state_->Discard();
-      return s;
-    }
-    // As in PipelineTxn::CommitPass: the position is made durable only over durable input.
-    Status c = src->log->durable_offset() >= position ? Status::Ok() : src->log->Flush();
-    if (c.ok()) c = logs_->group_offsets()->Commit(kPipelineGroup, positions, log::Durability::kSync);
-    committed_us_ = WallClockUs();
-    if (!c.ok()) {
-      metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "commit"}})->Inc();
-    }
+Status PipelineRunner::CommitFrozenState() {
+  if (state_ == nullptr || !state_->has_frozen()) return Status::Ok();
+  std::shared_ptr<log::PartitionLog> state_log = logs_->GetPartition(cdc::kStateTopic, 0);
+  // Only this runner writes the state topic and no pass is in flight now, so its end (after
+  // the decided pass's marker) is where the store stands.
+  Status s = state_->CommitFrozen(cdc::kStateCheckpoint, state_log != nullptr ? state_log->log_end_offset() : 0);
+  if (!s.ok()) {
+    metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "state"}})->Inc();
   }
-  return CommitStateAfterAppend();
+  return s;
 }
 
 Status PipelineRunner::CommitStateAfterAppend() {
@@ -376,11 +527,10 @@ Status PipelineRunner::CommitStateAfterAppend() {
   return Status::Ok();
 }
 
-void PipelineRunner::Account(const std::vector<pipeline::OutputRecord>& out,
-                             const pipeline::ProcessStats& stats) {
+void PipelineRunner::Account(const std::vector<pipeline::OutputRecord>& out, const pipeline::ProcessStats& stats,
+                             const std::string& dlq) {
   matched_->Inc(stats.matched);
   unmatched_->Inc(stats.unmatched);
-  const std::string& dlq = processor_->options().dead_letter_topic;
   for (const pipeline::OutputRecord& r : out) {
     if (r.topic != dlq) continue;
     std::string stage = "unknown";
@@ -393,6 +543,8 @@ void PipelineRunner::Account(const std::vector<pipeline::OutputRecord>& out,
 
 Result<size_t> PipelineRunner::ProcessExchange(const json::Value& exchange) {
   std::lock_guard<std::mutex> pass(pass_mu_);
+  bool aborted = false;
+  FinishInFlight(&aborted);  // the pass in flight is committed (or aborted) first
   Arena arena;
   std::vector<pipeline::OutputRecord> out;
   pipeline::ProcessStats stats;
@@ -404,12 +556,14 @@ Result<size_t> PipelineRunner::ProcessExchange(const json::Value& exchange) {
     return s;
   }
   (void)CommitStateAfterAppend();
-  Account(out, stats);
+  Account(out, stats, processor_->options().dead_letter_topic);
   return written;
 }
 
 Result<size_t> PipelineRunner::ProcessRaw(std::string_view text, std::string_view format) {
   std::lock_guard<std::mutex> pass(pass_mu_);
+  bool aborted = false;
+  FinishInFlight(&aborted);  // the pass in flight is committed (or aborted) first
   Arena arena;
   std::vector<json::Value> exchanges;
   pipeline::DecodeOptions dopts;
@@ -427,7 +581,7 @@ Result<size_t> PipelineRunner::ProcessRaw(std::string_view text, std::string_vie
     return s;
   }
   (void)CommitStateAfterAppend();
-  Account(out, stats);
+  Account(out, stats, processor_->options().dead_letter_topic);
   return written;
 }
 

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/arena.h"
 #include "base/status.h"
 #include "json/value.h"
 #include "pipeline/processor.h"
@@ -56,6 +58,13 @@ struct RunnerOptions {
   uint32_t max_json_depth = 64;
   // processing.guarantee: true = exactly_once (transactional passes), false = at_least_once.
   bool exactly_once = true;
+  // processing.overlap_passes: pass N+1 is read and processed while pass N commits (on the
+  // committer thread); N+1's writes to the log still start only after N is decided
+  // (docs/exactly-once.md "Overlapped passes"). false = each pass commits before the next reads.
+  bool overlap_passes = true;
+  // Test hook (exactly once): every n-th log transaction fails before its decision and is
+  // aborted (0 = never).
+  int64_t test_fail_every_nth_commit = 0;
 };
 
 class PipelineRunner {
@@ -79,6 +88,10 @@ class PipelineRunner {
   int64_t Lag() const { return lag_.load(std::memory_order_relaxed); }
   // Raw records processed since start.
   uint64_t processed() const { return processed_.load(std::memory_order_relaxed); }
+  // Passes whose processing ended while the pass before was still committing (overlapped), and
+  // passes dropped after processing because the pass before them was aborted.
+  uint64_t overlapped_passes() const { return overlapped_.load(std::memory_order_relaxed); }
+  uint64_t dropped_passes() const { return dropped_.load(std::memory_order_relaxed); }
 
   // Replaces the processor (and with it its stages: the CDC stage and the definitions) at a clean
   // position: the pass in progress finishes and commits with the old processor, the next pass
@@ -100,22 +113,55 @@ class PipelineRunner {
     std::string topic;
     int32_t partition = 0;
     std::shared_ptr<log::PartitionLog> log;
-    int64_t position = 0;
+    int64_t position = 0;  // committed (the last decided pass's end)
+    int64_t read = 0;      // where the next pass reads: position, or the end of the pass in flight
+  };
+  // A processed pass, handed to the committer thread (its log transaction), then finished by
+  // the pipeline thread (position, state commit, metrics). Owns everything its outputs were
+  // built from.
+  struct PassJob {
+    Source* src = nullptr;
+    int64_t next = 0;  // the source position after the pass
+    std::string bytes;  // the raw records read
+    std::unique_ptr<Arena> arena;
+    std::vector<pipeline::OutputRecord> out;
+    pipeline::ProcessStats stats;
+    std::vector<int64_t> append_times;
+    std::string dead_letter_topic;
+    int64_t read_us = 0, start_us = 0, processed_us = 0, wait_us = 0;
+    // Set by the committer thread (read after done):
+    Status status;
+    int64_t committed_us = 0;
+    int64_t round_a_us = 0, round_b_us = 0, markers_us = 0;
+    size_t partitions = 0;
   };
   void Run();
   void RefreshSources();
   // Processes what is available on `src`; returns whether anything was read.
   bool Pass(Source* src);
-  void Account(const std::vector<pipeline::OutputRecord>& out, const pipeline::ProcessStats& stats);
+  void Account(const std::vector<pipeline::OutputRecord>& out, const pipeline::ProcessStats& stats,
+               const std::string& dead_letter_topic);
   // One line per pass in the trace (EC_TRACE_PASSES, log/trace.h).
-  void TracePass(const Source& src, int64_t read_us, int64_t start_us, int64_t processed_us, int64_t end_us,
-                 size_t read_bytes, size_t outputs, const std::vector<int64_t>& append_times);
-  // Installs a pending SwapProcessor (caller holds pass_mu_).
+  void TracePass(const PassJob& job, int64_t end_us);
+  // Installs a pending SwapProcessor (caller holds pass_mu_ and has finished the pass in flight).
   void ApplyPendingSwap();
+  bool SwapPending();
 
-  // Appends `out` (plus the pass's state records) and commits `position` for `src`, the way
-  // the guarantee says; then commits the state overlay. On error nothing is committed.
-  Status CommitPass(Source* src, int64_t position, std::vector<pipeline::OutputRecord>* out);
+  // The committer thread: runs the log side of each handed-over pass (CommitLog), one at a time.
+  void RunCommitter();
+  // Appends the job's outputs (its state records included) and commits its position, the way
+  // the guarantee says. On error nothing is committed (exactly once: aborted).
+  void CommitLog(PassJob* job);
+  // Hands `job` to the committer (caller holds pass_mu_; no pass in flight).
+  void HandOff(std::unique_ptr<PassJob> job);
+  // Waits for the pass in flight, if any, and finishes it (caller holds pass_mu_): on success
+  // its source position moves and its frozen state generation is committed; on failure both
+  // state generations (the frozen one and the open pass's) are discarded, the source is read
+  // again from the committed position, and `*aborted` is set: the caller drops the pass it has
+  // processed (it was built over the aborted one's state). `block` false: only when done.
+  void FinishInFlight(bool* aborted, bool block = true);
+  // Commits the frozen state generation with the state topic's end as its checkpoint.
+  Status CommitFrozenState();
   // Commits the state overlay after a non-transactional append (replay) .
   Status CommitStateAfterAppend();
 
@@ -139,12 +185,24 @@ class PipelineRunner {
   bool running_ = false;  // the runner thread is (about to be) in Run; under swap_mu_
   TopicWriter* writer_;
   MetricsRegistry* metrics_;
-  std::vector<Source> sources_;  // runner thread only
-  std::string read_buffer_;      // runner thread only (Pass)
-  int64_t committed_us_ = 0;     // runner thread only: when CommitPass's commit ended
-  int64_t last_pass_end_us_ = 0; // runner thread only: when the last pass ended (trace)
+  // Runner thread (Run reads positions under pass_mu_); a deque, so that a Source stays where
+  // it is while a pass of it is in flight and RefreshSources adds others.
+  std::deque<Source> sources_;
+  std::string read_buffer_;      // a spare read buffer (under pass_mu_), reused by the next pass
+  int64_t last_pass_end_us_ = 0; // under pass_mu_: when the last pass ended (trace)
+  // The pass in flight (under pass_mu_); the committer owns its contents from HandOff until it
+  // sets commit_done_ (under commit_mu_).
+  std::unique_ptr<PassJob> inflight_;
+  std::mutex commit_mu_;
+  std::condition_variable commit_cv_;
+  PassJob* commit_job_ = nullptr;  // handed over, not yet taken
+  bool commit_done_ = false;
+  bool committer_stop_ = false;
+  std::thread committer_;
   std::atomic<int64_t> lag_{0};
   std::atomic<uint64_t> processed_{0};
+  std::atomic<uint64_t> overlapped_{0};
+  std::atomic<uint64_t> dropped_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 
@@ -154,8 +212,9 @@ class PipelineRunner {
   Gauge* lag_gauge_;
   Histogram* latency_;
   // Where a pass's records wait (docs/ingest-performance.md): from the oldest record's append to
-  // the pass's start (queued behind the pass before), processing, and the commit (outputs,
-  // position, decision and markers durable), and the state store's checkpoint after it.
+  // the pass's start (queued behind the pass before), processing, and the commit (from the end
+  // of processing: the wait for the pass before to finish committing, then outputs, position,
+  // decision and markers durable), and the state store's checkpoint after it.
   Histogram* pass_queue_;
   Histogram* pass_process_;
   Histogram* pass_commit_;

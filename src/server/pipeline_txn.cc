@@ -147,6 +147,7 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
     s = SyncMarkers(early);
   }
   if (s.ok() && crash_before_decision) return Status(ErrorCode::kUnavailable, "test hook: stopped before the decision");
+  if (s.ok() && fail_before_decision) s = Status(ErrorCode::kUnavailable, "test hook: failed before the decision");
   if (!s.ok()) {
     Status a = Abort(touched);
     if (!a.ok()) return Status(s.code(), s.message() + "; the abort failed too: " + a.message());

@@ -62,6 +62,9 @@ class PipelineTxn {
 
   // Test hook: stop after step 2 (outputs durable, no decision), as a crash would.
   bool crash_before_decision = false;
+  // Test hook: fail after step 2 (outputs durable, no decision), as an append error would:
+  // the pass is aborted (abort markers) and CommitPass returns the error.
+  bool fail_before_decision = false;
 
   // Where the last CommitPass spent its time (wall-clock microseconds), for the pass trace.
   struct Times {

@@ -51,7 +51,10 @@ PipelineRunner::PipelineRunner(RunnerOptions options, log::LogManager* logs,
   latency_ = metrics_->GetHistogram("eventception_end_to_end_latency_seconds",
                                     "From the raw append to the outputs being durable",
                                     MetricsRegistry::LatencyBuckets());
-  const char* pass_help = "Pipeline passes: time per phase (queue = the oldest record's wait from its append to the pass's start)";
+  const char* pass_help =
+      "Pipeline passes: time per phase (queue = the oldest record's wait from its append to the pass's start; "
+      "commit = from the end of processing, including the wait for the pass before to finish committing when "
+      "passes overlap, to the pass's decision and markers; state = the state store commit after it)";
   auto phase = [&](const char* name) {
     return metrics_->GetHistogram("eventception_pipeline_pass_seconds", pass_help, MetricsRegistry::LatencyBuckets(),
                                   {{"phase", name}});

@@ -27,6 +27,7 @@ json::Value MemberOr(const json::Value& obj, std::string_view key, json::Value f
 // their number of headers.
 struct SparePool {
   std::vector<OutputRecord> by_headers[kMaxSpareHeaders + 1];
+  size_t demand[kMaxSpareHeaders + 1] = {};  // NewOutputRecord calls since the last recycling
   size_t count = 0;
 };
 SparePool& Spares() {
@@ -44,8 +45,10 @@ bool Is2xx(const json::Value& exchange) {
 
 OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out, size_t headers) {
   SparePool& pool = Spares();
-  if (headers > kMaxSpareHeaders || pool.by_headers[headers].empty()) return out->emplace_back();
+  if (headers > kMaxSpareHeaders) return out->emplace_back();
+  ++pool.demand[headers];
   std::vector<OutputRecord>& spare = pool.by_headers[headers];
+  if (spare.empty()) return out->emplace_back();
   out->push_back(std::move(spare.back()));
   spare.pop_back();
   --pool.count;
@@ -55,15 +58,19 @@ OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out, size_t headers) {
 void RecycleOutputRecords(std::vector<OutputRecord>* records) {
   SparePool& pool = Spares();
   for (OutputRecord& r : *records) {
+    const size_t shape = r.headers.size();
+    // Only as many of a shape as were asked for since the last call: records nobody builds
+    // over (state records, say) would otherwise fill the pool for good.
+    if (shape > kMaxSpareHeaders || pool.by_headers[shape].size() >= pool.demand[shape]) continue;
     if (pool.count >= kMaxSpareRecords) break;
-    if (r.headers.size() > kMaxSpareHeaders) continue;
     size_t bytes = r.topic.capacity() + (r.key ? r.key->capacity() : 0) + (r.value ? r.value->capacity() : 0);
     for (const auto& [k, v] : r.headers) bytes += k.capacity() + v.capacity();
     if (bytes > kMaxSpareRecordBytes) continue;
-    pool.by_headers[r.headers.size()].push_back(std::move(r));
+    pool.by_headers[shape].push_back(std::move(r));
     ++pool.count;
   }
   records->clear();
+  for (size_t& d : pool.demand) d = 0;
 }
 
 json::Value BuildContext(const json::Value& exchange, const spec::Operation& operation,

@@ -96,8 +96,10 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   // The new state is written in its storage encoding at once: header, then the JSON text,
   // which is also the envelope's `after` (serialised once).
   json::Value after;
-  std::string next_bytes;
-  next_bytes.reserve(known ? stored->bytes().size() + 64 : 512);
+  // Written into a reused buffer, then copied once at its exact size: a fresh string grown by
+  // AppendJson past a guessed reserve reallocates, and the stored copy would keep the slack.
+  std::string& next_bytes = state_text_;
+  next_bytes.clear();
   AppendStateHeader(op_letter == 'd', m.timestamp_ms, &next_bytes);
   if (op_letter != 'd') {
     const json::Value* body = Path(x, "response", "body");
@@ -154,7 +156,8 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   const std::string_view before_text = known ? stored->value() : std::string_view("null");
   // The new state is stored first; the envelope is then written straight into a reused
   // record's value (pipeline::NewOutputRecord), after_text reading the stored bytes.
-  const StatePtr next = std::make_shared<const EncodedState>(std::move(next_bytes));
+  const StatePtr next = std::make_shared<const EncodedState>(std::string(next_bytes));
+  if (state_text_.capacity() > (1u << 20)) std::string().swap(state_text_);  // one huge state: not kept
   Status put = store_->Store(encoded_key, next);
   if (!put.ok()) return dead_letter(put, nullptr);
   if (!changed) {
@@ -199,7 +202,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   v += '}';
   counters_.changes.fetch_add(1, std::memory_order_relaxed);
   if (op_letter == 'd') {
-    pipeline::OutputRecord& tomb = pipeline::NewOutputRecord(out);
+    pipeline::OutputRecord& tomb = pipeline::NewOutputRecord(out, 0);  // no headers
     tomb.topic.assign(res->changelog);
     AssignOptional(&tomb.key, *key);
     tomb.headers.clear();

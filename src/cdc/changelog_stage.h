@@ -54,6 +54,7 @@ class ChangelogStage final : public pipeline::ExchangeStage {
   ChangelogCounters counters_;
   std::string encoded_key_;  // the current exchange's EncodeKey(resource, key), reused
   std::string changes_;      // an update's patch, written before the envelope; reused
+  std::string state_text_;   // the new state's encoding, written before its exact-size copy
   std::unordered_map<const spec::Operation*, SourceText> source_prefixes_;
 };
 

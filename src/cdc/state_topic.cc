@@ -22,7 +22,7 @@ namespace {
 // A state-topic record for `w` in a reused record (pipeline::NewOutputRecord: its strings keep
 // their storage, so a pass's state records mostly allocate nothing).
 pipeline::OutputRecord& StateRecord(const StateWrite& w, std::vector<pipeline::OutputRecord>* out) {
-  pipeline::OutputRecord& r = pipeline::NewOutputRecord(out);
+  pipeline::OutputRecord& r = pipeline::NewOutputRecord(out, 0);  // no headers
   r.topic.assign(kStateTopic);
   r.headers.clear();
   if (w.state != nullptr) {  // else a tombstone: the key has no state

@@ -11,6 +11,12 @@
 // every output exactly once.
 // At least once: outputs are appended, then the position is committed; a crash between the
 // two repeats the pass (event ids are deterministic, so consumers can drop the duplicates).
+//
+// Overlapped passes (RunnerOptions::overlap_passes): a second thread (`ec-commit`) commits each
+// pass while the pipeline thread reads and processes the next one over the committing pass's
+// frozen state generation; the next pass's outputs are handed over only once the pass before
+// is finished, so the log writes keep the serial order (docs/exactly-once.md "Overlapped
+// passes").
 
 #include <atomic>
 #include <condition_variable>

@@ -1,5 +1,6 @@
 #include "json/compact_parser.h"
 
+#include <emmintrin.h>  // SSE2 (x86-64 baseline): strings are scanned 16 bytes at a time
 #include <simdjson.h>
 
 #include <algorithm>
@@ -13,6 +14,9 @@
 namespace ec::json {
 namespace {
 
+// NULs after the copied text (see CompactParser).
+constexpr size_t kPadding = 16;
+
 // Deeper documents go to ParseInto, whose limits (ours and simdjson's own) then decide.
 constexpr uint32_t kDepthLimit = 256;
 
@@ -20,10 +24,11 @@ class CompactParser {
  public:
   CompactParser(std::string_view text, Arena* arena, uint32_t max_depth)
       : builder_(arena), max_depth_(std::min(max_depth, kDepthLimit)), stacks_(Stacks()) {
-    // One copy of the whole text: strings without escapes point into it.
-    copy_ = static_cast<char*>(arena->Allocate(text.size() + 1, 1));
+    // One copy of the whole text: strings without escapes point into it. NULs after it are
+    // sentinels: scans stop at them without a bounds check, and 16-byte loads stay inside.
+    copy_ = static_cast<char*>(arena->Allocate(text.size() + kPadding, 1));
     std::memcpy(copy_, text.data(), text.size());
-    copy_[text.size()] = '\0';  // a sentinel: scans stop at it without a bounds check
+    std::memset(copy_ + text.size(), 0, kPadding);
     p_ = copy_;
     end_ = copy_ + text.size();
     stacks_.values.clear();
@@ -150,18 +155,30 @@ class CompactParser {
     return v;
   }
 
+  // The first byte at or after `q` that is '"', '\\' or below 0x20 (the padding's NULs stop
+  // it at the end).
+  static char* SkipPlain(char* q) {
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i control_max = _mm_set1_epi8(0x1F);
+    while (true) {
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+      const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(chunk, control_max), chunk);  // <= 0x1F
+      const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)), control);
+      const int mask = _mm_movemask_epi8(hit);
+      if (mask != 0) return q + __builtin_ctz(static_cast<unsigned>(mask));
+      q += 16;
+    }
+  }
+
   // At '"'. Strings without escapes are views into the copy; others are unescaped in place
   // (the unescaped text is never longer than the escaped one).
   bool ParseString(std::string_view* out) {
     char* start = ++p_;
-    char* q = start;
-    while (true) {
-      const unsigned char c = static_cast<unsigned char>(*q);
-      if (c == '"') break;
-      if (c == '\\') return ParseEscapedString(start, q, out);
-      if (c < 0x20) return false;  // a control character, or the sentinel at the end
-      ++q;
-    }
+    char* q = SkipPlain(start);
+    const unsigned char c = static_cast<unsigned char>(*q);
+    if (c == '\\') return ParseEscapedString(start, q, out);
+    if (c != '"') return false;  // a control character, or the padding at the end
     *out = std::string_view(start, static_cast<size_t>(q - start));
     p_ = q + 1;
     return true;

@@ -53,6 +53,7 @@ PipelineRunner::PipelineRunner(RunnerOptions options, log::LogManager* logs,
                                     MetricsRegistry::LatencyBuckets());
   const char* pass_help =
       "Pipeline passes: time per phase (queue = the oldest record's wait from its append to the pass's start; "
+      "process = reading and processing, including records taken in while the pass before commits; "
       "commit = from the end of processing, including the wait for the pass before to finish committing when "
       "passes overlap, to the pass's decision and markers; state = the state store commit after it)";
   auto phase = [&](const char* name) {
@@ -287,13 +288,15 @@ bool PipelineRunner::Pass(Source* src) {
   dopts.redact = processor_->specs().redact_paths();
   json::ParseOptions popts;
   popts.max_depth = options_.max_json_depth;
-  Status walk = log::ForEachBatch(bytes, true, [&](const log::RecordBatchView& batch) -> Status {
+  int64_t skip_below = from;
+  auto walk_records = [&](const std::string& buffer) {
+   return log::ForEachBatch(buffer, true, [&](const log::RecordBatchView& batch) -> Status {
     if (batch.is_control()) {
       next = std::max(next, batch.last_offset() + 1);
       return Status::Ok();
     }
     return batch.ForEachRecord([&](const log::Record& rec) -> Status {
-      if (rec.offset < from) return Status::Ok();
+      if (rec.offset < skip_below) return Status::Ok();
       next = rec.offset + 1;
       append_times.push_back(rec.timestamp);
       processed_.fetch_add(1, std::memory_order_relaxed);
@@ -326,8 +329,40 @@ bool PipelineRunner::Pass(Source* src) {
       for (const json::Value& x : exchanges) processor_->Process(x, &arena, &out, &stats);
       return Status::Ok();
     });
-  });
-  (void)walk;  // a corrupt tail stops this pass at the last good record; `next` says where
+   });
+  };
+  // A corrupt tail stops a walk at the last good record; `next` says where.
+  bool clean = walk_records(bytes).ok();
+  if (inflight_) {
+    std::lock_guard<std::mutex> lock(commit_mu_);
+    if (!commit_done_) overlapped_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // While the pass before is still committing, this pass could only wait: it takes what is
+  // appended meanwhile instead (up to one read's worth of bytes), so those records ride this
+  // pass rather than the one after it, a whole commit later.
+  if (clean && inflight_ && options_.overlap_passes) {
+    size_t taken = bytes.size();
+    while (taken < options_.max_read_bytes) {
+      {
+        std::unique_lock<std::mutex> lock(commit_mu_);
+        if (commit_done_) break;
+        if (next >= src->log->log_end_offset()) {
+          // Nothing new yet: wake on the commit's end, or look again shortly for new records.
+          commit_cv_.wait_for(lock, std::chrono::microseconds(250), [&] { return commit_done_; });
+          continue;
+        }
+      }
+      log::ReadResult more = src->log->Read(next, options_.max_read_bytes - taken);
+      if (more.error != log::LogError::kNone || more.slices.empty()) break;
+      std::string& extra = job->extra_bytes.emplace_back();
+      if (!more.CopyTo(&extra).ok()) break;
+      taken += extra.size();
+      skip_below = next;
+      const int64_t before = next;
+      clean = walk_records(extra).ok();
+      if (!clean || next == before) break;
+    }
+  }
   if (next == from) {
     read_buffer_.swap(job->bytes);
     return false;
@@ -338,10 +373,6 @@ bool PipelineRunner::Pass(Source* src) {
   // This pass was read and processed while the pass before committed. Its log writes start
   // only once that pass is finished: decided (then its state generation is committed), or
   // aborted (then this pass, built over its state, is dropped and both are read again).
-  if (inflight_) {
-    std::lock_guard<std::mutex> lock(commit_mu_);
-    if (!commit_done_) overlapped_.fetch_add(1, std::memory_order_relaxed);
-  }
   FinishInFlight(&aborted);
   job->wait_us = WallClockUs() - job->processed_us;
   if (aborted) {
@@ -479,6 +510,8 @@ void PipelineRunner::TracePass(const PassJob& job, int64_t end_us) {
   // The records' append times (ms) as runs "time:count": with the pass's commit time they give
   // every record's latency (bench/trace_passes.py).
   const std::vector<int64_t>& append_times = job.append_times;
+  size_t read_bytes = job.bytes.size();
+  for (const std::string& extra : job.extra_bytes) read_bytes += extra.size();
   std::string appends;
   for (size_t i = 0; i < append_times.size();) {
     size_t j = i;
@@ -502,7 +535,7 @@ void PipelineRunner::TracePass(const PassJob& job, int64_t end_us) {
       static_cast<long long>(job.committed_us - job.processed_us), static_cast<long long>(job.wait_us),
       static_cast<long long>(job.round_a_us), static_cast<long long>(job.round_b_us),
       static_cast<long long>(job.markers_us), static_cast<long long>(end_us - job.committed_us),
-      static_cast<long long>(job.committed_us), job.bytes.size(), job.out.size(), job.partitions, appends.c_str());
+      static_cast<long long>(job.committed_us), read_bytes, job.out.size(), job.partitions, appends.c_str());
 }
 
 Status PipelineRunner::CommitFrozenState() {

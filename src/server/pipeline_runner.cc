@@ -268,8 +268,7 @@ bool PipelineRunner::Pass(Source* src) {
   job->start_us = start_us;
   job->bytes.swap(read_buffer_);
   std::string& bytes = job->bytes;
-  bytes.clear();
-  if (!rr.CopyTo(&bytes).ok()) {
+  if (!rr.ReadInto(&bytes).ok()) {  // no zero fill of the kept buffer first
     read_buffer_.swap(job->bytes);
     return false;
   }

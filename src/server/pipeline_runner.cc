@@ -289,46 +289,46 @@ bool PipelineRunner::Pass(Source* src) {
   popts.max_depth = options_.max_json_depth;
   int64_t skip_below = from;
   auto walk_records = [&](const std::string& buffer) {
-   return log::ForEachBatch(buffer, true, [&](const log::RecordBatchView& batch) -> Status {
-    if (batch.is_control()) {
-      next = std::max(next, batch.last_offset() + 1);
-      return Status::Ok();
-    }
-    return batch.ForEachRecord([&](const log::Record& rec) -> Status {
-      if (rec.offset < skip_below) return Status::Ok();
-      next = rec.offset + 1;
-      append_times.push_back(rec.timestamp);
-      processed_.fetch_add(1, std::memory_order_relaxed);
-      if (!rec.value) return Status::Ok();  // a tombstone is not an exchange
-      exchanges.clear();
-      Status s;
-      if (!HeaderValue(rec, kDecodedHeader).empty()) {
-        // Ingest stored this as AppendJson text: the compact parser reads it in one walk (no
-        // simdjson tape and tree conversion); what it declines goes to ParseInto, which says why.
-        json::Value v;
-        if (!json::ParseCompactInto(*rec.value, &arena, &v, popts.max_depth)) {
-          s = json::ParseInto(*rec.value, &arena, &v, popts);
-        }
-        if (s.ok()) exchanges.push_back(v);
-      } else {
-        std::string_view format = HeaderValue(rec, kFormatHeader);
-        s = pipeline::DecodeBytes(*rec.value, format.empty() ? "detect" : format, dopts, &arena, &exchanges);
-      }
-      if (!s.ok()) {
-        pipeline::DeadLetter dl;
-        dl.stage = "decode";
-        dl.error = &s;
-        dl.raw_text = *rec.value;
-        dl.format = HeaderValue(rec, kFormatHeader);
-        dl.timestamp_ms = rec.timestamp;
-        out.push_back(pipeline::MakeDeadLetter(dl, processor_->options().dead_letter_topic));
-        stats.dead_letters++;
+    return log::ForEachBatch(buffer, true, [&](const log::RecordBatchView& batch) -> Status {
+      if (batch.is_control()) {
+        next = std::max(next, batch.last_offset() + 1);
         return Status::Ok();
       }
-      for (const json::Value& x : exchanges) processor_->Process(x, &arena, &out, &stats);
-      return Status::Ok();
+      return batch.ForEachRecord([&](const log::Record& rec) -> Status {
+        if (rec.offset < skip_below) return Status::Ok();
+        next = rec.offset + 1;
+        append_times.push_back(rec.timestamp);
+        processed_.fetch_add(1, std::memory_order_relaxed);
+        if (!rec.value) return Status::Ok();  // a tombstone is not an exchange
+        exchanges.clear();
+        Status s;
+        if (!HeaderValue(rec, kDecodedHeader).empty()) {
+          // Ingest stored this as AppendJson text: the compact parser reads it in one walk (no
+          // simdjson tape and tree conversion); what it declines goes to ParseInto, which says why.
+          json::Value v;
+          if (!json::ParseCompactInto(*rec.value, &arena, &v, popts.max_depth)) {
+            s = json::ParseInto(*rec.value, &arena, &v, popts);
+          }
+          if (s.ok()) exchanges.push_back(v);
+        } else {
+          std::string_view format = HeaderValue(rec, kFormatHeader);
+          s = pipeline::DecodeBytes(*rec.value, format.empty() ? "detect" : format, dopts, &arena, &exchanges);
+        }
+        if (!s.ok()) {
+          pipeline::DeadLetter dl;
+          dl.stage = "decode";
+          dl.error = &s;
+          dl.raw_text = *rec.value;
+          dl.format = HeaderValue(rec, kFormatHeader);
+          dl.timestamp_ms = rec.timestamp;
+          out.push_back(pipeline::MakeDeadLetter(dl, processor_->options().dead_letter_topic));
+          stats.dead_letters++;
+          return Status::Ok();
+        }
+        for (const json::Value& x : exchanges) processor_->Process(x, &arena, &out, &stats);
+        return Status::Ok();
+      });
     });
-   });
   };
   // A corrupt tail stops a walk at the last good record; `next` says where.
   bool clean = walk_records(bytes).ok();

@@ -248,7 +248,8 @@ class CompactParser {
   // JSON's number grammar; the value as simdjson gives it: integers of up to 18 digits exactly
   // (so "-0" is 0, as simdjson's int64 path makes it), everything else the correctly rounded
   // double of the literal (which is what simdjson's int64/uint64 conversion, its double parser
-  // and ParseInto's widening of longer integers all give).
+  // and ParseInto's widening of longer integers, and of negative ones of 19 digits below
+  // -2^63, all give).
   bool ParseNumber(Value* out) {
     const char* start = p_;
     const char* q = p_;
@@ -279,12 +280,6 @@ class CompactParser {
       if (*q == '+' || *q == '-') ++q;
       if (!(*q >= '0' && *q <= '9')) return false;
       while (*q >= '0' && *q <= '9') ++q;
-    }
-    if (integer && negative && n_int == 19) {
-      // simdjson refuses those below -2^63 and ParseInto widens only 20 digits or more.
-      uint64_t v = 0;
-      for (const char* d = digits; d < q; ++d) v = v * 10 + static_cast<uint64_t>(*d - '0');
-      if (v > (uint64_t{1} << 63)) return false;
     }
     if (integer && n_int <= 18) {
       int64_t v = 0;

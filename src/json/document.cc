@@ -105,8 +105,11 @@ class TreeConverter {
 };
 
 // simdjson refuses integer literals beyond 64 bits, which JSON.parse reads as doubles
-// (e.g. 18446744073709552000). On a number error, such literals get a ".0" and the text is
-// parsed again: the rare slow path costs one copy, the common path nothing.
+// (e.g. 18446744073709552000, or -9914777326966786000, below -2^63, which AppendJson writes for
+// -9.914777326966786e18). On a number error, such literals get a ".0" and the text is parsed
+// again: the rare slow path costs one copy, the common path nothing. Widened are integers of 20
+// digits or more and negative ones of 19 (all of which are below -10^18, so the ".0" gives the
+// same correctly rounded double simdjson's int64 path would); digits of an exponent are not.
 bool WidenLongIntegers(std::string_view text, std::string* out) {
   bool changed = false;
   bool in_string = false;
@@ -129,7 +132,12 @@ bool WidenLongIntegers(std::string_view text, std::string* out) {
     while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
     out->append(text, i, j - i);
     bool plain = j >= text.size() || (text[j] != '.' && text[j] != 'e' && text[j] != 'E');
-    if (plain && j - i >= 20) {
+    // A sign belongs to the number unless it follows an exponent's 'e' ("1e-...").
+    const bool negative = i > 0 && text[i - 1] == '-';
+    const bool exponent = i > 0 && (text[i - 1] == '-' || text[i - 1] == '+') && i > 1 &&
+                          (text[i - 2] == 'e' || text[i - 2] == 'E');
+    const size_t digits = j - i;
+    if (plain && !exponent && (digits >= 20 || (negative && digits == 19))) {
       out->append(".0");
       changed = true;
     }

@@ -225,6 +225,29 @@ TEST_F(ServeTest, BadInputIsRejectedClearlyAndTheServerKeepsServing) {
   EXPECT_EQ(server_->Stop(), 0);
 }
 
+// A number ingest accepts in any spelling reaches the pipeline in AppendJson's: -9.914777326966786e18
+// is stored as -9914777326966786000, a negative integer of 19 digits below -2^63 that simdjson
+// alone refuses. The pipeline reads it as the double JSON.parse gives (it was dead-lettered).
+TEST_F(ServeTest, NumbersIngestStoresAreReadBackByThePipeline) {
+  StartServer();
+  std::string body = OrderExchange("ex-big", "o-big");
+  const std::string price = R"("price":12.5)";
+  ASSERT_NE(body.find(price), std::string::npos);
+  body.replace(body.find(price), price.size(), R"("price":-9.914777326966786e18)");
+  ClientResponse r = Post(body);
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.body, R"({"accepted":1,"rejected":[]})");
+  std::vector<KafkaMessage> events = WaitFor(server_->kafka_port(), "shop.order.placed", 1);
+  ASSERT_EQ(events.size(), 1u) << server_->log();
+  EXPECT_EQ(events[0].payload,
+            R"({"orderId":"o-big","customer":"c-1","items":1,"total":-19829554653933572000,"currency":"EUR"})");
+  std::vector<KafkaMessage> raw = Consume(server_->kafka_port(), "api-logs");
+  ASSERT_EQ(raw.size(), 1u);
+  EXPECT_NE(raw[0].payload.find("-9914777326966786000"), std::string::npos) << raw[0].payload;
+  EXPECT_EQ(Consume(server_->kafka_port(), "eventception.dlq").size(), 0u);
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
 TEST_F(ServeTest, ExpressionErrorsBecomeDeadLettersThatCanBeReplayedAndPurged) {
   StartServer();
   // No customer and no items: `subject` and the large-order `when` fail on missing fields.

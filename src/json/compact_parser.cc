@@ -17,6 +17,8 @@ namespace {
 // NULs after the copied text (see CompactParser).
 constexpr size_t kPadding = 16;
 
+constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
 // Deeper documents go to ParseInto, whose limits (ours and simdjson's own) then decide.
 constexpr uint32_t kDepthLimit = 256;
 
@@ -36,43 +38,54 @@ class CompactParser {
   }
 
   bool Run(Value* out) {
-    if (!ParseValue(0, out)) return false;
+    const Value v = ParseValue(0);
+    if (failed_) return false;
     SkipSpace();
+    *out = v;
     return p_ == end_;
   }
 
  private:
   void SkipSpace() {
+    // Stored records are compact: one compare says there is nothing to skip.
+    if (static_cast<unsigned char>(*p_) > ' ') [[likely]] return;
     while (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t') ++p_;
   }
 
-  bool ParseValue(uint32_t depth, Value* out) {
+  // Values are returned (in registers: Value is 16 trivially copyable bytes) and failure is
+  // `failed_`: with a `Value*` out-parameter the callee's field-by-field stores were read back
+  // by the caller as one 16-byte load, a store-forwarding stall per value that perf put at
+  // about half of this parser's time.
+  Value Fail() {
+    failed_ = true;
+    return Value();
+  }
+
+  Value ParseValue(uint32_t depth) {
     SkipSpace();
     switch (*p_) {
-      case '{': return ParseObject(depth, out);
-      case '[': return ParseArray(depth, out);
+      case '{': return ParseObject(depth);
+      case '[': return ParseArray(depth);
       case '"': {
         std::string_view s;
-        if (!ParseString(&s)) return false;
-        *out = Value::StringRef(s);
-        return true;
+        if (!ParseString(&s)) return Fail();
+        return Value::StringRef(s);
       }
-      case 't': return Literal("true", Value::Bool(true), out);
-      case 'f': return Literal("false", Value::Bool(false), out);
-      case 'n': return Literal("null", Value::Null(), out);
-      default: return ParseNumber(out);
+      case 't': return Literal("true", Value::Bool(true));
+      case 'f': return Literal("false", Value::Bool(false));
+      case 'n': return Literal("null", Value::Null());
+      default: return ParseNumber();
     }
   }
 
-  bool Literal(std::string_view word, Value v, Value* out) {
-    if (static_cast<size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0) return false;
+  Value Literal(std::string_view word, Value v) {
+    if (static_cast<size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0) return Fail();
     p_ += word.size();
-    *out = v;
-    return true;
+    return v;
   }
 
-  bool ParseObject(uint32_t depth, Value* out) {
-    if (depth >= max_depth_) return false;
+  Value ParseObject(uint32_t depth) {
+    if (depth >= max_depth_) return Fail();
     ++p_;  // '{'
     std::vector<Member>& members = stacks_.members;
     const size_t base = members.size();
@@ -82,34 +95,38 @@ class CompactParser {
     } else {
       while (true) {
         SkipSpace();
-        if (*p_ != '"') return false;
+        if (*p_ != '"') return Fail();
         std::string_view key;
-        if (!ParseString(&key)) return false;
+        if (!ParseString(&key)) return Fail();
         SkipSpace();
-        if (*p_ != ':') return false;
+        if (*p_ != ':') return Fail();
         ++p_;
-        Value v;
-        if (!ParseValue(depth + 1, &v)) return false;
-        members.push_back(Member{key, v});
+        const Value v = ParseValue(depth + 1);
+        if (failed_) return Value();
+        // Field by field from registers (a Member temporary was copied as 16-byte loads of
+        // 8-byte stores: the stall above again).
+        Member& m = members.emplace_back();
+        m.key = key;
+        m.value = v;
         SkipSpace();
         if (*p_ == ',') {
           ++p_;
           continue;
         }
-        if (*p_ != '}') return false;
+        if (*p_ != '}') return Fail();
         ++p_;
         break;
       }
     }
     // As TreeConverter: keys live in the arena already; duplicates are merged by the builder.
-    *out = builder_.Object(std::span<const Member>(members.data() + base, members.size() - base),
-                           /*keys_stable=*/true);
+    const Value out = builder_.Object(std::span<const Member>(members.data() + base, members.size() - base),
+                                      /*keys_stable=*/true);
     members.resize(base);
-    return true;
+    return out;
   }
 
-  bool ParseArray(uint32_t depth, Value* out) {
-    if (depth >= max_depth_) return false;
+  Value ParseArray(uint32_t depth) {
+    if (depth >= max_depth_) return Fail();
     ++p_;  // '['
     std::vector<Value>& values = stacks_.values;
     const size_t base = values.size();
@@ -118,22 +135,22 @@ class CompactParser {
       ++p_;
     } else {
       while (true) {
-        Value v;
-        if (!ParseValue(depth + 1, &v)) return false;
+        const Value v = ParseValue(depth + 1);
+        if (failed_) return Value();
         values.push_back(v);
         SkipSpace();
         if (*p_ == ',') {
           ++p_;
           continue;
         }
-        if (*p_ != ']') return false;
+        if (*p_ != ']') return Fail();
         ++p_;
         break;
       }
     }
-    *out = builder_.Array(std::span<const Value>(values.data() + base, values.size() - base));
+    const Value out = builder_.Array(std::span<const Value>(values.data() + base, values.size() - base));
     values.resize(base);
-    return true;
+    return out;
   }
 
   static int Hex(char c) {
@@ -250,7 +267,7 @@ class CompactParser {
   // double of the literal (which is what simdjson's int64/uint64 conversion, its double parser
   // and ParseInto's widening of longer integers, and of negative ones of 19 digits below
   // -2^63, all give).
-  bool ParseNumber(Value* out) {
+  Value ParseNumber() {
     const char* start = p_;
     const char* q = p_;
     bool negative = false;
@@ -264,35 +281,54 @@ class CompactParser {
     } else if (*q >= '1' && *q <= '9') {
       while (*q >= '0' && *q <= '9') ++q;
     } else {
-      return false;
+      return Fail();
     }
     const size_t n_int = static_cast<size_t>(q - digits);
     bool integer = true;
+    const char* fraction = nullptr;  // its digits, when there is a fraction
+    const char* fraction_end = nullptr;
+    bool exponent = false;
     if (*q == '.') {
       integer = false;
       ++q;
-      if (!(*q >= '0' && *q <= '9')) return false;
+      if (!(*q >= '0' && *q <= '9')) return Fail();
+      fraction = q;
       while (*q >= '0' && *q <= '9') ++q;
+      fraction_end = q;
     }
     if (*q == 'e' || *q == 'E') {
       integer = false;
+      exponent = true;
       ++q;
       if (*q == '+' || *q == '-') ++q;
-      if (!(*q >= '0' && *q <= '9')) return false;
+      if (!(*q >= '0' && *q <= '9')) return Fail();
       while (*q >= '0' && *q <= '9') ++q;
     }
+    Value out;
     if (integer && n_int <= 18) {
       int64_t v = 0;
       for (const char* d = digits; d < q; ++d) v = v * 10 + (*d - '0');
-      *out = Value::Number(static_cast<double>(negative ? -v : v));
+      out = Value::Number(static_cast<double>(negative ? -v : v));
+    } else if (const int64_t frac = fraction_end - fraction; fraction != nullptr && !exponent &&
+               n_int + static_cast<size_t>(frac) <= 15) {
+      // A decimal of at most 15 digits without exponent (12.9, 620.0): its digits n are an
+      // exact double (< 2^53), and so is 10^k for k <= 15, so the correctly rounded n / 10^k
+      // is the correctly rounded value of the literal, which from_chars gives (Clinger's
+      // fast path). "-0.0" is -0.0 either way.
+      int64_t n = 0;
+      for (const char* d = digits; d < q; ++d) {
+        if (*d != '.') n = n * 10 + (*d - '0');
+      }
+      const double v = static_cast<double>(n) / kPow10[frac];
+      out = Value::Number(negative ? -v : v);
     } else {
       double d = 0;
       const std::from_chars_result r = std::from_chars(start, q, d);
-      if (r.ec != std::errc() || r.ptr != q) return false;  // out of range: ParseInto decides
-      *out = Value::Number(d);
+      if (r.ec != std::errc() || r.ptr != q) return Fail();  // out of range: ParseInto decides
+      out = Value::Number(d);
     }
     p_ = const_cast<char*>(q);
-    return true;
+    return out;
   }
 
   struct Scratch {
@@ -310,6 +346,7 @@ class CompactParser {
   char* copy_ = nullptr;
   char* p_ = nullptr;
   const char* end_ = nullptr;
+  bool failed_ = false;
 };
 
 }  // namespace

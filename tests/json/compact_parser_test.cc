@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <iterator>
 #include <cstdint>
@@ -129,6 +130,35 @@ TEST(CompactParserTest, NegativeIntegersBelowInt64AreDoubles) {
   EXPECT_EQ(v.array()[0].number(), -9.914777326966786e18);
   EXPECT_EQ(v.array()[1].number(), 0.0);
   EXPECT_EQ(v.array()[2].number(), 20.0);
+}
+
+// Decimals of up to 15 digits take a fast path (digits / 10^k): the value must be from_chars's
+// (and ParseInto's) bit for bit, at the edges of the path too.
+TEST(CompactParserTest, ShortDecimalsAreCorrectlyRounded) {
+  for (const char* d : {"12.9", "-12.9", "620.0", "0.1", "0.3", "-0.0", "0.000000000000001", "99999999999999.9",
+                        "999999999999999.9", "9007199254740.993", "123456789012.345", "1.0000000000000002",
+                        "4.35", "0.07", "-1.5e2", "2.675", "1.005"}) {
+    ExpectSame(d);
+  }
+  std::mt19937_64 rng(20261128);
+  for (int i = 0; i < 20000; ++i) {
+    const int digits = 1 + static_cast<int>(rng() % 17);
+    const int frac = 1 + static_cast<int>(rng() % digits);
+    std::string text = (rng() & 1) ? "-" : "";
+    std::string ds;
+    for (int k = 0; k < digits; ++k) ds += static_cast<char>('0' + rng() % 10);
+    std::string int_part = ds.substr(0, digits - frac);
+    // No leading zeros (JSON): "007" -> "7", "000" -> "0".
+    int_part = int_part.empty() ? "0" : int_part.substr(std::min(int_part.find_first_not_of('0'), int_part.size() - 1));
+    text += int_part + "." + ds.substr(digits - frac);
+    double want = 0;
+    std::from_chars(text.data(), text.data() + text.size(), want);
+    Arena arena;
+    Value v;
+    ASSERT_TRUE(ParseCompactInto(text, &arena, &v, 64)) << text;
+    ASSERT_EQ(std::bit_cast<uint64_t>(v.number()), std::bit_cast<uint64_t>(want)) << text;
+    ExpectSame(text);
+  }
 }
 
 TEST(CompactParserTest, DeclinesWhatItIsNotSureOf) {

@@ -198,6 +198,10 @@ class PipelineRunner {
   // it is while a pass of it is in flight and RefreshSources adds others.
   std::deque<Source> sources_;
   std::string read_buffer_;      // a spare read buffer (under pass_mu_), reused by the next pass
+  // The first block of the next pass's arena: what the last pass took (Pass explains).
+  static constexpr size_t kMinPassArenaBytes = 256 << 10;
+  static constexpr size_t kMaxPassArenaBytes = 32 << 20;
+  size_t arena_block_bytes_ = kMinPassArenaBytes;
   int64_t last_pass_end_us_ = 0; // under pass_mu_: when the last pass ended (trace)
   // The pass in flight (under pass_mu_); the committer owns its contents from HandOff until it
   // sets commit_done_ (under commit_mu_).

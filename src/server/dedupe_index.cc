@@ -47,6 +47,36 @@ std::string PositionKey(const std::string& topic, int32_t partition) {
 }
 rocksdb::Slice AsSlice(std::string_view s) { return {s.data(), s.size()}; }
 
+uint64_t LoadBeWord(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
+
+// Orders `idx` (indices into `keys`) by their keys' bytes, as RocksDB's bytewise comparator
+// does (17 bytes: two big-endian words and the last byte compare as the bytes do).
+void SortFresh(const std::vector<DedupeKey>& keys, std::vector<size_t>* idx) {
+  struct Item {
+    uint64_t hi, lo;
+    uint32_t last;
+    uint32_t index;
+  };
+  static_assert(DedupeKey::kSize == 17);
+  thread_local std::vector<Item> items;
+  items.clear();
+  items.reserve(idx->size());
+  for (size_t i : *idx) {
+    const char* b = keys[i].bytes.data();
+    items.push_back({LoadBeWord(b), LoadBeWord(b + 8), static_cast<unsigned char>(b[16]), static_cast<uint32_t>(i)});
+  }
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    if (a.hi != b.hi) return a.hi < b.hi;
+    if (a.lo != b.lo) return a.lo < b.lo;
+    return a.last < b.last;
+  });
+  for (size_t j = 0; j < items.size(); ++j) (*idx)[j] = items[j].index;
+}
+
 // Drops id entries older than the window as of the indexer's last round. The lookup checks the
 // time too, so an entry the filter has not reached yet is never taken for a duplicate; the
 // filter only bounds the index's size. Called from RocksDB's compaction threads.
@@ -169,14 +199,21 @@ std::vector<bool> DedupeIndex::Claim(const std::vector<std::string_view>& ids, i
   }
   if (fresh.empty()) return dup;
   // 2. Indexed within the window: one batched lookup (one superversion, the memtable and file
-  // bloom filters probed for all keys together) instead of a Get per id.
-  std::vector<rocksdb::Slice> slices;
-  slices.reserve(fresh.size());
+  // bloom filters probed for all keys together) instead of a Get per id. The keys go in sorted,
+  // so RocksDB need not sort them itself: its sort compares through the virtual comparator
+  // (about a third of MultiGet in perf); here a key is two big-endian words and a byte.
+  SortFresh(keys, &fresh);
+  // The lookup's arrays are kept per thread (a request's thousand PinnableSlices were ~80 KB
+  // allocated and freed each time); every value is Reset after use, so no block stays pinned.
+  thread_local std::vector<rocksdb::Slice> slices;
+  thread_local std::vector<rocksdb::PinnableSlice> values;
+  thread_local std::vector<rocksdb::Status> statuses;
+  slices.clear();
   for (size_t i : fresh) slices.push_back(AsSlice(keys[i].view()));
-  std::vector<rocksdb::PinnableSlice> values(fresh.size());
-  std::vector<rocksdb::Status> statuses(fresh.size());
+  if (values.size() < fresh.size()) values.resize(fresh.size());
+  statuses.assign(fresh.size(), rocksdb::Status());
   db_->db->MultiGet(rocksdb::ReadOptions(), db_->db->DefaultColumnFamily(), slices.size(), slices.data(),
-                    values.data(), statuses.data());
+                    values.data(), statuses.data(), /*sorted_input=*/true);
   for (size_t j = 0; j < fresh.size(); ++j) {
     // A read error counts as unknown: accepting a rare duplicate beats refusing an exchange.
     if (statuses[j].ok() &&
@@ -184,6 +221,12 @@ std::vector<bool> DedupeIndex::Claim(const std::vector<std::string_view>& ids, i
       dup[fresh[j]] = true;
       pending_.erase(keys[fresh[j]]);
     }
+    values[j].Reset();
+  }
+  if (values.size() > 65536) {  // after a huge request
+    std::vector<rocksdb::PinnableSlice>().swap(values);
+    std::vector<rocksdb::Slice>().swap(slices);
+    std::vector<rocksdb::Status>().swap(statuses);
   }
   return dup;
 }

@@ -156,9 +156,15 @@ size_t IngestBatch::Add(const json::Value& exchange, std::string_view json) {
   return e.value_size;
 }
 
+size_t IngestBatch::AddWritten(size_t value_at, size_t id_at, size_t id_size) {
+  Entry e{id_at, id_size, value_at, bytes_.size() - value_at};
+  entries_.push_back(e);
+  return e.value_size;
+}
+
 void IngestBatch::Truncate(size_t n) {
   if (n >= entries_.size()) return;
-  bytes_.resize(entries_[n].key_at);
+  bytes_.resize(std::min(entries_[n].key_at, entries_[n].value_at));  // a written entry's key is in its value
   entries_.resize(n);
 }
 
@@ -234,13 +240,16 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
     if (!r.parsed) {
       if (fast) {
         if (!text_decoder) text_decoder.emplace(dopts);
-        texts.clear();
+        // Written straight into the batch (Decode leaves the buffer as it was when it declines).
+        std::string* out = accepted->write_buffer();
+        const size_t at = out->size();
         size_t id_at = 0, id_size = 0;
-        if (text_decoder->Decode(r.text, &texts, &id_at, &id_size)) {
-          if (texts.size() > options.max_record_bytes) {
+        if (text_decoder->Decode(r.text, out, &id_at, &id_size)) {
+          if (out->size() - at > options.max_record_bytes) {
+            accepted->DropWritten(at);
             too_big(r.index);
           } else {
-            accepted->Add(std::string_view(texts).substr(id_at, id_size), texts);
+            accepted->AddWritten(at, id_at, id_size);
           }
           continue;
         }
@@ -386,7 +395,11 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
     return HttpResponse::Error(400, "unknown_format", s.message());
   }
   Arena arena(64 << 10);
-  std::vector<RawRecord> records;
+  // Kept per thread like the batch below (a 1000-line request's records are ~80 KB).
+  thread_local std::vector<RawRecord> records_buffer;
+  std::vector<RawRecord>& records = records_buffer;
+  records.clear();
+  if (records.capacity() > (1u << 16)) std::vector<RawRecord>().swap(records);  // after a huge request
   BodyShape shape;
   SplitOptions split{options_.max_record_bytes, options_.max_json_depth, /*defer_parse=*/true};
   if (Status s = SplitBody(req.body, req.Header("content-type"), split, &arena, &records, &shape);

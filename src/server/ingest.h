@@ -94,6 +94,12 @@ class IngestBatch {
   size_t Add(std::string_view id, std::string_view json);
   // As Add, with the exchange's JSON already written (`json` = json::AppendJson of it).
   size_t Add(const json::Value& exchange, std::string_view json);
+  // For a JSON written straight into the batch (no copy): the buffer to append it to, then
+  // AddWritten with where it started (the buffer's size before) and where its id lies in the
+  // buffer (the key is that span of the JSON, not a copy of it), or DropWritten to discard it.
+  std::string* write_buffer() { return &bytes_; }
+  size_t AddWritten(size_t value_at, size_t id_at, size_t id_size);
+  void DropWritten(size_t value_at) { bytes_.resize(value_at); }
   // Drops the entries from `n` on (their bytes too).
   void Truncate(size_t n);
   // Drops every entry i with drop[i] (the bytes stay until Clear).

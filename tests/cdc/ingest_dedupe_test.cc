@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <random>
 
 #include "../log/test_util.h"
 #include "log/log_manager.h"
@@ -60,6 +62,50 @@ TEST(IngestDedupe, ClaimsDuplicatesAndReleases) {
   index->Release({"a"}, /*stored=*/true, now);
   index->Release({"b"}, /*stored=*/false, now);  // the append failed: a retry is accepted
   EXPECT_EQ(index->Claim({"a", "b"}, now), (std::vector<bool>{true, false}));
+}
+
+// Claim looks the new ids up in RocksDB in key order (it sorts them itself): every answer must
+// still land on its own id, whatever the request's order, key form and mix of indexed ids.
+TEST(IngestDedupe, ALargeShuffledClaimAnswersEachIdItself) {
+  TempDir dir;
+  auto logs = OpenLogs(dir.path() + "/log");
+  auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+  const int64_t now = 1'800'000'000'000;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 1200; ++i) {
+    const std::string h = Sha256Hex128("id-" + std::to_string(i));
+    switch (i % 4) {
+      case 0: ids.push_back(h); break;        // 'x': 32 hex digits
+      case 1: ids.push_back("x" + h); break;  // 's': ingest's own ids
+      case 2:                                 // 'u': a UUID
+        ids.push_back(h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
+                      h.substr(20, 12));
+        break;
+      default: ids.push_back("order-" + std::to_string(i)); break;  // 'h': hashed
+    }
+  }
+  // Every third id is in the raw topic already (indexed), in two appends.
+  std::vector<std::string> old_a, old_b;
+  for (size_t i = 0; i < ids.size(); i += 3) (i % 2 ? old_a : old_b).push_back(ids[i]);
+  AppendRaw(logs.get(), 0, old_a, now - 1000);
+  AppendRaw(logs.get(), 1, old_b, now - 1000);
+  ASSERT_TRUE(index->IndexTail(now).ok());
+  std::vector<size_t> order(ids.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::mt19937 rng(7);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<std::string_view> request;
+  std::vector<bool> want;
+  for (size_t i : order) {
+    request.push_back(ids[i]);
+    want.push_back(i % 3 == 0);
+  }
+  request.push_back(ids[order[5]]);  // a repeat within the call
+  want.push_back(true);
+  EXPECT_EQ(index->Claim(request, now), want);
+  // The new ones are claimed now: all of them are duplicates while in flight.
+  std::vector<bool> all(request.size(), true);
+  EXPECT_EQ(index->Claim(request, now), all);
 }
 
 TEST(IngestDedupe, KnowsEveryIdInTheRawTopicAfterARestart) {

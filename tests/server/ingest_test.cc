@@ -273,6 +273,61 @@ TEST(IngestBatchTest, KeepsKeysAndValuesThroughTruncateDropAndClear) {
   EXPECT_TRUE(batch.empty());
 }
 
+// The fast path writes an exchange straight into the batch, its key a span of its own JSON:
+// truncating, dropping and adding after it keep every key and value intact.
+TEST(IngestBatchTest, WrittenEntriesKeepTheirKeyInsideTheirValue) {
+  IngestBatch batch;
+  auto write = [&](const std::string& id, const std::string& rest) {
+    std::string* out = batch.write_buffer();
+    const size_t at = out->size();
+    out->append("{\"id\":\"");
+    const size_t id_at = out->size();
+    out->append(id);
+    out->append("\"" + rest + "}");
+    return batch.AddWritten(at, id_at, id.size());
+  };
+  const std::string v0 = "{\"id\":\"xa\",\"n\":0}";
+  EXPECT_EQ(write("xa", ",\"n\":0"), v0.size());
+  EXPECT_EQ(batch.Add("kb", "{\"n\":1}"), 7u);
+  write("xc", ",\"n\":2");
+  const size_t before_xd = batch.write_buffer()->size();
+  write("xd", ",\"n\":3");
+  ASSERT_EQ(batch.size(), 4u);
+  EXPECT_EQ(batch.key(0), "xa");
+  EXPECT_EQ(batch.value(0), v0);
+  EXPECT_EQ(batch.key(1), "kb");
+  EXPECT_EQ(batch.value(1), "{\"n\":1}");
+  EXPECT_EQ(batch.key(3), "xd");
+  // A written JSON that is not added (too large) leaves nothing behind.
+  const size_t at = batch.write_buffer()->size();
+  batch.write_buffer()->append("{\"id\":\"junk\"}");
+  batch.DropWritten(at);
+  EXPECT_EQ(batch.write_buffer()->size(), at);
+  batch.Truncate(3);  // drops xd: its bytes start at its value, before its key
+  EXPECT_EQ(batch.write_buffer()->size(), before_xd);
+  write("xe", ",\"n\":4");
+  ASSERT_EQ(batch.size(), 4u);
+  EXPECT_EQ(batch.key(3), "xe");
+  EXPECT_EQ(batch.value(3), "{\"id\":\"xe\",\"n\":4}");
+  EXPECT_EQ(batch.value(2), "{\"id\":\"xc\",\"n\":2}");
+  batch.Drop({false, true, false, false});
+  ASSERT_EQ(batch.size(), 3u);
+  EXPECT_EQ(batch.key(0), "xa");
+  EXPECT_EQ(batch.key(1), "xc");
+  EXPECT_EQ(batch.key(2), "xe");
+  Result<std::string> built = BuildBatches(batch, 7);
+  ASSERT_TRUE(built.ok());
+  std::vector<std::string> keys;
+  ASSERT_TRUE(log::ForEachBatch(*built, true, [&](const log::RecordBatchView& v) {
+                return v.ForEachRecord([&](const log::Record& r) {
+                  keys.emplace_back(*r.key);
+                  EXPECT_EQ(*r.value, batch.value(keys.size() - 1));
+                  return Status::Ok();
+                });
+              }).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"xa", "xc", "xe"}));
+}
+
 }  // namespace
 }  // namespace ec::server
 

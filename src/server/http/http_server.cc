@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -315,10 +316,13 @@ class HttpServer::Impl {
   beast::error_code ReadBody(FdStream& stream, beast::flat_buffer& buffer,
                              bhttp::request_parser<bhttp::string_body>& parser, std::string* body) {
     beast::error_code ec;
-    body->clear();
-    if (parser.is_done()) return ec;  // no body
+    if (parser.is_done()) {  // no body
+      body->clear();
+      return ec;
+    }
     boost::optional<uint64_t> length = parser.content_length();
     if (!length || parser.chunked()) {
+      body->clear();
       bhttp::read(stream, buffer, parser, ec);
       if (!ec) body->swap(parser.get().body());
       return ec;
@@ -326,6 +330,9 @@ class HttpServer::Impl {
     if (*length > options_.max_body_bytes) return bhttp::error::body_limit;
     const size_t n = static_cast<size_t>(*length);
     if (body->capacity() > 4 * n + (1u << 20)) std::string().swap(*body);  // don't hold a huge one
+    // Only bytes beyond the buffer's last size are zero-filled (resize's fill); a shorter body
+    // just shrinks it. Every byte of [0, n) is read over below.
+    body->resize(std::max(n, body->size()));
     body->resize(n);
     size_t got = std::min(n, buffer.size());
     std::memcpy(body->data(), buffer.data().data(), got);

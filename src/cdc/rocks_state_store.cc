@@ -21,6 +21,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -291,6 +292,11 @@ class RocksStateStore final : public StateStore, public PassOverlay {
 
   // The writer thread: writes each job outside mu_, then unpins what it wrote.
   void RunWriter() {
+    // RocksDB's default perf level (kEnableCount) counts every key comparison in a thread-local
+    // perf context: in a memtable insert that was __tls_get_addr and the context's TLS init per
+    // comparison, ~21% of this thread's instructions (callgrind, bench_pass). Nothing reads
+    // those counts, and the level is per thread.
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
     std::unique_lock lock(mu_);
     while (true) {
       writer_cv_.wait(lock, [&] { return stop_ || (writing_ && !job_done_); });

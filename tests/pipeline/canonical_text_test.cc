@@ -160,12 +160,13 @@ TEST(CanonicalTextTest, DeclinesWhatTheTreePathChanges) {
   Declines(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200}})", {"*.x"});
 }
 
-// Strings are scanned eight bytes at a time: an escape, a control or a multi-byte character
-// at every offset of strings of every length up to 24 bytes.
+// Strings are scanned sixteen bytes at a time (eight, then one, near the record's end): an
+// escape, a control or a multi-byte character at every offset of strings of every length up to
+// 40 bytes (three sixteen-byte steps), in the middle of the record and as its last string.
 TEST(CanonicalTextTest, StringsAtEveryOffset) {
   const std::vector<std::string> specials = {"\\\"", "\\n", "\\u0041", "\t", "\x01", "é", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
                                              "\xc3", "\xed\xa0\x80"};
-  for (size_t len = 0; len <= 24; ++len) {
+  for (size_t len = 0; len <= 40; ++len) {
     for (size_t at = 0; at <= len; ++at) {
       for (const std::string& sp : specials) {
         std::string str(len, 'a');

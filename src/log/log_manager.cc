@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <set>
 
 namespace ec::log {
 namespace {
 
 constexpr char kTopicsDir[] = ".topics";
+constexpr char kJournalDir[] = ".journal";
 constexpr char kProducerIdFile[] = ".producer-ids";
 constexpr char kPartitionsKey[] = "ec.partitions=";
 constexpr int64_t kProducerIdBlock = 1000;
@@ -19,6 +22,11 @@ std::string PartitionDir(const std::string& root, const std::string& topic, int3
 }
 
 }  // namespace
+
+bool JournalDefaultFromEnvironment() {
+  const char* j = std::getenv("EC_LOG_JOURNAL");
+  return j != nullptr && j[0] == '1';
+}
 
 Status LogManager::ValidateTopicName(const std::string& name) {
   if (name.empty() || name.size() > 249)
@@ -38,7 +46,9 @@ LogManager::LogManager(LogManagerOptions options)
 Result<std::unique_ptr<LogManager>> LogManager::Open(LogManagerOptions options) {
   if (options.data_dir.empty()) return InvalidArgument("log data directory is not set");
   std::unique_ptr<LogManager> m(new LogManager(std::move(options)));
-  m->flusher_ = std::make_unique<Flusher>(m->options_.flush_interval_ms, m->options_.sync_threads);
+  // With the journal the flusher only releases page cache: one thread is plenty.
+  m->flusher_ = std::make_unique<Flusher>(m->options_.flush_interval_ms,
+                                          m->options_.journal ? 1 : m->options_.sync_threads);
   EC_RETURN_IF_ERROR(m->Load());
   if (m->options_.maintenance_interval_ms > 0)
     m->maintenance_thread_ = std::thread([p = m.get()] {
@@ -60,6 +70,7 @@ LogManager::~LogManager() {
     std::lock_guard l(mu_);
     topics_.clear();  // PartitionLogs close (sync, snapshot) unless someone still holds them
   }
+  journal_.reset();
   flusher_.reset();
 }
 
@@ -110,7 +121,35 @@ Status LogManager::Load() {
     t.config = config;
     EC_RETURN_IF_ERROR(OpenTopicPartitions(kOffsetsTopic, 0, 1, config));
   }
+  if (options_.journal) EC_RETURN_IF_ERROR(RecoverJournal());
   EC_ASSIGN_OR_RETURN(group_offsets_, GroupOffsets::Open(topics_[kOffsetsTopic].logs[0]));
+  return Status::Ok();
+}
+
+Status LogManager::RecoverJournal() {
+  const std::string dir = options_.data_dir + "/" + kJournalDir;
+  std::set<PartitionLog*> touched;
+  auto redo = [&](const std::string& topic, int32_t partition, std::string_view batches,
+                  const std::string& where) -> Status {
+    auto it = topics_.find(topic);
+    // Entries of a topic or partition deleted since (or never made durable) are skipped.
+    if (it == topics_.end() || partition < 0 || partition >= it->second.partitions) return Status::Ok();
+    PartitionLog* log = it->second.logs[static_cast<size_t>(partition)].get();
+    touched.insert(log);
+    return log->Redo(batches, where);
+  };
+  EC_ASSIGN_OR_RETURN(Journal::ReplayResult replay, Journal::Replay(env_, dir, redo));
+  // The redone records become durable in the partitions before the old journal goes.
+  for (PartitionLog* log : touched) EC_RETURN_IF_ERROR(log->SyncFiles());
+  JournalOptions jo;
+  jo.checkpoint_bytes = options_.journal_checkpoint_bytes;
+  jo.checkpoint_ms = options_.journal_checkpoint_ms;
+  jo.flush_interval_ms = options_.flush_interval_ms;
+  jo.preallocate_bytes = options_.preallocate_bytes;
+  EC_ASSIGN_OR_RETURN(journal_, Journal::Start(env_, dir, jo, replay.next_seq, replay.files));
+  for (auto& [name, t] : topics_) {
+    for (auto& log : t.logs) log->SetJournal(journal_.get());
+  }
   return Status::Ok();
 }
 
@@ -122,7 +161,11 @@ Status LogManager::OpenTopicPartitions(const std::string& name, int32_t from, in
                         PartitionLog::Open(env_, PartitionDir(options_.data_dir, name, p), name, p,
                                            config, flusher_.get()));
     log->SetPageCacheWindow(options_.page_cache_window_bytes);
-    log->SetPreallocateBytes(options_.preallocate_bytes);
+    if (journal_) {
+      log->SetJournal(journal_.get());  // partitions opened at Load get it after the replay
+    } else if (!options_.journal) {
+      log->SetPreallocateBytes(options_.preallocate_bytes);
+    }
     t.logs.push_back(std::move(log));
   }
   t.partitions = to;
@@ -168,6 +211,9 @@ Status LogManager::DeleteTopic(const std::string& name) {
     auto it = topics_.find(name);
     if (it == topics_.end()) return NotFound("topic \"" + name + "\" does not exist");
     if (it->second.internal) return InvalidArgument("topic \"" + name + "\" is internal");
+    // With the journal, its entries of this topic must never be replayed into a topic created
+    // later under the same name: a durable tombstone first.
+    if (journal_) EC_RETURN_IF_ERROR(journal_->WriteTombstone(name));
     EC_RETURN_IF_ERROR(env_->RemoveFile(options_.data_dir + "/" + kTopicsDir + "/" + name + ".conf"));
     EC_RETURN_IF_ERROR(env_->SyncDir(options_.data_dir + "/" + kTopicsDir));
     t = std::move(it->second);

@@ -23,10 +23,15 @@
 #include "log/env.h"
 #include "log/flusher.h"
 #include "log/group_offsets.h"
+#include "log/journal.h"
 #include "log/partition_log.h"
 #include "log/topic_config.h"
 
 namespace ec::log {
+
+// EC_LOG_JOURNAL=1 (or 0) in the environment: the default of LogManagerOptions::journal, so a
+// whole test suite can run in either mode; unset = false.
+bool JournalDefaultFromEnvironment();
 
 struct LogManagerOptions {
   std::string data_dir;
@@ -54,6 +59,15 @@ struct LogManagerOptions {
   // costs no journal commit for the file's growth (docs/log-format.md). Up to this much per
   // partition, starting at 64 KiB and growing with the segment.
   uint64_t preallocate_bytes = 8ull << 20;
+  // Commit journal (journal.h, docs/log-format.md "Commit journal"): every append is also
+  // written to <data_dir>/.journal/, and a durable append waits for one fdatasync of the
+  // journal instead of one per partition file; partitions are fdatasynced at checkpoints.
+  // Segments are then not preallocated (their fdatasyncs are rare): preallocate_bytes applies
+  // to the journal file instead.
+  bool journal = JournalDefaultFromEnvironment();
+  // Checkpoint after this many journal bytes or this age of the oldest entry (ms).
+  uint64_t journal_checkpoint_bytes = 64ull << 20;
+  int64_t journal_checkpoint_ms = 5000;
 };
 
 struct TopicInfo {
@@ -103,6 +117,8 @@ class LogManager {
 
   GroupOffsets* group_offsets() const { return group_offsets_.get(); }
   Flusher* flusher() const { return flusher_.get(); }
+  // The commit journal, or null when LogManagerOptions::journal is off.
+  Journal* journal() const { return journal_.get(); }
   const LogManagerOptions& options() const { return options_; }
 
   // A fresh producer id for InitProducerId, unique across restarts. Errors: IoError.
@@ -117,6 +133,9 @@ class LogManager {
  private:
   explicit LogManager(LogManagerOptions options);
   Status Load();
+  // Replays the commit journal into the opened partitions, makes them durable and starts a new
+  // journal (Load, before GroupOffsets reads __consumer_offsets).
+  Status RecoverJournal();
   Status OpenTopicPartitions(const std::string& name, int32_t from, int32_t to,
                              std::shared_ptr<const TopicConfig> config);
   Status WriteTopicMeta(const std::string& name, int32_t partitions, const TopicConfig& config);
@@ -132,6 +151,7 @@ class LogManager {
   LogManagerOptions options_;
   Env* env_;
   std::unique_ptr<Flusher> flusher_;
+  std::unique_ptr<Journal> journal_;  // after the partitions are gone (they Forget themselves)
   mutable std::mutex mu_;  // guards topics_ and producer id state
   std::map<std::string, Topic> topics_;
   std::unique_ptr<GroupOffsets> group_offsets_;

@@ -6,6 +6,7 @@
 #include "log/bytes.h"
 #include "log/crc32c.h"
 #include "log/flusher.h"
+#include "log/journal.h"
 #include "log/partition_log_impl.h"
 #include "log/trace.h"
 
@@ -120,6 +121,28 @@ bool PreallocateDue(const PartitionLog::Impl& d) {
   return allocated < target && allocated - std::min(allocated, seg.size()) < (target - seg.size()) / 2;
 }
 
+// Writes one batch (offsets assigned) to the active segment and tracks its producer state and,
+// for an abort marker, the aborted transaction (its aborted.txn entry goes to `*aborted_buf`).
+// Holds append_mu and mu.
+Status WriteBatchLocked(PartitionLog::Impl& d, const RecordBatchView& v, std::string* aborted_buf) {
+  EC_RETURN_IF_ERROR(d.active()->Append(v));
+  if (v.is_control() && v.producer_id() >= 0) {
+    const ProducerEntry* p = d.producers.Find(v.producer_id());
+    auto key_set = v.Records();
+    bool abort = key_set.ok() && !key_set->records().empty() && key_set->records()[0].key &&
+                 ParseControlKey(*key_set->records()[0].key) == ControlType::kAbort;
+    if (abort && p && p->txn_first_offset) {
+      AbortedTxnEntry e{v.producer_id(), *p->txn_first_offset, v.base_offset()};
+      d.aborted.push_back(e);
+      bytes::PutBe(aborted_buf, static_cast<uint64_t>(e.producer_id), 8);
+      bytes::PutBe(aborted_buf, static_cast<uint64_t>(e.first_offset), 8);
+      bytes::PutBe(aborted_buf, static_cast<uint64_t>(e.last_offset), 8);
+    }
+  }
+  d.producers.Update(v);
+  return Status::Ok();
+}
+
 // Closes the active segment and starts a new one at the log end. Holds append_mu and mu.
 Status RollLocked(Env* env, const std::string& dir, PartitionLog::Impl& d) {
   EC_RETURN_IF_ERROR(d.active()->Seal());
@@ -177,6 +200,7 @@ PartitionLog::PartitionLog(Env* env, std::string dir, std::string topic, int32_t
 
 PartitionLog::~PartitionLog() {
   if (flusher_) flusher_->Forget(this);
+  if (journal_) journal_->Forget(this);
   // Clean close: sync, and snapshot producer state so the next open replays nothing.
   std::lock_guard a(impl_->append_mu);
   if (!impl_->failed && !impl_->segments.empty()) {
@@ -243,7 +267,11 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(Env* env, std::string d
     d.durable = d.leo;
   }
 
-  // Producer state: the last snapshot, then the batch headers after it.
+  // Producer state: the last snapshot, then the batch headers after it. The abort markers met
+  // on the way give their aborted.txn entries again: that file is synced with the segment,
+  // never before it, so after a crash the segment may hold a marker whose entry was lost
+  // (with the commit journal, the segment's unsynced tail can be seconds of appends).
+  std::vector<AbortedTxnEntry> replayed_aborts;
   int64_t replay_from = d.log_start;
   if (env->FileExists(root + "/" + kProducerSnapshotFile)) {
     auto text = env->ReadFileToString(root + "/" + kProducerSnapshotFile);
@@ -261,6 +289,19 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(Env* env, std::string d
       uint64_t pos = seg.LookupPosition(replay_from);
       while (pos < seg.size()) {
         EC_ASSIGN_OR_RETURN(BatchHeader h, seg.ReadHeader(pos, seg.size()));
+        if (h.last_offset >= replay_from && (h.attributes & kAttrControl) && h.producer_id >= 0) {
+          const ProducerEntry* p = d.producers.Find(h.producer_id);
+          std::string marker;
+          if (p && p->txn_first_offset && seg.ReadBatch(h, &marker).ok()) {
+            auto v = RecordBatchView::ParseTrusted(marker);
+            if (v.ok()) {
+              auto set = v->Records();
+              if (set.ok() && !set->records().empty() && set->records()[0].key &&
+                  ParseControlKey(*set->records()[0].key) == ControlType::kAbort)
+                replayed_aborts.push_back({h.producer_id, *p->txn_first_offset, h.base_offset});
+            }
+          }
+        }
         if (h.last_offset >= replay_from) {
           d.producers.UpdateFields(h.producer_id, h.producer_epoch, h.base_sequence,
                                    h.last_sequence, h.base_offset, h.last_offset, h.max_timestamp,
@@ -288,7 +329,15 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(Env* env, std::string d
       }
       d.aborted.push_back(e);
     }
+    for (const AbortedTxnEntry& e : replayed_aborts) {
+      auto same = [&](const AbortedTxnEntry& a) { return a.producer_id == e.producer_id && a.last_offset == e.last_offset; };
+      if (std::find_if(d.aborted.begin(), d.aborted.end(), same) != d.aborted.end()) continue;
+      d.aborted.push_back(e);
+      rewrite = true;
+    }
     if (rewrite) {
+      std::sort(d.aborted.begin(), d.aborted.end(),
+                [](const AbortedTxnEntry& a, const AbortedTxnEntry& b) { return a.last_offset < b.last_offset; });
       std::string keep;
       for (const AbortedTxnEntry& e : d.aborted) {
         bytes::PutBe(&keep, static_cast<uint64_t>(e.producer_id), 8);
@@ -441,28 +490,26 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
       std::string aborted_buf;
       for (auto [pos, size] : spans) {
         auto v = RecordBatchView::ParseTrusted(std::string_view(batches).substr(pos, size));
-        Status ws = seg.Append(*v);
+        Status ws = WriteBatchLocked(d, *v, &aborted_buf);
         if (!ws.ok()) {
           d.failed = true;
           (void)seg.log_file()->Truncate(size_before);
           done(Fail(LogError::kStorageError, ws.message()));
           return;
         }
-        if (v->is_control() && v->producer_id() >= 0) {
-          const ProducerEntry* p = d.producers.Find(v->producer_id());
-          auto key_set = v->Records();
-          bool abort = key_set.ok() && !key_set->records().empty() &&
-                       key_set->records()[0].key &&
-                       ParseControlKey(*key_set->records()[0].key) == ControlType::kAbort;
-          if (abort && p && p->txn_first_offset) {
-            AbortedTxnEntry e{v->producer_id(), *p->txn_first_offset, v->base_offset()};
-            d.aborted.push_back(e);
-            bytes::PutBe(&aborted_buf, static_cast<uint64_t>(e.producer_id), 8);
-            bytes::PutBe(&aborted_buf, static_cast<uint64_t>(e.first_offset), 8);
-            bytes::PutBe(&aborted_buf, static_cast<uint64_t>(e.last_offset), 8);
-          }
+      }
+      if (journal_) {
+        // The same bytes to the commit journal, in this partition's order (we hold append_mu).
+        const size_t from = spans.front().first;
+        const size_t to = spans.back().first + spans.back().second;
+        const int64_t within = options.durability == Durability::kSync ? 0 : config->flush_ms;
+        Status js = journal_->Write(this, batches.substr(from, to - from), next, within);
+        if (!js.ok()) {
+          d.failed = true;
+          (void)seg.log_file()->Truncate(size_before);
+          done(Fail(LogError::kStorageError, js.message()));
+          return;
         }
-        d.producers.Update(*v);
       }
       if (!aborted_buf.empty()) {
         Status as = d.aborted_file->Append(aborted_buf);
@@ -524,7 +571,10 @@ complete:
       }
     }
     if (!done) {
-      if (flusher_) {
+      if (journal_) {
+        Status js = journal_->RequestSync();
+        if (!js.ok()) OnSyncFailed(js);
+      } else if (flusher_) {
         flusher_->RequestSync(this);
       } else {
         Status fs = Flush();
@@ -536,8 +586,13 @@ complete:
     return;
   }
   if (!result.duplicate) {
-    d.dirty = true;
-    if (flusher_) flusher_->MarkDirty(this, config->flush_ms);
+    if (journal_) {
+      // The journal syncs it within flush.ms or its flush interval (flush.ms = 0: now).
+      if (config->flush_ms == 0) (void)journal_->RequestSync();
+    } else {
+      d.dirty = true;
+      if (flusher_) flusher_->MarkDirty(this, config->flush_ms);
+    }
   }
   done(result);
 }
@@ -550,6 +605,44 @@ AppendResult PartitionLog::Append(std::string batches, const AppendOptions& opti
 }
 
 Status PartitionLog::Flush() {
+  if (journal_ == nullptr) return SyncFiles();
+  // With the commit journal: wait until a journal sync covers everything appended so far (the
+  // journal has every append's entry, so its next sync does).
+  Impl& d = *impl_;
+  std::promise<AppendResult> p;
+  std::future<AppendResult> f = p.get_future();
+  {
+    // Under mu: OnSyncFailed sets `failed` before it takes the waiters, so a waiter added
+    // here is either refused now or failed by it.
+    std::lock_guard l(d.mu);
+    if (d.failed) return IoError("partition " + topic_ + "-" + std::to_string(partition_) + " is offline after an I/O error");
+    std::lock_guard w(d.wait_mu);
+    const int64_t end = d.leo.load();
+    if (d.durable >= end) return Status::Ok();
+    AppendResult ok;
+    ok.base_offset = ok.last_offset = end - 1;
+    d.sync_waiters.push_back({end, ok, [&p](const AppendResult& r) { p.set_value(r); }});
+  }
+  if (Status s = journal_->RequestSync(); !s.ok()) OnSyncFailed(s);
+  AppendResult r = f.get();
+  return r.ok() ? Status::Ok() : IoError(r.message);
+}
+
+void PartitionLog::OnSyncFailed(const Status& status) {
+  Impl& d = *impl_;
+  {
+    std::lock_guard l(d.mu);
+    d.failed = true;
+  }
+  std::deque<Impl::SyncWaiter> waiters;
+  {
+    std::lock_guard w(d.wait_mu);
+    waiters.swap(d.sync_waiters);
+  }
+  for (auto& w : waiters) w.done(Fail(LogError::kStorageError, status.message()));
+}
+
+Status PartitionLog::SyncFiles() {
   Impl& d = *impl_;
   std::shared_ptr<Segment> active;
   std::shared_ptr<File> aborted;
@@ -578,6 +671,70 @@ Status PartitionLog::Flush() {
     return s;
   }
   OnDurable(end);
+  return Status::Ok();
+}
+
+Status PartitionLog::Redo(std::string_view batches, const std::string& where) {
+  Impl& d = *impl_;
+  std::lock_guard a(d.append_mu);
+  std::lock_guard l(d.mu);
+  const std::string name = topic_ + "-" + std::to_string(partition_);
+  if (d.failed) return IoError(where + ": partition " + name + " is offline after an I/O error");
+  std::string aborted_buf;
+  std::string stored;
+  Status s = ForEachBatch(batches, false, [&](const RecordBatchView& v) -> Status {
+    const int64_t base = v.base_offset();
+    if (v.last_offset() < d.log_start) return Status::Ok();  // removed by retention or DeleteRecords
+    if (base < d.leo) {
+      // Already in the partition (written back before the crash): it must be the same batch.
+      auto it = d.segments.upper_bound(base);
+      if (it != d.segments.begin()) --it;
+      const Segment& seg = *it->second;
+      const bool closed = std::next(it) != d.segments.end();
+      HeaderScanner scan(seg, seg.size());
+      uint64_t pos = seg.LookupPosition(base);
+      bool same = false;
+      while (pos < seg.size()) {
+        auto h = scan.At(pos);
+        if (!h.ok() || h->base_offset > base) break;
+        if (h->base_offset == base) {
+          same = h->size == v.size() && seg.ReadBatch(*h, &stored).ok() && stored == v.bytes();
+          break;
+        }
+        pos += h->size;
+      }
+      // Compaction rewrites closed segments: their batches may differ or be gone.
+      if (same || (closed && d.config->cleanup_compact)) return Status::Ok();
+      return Corruption(where + ": the batch at offset " + std::to_string(base) + " of " + name +
+                        " differs from the one the commit journal holds for it; the partition in " + dir_ +
+                        " does not match the journal: restore the data directory from a backup");
+    }
+    if (base > d.leo) {
+      return Corruption(where + ": the commit journal continues " + name + " at offset " + std::to_string(base) +
+                        " but the partition in " + dir_ + " ends at " + std::to_string(d.leo.load()) +
+                        " (records lost that a checkpoint had synced): restore the data directory from a backup");
+    }
+    // At the log end: appended exactly as journaled.
+    const Segment& act = *d.active();
+    if (!act.empty() && (act.size() + v.size() > static_cast<uint64_t>(d.config->segment_bytes) ||
+                         v.last_offset() - act.base_offset() > INT32_MAX)) {
+      EC_RETURN_IF_ERROR(RollLocked(env_, dir_, d));
+    }
+    EC_RETURN_IF_ERROR(WriteBatchLocked(d, v, &aborted_buf));
+    d.leo = v.last_offset() + 1;
+    return Status::Ok();
+  });
+  if (!aborted_buf.empty()) {
+    Status as = d.aborted_file->Append(aborted_buf);
+    d.aborted_dirty = true;
+    if (!as.ok() && s.ok()) s = as;
+  }
+  if (!s.ok()) {
+    if (s.code() != ErrorCode::kCorruption) d.failed = true;
+    return s.code() == ErrorCode::kCorruption && !s.message().starts_with("journal ")
+               ? Corruption(where + ": " + name + ": " + s.message())
+               : s;
+  }
   return Status::Ok();
 }
 
@@ -645,6 +802,10 @@ void PartitionLog::ReleaseCache() {
 }
 
 void PartitionLog::OnDurable(int64_t offset) {
+  if (std::function<void()> run = AdvanceDurable(offset)) run();
+}
+
+std::function<void()> PartitionLog::AdvanceDurable(int64_t offset) {
   Impl& d = *impl_;
   std::vector<Impl::SyncWaiter> ready;
   {
@@ -664,7 +825,10 @@ void PartitionLog::OnDurable(int64_t offset) {
       }
     }
   }
-  for (auto& w : ready) w.done(w.result);
+  if (ready.empty()) return nullptr;
+  return [ready = std::move(ready)]() mutable {
+    for (auto& w : ready) w.done(w.result);
+  };
 }
 
 ReadResult PartitionLog::Read(int64_t offset, size_t max_bytes, const ReadOptions& options) const {

@@ -31,6 +31,7 @@ namespace ec::log {
 
 class Segment;
 class Flusher;
+class Journal;
 
 enum class Durability : uint8_t {
   // Acknowledge once written to the OS (page cache); fdatasynced by the Flusher at most the
@@ -188,8 +189,27 @@ class PartitionLog {
   // Compacts closed segments (cleanup.policy=compact): keeps the latest record per key,
   // removes tombstones older than delete.retention.ms, respects min.compaction.lag.ms.
   Status Compact(int64_t now_ms);
-  // fdatasync of all appended data (used by the flusher; safe from any thread).
+  // Makes all appended data durable (safe from any thread): an fdatasync of the partition, or
+  // with a commit journal, waits for a journal sync covering it (usually the next group
+  // commit's).
   Status Flush();
+  // fdatasync of the partition's files (active segment, aborted.txn): the flusher's sync, and
+  // the journal's checkpoint.
+  Status SyncFiles();
+
+  // Commit journal (journal.h; set by LogManager right after Open, before any append): every
+  // append is also written to it and durable appends wait for its sync instead of one of this
+  // partition. Null = per-partition fdatasync.
+  void SetJournal(Journal* journal) { journal_ = journal; }
+  // Journal replay (LogManager::Open, before anything reads or appends): applies one journal
+  // entry, whole batches with offsets assigned. A batch below the log end must be the one
+  // stored there (Corruption otherwise, naming `where`); one at the log end is appended as it
+  // is (offsets, producer fields and control markers kept); one past it is Corruption. Batches
+  // below the log start offset are skipped.
+  Status Redo(std::string_view batches, const std::string& where);
+  // Used by the journal: its sync failed; appends waiting for durability fail, the partition
+  // goes offline.
+  void OnSyncFailed(const Status& status);
   // Swaps in a new config (AlterConfigs).
   void SetConfig(std::shared_ptr<const TopicConfig> config);
   std::shared_ptr<const TopicConfig> config() const;
@@ -202,6 +222,10 @@ class PartitionLog {
 
   // Used by Flusher: called after a group fdatasync covering everything below `offset`.
   void OnDurable(int64_t offset);
+  // Used by the journal: records that everything below `offset` is durable and returns the
+  // completions that became due (null when none), to run once every partition the sync
+  // covered has been advanced: a caller woken by one sees the others durable too.
+  std::function<void()> AdvanceDurable(int64_t offset);
 
   // Whether the partition has unsynced kWritten appends.
   bool dirty() const;
@@ -240,6 +264,7 @@ class PartitionLog {
   std::string topic_;
   int32_t partition_;
   Flusher* flusher_;
+  Journal* journal_ = nullptr;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -50,6 +50,7 @@ Status Application::Start() {
   lo.default_partitions = config_.topic_defaults.partitions;
   lo.preallocate_bytes = config_.log_preallocate_bytes;
   lo.sync_threads = config_.log_sync_threads;
+  if (config_.log_journal_set) lo.journal = config_.log_journal;
   Result<std::unique_ptr<log::LogManager>> logs = log::LogManager::Open(lo);
   if (!logs.ok()) {
     return Status(logs.status().code(), "cannot open data dir '" + config_.data_dir + "': " + logs.status().message());

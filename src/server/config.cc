@@ -150,7 +150,14 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
   }
   if (root["data_dir"]) EC_RETURN_IF_ERROR(r.String(root["data_dir"], "data_dir", &c->data_dir));
   if (const YAML::Node l = root["log"]) {
-    EC_RETURN_IF_ERROR(r.Keys(l, "log", {"preallocate_bytes", "sync_threads"}));
+    EC_RETURN_IF_ERROR(r.Keys(l, "log", {"preallocate_bytes", "sync_threads", "journal"}));
+    if (l["journal"]) {
+      std::string v;
+      EC_RETURN_IF_ERROR(r.String(l["journal"], "log.journal", &v));
+      if (v != "true" && v != "false") return r.Fail(l["journal"], "log.journal is '" + v + "'; use true or false");
+      c->log_journal = v == "true";
+      c->log_journal_set = true;
+    }
     if (l["sync_threads"]) EC_RETURN_IF_ERROR(r.IntAs(l["sync_threads"], "log.sync_threads", 1, 256, &c->log_sync_threads));
     if (l["preallocate_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["preallocate_bytes"], "log.preallocate_bytes", 0, 1ll << 30, &c->log_preallocate_bytes));
   }
@@ -297,6 +304,7 @@ std::string DescribeConfigOptions() {
   line("data_dir", d.data_dir, "where topics and offsets live; --data-dir");
   line("log.preallocate_bytes", std::to_string(d.log_preallocate_bytes), "zeros written ahead of each partition's appends, so their fdatasync writes data only (0 = off)");
   line("log.sync_threads", std::to_string(d.log_sync_threads), "fdatasyncs that may run at once (a pipeline pass syncs ~10 partitions together)");
+  line("log.journal", d.log_journal ? "true" : "false", "durable appends wait for one fdatasync of a commit journal, not one per partition");
   line("limits.max_body_bytes", std::to_string(d.max_body_bytes), "HTTP body size (413 beyond)");
   line("limits.max_record_bytes", std::to_string(d.max_record_bytes), "one exchange record (422 beyond)");
   line("limits.max_json_depth", std::to_string(d.max_json_depth), "JSON nesting of a record");

@@ -40,6 +40,12 @@ struct ServerConfig {
   uint64_t log_preallocate_bytes = 8ull << 20;
   // log.sync_threads: fdatasyncs that may run at once (log::LogManagerOptions::sync_threads).
   int log_sync_threads = 16;
+  // log.journal: durable appends wait for one fdatasync of a broker-wide commit journal instead
+  // of one per partition file (log::LogManagerOptions::journal; docs/log-format.md).
+  // Unset: the log's default (false; EC_LOG_JOURNAL=1 in the environment makes it true, for
+  // running test suites in both modes).
+  bool log_journal = false;
+  bool log_journal_set = false;
   // limits
   uint64_t max_body_bytes = 16ull << 20;   // one HTTP request body (after gunzip too)
   uint64_t max_record_bytes = 1ull << 20;  // one raw exchange record

@@ -109,9 +109,12 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
                                     [&offsets_done](Status st) { offsets_done.set_value(std::move(st)); });
   // Partitions holding the last pass's unsynced markers that this pass will not write to (by
   // topic) are synced now, concurrently with this pass's appends instead of after them.
+  // With the commit journal there is nothing to do: the markers and the input were journaled
+  // before the offset record, so the journal sync that makes it durable covers them too.
+  const bool journal = logs_->journal() != nullptr;
   std::vector<std::future<Status>> early_syncs;
   std::set<TopicWriter::TopicPartition> early;
-  {
+  if (!journal) {
     std::set<std::string_view> topics;
     for (const pipeline::OutputRecord& r : outputs) topics.insert(r.topic);
     std::lock_guard<std::mutex> lock(mu_);
@@ -128,6 +131,7 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
   // decision must not make a position durable past input a power loss could still take away:
   // the input is synced here, in round A, unless ingest's group commit already covered it.
   for (const log::OffsetCommitEntry& p : positions) {
+    if (journal) break;
     std::shared_ptr<log::PartitionLog> pl = logs_->GetPartition(p.topic, p.partition);
     if (pl == nullptr || pl->durable_offset() >= p.committed.offset) continue;
     early_syncs.push_back(std::async(std::launch::async, [pl] { return pl->Flush(); }));

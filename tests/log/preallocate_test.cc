@@ -228,6 +228,7 @@ TEST(Preallocate, CrashInsidePreallocatedRegionThenRestartAppendRestart) {
 TEST(Preallocate, LogManagerPreallocatesOnTheFlusher) {
   TempDir tmp;
   LogManagerOptions o;
+  o.journal = false;  // segments are preallocated only without the commit journal
   o.data_dir = tmp.path();
   o.maintenance_interval_ms = 0;
   o.preallocate_bytes = 1 << 20;

@@ -33,6 +33,7 @@ TEST(Trace, DurableAppendAndItsSyncAreTraced) {
   const int64_t before_us = TraceNowUs();
   {
     LogManagerOptions o;
+    o.journal = false;  // per-partition sync lines (the journal traces "tp=journal-0")
     o.data_dir = tmp.path() + "/data";
     o.maintenance_interval_ms = 0;
     auto m = LogManager::Open(o).value();

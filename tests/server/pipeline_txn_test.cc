@@ -24,8 +24,9 @@
 namespace ec::server {
 namespace {
 
-std::unique_ptr<log::LogManager> OpenLogs(const std::string& dir, log::Env* env) {
+std::unique_ptr<log::LogManager> OpenLogs(const std::string& dir, log::Env* env, bool journal) {
   log::LogManagerOptions o;
+  o.journal = journal;  // the commit journal (log/journal.h) or per-partition fdatasyncs
   o.data_dir = dir;
   o.env = env;
   o.maintenance_interval_ms = 0;
@@ -36,14 +37,17 @@ std::unique_ptr<log::LogManager> OpenLogs(const std::string& dir, log::Env* env)
   return opened.ok() ? std::move(opened).value() : nullptr;
 }
 
-TEST(PipelineTxnInput, CommittedPositionNeverOutlivesItsInputAfterAPowerLoss) {
+class PipelineTxnInput : public ::testing::TestWithParam<bool> {};
+
+TEST_P(PipelineTxnInput, CommittedPositionNeverOutlivesItsInputAfterAPowerLoss) {
+  const bool journal = GetParam();
   const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("ec_txn_input_" + std::to_string(::getpid()))).string();
+                           ("ec_txn_input_" + std::to_string(::getpid()) + (journal ? "_j" : ""))).string();
   std::filesystem::remove_all(dir);
   log::FaultInjectionEnv env(log::Env::Default());
   constexpr int kRecords = 5;
   {
-    auto logs = OpenLogs(dir, &env);
+    auto logs = OpenLogs(dir, &env, journal);
     ASSERT_NE(logs, nullptr);
     ASSERT_TRUE(logs->CreateTopic("api-logs", 1).ok());
     ASSERT_TRUE(logs->CreateTopic("events", 1).ok());
@@ -73,7 +77,7 @@ TEST(PipelineTxnInput, CommittedPositionNeverOutlivesItsInputAfterAPowerLoss) {
     ASSERT_TRUE(env.SimulateCrash({.tear_unsynced_tail = false, .garbage_in_torn_tail = false}).ok());
   }
   env.Reset();
-  auto logs = OpenLogs(dir, &env);
+  auto logs = OpenLogs(dir, &env, journal);
   ASSERT_NE(logs, nullptr);
   std::optional<log::CommittedOffset> committed = logs->group_offsets()->Fetch("g", "api-logs", 0);
   ASSERT_TRUE(committed.has_value()) << "the decision was synced before the crash";
@@ -83,6 +87,9 @@ TEST(PipelineTxnInput, CommittedPositionNeverOutlivesItsInputAfterAPowerLoss) {
   logs.reset();
   std::filesystem::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Sync, PipelineTxnInput, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Journal" : "PerPartition"; });
 
 }  // namespace
 }  // namespace ec::server

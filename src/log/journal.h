@@ -1,0 +1,165 @@
+#pragma once
+// Journal: the broker-wide commit journal (a write-ahead log in <data_dir>/.journal/, see
+// docs/log-format.md "Commit journal"). With it, every append to any partition is also written
+// here, and a durable append (Durability::kSync) completes when ONE fdatasync of the journal
+// covers its entry, instead of an fdatasync of each partition file it touched: a pipeline pass
+// that writes ten partitions waits for one sync, not ten. The partition files are fdatasynced
+// lazily, at checkpoints (journal size or age), on a thread of their own; then the journal
+// starts a new file and the old one is deleted. LogManager::Open replays the journal into the
+// partitions (Replay) before anything reads them.
+//
+// Threading: thread-safe. Lock order: a partition's append lock, then the journal's.
+// Completions (PartitionLog::OnDurable) run on the journal's sync thread.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "log/env.h"
+
+namespace ec::log {
+
+class PartitionLog;
+
+struct JournalOptions {
+  // Checkpoint when this many bytes were journaled since the last one...
+  uint64_t checkpoint_bytes = 64ull << 20;
+  // ...or when the oldest entry since the last one is this old (ms).
+  int64_t checkpoint_ms = 5000;
+  // kWritten entries are synced at most this long after they were written (<= 0: only with
+  // the next durable append or Flush).
+  int64_t flush_interval_ms = 1000;
+  // Zero-filled space kept ahead of the journal's end (written on the checkpoint thread), so
+  // its fdatasync writes data only, as for segments (docs/log-format.md).
+  uint64_t preallocate_bytes = 8ull << 20;
+};
+
+class Journal {
+ public:
+  // Called by Replay for each entry to apply, in journal order. `where` names the journal file
+  // and byte position for error messages.
+  using RedoFn = std::function<Status(const std::string& topic, int32_t partition,
+                                      std::string_view batches, const std::string& where)>;
+  struct ReplayResult {
+    std::vector<std::string> files;  // journal file names found (to delete after the redo)
+    uint64_t next_seq = 1;           // the sequence number of the next journal file
+    uint64_t entries = 0;            // entries handed to `redo`
+    uint64_t skipped = 0;            // entries of topics deleted after them (tombstones)
+  };
+  // Reads every journal file in `dir` (oldest first) up to its first torn or invalid entry and
+  // calls `redo` for each batch entry not followed by a tombstone of its topic.
+  static Result<ReplayResult> Replay(Env* env, const std::string& dir, const RedoFn& redo);
+
+  // Starts the journal in `dir`: creates journal file `first_seq` (preallocated, synced, its
+  // directory synced), then deletes `old_files` (whose content the caller has made durable in
+  // the partitions). Starts the sync and checkpoint threads.
+  static Result<std::unique_ptr<Journal>> Start(Env* env, std::string dir, JournalOptions options,
+                                                uint64_t first_seq,
+                                                const std::vector<std::string>& old_files);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Writes the entry of an append of `log` (its batches, offsets assigned, as written to the
+  // segment); `end_offset` is the log end after it. Called under the partition's append lock,
+  // so a partition's entries are in its order. Once a journal fdatasync covers the entry,
+  // log's durable offset moves to end_offset on the sync thread. `sync_within_ms`: 0 = someone
+  // waits for it (call RequestSync after releasing the partition's locks); > 0 = synced at most
+  // this long after (the topic's flush.ms); < 0 = within flush_interval_ms. Any sync covers
+  // every entry before it.
+  Status Write(PartitionLog* log, std::string_view batches, int64_t end_offset, int64_t sync_within_ms);
+  // Wakes the sync thread to sync every entry written so far. Errors: the journal failed.
+  Status RequestSync();
+  // Journals and syncs a tombstone for `topic`: at replay, its entries before the tombstone
+  // are skipped (a topic deleted and created again must not get the old one's records).
+  Status WriteTombstone(const std::string& topic);
+  // Removes `log` before it is destroyed; waits for a checkpoint sync or completion of it in
+  // progress on another thread.
+  void Forget(PartitionLog* log);
+  // Checkpoints now and waits for it (tests; also LogManager at a clean shutdown).
+  Status Checkpoint();
+
+  uint64_t sync_calls() const;
+  uint64_t checkpoints() const;
+  // Bytes in the current journal file.
+  uint64_t current_bytes() const;
+  // Test hook: run no checkpoint from now on (only syncs), to crash with a full journal.
+  void PauseCheckpoints(bool paused);
+  // Test hook: called on the checkpoint thread at each step of a checkpoint (1: new file
+  // created; 2: rotated, old file synced; 3, 4, ...: after each partition's sync; 100: before
+  // the old files are deleted; 101: after), so a test can crash it half-way.
+  void SetCheckpointHookForTest(std::function<void(int step)> hook);
+
+  static std::string FileName(uint64_t seq);
+
+ private:
+  struct JournalFile {
+    uint64_t seq;
+    std::shared_ptr<File> file;
+    uint64_t start;  // logical position of its first byte
+    uint64_t end;    // logical position after its last entry (UINT64_MAX while active)
+  };
+  struct Pending {
+    uint64_t end;
+    PartitionLog* log;
+    int64_t end_offset;
+  };
+  using Clock = std::chrono::steady_clock;
+
+  Journal(Env* env, std::string dir, JournalOptions options);
+  void SyncLoop();
+  void CheckpointLoop();
+  // One checkpoint: rotate, wait for the old file's sync, sync the partitions, delete the file.
+  Status RunCheckpoint(std::unique_lock<std::mutex>& l);
+  Result<std::shared_ptr<File>> CreateFile(uint64_t seq);
+  void AppendEntry(std::string* out, uint8_t type, const std::string& topic, int32_t partition,
+                   std::string_view data) const;
+
+  Env* env_;
+  const std::string dir_;
+  const JournalOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable sync_cv_;    // wakes the sync thread
+  std::condition_variable ckpt_cv_;    // wakes the checkpoint thread
+  std::condition_variable done_cv_;    // synced_ moved, a callback or checkpoint finished
+  std::deque<JournalFile> files_;      // oldest first; back = active
+  std::string buf_;                    // entry being written (reused)
+  uint64_t appended_ = 0;              // logical end of the journal
+  uint64_t synced_ = 0;                // everything below is durable
+  uint64_t urgent_upto_ = 0;           // urgent entries end here
+  uint64_t file_bytes_ = 0;            // bytes in the active file
+  Clock::time_point lazy_due_ = Clock::time_point::max();   // when the lazy entries are due
+  Clock::time_point oldest_since_ckpt_ = Clock::time_point::max();  // first entry of the file
+  std::deque<Pending> pending_;
+  std::set<PartitionLog*> dirty_;       // partitions written to the active file
+  std::set<PartitionLog*> ckpt_logs_;   // partitions the running checkpoint still has to sync
+  std::map<PartitionLog*, int> busy_;   // callbacks / checkpoint syncs running per partition
+  bool prealloc_due_ = false;
+  bool checkpoint_requested_ = false;   // by size (Write)
+  uint64_t ckpt_requested_seq_ = 0;     // explicit Checkpoint() calls so far
+  uint64_t ckpt_served_seq_ = 0;        // of those, finished
+  Status checkpoint_status_;
+  bool paused_ = false;
+  std::function<void(int)> hook_;
+  Status failed_;                       // a journal write or sync failed: nothing more
+  uint64_t sync_calls_ = 0;
+  uint64_t checkpoints_ = 0;
+  bool stop_ = false;
+  std::thread::id sync_thread_id_;
+  std::thread::id ckpt_thread_id_;
+  std::thread sync_thread_;
+  std::thread ckpt_thread_;
+};
+
+}  // namespace ec::log

@@ -161,7 +161,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   const std::string_view before_text = known ? stored->value() : std::string_view("null");
   // The new state is stored first; the envelope is then written straight into a reused
   // record's value (pipeline::NewOutputRecord), after_text reading the stored bytes.
-  const StatePtr next = std::make_shared<const EncodedState>(std::string(next_bytes));
+  const StatePtr next = EncodedState::Copy(next_bytes);
   if (state_text_.capacity() > (1u << 20)) std::string().swap(state_text_);  // one huge state: not kept
   Status put = store_->Store(encoded_key, next);
   if (!put.ok()) return dead_letter(put, nullptr);

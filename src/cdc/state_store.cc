@@ -1,5 +1,7 @@
 #include "cdc/state_store.h"
 
+#include <cstring>
+
 namespace ec::cdc {
 
 std::string EncodeKey(std::string_view resource, std::string_view key) {
@@ -29,14 +31,51 @@ std::string EncodeState(const StoredState& state) {
 
 std::optional<StoredState> DecodeState(std::string_view bytes) {
   if (bytes.size() < EncodedState::kHeaderBytes || (bytes[0] != 'd' && bytes[0] != 's')) return std::nullopt;
-  return EncodedState(std::string(bytes)).ToStored();
+  uint64_t ts = 0;
+  for (size_t i = 1; i < EncodedState::kHeaderBytes; ++i) ts = (ts << 8) | static_cast<unsigned char>(bytes[i]);
+  return StoredState{bytes[0] == 'd', static_cast<int64_t>(ts), std::string(bytes.substr(EncodedState::kHeaderBytes))};
 }
 
-StatePtr EncodedState::Make(const StoredState& state) { return std::make_shared<const EncodedState>(EncodeState(state)); }
+namespace {
+
+// Allocates what it is asked for (std::allocate_shared's control block with the object in
+// it) plus `extra` bytes after it, and says where those are, before the object is built.
+template <class T>
+struct TrailingBytesAllocator {
+  using value_type = T;
+  size_t extra;
+  char** at;
+  TrailingBytesAllocator(size_t e, char** a) : extra(e), at(a) {}
+  template <class U>
+  TrailingBytesAllocator(const TrailingBytesAllocator<U>& o) : extra(o.extra), at(o.at) {}
+  T* allocate(size_t n) {
+    char* p = static_cast<char*>(::operator new(n * sizeof(T) + extra));
+    *at = p + n * sizeof(T);
+    return reinterpret_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { ::operator delete(p); }
+  template <class U>
+  bool operator==(const TrailingBytesAllocator<U>& o) const { return extra == o.extra && at == o.at; }
+};
+
+}  // namespace
+
+EncodedState::EncodedState(const InPlace& in) {
+  std::memcpy(*in.at, in.bytes.data(), in.bytes.size());
+  bytes_ = std::string_view(*in.at, in.bytes.size());
+}
+
+StatePtr EncodedState::Copy(std::string_view bytes) {
+  char* at = nullptr;
+  return std::allocate_shared<EncodedState>(TrailingBytesAllocator<EncodedState>(bytes.size(), &at),
+                                            InPlace{&at, bytes});
+}
+
+StatePtr EncodedState::Make(const StoredState& state) { return Copy(EncodeState(state)); }
 
 StatePtr EncodedState::FromBytes(std::string_view bytes) {
   if (bytes.size() < kHeaderBytes || (bytes[0] != 'd' && bytes[0] != 's')) return nullptr;
-  return std::make_shared<const EncodedState>(std::string(bytes));
+  return Copy(bytes);
 }
 
 std::string CheckpointKey(std::string_view name) { return EncodeKey("", "checkpoint:" + std::string(name)); }

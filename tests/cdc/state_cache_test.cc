@@ -185,6 +185,35 @@ TEST(EncodedState, RoundTripsAndRejectsBadBytes) {
   EXPECT_EQ(EncodedState::FromBytes("x12345678{}"), nullptr);  // unknown flag
 }
 
+// Copy keeps the text in the control block's allocation: the bytes are its own (the source may
+// change or go), at every size, and DecodeState reads the same encoding without a state.
+TEST(EncodedState, CopyOwnsItsBytes) {
+  for (size_t n : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{100}, size_t{1} << 20}) {
+    std::string text = EncodeState(StoredState{n % 2 == 1, 1795773600123 + static_cast<int64_t>(n), std::string(n, 'x')});
+    const std::string want = text;
+    StatePtr s = EncodedState::Copy(text);
+    std::fill(text.begin(), text.end(), 'z');
+    text.clear();
+    text.shrink_to_fit();
+    EXPECT_EQ(s->bytes(), want) << n;
+    EXPECT_EQ(s->value().size(), n);
+    EXPECT_EQ(s->deleted(), n % 2 == 1);
+    EXPECT_EQ(s->ts_ms(), 1795773600123 + static_cast<int64_t>(n));
+    std::optional<StoredState> d = DecodeState(want);
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->deleted, s->deleted());
+    EXPECT_EQ(d->ts_ms, s->ts_ms());
+    EXPECT_EQ(d->value, s->value());
+    std::weak_ptr<const EncodedState> w = s;
+    StatePtr other = s;
+    s.reset();
+    EXPECT_EQ(other->bytes(), want);
+    other.reset();
+    EXPECT_TRUE(w.expired());
+  }
+  EXPECT_FALSE(DecodeState("x12345678{}").has_value());
+}
+
 void Agree(StateStore* got, StateStore* want, int keys) {
   for (int k = 0; k < keys; ++k) {
     auto a = got->Get("order", std::to_string(k));

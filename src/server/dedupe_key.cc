@@ -1,5 +1,7 @@
 #include "server/dedupe_key.h"
 
+#include <emmintrin.h>
+
 #include <array>
 #include <cstring>
 #include <string>
@@ -9,27 +11,27 @@
 namespace ec::server {
 namespace {
 
-// Lower-case hex digit values; 0xff for anything else, upper case too ("ABC" and "abc" are
-// different ids, so only one spelling is decoded).
-constexpr std::array<uint8_t, 256> kHex = [] {
-  std::array<uint8_t, 256> t{};
-  for (auto& v : t) v = 0xff;
-  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<uint8_t>(c - '0');
-  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<uint8_t>(c - 'a' + 10);
-  return t;
-}();
-
-// Decodes 32 hex digits into out[0..16); false if any is not a lower-case hex digit.
-bool DecodeHex32(const char* hex, char* out) {
-  uint8_t bad = 0;
-  for (int i = 0; i < 16; ++i) {
-    const uint8_t hi = kHex[static_cast<unsigned char>(hex[2 * i])];
-    const uint8_t lo = kHex[static_cast<unsigned char>(hex[2 * i + 1])];
-    bad |= hi | lo;
-    out[i] = static_cast<char>(hi << 4 | lo);
-  }
-  return (bad & 0xf0) == 0;
+// Decodes 16 lower-case hex digits at `hex` into 8 bytes at `out`; false (out unspecified) if
+// any is not one. SSE2, the x86-64 baseline: a key is made per id on every ingest request, and
+// the 16-step table loop before was ~2% of the HTTP thread in perf.
+bool DecodeHex16(const char* hex, char* out) {
+  const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hex));
+  const __m128i d = _mm_sub_epi8(c, _mm_set1_epi8('0'));  // '0'..'9' -> 0..9, the rest >= 10 (wrapping)
+  const __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+  const __m128i l = _mm_sub_epi8(c, _mm_set1_epi8('a'));  // 'a'..'f' -> 0..5, the rest >= 6
+  const __m128i letter = _mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(5)), l);
+  if (_mm_movemask_epi8(_mm_or_si128(digit, letter)) != 0xFFFF) return false;
+  const __m128i v = _mm_or_si128(_mm_and_si128(digit, d), _mm_and_si128(letter, _mm_add_epi8(l, _mm_set1_epi8(10))));
+  // Each 16-bit lane holds a pair: the first digit in its low byte (the high nibble), the second
+  // in its high byte.
+  const __m128i pairs = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(v, _mm_set1_epi16(0x00FF)), 4), _mm_srli_epi16(v, 8));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packus_epi16(pairs, _mm_setzero_si128()));
+  return true;
 }
+
+// Decodes 32 hex digits into out[0..16); false if any is not a lower-case hex digit ("ABC" and
+// "abc" are different ids, so only one spelling is decoded).
+bool DecodeHex32(const char* hex, char* out) { return DecodeHex16(hex, out) && DecodeHex16(hex + 16, out + 8); }
 
 }  // namespace
 

@@ -239,6 +239,34 @@ TEST(IngestDedupeKey, LosslessFormsAndHashedIds) {
   EXPECT_FALSE(IsDedupeKey("papi-logs"));
 }
 
+// The lossless forms decode 32 digits 16 at a time: every byte value at every position must be
+// taken exactly when it is a lower-case hex digit, and give the digit's value (checked against
+// a plain decode here).
+TEST(IngestDedupeKey, EveryByteAtEveryPositionOfTheHexForms) {
+  const std::string base = "0123456789abcdef0f1e2d3c4b5a6978";
+  auto value = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+  for (size_t pos = 0; pos < base.size(); ++pos) {
+    for (int b = 0; b < 256; ++b) {
+      std::string hex = base;
+      hex[pos] = static_cast<char>(b);
+      const bool valid = value(hex[pos]) >= 0;
+      for (bool own : {false, true}) {  // 32 digits ('x'), or ingest's own 'x' + 32 digits ('s')
+        const std::string id = own ? "x" + hex : hex;
+        const DedupeKey k = MakeDedupeKey(id);
+        if (!valid) {
+          ASSERT_EQ(k.bytes[0], 'h') << pos << " " << b;
+          continue;
+        }
+        ASSERT_EQ(k.bytes[0], own ? 's' : 'x') << pos << " " << b;
+        for (size_t i = 0; i < 16; ++i) {
+          const int want = value(hex[2 * i]) * 16 + value(hex[2 * i + 1]);
+          ASSERT_EQ(static_cast<unsigned char>(k.bytes[1 + i]), want) << pos << " " << b << " byte " << i;
+        }
+      }
+    }
+  }
+}
+
 // Ids of all four key forms are duplicates after a restart, and differ from each other.
 TEST(IngestDedupe, EveryKeyFormSurvivesARestart) {
   TempDir dir;

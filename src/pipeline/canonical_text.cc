@@ -75,6 +75,9 @@ CanonicalTextDecoder::CanonicalTextDecoder(const DecodeOptions& options) : optio
       usable_ = false;
       break;
     }
+    for (size_t i = 0; i < segs.size(); ++i) {
+      segments_[paths_.size()][i] = Segment{segs[i], segs[i] == "*", i + 1 == segs.size(), segs[i] == "headers"};
+    }
     top_.s[top_.n++] = State{static_cast<uint8_t>(paths_.size()), 0, false};
     paths_.push_back(std::move(segs));
   }
@@ -241,14 +244,16 @@ void CanonicalTextDecoder::Match(const States& states, std::string_view key, boo
   child->n = 0;
   for (uint8_t i = 0; i < states.n; ++i) {
     const State& st = states.s[i];
-    const std::vector<std::string_view>& path = paths_[st.path];
-    const std::string_view seg = path[st.pos];
-    const bool hit = seg == "*" || (st.headers ? internal::EqualsIgnoreCase(key, seg) : key == seg);
+    const Segment& seg = segments_[st.path][st.pos];
+    // Lengths first: most member names differ from a path's segment in length already.
+    const bool hit = seg.star || (key.size() == seg.text.size() &&
+                                  (st.headers ? internal::EqualsIgnoreCase(key, seg.text)
+                                              : std::memcmp(key.data(), seg.text.data(), key.size()) == 0));
     if (!hit) continue;
-    if (st.pos + 1u == path.size()) {
+    if (seg.last) {
       *redact = true;
     } else {
-      child->s[child->n++] = State{st.path, static_cast<uint8_t>(st.pos + 1), seg == "headers"};
+      child->s[child->n++] = State{st.path, static_cast<uint8_t>(st.pos + 1), seg.headers};
     }
   }
 }

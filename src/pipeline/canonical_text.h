@@ -88,6 +88,15 @@ class CanonicalTextDecoder {
   bool usable_ = true;
   uint32_t max_depth_ = 0;
   std::vector<std::vector<std::string_view>> paths_;
+  // paths_[path][pos] as Match reads it per member: the segment, whether it is "*", ends its
+  // path, or is "headers" (its children compare ignoring case). Flat, for one load per state.
+  struct Segment {
+    std::string_view text;
+    bool star = false;
+    bool last = false;
+    bool headers = false;
+  };
+  Segment segments_[kMaxPaths][kMaxSegments];
   States top_;
   // Per record.
   const char* p_ = nullptr;

@@ -74,6 +74,15 @@ class PosixFile : public File {
     std::lock_guard lock(mu_);
     return allocated_;
   }
+  Status Recycle() override {
+    std::lock_guard lock(mu_);
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return ErrnoStatus("stat", path_, errno);
+    size_.store(0, std::memory_order_release);
+    allocated_ = static_cast<uint64_t>(st.st_size);
+    trimmed_ = false;
+    return Status::Ok();
+  }
   Status TrimPreallocation() override {
     std::lock_guard lock(mu_);
     trimmed_ = true;

@@ -54,6 +54,13 @@ class File {
   }
   // The file's length on disk: Size() plus the zero-filled region after it.
   virtual uint64_t AllocatedSize() const { return Size(); }
+  // Reuses the file's bytes as preallocated space: Size() becomes 0 and appends overwrite the
+  // old content from the start without allocating (AllocatedSize() stays the file's length),
+  // so their fdatasyncs write data only, like appends into zeros, without writing zeros first.
+  // The old bytes stay past Size() until overwritten (and may come back after a crash): only
+  // for files whose reader tells stale content from new (the commit journal's entries carry
+  // their file's sequence number in their CRC). The default truncates to 0.
+  virtual Status Recycle() { return Truncate(0); }
   // Cuts the zero-filled region off (the file ends at Size() again) and stops any further
   // preallocation: a sealed segment ends at its last batch.
   virtual Status TrimPreallocation() { return Status::Ok(); }

@@ -79,6 +79,18 @@ class FaultFile : public File {
     return allocated;
   }
   uint64_t AllocatedSize() const override { return base_->AllocatedSize(); }
+  Status Recycle() override {
+    std::lock_guard lock(state_->mu);
+    if (state_->crashed || state_->generation != generation_) return Dead();
+    EC_RETURN_IF_ERROR(base_->Recycle());
+    // Nothing written since counts as synced; the old bytes are the "zeros" a crash leaves
+    // past what survives (modelled as zeros: the stricter case for the journal is covered by
+    // its own test of stale entries).
+    auto& fs = state_->files[base_->path()];
+    fs.synced_size = 0;
+    fs.zeros_end = base_->AllocatedSize();
+    return Status::Ok();
+  }
   Status TrimPreallocation() override {
     std::lock_guard lock(state_->mu);
     if (state_->crashed || state_->generation != generation_) return Dead();

@@ -22,6 +22,10 @@ constexpr uint8_t kTypeTombstone = 2;  // the topic was deleted (partition -1, n
 constexpr uint8_t kTypeSeal = 3;       // the last entry of a file that a newer file follows
 constexpr uint32_t kMaxPayload = 1u << 30;
 constexpr uint64_t kPreallocateStep = 1 << 20;
+// A checkpointed journal file kept for reuse as the next one (File::Recycle): its blocks are
+// allocated and written, so the next file needs no zero fill. Not a journal file name: replay
+// never reads it.
+constexpr char kSpareName[] = "recycle.wal";
 
 uint32_t EntryCrc(uint64_t seq, std::string_view payload) {
   char s[8];
@@ -155,7 +159,17 @@ Journal::Journal(Env* env, std::string dir, JournalOptions options)
 Result<std::shared_ptr<File>> Journal::CreateFile(uint64_t seq) {
   const std::string path = dir_ + "/" + FileName(seq);
   if (env_->FileExists(path)) EC_RETURN_IF_ERROR(env_->RemoveFile(path));  // never acknowledged
-  EC_ASSIGN_OR_RETURN(std::shared_ptr<File> f, env_->OpenFile(path, true));
+  std::shared_ptr<File> f;
+  const std::string spare = dir_ + "/" + kSpareName;
+  if (env_->FileExists(spare) && env_->RenameFile(spare, path).ok()) {
+    // Its old entries carry the old file's sequence number in their CRC: read as invalid.
+    Result<std::shared_ptr<File>> reused = env_->OpenFile(path, false);
+    if (reused.ok() && (*reused)->Recycle().ok()) f = std::move(reused).value();
+  }
+  if (f == nullptr) {
+    if (env_->FileExists(path)) EC_RETURN_IF_ERROR(env_->RemoveFile(path));
+    EC_ASSIGN_OR_RETURN(f, env_->OpenFile(path, true));
+  }
   // Zero-filled ahead in steps (each synced), so the first appends' fdatasyncs write data only.
   while (f->AllocatedSize() < options_.preallocate_bytes) {
     EC_ASSIGN_OR_RETURN(uint64_t got,
@@ -174,8 +188,15 @@ Result<std::unique_ptr<Journal>> Journal::Start(Env* env, std::string dir, Journ
   EC_RETURN_IF_ERROR(env->CreateDirs(j->dir_));
   EC_ASSIGN_OR_RETURN(std::shared_ptr<File> f, j->CreateFile(first_seq));
   j->files_.push_back({first_seq, std::move(f), 0, UINT64_MAX});
-  // Only now that the new file is durable: the old ones go (their content is in the partitions).
-  for (const std::string& n : old_files) EC_RETURN_IF_ERROR(env->RemoveFile(j->dir_ + "/" + n));
+  // Only now that the new file is durable: the old ones go (their content is in the partitions);
+  // the newest is kept as the spare for the next file.
+  for (size_t i = 0; i < old_files.size(); ++i) {
+    const std::string path = j->dir_ + "/" + old_files[i];
+    if (i + 1 == old_files.size() && !env->FileExists(j->dir_ + "/" + kSpareName) &&
+        env->RenameFile(path, j->dir_ + "/" + kSpareName).ok())
+      continue;
+    EC_RETURN_IF_ERROR(env->RemoveFile(path));
+  }
   if (!old_files.empty()) EC_RETURN_IF_ERROR(env->SyncDir(j->dir_));
   Journal* p = j.get();
   j->sync_thread_ = std::thread([p] {
@@ -555,8 +576,13 @@ Status Journal::RunCheckpoint(std::unique_lock<std::mutex>& l) {
   l.unlock();
   if (hook) hook(100);
   Status s;
-  for (uint64_t old : doomed) {
-    Status r = env_->RemoveFile(dir_ + "/" + FileName(old));
+  for (size_t i = 0; i < doomed.size(); ++i) {
+    const std::string path = dir_ + "/" + FileName(doomed[i]);
+    // The newest becomes the spare for the next checkpoint's file (no zero fill then).
+    if (i + 1 == doomed.size() && !env_->FileExists(dir_ + "/" + kSpareName) &&
+        env_->RenameFile(path, dir_ + "/" + kSpareName).ok())
+      continue;
+    Status r = env_->RemoveFile(path);
     if (s.ok()) s = r;
   }
   if (hook) hook(101);

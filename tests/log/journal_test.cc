@@ -456,6 +456,28 @@ TEST(Journal, DeletedTopicIsNotReplayedIntoItsSuccessor) {
   EXPECT_EQ(values[0], "new0");
 }
 
+// Checkpointed journal files are reused (File::Recycle) without zero-filling: the next file
+// starts over an old one's entries. Those must never be replayed: here the stale entries are
+// records of a topic deleted since and created again empty, which a replay would append to it.
+TEST(Journal, RecycledFileStaleEntriesAreNotReplayed) {
+  TempDir dir;
+  {
+    auto m = Open(JournalOptions(dir.path(), Env::Default()));
+    ASSERT_NE(m, nullptr);
+    ASSERT_TRUE(m->CreateTopic("gone", 1).ok());
+    for (int i = 0; i < 5; ++i)
+      ASSERT_TRUE(m->GetPartition("gone", 0)->Append(testing::MakeBatch(2, "stale"), {Durability::kSync}).ok());
+    ASSERT_TRUE(m->journal()->Checkpoint().ok());  // file 1 (gone's records) becomes the spare
+    ASSERT_TRUE(m->DeleteTopic("gone").ok());      // its tombstone goes to file 2
+    ASSERT_TRUE(m->journal()->Checkpoint().ok());  // file 3 reuses file 1's bytes
+    EXPECT_TRUE(std::filesystem::exists(dir.path() + "/.journal/recycle.wal"));
+    ASSERT_TRUE(m->CreateTopic("gone", 1).ok());
+  }
+  auto m = Open(JournalOptions(dir.path(), Env::Default()));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->GetPartition("gone", 0)->log_end_offset(), 0) << "stale journal entries were replayed";
+}
+
 // A partition that does not match its journal (here: a different batch at a journaled offset)
 // is refused with an error naming the journal file, not silently mixed.
 TEST(Journal, MismatchBetweenJournalAndPartitionIsCorruption) {

@@ -81,8 +81,20 @@ TEST(ConfigTest, LogPreallocateBytes) {
   ASSERT_TRUE(LoadConfigText("log: {sync_threads: 4}\n", "c.yaml", &c).ok());
   EXPECT_EQ(c.log_sync_threads, 4);
   EXPECT_EQ(Error("log: {preallocate: 1}\n"),
-            "c.yaml:1:7: unknown option 'preallocate' in log; known: preallocate_bytes, sync_threads");
+            "c.yaml:1:7: unknown option 'preallocate' in log; known: journal, preallocate_bytes, sync_threads");
   EXPECT_NE(DescribeConfigOptions().find("log.preallocate_bytes"), std::string::npos);
+}
+
+TEST(ConfigTest, LogJournal) {
+  ServerConfig c;
+  EXPECT_FALSE(c.log_journal_set);
+  ASSERT_TRUE(LoadConfigText("log: {journal: true}\n", "c.yaml", &c).ok());
+  EXPECT_TRUE(c.log_journal);
+  EXPECT_TRUE(c.log_journal_set);
+  ASSERT_TRUE(LoadConfigText("log: {journal: false}\n", "c.yaml", &c).ok());
+  EXPECT_FALSE(c.log_journal);
+  EXPECT_EQ(Error("log: {journal: yes please}\n"), "c.yaml:1:16: log.journal is 'yes please'; use true or false");
+  EXPECT_NE(DescribeConfigOptions().find("log.journal"), std::string::npos);
 }
 
 TEST(ConfigTest, MissingFileIsIoError) {

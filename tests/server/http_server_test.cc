@@ -27,6 +27,7 @@ class HttpServerTest : public ::testing::Test {
       return HttpResponse::Json(200, "{\"id\":\"" + std::string(req.Param("id")) + "\"}");
     });
     router_.Add("GET", "/slow", [this](HttpRequest&) {
+      slow_started_ = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       slow_done_ = true;
       return HttpResponse::Text(200, "slow");
@@ -41,6 +42,7 @@ class HttpServerTest : public ::testing::Test {
 
   Router router_;
   std::unique_ptr<HttpServer> server_;
+  std::atomic<bool> slow_started_{false};
   std::atomic<bool> slow_done_{false};
 };
 
@@ -121,7 +123,13 @@ TEST_F(HttpServerTest, StopWaitsForRequestsInFlight) {
     auto r = c.Request("GET", "/slow");
     EXPECT_EQ(r.status, 200);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Stop only once the request is in its handler (a fixed 100 ms sleep raced the client's
+  // connect on a loaded machine: the request then came after Stop and was refused).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!slow_started_ && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_TRUE(slow_started_);  // (not ASSERT: the client thread must still be joined)
   server_->Stop(5000);
   EXPECT_TRUE(slow_done_);
   t.join();

@@ -25,7 +25,7 @@ std::string PartitionDir(const std::string& root, const std::string& topic, int3
 
 bool JournalDefaultFromEnvironment() {
   const char* j = std::getenv("EC_LOG_JOURNAL");
-  return j != nullptr && j[0] == '1';
+  return j == nullptr || j[0] != '0';
 }
 
 Status LogManager::ValidateTopicName(const std::string& name) {

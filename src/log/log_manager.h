@@ -29,8 +29,8 @@
 
 namespace ec::log {
 
-// EC_LOG_JOURNAL=1 (or 0) in the environment: the default of LogManagerOptions::journal, so a
-// whole test suite can run in either mode; unset = false.
+// The default of LogManagerOptions::journal: true, unless EC_LOG_JOURNAL=0 is in the
+// environment (to run a whole test suite with per-partition fdatasyncs).
 bool JournalDefaultFromEnvironment();
 
 struct LogManagerOptions {
@@ -62,6 +62,7 @@ struct LogManagerOptions {
   // Commit journal (journal.h, docs/log-format.md "Commit journal"): every append is also
   // written to <data_dir>/.journal/, and a durable append waits for one fdatasync of the
   // journal instead of one per partition file; partitions are fdatasynced at checkpoints.
+  // Default true (see JournalDefaultFromEnvironment); false = one fdatasync per partition.
   // Segments are then not preallocated (their fdatasyncs are rare): preallocate_bytes applies
   // to the journal file instead.
   bool journal = JournalDefaultFromEnvironment();

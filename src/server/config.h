@@ -42,9 +42,9 @@ struct ServerConfig {
   int log_sync_threads = 16;
   // log.journal: durable appends wait for one fdatasync of a broker-wide commit journal instead
   // of one per partition file (log::LogManagerOptions::journal; docs/log-format.md).
-  // Unset: the log's default (false; EC_LOG_JOURNAL=1 in the environment makes it true, for
+  // Unset: the log's default (true; EC_LOG_JOURNAL=0 in the environment makes it false, for
   // running test suites in both modes).
-  bool log_journal = false;
+  bool log_journal = true;
   bool log_journal_set = false;
   // limits
   uint64_t max_body_bytes = 16ull << 20;   // one HTTP request body (after gunzip too)

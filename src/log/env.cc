@@ -108,6 +108,10 @@ class PosixFile : public File {
   uint64_t Size() const override { return size_.load(std::memory_order_acquire); }
   int fd() const override { return fd_; }
   const std::string& path() const override { return path_; }
+  void WriteBack(uint64_t offset, uint64_t length) override {
+    (void)::sync_file_range(fd_, static_cast<off64_t>(offset), static_cast<off64_t>(length),
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  }
   void ReleaseCache(uint64_t offset, uint64_t length) override {
     // DONTNEED starts writeback of dirty pages in the range and drops the clean ones.
     (void)::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),

@@ -40,6 +40,14 @@ class File {
     (void)offset;
     (void)length;
   }
+  // Writes the dirty pages in [offset, offset + length) to the device and waits for them
+  // (sync_file_range). Makes nothing durable by itself (no device cache flush, no metadata): it
+  // only leaves less for the next Sync() to write, so a caller can spread a large sync over
+  // small steps that other files' fdatasyncs are not queued behind. A no-op by default.
+  virtual void WriteBack(uint64_t offset, uint64_t length) {
+    (void)offset;
+    (void)length;
+  }
 
   // Preallocation (docs/log-format.md, "Preallocated segments"). Writes zeros from the end of
   // the file's zero-filled region (never below Size()) up to `end`, then fdatasyncs, so the

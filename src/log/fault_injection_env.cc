@@ -108,6 +108,9 @@ class FaultFile : public File {
   void ReleaseCache(uint64_t offset, uint64_t length) override {
     base_->ReleaseCache(offset, length);  // advice only: what survives a crash is unchanged
   }
+  void WriteBack(uint64_t offset, uint64_t length) override {
+    base_->WriteBack(offset, length);  // durability is unchanged: only Sync counts in the model
+  }
 
  private:
   static Status Dead() { return IoError("simulated crash: file is no longer writable"); }

@@ -654,6 +654,7 @@ Status PartitionLog::SyncFiles() {
     end = d.leo;
   }
   d.dirty = false;
+  if (journal_ != nullptr) WriteBackInSteps(*active);
   Status s = active->log_file()->Sync();
   // The aborted-transaction file is synced only when it changed: one fdatasync per group.
   if (s.ok() && aborted && d.aborted_dirty.exchange(false)) s = aborted->Sync();
@@ -672,6 +673,25 @@ Status PartitionLog::SyncFiles() {
   }
   OnDurable(end);
   return Status::Ok();
+}
+
+void PartitionLog::WriteBackInSteps(const Segment& active) {
+  // A checkpoint syncs seconds of appends at once (tens of MiB): one fdatasync of all of it
+  // would hold the disk for ~100 ms and every commit's journal fdatasync would queue behind it
+  // (the pass trace showed 45 ms journal syncs during checkpoints). Written back in steps of
+  // kWriteBackStep, a journal sync waits behind one step at most; the fdatasync that follows
+  // then has little left to write. Durability is unchanged: only that fdatasync counts.
+  constexpr uint64_t kWriteBackStep = 512 << 10;
+  Impl& d = *impl_;
+  const uint64_t size = active.size();
+  uint64_t from = 0;
+  if (d.written_back_segment.load(std::memory_order_relaxed) == active.base_offset()) {
+    from = std::min(d.written_back.load(std::memory_order_relaxed), size);
+  }
+  const std::shared_ptr<File>& file = active.log_file();
+  for (uint64_t at = from; at < size; at += kWriteBackStep) file->WriteBack(at, std::min(kWriteBackStep, size - at));
+  d.written_back_segment.store(active.base_offset(), std::memory_order_relaxed);
+  d.written_back.store(size, std::memory_order_relaxed);
 }
 
 Status PartitionLog::Redo(std::string_view batches, const std::string& where) {

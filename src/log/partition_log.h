@@ -194,7 +194,8 @@ class PartitionLog {
   // commit's).
   Status Flush();
   // fdatasync of the partition's files (active segment, aborted.txn): the flusher's sync, and
-  // the journal's checkpoint.
+  // the journal's checkpoint (which first writes the active segment back in small steps, see
+  // WriteBackInSteps).
   Status SyncFiles();
 
   // Commit journal (journal.h; set by LogManager right after Open, before any append): every
@@ -257,6 +258,7 @@ class PartitionLog {
   struct Impl;  // internal state (partition_log_impl.h)
 
  private:
+  void WriteBackInSteps(const Segment& active);
   PartitionLog(Env* env, std::string dir, std::string topic, int32_t partition,
                std::shared_ptr<const TopicConfig> config, Flusher* flusher);
   Env* env_;

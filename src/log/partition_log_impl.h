@@ -59,6 +59,10 @@ struct PartitionLog::Impl {
   std::map<uint64_t, std::pair<int64_t, std::function<void()>>> notifies;
   uint64_t next_notify_id = 1;
   std::atomic<bool> dirty{false};
+  // With the commit journal: how far the active segment (by its base offset) was written back
+  // by the checkpoint's steps (SyncFiles). Only pacing: a stale value costs a redundant step.
+  std::atomic<int64_t> written_back_segment{-1};
+  std::atomic<uint64_t> written_back{0};
 
   const std::shared_ptr<Segment>& active() const { return segments.rbegin()->second; }
 };

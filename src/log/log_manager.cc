@@ -121,13 +121,16 @@ Status LogManager::Load() {
     t.config = config;
     EC_RETURN_IF_ERROR(OpenTopicPartitions(kOffsetsTopic, 0, 1, config));
   }
-  if (options_.journal) EC_RETURN_IF_ERROR(RecoverJournal());
+  if (options_.journal) {
+    EC_RETURN_IF_ERROR(RecoverJournal());
+  } else {
+    EC_RETURN_IF_ERROR(DrainJournal());
+  }
   EC_ASSIGN_OR_RETURN(group_offsets_, GroupOffsets::Open(topics_[kOffsetsTopic].logs[0]));
   return Status::Ok();
 }
 
-Status LogManager::RecoverJournal() {
-  const std::string dir = options_.data_dir + "/" + kJournalDir;
+Result<Journal::ReplayResult> LogManager::ReplayJournal(const std::string& dir) {
   std::set<PartitionLog*> touched;
   auto redo = [&](const std::string& topic, int32_t partition, std::string_view batches,
                   const std::string& where) -> Status {
@@ -141,6 +144,25 @@ Status LogManager::RecoverJournal() {
   EC_ASSIGN_OR_RETURN(Journal::ReplayResult replay, Journal::Replay(env_, dir, redo));
   // The redone records become durable in the partitions before the old journal goes.
   for (PartitionLog* log : touched) EC_RETURN_IF_ERROR(log->SyncFiles());
+  return replay;
+}
+
+Status LogManager::DrainJournal() {
+  // A data dir last run with the journal (log.journal: true) and now opened without it: the
+  // journal may hold acknowledged appends the partition files lost in a crash. Replay them,
+  // make them durable in the partitions, then remove the journal, so turning the option off
+  // never loses data (and a later run with it on does not replay stale entries).
+  const std::string dir = options_.data_dir + "/" + kJournalDir;
+  if (!env_->FileExists(dir)) return Status::Ok();
+  EC_ASSIGN_OR_RETURN(Journal::ReplayResult replay, ReplayJournal(dir));
+  (void)replay;
+  EC_RETURN_IF_ERROR(env_->RemoveDirAll(dir));
+  return env_->SyncDir(options_.data_dir);
+}
+
+Status LogManager::RecoverJournal() {
+  const std::string dir = options_.data_dir + "/" + kJournalDir;
+  EC_ASSIGN_OR_RETURN(Journal::ReplayResult replay, ReplayJournal(dir));
   JournalOptions jo;
   jo.checkpoint_bytes = options_.journal_checkpoint_bytes;
   jo.checkpoint_ms = options_.journal_checkpoint_ms;

@@ -137,6 +137,10 @@ class LogManager {
   // Replays the commit journal into the opened partitions, makes them durable and starts a new
   // journal (Load, before GroupOffsets reads __consumer_offsets).
   Status RecoverJournal();
+  // With log.journal off: replays a journal left by an earlier run with it on, then removes it.
+  Status DrainJournal();
+  // Replays the journal in `dir` into the opened partitions and fdatasyncs the ones it touched.
+  Result<Journal::ReplayResult> ReplayJournal(const std::string& dir);
   Status OpenTopicPartitions(const std::string& name, int32_t from, int32_t to,
                              std::shared_ptr<const TopicConfig> config);
   Status WriteTopicMeta(const std::string& name, int32_t partitions, const TopicConfig& config);

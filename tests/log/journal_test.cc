@@ -434,6 +434,41 @@ TEST(Journal, TransactionsReplayed) {
   EXPECT_EQ(rc.aborted_transactions[0].first_offset, 2);
 }
 
+// Turning log.journal off after a crash: the journal still holds acknowledged appends the
+// partition files lost, so opening without it must replay them first, then remove it.
+TEST(Journal, OpeningWithoutTheJournalReplaysAndRemovesIt) {
+  TempDir dir;
+  FaultInjectionEnv env(Env::Default());
+  std::map<int64_t, std::string> acknowledged;
+  {
+    auto m = Open(JournalOptions(dir.path(), &env));
+    ASSERT_NE(m, nullptr);
+    ASSERT_TRUE(m->CreateTopic("t", 2).ok());
+    ASSERT_TRUE(m->GetPartition("t", 1)->Append(testing::MakeBatch(4), {Durability::kWritten}).ok());
+    ASSERT_TRUE(m->GetPartition("t", 0)->Append(testing::MakeBatch(3), {Durability::kSync}).ok());
+    acknowledged = RawBatches(*m->GetPartition("t", 1));
+    ASSERT_EQ(acknowledged.size(), 1u);
+    ASSERT_TRUE(env.SimulateCrash({.tear_unsynced_tail = false, .garbage_in_torn_tail = false}).ok());
+  }
+  env.Reset();
+  const std::string journal_dir = dir.path() + "/.journal";
+  ASSERT_TRUE(env.FileExists(journal_dir));
+  {
+    auto m = Open(JournalOptions(dir.path(), &env, /*journal=*/false));
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->GetPartition("t", 0)->log_end_offset(), 3) << "the durable append came back from the journal";
+    EXPECT_EQ(RawBatches(*m->GetPartition("t", 1)), acknowledged) << "so did the append its sync covered";
+    EXPECT_FALSE(env.FileExists(journal_dir)) << "the drained journal is removed";
+    // The replayed records are durable in the partition files themselves now.
+    ASSERT_TRUE(env.SimulateCrash({.tear_unsynced_tail = false, .garbage_in_torn_tail = false}).ok());
+  }
+  env.Reset();
+  auto m = Open(JournalOptions(dir.path(), &env, /*journal=*/false));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->GetPartition("t", 0)->log_end_offset(), 3);
+  EXPECT_EQ(RawBatches(*m->GetPartition("t", 1)), acknowledged);
+}
+
 // A topic deleted and created again: the old topic's journaled records are not replayed into it.
 TEST(Journal, DeletedTopicIsNotReplayedIntoItsSuccessor) {
   TempDir dir;

@@ -659,16 +659,7 @@ Status PartitionLog::SyncFiles() {
   // The aborted-transaction file is synced only when it changed: one fdatasync per group.
   if (s.ok() && aborted && d.aborted_dirty.exchange(false)) s = aborted->Sync();
   if (!s.ok()) {
-    {
-      std::lock_guard l(d.mu);
-      d.failed = true;
-    }
-    std::deque<Impl::SyncWaiter> waiters;
-    {
-      std::lock_guard w(d.wait_mu);
-      waiters.swap(d.sync_waiters);
-    }
-    for (auto& w : waiters) w.done(Fail(LogError::kStorageError, s.message()));
+    OnSyncFailed(s);
     return s;
   }
   OnDurable(end);

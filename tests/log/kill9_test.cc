@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -72,6 +73,50 @@ struct Acked {
   int64_t base, last;
 };
 
+// Forks `child` (which writes one "round thread seq base last" line per acknowledged append to
+// the fd it gets, then never returns), waits for its first acknowledgement (recovery done), lets
+// it run a random while and SIGKILLs it mid-flight. Appends every complete line's append to
+// `acked` and returns how many were added (an unfinished line was not acknowledged to us).
+size_t RunChildAndKill(const std::function<void(int fd)>& child, std::mt19937& rng, std::vector<Acked>* acked) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  EXPECT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    child(fds[1]);
+    _exit(5);  // the child functions never return
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while (text.find('\n') == std::string::npos && (n = read(fds[0], buf, sizeof buf)) > 0)
+    text.append(buf, static_cast<size_t>(n));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 200));
+  EXPECT_EQ(kill(pid, SIGKILL), 0);
+  // Acknowledgements written before the kill are all in the pipe.
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child exited on its own with status " << status;
+  const size_t before = acked->size();
+  for (size_t pos = 0; pos < text.size();) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) break;
+    Acked a;
+    long long base, last;
+    if (std::sscanf(text.c_str() + pos, "%d %d %d %lld %lld", &a.round, &a.thread, &a.seq, &base, &last) == 5) {
+      a.base = base;
+      a.last = last;
+      acked->push_back(a);
+    }
+    pos = nl + 1;
+  }
+  return acked->size() - before;
+}
+
 TEST(Kill9, AcknowledgedSyncedBatchesSurvive) {
   const char* l = std::getenv("EC_TEST_LONG");
   const int kills = l && std::string(l) == "1" ? 60 : 4;
@@ -80,46 +125,9 @@ TEST(Kill9, AcknowledgedSyncedBatchesSurvive) {
   std::vector<Acked> acked;
   std::mt19937 rng(12345);
   for (int round = 0; round < kills; ++round) {
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(fds[0]);
-      ChildMain(dir, round, fds[1]);
-    }
-    close(fds[1]);
-    // Wait for the first acknowledgement (recovery done), let it run a random while, then kill
-    // it mid-flight.
-    std::string text;
-    char buf[4096];
-    ssize_t n;
-    while (text.find('\n') == std::string::npos && (n = read(fds[0], buf, sizeof buf)) > 0)
-      text.append(buf, static_cast<size_t>(n));
-    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 200));
-    ASSERT_EQ(kill(pid, SIGKILL), 0);
-    // Acknowledgements written before the kill are all in the pipe.
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-    close(fds[0]);
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << "child exited on its own with status " << status;
-    size_t before = acked.size();
-    for (size_t pos = 0; pos < text.size();) {
-      size_t nl = text.find('\n', pos);
-      if (nl == std::string::npos) break;  // unfinished line: not acknowledged to us
-      Acked a;
-      long long base, last;
-      if (std::sscanf(text.c_str() + pos, "%d %d %d %lld %lld", &a.round, &a.thread, &a.seq, &base,
-                      &last) == 5) {
-        a.base = base;
-        a.last = last;
-        acked.push_back(a);
-      }
-      pos = nl + 1;
-    }
-    EXPECT_GT(acked.size(), before) << "round " << round << ": child acknowledged nothing";
+    const size_t added = RunChildAndKill([&](int fd) { ChildMain(dir, round, fd); }, rng, &acked);
+    ASSERT_FALSE(HasFailure());
+    EXPECT_GT(added, 0u) << "round " << round << ": child acknowledged nothing";
 
     // Reopen (recovery) and check every acknowledged batch, from every round so far.
     auto opened = PartitionLog::Open(Env::Default(), dir, "t", 0, Config(), nullptr);
@@ -208,41 +216,9 @@ TEST(Kill9, JournaledAppendsSurvive) {
   std::vector<Acked> acked;
   std::mt19937 rng(777);
   for (int round = 0; round < kills; ++round) {
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(fds[0]);
-      JournalChildMain(dir, round, fds[1]);
-    }
-    close(fds[1]);
-    std::string text;
-    char buf[4096];
-    ssize_t n;
-    while (text.find('\n') == std::string::npos && (n = read(fds[0], buf, sizeof buf)) > 0)
-      text.append(buf, static_cast<size_t>(n));
-    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 200));
-    ASSERT_EQ(kill(pid, SIGKILL), 0);
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-    close(fds[0]);
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child exited on its own with status " << status;
-    size_t before = acked.size();
-    for (size_t pos = 0; pos < text.size();) {
-      size_t nl = text.find('\n', pos);
-      if (nl == std::string::npos) break;
-      Acked a;
-      long long base, last;
-      if (std::sscanf(text.c_str() + pos, "%d %d %d %lld %lld", &a.round, &a.thread, &a.seq, &base, &last) == 5) {
-        a.base = base;
-        a.last = last;
-        acked.push_back(a);
-      }
-      pos = nl + 1;
-    }
-    EXPECT_GT(acked.size(), before) << "round " << round << ": child acknowledged nothing";
+    const size_t added = RunChildAndKill([&](int fd) { JournalChildMain(dir, round, fd); }, rng, &acked);
+    ASSERT_FALSE(HasFailure());
+    EXPECT_GT(added, 0u) << "round " << round << ": child acknowledged nothing";
     auto opened = LogManager::Open(JournalOptions(dir));
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     auto m = std::move(opened).value();

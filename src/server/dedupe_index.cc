@@ -102,6 +102,74 @@ struct DedupeIndex::Db {
   std::unique_ptr<rocksdb::DB> db;
 };
 
+DedupeIndex::PendingIds::Slot* DedupeIndex::PendingIds::Find(const DedupeKey& key) {
+  if (size_ == 0) return nullptr;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = Home(key);; i = (i + 1) & mask) {
+    Slot& s = slots_[i];
+    if (!s.used) return nullptr;
+    if (s.key == key) return &s;
+  }
+}
+
+std::pair<DedupeIndex::PendingIds::Slot*, bool> DedupeIndex::PendingIds::Insert(const DedupeKey& key, int64_t time,
+                                                                                bool claimed) {
+  if (2 * (size_ + 1) > slots_.size()) Rehash(std::max<size_t>(64, 2 * slots_.size()));
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = Home(key);; i = (i + 1) & mask) {
+    Slot& s = slots_[i];
+    if (!s.used) {
+      s = Slot{key, true, claimed, time};
+      ++size_;
+      return {&s, true};
+    }
+    if (s.key == key) return {&s, false};
+  }
+}
+
+void DedupeIndex::PendingIds::Erase(Slot* slot) {
+  // Backward shift: the ids after the hole in its probe run move into it when the hole lies
+  // between their home slot and where they sit, so every id stays reachable from its home
+  // without tombstones.
+  const size_t mask = slots_.size() - 1;
+  size_t hole = static_cast<size_t>(slot - slots_.data());
+  for (size_t j = (hole + 1) & mask; slots_[j].used; j = (j + 1) & mask) {
+    const size_t home = Home(slots_[j].key);
+    if (((j - home) & mask) >= ((j - hole) & mask)) {
+      slots_[hole] = slots_[j];
+      hole = j;
+    }
+  }
+  slots_[hole].used = false;
+  --size_;
+}
+
+template <typename Drop>
+void DedupeIndex::PendingIds::EraseIf(Drop drop) {
+  for (size_t i = 0; i < slots_.size();) {
+    Slot& s = slots_[i];
+    if (s.used && drop(s)) {
+      Erase(&s);  // a later id may have moved into slot i: look at it again
+      continue;
+    }
+    ++i;
+  }
+  if (slots_.size() > 4096 && 16 * size_ < slots_.size()) {
+    size_t capacity = 64;
+    while (capacity < 4 * size_) capacity *= 2;
+    Rehash(capacity);
+  }
+}
+
+void DedupeIndex::PendingIds::Rehash(size_t capacity) {
+  std::vector<Slot> old(capacity, Slot{DedupeKey{}, false, false, 0});
+  old.swap(slots_);
+  size_ = 0;
+  for (const Slot& s : old) {
+    if (s.used) Insert(s.key, s.time, s.claimed);
+  }
+}
+
 DedupeIndex::DedupeIndex(DedupeOptions options, log::LogManager* logs)
     : options_(std::move(options)), logs_(logs), db_(std::make_unique<Db>()) {}
 
@@ -191,7 +259,7 @@ std::vector<bool> DedupeIndex::Claim(const std::vector<std::string_view>& ids, i
   fresh.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i].empty()) continue;
-    if (!pending_.try_emplace(keys[i], Pending{now_ms, true}).second) {
+    if (!pending_.Insert(keys[i], now_ms, /*claimed=*/true).second) {
       dup[i] = true;
     } else {
       fresh.push_back(i);
@@ -219,7 +287,7 @@ std::vector<bool> DedupeIndex::Claim(const std::vector<std::string_view>& ids, i
     if (statuses[j].ok() &&
         LoadBe64(std::string_view(values[j].data(), values[j].size())) >= now_ms - options_.window_ms) {
       dup[fresh[j]] = true;
-      pending_.erase(keys[fresh[j]]);
+      pending_.Erase(pending_.Find(keys[fresh[j]]));
     }
     values[j].Reset();
   }
@@ -243,19 +311,20 @@ void DedupeIndex::Release(const std::vector<std::string_view>& ids, bool stored,
 void DedupeIndex::Release(const std::vector<DedupeKey>& keys, bool stored, int64_t now_ms) {
   std::lock_guard lock(mu_);
   for (const DedupeKey& key : keys) {
-    auto it = pending_.find(key);
-    if (it == pending_.end()) {
-      if (stored) pending_.emplace(key, Pending{now_ms, false});
+    PendingIds::Slot* slot = pending_.Find(key);
+    if (slot == nullptr) {
+      if (stored) pending_.Insert(key, now_ms, /*claimed=*/false);
       continue;
     }
-    if (!it->second.claimed) {  // stored already (a Kafka produce's id): a newer store time
-      if (stored) it->second.time = now_ms;
+    if (!slot->claimed) {  // stored already (a Kafka produce's id): a newer store time
+      if (stored) slot->time = now_ms;
       continue;
     }
     if (stored) {
-      it->second = Pending{now_ms, false};
+      slot->claimed = false;
+      slot->time = now_ms;
     } else {
-      pending_.erase(it);  // the append failed: a retry is accepted
+      pending_.Erase(slot);  // the append failed: a retry is accepted
     }
   }
 }
@@ -368,16 +437,11 @@ Status DedupeIndex::IndexTail(int64_t now_ms) {
   if (!pending_.empty()) {
     // Stored ids are indexed now (RocksDB answers for them); claims stay until their Release.
     for (const Entry& e : entries_) {
-      auto it = pending_.find(e.key);
-      if (it != pending_.end() && !it->second.claimed) pending_.erase(it);
+      PendingIds::Slot* slot = pending_.Find(e.key);
+      if (slot != nullptr && !slot->claimed) pending_.Erase(slot);
     }
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      if (!it->second.claimed && it->second.time < now_ms - options_.unconfirmed_ms) {
-        it = pending_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    const int64_t unconfirmed_before = now_ms - options_.unconfirmed_ms;
+    pending_.EraseIf([&](const PendingIds::Slot& s) { return !s.claimed && s.time < unconfirmed_before; });
   }
   return status;
 }
@@ -386,9 +450,15 @@ Status DedupeIndex::WriteRound(const std::vector<std::pair<std::string, std::str
   // Put in key order: RocksDB's memtable keeps the place of its last insert, so sorted inserts
   // each walk a short way from there instead of down the whole skip list (the inserts are most
   // of the indexer's CPU). An id seen twice in a round keeps its latest time (the last Put).
+  // The keys compare as two big-endian words and a byte, as in SortFresh (no memcmp call per
+  // comparison: memcmp was the indexer thread's top symbol, the sort's and the memtable's).
   std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) {
-    int c = std::memcmp(a.key.bytes.data(), b.key.bytes.data(), DedupeKey::kSize);
-    return c != 0 ? c < 0 : a.ts < b.ts;
+    const char* x = a.key.bytes.data();
+    const char* y = b.key.bytes.data();
+    if (uint64_t u = LoadBeWord(x), v = LoadBeWord(y); u != v) return u < v;
+    if (uint64_t u = LoadBeWord(x + 8), v = LoadBeWord(y + 8); u != v) return u < v;
+    if (x[16] != y[16]) return static_cast<unsigned char>(x[16]) < static_cast<unsigned char>(y[16]);
+    return a.ts < b.ts;
   });
   rocksdb::WriteBatch batch(entries_.size() * (DedupeKey::kSize + 8 + 4) + positions.size() * 64 + 64);
   char ts[8];

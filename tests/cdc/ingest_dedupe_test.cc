@@ -108,6 +108,47 @@ TEST(IngestDedupe, ALargeShuffledClaimAnswersEachIdItself) {
   EXPECT_EQ(index->Claim(request, now), all);
 }
 
+// The ids in flight or stored since the last round live in an open-addressing table (linear
+// probing, backward-shift erase, grown and shrunk): after claims that grow it several times,
+// erases scattered through its probe runs, a sweep that empties most of it and the shrink
+// after it, every id must still be found exactly when it should be. Fails if an erase leaves an
+// id unreachable from its home slot (it would be accepted twice) or loses one (a duplicate).
+TEST(IngestDedupe, InFlightIdsStayFoundThroughErasesGrowthAndShrink) {
+  TempDir dir;
+  auto logs = OpenLogs(dir.path() + "/log");
+  DedupeOptions o = Options(dir.path());
+  auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+  const int64_t now = 1'800'000'000'000;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20000; ++i) ids.push_back(i % 2 ? Sha256Hex128("p-" + std::to_string(i)) : "p-" + std::to_string(i));
+  std::vector<std::string_view> all(ids.begin(), ids.end());
+  auto group = [&](int g) {
+    std::vector<std::string_view> out;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (static_cast<int>(i % 3) == g) out.push_back(ids[i]);
+    }
+    return out;
+  };
+  EXPECT_EQ(index->Claim(all, now), std::vector<bool>(all.size(), false));
+  index->Release(group(0), /*stored=*/false, now);  // failed appends: forgotten
+  index->Release(group(1), /*stored=*/true, now);   // appended, not indexed yet
+  std::vector<bool> want(all.size());
+  for (size_t i = 0; i < want.size(); ++i) want[i] = i % 3 != 0;
+  EXPECT_EQ(index->Claim(all, now), want);  // group 0 is claimed again
+  // No round finds group 1 in the log: once unconfirmed for long enough it is forgotten; the
+  // claims stay.
+  const int64_t later = now + o.unconfirmed_ms + 1;
+  ASSERT_TRUE(index->IndexTail(later).ok());
+  for (size_t i = 0; i < want.size(); ++i) want[i] = i % 3 != 1;
+  EXPECT_EQ(index->Claim(all, later), want);  // group 1 is claimed again
+  // All but the first 100 ids end stored and are swept: the table shrinks around the rest.
+  std::vector<std::string_view> rest(all.begin() + 100, all.end());
+  index->Release(rest, /*stored=*/true, later);
+  ASSERT_TRUE(index->IndexTail(later + o.unconfirmed_ms + 1).ok());
+  for (size_t i = 0; i < want.size(); ++i) want[i] = i < 100;
+  EXPECT_EQ(index->Claim(all, later + o.unconfirmed_ms + 1), want);
+}
+
 TEST(IngestDedupe, KnowsEveryIdInTheRawTopicAfterARestart) {
   TempDir dir;
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -11,6 +11,7 @@
 // Threading: thread-safe. Lock order: a partition's append lock, then the journal's.
 // Completions (PartitionLog::OnDurable) run on the journal's sync thread.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -123,8 +124,9 @@ class Journal {
   // One checkpoint: rotate, wait for the old file's sync, sync the partitions, delete the file.
   Status RunCheckpoint(std::unique_lock<std::mutex>& l);
   Result<std::shared_ptr<File>> CreateFile(uint64_t seq);
-  void AppendEntry(std::string* out, uint8_t type, const std::string& topic, int32_t partition,
-                   std::string_view data) const;
+  // Appends an entry of journal file `seq` to `out`.
+  static void AppendEntry(std::string* out, uint64_t seq, uint8_t type, std::string_view topic,
+                          int32_t partition, std::string_view data);
 
   Env* env_;
   const std::string dir_;
@@ -134,7 +136,8 @@ class Journal {
   std::condition_variable ckpt_cv_;    // wakes the checkpoint thread
   std::condition_variable done_cv_;    // synced_ moved, a callback or checkpoint finished
   std::deque<JournalFile> files_;      // oldest first; back = active
-  std::string buf_;                    // entry being written (reused)
+  std::string buf_;                    // tombstone or seal entry being written (reused)
+  std::atomic<uint64_t> active_seq_{0};  // files_.back().seq, read by Write before it locks mu_
   uint64_t appended_ = 0;              // logical end of the journal
   uint64_t synced_ = 0;                // everything below is durable
   uint64_t urgent_upto_ = 0;           // urgent entries end here

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -292,6 +293,44 @@ TEST(Journal, OneJournalSyncCoversEveryPartition) {
   ASSERT_TRUE(m->journal()->Checkpoint().ok());
   EXPECT_EQ(m->journal()->checkpoints(), 1u);
   EXPECT_EQ(m->journal()->current_bytes(), 0u);
+}
+
+// Waits (bounded) until `done` holds; returns whether it did.
+template <typename F>
+bool WaitFor(F done, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+TEST(Journal, OneCheckpointPerSizeTrigger) {
+  // While a checkpoint by size creates the next file (step 1, without the journal's lock), an
+  // append still goes to the old file, which is over checkpoint_bytes: it must not ask for a
+  // second checkpoint that would run right after this one (ten more partition fdatasyncs for
+  // a file of a few bytes, as the pass trace showed after every checkpoint by size).
+  TempDir dir;
+  FaultInjectionEnv env(Env::Default());
+  LogManagerOptions o = JournalOptions(dir.path(), &env);
+  o.journal_checkpoint_bytes = 4096;
+  auto m = Open(o);
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->CreateTopic("t", 1).ok());
+  std::shared_ptr<PartitionLog> log = m->GetPartition("t", 0);
+  std::atomic<int> created{0};
+  std::atomic<bool> appended_during{false};
+  m->journal()->SetCheckpointHookForTest([&](int at) {
+    if (at != 1 || created.fetch_add(1) != 0) return;
+    appended_during = log->Append(testing::MakeBatch(2, "during"), {Durability::kWritten}).ok();
+  });
+  ASSERT_TRUE(log->Append(testing::MakeBatch(8, std::string(1000, 'x')), {Durability::kSync}).ok());
+  ASSERT_TRUE(WaitFor([&] { return m->journal()->checkpoints() >= 1; }));
+  EXPECT_TRUE(appended_during.load());
+  // A second checkpoint would start at once; give it ample time to show up.
+  EXPECT_FALSE(WaitFor([&] { return created.load() > 1; }, std::chrono::milliseconds(300)));
+  EXPECT_EQ(m->journal()->checkpoints(), 1u);
 }
 
 TEST(Journal, GroupCommitUnderConcurrentDurableAppends) {

@@ -16,6 +16,12 @@ class Matcher {
   explicit Matcher(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
 
   bool Value(const json::Value& v) {
+    if (v.has_known_text()) {  // exactly what AppendJson writes for it (json/value.h)
+      const std::string_view t = v.known_text();
+      if (static_cast<size_t>(end_ - p_) < t.size() || std::memcmp(p_, t.data(), t.size()) != 0) return false;
+      p_ += t.size();
+      return true;
+    }
     switch (v.kind()) {
       case json::Kind::kNull: return Literal("null");
       case json::Kind::kBool: return Literal(v.bool_value() ? "true" : "false");

@@ -21,9 +21,17 @@ class Builder {
   // Duplicate keys: the last value wins, at the first key's position.
   Value Object(std::span<const Member> members, bool keys_stable = false);
 
+  // As Array and Object (keys not copied), for a value whose AppendJson output is `text`,
+  // which must outlive the Value (Value::known_text). An object whose keys are not unique is
+  // built without it (its text is not what AppendJson writes for the merged object).
+  Value ArrayWithText(std::span<const Value> elements, std::string_view text);
+  Value ObjectWithText(std::span<const Member> members, std::string_view text);
+
   Arena* arena() const { return arena_; }
 
  private:
+  Value MakeObject(std::span<const Member> members, bool keys_stable, const std::string_view* text);
+
   Arena* arena_;
 };
 

@@ -65,7 +65,9 @@ class CompactParser {
   void SkipSpace() {
     // Stored records are compact: one compare says there is nothing to skip.
     if (static_cast<unsigned char>(*p_) > ' ') [[likely]] return;
+    const char* from = p_;
     while (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t') ++p_;
+    if (p_ != from) ++noncanonical_;  // AppendJson writes no whitespace
   }
 
   // Values are returned (in registers: Value is 16 trivially copyable bytes) and failure is
@@ -114,6 +116,8 @@ class CompactParser {
 
   Value ParseObject(uint32_t depth) {
     if (depth >= max_depth_) return Fail();
+    const char* open = p_;
+    const uint32_t noncanonical = noncanonical_;
     ++p_;  // '{'
     std::vector<Member>& members = stacks_.members;
     const size_t base = members.size();
@@ -148,14 +152,18 @@ class CompactParser {
       }
     }
     // As TreeConverter: keys live in the arena already; duplicates are merged by the builder.
-    const Value out = builder_.Object(std::span<const Member>(members.data() + base, members.size() - base),
-                                      /*keys_stable=*/true);
+    const std::span<const Member> span(members.data() + base, members.size() - base);
+    const Value out = noncanonical_ == noncanonical
+                          ? builder_.ObjectWithText(span, std::string_view(open, static_cast<size_t>(p_ - open)))
+                          : builder_.Object(span, /*keys_stable=*/true);
     members.resize(base);
     return out;
   }
 
   Value ParseArray(uint32_t depth) {
     if (depth >= max_depth_) return Fail();
+    const char* open = p_;
+    const uint32_t noncanonical = noncanonical_;
     ++p_;  // '['
     std::vector<Value>& values = stacks_.values;
     const size_t base = values.size();
@@ -177,7 +185,10 @@ class CompactParser {
         break;
       }
     }
-    const Value out = builder_.Array(std::span<const Value>(values.data() + base, values.size() - base));
+    const std::span<const Value> span(values.data() + base, values.size() - base);
+    const Value out = noncanonical_ == noncanonical
+                          ? builder_.ArrayWithText(span, std::string_view(open, static_cast<size_t>(p_ - open)))
+                          : builder_.Array(span);
     values.resize(base);
     return out;
   }
@@ -231,6 +242,9 @@ class CompactParser {
   }
 
   bool ParseEscapedString(char* start, char* q, std::string_view* out) {
+    // Unescaping in place changes the text around it, and AppendQuoted may escape otherwise:
+    // no enclosing array or object keeps its text.
+    ++noncanonical_;
     char* w = q;  // write position (<= q)
     while (true) {
       const unsigned char c = static_cast<unsigned char>(*q);
@@ -338,8 +352,14 @@ class CompactParser {
       int64_t v = 0;
       for (const char* d = digits; d < q; ++d) v = v * 10 + (*d - '0');
       out = Value::Number(static_cast<double>(negative ? -v : v));
+      // AppendJsNumber writes integers below 2^53 as their digits, and -0 as "0".
+      if (n_int > 15 || (negative && v == 0)) ++noncanonical_;
     } else if (const int64_t frac = fraction_end - fraction; fraction != nullptr && !exponent &&
                n_int + static_cast<size_t>(frac) <= 15) {
+      // AppendJsNumber writes a decimal below 1e9 with at most four fractional digits as its
+      // shortest digits (json/writer.cc AppendShortDecimal): those of this literal unless it
+      // ends in a zero (no decimal of at most 15 digits reads back as another's double).
+      if (n_int > 9 || frac > 4 || fraction_end[-1] == '0') ++noncanonical_;
       // A decimal of at most 15 digits without exponent (12.9, 620.0): its digits n are an
       // exact double (< 2^53), and so is 10^k for k <= 15, so the correctly rounded n / 10^k
       // is the correctly rounded value of the literal, which from_chars gives (Clinger's
@@ -351,6 +371,7 @@ class CompactParser {
       const double v = static_cast<double>(n) / kPow10[frac];
       out = Value::Number(negative ? -v : v);
     } else {
+      ++noncanonical_;  // exponents, long decimals: AppendJsNumber may write other digits
       double d = 0;
       const std::from_chars_result r = std::from_chars(start, q, d);
       if (r.ec != std::errc() || r.ptr != q) return Fail();  // out of range: ParseInto decides
@@ -376,6 +397,9 @@ class CompactParser {
   char* p_ = nullptr;
   const char* end_ = nullptr;
   bool failed_ = false;
+  // Counts what AppendJson would write otherwise (whitespace, escapes, number spellings): an
+  // array or object whose parse did not move it is built with its text (Value::known_text).
+  uint32_t noncanonical_ = 0;
 };
 
 }  // namespace

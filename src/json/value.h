@@ -66,12 +66,24 @@ class Value {
   // Array element `i`, or nullptr when out of range or not an array.
   const Value* At(size_t i) const { return is_array() && i < size_ ? arr_ + i : nullptr; }
 
+  // For an array or object built with its text (Builder::ArrayWithText / ObjectWithText, which
+  // json::ParseCompactInto uses for canonical input): exactly what json::AppendJson writes for
+  // it, so writers copy it and comparisons can start with it. Empty otherwise.
+  bool has_known_text() const { return (flags_ & kHasText) != 0; }
+  std::string_view known_text() const {
+    if ((flags_ & kHasText) == 0) return {};
+    return reinterpret_cast<const std::string_view*>(static_cast<const void*>(arr_))[-1];
+  }
+
  private:
   friend class Builder;
   // Objects with more members than this carry a sorted index for binary-search lookup.
   static constexpr uint32_t kIndexedObjectMin = 12;
+  // flags_: the array's or object's storage is preceded by a std::string_view of its text.
+  static constexpr uint8_t kHasText = 1;
 
   Kind kind_ = Kind::kNull;
+  uint8_t flags_ = 0;  // in what was padding: a Value stays 16 bytes
   uint32_t size_ = 0;  // bool value, string length, element or member count
   union {
     double num_;

@@ -28,6 +28,10 @@ void AppendValue(const Value& v, int indent, int level, std::string* out) {
       return;
     case Kind::kString: AppendQuoted(v.string(), out); return;
     case Kind::kArray: {
+      if (indent <= 0 && v.has_known_text()) {  // parsed from what this would write
+        out->append(v.known_text());
+        return;
+      }
       out->push_back('[');
       bool first = true;
       for (const Value& e : v.array()) {
@@ -41,6 +45,10 @@ void AppendValue(const Value& v, int indent, int level, std::string* out) {
       return;
     }
     case Kind::kObject: {
+      if (indent <= 0 && v.has_known_text()) {
+        out->append(v.known_text());
+        return;
+      }
       out->push_back('{');
       bool first = true;
       for (const Member& m : v.object()) {

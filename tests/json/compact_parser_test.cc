@@ -56,6 +56,42 @@ std::string Diff(const Value& a, const Value& b, const std::string& at = "$") {
   return "?";
 }
 
+// A copy of `v` built without texts (Value::known_text), so AppendJson writes it member by
+// member.
+Value PlainCopy(const Value& v, Builder& b) {
+  if (v.is_array()) {
+    std::vector<Value> elems;
+    for (const Value& e : v.array()) elems.push_back(PlainCopy(e, b));
+    return b.Array(elems);
+  }
+  if (v.is_object()) {
+    std::vector<Member> members;
+    for (const Member& m : v.object()) members.push_back({m.key, PlainCopy(m.value, b)});
+    return b.Object(members);
+  }
+  return v;
+}
+
+// Every array and object that carries a text carries what AppendJson writes for it.
+std::string TextMismatch(const Value& v, const std::string& at = "$") {
+  if (v.has_known_text()) {
+    Arena arena;
+    Builder b(&arena);
+    std::string plain;
+    AppendJson(PlainCopy(v, b), &plain);
+    if (plain != v.known_text()) return at + ": known text " + std::string(v.known_text()) + " vs " + plain;
+  }
+  for (size_t i = 0; i < v.array().size(); ++i) {
+    std::string d = TextMismatch(v.array()[i], at + "[" + std::to_string(i) + "]");
+    if (!d.empty()) return d;
+  }
+  for (const Member& m : v.object()) {
+    std::string d = TextMismatch(m.value, at + "." + std::string(m.key));
+    if (!d.empty()) return d;
+  }
+  return "";
+}
+
 // Both parsers on `text`: where ParseInto fails the compact parser must decline (the caller
 // then reports ParseInto's error); otherwise it must accept `text` (when `must_accept`) and
 // agree with ParseInto.
@@ -75,6 +111,7 @@ void ExpectSame(std::string_view text, bool must_accept = true, uint32_t max_dep
   }
   if (fast_ok) {
     EXPECT_EQ(Diff(slow, fast), "") << text;
+    EXPECT_EQ(TextMismatch(fast), "") << text;
   }
 }
 
@@ -203,6 +240,67 @@ TEST(CompactParserTest, StringsOutliveTheText) {
   }
   EXPECT_EQ(v.Find("a")->string(), "plain");
   EXPECT_EQ(v.Find("b")->string(), "esc\naped");
+}
+
+// Arrays and objects of canonical text (AppendJson output) keep it, so writing them again is a
+// copy; any spelling AppendJson would not write (whitespace, escapes, number forms, repeated
+// keys) leaves the enclosing arrays and objects without it, and they are written as before.
+TEST(CompactParserTest, CanonicalTextIsKept) {
+  struct Case {
+    const char* text;
+    bool root_has_text;
+  };
+  const Case cases[] = {
+      {R"({"a":[1,2.5,-3,0,"x",true,null],"b":{"c":0.0625,"d":-12.99},"e":[],"f":{}})", true},
+      {R"([123456789012345,0.5,-0.5,999999999.9999,"caf\u00e9"])", false},  // an escape
+      {"[\"caf\xc3\xa9\",\"/\"]", true},
+      {R"({"a": 1})", false},
+      {R"([1.50])", false},
+      {R"([1.0])", false},
+      {R"([-0])", false},
+      {R"([1e3])", false},
+      {R"([0.00001])", false},
+      {R"([1234567890.5])", false},
+      {R"([1234567890123456])", false},
+      {R"({"a":"tab\t"})", false},
+      {R"({"a":1,"a":2})", false},
+  };
+  for (const Case& c : cases) {
+    ExpectSame(c.text);
+    Arena arena;
+    Value v;
+    ASSERT_TRUE(ParseCompactInto(c.text, &arena, &v, 64)) << c.text;
+    EXPECT_EQ(v.has_known_text(), c.root_has_text) << c.text;
+    if (c.root_has_text) {
+      EXPECT_EQ(v.known_text(), c.text);
+    }
+    std::string out;
+    AppendJson(v, &out);
+    Arena plain_arena;
+    Builder b(&plain_arena);
+    std::string plain;
+    AppendJson(PlainCopy(v, b), &plain);
+    EXPECT_EQ(out, plain) << c.text;
+  }
+  // What is canonical inside a value that is not keeps its text.
+  Arena arena;
+  Value v;
+  ASSERT_TRUE(ParseCompactInto(R"({"a":{"b":[1,2]},"c":"\t"})", &arena, &v, 64));
+  EXPECT_FALSE(v.has_known_text());
+  EXPECT_EQ(v.Find("a")->known_text(), R"({"b":[1,2]})");
+  EXPECT_EQ(v.Find("a")->Find("b")->known_text(), "[1,2]");
+  // Equal texts say equal at once; objects of other member order still compare equal.
+  Value w;
+  ASSERT_TRUE(ParseCompactInto(R"({"b":[1,2]})", &arena, &w, 64));
+  EXPECT_TRUE(Equal(*v.Find("a"), w));
+  Value u;
+  ASSERT_TRUE(ParseCompactInto(R"({"x":1,"y":2})", &arena, &u, 64));
+  Value z;
+  ASSERT_TRUE(ParseCompactInto(R"({"y":2,"x":1})", &arena, &z, 64));
+  EXPECT_TRUE(Equal(u, z));
+  Value y3;
+  ASSERT_TRUE(ParseCompactInto(R"({"y":3,"x":1})", &arena, &y3, 64));
+  EXPECT_FALSE(Equal(u, y3));
 }
 
 // Random trees written by AppendJson (what ingest stores) parse back identically both ways.

@@ -197,7 +197,8 @@ Status GroupOffsets::CommitTransactional(const std::string& group,
 void GroupOffsets::CommitTransactionalAsync(const std::string& group,
                                             const std::vector<OffsetCommitEntry>& entries,
                                             int64_t producer_id, int16_t producer_epoch,
-                                            Durability durability, std::function<void(Status)> done) {
+                                            Durability durability, std::function<void(Status)> done,
+                                            bool defer_journal_sync) {
   if (entries.empty()) {
     done(Status::Ok());
     return;
@@ -221,7 +222,7 @@ void GroupOffsets::CommitTransactionalAsync(const std::string& group,
     return;
   }
   // Pending (not visible to Fetch) once `done` runs; EndTransaction must wait for it.
-  log_->AppendAsync(std::move(*batch), {durability},
+  log_->AppendAsync(std::move(*batch), {durability, defer_journal_sync},
                     [this, group, entries, producer_id, done = std::move(done)](const AppendResult& r) {
                       Status s = FromAppend(r);
                       if (s.ok()) {

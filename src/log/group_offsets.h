@@ -54,9 +54,10 @@ class GroupOffsets {
   // As CommitTransactional; the record is written before this returns, `done` runs when it
   // is durable (on the flusher thread for kSync), so its fdatasync can share a group commit
   // with other partitions' appends.
+  // `defer_journal_sync`: AppendOptions::defer_journal_sync (the caller requests the sync).
   void CommitTransactionalAsync(const std::string& group, const std::vector<OffsetCommitEntry>& entries,
                                 int64_t producer_id, int16_t producer_epoch, Durability durability,
-                                std::function<void(Status)> done);
+                                std::function<void(Status)> done, bool defer_journal_sync = false);
   // Writes the commit or abort marker of `producer_id`'s open transaction on the offsets
   // topic and applies (commit) or drops (abort) its pending offsets. Errors: IoError.
   Status EndTransaction(int64_t producer_id, int16_t producer_epoch, bool commit, Durability durability);

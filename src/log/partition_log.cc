@@ -572,8 +572,10 @@ complete:
     }
     if (!done) {
       if (journal_) {
-        Status js = journal_->RequestSync();
-        if (!js.ok()) OnSyncFailed(js);
+        if (!options.defer_journal_sync) {
+          Status js = journal_->RequestSync();
+          if (!js.ok()) OnSyncFailed(js);
+        }
       } else if (flusher_) {
         flusher_->RequestSync(this);
       } else {

@@ -45,6 +45,13 @@ enum class Durability : uint8_t {
 
 struct AppendOptions {
   Durability durability = Durability::kWritten;
+  // With the commit journal, a kSync append normally wakes the journal's sync thread at once.
+  // true: it does not; the caller wakes it (Journal::RequestSync) once it has made every append
+  // it waits for, so one fdatasync covers them all instead of the first one starting a sync
+  // that the others miss (a pass's round A: its offset record, then ~10 output batches).
+  // The caller MUST call RequestSync afterwards, or the append waits for someone else's sync.
+  // Ignored without the journal.
+  bool defer_journal_sync = false;
 };
 
 struct AppendResult {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <future>
 
+#include "log/journal.h"
 #include "log/log_manager.h"
 #include "log/record_batch_builder.h"
 #include "log/trace.h"
@@ -103,15 +104,18 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
   const int64_t start_us = log::TraceNowUs();
   // 1. The offset record opens the transaction on __consumer_offsets: written before any
   //    output, its fdatasync runs in the same group-commit round as the outputs'.
+  //    With the commit journal its sync is requested only after the outputs are written
+  //    (defer_journal_sync): one journal fdatasync then covers them all.
+  log::Journal* journal = logs_->journal();
   std::promise<Status> offsets_done;
   std::future<Status> offsets_future = offsets_done.get_future();
-  offsets->CommitTransactionalAsync(group, positions, txn_.producer_id, txn_.epoch, log::Durability::kSync,
-                                    [&offsets_done](Status st) { offsets_done.set_value(std::move(st)); });
+  offsets->CommitTransactionalAsync(
+      group, positions, txn_.producer_id, txn_.epoch, log::Durability::kSync,
+      [&offsets_done](Status st) { offsets_done.set_value(std::move(st)); }, /*defer_journal_sync=*/journal != nullptr);
   // Partitions holding the last pass's unsynced markers that this pass will not write to (by
   // topic) are synced now, concurrently with this pass's appends instead of after them.
   // With the commit journal there is nothing to do: the markers and the input were journaled
   // before the offset record, so the journal sync that makes it durable covers them too.
-  const bool journal = logs_->journal() != nullptr;
   std::vector<std::future<Status>> early_syncs;
   std::set<TopicWriter::TopicPartition> early;
   if (!journal) {
@@ -138,6 +142,10 @@ Status PipelineTxn::CommitPass(const std::string& group, const std::vector<log::
   }
   // 2. Outputs, durable.
   Status s = writer_->AppendTransactional(outputs, txn_, /*sync=*/true, &touched);
+  // AppendTransactional requested the journal sync after its appends, unless it wrote nothing
+  // (no outputs, or an error first): the offset record must not wait for someone else's sync.
+  // A failed journal fails the offset record's append itself.
+  if (journal != nullptr) (void)journal->RequestSync();
   for (std::future<Status>& f : early_syncs) {
     Status fs = f.get();
     if (s.ok() && !fs.ok()) s = Status(fs.code(), "input or transaction marker sync: " + fs.message());

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <memory>
 
+#include "log/journal.h"
 #include "log/log_manager.h"
 #include "log/record_batch_builder.h"
 
@@ -192,6 +193,10 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
                                        r.timestamp_ms, headers);
   }
   // One batch per partition, appended concurrently so their fdatasyncs share group commits.
+  // With the commit journal, the journal's sync thread is woken once, after the last of them
+  // (AppendOptions::defer_journal_sync): woken by the first, its fdatasync covered that one
+  // (and the pass's offset record) only and the others waited for a second one.
+  log::Journal* journal = sync ? logs_->journal() : nullptr;
   std::mutex mu;
   std::condition_variable cv;
   size_t pending = 0;
@@ -216,7 +221,8 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
     }
     std::string topic = topic_name;
     if (touched != nullptr) touched->insert({topic_name, t.partition});
-    log->AppendAsync(std::move(batch).value(), {sync ? log::Durability::kSync : log::Durability::kWritten},
+    log->AppendAsync(std::move(batch).value(),
+                     {sync ? log::Durability::kSync : log::Durability::kWritten, journal != nullptr},
                      [&, topic](const log::AppendResult& ar) {
                        std::lock_guard<std::mutex> lock(mu);
                        if (!ar.ok() && first_error.ok()) {
@@ -225,6 +231,8 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
                        if (--pending == 0) cv.notify_all();
                      });
   }
+  // A failed journal fails every waiting append itself (its sync thread's error path).
+  if (journal != nullptr) (void)journal->RequestSync();
   std::unique_lock<std::mutex> lock(mu);
   cv.wait(lock, [&] { return pending == 0; });
   return first_error;

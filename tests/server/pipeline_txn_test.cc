@@ -88,6 +88,50 @@ TEST_P(PipelineTxnInput, CommittedPositionNeverOutlivesItsInputAfterAPowerLoss) 
   std::filesystem::remove_all(dir);
 }
 
+TEST(PipelineTxnJournal, EachRoundIsOneJournalSync) {
+  // With the commit journal a pass waits for two fdatasyncs: round A (its offset record and
+  // every output batch) and round B (the decision). The offset record's append must not wake
+  // the sync thread before the outputs are written (AppendOptions::defer_journal_sync): on a
+  // slow disk its sync would cover the offset record only and the outputs a second one. A pass
+  // without outputs (nothing but its offset record) must not wait for someone else's sync.
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("ec_txn_rounds_" + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(dir);
+  log::FaultInjectionEnv env(log::Env::Default());
+  env.SetSyncDelayMicros(3000);
+  {
+    auto logs = OpenLogs(dir, &env, /*journal=*/true);
+    ASSERT_NE(logs, nullptr);
+    ASSERT_NE(logs->journal(), nullptr);
+    ASSERT_TRUE(logs->CreateTopic("api-logs", 1).ok());
+    std::vector<pipeline::OutputRecord> outputs;
+    for (int t = 0; t < 8; ++t) {
+      ASSERT_TRUE(logs->CreateTopic("out" + std::to_string(t), 1).ok());
+      pipeline::OutputRecord r;
+      r.topic = "out" + std::to_string(t);
+      r.key = "k";
+      r.value = std::string(2000, 'v');
+      r.timestamp_ms = 1'700'000'000'000;
+      outputs.push_back(r);
+    }
+    ServerConfig config;
+    TopicWriter writer(logs.get(), &config);
+    PipelineTxn txn(logs.get(), &writer);
+    for (int pass = 1; pass <= 3; ++pass) {
+      std::vector<log::OffsetCommitEntry> positions = {log::OffsetCommitEntry{"api-logs", 0, {pass, -1, "", 0}}};
+      const uint64_t before = logs->journal()->sync_calls();
+      ASSERT_TRUE(txn.CommitPass("g", positions, pass == 2 ? std::vector<pipeline::OutputRecord>{} : outputs).ok());
+      EXPECT_EQ(logs->journal()->sync_calls() - before, 2u) << "pass " << pass;
+      for (int t = 0; t < 8 && pass != 2; ++t) {
+        auto p = logs->GetPartition("out" + std::to_string(t), 0);
+        EXPECT_GE(p->durable_offset(), p->log_end_offset() - 1) << "all but the marker durable, pass " << pass;
+      }
+    }
+    ASSERT_TRUE(txn.WaitMarkers().ok());
+  }
+  std::filesystem::remove_all(dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sync, PipelineTxnInput, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Journal" : "PerPartition"; });
 

@@ -268,7 +268,13 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
   }
   // Duplicate names are merged by the parser (the last value at the first position): declined.
   constexpr size_t kMaxMembers = 64;
-  std::string_view keys[kMaxMembers];
+  // A plain struct, not std::string_view: an array of string_views is zeroed on every call
+  // (1 KiB, a `rep stos` per object, ~12 objects per shop record), and only keys[0, n) is read.
+  struct Name {
+    const char* data;
+    size_t size;
+  };
+  Name keys[kMaxMembers];
   size_t n = 0;
   while (true) {
     SkipWs();
@@ -276,9 +282,9 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
     if (!RawString(&key)) return false;
     if (n == kMaxMembers) return false;
     for (size_t i = 0; i < n; ++i) {
-      if (keys[i] == key) return false;
+      if (keys[i].size == key.size() && std::memcmp(keys[i].data, key.data(), key.size()) == 0) return false;
     }
-    keys[n++] = key;
+    keys[n++] = Name{key.data(), key.size()};
     SkipWs();
     if (p_ >= end_ || *p_ != ':') return false;
     ++p_;

@@ -197,6 +197,18 @@ bool QuotedAsIs(std::string_view s) {
 }
 
 void AppendQuoted(std::string_view s, std::string* out) {
+  // Most strings (keys, ids, words) need no escape: one scan, then one copy.
+  size_t plain = 0;
+  while (plain < s.size() && !kSpecial[static_cast<unsigned char>(s[plain])]) ++plain;
+  if (plain == s.size()) {
+    const size_t at = out->size();
+    out->resize(at + s.size() + 2);
+    char* p = out->data() + at;
+    *p = '"';
+    if (!s.empty()) std::memcpy(p + 1, s.data(), s.size());
+    p[s.size() + 1] = '"';
+    return;
+  }
   out->reserve(out->size() + s.size() + 2);
   out->push_back('"');
   size_t run = 0;  // start of the pending run of plain bytes

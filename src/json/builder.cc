@@ -54,6 +54,20 @@ Value Builder::ObjectWithText(std::span<const Member> members, std::string_view 
   return MakeObject(members, /*keys_stable=*/true, &text);
 }
 
+Value Builder::UniqueObjectWithText(std::span<const Member> members, std::string_view text) {
+  if (members.size() >= Value::kIndexedObjectMin) return MakeObject(members, /*keys_stable=*/true, &text);
+  auto* block = static_cast<char*>(arena_->Allocate(sizeof(std::string_view) + members.size_bytes(), alignof(Member)));
+  new (block) std::string_view(text);
+  auto* storage = reinterpret_cast<Member*>(block + sizeof(std::string_view));
+  if (!members.empty()) std::memcpy(static_cast<void*>(storage), members.data(), members.size_bytes());
+  Value v;
+  v.kind_ = Kind::kObject;
+  v.flags_ = Value::kHasText;
+  v.size_ = static_cast<uint32_t>(members.size());
+  v.obj_ = storage;
+  return v;
+}
+
 Value Builder::MakeObject(std::span<const Member> members, bool keys_stable, const std::string_view* text) {
   static_assert(sizeof(std::string_view) % alignof(Member) == 0);
   const size_t n_in = members.size();

@@ -35,6 +35,16 @@ inline void Store16(T* dst, const T& x) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi64(lo, hi));
 }
 
+// One of 64 bits for a key, from its length and first and last bytes: different bits, different
+// keys.
+inline uint64_t KeyBit(std::string_view key) {
+  uint32_t h = static_cast<uint32_t>(key.size());
+  if (!key.empty()) {
+    h = h * 37 + static_cast<unsigned char>(key.front()) * 7 + static_cast<unsigned char>(key.back());
+  }
+  return uint64_t{1} << (h & 63);
+}
+
 // Deeper documents go to ParseInto, whose limits (ours and simdjson's own) then decide.
 constexpr uint32_t kDepthLimit = 256;
 
@@ -99,8 +109,11 @@ class CompactParser {
   // A member's or element's value: strings (most of them) are read here, without the call of
   // ParseValue and its prologue and epilogue (~30 of a string's ~75 instructions).
   [[gnu::always_inline]] Value ParseChild(uint32_t depth) {
-    SkipSpace();
-    if (*p_ == '"') {
+    if (*p_ != '"') {
+      SkipSpace();
+      if (*p_ != '"') return ParseValue(depth);
+    }
+    {
       std::string_view s;
       if (!ParseString(&s)) return Fail();
       return Value::StringRef(s);
@@ -121,17 +134,31 @@ class CompactParser {
     ++p_;  // '{'
     std::vector<Member>& members = stacks_.members;
     const size_t base = members.size();
+    bool unique = true;
     SkipSpace();
     if (*p_ == '}') {
       ++p_;
     } else {
+      // Whitespace is looked for only where the expected byte is not there (compact text has
+      // none). Keys set one bit each of `seen` (from their length and first and last bytes):
+      // when no bit is set twice the keys are unique and the builder copies the members as
+      // they are instead of comparing keys.
+      uint64_t seen = 0;
+      bool maybe_duplicate = false;
       while (true) {
-        SkipSpace();
-        if (*p_ != '"') return Fail();
+        if (*p_ != '"') {
+          SkipSpace();
+          if (*p_ != '"') return Fail();
+        }
         std::string_view key;
         if (!ParseString(&key)) return Fail();
-        SkipSpace();
-        if (*p_ != ':') return Fail();
+        const uint64_t bit = KeyBit(key);
+        maybe_duplicate |= (seen & bit) != 0;
+        seen |= bit;
+        if (*p_ != ':') {
+          SkipSpace();
+          if (*p_ != ':') return Fail();
+        }
         ++p_;
         const Value v = ParseChild(depth + 1);
         if (failed_) return Value();
@@ -141,7 +168,7 @@ class CompactParser {
         Member& m = members.emplace_back();
         Store16(&m.key, key);
         Store16(&m.value, v);
-        SkipSpace();
+        if (*p_ != ',' && *p_ != '}') SkipSpace();
         if (*p_ == ',') {
           ++p_;
           continue;
@@ -150,12 +177,14 @@ class CompactParser {
         ++p_;
         break;
       }
+      unique = !maybe_duplicate;
     }
     // As TreeConverter: keys live in the arena already; duplicates are merged by the builder.
     const std::span<const Member> span(members.data() + base, members.size() - base);
-    const Value out = noncanonical_ == noncanonical
-                          ? builder_.ObjectWithText(span, std::string_view(open, static_cast<size_t>(p_ - open)))
-                          : builder_.Object(span, /*keys_stable=*/true);
+    const std::string_view text(open, static_cast<size_t>(p_ - open));
+    const Value out = noncanonical_ != noncanonical ? builder_.Object(span, /*keys_stable=*/true)
+                      : unique                      ? builder_.UniqueObjectWithText(span, text)
+                                                    : builder_.ObjectWithText(span, text);
     members.resize(base);
     return out;
   }
@@ -175,7 +204,7 @@ class CompactParser {
         const Value v = ParseChild(depth + 1);
         if (failed_) return Value();
         Store16(&values.emplace_back(), v);
-        SkipSpace();
+        if (*p_ != ',' && *p_ != ']') SkipSpace();
         if (*p_ == ',') {
           ++p_;
           continue;

@@ -54,6 +54,17 @@ Value Builder::ObjectWithText(std::span<const Member> members, std::string_view 
   return MakeObject(members, /*keys_stable=*/true, &text);
 }
 
+Value Builder::UniqueObject(std::span<const Member> members) {
+  if (members.size() >= Value::kIndexedObjectMin) return MakeObject(members, /*keys_stable=*/true, nullptr);
+  auto* storage = static_cast<Member*>(arena_->Allocate(members.empty() ? 1 : members.size_bytes(), alignof(Member)));
+  if (!members.empty()) std::memcpy(static_cast<void*>(storage), members.data(), members.size_bytes());
+  Value v;
+  v.kind_ = Kind::kObject;
+  v.size_ = static_cast<uint32_t>(members.size());
+  v.obj_ = storage;
+  return v;
+}
+
 Value Builder::UniqueObjectWithText(std::span<const Member> members, std::string_view text) {
   if (members.size() >= Value::kIndexedObjectMin) return MakeObject(members, /*keys_stable=*/true, &text);
   auto* block = static_cast<char*>(arena_->Allocate(sizeof(std::string_view) + members.size_bytes(), alignof(Member)));

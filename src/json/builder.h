@@ -26,8 +26,9 @@ class Builder {
   // built without it (its text is not what AppendJson writes for the merged object).
   Value ArrayWithText(std::span<const Value> elements, std::string_view text);
   Value ObjectWithText(std::span<const Member> members, std::string_view text);
-  // As ObjectWithText for members whose keys the caller knows to be unique (nothing merged):
-  // the members are copied as they are.
+  // As Object (keys not copied) and ObjectWithText for members whose keys the caller knows to
+  // be unique (nothing to merge): the members are copied as they are, keys not compared.
+  Value UniqueObject(std::span<const Member> members);
   Value UniqueObjectWithText(std::span<const Member> members, std::string_view text);
 
   Arena* arena() const { return arena_; }

@@ -70,14 +70,15 @@ json::Value BuildContextOf(const ExchangeFields& f, const spec::Operation& opera
       {"request", f.request},
       {"response", f.response},
       {"params", b.Object(std::span<const json::Member>(p, n_params), /*keys_stable=*/true)},
-      {"operation", b.Object(op, /*keys_stable=*/true)},
+      {"operation", b.UniqueObject(op)},
       {"client", f.client},
       {"gateway", f.gateway},
       {"id", f.id},
       {"time", f.time},
       {"latency_ms", f.latency_ms},
   };
-  return b.Object(m, /*keys_stable=*/true);
+  // Its keys are these nine: nothing to merge.
+  return b.UniqueObject(m);
 }
 
 

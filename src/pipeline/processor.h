@@ -58,7 +58,9 @@ class HeaderSetter {
   HeaderSetter& operator=(const HeaderSetter&) = delete;
   void Add(std::string_view name, std::string_view value) {
     if (n_ < headers_->size()) {
-      (*headers_)[n_].first.assign(name);
+      // A reused record of the same shape mostly has this name already: compared, not copied.
+      std::string& old_name = (*headers_)[n_].first;
+      if (old_name != name) old_name.assign(name);
       (*headers_)[n_].second.assign(value);
     } else {
       headers_->emplace_back(name, value);

@@ -248,8 +248,9 @@ Status Journal::Write(PartitionLog* log, std::string_view batches, int64_t end_o
   }
   appended_ += entry.size();
   file_bytes_ += entry.size();
-  // A multi-megabyte append would keep its buffer for the thread's life.
-  if (entry.capacity() > (4u << 20)) std::string().swap(entry);
+  // Every appending thread (HTTP, Kafka, pipeline) keeps one of these: one large append must
+  // not pin its size for the thread's life (a pass's batches are ~100 KiB).
+  if (entry.capacity() > (1u << 20)) std::string().swap(entry);
   pending_.push_back({appended_, log, end_offset});
   dirty_.insert(log);
   const bool first_of_file = oldest_since_ckpt_ == Clock::time_point::max();

@@ -24,6 +24,10 @@ append, fdatasync, zero-fill and roll: src/log/trace.h) and this script writes D
 RocksDB LOG files of the state store and the dedupe index there;
 bench/trace_passes.py DIR/run<N> lines them up and lists the slow records of the half-rate phase.
 
+EC_BENCH_THREADS=1 prints each server thread's CPU after the first phase and again, as `END`
+lines, after the half-rate phase (RocksDB's flushes and compactions mostly come late). The
+generated traffic is cached in ~/.cache/eventception-bench (keyed by count and traffic.py's hash).
+
 Last, syslog-ng 3.38 (the anchor harness, ../shared/anchors/pipeline/run_pipeline.py, mode
 `nofilter`: parse each JSON line, write a reshaped line) gets the same shop lines over one TCP
 connection, and the ratio of lines per CPU-second (ours / syslog-ng's) is printed.
@@ -32,6 +36,7 @@ connection, and the ratio of lines per CPU-second (ours / syslog-ng's) is printe
                         [--paced-batch 100] [--no-syslog-ng]
 """
 import argparse
+import hashlib
 import http.client
 import json
 import os
@@ -167,25 +172,7 @@ def run_once(args, lines, run_no=1):
         t1 = time.time()
         hwm, cpu1 = proc_stats(proc.pid)
         if os.environ.get("EC_BENCH_THREADS"):
-            tck = os.sysconf("SC_CLK_TCK")
-            for tid in sorted(os.listdir(f"/proc/{proc.pid}/task"), key=int):
-                try:
-                    with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
-                        st = f.read()
-                except FileNotFoundError:  # a connection's thread that just ended
-                    continue
-                name = st[st.index("(") + 1:st.rindex(")")]
-                fields = st.rsplit(")", 1)[1].split()
-                cpu = (int(fields[11]) + int(fields[12])) / tck
-                # schedstat's run time is in ns (stat's is in clock ticks, 10 ms): small
-                # per-thread differences (the 16 sync threads) need it.
-                try:
-                    with open(f"/proc/{proc.pid}/task/{tid}/schedstat") as f:
-                        cpu = int(f.read().split()[0]) / 1e9
-                except (FileNotFoundError, ValueError, IndexError):
-                    pass
-                if cpu >= 0.001:
-                    print("  thread %s %-16s %.3f CPU-s" % (tid, name, cpu))
+            print_threads(proc.pid, "")
         result = {"secs": t1 - t0, "ingest_secs": t_ingest - t0, "cpu": cpu1 - cpu0, "hwm": hwm,
                   "p50": quantile_bound(text, 0.5), "p99": quantile_bound(text, 0.99),
                   "emitted": sum(float(v) for v in re.findall(r"^eventception_emitted_total\{[^}]*\} (\S+)$", text, re.M))}
@@ -207,6 +194,12 @@ def run_once(args, lines, run_no=1):
             t_sent = time.time()
             text = wait_processed(port, accepted)
             hwm, _ = proc_stats(proc.pid)
+            if os.environ.get("EC_BENCH_THREADS"):
+                # Again over the whole run: RocksDB's flushes and compactions of the lines of
+                # both phases mostly happen after the first phase was counted.
+                print("  -- threads at the end of the half-rate phase (whole run, both phases):")
+                print_threads(proc.pid, "END ")
+                print("  END process %.3f CPU-s (since it started)" % proc_stats(proc.pid)[1])
             result.update({"paced_rate": rate, "paced_achieved": sent / (t_sent - start),
                            "paced_p50": quantile_bound(text, 0.5, before),
                            "paced_p99": quantile_bound(text, 0.99, before), "hwm": hwm,
@@ -232,6 +225,53 @@ def run_once(args, lines, run_no=1):
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def print_threads(pid, tag):
+    """Prints each thread's CPU so far (EC_BENCH_THREADS=1)."""
+    tck = os.sysconf("SC_CLK_TCK")
+    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                st = f.read()
+        except FileNotFoundError:  # a connection's thread that just ended
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        fields = st.rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tck
+        # schedstat's run time is in ns (stat's is in clock ticks, 10 ms): small
+        # per-thread differences (the 16 sync threads) need it.
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                cpu = int(f.read().split()[0]) / 1e9
+        except (FileNotFoundError, ValueError, IndexError):
+            pass
+        if cpu >= 0.001:
+            print("  %sthread %s %-16s %.3f CPU-s" % (tag, tid, name, cpu))
+
+
+def shop_traffic(total):
+    """traffic.py's lines for `total` exchanges (fixed seed, so always the same), cached under
+    ~/.cache/eventception-bench keyed by the count and traffic.py's own hash: generating
+    400,000 lines takes minutes on a loaded 2-core machine."""
+    script = os.path.join(ROOT, "examples/shop/traffic.py")
+    with open(script, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    cache_dir = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "eventception-bench")
+    cache = os.path.join(cache_dir, "shop-%d-%s.ndjson" % (total, digest))
+    if os.path.exists(cache):
+        with open(cache) as f:
+            return f.read()
+    out = subprocess.run([sys.executable, script, "--count", str(total), "--out", "-"],
+                         check=True, capture_output=True, text=True).stdout
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        with open(cache + ".tmp", "w") as f:
+            f.write(out)
+        os.replace(cache + ".tmp", cache)
+    except OSError:
+        pass  # a read-only home: just not cached
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.path.join(ROOT, "build/eventception"))
@@ -245,8 +285,7 @@ def main():
     ap.add_argument("--config", metavar="FILE", help="passed to serve as --config FILE")
     args = ap.parse_args()
     total = args.count * 2 if args.paced_batch > 0 else args.count
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples/shop/traffic.py"), "--count", str(total),
-                          "--out", "-"], check=True, capture_output=True, text=True).stdout
+    out = shop_traffic(total)
     lines = out.splitlines()
     first = lines[:args.count]
     avg = sum(len(l) + 1 for l in first) / len(first)

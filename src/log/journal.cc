@@ -491,7 +491,13 @@ void Journal::CheckpointLoop() {
       // In steps: one large zero write and its fdatasync would hold the disk while the commits'
       // fdatasyncs queue behind it.
       while (f->AllocatedSize() < target) {
+        // Traced like a segment's zero fill: each step's fdatasync shares the disk with the
+        // commits' journal syncs (bench/trace_passes.py lists the slow ones).
+        const int64_t trace_start_us = TraceEnabled() ? TraceNowUs() : 0;
         Result<uint64_t> r = f->Preallocate(std::min(target, f->AllocatedSize() + kPreallocateStep));
+        if (trace_start_us != 0) {
+          TraceLine("zero tp=journal-0 dur_us=%lld", static_cast<long long>(TraceNowUs() - trace_start_us));
+        }
         if (!r.ok() || *r <= f->Size()) break;  // appends then simply grow the file
       }
       l.lock();

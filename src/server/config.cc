@@ -316,7 +316,7 @@ std::string DescribeConfigOptions() {
   line("ingest.dedupe_window", "24h", "an exchange id ingested within it is acknowledged, not appended again; 0 = off");
   line("ingest.dedupe_memory_bytes", std::to_string(d.dedupe_memory_bytes), "RocksDB memory of the dedupe index: half write buffers, half block cache");
   line("processing.guarantee", "exactly_once", "exactly_once (transactional passes) or at_least_once");
-  line("processing.overlap_passes", "false", "read and process the next pass while the last one commits");
+  line("processing.overlap_passes", "true", "read and process the next pass while the last one commits (a pass that met a backlog commits first)");
   line("processing.state_cache_bytes", std::to_string(d.state_cache_bytes), "changelog state cache of hot keys (0 = off)");
   line("processing.state_write_defer_bytes", std::to_string(d.state_write_defer_bytes), "committed state writes batched up to this size (0 = at once)");
   line("processing.state_write_defer_ms", std::to_string(d.state_write_defer_ms), "... or this long before they go to RocksDB");

@@ -64,7 +64,7 @@ struct ServerConfig {
   bool exactly_once = true;
   // processing.overlap_passes: the next pass is read and processed while the last one commits
   // (RunnerOptions::overlap_passes, docs/exactly-once.md "Overlapped passes").
-  bool overlap_passes = false;
+  bool overlap_passes = true;
   // The changelog state store (cdc::RocksStateOptions, docs/changelogs.md "State"): bytes of
   // the hot-key cache (0 = off), and how many bytes / how long committed state writes wait
   // to be written to RocksDB in one batch (0 bytes = at once).

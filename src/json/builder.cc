@@ -54,26 +54,24 @@ Value Builder::ObjectWithText(std::span<const Member> members, std::string_view 
   return MakeObject(members, /*keys_stable=*/true, &text);
 }
 
-Value Builder::UniqueObject(std::span<const Member> members) {
-  if (members.size() >= Value::kIndexedObjectMin) return MakeObject(members, /*keys_stable=*/true, nullptr);
-  auto* storage = static_cast<Member*>(arena_->Allocate(members.empty() ? 1 : members.size_bytes(), alignof(Member)));
-  if (!members.empty()) std::memcpy(static_cast<void*>(storage), members.data(), members.size_bytes());
-  Value v;
-  v.kind_ = Kind::kObject;
-  v.size_ = static_cast<uint32_t>(members.size());
-  v.obj_ = storage;
-  return v;
-}
+Value Builder::UniqueObject(std::span<const Member> members) { return MakeUniqueObject(members, nullptr); }
 
 Value Builder::UniqueObjectWithText(std::span<const Member> members, std::string_view text) {
-  if (members.size() >= Value::kIndexedObjectMin) return MakeObject(members, /*keys_stable=*/true, &text);
-  auto* block = static_cast<char*>(arena_->Allocate(sizeof(std::string_view) + members.size_bytes(), alignof(Member)));
-  new (block) std::string_view(text);
-  auto* storage = reinterpret_cast<Member*>(block + sizeof(std::string_view));
+  return MakeUniqueObject(members, &text);
+}
+
+Value Builder::MakeUniqueObject(std::span<const Member> members, const std::string_view* text) {
+  if (members.size() >= Value::kIndexedObjectMin) return MakeObject(members, /*keys_stable=*/true, text);
+  // [the text's view,] then the members as given: no duplicate to merge, no index to build.
+  const size_t prefix = text != nullptr ? sizeof(std::string_view) : 0;
+  const size_t bytes = prefix + members.size_bytes();
+  auto* block = static_cast<char*>(arena_->Allocate(bytes ? bytes : 1, alignof(Member)));
+  if (text != nullptr) new (block) std::string_view(*text);
+  auto* storage = reinterpret_cast<Member*>(block + prefix);
   if (!members.empty()) std::memcpy(static_cast<void*>(storage), members.data(), members.size_bytes());
   Value v;
   v.kind_ = Kind::kObject;
-  v.flags_ = Value::kHasText;
+  if (text != nullptr) v.flags_ = Value::kHasText;
   v.size_ = static_cast<uint32_t>(members.size());
   v.obj_ = storage;
   return v;

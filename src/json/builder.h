@@ -35,6 +35,7 @@ class Builder {
 
  private:
   Value MakeObject(std::span<const Member> members, bool keys_stable, const std::string_view* text);
+  Value MakeUniqueObject(std::span<const Member> members, const std::string_view* text);
 
   Arena* arena_;
 };

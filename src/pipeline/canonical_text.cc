@@ -1,13 +1,9 @@
-// SHA256_Init/Update/Final (deprecated in OpenSSL 3, still provided) for the stable id below.
-#define OPENSSL_SUPPRESS_DEPRECATED
 #include "pipeline/canonical_text.h"
 
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
-
-#include <openssl/sha.h>
 
 #include <emmintrin.h>  // SSE2 (x86-64 baseline): strings are scanned 16 bytes at a time
 
@@ -21,27 +17,6 @@ namespace ec::pipeline {
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-// Appends Sha256Hex128(text) (the same 32 lower-case hex digits: the first 128 bits of
-// SHA-256) without a temporary string, through the low-level SHA-256 calls: the EVP calls
-// Sha256Hex128 makes cost ~100 ns more per shop record (580 vs 460 ns for 680 bytes, SHA-NI),
-// a fifth of the hash. The fast path's equality tests with the tree path (which uses
-// Sha256Hex128) cover the two agreeing.
-void AppendSha256Hex128(std::string_view text, std::string* out) {
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, text.data(), text.size());
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256_Final(md, &ctx);
-  static constexpr char kHex[] = "0123456789abcdef";
-  const size_t at = out->size();
-  out->resize(at + 32);
-  char* p = out->data() + at;
-  for (int i = 0; i < 16; ++i) {
-    *p++ = kHex[md[i] >> 4];
-    *p++ = kHex[md[i] & 15];
-  }
-}
 
 // Bytes that end a string's plain run: the closing quote, a backslash, controls.
 constexpr std::array<bool, 256> MakeStringStop() {

@@ -9,6 +9,8 @@ namespace ec::pipeline {
 
 // 32 lower-case hex digits: the first 128 bits of SHA-256(`data`).
 std::string Sha256Hex128(std::string_view data);
+// The same digits appended to `out` (no temporary string).
+void AppendSha256Hex128(std::string_view data, std::string* out);
 
 // An RFC 9562 version-5 UUID (SHA-1, name-based) of `name` in Eventception's namespace,
 // e.g. "2f1c...-...": the same name always gives the same id.

@@ -244,6 +244,16 @@ TEST(IdsTest, KnownAnswers) {
   EXPECT_EQ(EventId(std::string(300, 'x'), "shop.order.placed", 3), "d21d3d9d-ae27-51ca-a638-94ed47676456");
 }
 
+// Exchange ids are SHA-256's first 128 bits in hex (FIPS 180-2's "abc"; Python's hashlib).
+TEST(IdsTest, Sha256Hex128KnownAnswers) {
+  EXPECT_EQ(Sha256Hex128("abc"), "ba7816bf8f01cfea414140de5dae2223");
+  EXPECT_EQ(Sha256Hex128(""), "e3b0c44298fc1c149afbf4c8996fb924");
+  EXPECT_EQ(Sha256Hex128(std::string(1000, 'x')), "44f8354494a5ba03ba1792a8d3e9c534");
+  std::string out = "x";
+  AppendSha256Hex128("abc", &out);
+  EXPECT_EQ(out, "xba7816bf8f01cfea414140de5dae2223");
+}
+
 TEST(TimeTest, Rfc3339) {
   EXPECT_EQ(ParseRfc3339Ms("2026-11-27T10:15:30.123Z").value_or(-1), 1795774530123);
   EXPECT_EQ(ParseRfc3339Ms("2026-11-27T11:15:30.123+01:00").value_or(-1), 1795774530123);

@@ -188,7 +188,7 @@ void RunScenario(const std::filesystem::path& dir, const std::vector<std::string
       ASSERT_TRUE(pending_kill) << "batch " << b << " failed without a kill: " << r.status << " " << r.body << "\n" << server.log();
       ASSERT_TRUE(restart_after_kill()) << server.log();
     }
-    if (pending_kill) ASSERT_TRUE(restart_after_kill()) << server.log();  // killed after the answer
+    if (pending_kill) { ASSERT_TRUE(restart_after_kill()) << server.log(); }  // killed after the answer
     if (resend && b % 7 == 3) {
       // A client whose answer got lost sends the batch again: every exchange is a duplicate.
       ClientResponse r = server.http().Request("POST", "/v1/exchanges", batches[b], {{"Content-Type", "application/x-ndjson"}});

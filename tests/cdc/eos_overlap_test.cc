@@ -88,7 +88,7 @@ struct Stack {
     auto opened = log::LogManager::Open(lo);
     ASSERT_TRUE(opened.ok()) << opened.status().message();
     logs = std::move(opened).value();
-    if (!logs->DescribeTopic("api-logs")) ASSERT_TRUE(logs->CreateTopic("api-logs", 1).ok());
+    if (!logs->DescribeTopic("api-logs")) { ASSERT_TRUE(logs->CreateTopic("api-logs", 1).ok()); }
     std::vector<std::string> files{kSpec};
     auto loaded = spec::LoadSpecs(files);
     ASSERT_TRUE(loaded.ok()) << loaded.status().message();

@@ -31,7 +31,7 @@ std::unique_ptr<log::LogManager> OpenLogs(const std::string& dir) {
   o.data_dir = dir;
   o.maintenance_interval_ms = 0;
   auto logs = std::move(log::LogManager::Open(o)).value();
-  if (!logs->DescribeTopic("api-logs")) EXPECT_TRUE(logs->CreateTopic("api-logs", 2, {}).ok());
+  if (!logs->DescribeTopic("api-logs")) { EXPECT_TRUE(logs->CreateTopic("api-logs", 2, {}).ok()); }
   return logs;
 }
 

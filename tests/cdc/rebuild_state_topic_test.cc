@@ -34,7 +34,9 @@ TEST(RebuildStateTopic, StoreRestoredFromTheTopicAgreesWithTheRebuiltStore) {
   // History: shop traffic in the raw topic (creates, updates, merge patches, deletes).
   testing::ShopTraffic traffic(7);
   std::vector<pipeline::OutputRecord> raw;
-  for (int i = 0; i < 600; ++i) raw.push_back({.topic = "api-logs", .value = traffic.Next()});
+  for (int i = 0; i < 600; ++i) {
+    raw.push_back({.topic = "api-logs", .key = {}, .headers = {}, .value = traffic.Next()});
+  }
   ASSERT_TRUE(writer.Append(raw).ok());
 
   // What the live run left before the rebuild: states of an order the history has (stale),
@@ -93,7 +95,7 @@ TEST(RebuildStateTopic, StoreRestoredFromTheTopicAgreesWithTheRebuiltStore) {
 
   // The stale state is gone from both; the forgotten key too; the customer is untouched.
   cdc::StatePtr o1000 = restored.Lookup(cdc::EncodeKey("order", "o-1000")).value();
-  if (o1000 != nullptr) EXPECT_EQ(o1000->value().find("stale"), std::string_view::npos);
+  if (o1000 != nullptr) { EXPECT_EQ(o1000->value().find("stale"), std::string_view::npos); }
   EXPECT_EQ(keys.count(cdc::EncodeKey("order", "o-ghost")), 0u);
   EXPECT_EQ(store.Lookup(cdc::EncodeKey("order", "o-ghost")).value(), nullptr);
   EXPECT_EQ(restored.Lookup(cdc::EncodeKey("order", "o-ghost")).value(), nullptr);

@@ -29,6 +29,9 @@ void* operator new(size_t n) {
   return p;
 }
 void* operator new[](size_t n) { return operator new(n); }
+// GCC 12 sees std::free of memory from this replaced operator new as a mismatch
+// (-Wmismatched-new-delete) at every inlined delete; it is not one: new above uses malloc.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }

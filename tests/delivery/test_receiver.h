@@ -34,7 +34,7 @@ struct ReceivedRequest {
 struct Reply {
   int status = 200;
   std::string body = "ok";
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> headers{};
   std::chrono::milliseconds delay{0};  // sleep before answering (timeouts)
 };
 

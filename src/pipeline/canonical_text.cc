@@ -44,11 +44,48 @@ bool ParsesStringBody(std::string_view content_type) {
 constexpr std::string_view kTopKeys[] = {"id", "time", "latency_ms", "request", "response", "client", "gateway"};
 constexpr std::string_view kRequestKeys[] = {"method", "url", "path", "query", "headers", "body"};
 constexpr std::string_view kResponseKeys[] = {"status", "headers", "body"};
+// What a member of request / response is, from its index in kRequestKeys / kResponseKeys (so
+// Message branches on the index instead of comparing the name again).
+enum MessageMember { kMethod, kUrl, kPath, kQuery, kHeaders, kBody, kStatus };
+constexpr MessageMember kRequestMembers[] = {kMethod, kUrl, kPath, kQuery, kHeaders, kBody};
+constexpr MessageMember kResponseMembers[] = {kStatus, kHeaders, kBody};
+
+// a == b for the short names of the fast path (member names, header names): without a call to
+// memcmp per compare (string_view's == calls it for every name of the same length: ~15 per
+// record for the exchange's own keys alone). Loads only bytes inside both views: two
+// overlapping words cover 8-16 bytes, two overlapping halves 4-7.
+inline bool SameName(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n >= 8) {
+    if (n > 16) return std::memcmp(x, y, n) == 0;
+    uint64_t x0, y0, x1, y1;
+    std::memcpy(&x0, x, 8);
+    std::memcpy(&y0, y, 8);
+    std::memcpy(&x1, x + n - 8, 8);
+    std::memcpy(&y1, y + n - 8, 8);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+  }
+  if (n >= 4) {
+    uint32_t x0, y0, x1, y1;
+    std::memcpy(&x0, x, 4);
+    std::memcpy(&y0, y, 4);
+    std::memcpy(&x1, x + n - 4, 4);
+    std::memcpy(&y1, y + n - 4, 4);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (x[i] != y[i]) return false;
+  }
+  return true;
+}
 
 template <size_t N>
 size_t KeyIndex(const std::string_view (&keys)[N], size_t from, std::string_view key) {
   for (size_t k = from; k < N; ++k) {
-    if (keys[k] == key) return k;
+    if (SameName(keys[k], key)) return k;
   }
   return N;
 }
@@ -94,7 +131,29 @@ void CanonicalTextDecoder::DropWs() {
   copy_ = p_;
 }
 
-bool CanonicalTextDecoder::RawString(std::string_view* raw) {
+inline bool CanonicalTextDecoder::RawString(std::string_view* raw) {
+  const char* p = p_;
+  if (end_ - p >= 17 && *p == '"') {
+    const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
+    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(w, _mm_set1_epi8(0x1F)), w);  // <= 0x1F
+    const __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(w, _mm_set1_epi8('"')), _mm_cmpeq_epi8(w, _mm_set1_epi8('\\'))), control);
+    // The stop bytes and the bytes >= 0x80 before the first stop (none: no UTF-8 to check).
+    const unsigned stop = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    const unsigned top = static_cast<unsigned>(_mm_movemask_epi8(w));
+    if (stop != 0) {
+      const int at = __builtin_ctz(stop);
+      if (p[1 + at] == '"' && (top & ((1u << at) - 1)) == 0) {
+        *raw = std::string_view(p + 1, static_cast<size_t>(at));
+        p_ = p + 2 + at;
+        return true;
+      }
+    }
+  }
+  return RawStringSlow(raw);
+}
+
+bool CanonicalTextDecoder::RawStringSlow(std::string_view* raw) {
   if (p_ >= end_ || *p_ != '"') return false;
   const char* s = ++p_;
   unsigned char high = 0;
@@ -163,48 +222,52 @@ bool CanonicalTextDecoder::RawString(std::string_view* raw) {
 }
 
 bool CanonicalTextDecoder::Number() {
+  // Scanned with a local pointer (p_ is a member a char store may alias: the compiler kept
+  // storing it per digit), noting where the dot is and whether an exponent follows, so the
+  // checks below need no second pass over the text.
   const char* s = p_;
-  if (p_ < end_ && *p_ == '-') ++p_;
-  if (p_ >= end_) return false;
-  if (*p_ == '0') {
-    ++p_;
-  } else if (*p_ >= '1' && *p_ <= '9') {
-    while (p_ < end_ && IsDigit(*p_)) ++p_;
+  const char* q = p_;
+  const char* const end = end_;
+  if (q < end && *q == '-') ++q;
+  if (q >= end) return false;
+  const char* int_start = q;
+  if (*q == '0') {
+    ++q;
+  } else if (*q >= '1' && *q <= '9') {
+    while (q < end && IsDigit(*q)) ++q;
   } else {
     return false;
   }
-  bool integer = true;
-  if (p_ < end_ && *p_ == '.') {
-    integer = false;
-    ++p_;
-    if (p_ >= end_ || !IsDigit(*p_)) return false;
-    while (p_ < end_ && IsDigit(*p_)) ++p_;
+  const char* dot = nullptr;
+  bool exponent = false;
+  if (q < end && *q == '.') {
+    dot = q;
+    ++q;
+    if (q >= end || !IsDigit(*q)) return false;
+    while (q < end && IsDigit(*q)) ++q;
   }
-  if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
-    integer = false;
-    ++p_;
-    if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
-    if (p_ >= end_ || !IsDigit(*p_)) return false;
-    while (p_ < end_ && IsDigit(*p_)) ++p_;
+  if (q < end && (*q == 'e' || *q == 'E')) {
+    exponent = true;
+    ++q;
+    if (q < end && (*q == '+' || *q == '-')) ++q;
+    if (q >= end || !IsDigit(*q)) return false;
+    while (q < end && IsDigit(*q)) ++q;
   }
-  const std::string_view text(s, static_cast<size_t>(p_ - s));
-  if (!integer) {
-    // I.F with at most 9 integer and 1-4 fraction digits, the last not 0 (prices, latencies):
-    // AppendJsNumber writes exactly these digits (its short-decimal case), so they stay.
-    const size_t dot = text.find('.');
-    const size_t int_digits = dot - (text[0] == '-' ? 1 : 0);
-    const size_t frac_digits = text.size() - dot - 1;
-    if (dot != std::string_view::npos && int_digits <= 9 && frac_digits >= 1 && frac_digits <= 4 &&
-        IsDigit(text.back()) && text.back() != '0' && text.find_first_of("eE") == std::string_view::npos) {
-      return true;
-    }
-  }
-  if (integer) {
+  p_ = q;
+  const std::string_view text(s, static_cast<size_t>(q - s));
+  if (dot == nullptr && !exponent) {
     // Up to 15 digits every integer is exact and written as its digits; longer ones may be
     // outside what the parser takes as a number at all.
-    const size_t digits = text.size() - (text[0] == '-' ? 1 : 0);
+    const size_t digits = static_cast<size_t>(q - int_start);
     if (digits > 15 || text == "-0") return false;
     return true;  // written as it is
+  }
+  if (!exponent) {
+    // I.F with at most 9 integer and 1-4 fraction digits, the last not 0 (prices, latencies):
+    // AppendJsNumber writes exactly these digits (its short-decimal case), so they stay.
+    const size_t int_digits = static_cast<size_t>(dot - int_start);
+    const size_t frac_digits = static_cast<size_t>(q - dot - 1);
+    if (int_digits <= 9 && frac_digits <= 4 && q[-1] != '0') return true;  // a digit follows the dot
   }
   if (text.size() > 64) return false;
   double d = 0;
@@ -248,7 +311,7 @@ void CanonicalTextDecoder::Match(const States& states, std::string_view key, boo
     // Lengths first: most member names differ from a path's segment in length already.
     const bool hit = seg.star || (key.size() == seg.text.size() &&
                                   (st.headers ? internal::EqualsIgnoreCase(key, seg.text)
-                                              : std::memcmp(key.data(), seg.text.data(), key.size()) == 0));
+                                              : SameName(key, seg.text)));
     if (!hit) continue;
     if (seg.last) {
       *redact = true;
@@ -282,7 +345,7 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
     if (!RawString(&key)) return false;
     if (n == kMaxMembers) return false;
     for (size_t i = 0; i < n; ++i) {
-      if (keys[i].size == key.size() && std::memcmp(keys[i].data, key.data(), key.size()) == 0) return false;
+      if (SameName(std::string_view(keys[i].data, keys[i].size), key)) return false;
     }
     keys[n++] = Name{key.data(), key.size()};
     SkipWs();
@@ -299,7 +362,7 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
         for (char c : key) {
           if (c >= 'A' && c <= 'Z') return false;
         }
-        if (key == "content-type") {
+        if (SameName(key, "content-type")) {
           const char* save = p_;
           if (!RawString(&content_type_)) return false;
           content_type_seen_ = true;
@@ -313,7 +376,7 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
       bool redact;
       States child;
       Match(states, key, &redact, &child);
-      if (!Redactable(depth + 1, child, redact, &CanonicalTextDecoder::AnyValue)) return false;
+      if (!Redactable<&CanonicalTextDecoder::AnyValue>(depth + 1, child, redact)) return false;
     }
     SkipWs();
     if (p_ >= end_) return false;
@@ -351,8 +414,8 @@ bool CanonicalTextDecoder::Array(uint32_t depth, const States& states) {
   }
 }
 
-bool CanonicalTextDecoder::Redactable(uint32_t depth, const States& child, bool redact,
-                                      bool (CanonicalTextDecoder::*write)(uint32_t, const States&)) {
+template <CanonicalTextDecoder::Writer write>
+bool CanonicalTextDecoder::Redactable(uint32_t depth, const States& child, bool redact) {
   if (!redact) return (this->*write)(depth, child);
   Flush();  // the span's start in hash_
   const size_t at = hash_.size();
@@ -362,12 +425,12 @@ bool CanonicalTextDecoder::Redactable(uint32_t depth, const States& child, bool 
   return true;
 }
 
-bool CanonicalTextDecoder::Member(std::string_view key, uint32_t depth, const States& states,
-                                  bool (CanonicalTextDecoder::*write)(uint32_t, const States&)) {
+template <CanonicalTextDecoder::Writer write>
+bool CanonicalTextDecoder::Member(std::string_view key, uint32_t depth, const States& states) {
   bool redact = false;
   States child;
   if (states.n > 0) Match(states, key, &redact, &child);
-  return Redactable(depth, child, redact, write);
+  return Redactable<write>(depth, child, redact);
 }
 
 void CanonicalTextDecoder::Insert(const char* at, std::string_view key, std::string_view value, bool comma_before,
@@ -421,13 +484,14 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
   auto fill = [&](size_t upto, const char* at, bool at_end) -> bool {
     for (size_t k = next; k < upto; ++k) {
       std::string_view key = is_request ? kRequestKeys[k] : kResponseKeys[k];
-      if (key == "method" || key == "path" || key == "status") return false;  // required
-      if (key == "url") continue;  // written only when given
+      const MessageMember member = is_request ? kRequestMembers[k] : kResponseMembers[k];
+      if (member == kMethod || member == kPath || member == kStatus) return false;  // required
+      if (member == kUrl) continue;  // written only when given
       std::string_view value = "{}";  // headers: none
-      if (key == "query") {
+      if (member == kQuery) {
         // Parsed from the URL's query part (the path has none): empty unless the URL has one.
         if (have_url && url.find('?') != std::string_view::npos) return false;
-      } else if (key == "body") {
+      } else if (member == kBody) {
         value = "null";
       }
       Insert(at, key, value, at_end, states);
@@ -452,35 +516,39 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
     SkipWs();
     if (p_ >= end_) return false;
     const char* save = p_;
-    auto write = &CanonicalTextDecoder::AnyValue;
-    if (key == "method") {
+    enum { kAnyWriter, kQueryWriter, kHeadersWriter, kLiteralWriter } writer = kAnyWriter;
+    const MessageMember member = is_request ? kRequestMembers[k] : kResponseMembers[k];
+    if (member == kMethod) {
       std::string_view m;
       if (!RawString(&m) || m.empty()) return false;
       for (char c : m) {
         if (c >= 'a' && c <= 'z') return false;  // the tree path upper-cases it
       }
-    } else if (key == "url") {
+    } else if (member == kUrl) {
       if (!RawString(&url)) return false;
       have_url = true;
-    } else if (key == "path") {
+    } else if (member == kPath) {
       std::string_view path;
       if (!RawString(&path) || path.empty()) return false;
-      // A path the tree path would cut (query, fragment, absolute URL) or take the query from.
-      if (path.find_first_of("?#") != std::string_view::npos || path.find("://") != std::string_view::npos) {
-        return false;
+      // A path the tree path would cut (query, fragment, absolute URL) or take the query from:
+      // one pass (find_first_of and find were two library calls per record).
+      for (size_t i = 0; i < path.size(); ++i) {
+        const char c = path[i];
+        if (c == '?' || c == '#') return false;
+        if (c == ':' && path.substr(i + 1, 2) == "//") return false;
       }
-    } else if (key == "query") {
-      write = &CanonicalTextDecoder::QueryValue;
-    } else if (key == "headers") {
-      write = &CanonicalTextDecoder::HeadersValue;
-    } else if (key == "status") {
+    } else if (member == kQuery) {
+      writer = kQueryWriter;
+    } else if (member == kHeaders) {
+      writer = kHeadersWriter;
+    } else if (member == kStatus) {
       // An HTTP status code as its digits.
       const char* s = p_;
       while (p_ < end_ && IsDigit(*p_)) ++p_;
       const size_t digits = static_cast<size_t>(p_ - s);
       if (digits == 0 || digits > 3 || (digits > 1 && *s == '0')) return false;
       if (p_ < end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
-    } else if (key == "body") {
+    } else if (member == kBody) {
       if (*p_ == '"') {
         std::string_view body;
         if (!RawString(&body)) return false;
@@ -491,14 +559,21 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
           Flush();
           p_ = copy_ = after;
           literal_ = "null";
-          write = &CanonicalTextDecoder::LiteralValue;
+          writer = kLiteralWriter;
         } else if (body.size() > options_.max_body_bytes || (content_type_seen_ && ParsesStringBody(content_type_))) {
           return false;
         }
       }
     }
-    if (write != &CanonicalTextDecoder::LiteralValue) p_ = save;
-    if (!Member(key, kDepth, states, write)) return false;
+    if (writer != kLiteralWriter) p_ = save;
+    bool ok;
+    switch (writer) {
+      case kHeadersWriter: ok = Member<&CanonicalTextDecoder::HeadersValue>(key, kDepth, states); break;
+      case kQueryWriter: ok = Member<&CanonicalTextDecoder::QueryValue>(key, kDepth, states); break;
+      case kLiteralWriter: ok = Member<&CanonicalTextDecoder::LiteralValue>(key, kDepth, states); break;
+      default: ok = Member<&CanonicalTextDecoder::AnyValue>(key, kDepth, states); break;
+    }
+    if (!ok) return false;
     SkipWs();
     if (p_ >= end_) return false;
     if (*p_ == ',') {
@@ -555,23 +630,23 @@ bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_
         if (!RawString(&t) || !ParseRfc3339Ms(t)) return false;
         p_ = save;
         have_time = true;
-        ok = Member(key, 1, top_, &CanonicalTextDecoder::AnyValue);
+        ok = Member<&CanonicalTextDecoder::AnyValue>(key, 1, top_);
         break;
       }
       case 2:  // latency_ms: a number
         if (*p_ != '-' && !IsDigit(*p_)) return false;
-        ok = Member(key, 1, top_, &CanonicalTextDecoder::AnyValue);
+        ok = Member<&CanonicalTextDecoder::AnyValue>(key, 1, top_);
         break;
       case 3:
         have_request = true;
-        ok = Member(key, 1, top_, &CanonicalTextDecoder::RequestValue);
+        ok = Member<&CanonicalTextDecoder::RequestValue>(key, 1, top_);
         break;
       case 4:
         have_response = true;
-        ok = Member(key, 1, top_, &CanonicalTextDecoder::ResponseValue);
+        ok = Member<&CanonicalTextDecoder::ResponseValue>(key, 1, top_);
         break;
       default:  // client, gateway: objects
-        ok = Member(key, 1, top_, &CanonicalTextDecoder::ObjectValue);
+        ok = Member<&CanonicalTextDecoder::ObjectValue>(key, 1, top_);
         break;
     }
     if (!ok) return false;

@@ -112,6 +112,8 @@ TEST(CanonicalTextTest, ShapesItTakes) {
   Same(R"({"request":{"method":"GET","path":"/a" ,"body"	:{ "k" : [ 1 , 2.50 ] } } ,"response":{ "status":200,"headers" : { "set-cookie" : "s" } } })",
        kShopRedact, true);
   Same(R"({"request":{"method":"DELETE","path":"/a","query":{"x":"1","y":""}},"response":{"status":0}})", none, true);
+  // Colons in a path without "//" after them stay (the tree path cuts only "scheme://").
+  Same(R"({"request":{"method":"GET","path":"/a:b/c:/d:"},"response":{"status":200}})", none, true);
   // Text bodies with a content type that is not parsed; numbers of every form.
   Same(R"({"request":{"method":"POST","path":"/a","headers":{"content-type":"text/plain"},"body":"hello"},"response":{"status":200,"body":[1,-2,0,0.5,1e3,-1.25E-2,12345678901234.5,1e21,1e-7,-0.0,123456789012345,3.99,0.0001,-0.0625,999999999.9999,1000000000.5,2.50,0.1,0.30000000000000004]}})",
        none, true);
@@ -133,6 +135,9 @@ TEST(CanonicalTextTest, DeclinesWhatTheTreePathChanges) {
   Declines(R"({"response":{"status":200},"request":{"method":"GET","path":"/a"}})");  // order
   Declines(R"({"request":{"method":"get","path":"/a"},"response":{"status":200}})");  // upper-cased
   Declines(R"({"request":{"method":"GET","path":"/a?x=1"},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a#f"},"response":{"status":200}})");  // fragment
+  Declines(R"({"request":{"method":"GET","path":"http://h/a"},"response":{"status":200}})");  // absolute
+  Declines(R"({"request":{"method":"GET","path":"/a:/b://"},"response":{"status":200}})");
   Declines(R"({"request":{"method":"GET","url":"http://h/a?x=1","path":"/a"},"response":{"status":200}})");
   Declines(R"({"request":{"method":"GET","url":"http://h/a"},"response":{"status":200}})");  // no path
   Declines(R"({"request":{"method":"GET","path":"/a","headers":{"Accept":"x"}},"response":{"status":200}})");

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <functional>
+#include <new>
 
 namespace ec::cdc {
 namespace {
 
-// What an entry costs besides its bytes: hash node, links, string headers.
+// What an entry costs besides its bytes: its node (entry, links) and index buckets.
 constexpr size_t kEntryOverhead = 160;
 
 size_t EntryBytes(std::string_view key, const StatePtr& state) {
@@ -16,34 +19,83 @@ size_t EntryBytes(std::string_view key, const StatePtr& state) {
 }  // namespace
 
 void StateCache::PushFront(Chain* chain, Slot* slot) {
-  Entry& e = slot->second;
+  Entry& e = slot->e;
   e.prev = nullptr;
   e.next = chain->head;
-  if (chain->head != nullptr) chain->head->second.prev = slot;
+  if (chain->head != nullptr) chain->head->e.prev = slot;
   else chain->tail = slot;
   chain->head = slot;
   ++chain->size;
 }
 
 void StateCache::Unlink(Chain* chain, Slot* slot) {
-  Entry& e = slot->second;
-  if (e.prev != nullptr) e.prev->second.next = e.next;
+  Entry& e = slot->e;
+  if (e.prev != nullptr) e.prev->e.next = e.next;
   else chain->head = e.next;
-  if (e.next != nullptr) e.next->second.prev = e.prev;
+  if (e.next != nullptr) e.next->e.prev = e.prev;
   else chain->tail = e.prev;
   e.prev = e.next = nullptr;
   --chain->size;
 }
 
-StateCache::Slot* StateCache::Find(std::string_view encoded_key) {
-  auto it = map_.find(encoded_key);
-  return it == map_.end() ? nullptr : &*it;
+StateCache::~StateCache() {
+  for (const Bucket& b : buckets_) {
+    if (b.slot == nullptr) continue;
+    b.slot->~Slot();
+    ::operator delete(b.slot);
+  }
+}
+
+StateCache::Entry StateCache::NewEntry(StatePtr state, size_t bytes, bool pinned) {
+  Entry e;
+  e.state = std::move(state);
+  e.bytes = bytes;
+  e.pinned = pinned;
+  return e;
+}
+
+uint64_t StateCache::Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
+
+StateCache::Slot* StateCache::Find(std::string_view encoded_key, uint64_t hash) const {
+  if (buckets_.empty()) return nullptr;
+  const size_t mask = buckets_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Bucket& b = buckets_[i];
+    if (b.slot == nullptr) return nullptr;
+    if (b.hash == hash && b.slot->key() == encoded_key) return b.slot;
+  }
+}
+
+void StateCache::Grow() {
+  std::vector<Bucket> old;
+  old.swap(buckets_);
+  buckets_.resize(old.empty() ? 1024 : 2 * old.size());
+  const size_t mask = buckets_.size() - 1;
+  for (const Bucket& b : old) {  // the hashes are in the buckets: no node is touched
+    if (b.slot == nullptr) continue;
+    size_t i = b.hash & mask;
+    while (buckets_[i].slot != nullptr) i = (i + 1) & mask;
+    buckets_[i] = b;
+  }
+}
+
+StateCache::Slot* StateCache::Emplace(std::string_view encoded_key, uint64_t hash, Entry entry) {
+  if (2 * (size_ + 1) > buckets_.size()) Grow();
+  void* mem = ::operator new(sizeof(Slot) + encoded_key.size());
+  Slot* slot = new (mem) Slot{std::move(entry), hash, static_cast<uint32_t>(encoded_key.size())};
+  if (!encoded_key.empty()) std::memcpy(reinterpret_cast<char*>(slot + 1), encoded_key.data(), encoded_key.size());
+  const size_t mask = buckets_.size() - 1;
+  size_t i = hash & mask;
+  while (buckets_[i].slot != nullptr) i = (i + 1) & mask;
+  buckets_[i] = Bucket{hash, slot};
+  ++size_;
+  return slot;
 }
 
 bool StateCache::Lookup(std::string_view encoded_key, StatePtr* out) {
   Slot* slot = Find(encoded_key);
-  if (slot == nullptr || !slot->second.known) return false;
-  const Entry& e = slot->second;
+  if (slot == nullptr || !slot->e.known) return false;
+  const Entry& e = slot->e;
   if (!e.pinned && !e.held() && lru_.head != slot) {
     Unlink(&lru_, slot);
     PushFront(&lru_, slot);
@@ -54,10 +106,9 @@ bool StateCache::Lookup(std::string_view encoded_key, StatePtr* out) {
 
 void StateCache::Insert(std::string_view encoded_key, StatePtr state) {
   const size_t bytes = EntryBytes(encoded_key, state);
-  auto it = map_.find(encoded_key);
-  if (it != map_.end()) {
-    Slot* slot = &*it;
-    Entry& e = slot->second;
+  const uint64_t hash = Hash(encoded_key);
+  if (Slot* slot = Find(encoded_key, hash); slot != nullptr) {
+    Entry& e = slot->e;
     if (e.pinned) return;  // the pending write is newer than what the store holds
     if (e.held()) {        // held until the pass ends: not on the LRU chain, not counted
       e.state = std::move(state);
@@ -76,16 +127,16 @@ void StateCache::Insert(std::string_view encoded_key, StatePtr state) {
       if (state != nullptr) complete_ = false;
       return;
     }
-    it = map_.emplace(std::string(encoded_key), Entry{std::move(state), bytes}).first;
-    last_ = &*it;
-    PushFront(&lru_, &*it);
+    Slot* added = Emplace(encoded_key, hash, NewEntry(std::move(state), bytes, false));
+    last_ = added;
+    PushFront(&lru_, added);
     bytes_ += bytes;
   }
   Evict();
 }
 
 void StateCache::PinSlot(Slot* slot, StatePtr state, size_t bytes) {
-  Entry& e = slot->second;
+  Entry& e = slot->e;
   if (e.pinned) {
     pinned_bytes_ -= e.bytes;
   } else {
@@ -105,22 +156,23 @@ void StateCache::PinSlot(Slot* slot, StatePtr state, size_t bytes) {
 
 void StateCache::Pin(std::string_view encoded_key, StatePtr state) {
   const size_t bytes = EntryBytes(encoded_key, state);
-  auto it = map_.find(encoded_key);
-  if (it == map_.end()) {
-    it = map_.emplace(std::string(encoded_key), Entry{std::move(state), bytes, true}).first;
-    it->second.pin_seq = ++pin_seq_;
-    PushFront(&pinned_, &*it);
+  const uint64_t hash = Hash(encoded_key);
+  Slot* slot = Find(encoded_key, hash);
+  if (slot == nullptr) {
+    slot = Emplace(encoded_key, hash, NewEntry(std::move(state), bytes, true));
+    slot->e.pin_seq = ++pin_seq_;
+    PushFront(&pinned_, slot);
     pinned_bytes_ += bytes;
     return;
   }
-  PinSlot(&*it, std::move(state), bytes);
+  PinSlot(slot, std::move(state), bytes);
 }
 
 bool StateCache::PassLookup(std::string_view encoded_key, StatePtr* out) {
   Slot* slot = Find(encoded_key);
   if (slot == nullptr) return false;
   last_ = slot;
-  Entry& e = slot->second;
+  Entry& e = slot->e;
   if (e.in_pass) {
     *out = e.pass_state;
     return true;
@@ -140,9 +192,9 @@ bool StateCache::PassLookup(std::string_view encoded_key, StatePtr* out) {
 
 bool StateCache::PassStore(std::string_view encoded_key, StatePtr state) {
   // The stage writes the key it has just read: the remembered entry, compared, not hashed.
-  Slot* slot = last_ != nullptr && std::string_view(last_->first) == encoded_key ? last_ : Find(encoded_key);
+  Slot* slot = last_ != nullptr && std::string_view(last_->key()) == encoded_key ? last_ : Find(encoded_key);
   if (slot == nullptr) return false;
-  Entry& e = slot->second;
+  Entry& e = slot->e;
   if (!e.in_pass) {
     if (!e.pinned && !e.in_frozen) {  // cached: held on no chain until the pass ends, so never evicted
       Unlink(&lru_, slot);
@@ -157,26 +209,27 @@ bool StateCache::PassStore(std::string_view encoded_key, StatePtr state) {
 
 void StateCache::PassStoreNew(std::string_view encoded_key, StatePtr committed, StatePtr state) {
   const size_t bytes = EntryBytes(encoded_key, committed);
-  auto it = map_.emplace(std::string(encoded_key), Entry{std::move(committed), bytes}).first;
-  Entry& e = it->second;
+  // (The caller found no entry for the key.)
+  Slot* slot = Emplace(encoded_key, Hash(encoded_key), NewEntry(std::move(committed), bytes, false));
+  Entry& e = slot->e;
   e.in_pass = true;
   e.pass_state = std::move(state);
-  pass_.push_back(&*it);
-  last_ = &*it;
+  pass_.push_back(slot);
+  last_ = slot;
 }
 
 std::vector<StateWrite> StateCache::PassPending() const {
   std::vector<StateWrite> out;
   out.reserve(pass_.size());
-  for (const Slot* slot : pass_) out.emplace_back(slot->first, slot->second.pass_state);
+  for (const Slot* slot : pass_) out.emplace_back(std::string(slot->key()), slot->e.pass_state);
   return out;
 }
 
 void StateCache::PassCommit() {
   for (Slot* slot : pass_) {
-    Entry& e = slot->second;
+    Entry& e = slot->e;
     StatePtr state = std::move(e.pass_state);
-    const size_t bytes = EntryBytes(slot->first, state);
+    const size_t bytes = EntryBytes(slot->key(), state);
     PinSlot(slot, std::move(state), bytes);  // while in_pass: treated as held, not cached
     e.in_pass = false;
   }
@@ -187,7 +240,7 @@ void StateCache::PassDiscard() {
   std::vector<Slot*> pass;
   pass.swap(pass_);
   for (Slot* slot : pass) {
-    Entry& e = slot->second;
+    Entry& e = slot->e;
     e.in_pass = false;
     e.pass_state.reset();
     if (e.pinned || e.in_frozen) continue;  // still on the pinned chain, or held by the frozen generation
@@ -197,10 +250,10 @@ void StateCache::PassDiscard() {
 }
 
 void StateCache::ReleaseHeld(Slot* slot) {
-  Entry& e = slot->second;
+  Entry& e = slot->e;
   if (!e.known || max_bytes_ == 0) {
     if (e.state != nullptr || !e.known) complete_ = false;
-    EraseSlot(map_.find(std::string_view(slot->first)));
+    EraseSlot(slot);
     return;
   }
   PushFront(&lru_, slot);
@@ -210,7 +263,7 @@ void StateCache::ReleaseHeld(Slot* slot) {
 void StateCache::PassFreeze() {
   // (frozen_ is empty: the caller committed or discarded the generation before.)
   for (Slot* slot : pass_) {
-    Entry& e = slot->second;
+    Entry& e = slot->e;
     e.in_frozen = true;
     e.frozen_state = std::move(e.pass_state);
     e.pass_state.reset();
@@ -222,10 +275,10 @@ void StateCache::PassFreeze() {
 
 void StateCache::FrozenCommit() {
   for (Slot* slot : frozen_) {
-    Entry& e = slot->second;
+    Entry& e = slot->e;
     StatePtr state = std::move(e.frozen_state);
     e.frozen_state.reset();
-    const size_t bytes = EntryBytes(slot->first, state);
+    const size_t bytes = EntryBytes(slot->key(), state);
     PinSlot(slot, std::move(state), bytes);  // while in_frozen: treated as held, not cached
     e.in_frozen = false;
   }
@@ -236,7 +289,7 @@ void StateCache::FrozenDiscard() {
   std::vector<Slot*> frozen;
   frozen.swap(frozen_);
   for (Slot* slot : frozen) {
-    Entry& e = slot->second;
+    Entry& e = slot->e;
     e.in_frozen = false;
     e.frozen_state.reset();
     if (e.pinned || e.in_pass) continue;
@@ -260,9 +313,9 @@ std::vector<StateCache::PinnedState> StateCache::PinnedInKeyOrder() const {
   };
   std::vector<Item> items;
   items.reserve(pinned_.size);
-  for (const Slot* s = pinned_.head; s != nullptr; s = s->second.next) {
-    std::string_view key = s->first;
-    items.push_back({prefix(key, 0), prefix(key, 8), {key, s->second.state.get()}});
+  for (const Slot* s = pinned_.head; s != nullptr; s = s->e.next) {
+    std::string_view key = s->key();
+    items.push_back({prefix(key, 0), prefix(key, 8), {key, s->e.state.get()}});
   }
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
     if (a.hi != b.hi) return a.hi < b.hi;
@@ -280,8 +333,8 @@ void StateCache::Written() {
   // state: they stay held until the pass ends.
   Slot* s = pinned_.tail;
   while (s != nullptr) {
-    Slot* prev = s->second.prev;
-    Entry& e = s->second;
+    Slot* prev = s->e.prev;
+    Entry& e = s->e;
     e.pinned = false;
     e.prev = e.next = nullptr;
     if (!e.held()) {
@@ -298,7 +351,7 @@ void StateCache::Written() {
 std::vector<StateCache::PinnedCopy> StateCache::PinnedShared() const {
   std::vector<PinnedCopy> out;
   out.reserve(pinned_.size);
-  for (const Slot* s = pinned_.head; s != nullptr; s = s->second.next) out.push_back({s->first, s->second.state});
+  for (const Slot* s = pinned_.head; s != nullptr; s = s->e.next) out.push_back({s->key(), s->e.state});
   return out;
 }
 
@@ -306,8 +359,8 @@ void StateCache::WrittenUpTo(uint64_t seq) {
   // As Written(), for the entries pinned at or before `seq` only.
   Slot* s = pinned_.tail;
   while (s != nullptr) {
-    Slot* prev = s->second.prev;
-    Entry& e = s->second;
+    Slot* prev = s->e.prev;
+    Entry& e = s->e;
     if (e.pin_seq <= seq) {
       Unlink(&pinned_, s);
       pinned_bytes_ -= e.bytes;
@@ -322,9 +375,8 @@ void StateCache::WrittenUpTo(uint64_t seq) {
   Evict();
 }
 
-void StateCache::EraseSlot(Map::iterator it) {
-  Slot* slot = &*it;
-  Entry& e = it->second;
+void StateCache::EraseSlot(Slot* slot) {
+  Entry& e = slot->e;
   if (e.pinned) {
     pinned_bytes_ -= e.bytes;
     Unlink(&pinned_, slot);
@@ -335,19 +387,34 @@ void StateCache::EraseSlot(Map::iterator it) {
   if (e.in_pass) std::erase(pass_, slot);
   if (e.in_frozen) std::erase(frozen_, slot);
   if (last_ == slot) last_ = nullptr;
-  map_.erase(it);
+  // Out of the index: the bucket, then the run after it shifted back over the hole (each
+  // entry that may move, i.e. whose home bucket is not between the hole and it).
+  const size_t mask = buckets_.size() - 1;
+  size_t i = slot->hash & mask;
+  while (buckets_[i].slot != slot) i = (i + 1) & mask;
+  for (size_t j = (i + 1) & mask; buckets_[j].slot != nullptr; j = (j + 1) & mask) {
+    const size_t home = buckets_[j].hash & mask;
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      buckets_[i] = buckets_[j];
+      i = j;
+    }
+  }
+  buckets_[i] = Bucket{};
+  --size_;
+  slot->~Slot();
+  ::operator delete(slot);
 }
 
 void StateCache::Erase(std::string_view encoded_key) {
   // The store's state of the key is not known any more (a failed write).
   complete_ = false;
-  auto it = map_.find(encoded_key);
-  if (it == map_.end()) return;
-  Entry& e = it->second;
+  Slot* slot = Find(encoded_key);
+  if (slot == nullptr) return;
+  Entry& e = slot->e;
   if (e.held()) {  // the pass and frozen states stay; the committed one is read again when needed
     if (e.pinned) {
       pinned_bytes_ -= e.bytes;
-      Unlink(&pinned_, &*it);
+      Unlink(&pinned_, slot);
       e.pinned = false;
     }
     e.known = false;
@@ -355,21 +422,22 @@ void StateCache::Erase(std::string_view encoded_key) {
     e.bytes = 0;
     return;
   }
-  EraseSlot(it);
+  EraseSlot(slot);
 }
 
 void StateCache::ErasePrefix(std::string_view prefix) {
-  for (auto it = map_.begin(); it != map_.end();) {
-    auto next = std::next(it);
-    if (std::string_view(it->first).starts_with(prefix)) EraseSlot(it);
-    it = next;
+  // Collected first: an erase shifts buckets back under a walk of the index.
+  std::vector<Slot*> doomed;
+  for (const Bucket& b : buckets_) {
+    if (b.slot != nullptr && b.slot->key().starts_with(prefix)) doomed.push_back(b.slot);
   }
+  for (Slot* slot : doomed) EraseSlot(slot);
 }
 
 void StateCache::Evict() {
   while (bytes_ > max_bytes_ && lru_.tail != nullptr) {
-    if (lru_.tail->second.state != nullptr) complete_ = false;  // a stored key leaves the map
-    EraseSlot(map_.find(std::string_view(lru_.tail->first)));
+    if (lru_.tail->e.state != nullptr) complete_ = false;  // a stored key leaves the map
+    EraseSlot(lru_.tail);
   }
 }
 

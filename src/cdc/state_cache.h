@@ -9,9 +9,9 @@
 // overhead; 0 bytes = no cache); the pinned part is bounded by its owner (pinned_bytes()).
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "cdc/state_store.h"
@@ -21,6 +21,7 @@ namespace ec::cdc {
 class StateCache {
  public:
   explicit StateCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  ~StateCache();
   StateCache(const StateCache&) = delete;
   StateCache& operator=(const StateCache&) = delete;
 
@@ -110,15 +111,16 @@ class StateCache {
   size_t bytes() const { return bytes_; }                 // the cache part
   size_t pinned_bytes() const { return pinned_bytes_; }   // the pinned part
   size_t pinned() const { return pinned_.size; }
-  size_t entries() const { return map_.size(); }         // both
+  size_t entries() const { return size_; }              // both
   size_t max_bytes() const { return max_bytes_; }
 
  private:
-  // One hash-map node per key holds the key, the state and the links of the list the entry is
-  // on (the LRU or the pinned one): a lookup touches one node, a pin or a write relinks it.
-  struct Entry;
-  using Map = std::unordered_map<std::string, Entry, StringViewHash, std::equal_to<>>;
-  using Slot = std::pair<const std::string, Entry>;
+  // One heap node per key holds the entry (state, flags, the links of the list it is on: the
+  // LRU or the pinned one) and, after it, the key's bytes: a lookup touches one index bucket
+  // and one node (std::unordered_map touched the bucket, the node before, the node and the
+  // key's own heap block: cache misses each, with tens of thousands of keys). Nodes never
+  // move, so the chains, pass_, frozen_, last_ and PinnedShared's key views hold pointers.
+  struct Slot;
   // An entry is on the LRU chain (cached), on the pinned chain (pinned), or, when it holds
   // a pass or frozen state and is not pinned, on neither (held until the pass ends).
   struct Entry {
@@ -135,6 +137,19 @@ class StateCache {
     Slot* prev = nullptr;
     Slot* next = nullptr;
   };
+  struct Slot {
+    Entry e;
+    uint64_t hash;
+    uint32_t key_size;
+    std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
+  };
+  // The index: open addressing, linear probing, a power-of-two number of buckets at most half
+  // full; a bucket holds the key's full hash (compared before the node is touched) and its
+  // node (null: empty). Erase shifts the following run back (no tombstones).
+  struct Bucket {
+    uint64_t hash = 0;
+    Slot* slot = nullptr;
+  };
   struct Chain {  // an intrusive doubly-linked list of slots
     Slot* head = nullptr;
     Slot* tail = nullptr;
@@ -143,16 +158,23 @@ class StateCache {
   static void PushFront(Chain* chain, Slot* slot);
   static void Unlink(Chain* chain, Slot* slot);
   void Evict();
-  void EraseSlot(Map::iterator it);  // keeps complete_: callers decide
+  void EraseSlot(Slot* slot);  // keeps complete_: callers decide
   void PinSlot(Slot* slot, StatePtr state, size_t bytes);
-  Slot* Find(std::string_view encoded_key);
+  static uint64_t Hash(std::string_view key);
+  static Entry NewEntry(StatePtr state, size_t bytes, bool pinned);
+  Slot* Find(std::string_view encoded_key, uint64_t hash) const;
+  Slot* Find(std::string_view encoded_key) const { return Find(encoded_key, Hash(encoded_key)); }
+  // A new node for a key not in the index, indexed (the index grows first when needed).
+  Slot* Emplace(std::string_view encoded_key, uint64_t hash, Entry entry);
+  void Grow();
 
   size_t max_bytes_;
   bool complete_ = false;
   size_t bytes_ = 0;
   size_t pinned_bytes_ = 0;
   uint64_t pin_seq_ = 0;  // counts pins
-  Map map_;
+  std::vector<Bucket> buckets_;  // empty, or a power of two of them
+  size_t size_ = 0;              // nodes
   Chain lru_;     // cache entries, head = most recently used
   Chain pinned_;  // pinned entries, in no particular order
   std::vector<Slot*> pass_;  // entries holding a pass state, in first-write order

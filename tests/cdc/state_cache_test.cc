@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include "cdc/state_store.h"
@@ -169,6 +170,50 @@ TEST(StateCache, CompleteUntilAStoredKeyLeavesTheMap) {
   off.Pin("k", State(false, 1, "1"));
   off.Written();  // dropped at once: no cache
   EXPECT_FALSE(off.complete());
+}
+
+TEST(StateCache, IndexFindsEveryKeyThroughGrowthAndErases) {
+  // The open-addressing index (state_cache.h) against a std::map over thousands of keys: it
+  // grows several times, and erases (Erase, ErasePrefix) shift runs of buckets back; a wrong
+  // shift loses a key that is still there (a miss) or keeps one that is not.
+  StateCache c(size_t{1} << 30);
+  std::map<std::string, int64_t> model;
+  std::mt19937 rng(7);
+  auto key_of = [](uint32_t n) {  // short (SSO-sized) and long keys, two resources
+    return EncodeKey(n % 3 == 0 ? "customers" : "o", (n % 2 == 0 ? "k" : "a-much-longer-key-") + std::to_string(n));
+  };
+  for (int step = 0; step < 60000; ++step) {
+    const uint32_t n = rng() % 9000;
+    const std::string key = key_of(n);
+    StatePtr got;
+    switch (rng() % 6) {
+      case 0: case 1: case 2:
+        c.Insert(key, State(false, step, "{}"));
+        model[key] = step;
+        break;
+      case 3: case 4:
+        c.Erase(key);
+        model.erase(key);
+        break;
+      default: {
+        const bool found = c.Lookup(key, &got);
+        ASSERT_EQ(found, model.count(key) == 1) << "step " << step;
+        if (found) EXPECT_EQ(got->ts_ms(), model[key]) << "step " << step;
+      }
+    }
+    if (step == 40000) {
+      c.ErasePrefix(EncodeKey("customers", ""));
+      std::erase_if(model, [](const auto& kv) { return kv.first.starts_with(EncodeKey("customers", "")); });
+    }
+  }
+  EXPECT_EQ(c.entries(), model.size());
+  for (uint32_t n = 0; n < 9000; ++n) {
+    StatePtr got;
+    const std::string key = key_of(n);
+    const bool found = c.Lookup(key, &got);
+    ASSERT_EQ(found, model.count(key) == 1) << n;
+    if (found) EXPECT_EQ(got->ts_ms(), model[key]) << n;
+  }
 }
 
 TEST(EncodedState, RoundTripsAndRejectsBadBytes) {

@@ -82,6 +82,33 @@ inline bool SameName(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Whether `s` has a byte 'A'..'Z' (a header name the tree path lower-cases), eight bytes at a
+// time: for a byte b < 0x80, b + 0x3F has its high bit set iff b >= 'A', and b + 0x25 iff b > 'Z'
+// (no carry leaves a byte); bytes >= 0x80 are masked out.
+inline bool HasUpper(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  auto upper = [](uint64_t w) {
+    const uint64_t low = w & ~kHigh;
+    return ((low + kOnes * (0x80 - 'A')) & ~(low + kOnes * (0x80 - 'Z' - 1)) & ~w & kHigh) != 0;
+  };
+  const size_t n = s.size();
+  uint64_t w;
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::memcpy(&w, s.data() + i, 8);
+      if (upper(w)) return true;
+    }
+    if (i == n) return false;
+    std::memcpy(&w, s.data() + n - 8, 8);  // the last bytes again, overlapping
+    return upper(w);
+  }
+  for (char c : s) {
+    if (c >= 'A' && c <= 'Z') return true;
+  }
+  return false;
+}
+
 template <size_t N>
 size_t KeyIndex(const std::string_view (&keys)[N], size_t from, std::string_view key) {
   for (size_t k = from; k < N; ++k) {
@@ -116,6 +143,7 @@ CanonicalTextDecoder::CanonicalTextDecoder(const DecodeOptions& options) : optio
       segments_[paths_.size()][i] = Segment{segs[i], segs[i] == "*", i + 1 == segs.size(), segs[i] == "headers"};
     }
     top_.s[top_.n++] = State{static_cast<uint8_t>(paths_.size()), 0, false};
+    top_.sizes |= segs[0] == "*" ? ~uint64_t{0} : SizeBit(segs[0].size());
     paths_.push_back(std::move(segs));
   }
 }
@@ -305,6 +333,8 @@ bool CanonicalTextDecoder::Value(uint32_t depth, const States& states) {
 void CanonicalTextDecoder::Match(const States& states, std::string_view key, bool* redact, States* child) const {
   *redact = false;
   child->n = 0;
+  child->sizes = 0;
+  if ((states.sizes & SizeBit(key.size())) == 0) return;
   for (uint8_t i = 0; i < states.n; ++i) {
     const State& st = states.s[i];
     const Segment& seg = segments_[st.path][st.pos];
@@ -317,6 +347,8 @@ void CanonicalTextDecoder::Match(const States& states, std::string_view key, boo
       *redact = true;
     } else {
       child->s[child->n++] = State{st.path, static_cast<uint8_t>(st.pos + 1), seg.headers};
+      const Segment& next = segments_[st.path][st.pos + 1];
+      child->sizes |= next.star ? ~uint64_t{0} : SizeBit(next.text.size());
     }
   }
 }
@@ -358,10 +390,7 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
       // parameters that are strings already.
       if (*p_ != '"') return false;
       if (mode == Mode::kHeaders) {
-        if (key.empty() || key[0] == ':') return false;
-        for (char c : key) {
-          if (c >= 'A' && c <= 'Z') return false;
-        }
+        if (key.empty() || key[0] == ':' || HasUpper(key)) return false;
         if (SameName(key, "content-type")) {
           const char* save = p_;
           if (!RawString(&content_type_)) return false;

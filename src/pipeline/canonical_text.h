@@ -43,7 +43,12 @@ class CanonicalTextDecoder {
   struct States {
     State s[kMaxPaths];
     uint8_t n = 0;
+    // Which member names can hit a state here: bit min(size, 63) of each state's segment, all
+    // ones when one is "*". Most names miss on length alone, so Match answers them with one
+    // test instead of a loop over the states.
+    uint64_t sizes = 0;
   };
+  static uint64_t SizeBit(size_t size) { return uint64_t{1} << (size < 63 ? size : 63); }
   enum class Mode { kAny, kHeaders, kQuery };
 
   // Whitespace between tokens is dropped (compact input has none: one compare).

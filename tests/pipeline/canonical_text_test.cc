@@ -190,6 +190,27 @@ TEST(CanonicalTextTest, StringsAtEveryOffset) {
   }
 }
 
+// Header names are checked for upper case eight bytes at a time: an upper-case letter at every
+// offset of names up to 24 bytes is declined (the tree path lower-cases it), and the bytes
+// around 'A'..'Z' ('@', '[', 'a', 'z', '`', '{', a two-byte character) are not taken for one.
+TEST(CanonicalTextTest, HeaderNamesWithUpperCaseAtEveryOffset) {
+  for (size_t len = 0; len <= 24; ++len) {
+    for (size_t at = 0; at <= len; ++at) {
+      for (const std::string& c : {"A", "M", "Z", "@", "[", "a", "z", "`", "{", "\xc3\xa9"}) {
+        std::string name(len, 'x');
+        name.insert(at, c);
+        const std::string rec = R"({"request":{"method":"GET","path":"/a","headers":{")" + name +
+                                R"(":"v"}},"response":{"status":200}})";
+        const bool upper = c[0] >= 'A' && c[0] <= 'Z';
+        bool took = false;
+        FastText(rec, Options({}), &took);
+        EXPECT_EQ(took, !upper) << rec;
+        if (!upper) Same(rec, {}, true);
+      }
+    }
+  }
+}
+
 TEST(CanonicalTextTest, DepthLimitIsTheTreePaths) {
   std::string deep = R"({"request":{"method":"GET","path":"/a","body":)";
   for (int i = 0; i < 70; ++i) deep += "[";

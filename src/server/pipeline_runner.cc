@@ -264,6 +264,7 @@ bool PipelineRunner::Pass(Source* src) {
   // not allocate and page-fault in a fresh megabyte; with a pass in flight there are two.
   const int64_t start_us = WallClockUs();
   auto job = std::make_unique<PassJob>();
+  job->out.swap(spare_out_);  // empty, with the capacity of a pass before
   job->src = src;
   job->read_us = read_us;
   job->start_us = start_us;
@@ -520,7 +521,8 @@ void PipelineRunner::FinishInFlight(bool* aborted, bool block) {
   Account(job->out, job->stats, job->dead_letter_topic);
   if (log::TraceEnabled()) TracePass(*job, end_us);
   // The records are written: their storage goes back to Process on this thread (processor.h).
-  pipeline::RecycleOutputRecords(&job->out);
+  pipeline::RecycleOutputRecords(&job->out);  // leaves it empty, its capacity kept
+  if (job->out.capacity() > spare_out_.capacity()) spare_out_.swap(job->out);
   last_pass_end_us_ = end_us;
 }
 

@@ -117,6 +117,10 @@ TEST(CanonicalTextTest, ShapesItTakes) {
   // Text bodies with a content type that is not parsed; numbers of every form.
   Same(R"({"request":{"method":"POST","path":"/a","headers":{"content-type":"text/plain"},"body":"hello"},"response":{"status":200,"body":[1,-2,0,0.5,1e3,-1.25E-2,12345678901234.5,1e21,1e-7,-0.0,123456789012345,3.99,0.0001,-0.0625,999999999.9999,1000000000.5,2.50,0.1,0.30000000000000004]}})",
        none, true);
+  // Trailing zeros in the fraction (written without them, or as the integer), at and past
+  // the limits of the digits written as they are.
+  Same(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200,"body":[620.0,-5.00,0.0,-0.0,0.000,-0.50,1.00000,1.23450,1.234560,123456789012345.0,1234567890123456.0,12345678901234567.0,999999999.10,1234567890.10,-123456789012345.000]}})",
+       none, true);
   // Non-ASCII (valid UTF-8) strings, nested arrays and objects, literals.
   Same(R"({"request":{"method":"PUT","path":"/ü","body":{"a":[[],[{}],{"b":[true,false,null]}],"名":"値"}},"response":{"status":201}})",
        none, true);

@@ -735,10 +735,16 @@ bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_
     });
   }
   size_t pos = 1;  // after hash_'s '{'
+  // kRedacted as AppendQuoted writes it (quoted once here, not scanned for escapes per span).
+  static const std::string quoted_redacted = [] {
+    std::string q;
+    json::AppendQuoted(kRedacted, &q);
+    return q;
+  }();
   for (const auto& [from, to] : redacted_) {
     if (from < pos) continue;  // inside one already replaced
     out->append(hash_, pos, from - pos);
-    json::AppendQuoted(kRedacted, out);
+    out->append(quoted_redacted);
     pos = to;
   }
   out->append(hash_, pos, std::string::npos);

@@ -275,8 +275,6 @@ bool PipelineRunner::Pass(Source* src) {
     return false;
   }
 
-  job->arena = std::make_unique<Arena>(arena_block_bytes_);
-  Arena& arena = *job->arena;
   std::vector<pipeline::OutputRecord>& out = job->out;
   pipeline::ProcessStats& stats = job->stats;
   const int64_t from = src->read;
@@ -302,6 +300,13 @@ bool PipelineRunner::Pass(Source* src) {
         append_times.push_back(rec.timestamp);
         processed_.fetch_add(1, std::memory_order_relaxed);
         if (!rec.value) return Status::Ok();  // a tombstone is not an exchange
+        // Each record is parsed and processed in a scratch arena of its own, released after
+        // it: what Process appends owns its bytes (OutputRecord), and the arena holds only
+        // temporaries (processor.h). Its one block (base/arena.cc keeps released blocks per
+        // thread) is the same memory for every record, warm in L1/L2; a pass arena of
+        // megabytes had every record's tree written into lines not touched before (perf on
+        // serve: a cache miss per 64 bytes written, in the parser's and builder's stores).
+        Arena arena(kRecordArenaBytes);
         exchanges.clear();
         Status s;
         if (!HeaderValue(rec, kDecodedHeader).empty()) {
@@ -369,17 +374,6 @@ bool PipelineRunner::Pass(Source* src) {
     return false;
   }
   job->processed_us = WallClockUs();
-  // The next pass's arena starts with one block of what this one took (whole MiB, 256 KiB to
-  // 32 MiB). With a 256 KiB first block and doubling, a pass of ~1,000 records took four to
-  // six blocks up to 1 MiB, and glibc gave the freed megabytes back to the system after every
-  // pass (its trim threshold follows its mmap threshold, a few MiB at most), so the next pass
-  // page-faulted them in again: ~8% of this thread's time in bench_pass. One block of a
-  // stable size is carved from the heap again, still mapped and warm in cache.
-  // (Less the blocks' headers, or a block of exactly N MiB would ask for N + 1 next time.)
-  const size_t took = job->arena->bytes_reserved();
-  const size_t mib = size_t{1} << 20;
-  arena_block_bytes_ = std::clamp<size_t>((took > 4096 ? took - 4096 + mib - 1 : 0) / mib * mib, kMinPassArenaBytes,
-                                          kMaxPassArenaBytes);
   job->next = next;
   job->dead_letter_topic = processor_->options().dead_letter_topic;
   // This pass was read and processed while the pass before committed. Its log writes start

@@ -133,7 +133,6 @@ class PipelineRunner {
     int64_t next = 0;  // the source position after the pass
     std::string bytes;  // the raw records read
     std::vector<std::string> extra_bytes;  // read while the pass before committed (see Pass)
-    std::unique_ptr<Arena> arena;
     std::vector<pipeline::OutputRecord> out;
     pipeline::ProcessStats stats;
     std::vector<int64_t> append_times;
@@ -203,10 +202,9 @@ class PipelineRunner {
   // empty in every pass it was reallocated several times, each time into fresh pages
   // (thousands of 150-byte records: page faults showed in perf as ~2% of this thread).
   std::vector<pipeline::OutputRecord> spare_out_;
-  // The first block of the next pass's arena: what the last pass took (Pass explains).
-  static constexpr size_t kMinPassArenaBytes = 256 << 10;
-  static constexpr size_t kMaxPassArenaBytes = 32 << 20;
-  size_t arena_block_bytes_ = kMinPassArenaBytes;
+  // A record's scratch arena (Pass): one block, the largest base/arena.cc keeps per thread
+  // for reuse; a record needing more takes further blocks for itself.
+  static constexpr size_t kRecordArenaBytes = 64 << 10;
   int64_t last_pass_end_us_ = 0; // under pass_mu_: when the last pass ended (trace)
   // The pass in flight (under pass_mu_); the committer owns its contents from HandOff until it
   // sets commit_done_ (under commit_mu_).

@@ -350,7 +350,7 @@ void CanonicalTextDecoder::Match(const States& states, std::string_view key, boo
   *redact = false;
   child->n = 0;
   child->sizes = 0;
-  if ((states.sizes & SizeBit(key.size())) == 0) return;
+  if (!MayMatch(states, key)) return;
   for (uint8_t i = 0; i < states.n; ++i) {
     const State& st = states.s[i];
     const Segment& seg = segments_[st.path][st.pos];
@@ -387,14 +387,22 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
   };
   Name keys[kMaxMembers];
   size_t n = 0;
+  // A bit per (length, last byte) of the names so far: a name whose bit is clear is no
+  // duplicate, and the names are compared only when it is set (one test for most members
+  // instead of a compare with every earlier one).
+  uint64_t seen = 0;
   while (true) {
     SkipWs();
     std::string_view key;
     if (!RawString(&key)) return false;
     if (n == kMaxMembers) return false;
-    for (size_t i = 0; i < n; ++i) {
-      if (SameName(std::string_view(keys[i].data, keys[i].size), key)) return false;
+    const uint64_t bit = uint64_t{1} << ((key.size() * 7 + (key.empty() ? 0 : static_cast<unsigned char>(key.back()))) & 63);
+    if ((seen & bit) != 0) {
+      for (size_t i = 0; i < n; ++i) {
+        if (SameName(std::string_view(keys[i].data, keys[i].size), key)) return false;
+      }
     }
+    seen |= bit;
     keys[n++] = Name{key.data(), key.size()};
     SkipWs();
     if (p_ >= end_ || *p_ != ':') return false;
@@ -415,8 +423,8 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
         }
       }
     }
-    if (states.n == 0) {
-      if (!Value(depth + 1, states)) return false;
+    if (!MayMatch(states, key)) {
+      if (!Value(depth + 1, none_)) return false;
     } else {
       bool redact;
       States child;
@@ -472,9 +480,10 @@ bool CanonicalTextDecoder::Redactable(uint32_t depth, const States& child, bool 
 
 template <CanonicalTextDecoder::Writer write>
 bool CanonicalTextDecoder::Member(std::string_view key, uint32_t depth, const States& states) {
-  bool redact = false;
+  if (!MayMatch(states, key)) return (this->*write)(depth, none_);
+  bool redact;
   States child;
-  if (states.n > 0) Match(states, key, &redact, &child);
+  Match(states, key, &redact, &child);
   return Redactable<write>(depth, child, redact);
 }
 

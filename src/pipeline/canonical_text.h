@@ -49,6 +49,10 @@ class CanonicalTextDecoder {
     uint64_t sizes = 0;
   };
   static uint64_t SizeBit(size_t size) { return uint64_t{1} << (size < 63 ? size : 63); }
+  // Whether a member named `key` can hit a redact state of `states` (else Match need not run).
+  static bool MayMatch(const States& states, std::string_view key) {
+    return (states.sizes & SizeBit(key.size())) != 0;  // sizes is 0 when n is
+  }
   enum class Mode { kAny, kHeaders, kQuery };
 
   // Whitespace between tokens is dropped (compact input has none: one compare; a control byte
@@ -110,6 +114,7 @@ class CanonicalTextDecoder {
   };
   Segment segments_[kMaxPaths][kMaxSegments];
   States top_;
+  const States none_{};  // no redact path below here
   // Per record.
   const char* p_ = nullptr;
   const char* end_ = nullptr;

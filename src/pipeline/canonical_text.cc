@@ -404,9 +404,7 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
     }
     seen |= bit;
     keys[n++] = Name{key.data(), key.size()};
-    SkipWs();
-    if (p_ >= end_ || *p_ != ':') return false;
-    ++p_;
+    if (!Colon()) return false;
     SkipWs();
     if (p_ >= end_) return false;
     if (mode != Mode::kAny) {
@@ -564,9 +562,7 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
     // Before the whitespace after the name is dropped: nothing from key_at on is written yet.
     if (!fill(k, key_at, false)) return false;
     next = k + 1;
-    SkipWs();
-    if (p_ >= end_ || *p_ != ':') return false;
-    ++p_;
+    if (!Colon()) return false;
     SkipWs();
     if (p_ >= end_) return false;
     const char* save = p_;
@@ -668,9 +664,7 @@ bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_
       FlushTo(key_at);
       dropping_ = true;
     }
-    SkipWs();
-    if (p_ >= end_ || *p_ != ':') return false;
-    ++p_;
+    if (!Colon()) return false;
     SkipWs();
     if (p_ >= end_) return false;
     bool ok = true;

@@ -173,7 +173,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   pipeline::OutputRecord& rec = pipeline::NewOutputRecord(out);  // its fields hold old contents
   rec.topic.assign(res->changelog);
   AssignOptional(&rec.key, *key);
-  pipeline::HeaderSetter(&rec.headers).Add("content-type", "application/json");
+  pipeline::HeaderSetter(&rec).Add("content-type", "application/json");
   rec.timestamp_ms = m.timestamp_ms;
   // The envelope is written directly around the stored texts of `before` and `after`
   // (AppendJson output of the same values), so neither is serialised a second time.

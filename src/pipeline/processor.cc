@@ -110,6 +110,7 @@ OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out, size_t headers) {
   out->push_back(std::move(spare.back()));
   spare.pop_back();
   --pool.count;
+  out->back().header_bytes = OutputRecord::kUnknown;  // until a HeaderSetter sets it
   return out->back();
 }
 
@@ -122,7 +123,11 @@ void RecycleOutputRecords(std::vector<OutputRecord>* records) {
     if (shape > kMaxSpareHeaders || pool.by_headers[shape].size() >= pool.demand[shape]) continue;
     if (pool.count >= kMaxSpareRecords) break;
     size_t bytes = r.topic.capacity() + (r.key ? r.key->capacity() : 0) + (r.value ? r.value->capacity() : 0);
-    for (const auto& [k, v] : r.headers) bytes += k.capacity() + v.capacity();
+    if (r.header_bytes != OutputRecord::kUnknown) {
+      bytes += r.header_bytes;
+    } else {
+      for (const auto& [k, v] : r.headers) bytes += k.capacity() + v.capacity();
+    }
     if (bytes > kMaxSpareRecordBytes) continue;
     pool.by_headers[shape].push_back(std::move(r));
     ++pool.count;
@@ -260,7 +265,7 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
       rec.key.reset();
     }
     rec.timestamp_ms = ts;
-    HeaderSetter headers(&rec.headers);
+    HeaderSetter headers(&rec);
     if (structured) {
       std::string& v = rec.value ? *rec.value : rec.value.emplace();
       v.clear();

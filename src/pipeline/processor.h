@@ -33,6 +33,11 @@ struct OutputRecord {
   std::vector<std::pair<std::string, std::string>> headers;  // in order
   std::optional<std::string> value;                          // nullopt: null value (tombstone)
   int64_t timestamp_ms = 0;                                  // the exchange time
+  // The headers' string capacities summed by the HeaderSetter that wrote them (kUnknown:
+  // written otherwise), for RecycleOutputRecords: reading them back there touched every
+  // record's header block again, long after it left the cache.
+  static constexpr size_t kUnknown = ~size_t{0};
+  size_t header_bytes = kUnknown;
 };
 
 // Record storage reuse. A pass makes thousands of records whose strings (topic, ids, times,
@@ -49,11 +54,19 @@ inline constexpr size_t kMaxSpareHeaders = 15;
 OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out, size_t headers = 1);
 void RecycleOutputRecords(std::vector<OutputRecord>* records);
 
-// Overwrites a record's headers in order, reusing the strings already there.
+// Overwrites a record's headers in order, reusing the strings already there; given the record,
+// it also sets its header_bytes.
 class HeaderSetter {
  public:
   explicit HeaderSetter(std::vector<std::pair<std::string, std::string>>* headers) : headers_(headers) {}
-  ~HeaderSetter() { headers_->resize(n_); }
+  explicit HeaderSetter(OutputRecord* record) : headers_(&record->headers), bytes_(&record->header_bytes) {}
+  ~HeaderSetter() {
+    headers_->resize(n_);
+    if (bytes_ == nullptr) return;
+    size_t bytes = 0;  // the strings were just written: in cache
+    for (const auto& [k, v] : *headers_) bytes += k.capacity() + v.capacity();
+    *bytes_ = bytes;
+  }
   HeaderSetter(const HeaderSetter&) = delete;
   HeaderSetter& operator=(const HeaderSetter&) = delete;
   void Add(std::string_view name, std::string_view value) {
@@ -70,6 +83,7 @@ class HeaderSetter {
 
  private:
   std::vector<std::pair<std::string, std::string>>* headers_;
+  size_t* bytes_ = nullptr;
   size_t n_ = 0;
 };
 

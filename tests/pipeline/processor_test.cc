@@ -220,6 +220,37 @@ TEST(ProcessorTest, RecycledRecordsGiveTheSameOutput) {
   EXPECT_EQ(reused_buffers, headers);
 }
 
+TEST(ProcessorTest, HeaderSetterCountsHeaderBytesForRecycling) {
+  OutputRecord r;
+  {
+    HeaderSetter h(&r);
+    h.Add("a", std::string(100, 'x'));
+    h.Add("content-type", "application/json");
+  }
+  size_t expect = 0;
+  for (const auto& [k, v] : r.headers) expect += k.capacity() + v.capacity();
+  EXPECT_EQ(r.header_bytes, expect);
+  // On a thread of its own (an empty pool): a record whose headers are over the limit is
+  // freed, not pooled; a small one is pooled, and handed out again with header_bytes unknown
+  // (whoever writes it next may not use a HeaderSetter).
+  std::thread([] {
+    std::vector<OutputRecord> out;
+    OutputRecord& big = NewOutputRecord(&out, 1);
+    HeaderSetter(&big).Add("big", std::string(kMaxSpareRecordBytes + 1, 'x'));
+    RecycleOutputRecords(&out);
+    OutputRecord& fresh = NewOutputRecord(&out, 1);
+    EXPECT_TRUE(fresh.headers.empty());  // not the big one's
+    HeaderSetter(&fresh).Add("small", "y");
+    const std::string* small = &fresh.headers[0].first;
+    const std::string small_name = *small;
+    RecycleOutputRecords(&out);
+    OutputRecord& again = NewOutputRecord(&out, 1);
+    ASSERT_EQ(again.headers.size(), 1u);  // the pooled small one
+    EXPECT_EQ(again.headers[0].first, small_name);
+    EXPECT_EQ(again.header_bytes, OutputRecord::kUnknown);
+  }).join();
+}
+
 TEST(IdsTest, UuidV5Shape) {
   std::string id = EventId("ex-1", "t", 0);
   EXPECT_EQ(id.size(), 36u);

@@ -10,11 +10,37 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <mutex>
+#include <new>
 
 namespace ec::log {
 namespace {
+
+// Direct writes (File::EnableDirectWrites): file offsets, lengths and buffer addresses are
+// multiples of this (O_DIRECT's rule; ext4's block size, and a multiple of any sector size).
+constexpr uint64_t kDirectBlock = 4096;
+// Unwritten bytes buffered past this are written out by the appending thread itself (appends
+// that nobody syncs soon, e.g. acks=1 traffic within the flush interval, must not pile up).
+constexpr uint64_t kDirectWriteBehind = 4 << 20;
+// Zeros per direct preallocation write: each one holds the direct-write lock, so a sync's
+// write waits for one step at most.
+constexpr uint64_t kDirectZeroStep = 256 << 10;
+
+uint64_t RoundUpToBlock(uint64_t n) { return (n + kDirectBlock - 1) & ~(kDirectBlock - 1); }
+
+struct FreeDeleter {
+  void operator()(char* p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<char, FreeDeleter>;
+
+AlignedBuffer AllocateAligned(size_t n) {  // n: a multiple of kDirectBlock
+  auto* p = static_cast<char*>(std::aligned_alloc(kDirectBlock, n));
+  if (p == nullptr) throw std::bad_alloc();
+  return AlignedBuffer(p);
+}
 
 Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
   std::string m = what + " \"" + path + "\": " + std::strerror(err);
@@ -26,9 +52,16 @@ class PosixFile : public File {
  public:
   PosixFile(int fd, std::string path, uint64_t size)
       : fd_(fd), path_(std::move(path)), size_(size), allocated_(size) {}
-  ~PosixFile() override { ::close(fd_); }
+  ~PosixFile() override {
+    if (direct_.load(std::memory_order_acquire)) {
+      (void)WriteOut();  // what a closed buffered file would have left in the page cache
+      ::close(dfd_);
+    }
+    ::close(fd_);
+  }
 
   Status Append(std::string_view data) override {
+    if (direct_.load(std::memory_order_acquire)) return AppendDirect(data);
     // mu_ orders appends against the preallocator's zero writes, which must never land on
     // bytes an append has written.
     std::lock_guard lock(mu_);
@@ -39,10 +72,12 @@ class PosixFile : public File {
     return s;
   }
   Status Sync() override {
+    if (direct_.load(std::memory_order_acquire)) EC_RETURN_IF_ERROR(WriteOut());
     if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync", path_, errno);
     return Status::Ok();
   }
   Status Truncate(uint64_t size) override {
+    if (direct_.load(std::memory_order_acquire)) return TruncateDirect(size);
     std::lock_guard lock(mu_);
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", path_, errno);
     size_.store(size, std::memory_order_release);
@@ -50,6 +85,7 @@ class PosixFile : public File {
     return Status::Ok();
   }
   Result<uint64_t> Preallocate(uint64_t end) override {
+    if (direct_.load(std::memory_order_acquire)) return PreallocateDirect(end);
     // Small steps under mu_, so an append waits for at most one step's copy.
     static constexpr size_t kStep = 64 * 1024;
     static const std::string* zeros = new std::string(kStep, '\0');  // never freed
@@ -75,15 +111,28 @@ class PosixFile : public File {
     return allocated_;
   }
   Status Recycle() override {
+    std::unique_lock io(io_mu_, std::defer_lock);
+    if (direct_.load(std::memory_order_acquire)) io.lock();
     std::lock_guard lock(mu_);
     struct stat st;
     if (::fstat(fd_, &st) != 0) return ErrnoStatus("stat", path_, errno);
     size_.store(0, std::memory_order_release);
     allocated_ = static_cast<uint64_t>(st.st_size);
     trimmed_ = false;
+    buf_start_ = written_end_ = 0;  // buffered bytes not yet written are dropped with the rest
     return Status::Ok();
   }
   Status TrimPreallocation() override {
+    if (direct_.load(std::memory_order_acquire)) {
+      // The file must end at Size(), and direct writes cover whole blocks: back to buffered
+      // writes (only sealed segments are trimmed; nothing appends to them any more).
+      std::lock_guard io(io_mu_);
+      EC_RETURN_IF_ERROR(WriteOutLocked());
+      std::lock_guard lock(mu_);
+      direct_.store(false, std::memory_order_release);
+      ::close(dfd_);
+      dfd_ = -1;
+    }
     std::lock_guard lock(mu_);
     trimmed_ = true;
     uint64_t size = size_.load(std::memory_order_relaxed);
@@ -93,6 +142,12 @@ class PosixFile : public File {
     return Status::Ok();
   }
   Result<size_t> ReadAt(uint64_t offset, size_t n, char* scratch) const override {
+    // Direct writes: the buffered bytes go to the file first (a direct write drops the pages
+    // it covers from the page cache, so the read below sees it).
+    if (direct_.load(std::memory_order_acquire)) EC_RETURN_IF_ERROR(const_cast<PosixFile*>(this)->WriteOut());
+    return PreadAll(offset, n, scratch);
+  }
+  Result<size_t> PreadAll(uint64_t offset, size_t n, char* scratch) const {
     size_t done = 0;
     while (done < n) {
       ssize_t r = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
@@ -109,16 +164,177 @@ class PosixFile : public File {
   int fd() const override { return fd_; }
   const std::string& path() const override { return path_; }
   void WriteBack(uint64_t offset, uint64_t length) override {
+    if (direct_.load(std::memory_order_acquire)) return;  // nothing of it in the page cache
     (void)::sync_file_range(fd_, static_cast<off64_t>(offset), static_cast<off64_t>(length),
                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
   }
   void ReleaseCache(uint64_t offset, uint64_t length) override {
+    if (direct_.load(std::memory_order_acquire)) return;
     // DONTNEED starts writeback of dirty pages in the range and drops the clean ones.
     (void)::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
                           POSIX_FADV_DONTNEED);
   }
 
+  bool EnableDirectWrites() override {
+    std::lock_guard io(io_mu_);
+    std::lock_guard lock(mu_);
+    if (direct_.load(std::memory_order_relaxed)) return true;
+    if (trimmed_) return false;
+    int dfd = ::open(path_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+    if (dfd < 0) return false;  // e.g. a filesystem without O_DIRECT
+    // The last partial block is kept in memory: the next write rewrites it whole. Written back
+    // right away as a probe (a filesystem may accept O_DIRECT at open and refuse the write);
+    // past Size() the block then holds zeros, which is allowed (stale bytes or zeros).
+    const uint64_t size = size_.load(std::memory_order_relaxed);
+    const uint64_t tail_start = size & ~(kDirectBlock - 1);
+    const size_t tail = static_cast<size_t>(size - tail_start);
+    AlignedBuffer b = AllocateAligned(kInitialDirectBuffer);
+    std::memset(b.get(), 0, kDirectBlock);
+    Result<size_t> r = tail > 0 ? PreadAll(tail_start, tail, b.get()) : Result<size_t>(size_t{0});
+    if (!r.ok() || *r != tail || !PwriteAll(dfd, b.get(), kDirectBlock, tail_start).ok()) {
+      ::close(dfd);
+      return false;
+    }
+    allocated_ = std::max(allocated_, tail_start + kDirectBlock);
+    dfd_ = dfd;
+    buf_ = std::move(b);
+    buf_cap_ = kInitialDirectBuffer;
+    spare_ = AllocateAligned(kInitialDirectBuffer);
+    spare_cap_ = kInitialDirectBuffer;
+    buf_start_ = tail_start;
+    written_end_ = size;
+    direct_.store(true, std::memory_order_release);
+    return true;
+  }
+
  private:
+  static constexpr size_t kInitialDirectBuffer = 64 << 10;
+
+  // Grows `buf` (capacity `cap`, a multiple of kDirectBlock) to hold `need` bytes, keeping its
+  // first `keep` bytes.
+  static void Reserve(AlignedBuffer& buf, size_t& cap, size_t keep, size_t need) {
+    if (need <= cap) return;
+    const size_t grown = static_cast<size_t>(RoundUpToBlock(std::max(need, cap * 2)));
+    AlignedBuffer b = AllocateAligned(grown);
+    if (keep > 0) std::memcpy(b.get(), buf.get(), keep);
+    buf = std::move(b);
+    cap = grown;
+  }
+
+  Status AppendDirect(std::string_view data) {
+    bool write_behind;
+    {
+      std::lock_guard lock(mu_);
+      uint64_t at = size_.load(std::memory_order_relaxed);
+      const size_t held = static_cast<size_t>(at - buf_start_);
+      Reserve(buf_, buf_cap_, held, held + data.size());
+      std::memcpy(buf_.get() + held, data.data(), data.size());
+      at += data.size();
+      if (at > allocated_) allocated_ = at;
+      size_.store(at, std::memory_order_release);
+      write_behind = at - written_end_ >= kDirectWriteBehind;
+    }
+    return write_behind ? WriteOut() : Status::Ok();
+  }
+
+  Status WriteOut() {
+    std::lock_guard io(io_mu_);
+    return WriteOutLocked();
+  }
+
+  // Writes the buffered bytes [buf_start_, size_) with one direct write, the last partial
+  // block padded with zeros. Under io_mu_ (writes in file order, one at a time); mu_ is held
+  // only to swap buffers, so appends go on into the other one meanwhile.
+  Status WriteOutLocked() {
+    uint64_t start, end;
+    {
+      std::lock_guard lock(mu_);
+      end = size_.load(std::memory_order_relaxed);
+      if (end == written_end_) return Status::Ok();
+      start = buf_start_;
+      const uint64_t tail_start = end & ~(kDirectBlock - 1);
+      const size_t tail = static_cast<size_t>(end - tail_start);
+      // The next write starts at the last partial block again: it goes first in the other buffer.
+      Reserve(spare_, spare_cap_, 0, kDirectBlock);
+      std::swap(buf_, spare_);
+      std::swap(buf_cap_, spare_cap_);
+      if (tail > 0) std::memcpy(buf_.get(), spare_.get() + (tail_start - start), tail);
+      buf_start_ = tail_start;
+    }
+    // spare_ now holds [start, end) and is ours alone (io_mu_) until the next write.
+    const size_t len = static_cast<size_t>(end - start);
+    const size_t padded = static_cast<size_t>(RoundUpToBlock(len));
+    std::memset(spare_.get() + len, 0, padded - len);
+    EC_RETURN_IF_ERROR(PwriteAll(dfd_, spare_.get(), padded, start));
+    std::lock_guard lock(mu_);
+    written_end_ = end;
+    allocated_ = std::max(allocated_, start + padded);
+    return Status::Ok();
+  }
+
+  Result<uint64_t> PreallocateDirect(uint64_t end) {
+    static char* zeros = [] {
+      char* z = AllocateAligned(kDirectZeroStep).release();  // never freed
+      std::memset(z, 0, kDirectZeroStep);
+      return z;
+    }();
+    bool wrote = false;
+    while (true) {
+      // io_mu_: a data write never overlaps a zero write (both cover whole blocks, and the
+      // zeros start at the block after the last appended byte). Appends go on meanwhile.
+      std::lock_guard io(io_mu_);
+      uint64_t from, to;
+      {
+        std::lock_guard lock(mu_);
+        if (trimmed_) return allocated_;
+        from = RoundUpToBlock(std::max(allocated_, size_.load(std::memory_order_relaxed)));
+        if (from >= end) break;
+        to = RoundUpToBlock(std::min(from + kDirectZeroStep, end));
+      }
+      EC_RETURN_IF_ERROR(PwriteAll(dfd_, zeros, static_cast<size_t>(to - from), from));
+      std::lock_guard lock(mu_);
+      allocated_ = std::max(allocated_, to);
+      wrote = true;
+    }
+    if (wrote && ::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync", path_, errno);
+    std::lock_guard lock(mu_);
+    return allocated_;
+  }
+
+  Status TruncateDirect(uint64_t size) {
+    std::lock_guard io(io_mu_);
+    EC_RETURN_IF_ERROR(WriteOutLocked());
+    std::lock_guard lock(mu_);
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", path_, errno);
+    const uint64_t tail_start = size & ~(kDirectBlock - 1);
+    const size_t tail = static_cast<size_t>(size - tail_start);
+    if (tail > 0) {
+      Result<size_t> r = PreadAll(tail_start, tail, buf_.get());
+      if (!r.ok()) return r.status();
+      if (*r != tail) return IoError("read \"" + path_ + "\": short read of its last block after a truncate");
+    }
+    buf_start_ = tail_start;
+    written_end_ = size;
+    size_.store(size, std::memory_order_release);
+    allocated_ = size;
+    return Status::Ok();
+  }
+
+  Status PwriteAll(int fd, const char* data, size_t n, uint64_t at) {
+    while (n > 0) {
+      ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(at));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write", path_, errno);
+      }
+      if (w == 0) return IoError("write \"" + path_ + "\": no progress");
+      data += w;
+      n -= static_cast<size_t>(w);
+      at += static_cast<uint64_t>(w);
+    }
+    return Status::Ok();
+  }
+
   // pwrite of all of `data` at `*at`; `*at` ends after what was written (a prefix on error).
   Status WriteAt(uint64_t& at, std::string_view data) {
     while (!data.empty()) {
@@ -139,6 +355,19 @@ class PosixFile : public File {
   mutable std::mutex mu_;       // appends, truncation and preallocation steps
   uint64_t allocated_;          // the file's length: size_ plus zeros written ahead; under mu_
   bool trimmed_ = false;        // TrimPreallocation ran: preallocate no more; under mu_
+  // Direct writes (EnableDirectWrites): dfd_ is an O_DIRECT descriptor of the same file.
+  std::atomic<bool> direct_{false};
+  int dfd_ = -1;
+  std::mutex io_mu_;  // one direct write (data or zeros) at a time; taken before mu_
+  // Under mu_: the bytes [buf_start_, size_) are in buf_ (buf_start_ is a block boundary);
+  // those below written_end_ are in the file already (the start of the last partial block,
+  // kept to rewrite that block whole).
+  AlignedBuffer buf_;
+  size_t buf_cap_ = 0;
+  uint64_t buf_start_ = 0;
+  uint64_t written_end_ = 0;
+  AlignedBuffer spare_;  // the buffer being written; under io_mu_ (swapped under both)
+  size_t spare_cap_ = 0;
 };
 
 class PosixEnv : public Env {

@@ -72,6 +72,15 @@ class File {
   // Cuts the zero-filled region off (the file ends at Size() again) and stops any further
   // preallocation: a sealed segment ends at its last batch.
   virtual Status TrimPreallocation() { return Status::Ok(); }
+  // From now on, writes bypass the page cache (O_DIRECT): for a file that is only appended to
+  // and read back at recovery (the commit journal). Append then copies into a block-aligned
+  // buffer in memory, and Sync() writes the buffered blocks to the device (the last partial
+  // block padded with zeros, rewritten whole by the next one) before its fdatasync, which then
+  // only flushes the device cache. Same contract as before: only Sync() makes anything durable;
+  // unsynced appends may be lost, by a SIGKILL too (they were in the page cache before). Saves
+  // the kernel's page-cache copy, dirtying and writeback per page. Preallocation zeros go
+  // the same way. False (and nothing changes) when the file or the filesystem cannot do it.
+  virtual bool EnableDirectWrites() { return false; }
 };
 
 class Env {

@@ -169,6 +169,9 @@ Result<std::shared_ptr<File>> Journal::CreateFile(uint64_t seq) {
     if (env_->FileExists(path)) EC_RETURN_IF_ERROR(env_->RemoveFile(path));
     EC_ASSIGN_OR_RETURN(f, env_->OpenFile(path, true));
   }
+  // Before the zero fill, so its zeros bypass the page cache too. Refused (a filesystem
+  // without O_DIRECT, FaultInjectionEnv): buffered writes, same contract.
+  if (options_.direct_io) (void)f->EnableDirectWrites();
   // Zero-filled ahead in steps (each synced), so the first appends' fdatasyncs write data only.
   while (f->AllocatedSize() < options_.preallocate_bytes) {
     EC_ASSIGN_OR_RETURN(uint64_t got,

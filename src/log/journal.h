@@ -44,6 +44,13 @@ struct JournalOptions {
   // Zero-filled space kept ahead of the journal's end (written on the checkpoint thread), so
   // its fdatasync writes data only, as for segments (docs/log-format.md).
   uint64_t preallocate_bytes = 8ull << 20;
+  // Journal files are written with direct I/O (File::EnableDirectWrites): nothing reads them
+  // until a replay, so their bytes need not pass through the page cache. An entry is copied
+  // into the file's buffer; the sync thread writes everything buffered with one direct write
+  // and fdatasyncs (a device cache flush, since no page is dirty). Per synced byte this saves
+  // the page-cache copy, dirtying and writeback (docs/log-format.md, "Commit journal").
+  // Off, or refused by the filesystem: buffered writes as before.
+  bool direct_io = true;
 };
 
 class Journal {

@@ -28,6 +28,11 @@ bool JournalDefaultFromEnvironment() {
   return j == nullptr || j[0] != '0';
 }
 
+bool JournalDirectIoDefaultFromEnvironment() {
+  const char* j = std::getenv("EC_LOG_JOURNAL_DIRECT");
+  return j == nullptr || j[0] != '0';
+}
+
 Status LogManager::ValidateTopicName(const std::string& name) {
   if (name.empty() || name.size() > 249)
     return InvalidArgument("topic name must be 1 to 249 characters, got " + std::to_string(name.size()));
@@ -168,6 +173,7 @@ Status LogManager::RecoverJournal() {
   jo.checkpoint_ms = options_.journal_checkpoint_ms;
   jo.flush_interval_ms = options_.flush_interval_ms;
   jo.preallocate_bytes = options_.preallocate_bytes;
+  jo.direct_io = options_.journal_direct_io;
   EC_ASSIGN_OR_RETURN(journal_, Journal::Start(env_, dir, jo, replay.next_seq, replay.files));
   for (auto& [name, t] : topics_) {
     for (auto& log : t.logs) log->SetJournal(journal_.get());

@@ -32,6 +32,9 @@ namespace ec::log {
 // The default of LogManagerOptions::journal: true, unless EC_LOG_JOURNAL=0 is in the
 // environment (to run a whole test suite with per-partition fdatasyncs).
 bool JournalDefaultFromEnvironment();
+// The default of LogManagerOptions::journal_direct_io: true, unless EC_LOG_JOURNAL_DIRECT=0 is
+// in the environment (A/B measurements, and a way out on a filesystem that misbehaves with it).
+bool JournalDirectIoDefaultFromEnvironment();
 
 struct LogManagerOptions {
   std::string data_dir;
@@ -69,6 +72,8 @@ struct LogManagerOptions {
   // Checkpoint after this many journal bytes or this age of the oldest entry (ms).
   uint64_t journal_checkpoint_bytes = 64ull << 20;
   int64_t journal_checkpoint_ms = 5000;
+  // Journal files written with direct I/O (JournalOptions::direct_io).
+  bool journal_direct_io = JournalDirectIoDefaultFromEnvironment();
 };
 
 struct TopicInfo {

@@ -151,7 +151,12 @@ void StateCache::PinSlot(Slot* slot, StatePtr state, size_t bytes) {
   e.bytes = bytes;
   e.known = true;
   e.pin_seq = ++pin_seq_;
+  pin_log_.push_back({slot, pin_seq_});
   pinned_bytes_ += bytes;
+}
+
+void StateCache::DropFromPinLog(Slot* slot) {
+  std::erase_if(pin_log_, [slot](const PinItem& p) { return p.slot == slot; });
 }
 
 void StateCache::Pin(std::string_view encoded_key, StatePtr state) {
@@ -161,6 +166,7 @@ void StateCache::Pin(std::string_view encoded_key, StatePtr state) {
   if (slot == nullptr) {
     slot = Emplace(encoded_key, hash, NewEntry(std::move(state), bytes, true));
     slot->e.pin_seq = ++pin_seq_;
+    pin_log_.push_back({slot, pin_seq_});
     PushFront(&pinned_, slot);
     pinned_bytes_ += bytes;
     return;
@@ -344,35 +350,64 @@ void StateCache::Written() {
     s = prev;
   }
   pinned_ = Chain{};
+  pin_log_.clear();
   pinned_bytes_ = 0;
   Evict();
 }
 
-std::vector<StateCache::PinnedCopy> StateCache::PinnedShared() const {
+namespace {
+// Ahead of a walk over entries at `at`: entries kPrefetchSlots ahead are fetched, and the
+// states of those kPrefetchStates ahead (their entries are in cache by then).
+constexpr size_t kPrefetchSlots = 16;
+constexpr size_t kPrefetchStates = 8;
+}  // namespace
+
+std::vector<StateCache::PinnedCopy> StateCache::PinnedShared() {
   std::vector<PinnedCopy> out;
   out.reserve(pinned_.size);
-  for (const Slot* s = pinned_.head; s != nullptr; s = s->e.next) out.push_back({s->key(), s->e.state});
+  size_t kept = 0;
+  const size_t n = pin_log_.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchSlots < n) {
+      const char* ahead = reinterpret_cast<const char*>(pin_log_[i + kPrefetchSlots].slot);
+      __builtin_prefetch(ahead);
+      __builtin_prefetch(ahead + 64);
+      __builtin_prefetch(ahead + 128);
+    }
+    if (i + kPrefetchStates < n) __builtin_prefetch(pin_log_[i + kPrefetchStates].slot->e.state.get());
+    const PinItem item = pin_log_[i];
+    if (item.slot->e.pin_seq != item.seq) continue;  // pinned again since: a later item
+    out.push_back({item.slot->key(), item.slot->e.state});
+    pin_log_[kept++] = item;  // the stale items go
+  }
+  pin_log_.resize(kept);
   return out;
 }
 
 void StateCache::WrittenUpTo(uint64_t seq) {
-  // As Written(), for the entries pinned at or before `seq` only.
-  Slot* s = pinned_.tail;
-  while (s != nullptr) {
-    Slot* prev = s->e.prev;
-    Entry& e = s->e;
-    if (e.pin_seq <= seq) {
-      Unlink(&pinned_, s);
-      pinned_bytes_ -= e.bytes;
-      e.pinned = false;
-      if (!e.held()) {
-        PushFront(&lru_, s);
-        bytes_ += e.bytes;
-      }
+  // As Written(), for the entries pinned at or before `seq` only, in pin order (the last
+  // pinned ends up the most recently used).
+  size_t kept = 0;
+  const size_t n = pin_log_.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchSlots < n) __builtin_prefetch(pin_log_[i + kPrefetchSlots].slot);
+    const PinItem item = pin_log_[i];
+    Entry& e = item.slot->e;
+    if (e.pin_seq != item.seq) continue;  // stale: pinned again since
+    if (e.pin_seq > seq) {
+      pin_log_[kept++] = item;  // still to be written
+      continue;
     }
-    s = prev;
+    Unlink(&pinned_, item.slot);
+    pinned_bytes_ -= e.bytes;
+    e.pinned = false;
+    if (!e.held()) {
+      PushFront(&lru_, item.slot);
+      bytes_ += e.bytes;
+    }
   }
-  Evict();
+  pin_log_.resize(kept);
+  Evict();  // after the log holds only pinned entries again: eviction frees entries
 }
 
 void StateCache::EraseSlot(Slot* slot) {
@@ -380,6 +415,7 @@ void StateCache::EraseSlot(Slot* slot) {
   if (e.pinned) {
     pinned_bytes_ -= e.bytes;
     Unlink(&pinned_, slot);
+    DropFromPinLog(slot);
   } else if (!e.held()) {
     bytes_ -= e.bytes;
     Unlink(&lru_, slot);
@@ -415,6 +451,7 @@ void StateCache::Erase(std::string_view encoded_key) {
     if (e.pinned) {
       pinned_bytes_ -= e.bytes;
       Unlink(&pinned_, slot);
+      DropFromPinLog(slot);
       e.pinned = false;
     }
     e.known = false;

@@ -216,6 +216,63 @@ TEST(StateCache, IndexFindsEveryKeyThroughGrowthAndErases) {
   }
 }
 
+TEST(StateCache, PinnedSharedAndWrittenUpToAgreeWithThePinnedChain) {
+  // PinnedShared and WrittenUpTo walk the pin log, the rest of the cache the pinned chain: after
+  // random pins (new keys and pinned again), pass commits, background-write rounds, erases and
+  // synchronous writes, both name the same entries with the same states (a log that kept an
+  // unpinned entry, or lost a pinned one, fails it).
+  std::mt19937 rng(11);
+  for (size_t cache_bytes : {size_t{0}, size_t{3000}, size_t{1} << 20}) {
+    StateCache c(cache_bytes);
+    bool in_flight = false;
+    uint64_t job_seq = 0;
+    for (int step = 0; step < 20000; ++step) {
+      const std::string key = EncodeKey("r", std::to_string(rng() % 300));
+      switch (rng() % 10) {
+        case 0: case 1: case 2:
+          c.Pin(key, rng() % 7 == 0 ? nullptr : State(false, step, "{}"));
+          break;
+        case 3: {  // a pass writes the key and commits
+          StatePtr got;
+          if (!c.PassLookup(key, &got)) c.Insert(key, nullptr);  // (no entry made without a cache)
+          StatePtr next = State(false, step, "[1]");
+          if (!c.PassStore(key, next)) c.PassStoreNew(key, nullptr, next);
+          c.PassCommit();
+          break;
+        }
+        case 4:
+          if (!in_flight) c.Erase(key);  // (the owner never erases while a write is in flight)
+          break;
+        case 5:
+          if (!in_flight && rng() % 4 == 0) c.Written();
+          break;
+        case 6: case 7: {
+          if (in_flight) {
+            c.WrittenUpTo(job_seq);
+            in_flight = false;
+            break;
+          }
+          std::map<std::string, const EncodedState*> chain;
+          for (const StateCache::PinnedState& p : c.PinnedInKeyOrder()) chain[std::string(p.encoded_key)] = p.state;
+          std::map<std::string, const EncodedState*> shared;
+          for (const StateCache::PinnedCopy& p : c.PinnedShared()) {
+            ASSERT_TRUE(shared.emplace(std::string(p.encoded_key), p.state.get()).second) << "twice: step " << step;
+          }
+          ASSERT_EQ(shared, chain) << "step " << step;
+          ASSERT_EQ(shared.size(), c.pinned());
+          job_seq = c.pin_seq();
+          in_flight = true;
+          break;
+        }
+        default: {
+          StatePtr got;
+          (void)c.Lookup(key, &got);
+        }
+      }
+    }
+  }
+}
+
 TEST(EncodedState, RoundTripsAndRejectsBadBytes) {
   StatePtr s = State(false, 1795773600123, R"({"id":"o-1"})");
   EXPECT_FALSE(s->deleted());

@@ -102,6 +102,12 @@ std::string Journal::FileName(uint64_t seq) {
 
 void Journal::AppendEntry(std::string* out, uint64_t seq, uint8_t type, std::string_view topic,
                           int32_t partition, std::string_view data) {
+  AppendEntryHead(out, seq, type, topic, partition, data);
+  out->append(data);
+}
+
+void Journal::AppendEntryHead(std::string* out, uint64_t seq, uint8_t type, std::string_view topic,
+                              int32_t partition, std::string_view data) {
   const size_t len = 3 + topic.size() + 4 + data.size();
   const size_t at = out->size();
   out->resize(at + kEntryHeader);
@@ -109,8 +115,9 @@ void Journal::AppendEntry(std::string* out, uint64_t seq, uint8_t type, std::str
   bytes::PutBe(out, topic.size(), 2);
   out->append(topic);
   bytes::PutBe(out, static_cast<uint32_t>(partition), 4);
-  out->append(data);
-  const uint32_t crc = EntryCrc(seq, std::string_view(*out).substr(at + kEntryHeader));
+  // The CRC of (seq, payload) in two steps: the head's part of the payload, then `data` where
+  // it lies (the same value EntryCrc gives for the payload in one piece).
+  const uint32_t crc = Crc32c(data, EntryCrc(seq, std::string_view(*out).substr(at + kEntryHeader)));
   char* h = out->data() + at;
   for (int i = 0; i < 4; ++i) h[i] = static_cast<char>(len >> (24 - 8 * i));
   for (int i = 0; i < 4; ++i) h[4 + i] = static_cast<char>(crc >> (24 - 8 * i));
@@ -155,7 +162,7 @@ Result<Journal::ReplayResult> Journal::Replay(Env* env, const std::string& dir, 
 Journal::Journal(Env* env, std::string dir, JournalOptions options)
     : env_(env), dir_(std::move(dir)), options_(options) {}
 
-Result<std::shared_ptr<File>> Journal::CreateFile(uint64_t seq) {
+Result<std::shared_ptr<File>> Journal::CreateFile(uint64_t seq, bool* direct) {
   const std::string path = dir_ + "/" + FileName(seq);
   if (env_->FileExists(path)) EC_RETURN_IF_ERROR(env_->RemoveFile(path));  // never acknowledged
   std::shared_ptr<File> f;
@@ -171,7 +178,7 @@ Result<std::shared_ptr<File>> Journal::CreateFile(uint64_t seq) {
   }
   // Before the zero fill, so its zeros bypass the page cache too. Refused (a filesystem
   // without O_DIRECT, FaultInjectionEnv): buffered writes, same contract.
-  if (options_.direct_io) (void)f->EnableDirectWrites();
+  *direct = options_.direct_io && f->EnableDirectWrites();
   // Zero-filled ahead in steps (each synced), so the first appends' fdatasyncs write data only.
   while (f->AllocatedSize() < options_.preallocate_bytes) {
     EC_ASSIGN_OR_RETURN(uint64_t got,
@@ -188,9 +195,11 @@ Result<std::unique_ptr<Journal>> Journal::Start(Env* env, std::string dir, Journ
                                                 const std::vector<std::string>& old_files) {
   std::unique_ptr<Journal> j(new Journal(env, std::move(dir), options));
   EC_RETURN_IF_ERROR(env->CreateDirs(j->dir_));
-  EC_ASSIGN_OR_RETURN(std::shared_ptr<File> f, j->CreateFile(first_seq));
-  j->files_.push_back({first_seq, std::move(f), 0, UINT64_MAX});
+  bool direct = false;
+  EC_ASSIGN_OR_RETURN(std::shared_ptr<File> f, j->CreateFile(first_seq, &direct));
+  j->files_.push_back({first_seq, std::move(f), 0, UINT64_MAX, direct});
   j->active_seq_.store(first_seq, std::memory_order_release);
+  j->active_direct_.store(direct, std::memory_order_release);
   // Only now that the new file is durable: the old ones go (their content is in the partitions);
   // the newest is kept as the spare for the next file.
   for (size_t i = 0; i < old_files.size(); ++i) {
@@ -229,28 +238,42 @@ Status Journal::Write(PartitionLog* log, std::string_view batches, int64_t end_o
   if (sync_within_ms < 0) sync_within_ms = options_.flush_interval_ms > 0 ? options_.flush_interval_ms : -1;
   if (sync_within_ms > (int64_t{1} << 40)) sync_within_ms = -1;  // Kafka's "never" (Long.MAX_VALUE)
   const bool urgent = sync_within_ms == 0;
-  // The entry (a copy of the batches and its CRC over all of them) is built before mu_ is
-  // taken: ingest's appends and the pass's ten or so queue on mu_, which now covers only the
-  // write. The CRC covers the active file's sequence number: rebuilt under mu_ in the rare
-  // case a checkpoint switched files in between.
+  // The entry's head (length, CRC over all of it, type, topic, partition) is built before mu_
+  // is taken: ingest's appends and the pass's ten or so queue on mu_, which covers only the
+  // write. A direct-write file (JournalOptions::direct_io) gets the head and then the caller's
+  // batches, two copies into its buffer under mu_; otherwise the whole entry is built here
+  // (a copy of the batches) and written with one write() under mu_. The CRC covers the active
+  // file's sequence number: rebuilt under mu_ in the rare case a checkpoint switched files in
+  // between.
   thread_local std::string entry;
   uint64_t seq = active_seq_.load(std::memory_order_acquire);
-  entry.clear();
-  AppendEntry(&entry, seq, kTypeBatches, log->topic(), log->partition(), batches);
+  bool whole = !active_direct_.load(std::memory_order_acquire);
+  auto build = [&] {
+    entry.clear();
+    if (whole) {
+      AppendEntry(&entry, seq, kTypeBatches, log->topic(), log->partition(), batches);
+    } else {
+      AppendEntryHead(&entry, seq, kTypeBatches, log->topic(), log->partition(), batches);
+    }
+  };
+  build();
   std::lock_guard l(mu_);
   if (!failed_.ok()) return failed_;
-  if (files_.back().seq != seq) {
+  if (files_.back().seq != seq || files_.back().direct == whole) {
     seq = files_.back().seq;
-    entry.clear();
-    AppendEntry(&entry, seq, kTypeBatches, log->topic(), log->partition(), batches);
+    whole = !files_.back().direct;
+    build();
   }
   const std::shared_ptr<File>& f = files_.back().file;
-  if (Status s = f->Append(entry); !s.ok()) {
-    failed_ = IoError("commit journal " + f->path() + ": " + s.message());
+  Status ws = f->Append(entry);
+  if (ws.ok() && !whole) ws = f->Append(batches);
+  if (!ws.ok()) {
+    failed_ = IoError("commit journal " + f->path() + ": " + ws.message());
     return failed_;
   }
-  appended_ += entry.size();
-  file_bytes_ += entry.size();
+  const size_t entry_size = whole ? entry.size() : entry.size() + batches.size();
+  appended_ += entry_size;
+  file_bytes_ += entry_size;
   // Every appending thread (HTTP, Kafka, pipeline) keeps one of these: one large append must
   // not pin its size for the thread's life (a pass's batches are ~100 KiB).
   if (entry.capacity() > (1u << 20)) std::string().swap(entry);
@@ -529,7 +552,8 @@ Status Journal::RunCheckpoint(std::unique_lock<std::mutex>& l) {
   // 1. A new file, durable (created, zero-filled, its directory synced) before it is used.
   const uint64_t seq = files_.back().seq + 1;
   l.unlock();
-  Result<std::shared_ptr<File>> created = CreateFile(seq);
+  bool direct = false;
+  Result<std::shared_ptr<File>> created = CreateFile(seq, &direct);
   std::function<void(int)> hook = hook_;
   if (hook) hook(1);
   l.lock();
@@ -545,8 +569,9 @@ Status Journal::RunCheckpoint(std::unique_lock<std::mutex>& l) {
   appended_ += buf_.size();
   const uint64_t old_end = appended_;
   files_.back().end = old_end;
-  files_.push_back({seq, std::move(created).value(), old_end, UINT64_MAX});
+  files_.push_back({seq, std::move(created).value(), old_end, UINT64_MAX, direct});
   active_seq_.store(seq, std::memory_order_release);
+  active_direct_.store(direct, std::memory_order_release);
   file_bytes_ = 0;
   oldest_since_ckpt_ = Clock::time_point::max();
   // Writes to the old file while step 1 ran unlocked saw it still over checkpoint_bytes and

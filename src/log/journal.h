@@ -117,6 +117,7 @@ class Journal {
     std::shared_ptr<File> file;
     uint64_t start;  // logical position of its first byte
     uint64_t end;    // logical position after its last entry (UINT64_MAX while active)
+    bool direct;     // written with direct I/O (File::EnableDirectWrites accepted)
   };
   struct Pending {
     uint64_t end;
@@ -130,10 +131,14 @@ class Journal {
   void CheckpointLoop();
   // One checkpoint: rotate, wait for the old file's sync, sync the partitions, delete the file.
   Status RunCheckpoint(std::unique_lock<std::mutex>& l);
-  Result<std::shared_ptr<File>> CreateFile(uint64_t seq);
+  // `*direct`: the file takes direct writes (JournalOptions::direct_io, File::EnableDirectWrites).
+  Result<std::shared_ptr<File>> CreateFile(uint64_t seq, bool* direct);
   // Appends an entry of journal file `seq` to `out`.
   static void AppendEntry(std::string* out, uint64_t seq, uint8_t type, std::string_view topic,
                           int32_t partition, std::string_view data);
+  // The same entry without `data` itself (it follows the head in the file): CRC over both.
+  static void AppendEntryHead(std::string* out, uint64_t seq, uint8_t type, std::string_view topic,
+                              int32_t partition, std::string_view data);
 
   Env* env_;
   const std::string dir_;
@@ -145,6 +150,7 @@ class Journal {
   std::deque<JournalFile> files_;      // oldest first; back = active
   std::string buf_;                    // tombstone or seal entry being written (reused)
   std::atomic<uint64_t> active_seq_{0};  // files_.back().seq, read by Write before it locks mu_
+  std::atomic<bool> active_direct_{false};  // files_.back().direct, likewise
   uint64_t appended_ = 0;              // logical end of the journal
   uint64_t synced_ = 0;                // everything below is durable
   uint64_t urgent_upto_ = 0;           // urgent entries end here

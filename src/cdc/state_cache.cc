@@ -16,7 +16,21 @@ size_t EntryBytes(std::string_view key, const StatePtr& state) {
   return kEntryOverhead + key.size() + (state ? state->bytes().size() : 0);
 }
 
+// Walks over many entries (a pass's, the pinned ones) fetch the entries kPrefetchSlots ahead,
+// and the states of those kPrefetchStates ahead (their entries are in cache by then): the
+// entries lie all over the heap, and a walk that waits for each in turn is a cache miss per
+// entry, one after the other.
+constexpr size_t kPrefetchSlots = 16;
+constexpr size_t kPrefetchStates = 8;
+
 }  // namespace
+
+void StateCache::PrefetchSlot(const Slot* slot) {
+  const char* p = reinterpret_cast<const char*>(slot);
+  __builtin_prefetch(p);
+  __builtin_prefetch(p + 64);
+  __builtin_prefetch(p + 128);
+}
 
 void StateCache::PushFront(Chain* chain, Slot* slot) {
   Entry& e = slot->e;
@@ -226,8 +240,14 @@ void StateCache::PassStoreNew(std::string_view encoded_key, StatePtr committed, 
 
 std::vector<StateWrite> StateCache::PassPending() const {
   std::vector<StateWrite> out;
-  out.reserve(pass_.size());
-  for (const Slot* slot : pass_) out.emplace_back(std::string(slot->key()), slot->e.pass_state);
+  const size_t n = pass_.size();
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchSlots < n) PrefetchSlot(pass_[i + kPrefetchSlots]);
+    if (i + kPrefetchStates < n) __builtin_prefetch(pass_[i + kPrefetchStates]->e.pass_state.get());
+    const Slot* slot = pass_[i];
+    out.emplace_back(std::string(slot->key()), slot->e.pass_state);
+  }
   return out;
 }
 
@@ -280,7 +300,12 @@ void StateCache::PassFreeze() {
 }
 
 void StateCache::FrozenCommit() {
-  for (Slot* slot : frozen_) {
+  const size_t n = frozen_.size();
+  for (size_t i = 0; i < n; ++i) {
+    // The committed state each entry lets go of is freed here: fetched ahead too.
+    if (i + kPrefetchSlots < n) PrefetchSlot(frozen_[i + kPrefetchSlots]);
+    if (i + kPrefetchStates < n) __builtin_prefetch(frozen_[i + kPrefetchStates]->e.state.get());
+    Slot* slot = frozen_[i];
     Entry& e = slot->e;
     StatePtr state = std::move(e.frozen_state);
     e.frozen_state.reset();
@@ -355,25 +380,13 @@ void StateCache::Written() {
   Evict();
 }
 
-namespace {
-// Ahead of a walk over entries at `at`: entries kPrefetchSlots ahead are fetched, and the
-// states of those kPrefetchStates ahead (their entries are in cache by then).
-constexpr size_t kPrefetchSlots = 16;
-constexpr size_t kPrefetchStates = 8;
-}  // namespace
-
 std::vector<StateCache::PinnedCopy> StateCache::PinnedShared() {
   std::vector<PinnedCopy> out;
   out.reserve(pinned_.size);
   size_t kept = 0;
   const size_t n = pin_log_.size();
   for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchSlots < n) {
-      const char* ahead = reinterpret_cast<const char*>(pin_log_[i + kPrefetchSlots].slot);
-      __builtin_prefetch(ahead);
-      __builtin_prefetch(ahead + 64);
-      __builtin_prefetch(ahead + 128);
-    }
+    if (i + kPrefetchSlots < n) PrefetchSlot(pin_log_[i + kPrefetchSlots].slot);
     if (i + kPrefetchStates < n) __builtin_prefetch(pin_log_[i + kPrefetchStates].slot->e.state.get());
     const PinItem item = pin_log_[i];
     if (item.slot->e.pin_seq != item.seq) continue;  // pinned again since: a later item

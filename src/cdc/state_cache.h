@@ -191,6 +191,7 @@ class StateCache {
   };
   std::vector<PinItem> pin_log_;
   void DropFromPinLog(Slot* slot);
+  static void PrefetchSlot(const Slot* slot);
   // After a held entry left both generations: back on the LRU chain, or dropped when its
   // committed state is not known or there is no cache.
   void ReleaseHeld(Slot* slot);

@@ -120,7 +120,7 @@ std::pair<DedupeIndex::PendingIds::Slot*, bool> DedupeIndex::PendingIds::Insert(
     Slot& s = slots_[i];
     if (!s.used) {
       s = Slot{key, true, claimed, time};
-      ++size_;
+      if (++size_ > peak_) peak_ = size_;
       return {&s, true};
     }
     if (s.key == key) return {&s, false};
@@ -154,11 +154,11 @@ void DedupeIndex::PendingIds::EraseIf(Drop drop) {
     }
     ++i;
   }
-  if (slots_.size() > 4096 && 16 * size_ < slots_.size()) {
-    size_t capacity = 64;
-    while (capacity < 4 * size_) capacity *= 2;
-    Rehash(capacity);
-  }
+  // The capacity Insert would have grown to for the round's most ids (at most half full).
+  size_t capacity = 64;
+  while (capacity < 2 * (std::max(peak_, size_) + 1)) capacity *= 2;
+  if (slots_.size() > 4096 && slots_.size() >= 4 * capacity) Rehash(capacity);
+  peak_ = size_;
 }
 
 void DedupeIndex::PendingIds::Rehash(size_t capacity) {

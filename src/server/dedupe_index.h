@@ -138,7 +138,8 @@ class DedupeIndex {
     // and false.
     std::pair<Slot*, bool> Insert(const DedupeKey& key, int64_t time, bool claimed);
     void Erase(Slot* slot);
-    // Erases every id `drop(slot)` is true for; shrinks the array after a burst.
+    // Erases every id `drop(slot)` is true for; shrinks the array after a burst (when it is at
+    // least four times what the most ids since the last call needed).
     template <typename Drop>
     void EraseIf(Drop drop);
     bool empty() const { return size_ == 0; }
@@ -149,6 +150,10 @@ class DedupeIndex {
     void Rehash(size_t capacity);  // a power of two, more than twice size_
     std::vector<Slot> slots_;
     size_t size_ = 0;
+    // The most ids held since the last EraseIf (an indexing round's sweep). The array keeps room
+    // for that many: sized to what was left after each sweep, it grew by doubling again through
+    // every round (~10 rehashes of up to tens of thousands of ids per 200 ms at full rate).
+    size_t peak_ = 0;
   };
   PendingIds pending_;
   std::mutex index_mu_;  // one IndexTail at a time

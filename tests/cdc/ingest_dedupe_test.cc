@@ -147,6 +147,13 @@ TEST(IngestDedupe, InFlightIdsStayFoundThroughErasesGrowthAndShrink) {
   ASSERT_TRUE(index->IndexTail(later + o.unconfirmed_ms + 1).ok());
   for (size_t i = 0; i < want.size(); ++i) want[i] = i < 100;
   EXPECT_EQ(index->Claim(all, later + o.unconfirmed_ms + 1), want);
+  // The table keeps room for a round's most ids; a round of few ids after that shrinks it
+  // (the sweep after it finds the few claims still there).
+  std::vector<std::string_view> claimed_again(all.begin() + 100, all.end());
+  index->Release(claimed_again, /*stored=*/false, later);
+  ASSERT_TRUE(index->IndexTail(later + 2 * o.unconfirmed_ms).ok());
+  ASSERT_TRUE(index->IndexTail(later + 3 * o.unconfirmed_ms).ok());
+  EXPECT_EQ(index->Claim(all, later + 3 * o.unconfirmed_ms), want);
 }
 
 TEST(IngestDedupe, KnowsEveryIdInTheRawTopicAfterARestart) {

@@ -22,9 +22,9 @@ namespace {
 // Direct writes (File::EnableDirectWrites): file offsets, lengths and buffer addresses are
 // multiples of this (O_DIRECT's rule; ext4's block size, and a multiple of any sector size).
 constexpr uint64_t kDirectBlock = 4096;
-// Unwritten bytes buffered past this are written out by the appending thread itself (appends
-// that nobody syncs soon, e.g. acks=1 traffic within the flush interval, must not pile up).
-constexpr uint64_t kDirectWriteBehind = 4 << 20;
+// Unwritten bytes buffered past this are written out by the appending thread itself: memory
+// must not pile up when nobody syncs. (The journal syncs its lazy entries well before this.)
+constexpr uint64_t kDirectWriteBehind = 16 << 20;
 // Zeros per direct preallocation write: each one holds the direct-write lock, so a sync's
 // write waits for one step at most.
 constexpr uint64_t kDirectZeroStep = 256 << 10;

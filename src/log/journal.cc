@@ -22,6 +22,10 @@ constexpr uint8_t kTypeTombstone = 2;  // the topic was deleted (partition -1, n
 constexpr uint8_t kTypeSeal = 3;       // the last entry of a file that a newer file follows
 constexpr uint32_t kMaxPayload = 1u << 30;
 constexpr uint64_t kPreallocateStep = 1 << 20;
+// A direct-write file holds unsynced entries in memory (File::EnableDirectWrites): past this
+// many unsynced bytes (lazy entries: acks=1, flush.ms) the sync thread writes and syncs them
+// early, instead of an appending thread writing them out under mu_.
+constexpr uint64_t kDirectUnsyncedBytes = 4 << 20;
 // A checkpointed journal file kept for reuse as the next one (File::Recycle): its blocks are
 // allocated and written, so the next file needs no zero fill. Not a journal file name: replay
 // never reads it.
@@ -293,7 +297,12 @@ Status Journal::Write(PartitionLog* log, std::string_view batches, int64_t end_o
     }
   }
   if (urgent) urgent_upto_ = appended_;
-  if (earlier_due) sync_cv_.notify_one();  // the sync thread sleeps until an older deadline
+  bool wake_sync = earlier_due;
+  if (!urgent && files_.back().direct && appended_ - std::max(synced_, urgent_upto_) >= kDirectUnsyncedBytes) {
+    urgent_upto_ = appended_;
+    wake_sync = true;
+  }
+  if (wake_sync) sync_cv_.notify_one();  // it may sleep until an older deadline
   bool wake_ckpt = first_of_file;
   if (file_bytes_ >= options_.checkpoint_bytes && !checkpoint_requested_) {
     checkpoint_requested_ = true;

@@ -167,8 +167,8 @@ TEST(DirectWrites, UnsyncedBytesAreWrittenBehindPastTheBound) {
   if (f == nullptr) GTEST_SKIP() << "no O_DIRECT on " << dir.path();
   // Never synced (acks=1 traffic within the flush interval): memory must not hold all of it.
   const std::string piece = Pattern(64 << 10, 11);
-  for (int i = 0; i < 160; ++i) ASSERT_TRUE(f->Append(piece).ok());  // 10 MiB
-  EXPECT_GE(std::filesystem::file_size(path), uint64_t{4} << 20);
+  for (int i = 0; i < 320; ++i) ASSERT_TRUE(f->Append(piece).ok());  // 20 MiB
+  EXPECT_GE(std::filesystem::file_size(path), uint64_t{16} << 20);
 }
 
 }  // namespace

@@ -338,7 +338,31 @@ TEST(Journal, DirectWritesReplayEveryEntry) {
 
 // Waits (bounded) until `done` holds; returns whether it did.
 template <typename F>
-bool WaitFor(F done, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+bool WaitFor(F done, std::chrono::milliseconds limit = std::chrono::seconds(20));
+
+// Direct writes keep unsynced entries in memory: lazy ones (kWritten, a flush interval of ten
+// minutes here) are written and synced by the sync thread once 4 MiB are waiting, not held
+// until the interval ends or written by the appending thread.
+TEST(Journal, DirectWritesSyncManyLazyBytesEarly) {
+  TempDir dir;
+  LogManagerOptions o = JournalOptions(dir.path(), Env::Default());
+  o.journal_direct_io = true;
+  auto m = Open(o);
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->CreateTopic("t", 1).ok());
+  auto log = m->GetPartition("t", 0);
+  const uint64_t before = m->journal()->sync_calls();
+  const std::string value(60000, 'v');
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(log->Append(testing::MakeBatch(1, value), {Durability::kWritten}).ok());
+  EXPECT_EQ(m->journal()->sync_calls(), before) << "1.2 MB of lazy entries synced already";
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(log->Append(testing::MakeBatch(1, value), {Durability::kWritten}).ok());
+  EXPECT_TRUE(WaitFor([&] { return log->durable_offset() >= 60; })) << "durable " << log->durable_offset();
+  EXPECT_GE(m->journal()->sync_calls(), before + 1);
+}
+
+// Waits (bounded) until `done` holds; returns whether it did.
+template <typename F>
+bool WaitFor(F done, std::chrono::milliseconds limit) {
   const auto until = std::chrono::steady_clock::now() + limit;
   while (!done()) {
     if (std::chrono::steady_clock::now() > until) return false;

@@ -169,6 +169,9 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  // Counted before the envelope is written (nothing fails from here on): a locked increment
+  // waits for the stores before it, and the envelope's go to a reused record's cold strings.
+  counters_.changes.fetch_add(1, std::memory_order_relaxed);
   const std::string_view after_text = op_letter == 'd' ? std::string_view("null") : next->value();
   pipeline::OutputRecord& rec = pipeline::NewOutputRecord(out);  // its fields hold old contents
   rec.topic.assign(res->changelog);
@@ -205,7 +208,6 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   char digits[24];
   v.append(digits, std::to_chars(digits, digits + sizeof digits, m.timestamp_ms).ptr);
   v += '}';
-  counters_.changes.fetch_add(1, std::memory_order_relaxed);
   if (op_letter == 'd') {
     pipeline::OutputRecord& tomb = pipeline::NewOutputRecord(out, 0);  // no headers
     tomb.topic.assign(res->changelog);

@@ -105,7 +105,7 @@ class RocksStateStore final : public StateStore, public PassOverlay {
 
   Status PassStore(std::string_view encoded, StatePtr state) override {
     std::lock_guard lock(mu_);
-    if (cache_.PassStore(encoded, state)) return Status();
+    if (cache_.PassStore(encoded, &state)) return Status();
     // A key the map does not hold (no cache, or written without a read): its committed state
     // goes into the entry too, so a discarded pass leaves a correct cache entry behind.
     StatePtr committed;
@@ -114,7 +114,7 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     } else {
       Result<StatePtr> read = ReadCommittedLocked(encoded);
       if (!read.ok()) return read.status();
-      if (cache_.PassStore(encoded, state)) return Status();  // ReadCommittedLocked cached it
+      if (cache_.PassStore(encoded, &state)) return Status();  // ReadCommittedLocked cached it
       committed = std::move(*read);
     }
     last_read_key_.clear();

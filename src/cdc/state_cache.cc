@@ -210,7 +210,7 @@ bool StateCache::PassLookup(std::string_view encoded_key, StatePtr* out) {
   return true;
 }
 
-bool StateCache::PassStore(std::string_view encoded_key, StatePtr state) {
+bool StateCache::PassStore(std::string_view encoded_key, StatePtr* state) {
   // The stage writes the key it has just read: the remembered entry, compared, not hashed.
   Slot* slot = last_ != nullptr && std::string_view(last_->key()) == encoded_key ? last_ : Find(encoded_key);
   if (slot == nullptr) return false;
@@ -223,7 +223,7 @@ bool StateCache::PassStore(std::string_view encoded_key, StatePtr state) {
     e.in_pass = true;
     pass_.push_back(slot);
   }
-  e.pass_state = std::move(state);
+  e.pass_state = std::move(*state);
   return true;
 }
 

@@ -74,9 +74,11 @@ class StateCache {
   // the map does not know the key (the caller reads the store and Inserts). The entry is
   // remembered for the PassStore of the same key that follows.
   bool PassLookup(std::string_view encoded_key, StatePtr* out);
-  // Sets the pass state of `encoded_key`; false when the map has no entry for it (the caller
-  // then calls PassStoreNew with the key's committed state).
-  bool PassStore(std::string_view encoded_key, StatePtr state);
+  // Sets the pass state of `encoded_key`, moved from `*state`; false when the map has no
+  // entry for it (`*state` is left as it was; the caller then calls PassStoreNew with the
+  // key's committed state). Moved, not copied: a copy and the release of the caller's are two
+  // locked operations per exchange.
+  bool PassStore(std::string_view encoded_key, StatePtr* state);
   void PassStoreNew(std::string_view encoded_key, StatePtr committed, StatePtr state);
   // The pass's states, in the order the keys were first written in the pass.
   std::vector<StateWrite> PassPending() const;

@@ -247,6 +247,12 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
       json::AppendJson(body != nullptr ? *body : json::Value::Null(), &data_buf);
     }
 
+    // Nothing fails from here on: the event is counted now, before its record is written. A
+    // locked increment waits for every store before it to leave the store buffer, and after
+    // the record (its reused strings are long out of the cache) that was ~1.4% of this
+    // thread's time in perf on serve.
+    ev.counters.emitted.fetch_add(1, std::memory_order_relaxed);
+    op->counters.emitted.fetch_add(1, std::memory_order_relaxed);
     char ce_id_buf[kUuidLength];
     EventIdTo(exchange_id, ev.type, ev.index, ce_id_buf);
     const std::string_view ce_id(ce_id_buf, kUuidLength);
@@ -312,8 +318,6 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
         rec.value.reset();
       }
     }
-    ev.counters.emitted.fetch_add(1, std::memory_order_relaxed);
-    op->counters.emitted.fetch_add(1, std::memory_order_relaxed);
     ++st.events;
   }
 

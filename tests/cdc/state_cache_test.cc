@@ -236,7 +236,7 @@ TEST(StateCache, PinnedSharedAndWrittenUpToAgreeWithThePinnedChain) {
           StatePtr got;
           if (!c.PassLookup(key, &got)) c.Insert(key, nullptr);  // (no entry made without a cache)
           StatePtr next = State(false, step, "[1]");
-          if (!c.PassStore(key, next)) c.PassStoreNew(key, nullptr, next);
+          if (!c.PassStore(key, &next)) c.PassStoreNew(key, nullptr, next);
           c.PassCommit();
           break;
         }

@@ -19,6 +19,11 @@ const json::Value* Path(const json::Value& v, std::string_view a, std::string_vi
   return x == nullptr ? nullptr : x->Find(b);
 }
 
+// `member`'s `b`: `member` is the exchange's `a` as Process found it, or null (then searched).
+const json::Value* Path(const json::Value* member, const json::Value& v, std::string_view a, std::string_view b) {
+  return member != nullptr ? member->Find(b) : Path(v, a, b);
+}
+
 // Sets an optional string, reusing its storage when it has some.
 void AssignOptional(std::optional<std::string>* o, std::string_view text) {
   if (*o) (*o)->assign(text);
@@ -45,7 +50,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   const spec::ResourceDefinition* res = op.resource;
   if (res == nullptr || res->changelog.empty()) return;
   const json::Value& x = *m.exchange;
-  const json::Value* status = Path(x, "response", "status");
+  const json::Value* status = Path(m.response, x, "response", "status");
   if (status == nullptr || !status->is_number() || status->number() < 200 || status->number() >= 300) return;
 
   auto dead_letter = [&](const Status& error, const spec::Expression* expression) {
@@ -107,11 +112,11 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   next_bytes.clear();
   AppendStateHeader(op_letter == 'd', m.timestamp_ms, &next_bytes);
   if (op_letter != 'd') {
-    const json::Value* body = Path(x, "response", "body");
+    const json::Value* body = Path(m.response, x, "response", "body");
     bool no_body = body == nullptr || body->is_null() || (body->is_string() && body->string().empty());
     if (op.method == "PATCH" && no_body) {
       if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
-      const json::Value* patch = Path(x, "request", "body");
+      const json::Value* patch = Path(m.request, x, "request", "body");
       after = MergePatch(before, patch != nullptr ? *patch : json::Value(), arena);
     } else if (res->state == nullptr) {
       after = body != nullptr ? *body : json::Value();
@@ -184,7 +189,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   v.clear();
   // Sized for this envelope (a create's or delete's patch is about `after` plus its op): a
   // reused value then mostly has room already, and records stay small enough to be reused.
-  const json::Value* path = Path(x, "request", "path");
+  const json::Value* path = Path(m.request, x, "request", "path");
   const std::string& source_prefix = SourcePrefix(op);
   v.reserve(before_text.size() + after_text.size() +
             (changes_ready ? changes_.size() : after_text.size() + 48) + source_prefix.size() +

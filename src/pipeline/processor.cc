@@ -361,7 +361,7 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
   }
 
   if (!stages_.empty()) {
-    MatchedExchange m{&exchange, &context, op, ts, exchange_id};
+    MatchedExchange m{&exchange, &context, op, ts, exchange_id, &fields.request, &fields.response};
     for (ExchangeStage* stage : stages_) stage->OnMatched(m, arena, out);
   }
 }

@@ -111,6 +111,11 @@ struct MatchedExchange {
   const spec::Operation* operation;    // the match
   int64_t timestamp_ms;                // exchange time
   std::string_view exchange_id{};
+  // The exchange's `request` and `response` members as Process found them (a null value when
+  // absent; null pointers: not given, look them up in `exchange`), so that stages do not
+  // search the exchange's members for them again.
+  const json::Value* request = nullptr;
+  const json::Value* response = nullptr;
 };
 
 // Extension point: runs after the events of every matched exchange, in exchange order, on the

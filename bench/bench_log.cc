@@ -15,7 +15,11 @@
 #include <filesystem>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include "log/flusher.h"
+#include "log/journal.h"
+#include "log/log_manager.h"
 #include "log/partition_log.h"
 #include "log/record_batch_builder.h"
 
@@ -206,6 +210,77 @@ BENCHMARK(BM_PassCommitShape)
     ->ArgNames({"prealloc", "partitions", "sync_threads"})
     ->Args({0, 9, 4})->Args({1, 9, 4})->Args({0, 9, 12})->Args({1, 9, 12})
     ->Iterations(3000)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// The same pass shape through the commit journal (LogManager with log.journal: true, as
+// `serve` runs it): round A = one kSync batch to each of `partitions` partitions, the journal
+// sync requested once after the last (AppendOptions::defer_journal_sync, as TopicWriter does),
+// round B = one small kSync append. Reports the process's CPU (user + sys, every thread: the
+// appender, the journal's sync and checkpoint threads) per pass in microseconds, and the
+// pass's p50/p99 (ms), with the journal's direct writes off and on (JournalOptions::direct_io).
+// Args: direct (0/1), partitions, records per batch (1 KiB each).
+void BM_JournalPassShape(benchmark::State& state) {
+  LogManagerOptions o;
+  o.data_dir = BenchDir("journal-pass");
+  o.journal = true;
+  o.journal_direct_io = state.range(0) != 0;
+  o.maintenance_interval_ms = 0;
+  const int partitions = static_cast<int>(state.range(1));
+  auto m = LogManager::Open(o).value();
+  if (!m->CreateTopic("out", partitions).ok() || !m->CreateTopic("decision", 1).ok()) {
+    state.SkipWithError("cannot create topics");
+    return;
+  }
+  std::vector<std::shared_ptr<PartitionLog>> logs;
+  for (int p = 0; p < partitions; ++p) logs.push_back(m->GetPartition("out", p));
+  std::shared_ptr<PartitionLog> decision_log = m->GetPartition("decision", 0);
+  const std::string output = MakeBatch(static_cast<int>(state.range(2))), decision = MakeBatch(1);
+  std::vector<double> ms;
+  const double cpu_start = ProcessCpuSeconds();
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    std::atomic<int> pending{partitions};
+    std::atomic<bool> failed{false};
+    std::mutex mu;
+    std::condition_variable cv;
+    for (int p = 0; p < partitions; ++p) {
+      logs[p]->AppendAsync(output, {Durability::kSync, true}, [&](const AppendResult& r) {
+        if (!r.ok()) failed = true;
+        std::lock_guard l(mu);
+        if (--pending == 0) cv.notify_all();
+      });
+    }
+    (void)m->journal()->RequestSync();
+    {
+      std::unique_lock l(mu);
+      cv.wait(l, [&] { return pending.load() == 0; });
+    }
+    if (!decision_log->Append(decision, {Durability::kSync}).ok()) failed = true;
+    if (failed) state.SkipWithError("append failed");
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  const double cpu = ProcessCpuSeconds() - cpu_start;
+  std::sort(ms.begin(), ms.end());
+  if (!ms.empty()) {
+    state.counters["cpu_us_per_pass"] = cpu * 1e6 / static_cast<double>(ms.size());
+    state.counters["p50_ms"] = ms[ms.size() / 2];
+    state.counters["p99_ms"] = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  }
+  logs.clear();
+  decision_log.reset();
+  m.reset();
+  std::filesystem::remove_all(o.data_dir);
+}
+BENCHMARK(BM_JournalPassShape)
+    ->ArgNames({"direct", "partitions", "records"})
+    ->Args({0, 9, 8})->Args({1, 9, 8})->Args({0, 9, 64})->Args({1, 9, 64})
+    ->Iterations(2000)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace ec::log

@@ -44,14 +44,38 @@ char OpFor(std::string_view method) {
 ChangelogStage::ChangelogStage(StateStore* store, ChangelogOptions options)
     : store_(store), options_(std::move(options)) {}
 
+const spec::ResourceDefinition* ChangelogStage::ChangelogResource(const pipeline::MatchedExchange& m) {
+  const spec::ResourceDefinition* res = m.operation->resource;
+  if (res == nullptr || res->changelog.empty()) return nullptr;
+  const json::Value* status = Path(m.response, *m.exchange, "response", "status");
+  if (status == nullptr || !status->is_number() || status->number() < 200 || status->number() >= 300) return nullptr;
+  return res;
+}
+
+void ChangelogStage::Prepare(const pipeline::MatchedExchange& m, Arena* arena) {
+  prepared_ = false;
+  const spec::ResourceDefinition* res = ChangelogResource(m);
+  if (res == nullptr || res->key == nullptr) return;
+  Result<std::string> key = res->key->EvaluateString(*m.context, arena);
+  if (!key.ok()) return;  // OnMatched evaluates it again and dead-letters the exchange
+  prepared_key_ = std::move(*key);
+  encoded_key_.assign(res->name);
+  encoded_key_ += '\0';
+  encoded_key_ += prepared_key_;
+  store_->Prefetch(encoded_key_);
+  prepared_exchange_ = m.exchange;
+  prepared_context_ = m.context;
+  prepared_ = true;
+}
+
 void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
                                std::vector<pipeline::OutputRecord>* out) {
+  const bool prepared = prepared_ && prepared_exchange_ == m.exchange && prepared_context_ == m.context;
+  prepared_ = false;
   const spec::Operation& op = *m.operation;
-  const spec::ResourceDefinition* res = op.resource;
-  if (res == nullptr || res->changelog.empty()) return;
+  const spec::ResourceDefinition* res = ChangelogResource(m);
+  if (res == nullptr) return;
   const json::Value& x = *m.exchange;
-  const json::Value* status = Path(m.response, x, "response", "status");
-  if (status == nullptr || !status->is_number() || status->number() < 200 || status->number() >= 300) return;
 
   auto dead_letter = [&](const Status& error, const spec::Expression* expression) {
     counters_.errors.fetch_add(1, std::memory_order_relaxed);
@@ -66,13 +90,17 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   };
 
   if (res->key == nullptr) return;  // the loader requires a key; be defensive
-  Result<std::string> key = res->key->EvaluateString(*m.context, arena);
+  // Prepare evaluated it (the same expression over the same context) and set encoded_key_.
+  Result<std::string> key = prepared ? Result<std::string>(std::move(prepared_key_))
+                                     : res->key->EvaluateString(*m.context, arena);
   if (!key.ok()) return dead_letter(key.status(), res->key.get());
 
   std::string& encoded_key = encoded_key_;  // reused: no allocation per exchange
-  encoded_key.assign(res->name);
-  encoded_key += '\0';
-  encoded_key += *key;
+  if (!prepared) {
+    encoded_key.assign(res->name);
+    encoded_key += '\0';
+    encoded_key += *key;
+  }
   Result<StatePtr> stored_or = store_->Lookup(encoded_key);
   if (!stored_or.ok()) return dead_letter(stored_or.status(), nullptr);
   // Held until the end: `before` is the stored text, read in place.

@@ -103,6 +103,11 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     return committed;
   }
 
+  // Without mu_: StateCache::Prefetch reads only what it keeps for this (atomics), and a
+  // prefetch of a stale address is harmless.
+  void Prefetch(std::string_view encoded) override { cache_.Prefetch(encoded); }
+  void PassPrefetch(std::string_view encoded) override { cache_.Prefetch(encoded); }
+
   Status PassStore(std::string_view encoded, StatePtr state) override {
     std::lock_guard lock(mu_);
     if (cache_.PassStore(encoded, &state)) return Status();

@@ -6,6 +6,8 @@
 #include <functional>
 #include <new>
 
+#include <sys/mman.h>
+
 namespace ec::cdc {
 namespace {
 
@@ -80,11 +82,33 @@ StateCache::Slot* StateCache::Find(std::string_view encoded_key, uint64_t hash) 
   }
 }
 
+StateCache::Bucket* StateCache::BucketAllocator::allocate(size_t n) {
+  const size_t bytes = n * sizeof(Bucket);
+  if (bytes < kHugePage) return static_cast<Bucket*>(::operator new(bytes));
+  const size_t rounded = (bytes + kHugePage - 1) & ~(kHugePage - 1);
+  void* p = ::operator new(rounded, std::align_val_t(kHugePage));
+  (void)madvise(p, rounded, MADV_HUGEPAGE);  // a hint: without THP it stays 4 KiB pages
+  return static_cast<Bucket*>(p);
+}
+
+void StateCache::BucketAllocator::deallocate(Bucket* p, size_t n) {
+  if (n * sizeof(Bucket) < kHugePage) ::operator delete(p);
+  else ::operator delete(p, std::align_val_t(kHugePage));
+}
+
+void StateCache::Prefetch(std::string_view encoded_key) const {
+  const Bucket* base = bucket_base_.load(std::memory_order_relaxed);
+  if (base == nullptr) return;
+  __builtin_prefetch(base + (Hash(encoded_key) & bucket_mask_.load(std::memory_order_relaxed)));
+}
+
 void StateCache::Grow() {
-  std::vector<Bucket> old;
+  std::vector<Bucket, BucketAllocator> old;
   old.swap(buckets_);
   buckets_.resize(old.empty() ? 1024 : 2 * old.size());
   const size_t mask = buckets_.size() - 1;
+  bucket_base_.store(buckets_.data(), std::memory_order_relaxed);
+  bucket_mask_.store(mask, std::memory_order_relaxed);
   for (const Bucket& b : old) {  // the hashes are in the buckets: no node is touched
     if (b.slot == nullptr) continue;
     size_t i = b.hash & mask;

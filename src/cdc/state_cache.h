@@ -8,6 +8,7 @@
 // map. The cache part is bounded by an approximate byte count (keys, values and per-entry
 // overhead; 0 bytes = no cache); the pinned part is bounded by its owner (pinned_bytes()).
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -74,6 +75,10 @@ class StateCache {
   // the map does not know the key (the caller reads the store and Inserts). The entry is
   // remembered for the PassStore of the same key that follows.
   bool PassLookup(std::string_view encoded_key, StatePtr* out);
+  // Starts fetching the index bucket where `encoded_key` is looked up. The one member safe to
+  // call without the owner's serialisation: it reads only bucket_base_/bucket_mask_ (relaxed
+  // atomics; during a Grow it may fetch from the old or a wrong address, which is harmless).
+  void Prefetch(std::string_view encoded_key) const;
   // Sets the pass state of `encoded_key`, moved from `*state`; false when the map has no
   // entry for it (`*state` is left as it was; the caller then calls PassStoreNew with the
   // key's committed state). Moved, not copied: a copy and the release of the caller's are two
@@ -175,7 +180,24 @@ class StateCache {
   size_t bytes_ = 0;
   size_t pinned_bytes_ = 0;
   uint64_t pin_seq_ = 0;  // counts pins
-  std::vector<Bucket> buckets_;  // empty, or a power of two of them
+  // The index's storage: from 2 MiB on, 2 MiB-aligned and marked for transparent huge pages
+  // (MADV_HUGEPAGE; the system's THP mode is often "madvise"): a lookup's bucket is a random
+  // place in megabytes, and with 4 KiB pages each was a TLB miss too (perf: a prefetch of the
+  // bucket stalled on the page walk).
+  struct BucketAllocator {
+    using value_type = Bucket;
+    template <class U>
+    struct rebind {
+      using other = BucketAllocator;
+    };
+    static constexpr size_t kHugePage = size_t{2} << 20;
+    Bucket* allocate(size_t n);
+    void deallocate(Bucket* p, size_t n);
+    bool operator==(const BucketAllocator&) const { return true; }
+  };
+  std::vector<Bucket, BucketAllocator> buckets_;  // empty, or a power of two of them
+  std::atomic<const Bucket*> bucket_base_{nullptr};  // buckets_.data() and size - 1, for Prefetch
+  std::atomic<size_t> bucket_mask_{0};
   size_t size_ = 0;              // nodes
   Chain lru_;     // cache entries, head = most recently used
   Chain pinned_;  // pinned entries, in no particular order

@@ -91,6 +91,8 @@ class PassOverlay {
   virtual ~PassOverlay() = default;
   virtual Result<StatePtr> PassLookup(std::string_view encoded_key) = 0;
   virtual Status PassStore(std::string_view encoded_key, StatePtr state) = 0;
+  // A hint: the key is about to be looked up (StateStore::Prefetch).
+  virtual void PassPrefetch(std::string_view /*encoded_key*/) {}
   virtual std::vector<StateWrite> PassPending() = 0;
   // Never loses the pass: its states are committed in the map even when writing them to the
   // store fails (they stay pending and are written later).
@@ -119,6 +121,9 @@ class StateStore {
   virtual Result<std::optional<int64_t>> Checkpoint(std::string_view checkpoint) = 0;
   // The state stored under `encoded_key` (EncodeKey), shared; null when there is none.
   virtual Result<StatePtr> Lookup(std::string_view encoded_key) = 0;
+  // A hint that `encoded_key` is about to be looked up: a store can start fetching what the
+  // lookup will read. No effect on any answer.
+  virtual void Prefetch(std::string_view /*encoded_key*/) {}
   // Stores `state` (not null) under `encoded_key` at once (no checkpoint).
   virtual Status Store(std::string_view encoded_key, StatePtr state) = 0;
   // Keys of `resource` that are not deleted, in byte order, strictly after `after`, at most

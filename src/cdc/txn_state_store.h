@@ -27,6 +27,10 @@ class TxnStateStore final : public StateStore {
   Result<StatePtr> Lookup(std::string_view encoded_key) override;
   // Buffers in the overlay.
   Status Store(std::string_view encoded_key, StatePtr state) override;
+  void Prefetch(std::string_view encoded_key) override {
+    if (overlay_ != nullptr) overlay_->PassPrefetch(encoded_key);
+    else base_->Prefetch(encoded_key);
+  }
   // Committed keys only (the underlying store).
   Result<std::vector<std::string>> List(std::string_view resource, std::string_view after, size_t limit) override;
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override;

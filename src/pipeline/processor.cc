@@ -224,6 +224,8 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
   ++st.matched;
   json::Value context = BuildContextOf(fields, *op, params, arena);
   const std::string& source = op->api->source;
+  const MatchedExchange m{&exchange, &context, op, ts, exchange_id, &fields.request, &fields.response};
+  for (ExchangeStage* stage : stages_) stage->Prepare(m, arena);
 
   for (const auto& ev_ptr : op->events) {
     const spec::EventDefinition& ev = *ev_ptr;
@@ -360,10 +362,7 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
     ++st.events;
   }
 
-  if (!stages_.empty()) {
-    MatchedExchange m{&exchange, &context, op, ts, exchange_id, &fields.request, &fields.response};
-    for (ExchangeStage* stage : stages_) stage->OnMatched(m, arena, out);
-  }
+  for (ExchangeStage* stage : stages_) stage->OnMatched(m, arena, out);
 }
 
 }  // namespace ec::pipeline

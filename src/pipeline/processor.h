@@ -124,6 +124,11 @@ struct MatchedExchange {
 class ExchangeStage {
  public:
   virtual ~ExchangeStage() = default;
+  // Called for the same exchange before its events are processed, then OnMatched after them:
+  // a stage can start memory reads there that OnMatched will need (the changelog stage fetches
+  // its state's index bucket), so that the events' work overlaps them. No output, no effect a
+  // later OnMatched of another exchange could see.
+  virtual void Prepare(const MatchedExchange& /*matched*/, Arena* /*arena*/) {}
   virtual void OnMatched(const MatchedExchange& matched, Arena* arena,
                          std::vector<OutputRecord>* out) = 0;
 };

@@ -70,6 +70,35 @@ class ChangelogStageTest : public ::testing::Test {
   ChangelogStage stage_;
 };
 
+TEST_F(ChangelogStageTest, APrepareOfAnotherExchangeIsNotUsed) {
+  // Prepare evaluates the key ahead of the events; OnMatched takes it only for the exchange
+  // (and context) it was evaluated for. Here Prepare saw order o-1, OnMatched gets o-2.
+  Arena arena;
+  auto matched = [&](const std::string& text, json::Value* x, json::Value* context) {
+    std::vector<json::Value> xs;
+    EXPECT_TRUE(pipeline::DecodeBytes(text, "canonical", {}, &arena, &xs).ok());
+    *x = xs.at(0);
+    std::vector<spec::PathParam> params;
+    const spec::Operation* op = processor_.specs().Match("POST", "/api/orders", &params);
+    EXPECT_NE(op, nullptr);
+    *context = pipeline::BuildContext(*x, *op, params, &arena);
+    return pipeline::MatchedExchange{x, context, op, 1795773600000, "x"};
+  };
+  json::Value xa, ca, xb, cb;
+  const auto a = matched(Exchange("x1", "2026-11-27T10:00:00.000Z", "POST", "/orders", "{}", 201, R"({"id":"o-1"})"), &xa, &ca);
+  const auto b = matched(Exchange("x2", "2026-11-27T10:00:00.000Z", "POST", "/orders", "{}", 201, R"({"id":"o-2"})"), &xb, &cb);
+  std::vector<pipeline::OutputRecord> out;
+  stage_.Prepare(a, &arena);
+  stage_.OnMatched(b, &arena, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].key, "o-2");
+  out.clear();
+  stage_.Prepare(a, &arena);  // and the prepared key is right for its own exchange
+  stage_.OnMatched(a, &arena, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].key, "o-1");
+}
+
 TEST_F(ChangelogStageTest, CreateUpdateReadPatchDelete) {
   auto r = Run(Exchange("x1", "2026-11-27T10:00:00.000Z", "POST", "/orders", R"({"customer":{"id":"c-1"},"items":[]})",
                         201, R"({"id":"o-1","status":"placed"})"));

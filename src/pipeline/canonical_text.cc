@@ -5,9 +5,7 @@
 #include <charconv>
 #include <cstring>
 
-#include <cpuid.h>
 #include <emmintrin.h>  // SSE2 (x86-64 baseline): strings are scanned 16 bytes at a time
-#include <immintrin.h>  // the SHA extensions, in functions compiled for them (checked at run time)
 
 #include "base/clock.h"
 #include "json/writer.h"
@@ -118,155 +116,6 @@ size_t KeyIndex(const std::string_view (&keys)[N], size_t from, std::string_view
   }
   return N;
 }
-
-// SHA-256 with the x86 SHA extensions, two messages at a time. The stable id is SHA-256 of each
-// record's hashed text (~700 bytes: 11 blocks); one message's rounds are a chain of dependent
-// sha256rnds2 instructions, so the unit waits on its own latency most of the time, and the
-// rounds of a second, independent message fill those waits (this VM, best of 300 loops of
-// 680/670-byte messages: ~230 ns per message hashed in pairs, ~330 one at a time, ~340 with
-// OpenSSL's SHA256_Init/Update/Final). Used only when the CPU has the extensions (Supported());
-// the digests are SHA-256's, so the ids are the same bytes either way (the tests compare the
-// deferred ids with OpenSSL's).
-namespace sha256ni {
-
-alignas(16) constexpr uint32_t kK[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-constexpr uint32_t kInit[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-
-bool Supported() {
-  static const bool supported = [] {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
-    const bool ssse3 = (c & (1u << 9)) != 0, sse41 = (c & (1u << 19)) != 0;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-    return ssse3 && sse41 && (b & (1u << 29)) != 0;  // leaf 7 EBX bit 29: SHA
-  }();
-  return supported;
-}
-
-#define EC_SHA_TARGET __attribute__((target("sha,sse4.1,ssse3")))
-
-// One 64-byte block of each of N messages, in lockstep: s0/s1 hold each state as ABEF/CDGH.
-// Message words: m[g % 4] holds W[4g, 4g+4); msg1 and msg2 extend the schedule four words at a
-// time.
-template <int N>
-EC_SHA_TARGET __attribute__((always_inline)) inline void Blocks(__m128i (&s0)[N], __m128i (&s1)[N],
-                                                                const uint8_t* const (&data)[N]) {
-  const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);  // big-endian words
-  __m128i save0[N], save1[N], m[N][4];
-  for (int l = 0; l < N; ++l) {
-    save0[l] = s0[l];
-    save1[l] = s1[l];
-  }
-#pragma GCC unroll 16
-  for (int g = 0; g < 16; ++g) {
-    const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(kK + 4 * g));
-    for (int l = 0; l < N; ++l) {
-      if (g < 4) m[l][g] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data[l] + 16 * g)), swap);
-      __m128i msg = _mm_add_epi32(m[l][g % 4], k);
-      s1[l] = _mm_sha256rnds2_epu32(s1[l], s0[l], msg);
-      if (g >= 3 && g < 15) {
-        const __m128i t = _mm_alignr_epi8(m[l][g % 4], m[l][(g + 3) % 4], 4);
-        m[l][(g + 1) % 4] = _mm_sha256msg2_epu32(_mm_add_epi32(m[l][(g + 1) % 4], t), m[l][g % 4]);
-      }
-      msg = _mm_shuffle_epi32(msg, 0x0E);
-      s0[l] = _mm_sha256rnds2_epu32(s0[l], s1[l], msg);
-      if (g >= 1 && g < 13) m[l][(g + 3) % 4] = _mm_sha256msg1_epu32(m[l][(g + 3) % 4], m[l][g % 4]);
-    }
-  }
-  for (int l = 0; l < N; ++l) {
-    s0[l] = _mm_add_epi32(s0[l], save0[l]);
-    s1[l] = _mm_add_epi32(s1[l], save1[l]);
-  }
-}
-
-// A message as 64-byte blocks: its whole blocks in place, then one or two padded ones.
-struct Padded {
-  const uint8_t* data;
-  size_t full;
-  size_t blocks;
-  alignas(16) uint8_t tail[128];
-  explicit Padded(std::string_view m) {
-    data = reinterpret_cast<const uint8_t*>(m.data());
-    full = m.size() / 64;
-    const size_t rest = m.size() % 64;
-    const size_t tail_blocks = rest + 9 <= 64 ? 1 : 2;  // 0x80, then the 64-bit length
-    blocks = full + tail_blocks;
-    std::memset(tail, 0, sizeof tail);
-    std::memcpy(tail, data + 64 * full, rest);
-    tail[rest] = 0x80;
-    const uint64_t bits = static_cast<uint64_t>(m.size()) * 8;
-    for (int i = 0; i < 8; ++i) tail[64 * tail_blocks - 1 - i] = static_cast<uint8_t>(bits >> (8 * i));
-  }
-  const uint8_t* Block(size_t i) const { return i < full ? data + 64 * i : tail + 64 * (i - full); }
-};
-
-EC_SHA_TARGET void Init(__m128i* s0, __m128i* s1) {
-  const __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kInit)), 0xB1);  // CDAB
-  const __m128i hgfe = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kInit + 4)), 0x1B);
-  *s0 = _mm_alignr_epi8(abcd, hgfe, 8);     // ABEF
-  *s1 = _mm_blend_epi16(hgfe, abcd, 0xF0);  // CDGH
-}
-
-// The digest's first 16 bytes (the stable id's 128 bits) as 32 lower-case hex digits.
-EC_SHA_TARGET void Hex128(__m128i s0, __m128i s1, char* out) {
-  const __m128i feba = _mm_shuffle_epi32(s0, 0x1B);
-  const __m128i abcd = _mm_blend_epi16(feba, _mm_shuffle_epi32(s1, 0xB1), 0xF0);
-  alignas(16) uint32_t words[4];
-  _mm_store_si128(reinterpret_cast<__m128i*>(words), abcd);
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int w = 0; w < 4; ++w) {
-    for (int i = 0; i < 8; ++i) *out++ = kHex[(words[w] >> (28 - 4 * i)) & 15];
-  }
-}
-
-// The stable ids of a and b, hex into *oa and *ob.
-EC_SHA_TARGET void PairHex128(std::string_view a, std::string_view b, char* oa, char* ob) {
-  const Padded pa(a), pb(b);
-  __m128i s0[2], s1[2];
-  Init(&s0[0], &s1[0]);
-  s0[1] = s0[0];
-  s1[1] = s1[0];
-  const size_t both = std::min(pa.blocks, pb.blocks);
-  for (size_t i = 0; i < both; ++i) {
-    const uint8_t* const d[2] = {pa.Block(i), pb.Block(i)};
-    Blocks<2>(s0, s1, d);
-  }
-  const int l = pa.blocks > pb.blocks ? 0 : 1;
-  const Padded& longer = l == 0 ? pa : pb;
-  __m128i t0[1] = {s0[l]}, t1[1] = {s1[l]};
-  for (size_t i = both; i < longer.blocks; ++i) {
-    const uint8_t* const d[1] = {longer.Block(i)};
-    Blocks<1>(t0, t1, d);
-  }
-  s0[l] = t0[0];
-  s1[l] = t1[0];
-  Hex128(s0[0], s1[0], oa);
-  Hex128(s0[1], s1[1], ob);
-}
-
-EC_SHA_TARGET void Hex128(std::string_view a, char* out) {
-  const Padded pa(a);
-  __m128i s0[1], s1[1];
-  Init(&s0[0], &s1[0]);
-  for (size_t i = 0; i < pa.blocks; ++i) {
-    const uint8_t* const d[1] = {pa.Block(i)};
-    Blocks<1>(s0, s1, d);
-  }
-  Hex128(s0[0], s1[0], out);
-}
-
-#undef EC_SHA_TARGET
-
-}  // namespace sha256ni
 
 }  // namespace
 
@@ -869,15 +718,9 @@ bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_
   // {"id":..,["time":..,]<the members, redacted>}
   out->append("{\"id\":\"");
   *id_at = out->size();
-  size_t hex_at = std::string::npos;  // a deferred id's digits
   if (id.empty()) {
     out->push_back('x');
-    if (defer_ids_) {
-      hex_at = out->size();
-      out->append(32, '0');
-    } else {
-      AppendSha256Hex128(hash_, out);  // the stable id: the record as decoded, before redaction
-    }
+    AppendSha256Hex128(hash_, out);  // the stable id: the record as decoded, before redaction
   } else {
     out->append(id);
   }
@@ -908,28 +751,7 @@ bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_
     pos = to;
   }
   out->append(hash_, pos, std::string::npos);
-  if (hex_at != std::string::npos) {
-    if (pending_out_ != nullptr) {
-      sha256ni::PairHex128(pending_hash_, hash_, pending_out_->data() + pending_at_, out->data() + hex_at);
-      pending_out_ = nullptr;
-    } else {
-      pending_hash_.swap(hash_);  // hash_ is cleared by the next Decode
-      pending_out_ = out;
-      pending_at_ = hex_at;
-    }
-  }
   return true;
-}
-
-void CanonicalTextDecoder::set_defer_ids(bool defer) {
-  FinishIds();
-  defer_ids_ = defer && sha256ni::Supported();
-}
-
-void CanonicalTextDecoder::FinishIds() {
-  if (pending_out_ == nullptr) return;
-  sha256ni::Hex128(pending_hash_, pending_out_->data() + pending_at_);
-  pending_out_ = nullptr;
 }
 
 }  // namespace ec::pipeline

@@ -31,18 +31,6 @@ class CanonicalTextDecoder {
   // *out as it was when the record needs the tree path.
   bool Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size);
 
-  // Deferred stable ids (for a caller decoding many records into one buffer): a record without
-  // an id gets its 32 hex digits written when the next such record is decoded (the two hashed
-  // together, see sha256ni in the .cc) or by FinishIds; until then they are placeholders. The
-  // caller calls FinishIds before it reads any id or output, and ForgetPendingFrom(out, at)
-  // before it truncates *out to `at` (a record it drops). Without the SHA extensions ids are
-  // written at once, as without deferral.
-  void set_defer_ids(bool defer);
-  void FinishIds();
-  void ForgetPendingFrom(const std::string* out, size_t at) {
-    if (pending_out_ == out && pending_at_ >= at) pending_out_ = nullptr;
-  }
-
  private:
   static constexpr size_t kMaxPaths = 16;
   static constexpr size_t kMaxSegments = 16;
@@ -147,12 +135,6 @@ class CanonicalTextDecoder {
   std::string hash_;  // the exchange without id, unredacted: what the stable id hashes
   std::vector<std::pair<size_t, size_t>> redacted_;  // spans of hash_ stored as kRedacted
   std::string_view literal_;
-  // Deferred ids: the record whose id waits for a partner (its hashed text and where its hex
-  // digits go).
-  bool defer_ids_ = false;
-  std::string pending_hash_;
-  std::string* pending_out_ = nullptr;
-  size_t pending_at_ = 0;
   std::string_view content_type_;
   bool content_type_seen_ = false;
 };

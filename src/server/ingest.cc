@@ -240,17 +240,13 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
     json::Value raw = r.value;
     if (!r.parsed) {
       if (fast) {
-        if (!text_decoder) {
-          text_decoder.emplace(dopts);
-          text_decoder->set_defer_ids(true);  // stable ids hashed two at a time; finished below
-        }
+        if (!text_decoder) text_decoder.emplace(dopts);
         // Written straight into the batch (Decode leaves the buffer as it was when it declines).
         std::string* out = accepted->write_buffer();
         const size_t at = out->size();
         size_t id_at = 0, id_size = 0;
         if (text_decoder->Decode(r.text, out, &id_at, &id_size)) {
           if (out->size() - at > options.max_record_bytes) {
-            text_decoder->ForgetPendingFrom(out, at);
             accepted->DropWritten(at);
             too_big(r.index);
           } else {
@@ -294,7 +290,6 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
       too_big(r.index);
     }
   }
-  if (text_decoder) text_decoder->FinishIds();  // before anyone reads the ids (Claim) or the bytes
   if (texts.capacity() > (8 << 20)) std::string().swap(texts);  // after a huge HAR file
 }
 

@@ -212,6 +212,26 @@ TEST(CompactParserTest, DeclinesWhatItIsNotSureOf) {
   }
 }
 
+TEST(CompactParserTest, InvalidUtf8IsDeclinedWhereverItIs) {
+  // A byte >= 0x80 anywhere (any offset from the start, so any position in a 16- or 64-byte
+  // step of a SIMD pass over the text, or in its tail): valid multi-byte text is parsed,
+  // invalid text declined, as ParseInto does (an ASCII-only shortcut that missed a position
+  // fails this).
+  for (size_t pad = 0; pad < 40; ++pad) {
+    const std::string filler(pad, 'a');
+    for (const std::string& bytes : {std::string("\xc3\xa9"), std::string("\xe2\x82\xac"), std::string("\xff"),
+                                     std::string("\xc3"), std::string("\xed\xa0\x80")}) {
+      const std::string text = "{\"k\":\"" + filler + bytes + "\",\"n\":1}";
+      Arena arena;
+      Value got, want;
+      const bool valid = ParseInto(text, &arena, &want).ok();
+      const bool parsed = ParseCompactInto(text, &arena, &got, 64);
+      ASSERT_EQ(parsed, valid) << "pad " << pad << " bytes " << bytes.size();
+      if (parsed) EXPECT_EQ(Diff(got, want), "");
+    }
+  }
+}
+
 TEST(CompactParserTest, DepthLimitDeclines) {
   std::string deep(10, '[');
   deep += std::string(10, ']');

@@ -34,7 +34,7 @@ std::string Pattern(size_t n, uint32_t seed) {
 }
 
 // Opens `path` with direct writes, or skips the test where the filesystem refuses them
-// (e.g. a tmpfs TMPDIR): the journal then writes through the page cache as before.
+// (e.g. a tmpfs TMPDIR before Linux 6.6): the journal then writes through the page cache.
 std::shared_ptr<File> OpenDirect(const std::string& path) {
   Result<std::shared_ptr<File>> f = Env::Default()->OpenFile(path, true);
   EXPECT_TRUE(f.ok()) << f.status().message();

@@ -674,7 +674,10 @@ void PartitionLog::WriteBackInSteps(const Segment& active) {
   // (the pass trace showed 45 ms journal syncs during checkpoints). Written back in steps of
   // kWriteBackStep, a journal sync waits behind one step at most; the fdatasync that follows
   // then has little left to write. Durability is unchanged: only that fdatasync counts.
-  constexpr uint64_t kWriteBackStep = 512 << 10;
+  // 1 MiB (was 512 KiB): one device request per step either way (max_sectors 1280 KiB on the
+  // project's VM), half the requests and waits; ec-log-ckpt 0.038-0.041 -> 0.034-0.036 CPU-s
+  // per bench_server run, journal fdatasync p99 unchanged (4 traced pairs).
+  constexpr uint64_t kWriteBackStep = 1 << 20;
   Impl& d = *impl_;
   const uint64_t size = active.size();
   uint64_t from = 0;

@@ -63,7 +63,7 @@ TEST(StateBackgroundWrite, AgreesWithTheMemoryStoreWhileWritesRunBehindThePasses
           auto b = mem_txn.Get("order", key);
           ASSERT_TRUE(a.ok() && b.ok()) << where;
           ASSERT_EQ(a->has_value(), b->has_value()) << where;
-          if (a->has_value()) ASSERT_EQ((*a)->value, (*b)->value) << where;
+          if (a->has_value()) { ASSERT_EQ((*a)->value, (*b)->value) << where; }
           ASSERT_TRUE(txn->Put("order", key, st).ok());
           ASSERT_TRUE(mem_txn.Put("order", key, st).ok());
         } else if (op < 10) {  // committed reads
@@ -71,7 +71,7 @@ TEST(StateBackgroundWrite, AgreesWithTheMemoryStoreWhileWritesRunBehindThePasses
           auto b = mem.Get("order", key);
           ASSERT_TRUE(a.ok() && b.ok()) << where;
           ASSERT_EQ(a->has_value(), b->has_value()) << where;
-          if (a->has_value()) ASSERT_EQ((*a)->value, (*b)->value) << where;
+          if (a->has_value()) { ASSERT_EQ((*a)->value, (*b)->value) << where; }
         } else if (op < 15) {  // the pass ends, mostly committed
           if (op < 14) {
             ++offset;

@@ -53,7 +53,8 @@ TEST(StateCache, BoundedByBytesEvictsLeastRecentlyUsed) {
     c.Insert(EncodeKey("r", std::to_string(i)), State(false, i, big));
     EXPECT_LE(c.bytes(), c.max_bytes());
     StatePtr got;
-    if (i >= 1) EXPECT_TRUE(c.Lookup(EncodeKey("r", "0"), &got)) << i;  // kept hot: never evicted
+    // Kept hot: never evicted.
+    if (i >= 1) { EXPECT_TRUE(c.Lookup(EncodeKey("r", "0"), &got)) << i; }
   }
   EXPECT_GE(c.entries(), 2u);
   EXPECT_LT(c.entries(), 5u);
@@ -198,7 +199,7 @@ TEST(StateCache, IndexFindsEveryKeyThroughGrowthAndErases) {
       default: {
         const bool found = c.Lookup(key, &got);
         ASSERT_EQ(found, model.count(key) == 1) << "step " << step;
-        if (found) EXPECT_EQ(got->ts_ms(), model[key]) << "step " << step;
+        if (found) { EXPECT_EQ(got->ts_ms(), model[key]) << "step " << step; }
       }
     }
     if (step == 40000) {
@@ -212,7 +213,7 @@ TEST(StateCache, IndexFindsEveryKeyThroughGrowthAndErases) {
     const std::string key = key_of(n);
     const bool found = c.Lookup(key, &got);
     ASSERT_EQ(found, model.count(key) == 1) << n;
-    if (found) EXPECT_EQ(got->ts_ms(), model[key]) << n;
+    if (found) { EXPECT_EQ(got->ts_ms(), model[key]) << n; }
   }
 }
 
@@ -353,7 +354,7 @@ TEST(StateCache, RocksStoreAgreesWithMemoryStoreUnderRandomOperations) {
             auto b = mem.Get("order", key);
             ASSERT_TRUE(a.ok() && b.ok());
             ASSERT_EQ(a->has_value(), b->has_value()) << "step " << step;
-            if (a->has_value()) EXPECT_EQ((*a)->value, (*b)->value) << "step " << step;
+            if (a->has_value()) { EXPECT_EQ((*a)->value, (*b)->value) << "step " << step; }
             break;
           }
           case 3: case 4:
@@ -434,14 +435,14 @@ TEST(StateCache, PassOverlayInTheMapAgreesWithTxnOverlay) {
           auto b = mem.Get("order", key);
           ASSERT_TRUE(a.ok() && b.ok());
           ASSERT_EQ(a->has_value(), b->has_value()) << "step " << step;
-          if (a->has_value()) ASSERT_EQ((*a)->value, (*b)->value) << "step " << step;
+          if (a->has_value()) { ASSERT_EQ((*a)->value, (*b)->value) << "step " << step; }
         } else if (op < 12) {  // the pass ends: committed, or aborted
           std::vector<StateWrite> pa = txn->Pending(), pb = mem_txn.Pending();
           ASSERT_EQ(pa.size(), pb.size()) << "step " << step;
           for (size_t i = 0; i < pa.size(); ++i) {
             ASSERT_EQ(pa[i].encoded_key, pb[i].encoded_key) << "step " << step;
             ASSERT_EQ(pa[i].state == nullptr, pb[i].state == nullptr);
-            if (pa[i].state) ASSERT_EQ(pa[i].state->bytes(), pb[i].state->bytes());
+            if (pa[i].state) { ASSERT_EQ(pa[i].state->bytes(), pb[i].state->bytes()); }
           }
           if (op == 10) {
             ++offset;

@@ -227,7 +227,7 @@ TEST(CompactParserTest, InvalidUtf8IsDeclinedWhereverItIs) {
       const bool valid = ParseInto(text, &arena, &want).ok();
       const bool parsed = ParseCompactInto(text, &arena, &got, 64);
       ASSERT_EQ(parsed, valid) << "pad " << pad << " bytes " << bytes.size();
-      if (parsed) EXPECT_EQ(Diff(got, want), "");
+      if (parsed) { EXPECT_EQ(Diff(got, want), ""); }
     }
   }
 }

@@ -65,7 +65,7 @@ TEST(DirectWrites, OddSizedAppendsAndSyncsReadBackExactly) {
       ASSERT_TRUE(f->Append(piece).ok());
       expect += piece;
       ASSERT_EQ(f->Size(), expect.size());
-      if (rng() % 3 == 0) ASSERT_TRUE(f->Sync().ok());
+      if (rng() % 3 == 0) { ASSERT_TRUE(f->Sync().ok()); }
       if (i % 97 == 0) {
         // ReadAt sees buffered bytes too (they are written out first).
         std::string back(expect.size(), '\0');
@@ -110,7 +110,7 @@ TEST(DirectWrites, ASyncThreadRacingTheAppenderLosesNothing) {
     ASSERT_TRUE(f->Append(piece).ok());
     expect += piece;
     // The zero fill runs ahead of the appends concurrently, as on the journal's checkpoint thread.
-    if (i % 500 == 0) ASSERT_TRUE(f->Preallocate(f->Size() + (1 << 20)).ok());
+    if (i % 500 == 0) { ASSERT_TRUE(f->Preallocate(f->Size() + (1 << 20)).ok()); }
   }
   done = true;
   syncer.join();

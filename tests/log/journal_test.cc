@@ -166,7 +166,7 @@ void RandomAppends(LogManager* m, std::mt19937_64& rng, int round,
     pm.bases.push_back(r.base_offset);
     if (pid >= 0) pm.pids.insert(pid);
     if (sync) pm.acked_end = r.last_offset + 1;
-    if (rng() % 25 == 0) ASSERT_TRUE(m->journal()->Checkpoint().ok());
+    if (rng() % 25 == 0) { ASSERT_TRUE(m->journal()->Checkpoint().ok()); }
   }
 }
 

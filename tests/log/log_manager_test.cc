@@ -193,8 +193,9 @@ TEST(LogManager, TopicFlushMsAppliesPerTopic) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   // (With the commit journal, the fast topic's journal sync covers the slow one's append too:
   // every journal sync covers everything journaled before it.)
-  if (m->journal() == nullptr)
+  if (m->journal() == nullptr) {
     EXPECT_EQ(slow->durable_offset(), 0) << "the 60 s manager interval applies to the other topic";
+  }
   // flush.ms=0: synced as soon as the flusher gets to it.
   ASSERT_TRUE(m->AlterConfigs("slow", {{"flush.ms", ConfigChange::Op::kSet, "0"}}, false).ok());
   ASSERT_TRUE(slow->Append(MakeBatch(1), {}).ok());

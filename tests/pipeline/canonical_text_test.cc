@@ -69,7 +69,7 @@ void Same(std::string_view record, const std::vector<std::string>& redact, bool 
   DecodeOptions o = Options(redact);
   bool took = false;
   std::string fast = FastText(record, o, &took);
-  if (must_take) EXPECT_TRUE(took) << record;
+  if (must_take) { EXPECT_TRUE(took) << record; }
   if (!took) return;
   std::string tree = TreeText(record, o);
   EXPECT_FALSE(tree.empty()) << "the fast path took a record the tree path rejects: " << record;
@@ -200,7 +200,7 @@ TEST(CanonicalTextTest, StringsAtEveryOffset) {
 TEST(CanonicalTextTest, HeaderNamesWithUpperCaseAtEveryOffset) {
   for (size_t len = 0; len <= 24; ++len) {
     for (size_t at = 0; at <= len; ++at) {
-      for (const std::string& c : {"A", "M", "Z", "@", "[", "a", "z", "`", "{", "\xc3\xa9"}) {
+      for (const char* c : {"A", "M", "Z", "@", "[", "a", "z", "`", "{", "\xc3\xa9"}) {
         std::string name(len, 'x');
         name.insert(at, c);
         const std::string rec = R"({"request":{"method":"GET","path":"/a","headers":{")" + name +

@@ -129,7 +129,7 @@ class IngestTest : public ::testing::Test {
     Status s = log::ForEachBatch(bytes, true, [&](const log::RecordBatchView& b) {
       return b.ForEachRecord([&](const log::Record& r) {
         EXPECT_EQ(r.headers.size(), 1u);
-        if (!r.headers.empty()) EXPECT_EQ(r.headers[0].key, kDecodedHeader);
+        if (!r.headers.empty()) { EXPECT_EQ(r.headers[0].key, kDecodedHeader); }
         out.emplace_back(*r.value);
         return Status::Ok();
       });

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include <sys/resource.h>
@@ -157,6 +158,29 @@ void BM_ReadSequential(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadSequential)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// Round A of a pass: `batch` appended to each of the first `n` logs at once. Returns when every
+// append completed; false when one failed. `issued` runs once all are issued (a journal sync
+// request, as TopicWriter makes it).
+template <class LogPtr>
+bool AppendToEachAndWait(const std::vector<LogPtr>& logs, int n, const std::string& batch,
+                         const AppendOptions& options, const std::function<void()>& issued = {}) {
+  std::atomic<int> pending{n};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  for (int p = 0; p < n; ++p) {
+    logs[p]->AppendAsync(batch, options, [&](const AppendResult& r) {
+      if (!r.ok()) failed = true;
+      std::lock_guard l(mu);
+      if (--pending == 0) cv.notify_all();
+    });
+  }
+  if (issued) issued();
+  std::unique_lock l(mu);
+  cv.wait(l, [&] { return pending.load() == 0; });
+  return !failed;
+}
+
 // The shape of an exactly-once pipeline pass (src/server/pipeline_txn.cc): one kSync batch
 // (~8 KiB) to each of `partitions` partitions at once (outputs + offset record, group-committed
 // by the flusher's `sync_threads`), then one small kSync append to another partition (the
@@ -178,21 +202,7 @@ void BM_PassCommitShape(benchmark::State& state) {
   std::vector<double> ms;
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
-    std::atomic<int> pending{partitions};
-    std::atomic<bool> failed{false};
-    std::mutex mu;
-    std::condition_variable cv;
-    for (int p = 0; p < partitions; ++p) {
-      logs[p]->AppendAsync(output, {Durability::kSync}, [&](const AppendResult& r) {
-        if (!r.ok()) failed = true;
-        std::lock_guard l(mu);
-        if (--pending == 0) cv.notify_all();
-      });
-    }
-    {
-      std::unique_lock l(mu);
-      cv.wait(l, [&] { return pending.load() == 0; });
-    }
+    bool failed = !AppendToEachAndWait(logs, partitions, output, {Durability::kSync});
     if (!logs[partitions]->Append(decision, {Durability::kSync}).ok()) failed = true;
     if (failed) state.SkipWithError("append failed");
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
@@ -245,22 +255,8 @@ void BM_JournalPassShape(benchmark::State& state) {
   const double cpu_start = ProcessCpuSeconds();
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
-    std::atomic<int> pending{partitions};
-    std::atomic<bool> failed{false};
-    std::mutex mu;
-    std::condition_variable cv;
-    for (int p = 0; p < partitions; ++p) {
-      logs[p]->AppendAsync(output, {Durability::kSync, true}, [&](const AppendResult& r) {
-        if (!r.ok()) failed = true;
-        std::lock_guard l(mu);
-        if (--pending == 0) cv.notify_all();
-      });
-    }
-    (void)m->journal()->RequestSync();
-    {
-      std::unique_lock l(mu);
-      cv.wait(l, [&] { return pending.load() == 0; });
-    }
+    bool failed = !AppendToEachAndWait(logs, partitions, output, {Durability::kSync, true},
+                                       [&] { (void)m->journal()->RequestSync(); });
     if (!decision_log->Append(decision, {Durability::kSync}).ok()) failed = true;
     if (failed) state.SkipWithError("append failed");
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());

@@ -6,34 +6,10 @@
 #include <cstring>
 #include <string_view>
 
+#include "base/bytes_equal.h"
 #include "json/value.h"
 
 namespace ec::cel {
-
-// Byte equality of two n-byte ranges; short ranges (field names, methods) compare with a few
-// overlapping word loads instead of a call to memcmp.
-__attribute__((always_inline)) inline bool BytesEqual(const char* a, const char* b, size_t n) {
-  if (n >= 8) {
-    if (n > 16) return std::memcmp(a, b, n) == 0;
-    uint64_t x0, y0, x1, y1;
-    std::memcpy(&x0, a, 8);
-    std::memcpy(&y0, b, 8);
-    std::memcpy(&x1, a + n - 8, 8);
-    std::memcpy(&y1, b + n - 8, 8);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-  }
-  if (n >= 4) {
-    uint32_t x0, y0, x1, y1;
-    std::memcpy(&x0, a, 4);
-    std::memcpy(&y0, b, 4);
-    std::memcpy(&x1, a + n - 4, 4);
-    std::memcpy(&y1, b + n - 4, 4);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-  }
-  for (size_t i = 0; i < n; ++i)
-    if (a[i] != b[i]) return false;
-  return true;
-}
 
 // Member `key` of JSON object `obj`, or nullptr. Small objects are scanned inline (length and
 // first byte before memcmp); larger ones use their sorted index (json::Value::Find).

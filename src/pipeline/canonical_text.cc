@@ -7,6 +7,7 @@
 
 #include <emmintrin.h>  // SSE2 (x86-64 baseline): strings are scanned 16 bytes at a time
 
+#include "base/bytes_equal.h"
 #include "base/clock.h"
 #include "json/writer.h"
 #include "pipeline/decode_util.h"
@@ -52,34 +53,9 @@ constexpr MessageMember kResponseMembers[] = {kStatus, kHeaders, kBody};
 
 // a == b for the short names of the fast path (member names, header names): without a call to
 // memcmp per compare (string_view's == calls it for every name of the same length: ~15 per
-// record for the exchange's own keys alone). Loads only bytes inside both views: two
-// overlapping words cover 8-16 bytes, two overlapping halves 4-7.
+// record for the exchange's own keys alone).
 inline bool SameName(std::string_view a, std::string_view b) {
-  const size_t n = a.size();
-  if (n != b.size()) return false;
-  const char* x = a.data();
-  const char* y = b.data();
-  if (n >= 8) {
-    if (n > 16) return std::memcmp(x, y, n) == 0;
-    uint64_t x0, y0, x1, y1;
-    std::memcpy(&x0, x, 8);
-    std::memcpy(&y0, y, 8);
-    std::memcpy(&x1, x + n - 8, 8);
-    std::memcpy(&y1, y + n - 8, 8);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-  }
-  if (n >= 4) {
-    uint32_t x0, y0, x1, y1;
-    std::memcpy(&x0, x, 4);
-    std::memcpy(&y0, y, 4);
-    std::memcpy(&x1, x + n - 4, 4);
-    std::memcpy(&y1, y + n - 4, 4);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (x[i] != y[i]) return false;
-  }
-  return true;
+  return a.size() == b.size() && BytesEqual(a.data(), b.data(), a.size());
 }
 
 // Whether `s` has a byte 'A'..'Z' (a header name the tree path lower-cases), eight bytes at a

@@ -51,6 +51,7 @@ Status Application::Start() {
   lo.preallocate_bytes = config_.log_preallocate_bytes;
   lo.sync_threads = config_.log_sync_threads;
   if (config_.log_journal_set) lo.journal = config_.log_journal;
+  if (config_.log_journal_direct_io_set) lo.journal_direct_io = config_.log_journal_direct_io;
   Result<std::unique_ptr<log::LogManager>> logs = log::LogManager::Open(lo);
   if (!logs.ok()) {
     return Status(logs.status().code(), "cannot open data dir '" + config_.data_dir + "': " + logs.status().message());

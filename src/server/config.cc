@@ -72,6 +72,14 @@ class Reader {
     return Status::Ok();
   }
 
+  Status Bool(const YAML::Node& n, const std::string& key, bool* out) {
+    std::string v;
+    EC_RETURN_IF_ERROR(String(n, key, &v));
+    if (v != "true" && v != "false") return Fail(n, key + " is '" + v + "'; use true or false");
+    *out = v == "true";
+    return Status::Ok();
+  }
+
   Status Address(const YAML::Node& n, const std::string& key, std::string* out) {
     EC_RETURN_IF_ERROR(String(n, key, out));
     size_t colon = out->rfind(':');
@@ -150,13 +158,14 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
   }
   if (root["data_dir"]) EC_RETURN_IF_ERROR(r.String(root["data_dir"], "data_dir", &c->data_dir));
   if (const YAML::Node l = root["log"]) {
-    EC_RETURN_IF_ERROR(r.Keys(l, "log", {"preallocate_bytes", "sync_threads", "journal"}));
+    EC_RETURN_IF_ERROR(r.Keys(l, "log", {"preallocate_bytes", "sync_threads", "journal", "journal_direct_io"}));
     if (l["journal"]) {
-      std::string v;
-      EC_RETURN_IF_ERROR(r.String(l["journal"], "log.journal", &v));
-      if (v != "true" && v != "false") return r.Fail(l["journal"], "log.journal is '" + v + "'; use true or false");
-      c->log_journal = v == "true";
+      EC_RETURN_IF_ERROR(r.Bool(l["journal"], "log.journal", &c->log_journal));
       c->log_journal_set = true;
+    }
+    if (l["journal_direct_io"]) {
+      EC_RETURN_IF_ERROR(r.Bool(l["journal_direct_io"], "log.journal_direct_io", &c->log_journal_direct_io));
+      c->log_journal_direct_io_set = true;
     }
     if (l["sync_threads"]) EC_RETURN_IF_ERROR(r.IntAs(l["sync_threads"], "log.sync_threads", 1, 256, &c->log_sync_threads));
     if (l["preallocate_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["preallocate_bytes"], "log.preallocate_bytes", 0, 1ll << 30, &c->log_preallocate_bytes));
@@ -191,14 +200,7 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
       }
       c->exactly_once = g == "exactly_once";
     }
-    if (p["overlap_passes"]) {
-      std::string v;
-      EC_RETURN_IF_ERROR(r.String(p["overlap_passes"], "processing.overlap_passes", &v));
-      if (v != "true" && v != "false") {
-        return r.Fail(p["overlap_passes"], "processing.overlap_passes is '" + v + "'; use true or false");
-      }
-      c->overlap_passes = v == "true";
-    }
+    if (p["overlap_passes"]) EC_RETURN_IF_ERROR(r.Bool(p["overlap_passes"], "processing.overlap_passes", &c->overlap_passes));
   }
   if (const YAML::Node w = root["webhooks"]) {
     EC_RETURN_IF_ERROR(r.Keys(w, "webhooks", {"allow"}));
@@ -305,6 +307,7 @@ std::string DescribeConfigOptions() {
   line("log.preallocate_bytes", std::to_string(d.log_preallocate_bytes), "zeros written ahead of each partition's appends, so their fdatasync writes data only (0 = off)");
   line("log.sync_threads", std::to_string(d.log_sync_threads), "fdatasyncs that may run at once (a pipeline pass syncs ~10 partitions together)");
   line("log.journal", d.log_journal ? "true" : "false", "durable appends wait for one fdatasync of a commit journal, not one per partition");
+  line("log.journal_direct_io", d.log_journal_direct_io ? "true" : "false", "the journal's files bypass the page cache (O_DIRECT)");
   line("limits.max_body_bytes", std::to_string(d.max_body_bytes), "HTTP body size (413 beyond)");
   line("limits.max_record_bytes", std::to_string(d.max_record_bytes), "one exchange record (422 beyond)");
   line("limits.max_json_depth", std::to_string(d.max_json_depth), "JSON nesting of a record");

@@ -46,6 +46,11 @@ struct ServerConfig {
   // running test suites in both modes).
   bool log_journal = true;
   bool log_journal_set = false;
+  // log.journal_direct_io: the journal's files are written with direct I/O, bypassing the page
+  // cache (log::LogManagerOptions::journal_direct_io). Unset: the log's default (true;
+  // EC_LOG_JOURNAL_DIRECT=0 in the environment makes it false).
+  bool log_journal_direct_io = true;
+  bool log_journal_direct_io_set = false;
   // limits
   uint64_t max_body_bytes = 16ull << 20;   // one HTTP request body (after gunzip too)
   uint64_t max_record_bytes = 1ull << 20;  // one raw exchange record

@@ -81,7 +81,7 @@ TEST(ConfigTest, LogPreallocateBytes) {
   ASSERT_TRUE(LoadConfigText("log: {sync_threads: 4}\n", "c.yaml", &c).ok());
   EXPECT_EQ(c.log_sync_threads, 4);
   EXPECT_EQ(Error("log: {preallocate: 1}\n"),
-            "c.yaml:1:7: unknown option 'preallocate' in log; known: journal, preallocate_bytes, sync_threads");
+            "c.yaml:1:7: unknown option 'preallocate' in log; known: journal, journal_direct_io, preallocate_bytes, sync_threads");
   EXPECT_NE(DescribeConfigOptions().find("log.preallocate_bytes"), std::string::npos);
 }
 
@@ -95,6 +95,20 @@ TEST(ConfigTest, LogJournal) {
   EXPECT_FALSE(c.log_journal);
   EXPECT_EQ(Error("log: {journal: yes please}\n"), "c.yaml:1:16: log.journal is 'yes please'; use true or false");
   EXPECT_NE(DescribeConfigOptions().find("log.journal"), std::string::npos);
+}
+
+TEST(ConfigTest, LogJournalDirectIo) {
+  ServerConfig c;
+  EXPECT_FALSE(c.log_journal_direct_io_set);
+  ASSERT_TRUE(LoadConfigText("log: {journal_direct_io: false}\n", "c.yaml", &c).ok());
+  EXPECT_FALSE(c.log_journal_direct_io);
+  EXPECT_TRUE(c.log_journal_direct_io_set);
+  ASSERT_TRUE(LoadConfigText("log: {journal_direct_io: true}\n", "c.yaml", &c).ok());
+  EXPECT_TRUE(c.log_journal_direct_io);
+  EXPECT_EQ(Error("log: {journal_direct_io: 1}\n"), "c.yaml:1:26: log.journal_direct_io is '1'; use true or false");
+  EXPECT_EQ(Error("processing: {overlap_passes: no}\n"),
+            "c.yaml:1:30: processing.overlap_passes is 'no'; use true or false");
+  EXPECT_NE(DescribeConfigOptions().find("log.journal_direct_io"), std::string::npos);
 }
 
 TEST(ConfigTest, MissingFileIsIoError) {

@@ -24,12 +24,6 @@ const json::Value* Path(const json::Value* member, const json::Value& v, std::st
   return member != nullptr ? member->Find(b) : Path(v, a, b);
 }
 
-// Sets an optional string, reusing its storage when it has some.
-void AssignOptional(std::optional<std::string>* o, std::string_view text) {
-  if (*o) (*o)->assign(text);
-  else o->emplace(text);
-}
-
 // c (POST), u (PUT, PATCH and other writes), d (DELETE), r (GET/HEAD: a read that shows a
 // change made behind the API's back).
 char OpFor(std::string_view method) {
@@ -206,48 +200,50 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   // waits for the stores before it, and the envelope's go to a reused record's cold strings.
   counters_.changes.fetch_add(1, std::memory_order_relaxed);
   const std::string_view after_text = op_letter == 'd' ? std::string_view("null") : next->value();
-  pipeline::OutputRecord& rec = pipeline::NewOutputRecord(out);  // its fields hold old contents
-  rec.topic.assign(res->changelog);
-  AssignOptional(&rec.key, *key);
-  pipeline::HeaderSetter(&rec).Add("content-type", "application/json");
-  rec.timestamp_ms = m.timestamp_ms;
-  // The envelope is written directly around the stored texts of `before` and `after`
-  // (AppendJson output of the same values), so neither is serialised a second time.
-  std::string& v = rec.value ? *rec.value : rec.value.emplace();
-  v.clear();
-  // Sized for this envelope (a create's or delete's patch is about `after` plus its op): a
-  // reused value then mostly has room already, and records stay small enough to be reused.
-  const json::Value* path = Path(m.request, x, "request", "path");
-  const std::string& source_prefix = SourcePrefix(op);
-  v.reserve(before_text.size() + after_text.size() +
-            (changes_ready ? changes_.size() : after_text.size() + 48) + source_prefix.size() +
-            (path != nullptr && path->is_string() ? path->string().size() : 8) + m.exchange_id.size() + 96);
-  v += std::string_view("{\"op\":\"");
-  v += op_letter;
-  v += std::string_view("\",\"before\":");
-  v += before_text;
-  v += std::string_view(",\"after\":");
-  v += after_text;
-  v += std::string_view(",\"changes\":");
-  if (changes_ready) v += changes_;
-  else AppendDiff(before, op_letter == 'd' ? json::Value() : after, after_text, &v);
-  // source: {"api", "operation", "method", "path", "exchange"}, as AppendJson writes it.
-  v += source_prefix;
-  json::AppendJson(path != nullptr ? *path : json::Value(), &v);
-  v += std::string_view(",\"exchange\":");
-  json::AppendQuoted(m.exchange_id, &v);
-  // ts_ms: an integer far below 2^53, so its decimal digits are what JSON.stringify writes.
-  v += std::string_view("},\"ts_ms\":");
-  char digits[24];
-  v.append(digits, std::to_chars(digits, digits + sizeof digits, m.timestamp_ms).ptr);
-  v += '}';
+  {
+    // The writer ends (the record complete) before another record is appended.
+    pipeline::OutputRecord& rec = pipeline::NewOutputRecord(out);  // its buffer holds old contents
+    rec.topic.assign(res->changelog);
+    rec.timestamp_ms = m.timestamp_ms;
+    pipeline::RecordWriter writer(&rec, *key);
+    // The envelope is written directly around the stored texts of `before` and `after`
+    // (AppendJson output of the same values), so neither is serialised a second time, and
+    // straight into the record's buffer (its value).
+    std::string& v = *writer.BeginValue();
+    // Sized for this envelope (a create's or delete's patch is about `after` plus its op): a
+    // reused value then mostly has room already, and records stay small enough to be reused.
+    const json::Value* path = Path(m.request, x, "request", "path");
+    const std::string& source_prefix = SourcePrefix(op);
+    v.reserve(v.size() + before_text.size() + after_text.size() +
+              (changes_ready ? changes_.size() : after_text.size() + 48) + source_prefix.size() +
+              (path != nullptr && path->is_string() ? path->string().size() : 8) + m.exchange_id.size() + 96);
+    v += std::string_view("{\"op\":\"");
+    v += op_letter;
+    v += std::string_view("\",\"before\":");
+    v += before_text;
+    v += std::string_view(",\"after\":");
+    v += after_text;
+    v += std::string_view(",\"changes\":");
+    if (changes_ready) v += changes_;
+    else AppendDiff(before, op_letter == 'd' ? json::Value() : after, after_text, &v);
+    // source: {"api", "operation", "method", "path", "exchange"}, as AppendJson writes it.
+    v += source_prefix;
+    json::AppendJson(path != nullptr ? *path : json::Value(), &v);
+    v += std::string_view(",\"exchange\":");
+    json::AppendQuoted(m.exchange_id, &v);
+    // ts_ms: an integer far below 2^53, so its decimal digits are what JSON.stringify writes.
+    v += std::string_view("},\"ts_ms\":");
+    char digits[24];
+    v.append(digits, std::to_chars(digits, digits + sizeof digits, m.timestamp_ms).ptr);
+    v += '}';
+    writer.EndValue();
+    writer.Header("content-type", "application/json");
+  }
   if (op_letter == 'd') {
-    pipeline::OutputRecord& tomb = pipeline::NewOutputRecord(out, 0);  // no headers
+    pipeline::OutputRecord& tomb = pipeline::NewOutputRecord(out);
     tomb.topic.assign(res->changelog);
-    AssignOptional(&tomb.key, *key);
-    tomb.headers.clear();
-    tomb.value.reset();
     tomb.timestamp_ms = m.timestamp_ms;
+    pipeline::RecordWriter(&tomb, *key).Value(std::nullopt);  // no headers
   }
 }
 

@@ -19,38 +19,27 @@ Status EnsureStateTopic(log::LogManager* logs) {
 
 namespace {
 
-// A state-topic record for `w` in a reused record (pipeline::NewOutputRecord: its strings keep
-// their storage, so a pass's state records mostly allocate nothing).
-pipeline::OutputRecord& StateRecord(const StateWrite& w, std::vector<pipeline::OutputRecord>* out) {
-  pipeline::OutputRecord& r = pipeline::NewOutputRecord(out, 0);  // no headers
+// A state-topic record for `w` in a reused record (pipeline::NewOutputRecord: its buffer keeps
+// its storage, so a pass's state records mostly allocate nothing). No headers.
+void StateRecord(const StateWrite& w, std::vector<pipeline::OutputRecord>* out) {
+  pipeline::OutputRecord& r = pipeline::NewOutputRecord(out);
   r.topic.assign(kStateTopic);
-  r.headers.clear();
-  if (w.state != nullptr) {  // else a tombstone: the key has no state
-    if (r.value) r.value->assign(w.state->bytes());
-    else r.value.emplace(w.state->bytes());
-    r.timestamp_ms = w.state->ts_ms();
-  } else {
-    r.value.reset();
-    r.timestamp_ms = 0;
-  }
-  return r;
+  r.timestamp_ms = w.state != nullptr ? w.state->ts_ms() : 0;
+  pipeline::RecordWriter writer(&r, w.encoded_key);
+  // A null state is a tombstone: the key has no state.
+  writer.Value(w.state != nullptr ? std::optional<std::string_view>(w.state->bytes()) : std::nullopt);
 }
 
 }  // namespace
 
 void StateRecords(const std::vector<StateWrite>& writes, std::vector<pipeline::OutputRecord>* out) {
   out->reserve(out->size() + writes.size());
-  for (const StateWrite& w : writes) {
-    pipeline::OutputRecord& r = StateRecord(w, out);
-    if (r.key) r.key->assign(w.encoded_key);
-    else r.key.emplace(w.encoded_key);
-  }
+  for (const StateWrite& w : writes) StateRecord(w, out);
 }
 
 void StateRecords(std::vector<StateWrite>&& writes, std::vector<pipeline::OutputRecord>* out) {
-  out->reserve(out->size() + writes.size());
-  // The writes are the caller's copies (Pending()): their keys are moved, not copied.
-  for (StateWrite& w : writes) StateRecord(w, out).key = std::move(w.encoded_key);
+  // The key is copied into the record's buffer either way.
+  StateRecords(static_cast<const std::vector<StateWrite>&>(writes), out);
 }
 
 Result<std::vector<std::string>> StateTopicKeys(const log::PartitionLog& state_log, std::string_view resource) {

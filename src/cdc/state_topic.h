@@ -33,8 +33,8 @@ Status EnsureStateTopic(log::LogManager* logs);
 
 // The records that store `writes` in the state topic.
 void StateRecords(const std::vector<StateWrite>& writes, std::vector<pipeline::OutputRecord>* out);
-// The same from writes the caller no longer needs (Pending()'s fresh copies): their keys are
-// moved into the records instead of copied.
+// The same from writes the caller no longer needs (Pending()'s fresh copies); their keys are
+// copied into the records' buffers all the same.
 void StateRecords(std::vector<StateWrite>&& writes, std::vector<pipeline::OutputRecord>* out);
 
 // The encoded keys of `resource` whose latest committed record in the state topic is a state

@@ -30,17 +30,19 @@ void AppendRecordLine(const pipeline::OutputRecord& r, std::string* out) {
   *out += "{\"topic\":";
   json::AppendQuoted(r.topic, out);
   *out += ",\"key\":";
-  if (r.key) json::AppendQuoted(*r.key, out);
+  if (const std::optional<std::string_view> key = r.key()) json::AppendQuoted(*key, out);
   else *out += "null";
   *out += ",\"headers\":{";
-  for (size_t i = 0; i < r.headers.size(); ++i) {
-    if (i > 0) *out += ",";
-    json::AppendQuoted(r.headers[i].first, out);
+  bool first = true;
+  for (const auto& [name, value] : r.headers()) {
+    if (!first) *out += ",";
+    first = false;
+    json::AppendQuoted(name, out);
     *out += ":";
-    json::AppendQuoted(r.headers[i].second, out);
+    json::AppendQuoted(value, out);
   }
   *out += "},\"value\":";
-  *out += r.value ? *r.value : std::string("null");
+  *out += r.value().value_or("null");
   *out += "}\n";
 }
 

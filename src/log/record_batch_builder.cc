@@ -64,6 +64,34 @@ void RecordBatchBuilder::AddWithOffsetDelta(int32_t offset_delta,
   ++count_;
 }
 
+void RecordBatchBuilder::AddEncoded(int64_t timestamp_ms, std::string_view encoded) {
+  const int32_t offset_delta = ++last_delta_;
+  if (count_ == 0) first_timestamp_ = timestamp_ms;
+  if (timestamp_ms > max_timestamp_) max_timestamp_ = timestamp_ms;
+  const int64_t ts_delta = timestamp_ms - first_timestamp_;
+  const size_t body = 1 + bytes::VarintSize(ts_delta) + bytes::VarintSize(offset_delta) + encoded.size();
+  if (records_.empty()) records_.assign(kBatchHeaderSize, '\0');
+  // At most 5 + 1 + 10 + 5 bytes before the record's own.
+  char prefix[24];
+  char* p = prefix;
+  auto put = [&p](int64_t v) {
+    uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+    while (z >= 0x80) {
+      *p++ = static_cast<char>((z & 0x7F) | 0x80);
+      z >>= 7;
+    }
+    *p++ = static_cast<char>(z);
+  };
+  put(static_cast<int64_t>(body));
+  *p++ = 0;  // record attributes (unused)
+  put(ts_delta);
+  put(offset_delta);
+  // Two appends: the buffer was reserved for the batch (Reserve), so neither reallocates.
+  records_.append(prefix, static_cast<size_t>(p - prefix));
+  records_.append(encoded);
+  ++count_;
+}
+
 Result<std::string> RecordBatchBuilder::Build() {
   if (count_ == 0) return InvalidArgument("a record batch needs at least one record");
   std::string out;

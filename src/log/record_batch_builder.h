@@ -46,6 +46,12 @@ class RecordBatchBuilder {
                           std::optional<std::string_view> value, int64_t timestamp_ms,
                           std::span<const RecordHeader> headers = {});
 
+  // Adds one record given as its bytes from the key's length on (keyLength key valueLength
+  // value headerCount headers, as Add would write them), e.g. pipeline::OutputRecord::encoded():
+  // only the batch-relative fields before them (length, attributes, timestamp and offset
+  // deltas) are written, then the bytes are copied as they are. They are not checked.
+  void AddEncoded(int64_t timestamp_ms, std::string_view encoded);
+
   // Makes room for about `record_bytes` of encoded records, so adding them does not grow the
   // buffer step by step (a writer that knows its records' sizes calls it first).
   void Reserve(size_t record_bytes);

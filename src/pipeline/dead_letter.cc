@@ -16,7 +16,6 @@ OutputRecord MakeDeadLetter(const DeadLetter& d, std::string_view topic) {
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
   }
-  if (!d.exchange_id.empty()) rec.key = std::string(d.exchange_id);
   ErrorCode code = d.error != nullptr ? d.error->code() : ErrorCode::kInternal;
   std::string_view code_name = InfoOf(code).name;
   const spec::Operation* op = d.operation != nullptr ? d.operation
@@ -76,13 +75,16 @@ OutputRecord MakeDeadLetter(const DeadLetter& d, std::string_view topic) {
     json::AppendQuoted(d.raw_text, &v);
   }
   v += "}";
-  rec.value = std::move(v);
-
-  rec.headers.emplace_back("eventception-stage", std::string(d.stage));
-  rec.headers.emplace_back("eventception-error", std::string(code_name));
-  if (op != nullptr) rec.headers.emplace_back("eventception-operation", op->id);
-  if (d.event != nullptr) rec.headers.emplace_back("eventception-event-type", d.event->type);
-  rec.headers.emplace_back("content-type", "application/json");
+  {
+    // The writer ends (the record complete) before the record is returned.
+    RecordWriter w(&rec, d.exchange_id.empty() ? std::nullopt : std::optional<std::string_view>(d.exchange_id));
+    w.Value(v);
+    w.Header("eventception-stage", d.stage);
+    w.Header("eventception-error", code_name);
+    if (op != nullptr) w.Header("eventception-operation", op->id);
+    if (d.event != nullptr) w.Header("eventception-event-type", d.event->type);
+    w.Header("content-type", "application/json");
+  }
   return rec;
 }
 

@@ -82,12 +82,10 @@ json::Value BuildContextOf(const ExchangeFields& f, const spec::Operation& opera
 }
 
 
-// This thread's records handed back for reuse (NewOutputRecord, RecycleOutputRecords), by
-// their number of headers.
+// This thread's records handed back for reuse (NewOutputRecord, RecycleOutputRecords).
 struct SparePool {
-  std::vector<OutputRecord> by_headers[kMaxSpareHeaders + 1];
-  size_t demand[kMaxSpareHeaders + 1] = {};  // NewOutputRecord calls since the last recycling
-  size_t count = 0;
+  std::vector<OutputRecord> records;
+  size_t demand = 0;  // NewOutputRecord calls since the last recycling
 };
 SparePool& Spares() {
   thread_local SparePool pool;
@@ -103,76 +101,202 @@ bool Is2xx(const json::Value& response) {
 
 namespace {
 
-void PrefetchBytes(const void* p, size_t bytes) {
-  const char* c = static_cast<const char*>(p);
-  for (size_t at = 0; at < bytes; at += 64) __builtin_prefetch(c + at, 1);
+// The layout's nullable bytes (a zigzag varint length, -1 for null, then the bytes), as
+// log::bytes::PutVarint writes them; pipeline does not depend on log's internals.
+void PutZigzag(std::string* b, int64_t v) {
+  uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+  while (z >= 0x80) {
+    b->push_back(static_cast<char>((z & 0x7F) | 0x80));
+    z >>= 7;
+  }
+  b->push_back(static_cast<char>(z));
 }
 
-void PrefetchString(const std::string& s) {
-  if (s.capacity() > 15) __builtin_prefetch(s.data(), 1);  // else in the record or header block
+size_t ZigzagSize(uint64_t n) {
+  uint64_t z = n << 1;
+  size_t size = 1;
+  while (z >= 0x80) {
+    z >>= 7;
+    ++size;
+  }
+  return size;
 }
 
-// The pool's records were last touched when the pass before recycled them, long out of the
-// cache, and building a record into one reads and writes its storage at once (perf on serve:
-// the first read of the record moved out, HeaderSetter's name compare and value copy, each a
-// cache miss). So the records next in line are fetched in three steps, one per call for
-// their shape, each step reading only what the step before brought in: the record after the
-// next two (its own bytes), the one after the next (its header block and string bytes), the
-// next one (its header strings' bytes).
+bool ReadZigzag(std::string_view b, size_t* at, int64_t* v) {
+  uint64_t z = 0;
+  for (int shift = 0; shift < 64 && *at < b.size(); shift += 7) {
+    const auto c = static_cast<unsigned char>(b[(*at)++]);
+    z |= static_cast<uint64_t>(c & 0x7F) << shift;
+    if (!(c & 0x80)) {
+      *v = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+// The value's length goes before it but is known only after it: BeginValue keeps this many
+// bytes for it (a zigzag varint of two bytes holds lengths 64-8191, most values), and EndValue
+// moves the value when its length needs fewer or more.
+constexpr size_t kValueLengthRoom = 2;
+
+// Records were last touched when the pass before recycled them, long out of the cache, and
+// building one writes its buffer at once: the next record's object and buffer are fetched
+// one call ahead.
 void PrefetchSpares(const std::vector<OutputRecord>& spare) {
   const size_t n = spare.size();
-  if (n >= 3) PrefetchBytes(&spare[n - 3], sizeof(OutputRecord));
-  if (n >= 2) {
-    const OutputRecord& r = spare[n - 2];
-    PrefetchBytes(r.headers.data(), r.headers.size() * sizeof(r.headers[0]));
-    PrefetchString(r.topic);
-    if (r.key) PrefetchString(*r.key);
-    if (r.value) PrefetchString(*r.value);
-  }
+  if (n >= 2) __builtin_prefetch(&spare[n - 2], 1);
   if (n >= 1) {
-    for (const auto& [name, value] : spare[n - 1].headers) {
-      PrefetchString(name);
-      PrefetchString(value);
-    }
+    const std::string_view next = spare[n - 1].encoded();
+    for (size_t at = 0; at < next.size() && at < 1024; at += 64) __builtin_prefetch(next.data() + at, 1);
   }
 }
 
 }  // namespace
 
-OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out, size_t headers) {
+OutputRecord::OutputRecord(std::string topic_name, std::optional<std::string_view> key,
+                           std::optional<std::string_view> value,
+                           std::span<const std::pair<std::string_view, std::string_view>> headers,
+                           int64_t timestamp)
+    : topic(std::move(topic_name)), timestamp_ms(timestamp) {
+  RecordWriter w(this, key);
+  w.Value(value);
+  for (const auto& [name, v] : headers) w.Header(name, v);
+}
+
+std::vector<std::pair<std::string_view, std::string_view>> OutputRecord::headers() const {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  if (header_count_ == 0) return out;
+  const std::string_view b = bytes_;
+  size_t at = value_at_ + static_cast<size_t>(std::max<int32_t>(value_len_, 0));
+  int64_t count = 0;
+  (void)ReadZigzag(b, &at, &count);  // written by RecordWriter: well formed
+  out.reserve(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t n = 0, m = 0;
+    (void)ReadZigzag(b, &at, &n);
+    const std::string_view name = b.substr(at, static_cast<size_t>(n));
+    at += static_cast<size_t>(n);
+    (void)ReadZigzag(b, &at, &m);
+    out.emplace_back(name, b.substr(at, static_cast<size_t>(m)));
+    at += static_cast<size_t>(m);
+  }
+  return out;
+}
+
+std::optional<std::string_view> OutputRecord::header(std::string_view name) const {
+  for (const auto& [k, v] : headers()) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+RecordWriter::RecordWriter(OutputRecord* record, std::optional<std::string_view> key) : r_(record) {
+  std::string& b = r_->bytes_;
+  b.clear();
+  r_->header_count_ = 0;
+  r_->value_len_ = -1;
+  if (key) {
+    PutLength(&b, key->size());
+    r_->key_at_ = static_cast<uint32_t>(b.size());
+    r_->key_len_ = static_cast<int32_t>(key->size());
+    b.append(*key);
+  } else {
+    b.push_back(1);  // -1
+    r_->key_at_ = 1;
+    r_->key_len_ = -1;
+  }
+}
+
+void RecordWriter::PutLongLength(std::string* b, size_t n) { PutZigzag(b, static_cast<int64_t>(n)); }
+
+void RecordWriter::Value(std::optional<std::string_view> value) {
+  std::string& b = r_->bytes_;
+  if (value) {
+    PutLength(&b, value->size());
+    r_->value_at_ = static_cast<uint32_t>(b.size());
+    r_->value_len_ = static_cast<int32_t>(value->size());
+    b.append(*value);
+  } else {
+    b.push_back(1);  // -1
+    r_->value_at_ = static_cast<uint32_t>(b.size());
+    r_->value_len_ = -1;
+  }
+  count_at_ = b.size();
+  b.push_back(0);  // the header count, set by the destructor
+}
+
+std::string* RecordWriter::BeginValue() {
+  std::string& b = r_->bytes_;
+  b.append(kValueLengthRoom, '\0');
+  r_->value_at_ = static_cast<uint32_t>(b.size());
+  return &b;
+}
+
+void RecordWriter::EndValue() {
+  std::string& b = r_->bytes_;
+  const size_t len = b.size() - r_->value_at_;
+  const size_t room = ZigzagSize(len);
+  const size_t length_at = r_->value_at_ - kValueLengthRoom;
+  if (room != kValueLengthRoom) {
+    // Rare: a value under 64 bytes or of 8 KiB and more. It moves to just behind its length.
+    if (room < kValueLengthRoom) {
+      b.erase(length_at + room, kValueLengthRoom - room);
+    } else {
+      b.insert(length_at + kValueLengthRoom, room - kValueLengthRoom, '\0');
+    }
+  }
+  char* p = b.data() + length_at;
+  uint64_t z = static_cast<uint64_t>(len) << 1;
+  while (z >= 0x80) {
+    *p++ = static_cast<char>((z & 0x7F) | 0x80);
+    z >>= 7;
+  }
+  *p = static_cast<char>(z);
+  r_->value_at_ = static_cast<uint32_t>(length_at + room);
+  r_->value_len_ = static_cast<int32_t>(len);
+  count_at_ = b.size();
+  b.push_back(0);  // the header count, set by the destructor
+}
+
+RecordWriter::~RecordWriter() {
+  std::string& b = r_->bytes_;
+  if (count_at_ == 0) {
+    Value(std::nullopt);  // no value given: null
+  }
+  const uint32_t count = r_->header_count_;
+  if (count < 64) {
+    b[count_at_] = static_cast<char>(count << 1);
+  } else {
+    std::string varint;
+    PutZigzag(&varint, count);
+    b.replace(count_at_, 1, varint);
+  }
+}
+
+OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out) {
   SparePool& pool = Spares();
-  if (headers > kMaxSpareHeaders) return out->emplace_back();
-  ++pool.demand[headers];
-  std::vector<OutputRecord>& spare = pool.by_headers[headers];
+  ++pool.demand;
+  std::vector<OutputRecord>& spare = pool.records;
   if (spare.empty()) return out->emplace_back();
   out->push_back(std::move(spare.back()));
   spare.pop_back();
-  --pool.count;
-  out->back().header_bytes = OutputRecord::kUnknown;  // until a HeaderSetter sets it
   PrefetchSpares(spare);
   return out->back();
 }
 
 void RecycleOutputRecords(std::vector<OutputRecord>* records) {
   SparePool& pool = Spares();
+  const size_t most = std::min(kMaxSpareRecords, pool.demand);
   for (OutputRecord& r : *records) {
-    const size_t shape = r.headers.size();
-    // Only as many of a shape as were asked for since the last call: records nobody builds
-    // over (state records, say) would otherwise fill the pool for good.
-    if (shape > kMaxSpareHeaders || pool.by_headers[shape].size() >= pool.demand[shape]) continue;
-    if (pool.count >= kMaxSpareRecords) break;
-    size_t bytes = r.topic.capacity() + (r.key ? r.key->capacity() : 0) + (r.value ? r.value->capacity() : 0);
-    if (r.header_bytes != OutputRecord::kUnknown) {
-      bytes += r.header_bytes;
-    } else {
-      for (const auto& [k, v] : r.headers) bytes += k.capacity() + v.capacity();
-    }
-    if (bytes > kMaxSpareRecordBytes) continue;
-    pool.by_headers[shape].push_back(std::move(r));
-    ++pool.count;
+    if (pool.records.size() >= most) break;
+    // held_bytes reads the two strings' own fields only, in the record object (a pass's
+    // records are contiguous): not their buffers, long out of the cache.
+    if (r.held_bytes() > kMaxSpareRecordBytes) continue;
+    pool.records.push_back(std::move(r));
   }
   records->clear();
-  for (size_t& d : pool.demand) d = 0;
+  pool.demand = 0;
 }
 
 json::Value BuildContext(const json::Value& exchange, const spec::Operation& operation,
@@ -297,26 +421,17 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
     char ce_id_buf[kUuidLength];
     EventIdTo(exchange_id, ev.type, ev.index, ce_id_buf);
     const std::string_view ce_id(ce_id_buf, kUuidLength);
-    // Every field is assigned: the record may reuse a recycled one's storage.
+    // The record may reuse a recycled one's storage: topic and timestamp are assigned, the
+    // writer writes the rest over it. Header names are constants written into the record's
+    // buffer, the layout the commit path copies as it is.
     const bool structured = Structured(ev.topic);
-    const size_t n_headers = structured ? 1 : 7 + (subject ? 1 : 0) + (has_data ? 1 : 0);
-    OutputRecord& rec = NewOutputRecord(out, n_headers);
+    OutputRecord& rec = NewOutputRecord(out);
     rec.topic.assign(ev.topic);
-    if (key) {
-      if (rec.key) {
-        rec.key->assign(*key);
-      } else {
-        rec.key = std::move(key);
-      }
-    } else {
-      rec.key.reset();
-    }
     rec.timestamp_ms = ts;
-    HeaderSetter headers(&rec);
+    RecordWriter w(&rec, key ? std::optional<std::string_view>(*key) : std::nullopt);
     if (structured) {
-      std::string& v = rec.value ? *rec.value : rec.value.emplace();
-      v.clear();
-      v.reserve(256 + data_buf.size());
+      std::string& v = *w.BeginValue();
+      v.reserve(v.size() + 256 + data_buf.size());
       v += "{\"specversion\":\"1.0\",\"id\":";
       json::AppendQuoted(ce_id, &v);
       v += ",\"source\":";
@@ -338,26 +453,23 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
       v += ",\"eventceptionexchange\":";
       json::AppendQuoted(exchange_id, &v);
       v += "}";
-      headers.Add("content-type", "application/cloudevents+json");
+      w.EndValue();
+      w.Header("content-type", "application/cloudevents+json");
     } else {
-      headers.Add("ce_specversion", "1.0");
-      headers.Add("ce_id", ce_id);
-      headers.Add("ce_source", source);
-      headers.Add("ce_type", ev.type);
-      headers.Add("ce_time", time);
-      if (subject) headers.Add("ce_subject", *subject);
-      headers.Add("ce_eventceptionoperation", op->id);
-      headers.Add("ce_eventceptionexchange", exchange_id);
       if (has_data) {
-        headers.Add("content-type", "application/json");
-        if (rec.value) {
-          rec.value->assign(data_buf);
-        } else {
-          rec.value.emplace(data_buf);
-        }
+        w.Value(data_buf);
       } else {
-        rec.value.reset();
+        w.Value(std::nullopt);
       }
+      w.Header("ce_specversion", "1.0");
+      w.Header("ce_id", ce_id);
+      w.Header("ce_source", source);
+      w.Header("ce_type", ev.type);
+      w.Header("ce_time", time);
+      if (subject) w.Header("ce_subject", *subject);
+      w.Header("ce_eventceptionoperation", op->id);
+      w.Header("ce_eventceptionexchange", exchange_id);
+      if (has_data) w.Header("content-type", "application/json");
     }
     ++st.events;
   }

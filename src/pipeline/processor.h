@@ -27,65 +27,115 @@ namespace ec::pipeline {
 inline constexpr std::string_view kDeadLetterTopic = "eventception.dlq";
 
 // One record for the log: what `serve` appends and `eventception test` prints.
-struct OutputRecord {
-  std::string topic;
-  std::optional<std::string> key;                            // nullopt: null key
-  std::vector<std::pair<std::string, std::string>> headers;  // in order
-  std::optional<std::string> value;                          // nullopt: null value (tombstone)
-  int64_t timestamp_ms = 0;                                  // the exchange time
-  // The headers' string capacities summed by the HeaderSetter that wrote them (kUnknown:
-  // written otherwise), for RecycleOutputRecords: reading them back there touched every
-  // record's header block again, long after it left the cache.
-  static constexpr size_t kUnknown = ~size_t{0};
-  size_t header_bytes = kUnknown;
-};
-
-// Record storage reuse. A pass makes thousands of records whose strings (topic, ids, times,
-// header names, values) each cost a heap allocation when built afresh. NewOutputRecord appends
-// a record to `*out` that reuses the storage of one handed back by RecycleOutputRecords on
-// this thread that had `headers` headers (records of one shape keep strings of about the same
-// sizes), or a new one. Its fields keep their old contents: assign every one (HeaderSetter
-// helps). RecycleOutputRecords moves `*records` (written, no longer needed) into this
-// thread's pool and clears it; records with large buffers or more than kMaxSpareHeaders
-// headers are freed instead, and the pool holds at most kMaxSpareRecords (a few MiB).
-inline constexpr size_t kMaxSpareRecords = 4096;
-inline constexpr size_t kMaxSpareRecordBytes = 4096;
-inline constexpr size_t kMaxSpareHeaders = 15;
-OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out, size_t headers = 1);
-void RecycleOutputRecords(std::vector<OutputRecord>* records);
-
-// Overwrites a record's headers in order, reusing the strings already there; given the record,
-// it also sets its header_bytes.
-class HeaderSetter {
+//
+// Its key, value and headers are kept as one buffer in the layout a Kafka record (RecordBatch
+// v2) gives them, from the key's length on: keyLength key valueLength value headerCount
+// (headerKeyLength headerKey headerValueLength headerValue)*, zigzag varints, -1 for null. The
+// commit path copies that into its batch behind the few batch-relative fields (length,
+// attributes, timestamp and offset deltas): a pass makes ~1,700 records per 1,000 lines, and a
+// record of separate strings (an event record has ~10 headers) cost the pipeline thread a heap
+// string per field and the commit thread a walk over all of them to size and encode it.
+// Built with a RecordWriter; read through the accessors.
+class OutputRecord {
  public:
-  explicit HeaderSetter(std::vector<std::pair<std::string, std::string>>* headers) : headers_(headers) {}
-  explicit HeaderSetter(OutputRecord* record) : headers_(&record->headers), bytes_(&record->header_bytes) {}
-  ~HeaderSetter() {
-    headers_->resize(n_);
-    if (bytes_ == nullptr) return;
-    size_t bytes = 0;  // the strings were just written: in cache
-    for (const auto& [k, v] : *headers_) bytes += k.capacity() + v.capacity();
-    *bytes_ = bytes;
+  std::string topic;
+  int64_t timestamp_ms = 0;  // the exchange time
+
+  OutputRecord() = default;
+  // A record with these fields (dead letters, replays, tests; the hot paths use RecordWriter).
+  OutputRecord(std::string topic, std::optional<std::string_view> key, std::optional<std::string_view> value,
+               std::span<const std::pair<std::string_view, std::string_view>> headers = {}, int64_t timestamp_ms = 0);
+
+  std::optional<std::string_view> key() const {
+    if (key_len_ < 0) return std::nullopt;
+    return std::string_view(bytes_.data() + key_at_, static_cast<size_t>(key_len_));
   }
-  HeaderSetter(const HeaderSetter&) = delete;
-  HeaderSetter& operator=(const HeaderSetter&) = delete;
-  void Add(std::string_view name, std::string_view value) {
-    if (n_ < headers_->size()) {
-      // A reused record of the same shape mostly has this name already: compared, not copied.
-      std::string& old_name = (*headers_)[n_].first;
-      if (old_name != name) old_name.assign(name);
-      (*headers_)[n_].second.assign(value);
-    } else {
-      headers_->emplace_back(name, value);
-    }
-    ++n_;
+  std::optional<std::string_view> value() const {
+    if (value_len_ < 0) return std::nullopt;
+    return std::string_view(bytes_.data() + value_at_, static_cast<size_t>(value_len_));
+  }
+  size_t header_count() const { return header_count_; }
+  // The headers in order, decoded (a vector per call: for tests, printing and dead letters, not
+  // for the hot paths).
+  std::vector<std::pair<std::string_view, std::string_view>> headers() const;
+  // The first header named `name`, or nullopt.
+  std::optional<std::string_view> header(std::string_view name) const;
+
+  // The Kafka record layout from the key's length on (see above), what RecordBatchBuilder's
+  // AddEncoded takes.
+  std::string_view encoded() const { return bytes_.empty() ? kEmptyEncoded : std::string_view(bytes_); }
+  // Heap bytes held (for the reuse pool's bound).
+  size_t held_bytes() const { return bytes_.capacity() + (topic.capacity() > 15 ? topic.capacity() : 0); }
+
+  friend bool operator==(const OutputRecord& a, const OutputRecord& b) {
+    return a.topic == b.topic && a.timestamp_ms == b.timestamp_ms && a.encoded() == b.encoded();
   }
 
  private:
-  std::vector<std::pair<std::string, std::string>>* headers_;
-  size_t* bytes_ = nullptr;
-  size_t n_ = 0;
+  friend class RecordWriter;
+  // null key, null value, no headers
+  static constexpr std::string_view kEmptyEncoded{"\x01\x01\x00", 3};
+  std::string bytes_;         // empty: kEmptyEncoded
+  uint32_t key_at_ = 0;       // where the key's bytes start in bytes_
+  int32_t key_len_ = -1;      // -1: null
+  uint32_t value_at_ = 0;
+  int32_t value_len_ = -1;    // -1: null (a tombstone)
+  uint32_t header_count_ = 0;
 };
+
+// Writes a record's key, value and headers, in that order (the layout's), over whatever the
+// record held (its buffer is kept: a reused record mostly allocates nothing):
+//   RecordWriter w(&rec, key);  w.Value(value);  w.Header(name, value)...  (ended by the destructor)
+// or, for a value written in place, std::string* v = w.BeginValue(); append to *v; w.EndValue().
+// Headers follow the value (none given: null); the record is consistent once the writer is
+// destroyed.
+class RecordWriter {
+ public:
+  RecordWriter(OutputRecord* record, std::optional<std::string_view> key);
+  ~RecordWriter();
+  RecordWriter(const RecordWriter&) = delete;
+  RecordWriter& operator=(const RecordWriter&) = delete;
+
+  void Value(std::optional<std::string_view> value);
+  // The record's buffer, to append the value to; EndValue (before any Header) closes it.
+  std::string* BeginValue();
+  void EndValue();
+  void Header(std::string_view name, std::string_view value) {
+    if (count_at_ == 0) Value(std::nullopt);  // no value given: null
+    std::string& b = r_->bytes_;
+    PutLength(&b, name.size());
+    b.append(name);
+    PutLength(&b, value.size());
+    b.append(value);
+    ++r_->header_count_;
+  }
+
+ private:
+  // A non-negative length as a zigzag varint (the common one-byte case inline).
+  static void PutLength(std::string* b, size_t n) {
+    if (n < 64) {
+      b->push_back(static_cast<char>(n << 1));
+    } else {
+      PutLongLength(b, n);
+    }
+  }
+  static void PutLongLength(std::string* b, size_t n);
+
+  OutputRecord* r_;
+  size_t count_at_ = 0;  // where the header count goes (one byte kept for it); 0: no value yet
+};
+
+// Record storage reuse. A pass makes thousands of records, each a buffer of a few hundred
+// bytes. NewOutputRecord appends a record to `*out` that reuses the storage of one handed back
+// by RecycleOutputRecords on this thread, or a new one; write it with a RecordWriter and set
+// its topic and timestamp. RecycleOutputRecords moves `*records` (written, no longer needed)
+// into this thread's pool and clears it; records holding more than kMaxSpareRecordBytes are
+// freed instead, and the pool holds at most kMaxSpareRecords (a few MiB), and no more than
+// were asked for since the last call (records nobody builds over would fill it for good).
+inline constexpr size_t kMaxSpareRecords = 4096;
+inline constexpr size_t kMaxSpareRecordBytes = 4096;
+OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out);
+void RecycleOutputRecords(std::vector<OutputRecord>* records);
 
 // Per-call tallies (the process-wide counters live in spec::CompiledSpecs).
 struct ProcessStats {

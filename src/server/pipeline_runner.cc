@@ -588,10 +588,7 @@ void PipelineRunner::Account(const std::vector<pipeline::OutputRecord>& out, con
   unmatched_->Inc(stats.unmatched);
   for (const pipeline::OutputRecord& r : out) {
     if (r.topic != dlq) continue;
-    std::string stage = "unknown";
-    for (const auto& [k, v] : r.headers) {
-      if (k == "eventception-stage") stage = v;
-    }
+    const std::string stage(r.header("eventception-stage").value_or("unknown"));
     metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", stage}})->Inc();
   }
 }

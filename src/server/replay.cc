@@ -32,12 +32,13 @@ std::string_view HeaderOf(const log::Record& r, std::string_view name) {
 // The CloudEvent type of an output record: the ce_type header (binary mode) or the "type"
 // member of a structured CloudEvent; empty for other records.
 std::string EventTypeOf(const pipeline::OutputRecord& rec) {
-  for (const auto& [k, v] : rec.headers) {
-    if (k == "ce_type") return v;
+  const std::vector<std::pair<std::string_view, std::string_view>> headers = rec.headers();
+  for (const auto& [k, v] : headers) {
+    if (k == "ce_type") return std::string(v);
   }
-  for (const auto& [k, v] : rec.headers) {
-    if (k == "content-type" && v.starts_with("application/cloudevents+json") && rec.value) {
-      auto doc = json::Parse(*rec.value);
+  for (const auto& [k, v] : headers) {
+    if (k == "content-type" && v.starts_with("application/cloudevents+json") && rec.value()) {
+      auto doc = json::Parse(*rec.value());
       if (!doc.ok()) return {};
       const json::Value* t = (*doc)->root().Find("type");
       return t != nullptr && t->is_string() ? std::string(t->string()) : std::string();
@@ -105,14 +106,13 @@ Status EmitSnapshot(const spec::ResourceDefinition& res, cdc::StateStore* store,
           {"source", b.Object(source, true)},
           {"ts_ms", json::Value::Number(static_cast<double>((*st)->ts_ms))},
       };
-      pipeline::OutputRecord rec;
+      pipeline::OutputRecord& rec = out.emplace_back();
       rec.topic = res.changelog;
-      rec.key = key;
-      rec.headers.emplace_back("content-type", "application/json");
-      rec.value.emplace();
-      json::AppendJson(b.Object(envelope, true), &*rec.value);
       rec.timestamp_ms = (*st)->ts_ms;
-      out.push_back(std::move(rec));
+      pipeline::RecordWriter w(&rec, key);
+      json::AppendJson(b.Object(envelope, true), w.BeginValue());
+      w.EndValue();
+      w.Header("content-type", "application/json");
     }
     EC_RETURN_IF_ERROR(writer->Append(out));
     progress->written.fetch_add(out.size(), std::memory_order_relaxed);

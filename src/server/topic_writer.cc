@@ -167,8 +167,8 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
     }
     const int32_t partitions = known->partitions;
     int32_t p = 0;
-    if (r.key) {
-      p = PartitionForKey(*r.key, partitions);
+    if (const std::optional<std::string_view> key = r.key()) {
+      p = PartitionForKey(*key, partitions);
     } else if (partitions > 1) {
       std::lock_guard<std::mutex> lock(mu_);
       p = static_cast<int32_t>(round_robin_++ % static_cast<uint32_t>(partitions));
@@ -176,21 +176,16 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
     size_t t = 0;
     while (t < builders.size() && !(builders[t].partition == p && builders[t].topic == r.topic)) ++t;
     if (t == builders.size()) builders.push_back(Target{r.topic, p, 0, log::RecordBatchBuilder(options)});
-    size_t bytes = 24 + (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0);
-    for (const auto& [k, v] : r.headers) bytes += 10 + k.size() + v.size();
-    builders[t].bytes += bytes;
+    // The record's encoded size plus the most its batch-relative fields take (AddEncoded).
+    builders[t].bytes += r.encoded().size() + 21;
     target_of[i] = static_cast<uint32_t>(t);
   }
   for (Target& t : builders) t.builder.Reserve(t.bytes);
-  std::vector<log::RecordHeader> headers;
-  headers.reserve(16);
+  // Each record is already in the record layout (OutputRecord): its bytes are copied behind
+  // the few fields that depend on its place in the batch.
   for (size_t i = 0; i < records.size(); ++i) {
     const pipeline::OutputRecord& r = records[i];
-    headers.clear();
-    for (const auto& [k, v] : r.headers) headers.push_back({k, std::string_view(v)});
-    builders[target_of[i]].builder.Add(r.key ? std::optional<std::string_view>(*r.key) : std::nullopt,
-                                       r.value ? std::optional<std::string_view>(*r.value) : std::nullopt,
-                                       r.timestamp_ms, headers);
+    builders[target_of[i]].builder.AddEncoded(r.timestamp_ms, r.encoded());
   }
   // One batch per partition, appended concurrently so their fdatasyncs share group commits.
   // With the commit journal, the journal's sync thread is woken once, after the last of them

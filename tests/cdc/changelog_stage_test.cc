@@ -54,13 +54,13 @@ class ChangelogStageTest : public ::testing::Test {
            R"(,"headers":{},"body":)" + std::string(response_body) + "}}";
   }
 
-  static json::Value Parse(const std::string& text, Arena* arena) {
+  static json::Value Parse(std::string_view text, Arena* arena) {
     json::Value v;
     EXPECT_TRUE(json::ParseInto(text, arena, &v).ok()) << text;
     return v;
   }
 
-  static void ExpectJson(const std::string& got, const std::string& want) {
+  static void ExpectJson(std::string_view got, std::string_view want) {
     Arena arena;
     EXPECT_TRUE(json::Equal(Parse(got, &arena), Parse(want, &arena))) << "got:  " << got << "\nwant: " << want;
   }
@@ -91,28 +91,28 @@ TEST_F(ChangelogStageTest, APrepareOfAnotherExchangeIsNotUsed) {
   stage_.Prepare(a, &arena);
   stage_.OnMatched(b, &arena, &out);
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].key, "o-2");
+  EXPECT_EQ(out[0].key(), "o-2");
   out.clear();
   stage_.Prepare(a, &arena);  // and the prepared key is right for its own exchange
   stage_.OnMatched(a, &arena, &out);
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].key, "o-1");
+  EXPECT_EQ(out[0].key(), "o-1");
 }
 
 TEST_F(ChangelogStageTest, CreateUpdateReadPatchDelete) {
   auto r = Run(Exchange("x1", "2026-11-27T10:00:00.000Z", "POST", "/orders", R"({"customer":{"id":"c-1"},"items":[]})",
                         201, R"({"id":"o-1","status":"placed"})"));
   ASSERT_EQ(r.size(), 1u);
-  EXPECT_EQ(r[0].key, "o-1");
+  EXPECT_EQ(r[0].key(), "o-1");
   EXPECT_EQ(r[0].timestamp_ms, 1795773600000);
-  ExpectJson(*r[0].value, R"({"op":"c","before":null,"after":{"id":"o-1","status":"placed"},
+  ExpectJson(*r[0].value(), R"({"op":"c","before":null,"after":{"id":"o-1","status":"placed"},
       "changes":[{"op":"replace","path":"","value":{"id":"o-1","status":"placed"}}],
       "source":{"api":"Shop API","operation":"createOrder","method":"POST","path":"/api/orders","exchange":"x1"},
       "ts_ms":1795773600000})");
 
   r = Run(Exchange("x2", "2026-11-27T10:00:01.000Z", "PUT", "/orders/o-1", "{}", 200, R"({"id":"o-1","status":"shipped"})"));
   ASSERT_EQ(r.size(), 1u);
-  ExpectJson(*r[0].value, R"({"op":"u","before":{"id":"o-1","status":"placed"},"after":{"id":"o-1","status":"shipped"},
+  ExpectJson(*r[0].value(), R"({"op":"u","before":{"id":"o-1","status":"placed"},"after":{"id":"o-1","status":"shipped"},
       "changes":[{"op":"replace","path":"/status","value":"shipped"}],
       "source":{"api":"Shop API","operation":"updateOrder","method":"PUT","path":"/api/orders/o-1","exchange":"x2"},
       "ts_ms":1795773601000})");
@@ -123,14 +123,14 @@ TEST_F(ChangelogStageTest, CreateUpdateReadPatchDelete) {
   r = Run(Exchange("x4", "2026-11-27T10:00:03.000Z", "GET", "/orders/o-1", "null", 200, R"({"id":"o-1","status":"paid"})"));
   ASSERT_EQ(r.size(), 1u);
   Arena arena;
-  json::Value v = Parse(*r[0].value, &arena);
+  json::Value v = Parse(*r[0].value(), &arena);
   EXPECT_EQ(v.Find("op")->string(), "r");
 
   // PATCH with 204 and no body: before merged with the request body (RFC 7386).
   r = Run(Exchange("x5", "2026-11-27T10:00:04.000Z", "PATCH", "/orders/o-1", R"({"status":"shipped","note":"gift"})",
                    204, "null"));
   ASSERT_EQ(r.size(), 1u);
-  ExpectJson(*r[0].value, R"({"op":"u","before":{"id":"o-1","status":"paid"},"after":{"id":"o-1","status":"shipped","note":"gift"},
+  ExpectJson(*r[0].value(), R"({"op":"u","before":{"id":"o-1","status":"paid"},"after":{"id":"o-1","status":"shipped","note":"gift"},
       "changes":[{"op":"replace","path":"/status","value":"shipped"},{"op":"add","path":"/note","value":"gift"}],
       "source":{"api":"Shop API","operation":"patchOrder","method":"PATCH","path":"/api/orders/o-1","exchange":"x5"},
       "ts_ms":1795773604000})");
@@ -138,19 +138,19 @@ TEST_F(ChangelogStageTest, CreateUpdateReadPatchDelete) {
   // DELETE: `d` then a tombstone; a second DELETE changes nothing.
   r = Run(Exchange("x6", "2026-11-27T10:00:05.000Z", "DELETE", "/orders/o-1", "null", 204, "null"));
   ASSERT_EQ(r.size(), 2u);
-  ExpectJson(*r[0].value, R"({"op":"d","before":{"id":"o-1","status":"shipped","note":"gift"},"after":null,
+  ExpectJson(*r[0].value(), R"({"op":"d","before":{"id":"o-1","status":"shipped","note":"gift"},"after":null,
       "changes":[{"op":"replace","path":"","value":null}],
       "source":{"api":"Shop API","operation":"deleteOrder","method":"DELETE","path":"/api/orders/o-1","exchange":"x6"},
       "ts_ms":1795773605000})");
-  EXPECT_EQ(r[1].key, "o-1");
-  EXPECT_FALSE(r[1].value.has_value());
+  EXPECT_EQ(r[1].key(), "o-1");
+  EXPECT_FALSE(r[1].value().has_value());
   EXPECT_TRUE(Run(Exchange("x7", "2026-11-27T10:00:06.000Z", "DELETE", "/orders/o-1", "null", 204, "null")).empty());
   EXPECT_TRUE(store_.List("order", "", 10)->empty());
 
   // Re-created after the delete: `c` from nothing.
   r = Run(Exchange("x8", "2026-11-27T10:00:07.000Z", "POST", "/orders", "{}", 201, R"({"id":"o-1","status":"placed"})"));
   ASSERT_EQ(r.size(), 1u);
-  EXPECT_TRUE(Parse(*r[0].value, &arena).Find("before")->is_null());
+  EXPECT_TRUE(Parse(*r[0].value(), &arena).Find("before")->is_null());
   EXPECT_EQ(stage_.counters().changes.load(), 6u);
   EXPECT_EQ(stage_.counters().unchanged.load(), 2u);
 }
@@ -169,9 +169,9 @@ TEST_F(ChangelogStageTest, StateExpressionShapesTheDomainObject) {
                         R"({"id":"c-1","email":"a@example.com","password":"hunter2"})"),
                "shop.customers.changelog");
   ASSERT_EQ(r.size(), 1u);
-  EXPECT_EQ(r[0].key, "c-1");
+  EXPECT_EQ(r[0].key(), "c-1");
   Arena arena;
-  ExpectJson(json::ToJson(*Parse(*r[0].value, &arena).Find("after")), R"({"id":"c-1","email":"a@example.com"})");
+  ExpectJson(json::ToJson(*Parse(*r[0].value(), &arena).Find("after")), R"({"id":"c-1","email":"a@example.com"})");
   auto stored = store_.Get("customer", "c-1");
   ASSERT_TRUE(stored.ok() && stored->has_value());
   ExpectJson((*stored)->value, R"({"id":"c-1","email":"a@example.com"})");
@@ -189,8 +189,8 @@ TEST_F(ChangelogStageTest, OutOfOrderExchangeIsDeadLetteredNotApplied) {
     changelog += rec.topic == "shop.orders.changelog";
     if (rec.topic == pipeline::kDeadLetterTopic) {
       ++dead;
-      EXPECT_NE(rec.value->find("out of order"), std::string::npos) << *rec.value;
-      EXPECT_NE(rec.value->find("changelog"), std::string::npos) << *rec.value;
+      EXPECT_NE(rec.value()->find("out of order"), std::string::npos) << *rec.value();
+      EXPECT_NE(rec.value()->find("changelog"), std::string::npos) << *rec.value();
     }
   }
   EXPECT_EQ(changelog, 0u);
@@ -231,13 +231,13 @@ TEST_F(ChangelogStageTest, EnvelopeTextIsCanonicalAndMemberOrderIsNoChange) {
   Arena arena;
   const char ops[] = {'c', 'u', 'u', 'd'};
   for (size_t i = 0; i < 4; ++i) {
-    ASSERT_TRUE(all[i].value.has_value());
-    json::Value v = Parse(*all[i].value, &arena);
-    EXPECT_EQ(json::ToJson(v), *all[i].value);
+    ASSERT_TRUE(all[i].value().has_value());
+    json::Value v = Parse(*all[i].value(), &arena);
+    EXPECT_EQ(json::ToJson(v), *all[i].value());
     EXPECT_EQ(v.Find("op")->string(), std::string(1, ops[i]));
   }
-  ExpectJson(json::ToJson(*Parse(*all[1].value, &arena).Find("before")), body1);
-  ExpectJson(json::ToJson(*Parse(*all[3].value, &arena).Find("after")), "null");
+  ExpectJson(json::ToJson(*Parse(*all[1].value(), &arena).Find("before")), body1);
+  ExpectJson(json::ToJson(*Parse(*all[3].value(), &arena).Find("after")), "null");
 
   // Same members, other order: json::Equal says equal, so no record (the text differs).
   ASSERT_EQ(Run(Exchange("e5", "2026-11-27T10:00:04.000Z", "PUT", "/orders/o-8", "{}", 200, R"({"id":"o-8","s":"a","t":[1]})")).size(), 1u);
@@ -253,6 +253,7 @@ struct Written {
   std::optional<std::string> key, value;
   std::vector<std::pair<std::string, std::string>> headers;
   int64_t timestamp_ms;
+  std::string encoded;  // the bytes the commit path copies into the batch
   bool operator==(const Written&) const = default;
 };
 
@@ -263,11 +264,14 @@ std::vector<Written> RunShopTraffic(const std::vector<std::string>& lines, bool 
       // Junk records in the pool: keys, values and more headers than any record here has.
       std::vector<pipeline::OutputRecord> junk(64);
       for (size_t i = 0; i < junk.size(); ++i) {
-        junk[i].topic = "junk.topic.name.longer.than.sso";
-        if (i % 3 != 0) junk[i].key = std::string(20 + i, 'k');
-        if (i % 4 != 0) junk[i].value = std::string(40 * i, 'v');
-        for (size_t h = 0; h < i % 7; ++h) junk[i].headers.emplace_back("ce_header_" + std::to_string(h), std::string(30, 'h'));
-        junk[i].timestamp_ms = 99;
+        std::vector<std::string> names;
+        for (size_t h = 0; h < i % 7; ++h) names.push_back("ce_header_" + std::to_string(h));
+        std::vector<std::pair<std::string_view, std::string_view>> headers;
+        for (const std::string& name : names) headers.emplace_back(name, std::string_view("hhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"));
+        const std::string key(20 + i, 'k'), value(40 * i, 'v');
+        junk[i] = pipeline::OutputRecord("junk.topic.name.longer.than.sso",
+                                         i % 3 != 0 ? std::optional<std::string_view>(key) : std::nullopt,
+                                         i % 4 != 0 ? std::optional<std::string_view>(value) : std::nullopt, headers, 99);
       }
       pipeline::RecycleOutputRecords(&junk);
     }
@@ -280,7 +284,11 @@ std::vector<Written> RunShopTraffic(const std::vector<std::string>& lines, bool 
     auto keep = [&] {
       for (const pipeline::OutputRecord& r : out) {
         if (r.topic.find("changelog") == std::string::npos && r.topic != kStateTopic) continue;
-        got.push_back({r.topic, r.key, r.value, r.headers, r.timestamp_ms});
+        Written w{r.topic, r.key() ? std::optional<std::string>(*r.key()) : std::nullopt,
+                  r.value() ? std::optional<std::string>(*r.value()) : std::nullopt, {}, r.timestamp_ms,
+                  std::string(r.encoded())};
+        for (const auto& [k, v] : r.headers()) w.headers.emplace_back(k, v);
+        got.push_back(std::move(w));
       }
       if (recycle) pipeline::RecycleOutputRecords(&out);
       else out = {};

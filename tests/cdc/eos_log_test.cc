@@ -155,7 +155,7 @@ TEST(EosState, OverlayIsInvisibleToListUntilCommitAndCatchUpReplaysTheStateTopic
   o.transactional = true;
   auto append = [&](bool commit) {
     log::RecordBatchBuilder b(o);
-    for (const auto& r : recs) b.Add(*r.key, *r.value, r.timestamp_ms);
+    for (const auto& r : recs) b.Add(*r.key(), *r.value(), r.timestamp_ms);
     ASSERT_TRUE(state_log->Append(std::move(b.Build()).value(), {}).ok());
     ASSERT_TRUE(state_log->Append(Marker(commit), {}).ok());
   };

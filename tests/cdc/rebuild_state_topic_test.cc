@@ -35,7 +35,7 @@ TEST(RebuildStateTopic, StoreRestoredFromTheTopicAgreesWithTheRebuiltStore) {
   testing::ShopTraffic traffic(7);
   std::vector<pipeline::OutputRecord> raw;
   for (int i = 0; i < 600; ++i) {
-    raw.push_back({.topic = "api-logs", .key = {}, .headers = {}, .value = traffic.Next()});
+    raw.emplace_back("api-logs", std::nullopt, traffic.Next());
   }
   ASSERT_TRUE(writer.Append(raw).ok());
 

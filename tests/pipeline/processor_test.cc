@@ -32,10 +32,7 @@ constexpr const char* kCreate =
     "client":{"ip":"10.0.0.7","consumer":"shop-web"}})";
 
 std::string Header(const OutputRecord& r, std::string_view name) {
-  for (const auto& [k, v] : r.headers) {
-    if (k == name) return v;
-  }
-  return "<absent>";
+  return std::string(r.header(name).value_or("<absent>"));
 }
 
 TEST(ProcessorTest, BinaryModeByDefault) {
@@ -50,9 +47,9 @@ TEST(ProcessorTest, BinaryModeByDefault) {
   ASSERT_EQ(out.size(), 1u);  // placed; not large (25 < 500)
   const OutputRecord& r = out[0];
   EXPECT_EQ(r.topic, "shop.order.placed");
-  EXPECT_EQ(r.key.value_or("<null>"), "o-1001");
+  EXPECT_EQ(r.key().value_or("<null>"), "o-1001");
   EXPECT_EQ(r.timestamp_ms, 1795774530123);
-  EXPECT_EQ(r.value.value_or("<null>"),
+  EXPECT_EQ(r.value().value_or("<null>"),
             R"({"orderId":"o-1001","customer":"c-42","items":1,"total":25,"currency":"EUR"})");
   EXPECT_EQ(Header(r, "ce_specversion"), "1.0");
   EXPECT_EQ(Header(r, "ce_id"), EventId("ex-1", "shop.order.placed", 0));
@@ -90,7 +87,7 @@ TEST(ProcessorTest, StructuredPerTopicAndDeterministicIds) {
     ASSERT_EQ(out.size(), 1u);
     EXPECT_EQ(Header(out[0], "content-type"), "application/cloudevents+json");
     EXPECT_EQ(Header(out[0], "ce_id"), "<absent>");
-    *v = out[0].value.value_or("");
+    *v = out[0].value().value_or("");
   }
   EXPECT_EQ(first, second);  // a replay gives the same event, id included
   auto doc = json::Parse(first);
@@ -151,9 +148,10 @@ void ExpectSameRecords(const std::vector<OutputRecord>& a, const std::vector<Out
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].topic, b[i].topic) << i;
-    EXPECT_EQ(a[i].key, b[i].key) << i;
-    EXPECT_EQ(a[i].headers, b[i].headers) << i;
-    EXPECT_EQ(a[i].value, b[i].value) << i;
+    EXPECT_EQ(a[i].key(), b[i].key()) << i;
+    EXPECT_EQ(a[i].headers(), b[i].headers()) << i;
+    EXPECT_EQ(a[i].value(), b[i].value()) << i;
+    EXPECT_EQ(a[i].encoded(), b[i].encoded()) << i;
     EXPECT_EQ(a[i].timestamp_ms, b[i].timestamp_ms) << i;
   }
 }
@@ -183,12 +181,16 @@ TEST(ProcessorTest, RecycledRecordsGiveTheSameOutput) {
   for (int round = 0; round < 3; ++round) {
     std::vector<OutputRecord> junk(20);
     for (size_t i = 0; i < junk.size(); ++i) {
-      OutputRecord& r = junk[i];
-      r.topic = std::string(5 + i * 7, 't');
-      if (i % 3 != 0) r.key = std::string(i * 11, 'k');
-      if (i % 4 != 1) r.value = std::string(i * 13, 'v');
-      for (size_t h = 0; h < (i * 5) % 14; ++h) r.headers.emplace_back(std::string(h * 3, 'n'), std::string(h * 9, 'x'));
-      r.timestamp_ms = -7;
+      std::vector<std::string> names, values;
+      for (size_t h = 0; h < (i * 5) % 14; ++h) {
+        names.push_back(std::string(h * 3, 'n'));
+        values.push_back(std::string(h * 9, 'x'));
+      }
+      std::vector<std::pair<std::string_view, std::string_view>> headers;
+      for (size_t h = 0; h < names.size(); ++h) headers.emplace_back(names[h], values[h]);
+      const std::string key(i * 11, 'k'), value(i * 13, 'v');
+      junk[i] = OutputRecord(std::string(5 + i * 7, 't'), i % 3 != 0 ? std::optional<std::string_view>(key) : std::nullopt,
+                             i % 4 != 1 ? std::optional<std::string_view>(value) : std::nullopt, headers, -7);
     }
     // A run first, so the pool takes records of the shapes Process asks for (it keeps only as
     // many of a shape as were asked for since the last recycling), then the junk.
@@ -201,53 +203,81 @@ TEST(ProcessorTest, RecycledRecordsGiveTheSameOutput) {
     ExpectSameRecords(fresh, reused);
   }
 
-  // The storage is reused indeed: the second run's ce_time strings are the first run's.
-  std::vector<OutputRecord> first, second;
+  // The storage is reused indeed. The pool hands records out last in, first out, so a buffer
+  // serves another kind of record each run and may grow (reallocate) in the second; from the
+  // third on, each one is large enough for the records it gets.
+  std::vector<OutputRecord> first, second, third;
   run(&first);
-  std::set<const char*> buffers;
-  for (const OutputRecord& r : first) {
-    for (const auto& [k, v] : r.headers) buffers.insert(v.data());
-  }
   RecycleOutputRecords(&first);
   run(&second);
-  size_t reused_buffers = 0, headers = 0;
-  for (const OutputRecord& r : second) {
-    for (const auto& [k, v] : r.headers) {
-      ++headers;
-      reused_buffers += buffers.count(v.data());
-    }
-  }
-  EXPECT_EQ(reused_buffers, headers);
+  std::set<const char*> buffers;
+  for (const OutputRecord& r : second) buffers.insert(r.encoded().data());
+  RecycleOutputRecords(&second);
+  run(&third);
+  size_t reused_buffers = 0;
+  for (const OutputRecord& r : third) reused_buffers += buffers.count(r.encoded().data());
+  EXPECT_EQ(reused_buffers, third.size());
 }
 
-TEST(ProcessorTest, HeaderSetterCountsHeaderBytesForRecycling) {
-  OutputRecord r;
-  {
-    HeaderSetter h(&r);
-    h.Add("a", std::string(100, 'x'));
-    h.Add("content-type", "application/json");
+// What the writer wrote reads back through the accessors, whatever the lengths (BeginValue
+// keeps two bytes for the value's length: values under 64 bytes and from 8 KiB on move), over
+// records that held anything before, with and without keys, values and headers.
+TEST(ProcessorTest, RecordWriterReadsBack) {
+  std::vector<OutputRecord> pool(3);
+  pool[1] = OutputRecord("t", std::string(5000, 'k'), std::string(9000, 'v'),
+                         std::vector<std::pair<std::string_view, std::string_view>>(70, {"n", "v"}));
+  pool[2] = OutputRecord("t", "k", std::nullopt);
+  for (size_t len : {0, 1, 63, 64, 65, 8191, 8192, 8193, 70000}) {
+    for (int headers : {0, 1, 63, 64, 200}) {
+      for (int form = 0; form < 3; ++form) {  // Value, BeginValue/EndValue, no value (null)
+        OutputRecord& r = pool[(len + headers + form) % pool.size()];
+        const std::string key(len % 100, 'K'), value(len, 'V');
+        std::vector<std::string> names;
+        {
+          RecordWriter w(&r, form == 2 ? std::nullopt : std::optional<std::string_view>(key));
+          if (form == 0) {
+            w.Value(value);
+          } else if (form == 1) {
+            std::string* v = w.BeginValue();
+            v->append(value);
+            w.EndValue();
+          }
+          for (int h = 0; h < headers; ++h) {
+            names.push_back("h" + std::to_string(h) + std::string(h % 70, 'x'));
+            w.Header(names.back(), std::string(static_cast<size_t>(h) * 3, 'y'));
+          }
+        }
+        SCOPED_TRACE(testing::Message() << "len " << len << " headers " << headers << " form " << form);
+        EXPECT_EQ(r.key(), form == 2 ? std::nullopt : std::optional<std::string_view>(key));
+        EXPECT_EQ(r.value(), form == 2 ? std::nullopt : std::optional<std::string_view>(value));
+        ASSERT_EQ(r.header_count(), static_cast<size_t>(headers));
+        const auto got = r.headers();
+        ASSERT_EQ(got.size(), static_cast<size_t>(headers));
+        for (int h = 0; h < headers; ++h) {
+          EXPECT_EQ(got[static_cast<size_t>(h)].first, names[static_cast<size_t>(h)]);
+          EXPECT_EQ(got[static_cast<size_t>(h)].second, std::string(static_cast<size_t>(h) * 3, 'y'));
+        }
+      }
+    }
   }
-  size_t expect = 0;
-  for (const auto& [k, v] : r.headers) expect += k.capacity() + v.capacity();
-  EXPECT_EQ(r.header_bytes, expect);
-  // On a thread of its own (an empty pool): a record whose headers are over the limit is
-  // freed, not pooled; a small one is pooled, and handed out again with header_bytes unknown
-  // (whoever writes it next may not use a HeaderSetter).
+  EXPECT_EQ(OutputRecord().encoded(), std::string_view("\x01\x01\x00", 3));  // null key, null value, no headers
+}
+
+TEST(ProcessorTest, RecyclingFreesLargeRecords) {
+  // On a thread of its own (an empty pool): a record over the limit is freed, not pooled; a
+  // small one is pooled and handed out again.
   std::thread([] {
     std::vector<OutputRecord> out;
-    OutputRecord& big = NewOutputRecord(&out, 1);
-    HeaderSetter(&big).Add("big", std::string(kMaxSpareRecordBytes + 1, 'x'));
+    OutputRecord& big = NewOutputRecord(&out);
+    RecordWriter(&big, std::nullopt).Value(std::string(kMaxSpareRecordBytes + 1, 'x'));
     RecycleOutputRecords(&out);
-    OutputRecord& fresh = NewOutputRecord(&out, 1);
-    EXPECT_TRUE(fresh.headers.empty());  // not the big one's
-    HeaderSetter(&fresh).Add("small", "y");
-    const std::string* small = &fresh.headers[0].first;
-    const std::string small_name = *small;
+    OutputRecord& fresh = NewOutputRecord(&out);
+    EXPECT_EQ(fresh.encoded(), OutputRecord().encoded());  // not the big one
+    RecordWriter(&fresh, std::nullopt).Value(std::string(100, 's'));  // on the heap
+    const char* small = fresh.encoded().data();
     RecycleOutputRecords(&out);
-    OutputRecord& again = NewOutputRecord(&out, 1);
-    ASSERT_EQ(again.headers.size(), 1u);  // the pooled small one
-    EXPECT_EQ(again.headers[0].first, small_name);
-    EXPECT_EQ(again.header_bytes, OutputRecord::kUnknown);
+    OutputRecord& again = NewOutputRecord(&out);
+    EXPECT_EQ(again.encoded().data(), small);  // the pooled small one
   }).join();
 }
 

@@ -15,6 +15,7 @@
 #include "log/group_offsets.h"
 #include "log/log_manager.h"
 #include "log/partition_log.h"
+#include "log/record_batch.h"
 #include "log/record_batch_builder.h"
 #include "pipeline/processor.h"
 #include "server/config.h"
@@ -64,11 +65,7 @@ TEST_P(PipelineTxnInput, CommittedPositionNeverOutlivesItsInputAfterAPowerLoss) 
     ServerConfig config;
     TopicWriter writer(logs.get(), &config);
     PipelineTxn txn(logs.get(), &writer);
-    pipeline::OutputRecord event;
-    event.topic = "events";
-    event.key = "k";
-    event.value = "v";
-    event.timestamp_ms = 1'700'000'000'000;
+    const pipeline::OutputRecord event("events", "k", "v", {}, 1'700'000'000'000);
     std::vector<log::OffsetCommitEntry> positions = {
         log::OffsetCommitEntry{"api-logs", 0, {kRecords, -1, "", 0}}};
     ASSERT_TRUE(txn.CommitPass("g", positions, {event}).ok());
@@ -107,12 +104,8 @@ TEST(PipelineTxnJournal, EachRoundIsOneJournalSync) {
     std::vector<pipeline::OutputRecord> outputs;
     for (int t = 0; t < 8; ++t) {
       ASSERT_TRUE(logs->CreateTopic("out" + std::to_string(t), 1).ok());
-      pipeline::OutputRecord r;
-      r.topic = "out" + std::to_string(t);
-      r.key = "k";
-      r.value = std::string(2000, 'v');
-      r.timestamp_ms = 1'700'000'000'000;
-      outputs.push_back(r);
+      outputs.emplace_back("out" + std::to_string(t), "k", std::string(2000, 'v'),
+                           std::span<const std::pair<std::string_view, std::string_view>>(), 1'700'000'000'000);
     }
     ServerConfig config;
     TopicWriter writer(logs.get(), &config);
@@ -130,6 +123,50 @@ TEST(PipelineTxnJournal, EachRoundIsOneJournalSync) {
     ASSERT_TRUE(txn.WaitMarkers().ok());
   }
   std::filesystem::remove_all(dir);
+}
+
+// Output records carry their bytes in the record layout (pipeline::OutputRecord::encoded) and
+// the commit path copies them with RecordBatchBuilder::AddEncoded: the batch must be the one
+// Add gives from the same fields, byte for byte (CRC included), for every length class of the
+// varints (keys and values absent, empty, short, 64 bytes and up, 8 KiB and up), header counts
+// around one varint byte's limit, and timestamps before the batch's first.
+TEST(EncodedRecords, BatchIsTheBytesAddWrites) {
+  std::vector<std::string> texts;
+  for (size_t len : {0, 1, 63, 64, 200, 8191, 8192, 70000}) texts.push_back(std::string(len, static_cast<char>('a' + len % 26)));
+  std::vector<std::pair<std::string_view, std::string_view>> many;
+  for (int h = 0; h < 70; ++h) many.emplace_back(h % 2 ? "content-type" : "ce_id", texts[static_cast<size_t>(h) % 5]);
+  for (bool transactional : {false, true}) {
+    log::BatchBuilderOptions o;
+    if (transactional) {
+      o.producer_id = kPipelineProducerId;
+      o.producer_epoch = 0;
+      o.transactional = true;
+    }
+    log::RecordBatchBuilder by_fields(o), by_bytes(o);
+    int64_t ts = 1'700'000'000'000;
+    size_t n = 0;
+    for (size_t k = 0; k <= texts.size(); ++k) {
+      for (size_t v = 0; v <= texts.size(); ++v) {
+        for (size_t headers : {size_t{0}, size_t{1}, size_t{63}, size_t{64}, size_t{70}}) {
+          const std::optional<std::string_view> key = k == texts.size() ? std::nullopt : std::optional<std::string_view>(texts[k]);
+          const std::optional<std::string_view> value = v == texts.size() ? std::nullopt : std::optional<std::string_view>(texts[v]);
+          const std::span<const std::pair<std::string_view, std::string_view>> hs(many.data(), headers);
+          ts += (n++ % 3 == 0) ? -5000 : 70'000;  // deltas of every sign and size
+          const pipeline::OutputRecord r("t", key, value, hs, ts);
+          std::vector<log::RecordHeader> rh;
+          for (const auto& [name, text] : hs) rh.push_back({name, text});
+          by_fields.Add(key, value, ts, rh);
+          by_bytes.AddEncoded(r.timestamp_ms, r.encoded());
+        }
+      }
+    }
+    auto a = by_fields.Build(), b = by_bytes.Build();
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_TRUE(*a == *b) << "transactional " << transactional << ": " << a->size() << " vs " << b->size() << " bytes";
+    auto view = log::RecordBatchView::Parse(*b);
+    ASSERT_TRUE(view.ok()) << view.status().ToString();
+    EXPECT_EQ(view->record_count(), static_cast<int32_t>(n));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Sync, PipelineTxnInput, ::testing::Values(false, true),

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <future>
 
 #include "base/clock.h"
 #include "json/document.h"
 #include "json/writer.h"
+#include "log/bytes.h"
 #include "log/log_manager.h"
 #include "log/record_batch_builder.h"
 #include "pipeline/canonical_text.h"
@@ -26,8 +29,7 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Batches stay well below the default max.message.bytes (1 MiB) of the raw topic.
-constexpr size_t kMaxBatchBytes = 512 << 10;
+constexpr size_t kMaxBatchBytes = IngestBatch::kMaxBatchBytes;
 
 void AppendRejections(const std::vector<Rejection>& rejected, std::string* out) {
   *out += "[";
@@ -119,53 +121,130 @@ Status SplitBody(std::string_view body, std::string_view content_type, const Spl
   return Status::Ok();
 }
 
-IngestBatch::Entry IngestBatch::AppendKey(std::string_view id) {
-  Entry e;
-  e.key_at = bytes_.size();
-  bytes_.append(id);
-  e.key_size = id.size();
-  e.value_at = bytes_.size();
-  return e;
+namespace {
+
+// What follows each record's value: one header, the decoded mark (pipeline_runner.h), as
+// RecordBatchBuilder writes a header list (count, key length, key, value length, value).
+const std::string& RecordTail() {
+  static const std::string tail = [] {
+    std::string t;
+    log::bytes::PutVarint(&t, 1);
+    log::bytes::PutVarint(&t, static_cast<int64_t>(std::char_traits<char>::length(kDecodedHeader)));
+    t += kDecodedHeader;
+    log::bytes::PutVarint(&t, 1);
+    t += '1';
+    return t;
+  }();
+  return tail;
 }
 
-IngestBatch::Entry IngestBatch::AppendKey(const json::Value& exchange) {
+std::string_view IdOf(const json::Value& exchange) {
   const json::Value* id = exchange.Find("id");
-  return AppendKey(id != nullptr && id->is_string() ? id->string() : std::string_view());
+  return id != nullptr && id->is_string() ? id->string() : std::string_view();
+}
+
+}  // namespace
+
+void IngestBatch::AbandonOpen() {
+  if (open_frame_at_ == kNone) return;
+  bytes_.resize(open_frame_at_);
+  if (!batches_.empty() && batches_.back().at >= open_frame_at_) batches_.pop_back();
+  open_frame_at_ = kNone;
+}
+
+size_t IngestBatch::Open(size_t framing) {
+  AbandonOpen();
+  open_frame_at_ = bytes_.size();
+  // A record starts a batch after the one that took the batch to kMaxBatchBytes (as
+  // RecordBatchBuilder's uncompressed_size: the header's room included).
+  if (batches_.empty() || bytes_.size() - batches_.back().at >= kMaxBatchBytes) {
+    batches_.push_back({bytes_.size(), entries_.size()});
+    bytes_.append(log::kBatchHeaderSize, '\0');
+  }
+  open_record_at_ = bytes_.size();
+  open_framing_ = framing;
+  bytes_.append(framing, '\0');
+  return bytes_.size();
+}
+
+size_t IngestBatch::Close(size_t value_at, std::string_view key) {
+  using log::bytes::PutVarint;
+  using log::bytes::VarintSize;
+  const size_t value_size = bytes_.size() - value_at;
+  const std::string& tail = RecordTail();
+  const int64_t delta = static_cast<int64_t>(entries_.size() - batches_.back().first);
+  const size_t key_room = key.empty() ? 1 : VarintSize(static_cast<int64_t>(key.size())) + key.size();
+  // The record as RecordBatchBuilder::AddWithOffsetDelta writes it: length, attributes,
+  // timestamp delta (0: Seal gives every record the batch's one timestamp), offset delta, key
+  // (null when empty, as BuildBatches has it), value, headers.
+  const size_t body = 1 + 1 + VarintSize(delta) + key_room + VarintSize(static_cast<int64_t>(value_size)) +
+                      value_size + tail.size();
+  head_.clear();
+  PutVarint(&head_, static_cast<int64_t>(body));
+  head_.push_back(0);
+  PutVarint(&head_, 0);
+  PutVarint(&head_, delta);
+  size_t key_in_head = 0;
+  if (key.empty()) {
+    PutVarint(&head_, -1);
+  } else {
+    PutVarint(&head_, static_cast<int64_t>(key.size()));
+    key_in_head = head_.size();
+    head_.append(key);
+  }
+  PutVarint(&head_, static_cast<int64_t>(value_size));
+  if (head_.size() == open_framing_) {
+    std::memcpy(bytes_.data() + open_record_at_, head_.data(), head_.size());
+  } else {
+    bytes_.replace(open_record_at_, open_framing_, head_);  // the value moves (a wrong guess)
+  }
+  framing_guess_ = head_.size();
+  Entry e;
+  e.frame_at = open_frame_at_;
+  e.key_at = open_record_at_ + key_in_head;
+  e.key_size = key.size();
+  e.value_at = open_record_at_ + head_.size();
+  e.value_size = value_size;
+  bytes_.append(tail);
+  entries_.push_back(e);
+  open_frame_at_ = kNone;
+  return value_size;
 }
 
 size_t IngestBatch::Add(const json::Value& exchange) {
-  Entry e = AppendKey(exchange);
+  const size_t at = Open(framing_guess_);
   json::AppendJson(exchange, &bytes_);
-  e.value_size = bytes_.size() - e.value_at;
-  entries_.push_back(e);
-  return e.value_size;
+  const std::string_view id = IdOf(exchange);
+  return Close(at, id);
 }
 
 size_t IngestBatch::Add(std::string_view id, std::string_view json) {
-  Entry e = AppendKey(id);
+  const size_t at = Open(framing_guess_);
   bytes_.append(json);
-  e.value_size = json.size();
-  entries_.push_back(e);
-  return e.value_size;
+  return Close(at, id);
 }
 
 size_t IngestBatch::Add(const json::Value& exchange, std::string_view json) {
-  Entry e = AppendKey(exchange);
-  bytes_.append(json);
-  e.value_size = json.size();
-  entries_.push_back(e);
-  return e.value_size;
+  return Add(IdOf(exchange), json);
 }
 
+size_t IngestBatch::BeginWritten() { return Open(framing_guess_); }
+
 size_t IngestBatch::AddWritten(size_t value_at, size_t id_at, size_t id_size) {
-  Entry e{id_at, id_size, value_at, bytes_.size() - value_at};
-  entries_.push_back(e);
-  return e.value_size;
+  // Close copies the key before it moves anything.
+  return Close(value_at, std::string_view(bytes_.data() + id_at, id_size));
+}
+
+void IngestBatch::DropWritten(size_t value_at) {
+  (void)value_at;
+  AbandonOpen();
 }
 
 void IngestBatch::Truncate(size_t n) {
+  AbandonOpen();
   if (n >= entries_.size()) return;
-  bytes_.resize(std::min(entries_[n].key_at, entries_[n].value_at));  // a written entry's key is in its value
+  bytes_.resize(entries_[n].frame_at);
+  while (!batches_.empty() && batches_.back().at >= bytes_.size()) batches_.pop_back();
   entries_.resize(n);
 }
 
@@ -175,16 +254,21 @@ void IngestBatch::Drop(const std::vector<bool>& drop) {
     if (i < drop.size() && drop[i]) continue;
     entries_[kept++] = entries_[i];
   }
+  if (kept < entries_.size()) dropped_ = true;
   entries_.resize(kept);
 }
 
 void IngestBatch::Clear(size_t keep_bytes) {
   entries_.clear();
+  batches_.clear();
+  open_frame_at_ = kNone;
+  dropped_ = false;
   if (bytes_.capacity() > keep_bytes) {
     std::string().swap(bytes_);
   } else {
     bytes_.clear();
   }
+  if (sealed_.capacity() > keep_bytes) std::string().swap(sealed_);
 }
 
 size_t ClaimNewExchanges(DedupeIndex& dedupe, int64_t now_ms, IngestBatch* batch,
@@ -241,9 +325,10 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
     if (!r.parsed) {
       if (fast) {
         if (!text_decoder) text_decoder.emplace(dopts);
-        // Written straight into the batch (Decode leaves the buffer as it was when it declines).
+        // Written straight into the batch, where its record goes (Decode leaves the buffer as
+        // it was when it declines).
+        const size_t at = accepted->BeginWritten();
         std::string* out = accepted->write_buffer();
-        const size_t at = out->size();
         size_t id_at = 0, id_size = 0;
         if (text_decoder->Decode(r.text, out, &id_at, &id_size)) {
           if (out->size() - at > options.max_record_bytes) {
@@ -254,6 +339,7 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
           }
           continue;
         }
+        accepted->DropWritten(at);
       }
       if (Status s = ParseLine(r.text, r.line, options.max_json_depth, arena, &raw); !s.ok()) {
         rejected->push_back({r.index, s.message(), InfoOf(s.code()).name});
@@ -345,6 +431,42 @@ Result<std::string> BuildBatches(const IngestBatch& records, int64_t timestamp_m
   return BuildBatchesOf(
       records.size(), [&](size_t i) { return records.key(i); }, [&](size_t i) { return records.value(i); },
       timestamp_ms);
+}
+
+Result<std::span<char>> IngestBatch::Seal(int64_t timestamp_ms) {
+  AbandonOpen();
+  if (entries_.empty()) return InvalidArgument("a record batch needs at least one record");
+  if (dropped_) {
+    // Entries were dropped (duplicates): the others' offset deltas changed, so they are copied
+    // into fresh batches (the rare case).
+    EC_ASSIGN_OR_RETURN(sealed_, BuildBatches(*this, timestamp_ms));
+    return std::span<char>(sealed_.data(), sealed_.size());
+  }
+  // The header as RecordBatchBuilder::Build writes it with its default options (offset 0,
+  // no producer, create time, no compression); the bytes equal BuildBatches' (tested).
+  for (size_t b = 0; b < batches_.size(); ++b) {
+    const size_t at = batches_[b].at;
+    const size_t end = b + 1 < batches_.size() ? batches_[b + 1].at : bytes_.size();
+    const size_t count = (b + 1 < batches_.size() ? batches_[b + 1].first : entries_.size()) - batches_[b].first;
+    char* h = bytes_.data() + at;
+    using log::bytes::StoreBe;
+    StoreBe(h, 0, 8);                                             // base offset
+    StoreBe(h + 8, end - at - log::kBatchLengthFieldEnd, 4);      // batch length
+    StoreBe(h + 12, static_cast<uint32_t>(-1), 4);                // partition leader epoch
+    h[16] = log::kMagicV2;
+    StoreBe(h + 17, 0, 4);                                        // CRC, set below
+    StoreBe(h + 21, 0, 2);                                        // attributes
+    StoreBe(h + 23, count - 1, 4);                                // last offset delta
+    StoreBe(h + 27, static_cast<uint64_t>(timestamp_ms), 8);     // first timestamp
+    StoreBe(h + 35, static_cast<uint64_t>(timestamp_ms), 8);     // max timestamp
+    StoreBe(h + 43, static_cast<uint64_t>(int64_t{-1}), 8);      // producer id
+    StoreBe(h + 51, static_cast<uint16_t>(-1), 2);                // producer epoch
+    StoreBe(h + 53, static_cast<uint32_t>(-1), 4);                // base sequence
+    StoreBe(h + 57, count, 4);                                    // records
+    static_assert(log::kBatchHeaderSize == 61, "the header's fields above fill it exactly");
+    log::RecordBatchView::UpdateCrc(h, end - at);
+  }
+  return std::span<char>(bytes_.data() + batches_.front().at, bytes_.size() - batches_.front().at);
 }
 
 void KeepFreedMemoryForReuse() {
@@ -463,11 +585,17 @@ HttpResponse Ingest::Handle(HttpRequest& req) {
     }
     int32_t p = static_cast<int32_t>(next_partition_.fetch_add(1) % static_cast<uint32_t>(partitions));
     std::shared_ptr<log::PartitionLog> log = logs_->GetPartition(options_.raw_topic, p);
-    Result<std::string> batches = BuildBatches(accepted, now);
+    // The batch's own buffer is appended (no copy into a record batch builder, none for the
+    // append); it is this thread's, so it is not reused before the append's outcome is known.
+    Result<std::span<char>> batches = accepted.Seal(now);
     if (!batches.ok()) return HttpResponse::Error(500, "internal", batches.status().message());
     if (log == nullptr) return HttpResponse::Error(503, "unavailable", "raw topic partition missing");
     const auto append_start = std::chrono::steady_clock::now();
-    log::AppendResult ar = log->Append(std::move(batches).value(), {log::Durability::kSync});
+    std::promise<log::AppendResult> appended;
+    std::future<log::AppendResult> outcome = appended.get_future();
+    log->AppendInPlace(batches->data(), batches->size(), {log::Durability::kSync},
+                       [&appended](const log::AppendResult& r) { appended.set_value(r); });
+    log::AppendResult ar = outcome.get();
     append_seconds_->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - append_start).count());
     if (!ar.ok()) {
       return HttpResponse::Error(503, "append_failed",

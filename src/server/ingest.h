@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,11 +78,18 @@ struct IngestRecord {
   std::string value;  // canonical exchange JSON
 };
 
-// The decoded, redacted exchanges of one request, serialised back to back into one buffer (no
-// string per record, and the buffer's capacity is kept when the batch is reused): what ingest
-// appends to the raw topic.
+// The decoded, redacted exchanges of one request, written back to back into one buffer as the
+// raw topic's records (RecordBatch v2 record framing, each with the decoded header; a batch
+// header's room every kMaxBatchBytes): Seal fills in the batch headers and CRCs in place, so an
+// exchange's bytes are written once, where the log reads them, and not copied again into a
+// record batch builder. No string per record, and the buffer's capacity is kept when the batch
+// is reused.
 class IngestBatch {
  public:
+  // Batches stay well below the default max.message.bytes (1 MiB) of the raw topic: a batch
+  // ends after the record that takes it to this many bytes.
+  static constexpr size_t kMaxBatchBytes = 512 << 10;
+
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   std::string_view key(size_t i) const { return {bytes_.data() + entries_[i].key_at, entries_[i].key_size}; }
@@ -94,28 +102,54 @@ class IngestBatch {
   size_t Add(std::string_view id, std::string_view json);
   // As Add, with the exchange's JSON already written (`json` = json::AppendJson of it).
   size_t Add(const json::Value& exchange, std::string_view json);
-  // For a JSON written straight into the batch (no copy): the buffer to append it to, then
-  // AddWritten with where it started (the buffer's size before) and where its id lies in the
-  // buffer (the key is that span of the JSON, not a copy of it), or DropWritten to discard it.
+  // For a JSON written straight into the batch (no copy): BeginWritten reserves the record's
+  // framing and returns where the JSON starts; the JSON is appended to write_buffer(); then
+  // AddWritten with where its id lies in the buffer (the key is that span of the JSON), or
+  // DropWritten to discard it (its framing too). The framing's size is a guess until
+  // AddWritten, which moves the JSON when the guess was wrong (rare: the last record's size).
+  size_t BeginWritten();
   std::string* write_buffer() { return &bytes_; }
   size_t AddWritten(size_t value_at, size_t id_at, size_t id_size);
-  void DropWritten(size_t value_at) { bytes_.resize(value_at); }
+  void DropWritten(size_t value_at);
   // Drops the entries from `n` on (their bytes too).
   void Truncate(size_t n);
-  // Drops every entry i with drop[i] (the bytes stay until Clear).
+  // Drops every entry i with drop[i] (the bytes stay until Clear; Seal then copies the others).
   void Drop(const std::vector<bool>& drop);
   // Empties the batch; keeps the buffer unless it grew beyond `keep_bytes`.
   void Clear(size_t keep_bytes = 8 << 20);
+  // The entries as record batches (each record with `timestamp_ms` and the decoded header):
+  // the bytes BuildBatches makes of them. Written in place, unless Drop removed entries (then
+  // a copy). The span is writable (the log sets base offsets in place) and valid until the
+  // batch next changes. Fails when the batch is empty.
+  Result<std::span<char>> Seal(int64_t timestamp_ms);
 
  private:
   struct Entry {
+    size_t frame_at;  // where its bytes start (its batch's header when it opened one)
     size_t key_at, key_size, value_at, value_size;
   };
-  // Appends `id` (or the exchange's id) as the entry's key; the value starts right after it.
-  Entry AppendKey(std::string_view id);
-  Entry AppendKey(const json::Value& exchange);
+  struct Batch {
+    size_t at;     // its header's position in bytes_
+    size_t first;  // its first entry
+  };
+  // Starts a record (and a batch when due); reserves `framing` bytes for its framing; returns
+  // where its value starts.
+  size_t Open(size_t framing);
+  // Writes the framing of the record opened at open_at_ whose value is [value_at, end of
+  // bytes_) with `key` (copied first: it may lie in the value), the tail after it, and adds it.
+  size_t Close(size_t value_at, std::string_view key);
+  void AbandonOpen();
   std::string bytes_;
   std::vector<Entry> entries_;
+  std::vector<Batch> batches_;
+  static constexpr size_t kNone = ~size_t{0};
+  size_t open_frame_at_ = kNone;  // the record Open began: its frame_at,
+  size_t open_record_at_ = 0;     // where its framing starts,
+  size_t open_framing_ = 0;       // and the room reserved for it
+  size_t framing_guess_ = 41;     // the last record's framing size (a shop record's, at first)
+  bool dropped_ = false;          // Drop removed entries: the framing's offsets are stale
+  std::string head_;              // scratch: one record's framing
+  std::string sealed_;            // Seal's copy after a Drop
 };
 
 struct Rejection {

@@ -1,6 +1,7 @@
 #include "server/local_ingest.h"
 
 #include <chrono>
+#include <future>
 
 #include "base/clock.h"
 #include "json/document.h"
@@ -93,7 +94,7 @@ Result<LocalIngestResult> LocalIngest::AppendRecords(const std::vector<RawRecord
   return result;
 }
 
-Status LocalIngest::AppendCanonical(const IngestBatch& records) {
+Status LocalIngest::AppendCanonical(IngestBatch& records) {
   if (records.empty()) return Status::Ok();
   std::optional<log::TopicInfo> topic = logs_->DescribeTopic(options_.raw_topic);
   int32_t partitions = topic ? topic->partitions : 0;
@@ -101,8 +102,13 @@ Status LocalIngest::AppendCanonical(const IngestBatch& records) {
   int32_t p = static_cast<int32_t>(next_partition_.fetch_add(1) % static_cast<uint32_t>(partitions));
   std::shared_ptr<log::PartitionLog> log = logs_->GetPartition(options_.raw_topic, p);
   if (log == nullptr) return Unavailable("raw topic partition missing");
-  EC_ASSIGN_OR_RETURN(std::string all, BuildBatches(records, WallClockMs()));
-  log::AppendResult ar = log->Append(std::move(all), {log::Durability::kSync});
+  // The batch's own buffer, sealed in place (no copy into a record batch builder).
+  EC_ASSIGN_OR_RETURN(std::span<char> all, records.Seal(WallClockMs()));
+  std::promise<log::AppendResult> appended;
+  std::future<log::AppendResult> outcome = appended.get_future();
+  log->AppendInPlace(all.data(), all.size(), {log::Durability::kSync},
+                     [&appended](const log::AppendResult& r) { appended.set_value(r); });
+  log::AppendResult ar = outcome.get();
   if (!ar.ok()) {
     return Unavailable("could not append to '" + options_.raw_topic + "': " + ar.message);
   }

@@ -62,7 +62,7 @@ class LocalIngest {
   void SetDedupe(DedupeIndex* dedupe) { dedupe_ = dedupe; }
 
  private:
-  Status AppendCanonical(const IngestBatch& records);
+  Status AppendCanonical(IngestBatch& records);
 
   IngestOptions options_;
   std::string dead_letter_topic_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <random>
 
 #include "json/document.h"
 #include "log/log_manager.h"
@@ -278,8 +279,8 @@ TEST(IngestBatchTest, KeepsKeysAndValuesThroughTruncateDropAndClear) {
 TEST(IngestBatchTest, WrittenEntriesKeepTheirKeyInsideTheirValue) {
   IngestBatch batch;
   auto write = [&](const std::string& id, const std::string& rest) {
+    const size_t at = batch.BeginWritten();
     std::string* out = batch.write_buffer();
-    const size_t at = out->size();
     out->append("{\"id\":\"");
     const size_t id_at = out->size();
     out->append(id);
@@ -299,10 +300,11 @@ TEST(IngestBatchTest, WrittenEntriesKeepTheirKeyInsideTheirValue) {
   EXPECT_EQ(batch.value(1), "{\"n\":1}");
   EXPECT_EQ(batch.key(3), "xd");
   // A written JSON that is not added (too large) leaves nothing behind.
-  const size_t at = batch.write_buffer()->size();
+  const size_t before = batch.write_buffer()->size();
+  const size_t at = batch.BeginWritten();
   batch.write_buffer()->append("{\"id\":\"junk\"}");
   batch.DropWritten(at);
-  EXPECT_EQ(batch.write_buffer()->size(), at);
+  EXPECT_EQ(batch.write_buffer()->size(), before);
   batch.Truncate(3);  // drops xd: its bytes start at its value, before its key
   EXPECT_EQ(batch.write_buffer()->size(), before_xd);
   write("xe", ",\"n\":4");
@@ -326,6 +328,107 @@ TEST(IngestBatchTest, WrittenEntriesKeepTheirKeyInsideTheirValue) {
                 });
               }).ok());
   EXPECT_EQ(keys, (std::vector<std::string>{"xa", "xc", "xe"}));
+  // After a Drop, Seal copies the others into fresh batches: the same bytes.
+  Result<std::span<char>> sealed = batch.Seal(7);
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(std::string_view(sealed->data(), sealed->size()), *built);
+}
+
+// Seal writes the batch headers into the records the batch framed as it went: the bytes must
+// be exactly BuildBatches' (RecordBatchBuilder's) of the same keys and values, across several
+// batches, wrong framing guesses (sizes and offset deltas whose varints grow), null and long
+// keys, records dropped or truncated away (a batch header they opened with them), and reuse.
+TEST(IngestBatchTest, SealWritesWhatBuildBatchesBuilds) {
+  IngestBatch batch;
+  std::mt19937 rng(7);
+  for (int round = 0; round < 3; ++round) {
+    batch.Clear();
+    std::vector<IngestRecord> expect;
+    for (int i = 0; i < 1500; ++i) {
+      const size_t size = rng() % 5 == 0 ? 20 + rng() % 9000 : 600 + rng() % 200;
+      std::string id = rng() % 7 == 0 ? "" : "x" + std::to_string(rng()) + std::string(rng() % 3 == 0 ? 200 : 0, 'k');
+      std::string rest = ",\"v\":\"" + std::string(size, static_cast<char>('a' + i % 26)) + "\"}";
+      switch (rng() % 5) {
+        case 0:  // a JSON written in place, then dropped (too large)
+        {
+          const size_t before = batch.write_buffer()->size();
+          const size_t at = batch.BeginWritten();
+          batch.write_buffer()->append("{\"id\":\"" + id + "\"" + rest);
+          batch.DropWritten(at);
+          ASSERT_EQ(batch.write_buffer()->size(), before);
+          break;
+        }
+        case 1:  // Add with the id given
+        {
+          const std::string json = "{\"n\":" + std::to_string(i) + rest;
+          EXPECT_EQ(batch.Add(id, json), json.size());
+          expect.push_back({id, json});
+          break;
+        }
+        default:  // written in place, the key inside the JSON
+        {
+          const size_t at = batch.BeginWritten();
+          std::string* out = batch.write_buffer();
+          out->append("{\"id\":\"");
+          const size_t id_at = out->size();
+          out->append(id);
+          out->append("\"" + rest);
+          const std::string json = out->substr(at);
+          EXPECT_EQ(batch.AddWritten(at, id_at, id.size()), json.size());
+          expect.push_back({id, json});
+          break;
+        }
+      }
+      if (i % 500 == 499) {  // a multi-record exchange found too large: its records go
+        const size_t keep = expect.size() - std::min<size_t>(expect.size(), 1 + rng() % 3);
+        batch.Truncate(keep);
+        expect.resize(keep);
+      }
+    }
+    ASSERT_EQ(batch.size(), expect.size());
+    for (size_t i = 0; i < expect.size(); ++i) {
+      ASSERT_EQ(batch.key(i), expect[i].key) << i;
+      ASSERT_EQ(batch.value(i), expect[i].value) << i;
+    }
+    Result<std::string> built = BuildBatches(expect, 1764000000000 + round);
+    ASSERT_TRUE(built.ok());
+    Result<std::span<char>> sealed = batch.Seal(1764000000000 + round);
+    ASSERT_TRUE(sealed.ok());
+    ASSERT_EQ(std::string_view(sealed->data(), sealed->size()), *built) << round;
+    int batches = 0;
+    ASSERT_TRUE(log::ForEachBatch(*built, false, [&](const log::RecordBatchView&) {
+                  ++batches;
+                  return Status::Ok();
+                }).ok());
+    EXPECT_GE(batches, 3);
+  }
+  // The seventh record of 100 kB opens the second batch (six take the first past 512 KiB):
+  // truncated away, or dropped when written, it takes that batch's header with it.
+  for (bool written : {false, true}) {
+    batch.Clear();
+    std::vector<IngestRecord> expect;
+    const std::string big(100000, 'b');
+    for (int i = 0; i < 6; ++i) {
+      expect.push_back({"k" + std::to_string(i), big});
+      batch.Add(expect.back().key, big);
+    }
+    if (written) {
+      const size_t at = batch.BeginWritten();
+      batch.write_buffer()->append(big);
+      batch.DropWritten(at);
+    } else {
+      batch.Add("gone", big);
+      batch.Truncate(6);
+    }
+    expect.push_back({"k6", "{}"});
+    batch.Add("k6", "{}");
+    Result<std::span<char>> sealed = batch.Seal(5);
+    Result<std::string> built = BuildBatches(expect, 5);
+    ASSERT_TRUE(sealed.ok() && built.ok());
+    EXPECT_EQ(std::string_view(sealed->data(), sealed->size()), *built) << written;
+  }
+  batch.Clear();
+  EXPECT_FALSE(batch.Seal(1).ok());  // nothing to append
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "json/compact_parser.h"
 #include "json/document.h"
 #include "log/log_manager.h"
 #include "pipeline/exchange.h"
@@ -151,6 +152,43 @@ void BM_IngestShop(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(n));
 }
 BENCHMARK(BM_IngestShop)->Unit(benchmark::kMillisecond);
+
+// The shop traffic's stored records (ingest's canonical text, as bench_server.py's lines are
+// stored) parsed as a pipeline pass parses them: json::ParseCompactInto into a scratch arena
+// per record (PipelineRunner::kRecordArenaBytes). items = records. For instruction counts:
+//   valgrind --tool=callgrind build-*/bench/bench_pipeline --benchmark_filter=ParseStoredShop
+void BM_ParseStoredShop(benchmark::State& state) {
+  ec::server::KeepFreedMemoryForReuse();
+  std::string body = ShopTrafficLines(1000);
+  if (body.empty()) {
+    state.SkipWithError("examples/shop/traffic.py gave nothing");
+    return;
+  }
+  auto specs = Specs();
+  std::vector<std::string> stored;
+  {
+    ec::Arena arena(64 << 10);
+    std::vector<ec::server::RawRecord> records;
+    ec::server::BodyShape shape;
+    (void)ec::server::SplitBody(body, "application/x-ndjson", {}, &arena, &records, &shape);
+    ec::server::IngestBatch accepted;
+    std::vector<ec::server::Rejection> rejected;
+    ec::server::DecodeForIngest(records, "detect", specs.get(), {}, &arena, &accepted, &rejected);
+    for (size_t i = 0; i < accepted.size(); ++i) stored.emplace_back(accepted.value(i));
+  }
+  size_t members = 0;
+  for (auto _ : state) {
+    for (const std::string& text : stored) {
+      ec::Arena arena(64 << 10);
+      ec::json::Value v;
+      if (!ec::json::ParseCompactInto(text, &arena, &v, 64)) state.SkipWithError("declined");
+      members += v.size();
+    }
+  }
+  benchmark::DoNotOptimize(members);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * stored.size()));
+}
+BENCHMARK(BM_ParseStoredShop);
 
 // What one pipeline pass does per raw record apart from the log: parse the canonical exchange
 // ingest wrote, process it. items = records.

@@ -56,10 +56,6 @@ Value Builder::ObjectWithText(std::span<const Member> members, std::string_view 
 
 Value Builder::UniqueObject(std::span<const Member> members) { return MakeUniqueObject(members, nullptr); }
 
-Value Builder::UniqueObjectWithText(std::span<const Member> members, std::string_view text) {
-  return MakeUniqueObject(members, &text);
-}
-
 Value Builder::MakeUniqueObject(std::span<const Member> members, const std::string_view* text) {
   if (members.size() >= Value::kIndexedObjectMin) return MakeObject(members, /*keys_stable=*/true, text);
   // [the text's view,] then the members as given: no duplicate to merge, no index to build.

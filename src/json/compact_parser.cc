@@ -12,6 +12,7 @@
 #include <system_error>
 #include <vector>
 
+#include "base/bytes_equal.h"
 #include "json/builder.h"
 
 namespace ec::json {
@@ -36,13 +37,15 @@ inline void Store16(T* dst, const T& x) {
 }
 
 // One of 64 bits for a key, from its length and first and last bytes: different bits, different
-// keys.
-inline uint64_t KeyBit(std::string_view key) {
-  uint32_t h = static_cast<uint32_t>(key.size());
-  if (!key.empty()) {
-    h = h * 37 + static_cast<unsigned char>(key.front()) * 7 + static_cast<unsigned char>(key.back());
-  }
-  return uint64_t{1} << (h & 63);
+// keys. The three are mixed by a multiplication (the top six bits of the product): the sum they
+// were added up in before put two of the stored exchange's seven top-level names on one bit,
+// and every record took the key-comparing path for it.
+// `key` is inside the parser's copy, between its quotes: for an empty key key[0] and key[-1]
+// are those quotes (the same for every empty key), so no test of the size is needed.
+inline uint64_t KeyBit(const char* key, size_t size) {
+  const uint32_t x = static_cast<uint32_t>(size) | static_cast<uint32_t>(static_cast<unsigned char>(key[0])) << 8 |
+                     static_cast<uint32_t>(static_cast<unsigned char>(key[size - 1])) << 16;
+  return uint64_t{1} << ((x * 0x9E3779B1u) >> 26);
 }
 
 // Deeper documents go to ParseInto, whose limits (ours and simdjson's own) then decide.
@@ -51,7 +54,7 @@ constexpr uint32_t kDepthLimit = 256;
 class CompactParser {
  public:
   CompactParser(std::string_view text, Arena* arena, uint32_t max_depth)
-      : builder_(arena), max_depth_(std::min(max_depth, kDepthLimit)), stacks_(Stacks()) {
+      : arena_(arena), max_depth_(std::min(max_depth, kDepthLimit)), stacks_(Stacks()) {
     // One copy of the whole text: strings without escapes point into it. NULs after it are
     // sentinels: scans stop at them without a bounds check, and 16-byte loads stay inside.
     copy_ = static_cast<char*>(arena->Allocate(text.size() + kPadding, 1));
@@ -59,8 +62,16 @@ class CompactParser {
     std::memset(copy_ + text.size(), 0, kPadding);
     p_ = copy_;
     end_ = copy_ + text.size();
-    stacks_.values.clear();
-    stacks_.members.clear();
+    // The stacks are used through pointers, their whole size as room (no per-push capacity
+    // test and value-initialisation of std::vector::emplace_back).
+    if (stacks_.members.empty()) stacks_.members.resize(256);
+    if (stacks_.values.empty()) stacks_.values.resize(256);
+    members_ = stacks_.members.data();
+    members_top_ = members_;
+    members_end_ = members_ + stacks_.members.size();
+    values_ = stacks_.values.data();
+    values_top_ = values_;
+    values_end_ = values_ + stacks_.values.size();
   }
 
   bool Run(Value* out) {
@@ -83,9 +94,12 @@ class CompactParser {
   // Values are returned (in registers: Value is 16 trivially copyable bytes) and failure is
   // `failed_`: with a `Value*` out-parameter the callee's field-by-field stores were read back
   // by the caller as one 16-byte load, a store-forwarding stall per value that perf put at
-  // about half of this parser's time.
+  // about half of this parser's time. A failure also moves the position to the end's first
+  // NUL, which no caller takes for the ',', ':', '}' or ']' it expects next: each fails in
+  // turn up to Run without a test of `failed_` after every member and element.
   Value Fail() {
     failed_ = true;
+    p_ = const_cast<char*>(end_);
     return Value();
   }
 
@@ -127,24 +141,49 @@ class CompactParser {
     return v;
   }
 
+  // Room for one more member (element) on the stack; the stack doubles when it is full (the
+  // pointers of the containers being parsed are kept as offsets, see ParseObject).
+  [[gnu::noinline]] void GrowMembers() {
+    const size_t used = static_cast<size_t>(members_top_ - members_);
+    stacks_.members.resize(stacks_.members.size() * 2);
+    members_ = stacks_.members.data();
+    members_end_ = members_ + stacks_.members.size();
+    members_top_ = members_ + used;
+  }
+  [[gnu::noinline]] void GrowValues() {
+    const size_t used = static_cast<size_t>(values_top_ - values_);
+    stacks_.values.resize(stacks_.values.size() * 2);
+    values_ = stacks_.values.data();
+    values_end_ = values_ + stacks_.values.size();
+    values_top_ = values_ + used;
+  }
+
+  // Whether `key` is the key of one of the members from `from` to the stack's top (called only
+  // when its KeyBit was set before in this object).
+  bool KeyRepeats(const Member* from, std::string_view key) const {
+    for (const Member* m = from; m != members_top_; ++m) {
+      if (m->key.size() == key.size() && BytesEqual(m->key.data(), key.data(), key.size())) return true;
+    }
+    return false;
+  }
+
   Value ParseObject(uint32_t depth) {
     if (depth >= max_depth_) return Fail();
     const char* open = p_;
     const uint32_t noncanonical = noncanonical_;
     ++p_;  // '{'
-    std::vector<Member>& members = stacks_.members;
-    const size_t base = members.size();
+    // An offset: a child's push may move the stack (GrowMembers).
+    const size_t base = static_cast<size_t>(members_top_ - members_);
     bool unique = true;
     SkipSpace();
     if (*p_ == '}') {
       ++p_;
     } else {
       // Whitespace is looked for only where the expected byte is not there (compact text has
-      // none). Keys set one bit each of `seen` (from their length and first and last bytes):
-      // when no bit is set twice the keys are unique and the builder copies the members as
-      // they are instead of comparing keys.
+      // none). Keys set one bit each of `seen` (from their length and first and last bytes);
+      // a key whose bit was set before is compared with the keys before it. So the builder
+      // copies the members of an object without duplicates as they are.
       uint64_t seen = 0;
-      bool maybe_duplicate = false;
       while (true) {
         if (*p_ != '"') {
           SkipSpace();
@@ -152,8 +191,10 @@ class CompactParser {
         }
         std::string_view key;
         if (!ParseString(&key)) return Fail();
-        const uint64_t bit = KeyBit(key);
-        maybe_duplicate |= (seen & bit) != 0;
+        const uint64_t bit = KeyBit(key.data(), key.size());
+        if ((seen & bit) != 0 && unique) [[unlikely]] {
+          unique = !KeyRepeats(members_ + base, key);
+        }
         seen |= bit;
         if (*p_ != ':') {
           SkipSpace();
@@ -161,13 +202,15 @@ class CompactParser {
         }
         ++p_;
         const Value v = ParseChild(depth + 1);
-        if (failed_) return Value();
-        // Builder::Object copies the members with 16-byte loads right after: each half is
-        // written with one 16-byte store so that those loads are forwarded (two 8-byte stores
-        // under one 16-byte load stall it, as above).
-        Member& m = members.emplace_back();
-        Store16(&m.key, key);
-        Store16(&m.value, v);
+        // After a failure the position is at the end's NUL: the test below fails on it.
+        // Builder copies the members with 16-byte loads right after: each half is written
+        // with one 16-byte store so that those loads are forwarded (two 8-byte stores under
+        // one 16-byte load stall it, as above).
+        if (members_top_ == members_end_) [[unlikely]] GrowMembers();
+        Member* top = members_top_;  // in a register: the 16-byte stores may alias the field
+        Store16(&top->key, key);
+        Store16(&top->value, v);
+        members_top_ = top + 1;
         if (*p_ != ',' && *p_ != '}') SkipSpace();
         if (*p_ == ',') {
           ++p_;
@@ -177,15 +220,15 @@ class CompactParser {
         ++p_;
         break;
       }
-      unique = !maybe_duplicate;
     }
     // As TreeConverter: keys live in the arena already; duplicates are merged by the builder.
-    const std::span<const Member> span(members.data() + base, members.size() - base);
+    const std::span<const Member> span(members_ + base, static_cast<size_t>(members_top_ - members_) - base);
     const std::string_view text(open, static_cast<size_t>(p_ - open));
-    const Value out = noncanonical_ != noncanonical ? builder_.Object(span, /*keys_stable=*/true)
-                      : unique                      ? builder_.UniqueObjectWithText(span, text)
-                                                    : builder_.ObjectWithText(span, text);
-    members.resize(base);
+    Builder builder(arena_);
+    const Value out = noncanonical_ != noncanonical ? builder.Object(span, /*keys_stable=*/true)
+                      : unique                      ? builder.UniqueObjectWithText(span, text)
+                                                    : builder.ObjectWithText(span, text);
+    members_top_ = members_ + base;
     return out;
   }
 
@@ -194,16 +237,17 @@ class CompactParser {
     const char* open = p_;
     const uint32_t noncanonical = noncanonical_;
     ++p_;  // '['
-    std::vector<Value>& values = stacks_.values;
-    const size_t base = values.size();
+    const size_t base = static_cast<size_t>(values_top_ - values_);
     SkipSpace();
     if (*p_ == ']') {
       ++p_;
     } else {
       while (true) {
         const Value v = ParseChild(depth + 1);
-        if (failed_) return Value();
-        Store16(&values.emplace_back(), v);
+        if (values_top_ == values_end_) [[unlikely]] GrowValues();
+        Value* top = values_top_;
+        Store16(top, v);
+        values_top_ = top + 1;
         if (*p_ != ',' && *p_ != ']') SkipSpace();
         if (*p_ == ',') {
           ++p_;
@@ -214,11 +258,12 @@ class CompactParser {
         break;
       }
     }
-    const std::span<const Value> span(values.data() + base, values.size() - base);
+    const std::span<const Value> span(values_ + base, static_cast<size_t>(values_top_ - values_) - base);
+    Builder builder(arena_);
     const Value out = noncanonical_ == noncanonical
-                          ? builder_.ArrayWithText(span, std::string_view(open, static_cast<size_t>(p_ - open)))
-                          : builder_.Array(span);
-    values.resize(base);
+                          ? builder.ArrayWithText(span, std::string_view(open, static_cast<size_t>(p_ - open)))
+                          : builder.Array(span);
+    values_top_ = values_ + base;
     return out;
   }
 
@@ -419,9 +464,17 @@ class CompactParser {
     return scratch;
   }
 
-  Builder builder_;
+  Arena* arena_;
   uint32_t max_depth_;
   Scratch& stacks_;
+  // The stacks of the members and elements of the objects and arrays being parsed: from
+  // members_ (values_) to members_top_ (values_top_), room up to members_end_ (values_end_).
+  Member* members_ = nullptr;
+  Member* members_top_ = nullptr;
+  Member* members_end_ = nullptr;
+  Value* values_ = nullptr;
+  Value* values_top_ = nullptr;
+  Value* values_end_ = nullptr;
   char* copy_ = nullptr;
   char* p_ = nullptr;
   const char* end_ = nullptr;

@@ -84,6 +84,10 @@ class Value {
 
   Kind kind_ = Kind::kNull;
   uint8_t flags_ = 0;  // in what was padding: a Value stays 16 bytes
+  // The rest of the padding, zero: a Value returned in registers is then built from its
+  // fields alone (with padding bytes of unspecified value the compiler kept them from
+  // whatever register they were in, a few masks and ORs per Value the JSON parser returned).
+  uint16_t reserved_ = 0;
   uint32_t size_ = 0;  // bool value, string length, element or member count
   union {
     double num_;

@@ -377,5 +377,60 @@ TEST(CompactParserTest, RandomTreesFromAppendJson) {
   }
 }
 
+// Objects written with duplicate keys (not by AppendJson, which merges them): whichever two
+// keys repeat and wherever, the object is ParseInto's (the last value at the first key's
+// position, without the text). Keys are compared only when their signature bits meet, so
+// every pair of a set of keys with colliding and distinct bits is tried. A parser that took
+// an object for duplicate-free after its signature test alone fails this.
+TEST(CompactParserTest, DuplicateKeysAreMergedWhereverTheyAre) {
+  std::vector<std::string> keys = {"", "a", "b", "id", "ab", "ba", "aXb", "aYb", "time", "tiMe", "status", "statuS"};
+  for (int i = 0; i < 40; ++i) keys.push_back("k" + std::to_string(i));
+  for (size_t first = 0; first < keys.size(); ++first) {
+    for (size_t second = 0; second < keys.size(); ++second) {
+      // `first`, up to nine other keys, then `second` (fewer than the 12 members from which
+      // objects are indexed, and merged on that path): a duplicate when first == second.
+      std::string text = "{\"" + keys[first] + "\":0";
+      for (size_t k = 0; k < 9; ++k) {
+        const std::string& other = keys[(first + 1 + k * 3) % keys.size()];
+        if (other == keys[first] || other == keys[second]) continue;
+        text += ",\"" + other + "\":" + std::to_string(k + 1);
+      }
+      text += ",\"" + keys[second] + "\":[true]}";
+      ExpectSame(text);
+      if (HasFailure()) return;
+    }
+  }
+}
+
+// The member and element stacks grow (doubling) while outer objects and arrays still have
+// members on them: a document with thousands of members and elements in nested containers.
+TEST(CompactParserTest, DeepAndWideDocumentsAcrossStackGrowth) {
+  std::string text = "{";
+  for (int i = 0; i < 700; ++i) text += "\"o" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  text += "\"inner\":[";
+  for (int i = 0; i < 900; ++i) text += std::to_string(i) + ",";
+  text += "{";
+  for (int i = 0; i < 1100; ++i) text += "\"i" + std::to_string(i) + "\":[\"" + std::to_string(i) + "\"],";
+  text += "\"last\":[1,2,3]}],\"after\":\"x\"}";
+  ExpectSame(text);
+  // Twice in one thread: the stacks kept from the first parse are reused.
+  ExpectSame(text);
+}
+
+// A failure deep inside stops the whole parse, whatever follows it.
+TEST(CompactParserTest, FailuresInsideNestedValuesDecline) {
+  const char* declined[] = {
+      R"({"a":[1,2,{"b":tru}],"c":1})", R"({"a":[1,2,{"b":1.}],"c":1})", R"([{"a":1},x])", R"({"a":{"b":1}x})",
+      R"({"a":{"b":"\q"},"c":2})",      R"([[[["\ud800"]]],1])",          R"({"a":[{"b":-}],"c":[]})",
+      R"({"a":{"b":{"c":"x)",         R"({"a":[1,2,3)",               "{\"a\":\"\x01\"}",
+  };
+  for (const char* d : declined) {
+    Arena arena;
+    Value v;
+    EXPECT_FALSE(ParseCompactInto(d, &arena, &v, 64)) << d;
+    ExpectSame(d, /*must_accept=*/false);
+  }
+}
+
 }  // namespace
 }  // namespace ec::json

@@ -162,6 +162,7 @@ class DedupeIndex {
     int64_t ts;
   };
   std::vector<Entry> entries_;  // under index_mu_: one round's ids (capacity kept)
+  std::vector<Entry> sorted_;   // under index_mu_: WriteRound's ids in key order (capacity kept)
   std::map<std::pair<std::string, int32_t>, int64_t> positions_;  // raw partition -> next offset
   // Appended's hand-offs: raw partition -> base offset -> (last offset, timestamp, keys).
   struct HandOff {

@@ -1,5 +1,7 @@
 // RFC 3339 times <-> milliseconds since the epoch (UTC), without locale or time-zone state.
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,9 +55,70 @@ void Pad(int v, int width, std::string* out) {
   while (n > 0) out->push_back(buf[--n]);
 }
 
+// The 8 bytes at `p` as one little-endian word.
+uint64_t Load8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+// Whether the bytes of `w` where `digits` has 0xFF are ASCII digits: each such byte XOR '0' is
+// below 10, so adding 0x76 leaves its top bit clear (a byte at 0x80 or above has it set
+// already; the carry out of such a byte does not matter, it fails anyway).
+bool DigitsAt(uint64_t w, uint64_t digits) {
+  const uint64_t x = (w ^ 0x3030303030303030ull) & digits;
+  return (((x + 0x7676767676767676ull) | x) & 0x8080808080808080ull) == 0;
+}
+
+// For an 8-character pattern ('d' a digit, anything else a separator): 0xFF in the bytes of
+// its separators, and their values (little-endian: character i is bits 8i..8i+7).
+constexpr uint64_t SeparatorMask(const char (&pattern)[9]) {
+  uint64_t m = 0;
+  for (int i = 0; i < 8; ++i) {
+    if (pattern[i] != 'd') m |= uint64_t{0xFF} << (8 * i);
+  }
+  return m;
+}
+constexpr uint64_t Separators(const char (&pattern)[9]) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) {
+    if (pattern[i] != 'd') v |= uint64_t{static_cast<unsigned char>(pattern[i])} << (8 * i);
+  }
+  return v;
+}
+
+// "YYYY-MM-DDTHH:MM:SS.mmmZ", the spelling of every canonical exchange's time (ingest writes
+// it so): its digits and separators tested with three word loads, ~90 instructions instead of
+// the general parse's ~280 (the pipeline reads every stored exchange's time). nullopt when
+// the text is not of this shape (the general parse decides then).
+std::optional<int64_t> ParseCanonicalMs(std::string_view s) {
+  if (s.size() != 24) return std::nullopt;
+  const char* p = s.data();
+  const uint64_t a = Load8(p), b = Load8(p + 8), c = Load8(p + 16);
+  // Per word: the separators' bytes (mask) and values, from the pattern's 8 characters.
+  if ((a & SeparatorMask("dddd-dd-")) != Separators("dddd-dd-") ||
+      (b & SeparatorMask("ddTdd:dd")) != Separators("ddTdd:dd") ||
+      (c & SeparatorMask(":dd.dddZ")) != Separators(":dd.dddZ")) {
+    return std::nullopt;
+  }
+  if (!DigitsAt(a, ~SeparatorMask("dddd-dd-")) || !DigitsAt(b, ~SeparatorMask("ddTdd:dd")) ||
+      !DigitsAt(c, ~SeparatorMask(":dd.dddZ"))) {
+    return std::nullopt;
+  }
+  auto d = [p](int i) { return p[i] - '0'; };
+  const int year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
+  const int month = d(5) * 10 + d(6), day = d(8) * 10 + d(9);
+  const int hour = d(11) * 10 + d(12), minute = d(14) * 10 + d(15), second = d(17) * 10 + d(18);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  const int64_t millis = d(20) * 100 + d(21) * 10 + d(22);
+  const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  return (days * 86400 + hour * 3600 + minute * 60 + std::min(second, 59)) * 1000 + millis;
+}
+
 }  // namespace
 
 std::optional<int64_t> ParseRfc3339Ms(std::string_view s) {
+  if (std::optional<int64_t> ms = ParseCanonicalMs(s)) return ms;
   int year, month, day, hour, minute, second;
   if (!Digits(s, 0, 4, &year) || s.size() < 19 || s[4] != '-' || !Digits(s, 5, 2, &month) ||
       s[7] != '-' || !Digits(s, 8, 2, &day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -323,6 +324,35 @@ TEST(TimeTest, Rfc3339) {
   EXPECT_FALSE(ParseRfc3339Ms("2026-11-27 10:15"));
   EXPECT_EQ(FormatRfc3339Ms(1795774530123), "2026-11-27T10:15:30.123Z");
   EXPECT_EQ(FormatRfc3339Ms(0), "1970-01-01T00:00:00.000Z");
+}
+
+// The canonical spelling ("YYYY-MM-DDTHH:MM:SS.mmmZ") takes a fast path: it must give what the
+// general parse gives for the same time written with "+00:00", for every time FormatRfc3339Ms
+// writes and for each of them with any one character changed (a separator, a digit, a byte
+// past ASCII), accepted or not.
+TEST(TimeTest, CanonicalTimesParseAsTheGeneralForm) {
+  std::mt19937_64 rng(20261128);
+  const char replacements[] = {'0', '5', '9', '/', ':', '-', 'T', 't', ' ', '.', 'Z', 'a', '\x80', '\xb9'};
+  for (int i = 0; i < 3000; ++i) {
+    const int64_t ms = static_cast<int64_t>(rng() % 253402300800000ull);  // years 1970-9999
+    const std::string text = FormatRfc3339Ms(ms);
+    ASSERT_EQ(text.size(), 24u);
+    ASSERT_EQ(ParseRfc3339Ms(text).value_or(-1), ms) << text;
+    for (size_t at = 0; at < 23; ++at) {
+      std::string changed = text;
+      changed[at] = replacements[rng() % sizeof(replacements)];
+      const std::string general = changed.substr(0, 23) + "+00:00";
+      ASSERT_EQ(ParseRfc3339Ms(changed), ParseRfc3339Ms(general)) << changed;
+    }
+  }
+  // Edges of the ranges both ways, and the leap second (read as :59).
+  for (const char* t : {"2026-12-31T23:59:59.999Z", "2026-00-10T00:00:00.000Z", "2026-01-00T00:00:00.000Z",
+                        "2026-01-32T00:00:00.000Z", "2026-01-01T24:00:00.000Z", "2026-01-01T00:60:00.000Z",
+                        "2016-12-31T23:59:60.500Z", "2016-12-31T23:59:61.000Z", "0000-03-01T00:00:00.000Z"}) {
+    const std::string general = std::string(t).substr(0, 23) + "+00:00";
+    EXPECT_EQ(ParseRfc3339Ms(t), ParseRfc3339Ms(general)) << t;
+  }
+  EXPECT_EQ(ParseRfc3339Ms("2016-12-31T23:59:60.500Z").value_or(-1), ParseRfc3339Ms("2016-12-31T23:59:59.500Z").value_or(-2));
 }
 
 }  // namespace

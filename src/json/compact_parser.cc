@@ -124,6 +124,10 @@ class CompactParser {
   // ParseValue and its prologue and epilogue (~30 of a string's ~75 instructions).
   [[gnu::always_inline]] Value ParseChild(uint32_t depth) {
     if (*p_ != '"') {
+      // Numbers are called directly too: ParseValue's prologue saves every register its
+      // object and array loops use, a number needs few.
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (static_cast<unsigned>(c - '0') < 10 || c == '-') return ParseNumber();
       SkipSpace();
       if (*p_ != '"') return ParseValue(depth);
     }
@@ -384,7 +388,7 @@ class CompactParser {
   // double of the literal (which is what simdjson's int64/uint64 conversion, its double parser
   // and ParseInto's widening of longer integers, and of negative ones of 19 digits below
   // -2^63, all give).
-  Value ParseNumber() {
+  [[gnu::noinline]] Value ParseNumber() {
     const char* start = p_;
     const char* q = p_;
     bool negative = false;

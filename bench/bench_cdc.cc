@@ -163,5 +163,54 @@ void BM_ShopTraffic(benchmark::State& state) {
 }
 BENCHMARK(BM_ShopTraffic)->Arg(kEventsOnly)->Arg(kMemory)->Arg(kRocks)->Arg(kRocksPerPass)->Arg(kRocksPerPassNoCache)->Unit(benchmark::kMillisecond);
 
+// A store much larger than its RocksDB block cache, looked up at random with the state cache
+// off: what every changelog lookup costs once an API's resources outgrow processing.
+// state_cache_bytes (uniform traffic over ~600,000 orders does at ~2,000,000 exchanges). The
+// table files' index and filters are partitioned (rocks_state_store.cc): with one index and one
+// filter block per file, they were evicted between lookups and read whole again by each:
+// 38.7 us per lookup here with those options, 3.8 with partitioned ones (2026-11-28, load ~8).
+// Arg: states stored; a fifth of the lookups ask for keys never stored. us_per_lookup is CPU
+// per lookup.
+void BM_LookupPastTheCache(benchmark::State& state) {
+  const int64_t states = state.range(0);
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("ec_bench_cdc_big_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  const ec::cdc::RocksStateOptions ro{.cache_bytes = 0, .defer_bytes = 0};
+  {
+    auto filled = ec::cdc::OpenRocksStateStore(dir.string(), ro);
+    if (!filled.ok()) {
+      state.SkipWithError("cannot open the store");
+      return;
+    }
+    ec::cdc::StoredState s{.deleted = false, .ts_ms = 1, .value = std::string(300, 'x')};
+    for (int64_t i = 0; i < states; i++) {
+      s.value.replace(0, 20, std::to_string(i * 7919 + 1000000000000000000));  // distinct blocks
+      if (!(*filled)->Put("order", "o-" + std::to_string(i), s).ok()) {
+        state.SkipWithError("put failed");
+        return;
+      }
+    }
+  }  // closed: the memtables are flushed, the lookups below read table files
+  auto store = std::move(ec::cdc::OpenRocksStateStore(dir.string(), ro)).value();
+  uint64_t x = 88172645463325252ull, lookups = 0, found = 0;
+  double cpu_ms = 0;
+  for (auto _ : state) {
+    const double start = ThreadCpuMs();
+    for (int n = 0; n < 1000; n++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift: no locality between lookups
+      const int64_t i = static_cast<int64_t>(x % static_cast<uint64_t>(states + states / 4));
+      auto r = store->Lookup(ec::cdc::EncodeKey("order", "o-" + std::to_string(i)));
+      found += r.ok() && *r != nullptr;
+    }
+    cpu_ms += ThreadCpuMs() - start;
+    lookups += 1000;
+  }
+  store.reset();
+  std::filesystem::remove_all(dir);
+  state.counters["us_per_lookup"] = cpu_ms * 1e3 / static_cast<double>(lookups);
+  state.counters["found_share"] = static_cast<double>(found) / static_cast<double>(lookups);
+}
+BENCHMARK(BM_LookupPastTheCache)->Arg(600000)->Unit(benchmark::kMillisecond)->Iterations(200);
+
 }  // namespace
 BENCHMARK_MAIN();

@@ -387,7 +387,7 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
       return Corruption("batch record count " + std::to_string(b.record_count()) +
                         " does not match lastOffsetDelta " + std::to_string(b.last_offset_delta()));
     if (b.producer_id() >= 0 && b.base_sequence() >= 0) ++idempotent;
-    if (config->cleanup_compact && !b.is_control()) {
+    if (config->cleanup_compact && !b.is_control() && !options.all_keyed) {
       Status ks = b.ForEachRecord([](const Record& r) {
         if (!r.key) return InvalidArgument("compacted topic: every record needs a key");
         return Status::Ok();
@@ -397,7 +397,7 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
     records += b.record_count();
     spans.emplace_back(static_cast<size_t>(b.bytes().data() - batches.data()), b.size());
     return Status::Ok();
-  });
+  }, /*verify_crc=*/!options.built_here);
   if (!s.ok()) {
     LogError e = s.code() == ErrorCode::kInvalidArgument ? LogError::kInvalidRecord : FromStatus(s);
     done(Fail(e, s.message()));

@@ -52,6 +52,13 @@ struct AppendOptions {
   // The caller MUST call RequestSync afterwards, or the append waits for someone else's sync.
   // Ignored without the journal.
   bool defer_journal_sync = false;
+  // The caller made these batches itself a moment ago (RecordBatchBuilder, e.g. the pipeline's
+  // TopicWriter) and vouches for them: their CRC is not computed again here (the builder just
+  // set it). Never for bytes that came from a client or a file.
+  bool built_here = false;
+  // The caller knows that every record of these batches has a key: on a compacted topic the
+  // records are not decoded to check that. Never for bytes that came from a client.
+  bool all_keyed = false;
 };
 
 struct AppendResult {

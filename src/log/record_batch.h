@@ -136,9 +136,10 @@ enum class ControlType : int16_t { kAbort = 0, kCommit = 1 };
 std::optional<ControlType> ParseControlKey(std::string_view key);
 
 // Calls `fn` for each complete batch in `bytes` (e.g. a Produce request's records field).
-// Every batch is validated (CRC included). A trailing partial batch is Corruption unless
-// `allow_partial_tail` (fetch responses may end in one).
+// Every batch is validated (CRC included unless `verify_crc` is false: batches this process
+// has just built). A trailing partial batch is Corruption unless `allow_partial_tail` (fetch
+// responses may end in one).
 Status ForEachBatch(std::string_view bytes, bool allow_partial_tail,
-                    const std::function<Status(const RecordBatchView&)>& fn);
+                    const std::function<Status(const RecordBatchView&)>& fn, bool verify_crc = true);
 
 }  // namespace ec::log

@@ -138,6 +138,7 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
     int32_t partition;
     size_t bytes;  // about what its records take encoded, to size the batch once
     log::RecordBatchBuilder builder;
+    bool all_keyed = true;  // so the log need not decode a compacted topic's batch to check
   };
   std::vector<Target> builders;
   builders.reserve(16);
@@ -167,7 +168,8 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
     }
     const int32_t partitions = known->partitions;
     int32_t p = 0;
-    if (const std::optional<std::string_view> key = r.key()) {
+    const std::optional<std::string_view> key = r.key();
+    if (key) {
       p = PartitionForKey(*key, partitions);
     } else if (partitions > 1) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -176,6 +178,7 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
     size_t t = 0;
     while (t < builders.size() && !(builders[t].partition == p && builders[t].topic == r.topic)) ++t;
     if (t == builders.size()) builders.push_back(Target{r.topic, p, 0, log::RecordBatchBuilder(options)});
+    if (!key) builders[t].all_keyed = false;
     // The record's encoded size plus the most its batch-relative fields take (AddEncoded).
     builders[t].bytes += r.encoded().size() + 21;
     target_of[i] = static_cast<uint32_t>(t);
@@ -216,8 +219,13 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
     }
     std::string topic = topic_name;
     if (touched != nullptr) touched->insert({topic_name, t.partition});
+    // Built just now (its CRC set by Build): the log need not compute it again, nor decode the
+    // records of a compacted topic's batch when each of them has a key.
     log->AppendAsync(std::move(batch).value(),
-                     {sync ? log::Durability::kSync : log::Durability::kWritten, journal != nullptr},
+                     {.durability = sync ? log::Durability::kSync : log::Durability::kWritten,
+                      .defer_journal_sync = journal != nullptr,
+                      .built_here = true,
+                      .all_keyed = t.all_keyed},
                      [&, topic](const log::AppendResult& ar) {
                        std::lock_guard<std::mutex> lock(mu);
                        if (!ar.ok() && first_error.ok()) {

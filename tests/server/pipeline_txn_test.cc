@@ -169,6 +169,29 @@ TEST(EncodedRecords, BatchIsTheBytesAddWrites) {
   }
 }
 
+// TopicWriter tells the log which of its batches have a key on every record (AppendOptions::
+// all_keyed: the log then does not decode them to check): a record without a key is still
+// refused on a compacted topic, alone or among keyed ones, and keyed records are stored.
+TEST(EncodedRecords, CompactedTopicStillRefusesARecordWithoutAKey) {
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("ec_txn_keys_" + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(dir);
+  {
+    auto logs = OpenLogs(dir, log::Env::Default(), false);
+    ASSERT_NE(logs, nullptr);
+    ASSERT_TRUE(logs->CreateTopic("compacted", 1, {{"cleanup.policy", "compact"}}).ok());
+    ServerConfig config;
+    TopicWriter writer(logs.get(), &config);
+    const pipeline::OutputRecord keyed("compacted", "k", "v"), keyless("compacted", std::nullopt, "v");
+    EXPECT_FALSE(writer.Append({keyless}).ok());
+    EXPECT_FALSE(writer.Append({keyed, keyless, keyed}).ok());
+    EXPECT_EQ(logs->GetPartition("compacted", 0)->log_end_offset(), 0);
+    EXPECT_TRUE(writer.Append({keyed, keyed}).ok());
+    EXPECT_EQ(logs->GetPartition("compacted", 0)->log_end_offset(), 2);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sync, PipelineTxnInput, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Journal" : "PerPartition"; });
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/bytes_equal.h"
+
 namespace ec::json {
 
 std::string_view KindName(Kind kind) {
@@ -21,7 +23,9 @@ const Value* Value::Find(std::string_view key) const {
   if (size_ < kIndexedObjectMin) {
     for (uint32_t i = 0; i < size_; ++i) {
       const Member& m = obj_[i];
-      if (m.key.size() == key.size() && m.key == key) return &m.value;
+      // The matching key's bytes without a memcmp call (BytesEqual: keys are short); each
+      // lookup that finds its member compared it by a call.
+      if (m.key.size() == key.size() && BytesEqual(m.key.data(), key.data(), key.size())) return &m.value;
     }
     return nullptr;
   }

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "base/arena.h"
+#include "base/bytes_equal.h"
 #include "json/value.h"
 
 namespace ec::jsonata::internal {
@@ -94,9 +95,11 @@ struct Prop {
   Val val;
 };
 
-// Key equality for lookups: length and first byte inline before memcmp (most keys differ there).
+// Key equality for lookups: lengths first (most keys differ there), then the bytes without a
+// memcmp call (BytesEqual: keys are short; a name path's matching member was compared by a
+// call of memcmp per step).
 inline bool SameKey(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && (a.empty() || (a[0] == b[0] && std::memcmp(a.data(), b.data(), a.size()) == 0));
+  return a.size() == b.size() && BytesEqual(a.data(), b.data(), a.size());
 }
 
 struct Obj {

@@ -106,7 +106,10 @@ Status LocalIngest::AppendCanonical(IngestBatch& records) {
   EC_ASSIGN_OR_RETURN(std::span<char> all, records.Seal(WallClockMs()));
   std::promise<log::AppendResult> appended;
   std::future<log::AppendResult> outcome = appended.get_future();
-  log->AppendInPlace(all.data(), all.size(), {log::Durability::kSync},
+  log::AppendOptions durable;
+  durable.durability = log::Durability::kSync;
+  durable.built_here = true;  // Seal set the CRCs just now: the log need not compute them again
+  log->AppendInPlace(all.data(), all.size(), durable,
                      [&appended](const log::AppendResult& r) { appended.set_value(r); });
   log::AppendResult ar = outcome.get();
   if (!ar.ok()) {

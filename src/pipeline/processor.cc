@@ -84,13 +84,13 @@ json::Value BuildContextOf(const ExchangeFields& f, const spec::Operation& opera
 
 
 // This thread's records handed back for reuse (NewOutputRecord, RecycleOutputRecords), by
-// the size of their buffers: class k holds buffers of at least 64 << k bytes (the last one up
+// the size of their buffers: class k holds buffers of at least 256 << k bytes (the last one up
 // to kMaxSpareRecordBytes). A record is taken from the smallest class sure to hold what the
 // caller expects to write, so that its buffer is written over, not grown: a pool that mixed
 // them handed an event record's buffer to a larger changelog or state record, whose growth
 // freed it and took fresh memory (perf on serve: page clearing in the pipeline thread).
-constexpr size_t kSpareClasses = 7;  // 64, 128, 256, 512 B, 1, 2, 4 KiB
-constexpr size_t kSmallestClassBytes = 64;
+constexpr size_t kSpareClasses = 5;  // 256, 512, 1 KiB, 2 KiB, 4 KiB
+constexpr size_t kSmallestClassBytes = 256;
 static_assert((kSmallestClassBytes << (kSpareClasses - 1)) == kMaxSpareRecordBytes);
 struct SparePool {
   std::vector<OutputRecord> by_class[kSpareClasses];

@@ -202,16 +202,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   const std::string_view after_text = op_letter == 'd' ? std::string_view("null") : next->value();
   {
     // The writer ends (the record complete) before another record is appended.
-    // Sized for this envelope (a create's or delete's patch is about `after` plus its op): the
-    // pool then hands out a buffer that has room already, and records stay small enough to be
-    // reused.
-    const json::Value* path = Path(m.request, x, "request", "path");
-    const std::string& source_prefix = SourcePrefix(op);
-    const size_t envelope_bytes =
-        before_text.size() + after_text.size() + (changes_ready ? changes_.size() : after_text.size() + 48) +
-        source_prefix.size() + (path != nullptr && path->is_string() ? path->string().size() : 8) +
-        m.exchange_id.size() + 96;
-    pipeline::OutputRecord& rec = pipeline::NewOutputRecord(out, envelope_bytes + key->size() + 32);
+    pipeline::OutputRecord& rec = pipeline::NewOutputRecord(out);  // its buffer holds old contents
     rec.topic.assign(res->changelog);
     rec.timestamp_ms = m.timestamp_ms;
     pipeline::RecordWriter writer(&rec, *key);
@@ -219,7 +210,13 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     // (AppendJson output of the same values), so neither is serialised a second time, and
     // straight into the record's buffer (its value).
     std::string& v = *writer.BeginValue();
-    v.reserve(v.size() + envelope_bytes);
+    // Sized for this envelope (a create's or delete's patch is about `after` plus its op): a
+    // reused value then mostly has room already, and records stay small enough to be reused.
+    const json::Value* path = Path(m.request, x, "request", "path");
+    const std::string& source_prefix = SourcePrefix(op);
+    v.reserve(v.size() + before_text.size() + after_text.size() +
+              (changes_ready ? changes_.size() : after_text.size() + 48) + source_prefix.size() +
+              (path != nullptr && path->is_string() ? path->string().size() : 8) + m.exchange_id.size() + 96);
     v += std::string_view("{\"op\":\"");
     v += op_letter;
     v += std::string_view("\",\"before\":");
@@ -243,7 +240,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     writer.Header("content-type", "application/json");
   }
   if (op_letter == 'd') {
-    pipeline::OutputRecord& tomb = pipeline::NewOutputRecord(out, key->size() + 8);
+    pipeline::OutputRecord& tomb = pipeline::NewOutputRecord(out);
     tomb.topic.assign(res->changelog);
     tomb.timestamp_ms = m.timestamp_ms;
     pipeline::RecordWriter(&tomb, *key).Value(std::nullopt);  // no headers

@@ -22,8 +22,7 @@ namespace {
 // A state-topic record for `w` in a reused record (pipeline::NewOutputRecord: its buffer keeps
 // its storage, so a pass's state records mostly allocate nothing). No headers.
 void StateRecord(const StateWrite& w, std::vector<pipeline::OutputRecord>* out) {
-  pipeline::OutputRecord& r =
-      pipeline::NewOutputRecord(out, w.encoded_key.size() + (w.state != nullptr ? w.state->bytes().size() : 0) + 8);
+  pipeline::OutputRecord& r = pipeline::NewOutputRecord(out);
   r.topic.assign(kStateTopic);
   r.timestamp_ms = w.state != nullptr ? w.state->ts_ms() : 0;
   pipeline::RecordWriter writer(&r, w.encoded_key);

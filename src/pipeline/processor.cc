@@ -1,7 +1,6 @@
 #include "pipeline/processor.h"
 
 #include <algorithm>
-#include <bit>
 #include <new>
 #include <string>
 
@@ -83,38 +82,14 @@ json::Value BuildContextOf(const ExchangeFields& f, const spec::Operation& opera
 }
 
 
-// This thread's records handed back for reuse (NewOutputRecord, RecycleOutputRecords), by
-// the size of their buffers: class k holds buffers of at least 256 << k bytes (the last one up
-// to kMaxSpareRecordBytes). A record is taken from the smallest class sure to hold what the
-// caller expects to write, so that its buffer is written over, not grown: a pool that mixed
-// them handed an event record's buffer to a larger changelog or state record, whose growth
-// freed it and took fresh memory (perf on serve: page clearing in the pipeline thread).
-constexpr size_t kSpareClasses = 5;  // 256, 512, 1 KiB, 2 KiB, 4 KiB
-constexpr size_t kSmallestClassBytes = 256;
-static_assert((kSmallestClassBytes << (kSpareClasses - 1)) == kMaxSpareRecordBytes);
+// This thread's records handed back for reuse (NewOutputRecord, RecycleOutputRecords).
 struct SparePool {
-  std::vector<OutputRecord> by_class[kSpareClasses];
-  size_t count = 0;
+  std::vector<OutputRecord> records;
   size_t demand = 0;  // NewOutputRecord calls since the last recycling
 };
 SparePool& Spares() {
   thread_local SparePool pool;
   return pool;
-}
-
-// The class a buffer of `capacity` bytes belongs in (it holds at least the class's size), or
-// -1 below the smallest.
-int ClassHolding(size_t capacity) {
-  if (capacity < kSmallestClassBytes) return -1;
-  const int k = std::bit_width(capacity / kSmallestClassBytes) - 1;
-  return std::min(k, static_cast<int>(kSpareClasses) - 1);
-}
-
-// The smallest class whose buffers all hold `bytes`.
-size_t ClassFor(size_t bytes) {
-  size_t k = 0;
-  while (k + 1 < kSpareClasses && (kSmallestClassBytes << k) < bytes) ++k;
-  return k;
 }
 
 bool Is2xx(const json::Value& response) {
@@ -299,24 +274,14 @@ RecordWriter::~RecordWriter() {
   }
 }
 
-OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out, size_t expected_bytes) {
+OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out) {
   SparePool& pool = Spares();
   ++pool.demand;
-  // The smallest class that holds the record, else a larger one, else a smaller one (its
-  // buffer grows), else a new record.
-  const size_t want = ClassFor(expected_bytes);
-  std::vector<OutputRecord>* spare = nullptr;
-  for (size_t k = want; k < kSpareClasses && spare == nullptr; ++k) {
-    if (!pool.by_class[k].empty()) spare = &pool.by_class[k];
-  }
-  for (size_t k = want; k-- > 0 && spare == nullptr;) {
-    if (!pool.by_class[k].empty()) spare = &pool.by_class[k];
-  }
-  if (spare == nullptr) return out->emplace_back();
-  out->push_back(std::move(spare->back()));
-  spare->pop_back();
-  --pool.count;
-  PrefetchSpares(*spare);
+  std::vector<OutputRecord>& spare = pool.records;
+  if (spare.empty()) return out->emplace_back();
+  out->push_back(std::move(spare.back()));
+  spare.pop_back();
+  PrefetchSpares(spare);
   return out->back();
 }
 
@@ -324,14 +289,11 @@ void RecycleOutputRecords(std::vector<OutputRecord>* records) {
   SparePool& pool = Spares();
   const size_t most = std::min(kMaxSpareRecords, pool.demand);
   for (OutputRecord& r : *records) {
-    if (pool.count >= most) break;
+    if (pool.records.size() >= most) break;
     // held_bytes reads the two strings' own fields only, in the record object (a pass's
     // records are contiguous): not their buffers, long out of the cache.
     if (r.held_bytes() > kMaxSpareRecordBytes) continue;
-    const int k = ClassHolding(r.encoded_capacity());
-    if (k < 0) continue;  // a buffer that small saves nobody an allocation
-    pool.by_class[k].push_back(std::move(r));
-    ++pool.count;
+    pool.records.push_back(std::move(r));
   }
   records->clear();
   pool.demand = 0;
@@ -463,8 +425,7 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
     // writer writes the rest over it. Header names are constants written into the record's
     // buffer, the layout the commit path copies as it is.
     const bool structured = Structured(ev.topic);
-    // The headers (or the structured envelope around the data) take ~300-400 bytes.
-    OutputRecord& rec = NewOutputRecord(out, data_buf.size() + (key ? key->size() : 0) + 448);
+    OutputRecord& rec = NewOutputRecord(out);
     rec.topic.assign(ev.topic);
     rec.timestamp_ms = ts;
     RecordWriter w(&rec, key ? std::optional<std::string_view>(*key) : std::nullopt);

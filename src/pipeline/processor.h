@@ -66,7 +66,6 @@ class OutputRecord {
   std::string_view encoded() const { return bytes_.empty() ? kEmptyEncoded : std::string_view(bytes_); }
   // Heap bytes held (for the reuse pool's bound).
   size_t held_bytes() const { return bytes_.capacity() + (topic.capacity() > 15 ? topic.capacity() : 0); }
-  size_t encoded_capacity() const { return bytes_.capacity(); }
 
   friend bool operator==(const OutputRecord& a, const OutputRecord& b) {
     return a.topic == b.topic && a.timestamp_ms == b.timestamp_ms && a.encoded() == b.encoded();
@@ -128,16 +127,14 @@ class RecordWriter {
 
 // Record storage reuse. A pass makes thousands of records, each a buffer of a few hundred
 // bytes. NewOutputRecord appends a record to `*out` that reuses the storage of one handed back
-// by RecycleOutputRecords on this thread (one whose buffer holds `expected_bytes`, when there
-// is one), or a new one; write it with a RecordWriter and set
+// by RecycleOutputRecords on this thread, or a new one; write it with a RecordWriter and set
 // its topic and timestamp. RecycleOutputRecords moves `*records` (written, no longer needed)
 // into this thread's pool and clears it; records holding more than kMaxSpareRecordBytes are
 // freed instead, and the pool holds at most kMaxSpareRecords (a few MiB), and no more than
 // were asked for since the last call (records nobody builds over would fill it for good).
 inline constexpr size_t kMaxSpareRecords = 4096;
 inline constexpr size_t kMaxSpareRecordBytes = 4096;
-// `expected_bytes`: about what the record's encoded() will take, to pick a buffer that holds it.
-OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out, size_t expected_bytes = 0);
+OutputRecord& NewOutputRecord(std::vector<OutputRecord>* out);
 void RecycleOutputRecords(std::vector<OutputRecord>* records);
 
 // Per-call tallies (the process-wide counters live in spec::CompiledSpecs).

@@ -250,15 +250,11 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   table.cache_index_and_filter_blocks = true;
   table.cache_index_and_filter_blocks_with_high_priority = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
-  // Partitioned index and filters (as the state store's, src/cdc/rocks_state_store.cc): an
-  // index of a day's ids outgrows the cache, and with one filter and one index block per file
-  // every lookup then read, checksummed and searched them whole again: 470 us per Get against
-  // 5.7 (a RocksDB loop with these options, 4,000,000 ids, 2026-11-28). Each lookup now reads
-  // one 4 KiB partition of each through a small pinned top level.
-  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
-  table.partition_filters = true;
-  table.metadata_block_size = 4096;
-  table.pin_top_level_index_and_filter = true;
+  // Not partitioned (the state store's index and filters are, rocks_state_store.cc): Claim
+  // looks its ids up with one sorted MultiGet, which loads a file's whole filter once for all of
+  // them, and partitions cost a second index step per id: bench_dedupe ClaimNew 144-152 us per
+  // 1000 ids in a 100,000-id index against 227-239 partitioned, and 4.3-4.6 ms against
+  // 3.5-5.3 in a 4,000,000-id index (2026-11-28, load ~8).
   ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // No compression: 16 of a key's 17 bytes are random, so Snappy only made files ~27% smaller
   // (the times compress), and paid for it in every flush and every compaction, which with

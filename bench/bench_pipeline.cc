@@ -157,6 +157,20 @@ BENCHMARK(BM_IngestShop)->Unit(benchmark::kMillisecond);
 // stored) parsed as a pipeline pass parses them: json::ParseCompactInto into a scratch arena
 // per record (PipelineRunner::kRecordArenaBytes). items = records. For instruction counts:
 //   valgrind --tool=callgrind build-*/bench/bench_pipeline --benchmark_filter='BM_ParseStoredShop$'
+// The stored text ingest writes for each NDJSON line of `body` (DecodeForIngest's output).
+std::vector<std::string> StoredTexts(const std::string& body, const ec::spec::CompiledSpecs& specs) {
+  std::vector<std::string> stored;
+  ec::Arena arena(64 << 10);
+  std::vector<ec::server::RawRecord> records;
+  ec::server::BodyShape shape;
+  (void)ec::server::SplitBody(body, "application/x-ndjson", {}, &arena, &records, &shape);
+  ec::server::IngestBatch accepted;
+  std::vector<ec::server::Rejection> rejected;
+  ec::server::DecodeForIngest(records, "detect", &specs, {}, &arena, &accepted, &rejected);
+  for (size_t i = 0; i < accepted.size(); ++i) stored.emplace_back(accepted.value(i));
+  return stored;
+}
+
 void ParseStoredShop(benchmark::State& state, size_t lines) {
   ec::server::KeepFreedMemoryForReuse();
   std::string body = ShopTrafficLines(lines);
@@ -164,18 +178,7 @@ void ParseStoredShop(benchmark::State& state, size_t lines) {
     state.SkipWithError("examples/shop/traffic.py gave nothing");
     return;
   }
-  auto specs = Specs();
-  std::vector<std::string> stored;
-  {
-    ec::Arena arena(64 << 10);
-    std::vector<ec::server::RawRecord> records;
-    ec::server::BodyShape shape;
-    (void)ec::server::SplitBody(body, "application/x-ndjson", {}, &arena, &records, &shape);
-    ec::server::IngestBatch accepted;
-    std::vector<ec::server::Rejection> rejected;
-    ec::server::DecodeForIngest(records, "detect", specs.get(), {}, &arena, &accepted, &rejected);
-    for (size_t i = 0; i < accepted.size(); ++i) stored.emplace_back(accepted.value(i));
-  }
+  const std::vector<std::string> stored = StoredTexts(body, *Specs());
   size_t members = 0;
   for (auto _ : state) {
     for (const std::string& text : stored) {
@@ -203,18 +206,7 @@ void BM_PassRecords(benchmark::State& state) {
   std::string body = Body(n);
   auto specs = Specs();
   ec::pipeline::Processor p(specs, {});
-  ec::server::IngestOptions io;
-  std::vector<std::string> canonical;
-  {
-    ec::Arena arena(64 << 10);
-    std::vector<ec::server::RawRecord> records;
-    ec::server::BodyShape shape;
-    (void)ec::server::SplitBody(body, "application/x-ndjson", {}, &arena, &records, &shape);
-    ec::server::IngestBatch accepted;
-    std::vector<ec::server::Rejection> rejected;
-    ec::server::DecodeForIngest(records, "detect", specs.get(), io, &arena, &accepted, &rejected);
-    for (size_t i = 0; i < accepted.size(); ++i) canonical.emplace_back(accepted.value(i));
-  }
+  const std::vector<std::string> canonical = StoredTexts(body, *specs);
   std::vector<ec::pipeline::OutputRecord> out;
   for (auto _ : state) {
     ec::Arena arena(256 << 10);

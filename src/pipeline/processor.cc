@@ -196,32 +196,25 @@ RecordWriter::RecordWriter(OutputRecord* record, std::optional<std::string_view>
   b.clear();
   r_->header_count_ = 0;
   r_->value_len_ = -1;
-  if (key) {
-    PutLength(&b, key->size());
-    r_->key_at_ = static_cast<uint32_t>(b.size());
-    r_->key_len_ = static_cast<int32_t>(key->size());
-    b.append(*key);
-  } else {
-    b.push_back(1);  // -1
-    r_->key_at_ = 1;
-    r_->key_len_ = -1;
-  }
+  PutNullable(&b, key, &r_->key_at_, &r_->key_len_);
 }
 
 void RecordWriter::PutLongLength(std::string* b, size_t n) { PutZigzag(b, static_cast<int64_t>(n)); }
 
+void RecordWriter::PutNullable(std::string* b, std::optional<std::string_view> bytes, uint32_t* at, int32_t* len) {
+  if (bytes) {
+    PutLength(b, bytes->size());
+  } else {
+    b->push_back(1);  // -1
+  }
+  *at = static_cast<uint32_t>(b->size());
+  *len = bytes ? static_cast<int32_t>(bytes->size()) : -1;
+  if (bytes) b->append(*bytes);
+}
+
 void RecordWriter::Value(std::optional<std::string_view> value) {
   std::string& b = r_->bytes_;
-  if (value) {
-    PutLength(&b, value->size());
-    r_->value_at_ = static_cast<uint32_t>(b.size());
-    r_->value_len_ = static_cast<int32_t>(value->size());
-    b.append(*value);
-  } else {
-    b.push_back(1);  // -1
-    r_->value_at_ = static_cast<uint32_t>(b.size());
-    r_->value_len_ = -1;
-  }
+  PutNullable(&b, value, &r_->value_at_, &r_->value_len_);
   count_at_ = b.size();
   b.push_back(0);  // the header count, set by the destructor
 }

@@ -120,6 +120,9 @@ class RecordWriter {
     }
   }
   static void PutLongLength(std::string* b, size_t n);
+  // A key or value: its length (-1 for none) and bytes; where they start and their length
+  // (-1: none) go to *at and *len.
+  static void PutNullable(std::string* b, std::optional<std::string_view> bytes, uint32_t* at, int32_t* len);
 
   OutputRecord* r_;
   size_t count_at_ = 0;  // where the header count goes (one byte kept for it); 0: no value yet

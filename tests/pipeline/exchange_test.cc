@@ -35,7 +35,11 @@ class DecodeTest : public ::testing::Test {
     return json::ToJson(*v);
   }
   Arena arena_;
-  DecodeOptions options_{.now_ms = 1795774530123};
+  DecodeOptions options_ = [] {
+    DecodeOptions o;
+    o.now_ms = 1795774530123;
+    return o;
+  }();
 };
 
 TEST_F(DecodeTest, CanonicalNormalises) {

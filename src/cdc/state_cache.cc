@@ -6,8 +6,6 @@
 #include <functional>
 #include <new>
 
-#include <sys/mman.h>
-
 namespace ec::cdc {
 namespace {
 
@@ -55,11 +53,11 @@ void StateCache::Unlink(Chain* chain, Slot* slot) {
 }
 
 StateCache::~StateCache() {
-  for (const Bucket& b : buckets_) {
-    if (b.slot == nullptr) continue;
-    b.slot->~Slot();
-    ::operator delete(b.slot);
-  }
+  index_.ForEach([](void* item) {
+    Slot* slot = static_cast<Slot*>(item);
+    slot->~Slot();
+    ::operator delete(slot);
+  });
 }
 
 StateCache::Entry StateCache::NewEntry(StatePtr state, size_t bytes, bool pinned) {
@@ -73,60 +71,17 @@ StateCache::Entry StateCache::NewEntry(StatePtr state, size_t bytes, bool pinned
 uint64_t StateCache::Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
 
 StateCache::Slot* StateCache::Find(std::string_view encoded_key, uint64_t hash) const {
-  if (buckets_.empty()) return nullptr;
-  const size_t mask = buckets_.size() - 1;
-  for (size_t i = hash & mask;; i = (i + 1) & mask) {
-    const Bucket& b = buckets_[i];
-    if (b.slot == nullptr) return nullptr;
-    if (b.hash == hash && b.slot->key() == encoded_key) return b.slot;
-  }
+  return static_cast<Slot*>(
+      index_.Find(hash, [encoded_key](const void* item) { return static_cast<const Slot*>(item)->key() == encoded_key; }));
 }
 
-StateCache::Bucket* StateCache::BucketAllocator::allocate(size_t n) {
-  const size_t bytes = n * sizeof(Bucket);
-  if (bytes < kHugePage) return static_cast<Bucket*>(::operator new(bytes));
-  const size_t rounded = (bytes + kHugePage - 1) & ~(kHugePage - 1);
-  void* p = ::operator new(rounded, std::align_val_t(kHugePage));
-  (void)madvise(p, rounded, MADV_HUGEPAGE);  // a hint: without THP it stays 4 KiB pages
-  return static_cast<Bucket*>(p);
-}
-
-void StateCache::BucketAllocator::deallocate(Bucket* p, size_t n) {
-  if (n * sizeof(Bucket) < kHugePage) ::operator delete(p);
-  else ::operator delete(p, std::align_val_t(kHugePage));
-}
-
-void StateCache::Prefetch(std::string_view encoded_key) const {
-  const Bucket* base = bucket_base_.load(std::memory_order_relaxed);
-  if (base == nullptr) return;
-  __builtin_prefetch(base + (Hash(encoded_key) & bucket_mask_.load(std::memory_order_relaxed)));
-}
-
-void StateCache::Grow() {
-  std::vector<Bucket, BucketAllocator> old;
-  old.swap(buckets_);
-  buckets_.resize(old.empty() ? 1024 : 2 * old.size());
-  const size_t mask = buckets_.size() - 1;
-  bucket_base_.store(buckets_.data(), std::memory_order_relaxed);
-  bucket_mask_.store(mask, std::memory_order_relaxed);
-  for (const Bucket& b : old) {  // the hashes are in the buckets: no node is touched
-    if (b.slot == nullptr) continue;
-    size_t i = b.hash & mask;
-    while (buckets_[i].slot != nullptr) i = (i + 1) & mask;
-    buckets_[i] = b;
-  }
-}
+void StateCache::Prefetch(std::string_view encoded_key) const { index_.Prefetch(Hash(encoded_key)); }
 
 StateCache::Slot* StateCache::Emplace(std::string_view encoded_key, uint64_t hash, Entry entry) {
-  if (2 * (size_ + 1) > buckets_.size()) Grow();
   void* mem = ::operator new(sizeof(Slot) + encoded_key.size());
   Slot* slot = new (mem) Slot{std::move(entry), hash, static_cast<uint32_t>(encoded_key.size())};
   if (!encoded_key.empty()) std::memcpy(reinterpret_cast<char*>(slot + 1), encoded_key.data(), encoded_key.size());
-  const size_t mask = buckets_.size() - 1;
-  size_t i = hash & mask;
-  while (buckets_[i].slot != nullptr) i = (i + 1) & mask;
-  buckets_[i] = Bucket{hash, slot};
-  ++size_;
+  index_.Insert(hash, slot);
   return slot;
 }
 
@@ -460,20 +415,7 @@ void StateCache::EraseSlot(Slot* slot) {
   if (e.in_pass) std::erase(pass_, slot);
   if (e.in_frozen) std::erase(frozen_, slot);
   if (last_ == slot) last_ = nullptr;
-  // Out of the index: the bucket, then the run after it shifted back over the hole (each
-  // entry that may move, i.e. whose home bucket is not between the hole and it).
-  const size_t mask = buckets_.size() - 1;
-  size_t i = slot->hash & mask;
-  while (buckets_[i].slot != slot) i = (i + 1) & mask;
-  for (size_t j = (i + 1) & mask; buckets_[j].slot != nullptr; j = (j + 1) & mask) {
-    const size_t home = buckets_[j].hash & mask;
-    if (((j - home) & mask) >= ((j - i) & mask)) {
-      buckets_[i] = buckets_[j];
-      i = j;
-    }
-  }
-  buckets_[i] = Bucket{};
-  --size_;
+  index_.Erase(slot->hash, slot);
   slot->~Slot();
   ::operator delete(slot);
 }
@@ -502,9 +444,10 @@ void StateCache::Erase(std::string_view encoded_key) {
 void StateCache::ErasePrefix(std::string_view prefix) {
   // Collected first: an erase shifts buckets back under a walk of the index.
   std::vector<Slot*> doomed;
-  for (const Bucket& b : buckets_) {
-    if (b.slot != nullptr && b.slot->key().starts_with(prefix)) doomed.push_back(b.slot);
-  }
+  index_.ForEach([&](void* item) {
+    Slot* slot = static_cast<Slot*>(item);
+    if (slot->key().starts_with(prefix)) doomed.push_back(slot);
+  });
   for (Slot* slot : doomed) EraseSlot(slot);
 }
 

@@ -8,13 +8,13 @@
 // map. The cache part is bounded by an approximate byte count (keys, values and per-entry
 // overhead; 0 bytes = no cache); the pinned part is bounded by its owner (pinned_bytes()).
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cdc/growing_index.h"
 #include "cdc/state_store.h"
 
 namespace ec::cdc {
@@ -76,8 +76,7 @@ class StateCache {
   // remembered for the PassStore of the same key that follows.
   bool PassLookup(std::string_view encoded_key, StatePtr* out);
   // Starts fetching the index bucket where `encoded_key` is looked up. The one member safe to
-  // call without the owner's serialisation: it reads only bucket_base_/bucket_mask_ (relaxed
-  // atomics; during a Grow it may fetch from the old or a wrong address, which is harmless).
+  // call without the owner's serialisation (GrowingIndex::Prefetch).
   void Prefetch(std::string_view encoded_key) const;
   // Sets the pass state of `encoded_key`, moved from `*state`; false when the map has no
   // entry for it (`*state` is left as it was; the caller then calls PassStoreNew with the
@@ -118,7 +117,7 @@ class StateCache {
   size_t bytes() const { return bytes_; }                 // the cache part
   size_t pinned_bytes() const { return pinned_bytes_; }   // the pinned part
   size_t pinned() const { return pinned_.size; }
-  size_t entries() const { return size_; }              // both
+  size_t entries() const { return index_.size(); }      // both
   size_t max_bytes() const { return max_bytes_; }
 
  private:
@@ -150,13 +149,6 @@ class StateCache {
     uint32_t key_size;
     std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
   };
-  // The index: open addressing, linear probing, a power-of-two number of buckets at most half
-  // full; a bucket holds the key's full hash (compared before the node is touched) and its
-  // node (null: empty). Erase shifts the following run back (no tombstones).
-  struct Bucket {
-    uint64_t hash = 0;
-    Slot* slot = nullptr;
-  };
   struct Chain {  // an intrusive doubly-linked list of slots
     Slot* head = nullptr;
     Slot* tail = nullptr;
@@ -171,34 +163,16 @@ class StateCache {
   static Entry NewEntry(StatePtr state, size_t bytes, bool pinned);
   Slot* Find(std::string_view encoded_key, uint64_t hash) const;
   Slot* Find(std::string_view encoded_key) const { return Find(encoded_key, Hash(encoded_key)); }
-  // A new node for a key not in the index, indexed (the index grows first when needed).
+  // A new node for a key not in the index, indexed.
   Slot* Emplace(std::string_view encoded_key, uint64_t hash, Entry entry);
-  void Grow();
 
   size_t max_bytes_;
   bool complete_ = false;
   size_t bytes_ = 0;
   size_t pinned_bytes_ = 0;
   uint64_t pin_seq_ = 0;  // counts pins
-  // The index's storage: from 2 MiB on, 2 MiB-aligned and marked for transparent huge pages
-  // (MADV_HUGEPAGE; the system's THP mode is often "madvise"): a lookup's bucket is a random
-  // place in megabytes, and with 4 KiB pages each was a TLB miss too (perf: a prefetch of the
-  // bucket stalled on the page walk).
-  struct BucketAllocator {
-    using value_type = Bucket;
-    template <class U>
-    struct rebind {
-      using other = BucketAllocator;
-    };
-    static constexpr size_t kHugePage = size_t{2} << 20;
-    Bucket* allocate(size_t n);
-    void deallocate(Bucket* p, size_t n);
-    bool operator==(const BucketAllocator&) const { return true; }
-  };
-  std::vector<Bucket, BucketAllocator> buckets_;  // empty, or a power of two of them
-  std::atomic<const Bucket*> bucket_base_{nullptr};  // buckets_.data() and size - 1, for Prefetch
-  std::atomic<size_t> bucket_mask_{0};
-  size_t size_ = 0;              // nodes
+  // key -> node; a bucket holds the key's full hash, compared before the node is touched.
+  GrowingIndex index_;
   Chain lru_;     // cache entries, head = most recently used
   Chain pinned_;  // pinned entries, in no particular order
   std::vector<Slot*> pass_;  // entries holding a pass state, in first-write order

@@ -11,7 +11,7 @@ namespace {
 
 char moved_tag;
 constexpr size_t kFirstBuckets = 1024;
-constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kMapped = size_t{2} << 20;  // tables from this size on are mmap'd
 
 }  // namespace
 
@@ -22,38 +22,33 @@ GrowingIndex::~GrowingIndex() {
   Free(&old_);
 }
 
-// From 2 MiB on, a table is its own anonymous mapping, 2 MiB-aligned and marked for transparent
-// huge pages (MADV_HUGEPAGE; the system's THP mode is often "madvise"): a lookup's bucket is a
-// random place in megabytes, and with 4 KiB pages each was a TLB miss too. The mapping's pages
-// are zero until first touched, so a new table needs no clearing pass: its page faults are
-// spread over the inserts and moves that touch it, like the rest of a doubling.
+// From 2 MiB on, a table is its own anonymous mapping, whose pages are zero until first touched:
+// a new table needs no clearing pass, and its page faults are spread over the inserts and moves
+// that touch it, like the rest of a doubling. In 4 KiB pages, not transparent huge pages: on
+// this project's VM the first touch of fresh memory costs ~1-4 ms per 2 MiB (the hypervisor
+// backs it then), so a huge-page fault was a pause of that size in one insert
+// (bench_state_cache: longest insert 5.1-5.3 ms with MADV_HUGEPAGE, 0.7-1.8 ms without; a
+// lookup in a 32 MiB index 387-472 ns against 409-516, within noise).
 GrowingIndex::Table GrowingIndex::Allocate(size_t count) {
   Table t;
   t.mask = count - 1;
   const size_t bytes = count * sizeof(Bucket);
-  if (bytes < kHugePage) {
+  if (bytes < kMapped) {
     t.buckets = static_cast<Bucket*>(std::calloc(count, sizeof(Bucket)));
     if (t.buckets == nullptr) throw std::bad_alloc();
     return t;
   }
-  // A power of two of buckets of 16 bytes from 2 MiB on is a multiple of 2 MiB; one extra huge
-  // page of address space lets the start be aligned, and the unaligned ends are given back.
-  void* p = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
-  const uintptr_t start = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
-  if (aligned > start) munmap(p, aligned - start);
-  const uintptr_t end = start + bytes + kHugePage;
-  if (end > aligned + bytes) munmap(reinterpret_cast<void*>(aligned + bytes), end - (aligned + bytes));
-  (void)madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);  // a hint
-  t.buckets = reinterpret_cast<Bucket*>(aligned);
+  (void)madvise(p, bytes, MADV_NOHUGEPAGE);  // also where the system's THP mode is "always"
+  t.buckets = static_cast<Bucket*>(p);
   return t;
 }
 
 void GrowingIndex::Free(Table* t) {
   if (t->buckets == nullptr) return;
   const size_t bytes = t->count() * sizeof(Bucket);
-  if (bytes < kHugePage) std::free(t->buckets);
+  if (bytes < kMapped) std::free(t->buckets);
   else munmap(t->buckets, bytes);
   *t = Table{};
 }

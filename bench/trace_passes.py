@@ -140,7 +140,9 @@ def main():
     pl = list(in_phase.values())
     # wait_us (overlapped passes, docs/exactly-once.md): the part of commit_us the pass waited
     # for the pass before it to finish committing; 0 in traces from before the overlap.
-    for key in ["records", "read_us", "process_us", "round_a_us", "round_b_us", "markers_us", "state_us",
+    # process_cpu_us: the pipeline thread's CPU time in the pass's processing (absent in older
+    # traces): a pass whose process_us is long but process_cpu_us short waited or was preempted.
+    for key in ["records", "read_us", "process_us", "process_cpu_us", "round_a_us", "round_b_us", "markers_us", "state_us",
                 "commit_us", "wait_us", "gap_us"]:
         vals = [int(p.get(key, 0)) for p in pl]
         scale = 1 if key == "records" else 1000.0
@@ -164,16 +166,18 @@ def main():
         committed = int(ps["committed_us"])
         first_append = start - int(ps["oldest_age_us"])
         print("pass at +%s ms: %d slow records (worst %s ms), %s records, oldest waited %s ms, gap %s, read %s, "
-              "process %s, round A %s, round B %s, markers %s, state %s ms, %s outputs on %s partitions" % (
+              "process %s (CPU %s), round A %s, round B %s, markers %s, state %s ms, %s outputs on %s partitions" % (
                   ms(start - lo), n, ms(worst), ps["records"], ms(int(ps["oldest_age_us"])), ms(int(ps["gap_us"])),
-                  ms(int(ps["read_us"])), ms(int(ps["process_us"])), ms(int(ps["round_a_us"])),
+                  ms(int(ps["read_us"])), ms(int(ps["process_us"])), ms(int(ps.get("process_cpu_us", 0))),
+                  ms(int(ps["round_a_us"])),
                   ms(int(ps["round_b_us"])), ms(int(ps["markers_us"])), ms(int(ps["state_us"])), ps["outputs"],
                   ps["partitions"]))
         window = (first_append, committed)
         prev = [p for p in passes if int(p["start_us"]) < start and int(p["committed_us"]) + int(p["state_us"]) > first_append]
         for p in prev[-3:]:
-            print("    before it: pass at +%s ms, %s records, process %s, round A %s, round B %s, state %s ms" % (
-                ms(int(p["start_us"]) - lo), p["records"], ms(int(p["process_us"])), ms(int(p["round_a_us"])),
+            print("    before it: pass at +%s ms, %s records, process %s (CPU %s), round A %s, round B %s, state %s ms" % (
+                ms(int(p["start_us"]) - lo), p["records"], ms(int(p["process_us"])), ms(int(p.get("process_cpu_us", 0))),
+                ms(int(p["round_a_us"])),
                 ms(int(p["round_b_us"])), ms(int(p["state_us"]))))
         for e in others:
             dur = int(e.get("dur_us", e.get("total_us", 0)))

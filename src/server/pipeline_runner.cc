@@ -1,6 +1,7 @@
 #include "server/pipeline_runner.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,6 +29,14 @@ namespace {
 int64_t WallClockUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// This thread's CPU time: with the wall time of the same span it tells a pass that computed
+// long (a pause in the code) from one that waited or was preempted (the trace's process_cpu_us).
+int64_t ThreadCpuUs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000;
 }
 
 std::string_view HeaderValue(const log::Record& r, std::string_view name) {
@@ -263,6 +272,7 @@ bool PipelineRunner::Pass(Source* src) {
   // The read buffer is kept between passes (up to max_read_bytes plus a batch), so a pass does
   // not allocate and page-fault in a fresh megabyte; with a pass in flight there are two.
   const int64_t start_us = WallClockUs();
+  const int64_t start_cpu_us = log::TraceEnabled() ? ThreadCpuUs() : 0;
   auto job = std::make_unique<PassJob>();
   job->out.swap(spare_out_);  // empty, with the capacity of a pass before
   job->src = src;
@@ -379,6 +389,7 @@ bool PipelineRunner::Pass(Source* src) {
     return false;
   }
   job->processed_us = WallClockUs();
+  if (log::TraceEnabled()) job->process_cpu_us = ThreadCpuUs() - start_cpu_us;
   job->next = next;
   job->dead_letter_topic = processor_->options().dead_letter_topic;
   // This pass was read and processed while the pass before committed. Its log writes start
@@ -545,12 +556,13 @@ void PipelineRunner::TracePass(const PassJob& job, int64_t end_us) {
   // the finish comes when the next pass is processed, or the pipeline is idle).
   log::TraceLine(
       "pass src=%s-%d start_us=%lld gap_us=%lld records=%zu oldest_age_us=%lld read_us=%lld process_us=%lld "
+      "process_cpu_us=%lld "
       "commit_us=%lld wait_us=%lld round_a_us=%lld round_b_us=%lld markers_us=%lld state_us=%lld committed_us=%lld "
       "read_bytes=%zu outputs=%zu partitions=%zu appends=%s",
       job.src->topic.c_str(), job.src->partition, static_cast<long long>(job.read_us),
       static_cast<long long>(last_pass_end_us_ == 0 ? 0 : job.read_us - last_pass_end_us_), append_times.size(),
       static_cast<long long>(oldest), static_cast<long long>(job.start_us - job.read_us),
-      static_cast<long long>(job.processed_us - job.start_us),
+      static_cast<long long>(job.processed_us - job.start_us), static_cast<long long>(job.process_cpu_us),
       static_cast<long long>(job.committed_us - job.processed_us), static_cast<long long>(job.wait_us),
       static_cast<long long>(job.round_a_us), static_cast<long long>(job.round_b_us),
       static_cast<long long>(job.markers_us), static_cast<long long>(end_us - job.committed_us),

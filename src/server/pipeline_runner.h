@@ -138,6 +138,7 @@ class PipelineRunner {
     std::vector<int64_t> append_times;
     std::string dead_letter_topic;
     int64_t read_us = 0, start_us = 0, processed_us = 0, wait_us = 0;
+    int64_t process_cpu_us = 0;  // this thread's CPU time in processing (traced runs only)
     // Set by the committer thread (read after done):
     Status status;
     int64_t committed_us = 0;

@@ -37,25 +37,41 @@ constexpr uint64_t kDirectZeroStep = 1 << 20;
 
 uint64_t RoundUpToBlock(uint64_t n) { return (n + kDirectBlock - 1) & ~(kDirectBlock - 1); }
 
-struct FreeDeleter {
-  void operator()(char* p) const { std::free(p); }
+// Frees a buffer of AllocateAligned: heap memory, or a mapping of `mapped` bytes of its own.
+struct BufferDeleter {
+  size_t mapped = 0;
+  void operator()(char* p) const {
+    if (mapped > 0) {
+      ::munmap(p, mapped);
+    } else {
+      std::free(p);
+    }
+  }
 };
-using AlignedBuffer = std::unique_ptr<char, FreeDeleter>;
+using AlignedBuffer = std::unique_ptr<char, BufferDeleter>;
 
 // Buffers of 1 MiB and more (a pass's journal entries, the zero fill's zeros) are asked for in
 // transparent huge pages: a direct write pins its buffer's pages for the device (get_user_pages)
 // and builds the request from them, 256 per MiB in 4 KiB pages (gup_fast_fallback alone was 4%
 // of the journal sync thread's and 7% of the checkpoint thread's CPU in bench_server's perf
-// profile). Only advice: without huge pages the buffer works as before.
+// profile). Only advice: without huge pages the buffer works as before. A mapping of their own,
+// not heap memory: MADV_HUGEPAGE on a malloc'd block stays on that part of the heap after it is
+// freed, and the small blocks placed there later took whole huge pages (peak RSS +20 MiB).
 constexpr size_t kHugePage = 2 << 20;
 
 AlignedBuffer AllocateAligned(size_t n) {  // n: a multiple of kDirectBlock
   if (n >= (1u << 20)) {
     const size_t rounded = (n + kHugePage - 1) & ~(kHugePage - 1);
-    auto* p = static_cast<char*>(std::aligned_alloc(kHugePage, rounded));
-    if (p == nullptr) throw std::bad_alloc();
-    (void)::madvise(p, rounded, MADV_HUGEPAGE);
-    return AlignedBuffer(p);
+    // Mapped with a huge page of slack, then cut to the aligned part.
+    void* m = ::mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) throw std::bad_alloc();
+    const auto start = reinterpret_cast<uintptr_t>(m);
+    const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
+    if (aligned > start) ::munmap(m, aligned - start);
+    const uintptr_t tail = start + rounded + kHugePage - (aligned + rounded);
+    if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + rounded), tail);
+    (void)::madvise(reinterpret_cast<void*>(aligned), rounded, MADV_HUGEPAGE);
+    return AlignedBuffer(reinterpret_cast<char*>(aligned), BufferDeleter{rounded});
   }
   auto* p = static_cast<char*>(std::aligned_alloc(kDirectBlock, n));
   if (p == nullptr) throw std::bad_alloc();

@@ -8,6 +8,8 @@
 
 #include <sys/mman.h>
 
+#include "cdc/state_blocks.h"
+
 namespace ec::cdc {
 namespace {
 
@@ -57,8 +59,9 @@ void StateCache::Unlink(Chain* chain, Slot* slot) {
 StateCache::~StateCache() {
   for (const Bucket& b : buckets_) {
     if (b.slot == nullptr) continue;
+    const size_t bytes = sizeof(Slot) + b.slot->key_size;
     b.slot->~Slot();
-    ::operator delete(b.slot);
+    state_blocks::Free(b.slot, bytes);
   }
 }
 
@@ -102,6 +105,28 @@ void StateCache::Prefetch(std::string_view encoded_key) const {
   __builtin_prefetch(base + (Hash(encoded_key) & bucket_mask_.load(std::memory_order_relaxed)));
 }
 
+void StateCache::PrefetchEntry(std::string_view encoded_key) const {
+  if (buckets_.empty()) return;
+  const uint64_t hash = Hash(encoded_key);
+  const size_t mask = buckets_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Bucket& b = buckets_[i];
+    if (b.slot == nullptr) return;
+    if (b.hash == hash) return PrefetchSlot(b.slot);
+  }
+}
+
+void StateCache::PrefetchState(std::string_view encoded_key, bool pass) const {
+  const Slot* slot = Find(encoded_key);
+  if (slot == nullptr) return;
+  const Entry& e = slot->e;
+  const EncodedState* state = !pass ? e.state.get()
+                              : e.in_pass ? e.pass_state.get()
+                              : e.in_frozen ? e.frozen_state.get()
+                                            : e.state.get();
+  if (state != nullptr) __builtin_prefetch(state);
+}
+
 void StateCache::Grow() {
   std::vector<Bucket, BucketAllocator> old;
   old.swap(buckets_);
@@ -119,7 +144,9 @@ void StateCache::Grow() {
 
 StateCache::Slot* StateCache::Emplace(std::string_view encoded_key, uint64_t hash, Entry entry) {
   if (2 * (size_ + 1) > buckets_.size()) Grow();
-  void* mem = ::operator new(sizeof(Slot) + encoded_key.size());
+  // Kept for reuse (state_blocks.h), as the states are: a new key's node is then mostly the
+  // block of one evicted or erased, not a malloc behind a pass's worth of freed states.
+  void* mem = state_blocks::Allocate(sizeof(Slot) + encoded_key.size());
   Slot* slot = new (mem) Slot{std::move(entry), hash, static_cast<uint32_t>(encoded_key.size())};
   if (!encoded_key.empty()) std::memcpy(reinterpret_cast<char*>(slot + 1), encoded_key.data(), encoded_key.size());
   const size_t mask = buckets_.size() - 1;
@@ -474,8 +501,9 @@ void StateCache::EraseSlot(Slot* slot) {
   }
   buckets_[i] = Bucket{};
   --size_;
+  const size_t bytes = sizeof(Slot) + slot->key_size;
   slot->~Slot();
-  ::operator delete(slot);
+  state_blocks::Free(slot, bytes);
 }
 
 void StateCache::Erase(std::string_view encoded_key) {

@@ -79,6 +79,14 @@ class StateCache {
   // call without the owner's serialisation: it reads only bucket_base_/bucket_mask_ (relaxed
   // atomics; during a Grow it may fetch from the old or a wrong address, which is harmless).
   void Prefetch(std::string_view encoded_key) const;
+  // The steps after Prefetch, for a caller that can space them out (each reads what the step
+  // before fetched, so called too soon it waits for that; no effect on any answer). Under the
+  // owner's serialisation (they read the index). PrefetchEntry fetches the node of the first
+  // bucket with the key's hash (the key is not compared: that would read the node);
+  // PrefetchState finds the key's entry and fetches the state PassLookup (`pass`) or Lookup
+  // would answer.
+  void PrefetchEntry(std::string_view encoded_key) const;
+  void PrefetchState(std::string_view encoded_key, bool pass) const;
   // Sets the pass state of `encoded_key`, moved from `*state`; false when the map has no
   // entry for it (`*state` is left as it was; the caller then calls PassStoreNew with the
   // key's committed state). Moved, not copied: a copy and the release of the caller's are two

@@ -116,9 +116,10 @@ void StateCache::PrefetchEntry(std::string_view encoded_key) const {
   }
 }
 
-void StateCache::PrefetchState(std::string_view encoded_key, bool pass) const {
-  const Slot* slot = Find(encoded_key);
+void StateCache::PrefetchState(std::string_view encoded_key, bool pass) {
+  Slot* slot = Find(encoded_key);
   if (slot == nullptr) return;
+  last_ = slot;
   const Entry& e = slot->e;
   const EncodedState* state = !pass ? e.state.get()
                               : e.in_pass ? e.pass_state.get()
@@ -240,7 +241,8 @@ void StateCache::Pin(std::string_view encoded_key, StatePtr state) {
 }
 
 bool StateCache::PassLookup(std::string_view encoded_key, StatePtr* out) {
-  Slot* slot = Find(encoded_key);
+  // Mostly the entry PrefetchState has just found (or the last exchange's key again).
+  Slot* slot = last_ != nullptr && last_->key() == encoded_key ? last_ : Find(encoded_key);
   if (slot == nullptr) return false;
   last_ = slot;
   Entry& e = slot->e;

@@ -272,9 +272,9 @@ class PosixFile : public File {
     allocated_ = std::max(allocated_, tail_start + kDirectBlock);
     dfd_ = dfd;
     buf_ = std::move(b);
-    buf_cap_ = kInitialDirectBuffer;
+    buf_cap_ = std::max(kInitialDirectBuffer, buf_.get_deleter().mapped);  // a kept buffer may be larger
     spare_ = AllocateAligned(kInitialDirectBuffer);
-    spare_cap_ = kInitialDirectBuffer;
+    spare_cap_ = std::max(kInitialDirectBuffer, spare_.get_deleter().mapped);
     buf_start_ = tail_start;
     written_end_ = size;
     direct_.store(true, std::memory_order_release);
@@ -296,7 +296,7 @@ class PosixFile : public File {
     AlignedBuffer b = AllocateAligned(grown);
     if (keep > 0) std::memcpy(b.get(), buf.get(), keep);
     buf = std::move(b);
-    cap = grown;
+    cap = std::max(grown, buf.get_deleter().mapped);  // a kept buffer may be larger
   }
 
   Status AppendDirect(std::string_view data) {

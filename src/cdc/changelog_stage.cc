@@ -57,32 +57,9 @@ void ChangelogStage::Prepare(const pipeline::MatchedExchange& m, Arena* arena) {
   encoded_key_ += '\0';
   encoded_key_ += prepared_key_;
   store_->Prefetch(encoded_key_);
-  ComputeNewValue(m, *res, arena, &prepared_value_);  // meanwhile the bucket arrives
-  store_->PrefetchEntry(encoded_key_);
   prepared_exchange_ = m.exchange;
   prepared_context_ = m.context;
   prepared_ = true;
-}
-
-void ChangelogStage::ComputeNewValue(const pipeline::MatchedExchange& m, const spec::ResourceDefinition& res,
-                                     Arena* arena, NewValue* out) {
-  out->merge = false;
-  out->after = json::Value();
-  out->error.reset();
-  const spec::Operation& op = *m.operation;
-  if (OpFor(op.method) == 'd') return;
-  const json::Value* body = Path(m.response, *m.exchange, "response", "body");
-  const bool no_body = body == nullptr || body->is_null() || (body->is_string() && body->string().empty());
-  if (op.method == "PATCH" && no_body) {
-    out->merge = true;
-  } else if (res.state == nullptr) {
-    out->after = body != nullptr ? *body : json::Value();
-  } else {
-    Result<spec::EvalResult> r = res.state->Evaluate(*m.context, arena);
-    if (!r.ok()) out->error = r.status();
-    else if (!r->defined) out->error = Status(ErrorCode::kEvalError, "the state expression gave no value (undefined)");
-    else out->after = r->value;
-  }
 }
 
 void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
@@ -119,21 +96,27 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     encoded_key += *key;
   }
   // The key's state is read through a chain of cache misses (index bucket, entry, state:
-  // state_store.h's Prefetch steps), each fetched ahead with work that does not need the
-  // stored state in between: Prepare fetched the bucket, computed the new state's value and
-  // fetched the entry (the events followed); the state is fetched here, and the new state's
-  // text written, before the lookup. Errors of that work are reported where they were
-  // before, after the lookup's and the order check.
+  // state_store.h's Prefetch steps). Prepare fetched the bucket; the entry and then the state
+  // are fetched here, each followed by work that does not need the stored state (the new
+  // state's value and its text), so the lookup finds all three in cache. Errors of that work
+  // are reported where they were before, after the lookup's and the order check.
+  store_->PrefetchEntry(encoded_key);
   const char op_letter = OpFor(op.method);
-  NewValue fresh;
-  if (!prepared) {
-    store_->PrefetchEntry(encoded_key);
-    ComputeNewValue(m, *res, arena, &fresh);
+  const json::Value* body = op_letter != 'd' ? Path(m.response, x, "response", "body") : nullptr;
+  const bool no_body = body == nullptr || body->is_null() || (body->is_string() && body->string().empty());
+  const bool merge = op_letter != 'd' && op.method == "PATCH" && no_body;  // needs the stored state
+  json::Value after;
+  std::optional<Status> after_error;  // the state expression failed (dead-lettered below)
+  if (op_letter != 'd' && !merge) {
+    if (res->state == nullptr) {
+      after = body != nullptr ? *body : json::Value();
+    } else {
+      Result<spec::EvalResult> r = res->state->Evaluate(*m.context, arena);
+      if (!r.ok()) after_error = r.status();
+      else if (!r->defined) after_error = Status(ErrorCode::kEvalError, "the state expression gave no value (undefined)");
+      else after = r->value;
+    }
   }
-  const NewValue& value = prepared ? prepared_value_ : fresh;
-  const bool merge = value.merge;  // needs the stored state
-  json::Value after = value.after;
-  const std::optional<Status>& after_error = value.error;
   store_->PrefetchState(encoded_key);
   // The new state is written in its storage encoding at once: header, then the JSON text,
   // which is also the envelope's `after` (serialised once). Written into a reused buffer,

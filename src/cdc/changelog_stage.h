@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -37,9 +36,8 @@ class ChangelogStage final : public pipeline::ExchangeStage {
   // Not thread-safe per key: the caller runs one exchange at a time (Processor calls stages in
   // exchange order on the calling thread).
   // Evaluates the key and has the store fetch where the key's state is found (the state
-  // cache's index bucket, then its entry: cache misses otherwise, with tens of thousands of
-  // keys), while the new state's value and the exchange's events are computed; OnMatched of
-  // the same exchange takes the key and the value from here.
+  // cache's index bucket: a cache miss otherwise, with tens of thousands of keys), while the
+  // exchange's events are processed; OnMatched of the same exchange takes the key from here.
   void Prepare(const pipeline::MatchedExchange& matched, Arena* arena) override;
   void OnMatched(const pipeline::MatchedExchange& matched, Arena* arena,
                  std::vector<pipeline::OutputRecord>* out) override;
@@ -60,22 +58,12 @@ class ChangelogStage final : public pipeline::ExchangeStage {
   ChangelogCounters counters_;
   // The resource of a matched 2xx exchange with a changelog, else null.
   static const spec::ResourceDefinition* ChangelogResource(const pipeline::MatchedExchange& m);
-  // The new state's value where it does not depend on the stored state (`merge`: a PATCH
-  // without a response body, merged into the stored state later; a delete has none).
-  struct NewValue {
-    bool merge = false;
-    json::Value after;
-    std::optional<Status> error;  // the state expression failed (dead-lettered after the lookup)
-  };
-  static void ComputeNewValue(const pipeline::MatchedExchange& m, const spec::ResourceDefinition& res, Arena* arena,
-                              NewValue* out);
   std::string encoded_key_;  // the current exchange's EncodeKey(resource, key), reused
   // Prepare's key, for the OnMatched of the same exchange (and context) only.
   bool prepared_ = false;
   const json::Value* prepared_exchange_ = nullptr;
   const json::Value* prepared_context_ = nullptr;
   std::string prepared_key_;
-  NewValue prepared_value_;
   std::string changes_;      // an update's patch, written before the envelope; reused
   std::string state_text_;   // the new state's encoding, written before its exact-size copy
   std::unordered_map<const spec::Operation*, SourceText> source_prefixes_;

@@ -95,6 +95,40 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     encoded_key += '\0';
     encoded_key += *key;
   }
+  // The key's state is read through a chain of cache misses (index bucket, entry, state:
+  // state_store.h's Prefetch steps). Prepare fetched the bucket; the entry and then the state
+  // are fetched here, each followed by work that does not need the stored state (the new
+  // state's value and its text), so the lookup finds all three in cache. Errors of that work
+  // are reported where they were before, after the lookup's and the order check.
+  store_->PrefetchEntry(encoded_key);
+  const char op_letter = OpFor(op.method);
+  const json::Value* body = op_letter != 'd' ? Path(m.response, x, "response", "body") : nullptr;
+  const bool no_body = body == nullptr || body->is_null() || (body->is_string() && body->string().empty());
+  const bool merge = op_letter != 'd' && op.method == "PATCH" && no_body;  // needs the stored state
+  json::Value after;
+  std::optional<Status> after_error;  // the state expression failed (dead-lettered below)
+  if (op_letter != 'd' && !merge) {
+    if (res->state == nullptr) {
+      after = body != nullptr ? *body : json::Value();
+    } else {
+      Result<spec::EvalResult> r = res->state->Evaluate(*m.context, arena);
+      if (!r.ok()) after_error = r.status();
+      else if (!r->defined) after_error = Status(ErrorCode::kEvalError, "the state expression gave no value (undefined)");
+      else after = r->value;
+    }
+  }
+  store_->PrefetchState(encoded_key);
+  // The new state is written in its storage encoding at once: header, then the JSON text,
+  // which is also the envelope's `after` (serialised once). Written into a reused buffer,
+  // then copied once at its exact size: a fresh string grown by AppendJson past a guessed
+  // reserve reallocates, and the stored copy would keep the slack.
+  std::string& next_bytes = state_text_;
+  next_bytes.clear();
+  AppendStateHeader(op_letter == 'd', m.timestamp_ms, &next_bytes);
+  // A read's text waits for the stored state (it mostly is the stored text again, below).
+  const bool text_now = op_letter != 'd' && op_letter != 'r' && !merge && !after_error;
+  if (text_now) json::AppendJson(after, &next_bytes);
+
   Result<StatePtr> stored_or = store_->Lookup(encoded_key);
   if (!stored_or.ok()) return dead_letter(stored_or.status(), nullptr);
   // Held until the end: `before` is the stored text, read in place.
@@ -112,7 +146,6 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   }
 
   const bool known = stored && !stored->deleted();
-  char op_letter = OpFor(op.method);
   json::Value before;  // null: nothing known (or deleted); parsed only when needed
   bool before_parsed = !known;
   auto parse_before = [&]() -> Status {
@@ -125,32 +158,13 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     return json::ParseInto(stored->value(), arena, &before);
   };
 
-  // The new state is written in its storage encoding at once: header, then the JSON text,
-  // which is also the envelope's `after` (serialised once).
-  json::Value after;
-  // Written into a reused buffer, then copied once at its exact size: a fresh string grown by
-  // AppendJson past a guessed reserve reallocates, and the stored copy would keep the slack.
-  std::string& next_bytes = state_text_;
-  next_bytes.clear();
-  AppendStateHeader(op_letter == 'd', m.timestamp_ms, &next_bytes);
-  if (op_letter != 'd') {
-    const json::Value* body = Path(m.response, x, "response", "body");
-    bool no_body = body == nullptr || body->is_null() || (body->is_string() && body->string().empty());
-    if (op.method == "PATCH" && no_body) {
-      if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
-      const json::Value* patch = Path(m.request, x, "request", "body");
-      after = MergePatch(before, patch != nullptr ? *patch : json::Value(), arena);
-    } else if (res->state == nullptr) {
-      after = body != nullptr ? *body : json::Value();
-    } else {
-      Result<spec::EvalResult> r = res->state->Evaluate(*m.context, arena);
-      if (!r.ok()) return dead_letter(r.status(), res->state.get());
-      if (!r->defined) {
-        return dead_letter(Status(ErrorCode::kEvalError, "the state expression gave no value (undefined)"),
-                           res->state.get());
-      }
-      after = r->value;
-    }
+  if (after_error) return dead_letter(*after_error, res->state.get());
+  if (merge) {
+    if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
+    const json::Value* patch = Path(m.request, x, "request", "body");
+    after = MergePatch(before, patch != nullptr ? *patch : json::Value(), arena);
+  }
+  if (op_letter != 'd' && !text_now) {
     // A read mostly shows the stored state again: checking the stored text against `after`
     // costs a fraction of writing it (json_text_match.h), and the text is then copied.
     if (op_letter == 'r' && known && IsJsonTextOf(after, stored->value())) next_bytes += stored->value();

@@ -114,6 +114,23 @@ class RocksStateStore final : public StateStore, public PassOverlay {
   // prefetch of a stale address is harmless.
   void Prefetch(std::string_view encoded) override { cache_.Prefetch(encoded); }
   void PassPrefetch(std::string_view encoded) override { cache_.Prefetch(encoded); }
+  // These read the index: under mu_.
+  void PrefetchEntry(std::string_view encoded) override {
+    std::lock_guard lock(mu_);
+    cache_.PrefetchEntry(encoded);
+  }
+  void PrefetchState(std::string_view encoded) override {
+    std::lock_guard lock(mu_);
+    cache_.PrefetchState(encoded, false);
+  }
+  void PassPrefetchEntry(std::string_view encoded) override {
+    std::lock_guard lock(mu_);
+    cache_.PrefetchEntry(encoded);
+  }
+  void PassPrefetchState(std::string_view encoded) override {
+    std::lock_guard lock(mu_);
+    cache_.PrefetchState(encoded, true);
+  }
 
   Status PassStore(std::string_view encoded, StatePtr state) override {
     std::lock_guard lock(mu_);

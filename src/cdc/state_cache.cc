@@ -6,6 +6,8 @@
 #include <functional>
 #include <new>
 
+#include "cdc/state_blocks.h"
+
 namespace ec::cdc {
 namespace {
 
@@ -55,8 +57,9 @@ void StateCache::Unlink(Chain* chain, Slot* slot) {
 StateCache::~StateCache() {
   index_.ForEach([](void* item) {
     Slot* slot = static_cast<Slot*>(item);
+    const size_t bytes = sizeof(Slot) + slot->key_size;
     slot->~Slot();
-    ::operator delete(slot);
+    state_blocks::Free(slot, bytes);
   });
 }
 
@@ -77,8 +80,28 @@ StateCache::Slot* StateCache::Find(std::string_view encoded_key, uint64_t hash) 
 
 void StateCache::Prefetch(std::string_view encoded_key) const { index_.Prefetch(Hash(encoded_key)); }
 
+void StateCache::PrefetchEntry(std::string_view encoded_key) const {
+  // The first entry with the key's hash, its key not compared (that would read the node).
+  const void* item = index_.Find(Hash(encoded_key), [](const void*) { return true; });
+  if (item != nullptr) PrefetchSlot(static_cast<const Slot*>(item));
+}
+
+void StateCache::PrefetchState(std::string_view encoded_key, bool pass) {
+  Slot* slot = Find(encoded_key);
+  if (slot == nullptr) return;
+  last_ = slot;
+  const Entry& e = slot->e;
+  const EncodedState* state = !pass ? e.state.get()
+                              : e.in_pass ? e.pass_state.get()
+                              : e.in_frozen ? e.frozen_state.get()
+                                            : e.state.get();
+  if (state != nullptr) __builtin_prefetch(state);
+}
+
 StateCache::Slot* StateCache::Emplace(std::string_view encoded_key, uint64_t hash, Entry entry) {
-  void* mem = ::operator new(sizeof(Slot) + encoded_key.size());
+  // Kept for reuse (state_blocks.h), as the states are: a new key's node is then mostly the
+  // block of one evicted or erased, not a malloc behind a pass's worth of freed states.
+  void* mem = state_blocks::Allocate(sizeof(Slot) + encoded_key.size());
   Slot* slot = new (mem) Slot{std::move(entry), hash, static_cast<uint32_t>(encoded_key.size())};
   if (!encoded_key.empty()) std::memcpy(reinterpret_cast<char*>(slot + 1), encoded_key.data(), encoded_key.size());
   index_.Insert(hash, slot);
@@ -168,7 +191,8 @@ void StateCache::Pin(std::string_view encoded_key, StatePtr state) {
 }
 
 bool StateCache::PassLookup(std::string_view encoded_key, StatePtr* out) {
-  Slot* slot = Find(encoded_key);
+  // Mostly the entry PrefetchState has just found (or the last exchange's key again).
+  Slot* slot = last_ != nullptr && last_->key() == encoded_key ? last_ : Find(encoded_key);
   if (slot == nullptr) return false;
   last_ = slot;
   Entry& e = slot->e;
@@ -416,8 +440,9 @@ void StateCache::EraseSlot(Slot* slot) {
   if (e.in_frozen) std::erase(frozen_, slot);
   if (last_ == slot) last_ = nullptr;
   index_.Erase(slot->hash, slot);
+  const size_t bytes = sizeof(Slot) + slot->key_size;
   slot->~Slot();
-  ::operator delete(slot);
+  state_blocks::Free(slot, bytes);
 }
 
 void StateCache::Erase(std::string_view encoded_key) {

@@ -78,6 +78,14 @@ class StateCache {
   // Starts fetching the index bucket where `encoded_key` is looked up. The one member safe to
   // call without the owner's serialisation (GrowingIndex::Prefetch).
   void Prefetch(std::string_view encoded_key) const;
+  // The steps after Prefetch, for a caller that can space them out (each reads what the step
+  // before fetched, so called too soon it waits for that; no effect on any answer). Under the
+  // owner's serialisation (they read the index). PrefetchEntry fetches the node of the first
+  // bucket with the key's hash (the key is not compared: that would read the node);
+  // PrefetchState finds the key's entry and fetches the state PassLookup (`pass`) or Lookup
+  // would answer; the entry is remembered for the PassLookup of the same key that follows.
+  void PrefetchEntry(std::string_view encoded_key) const;
+  void PrefetchState(std::string_view encoded_key, bool pass);
   // Sets the pass state of `encoded_key`, moved from `*state`; false when the map has no
   // entry for it (`*state` is left as it was; the caller then calls PassStoreNew with the
   // key's committed state). Moved, not copied: a copy and the release of the caller's are two
@@ -193,7 +201,9 @@ class StateCache {
   // After a held entry left both generations: back on the LRU chain, or dropped when its
   // committed state is not known or there is no cache.
   void ReleaseHeld(Slot* slot);
-  Slot* last_ = nullptr;     // the entry PassLookup found or created last (null when erased)
+  // The entry PassLookup or PrefetchState found, or PassLookup created, last (null when
+  // erased): PassLookup and PassStore compare its key before the index is searched.
+  Slot* last_ = nullptr;
 };
 
 }  // namespace ec::cdc

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "cdc/state_blocks.h"
+
 namespace ec::cdc {
 
 std::string EncodeKey(std::string_view resource, std::string_view key) {
@@ -40,6 +42,8 @@ namespace {
 
 // Allocates what it is asked for (std::allocate_shared's control block with the object in
 // it) plus `extra` bytes after it, and says where those are, before the object is built.
+// The blocks are kept for reuse (state_blocks.h: a pass's states replace the ones the pass
+// before freed).
 template <class T>
 struct TrailingBytesAllocator {
   using value_type = T;
@@ -49,11 +53,11 @@ struct TrailingBytesAllocator {
   template <class U>
   TrailingBytesAllocator(const TrailingBytesAllocator<U>& o) : extra(o.extra), at(o.at) {}
   T* allocate(size_t n) {
-    char* p = static_cast<char*>(::operator new(n * sizeof(T) + extra));
+    char* p = static_cast<char*>(state_blocks::Allocate(n * sizeof(T) + extra));
     *at = p + n * sizeof(T);
     return reinterpret_cast<T*>(p);
   }
-  void deallocate(T* p, size_t) { ::operator delete(p); }
+  void deallocate(T* p, size_t n) { state_blocks::Free(p, n * sizeof(T) + extra); }
   template <class U>
   bool operator==(const TrailingBytesAllocator<U>& o) const { return extra == o.extra && at == o.at; }
 };

@@ -91,8 +91,11 @@ class PassOverlay {
   virtual ~PassOverlay() = default;
   virtual Result<StatePtr> PassLookup(std::string_view encoded_key) = 0;
   virtual Status PassStore(std::string_view encoded_key, StatePtr state) = 0;
-  // A hint: the key is about to be looked up (StateStore::Prefetch).
+  // A hint: the key is about to be looked up (StateStore::Prefetch), and its later steps
+  // (StateStore::PrefetchEntry, PrefetchState).
   virtual void PassPrefetch(std::string_view /*encoded_key*/) {}
+  virtual void PassPrefetchEntry(std::string_view /*encoded_key*/) {}
+  virtual void PassPrefetchState(std::string_view /*encoded_key*/) {}
   virtual std::vector<StateWrite> PassPending() = 0;
   // Never loses the pass: its states are committed in the map even when writing them to the
   // store fails (they stay pending and are written later).
@@ -124,6 +127,13 @@ class StateStore {
   // A hint that `encoded_key` is about to be looked up: a store can start fetching what the
   // lookup will read. No effect on any answer.
   virtual void Prefetch(std::string_view /*encoded_key*/) {}
+  // The same hint's later steps, for a caller that can space them out: a lookup follows a
+  // chain (index bucket, the key's entry, its state), one cache miss after the other. Some
+  // time after Prefetch, PrefetchEntry fetches the entry (reading the bucket Prefetch
+  // fetched); some time after that, PrefetchState fetches the state. Called too soon, a step
+  // waits for the one before. No effect on any answer.
+  virtual void PrefetchEntry(std::string_view /*encoded_key*/) {}
+  virtual void PrefetchState(std::string_view /*encoded_key*/) {}
   // Stores `state` (not null) under `encoded_key` at once (no checkpoint).
   virtual Status Store(std::string_view encoded_key, StatePtr state) = 0;
   // Keys of `resource` that are not deleted, in byte order, strictly after `after`, at most

@@ -31,6 +31,14 @@ class TxnStateStore final : public StateStore {
     if (overlay_ != nullptr) overlay_->PassPrefetch(encoded_key);
     else base_->Prefetch(encoded_key);
   }
+  void PrefetchEntry(std::string_view encoded_key) override {
+    if (overlay_ != nullptr) overlay_->PassPrefetchEntry(encoded_key);
+    else base_->PrefetchEntry(encoded_key);
+  }
+  void PrefetchState(std::string_view encoded_key) override {
+    if (overlay_ != nullptr) overlay_->PassPrefetchState(encoded_key);
+    else base_->PrefetchState(encoded_key);
+  }
   // Committed keys only (the underlying store).
   Result<std::vector<std::string>> List(std::string_view resource, std::string_view after, size_t limit) override;
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override;

@@ -193,7 +193,61 @@ const bool kHaveVpclmul = kHaveSse42 && __builtin_cpu_supports("avx512f") &&
                           __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("pclmul");
 #endif
 
+// Polynomials modulo P in the bit-reflected form the CRC uses: bit 31 is x^0, bit 0 x^31.
+// a * b mod P, one bit of `a` at a time (the reference; MultiplyModP is the fast one).
+uint32_t MultiplyModPPortable(uint32_t a, uint32_t b) {
+  uint32_t product = 0;
+  for (uint32_t bit = 1u << 31; bit != 0; bit >>= 1) {
+    if (a & bit) product ^= b;
+    b = (b & 1) ? (b >> 1) ^ kPoly : b >> 1;  // b * x
+  }
+  return product;
+}
+
+#if defined(__x86_64__)
+// The carry-less product of two reflected 32-bit polynomials, shifted up by one, holds x^0 ..
+// x^31 of the product in its high half (already reduced) and x^32 .. x^63 in its low half; the
+// crc32 instruction of that half is exactly its value times x^32 modulo P.
+__attribute__((target("pclmul,sse4.2"))) uint32_t MultiplyModPClmul(uint32_t a, uint32_t b) {
+  const __m128i p = _mm_clmulepi64_si128(_mm_cvtsi32_si128(static_cast<int>(a)), _mm_cvtsi32_si128(static_cast<int>(b)), 0);
+  const uint64_t product = static_cast<uint64_t>(_mm_cvtsi128_si64(p)) << 1;
+  return _mm_crc32_u32(0, static_cast<uint32_t>(product)) ^ static_cast<uint32_t>(product >> 32);
+}
+const bool kHaveClmul = __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("pclmul");
+#endif
+
+uint32_t MultiplyModP(uint32_t a, uint32_t b) {
+#if defined(__x86_64__)
+  if (kHaveClmul) return MultiplyModPClmul(a, b);
+#endif
+  return MultiplyModPPortable(a, b);
+}
+
+// x^(2^k) mod P for k = 0 .. 63.
+struct PowerTable {
+  uint32_t x2k[64];
+  PowerTable() {
+    uint32_t p = 1u << 30;  // x^1
+    for (uint32_t& e : x2k) {
+      e = p;
+      p = MultiplyModPPortable(p, p);
+    }
+  }
+};
+
 }  // namespace
+
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
+  // With the CRC's pre- and post-inversion, crc(A || B) = crc(A) * x^(8 len_b) ^ crc(B) mod P
+  // (the inversions of A's end and B's start cancel). x^(8 len_b) is the product of the
+  // x^(2^k) for the bits of 8 len_b.
+  static const PowerTable powers;
+  uint32_t shift = 1u << 31;  // x^0
+  for (unsigned k = 3; len_b != 0 && k < 64; ++k, len_b >>= 1) {
+    if (len_b & 1) shift = MultiplyModP(shift, powers.x2k[k]);
+  }
+  return MultiplyModP(shift, crc_a) ^ crc_b;
+}
 
 uint32_t Crc32cPortable(std::string_view data, uint32_t crc) {
   return ~SoftwareCrc(reinterpret_cast<const unsigned char*>(data.data()), data.size(), ~crc);

@@ -9,6 +9,10 @@ namespace ec::log {
 
 // CRC32C of `data`, continuing from `crc` (0 to start).
 uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
+// The CRC32C of A followed by B, from crc_a = Crc32c(A), crc_b = Crc32c(B) and B's length,
+// without reading either (crc_a is advanced over len_b zero bits by a multiplication modulo the
+// polynomial: a few dozen instructions whatever the length).
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 // The same with the table-driven code only (the reference the hardware paths are tested
 // against).
 uint32_t Crc32cPortable(std::string_view data, uint32_t crc = 0);

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,12 +37,80 @@ constexpr uint64_t kDirectZeroStep = 1 << 20;
 
 uint64_t RoundUpToBlock(uint64_t n) { return (n + kDirectBlock - 1) & ~(kDirectBlock - 1); }
 
-struct FreeDeleter {
-  void operator()(char* p) const { std::free(p); }
+// Buffers of 2 MiB and more (a journal file's two buffers) are asked for in transparent huge
+// pages: a direct write pins its buffer's pages for the device (get_user_pages) and builds the
+// request from them, 256 per MiB in 4 KiB pages (gup_fast_fallback alone was 4% of the journal
+// sync thread's and 7% of the checkpoint thread's CPU in bench_server's perf profile). Only
+// advice: without huge pages the buffer works as before. A mapping of their own, not heap
+// memory: MADV_HUGEPAGE on a malloc'd block stays on that part of the heap after it is freed,
+// and the small blocks placed there later took whole huge pages (peak RSS +20 MiB).
+constexpr size_t kHugePage = 2 << 20;
+// Freed huge-page buffers are kept for the next direct-write file: the journal starts a file at
+// each checkpoint, and fresh memory costs a fault in the host per page on this project's VMs
+// (docs/log-format.md, "Page-cache window"; a freed 2 MiB block is what the VM hands back
+// first), ~5 ms per 2 MiB buffer in perf (clear_page_erms under the huge-page fault). Bounded:
+// a checkpoint's new file takes them back before the old file's are freed.
+constexpr size_t kMaxSpareBuffers = 2;
+constexpr size_t kMaxSpareBufferBytes = 8 << 20;
+
+struct SpareBuffers {
+  std::mutex mu;
+  std::vector<std::pair<char*, size_t>> buffers;  // mapped, huge-page advised
 };
-using AlignedBuffer = std::unique_ptr<char, FreeDeleter>;
+SpareBuffers& Spares() {
+  static SpareBuffers* spares = new SpareBuffers();  // never destroyed: buffers die at exit
+  return *spares;
+}
+
+// Frees a buffer of AllocateAligned: heap memory, or a mapping of `mapped` bytes of its own.
+struct BufferDeleter {
+  size_t mapped = 0;
+  void operator()(char* p) const {
+    if (mapped == 0) {
+      std::free(p);
+      return;
+    }
+    if (mapped <= kMaxSpareBufferBytes) {
+      SpareBuffers& s = Spares();
+      std::lock_guard lock(s.mu);
+      if (s.buffers.size() < kMaxSpareBuffers) {
+        s.buffers.emplace_back(p, mapped);
+        return;
+      }
+    }
+    ::munmap(p, mapped);
+  }
+};
+using AlignedBuffer = std::unique_ptr<char, BufferDeleter>;
 
 AlignedBuffer AllocateAligned(size_t n) {  // n: a multiple of kDirectBlock
+  if (n >= kHugePage) {
+    const size_t rounded = (n + kHugePage - 1) & ~(kHugePage - 1);
+    {
+      // The smallest spare that holds it.
+      SpareBuffers& s = Spares();
+      std::lock_guard lock(s.mu);
+      auto best = s.buffers.end();
+      for (auto it = s.buffers.begin(); it != s.buffers.end(); ++it) {
+        if (it->second >= rounded && (best == s.buffers.end() || it->second < best->second)) best = it;
+      }
+      if (best != s.buffers.end()) {
+        AlignedBuffer b(best->first, BufferDeleter{best->second});
+        s.buffers.erase(best);
+        return b;
+      }
+    }
+    // Mapped with a huge page of slack, then cut to the aligned part.
+    void* m = ::mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) throw std::bad_alloc();
+    const auto start = reinterpret_cast<uintptr_t>(m);
+    const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
+    if (aligned > start) ::munmap(m, aligned - start);
+    const uintptr_t tail = start + rounded + kHugePage - (aligned + rounded);
+    if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + rounded), tail);
+    (void)::madvise(reinterpret_cast<void*>(aligned), rounded, MADV_HUGEPAGE);
+    return AlignedBuffer(reinterpret_cast<char*>(aligned), BufferDeleter{rounded});
+  }
   auto* p = static_cast<char*>(std::aligned_alloc(kDirectBlock, n));
   if (p == nullptr) throw std::bad_alloc();
   return AlignedBuffer(p);
@@ -203,9 +272,9 @@ class PosixFile : public File {
     allocated_ = std::max(allocated_, tail_start + kDirectBlock);
     dfd_ = dfd;
     buf_ = std::move(b);
-    buf_cap_ = kInitialDirectBuffer;
+    buf_cap_ = std::max(kInitialDirectBuffer, buf_.get_deleter().mapped);  // a kept buffer may be larger
     spare_ = AllocateAligned(kInitialDirectBuffer);
-    spare_cap_ = kInitialDirectBuffer;
+    spare_cap_ = std::max(kInitialDirectBuffer, spare_.get_deleter().mapped);
     buf_start_ = tail_start;
     written_end_ = size;
     direct_.store(true, std::memory_order_release);
@@ -213,17 +282,21 @@ class PosixFile : public File {
   }
 
  private:
-  static constexpr size_t kInitialDirectBuffer = 64 << 10;
+  // One huge page (see AllocateAligned): a pass's entries are ~1 MiB, and a buffer grown by
+  // doubling from 64 KiB took fresh memory at each step, twice (the two buffers swap), for each
+  // journal file: ~80% of the commit thread's page faults in a 50,000-line bench_server run.
+  static constexpr size_t kInitialDirectBuffer = kHugePage;
 
   // Grows `buf` (capacity `cap`, a multiple of kDirectBlock) to hold `need` bytes, keeping its
   // first `keep` bytes.
   static void Reserve(AlignedBuffer& buf, size_t& cap, size_t keep, size_t need) {
     if (need <= cap) return;
-    const size_t grown = static_cast<size_t>(RoundUpToBlock(std::max(need, cap * 2)));
+    size_t grown = static_cast<size_t>(RoundUpToBlock(std::max(need, cap * 2)));
+    if (grown >= kHugePage) grown = (grown + kHugePage - 1) & ~(kHugePage - 1);  // what AllocateAligned takes
     AlignedBuffer b = AllocateAligned(grown);
     if (keep > 0) std::memcpy(b.get(), buf.get(), keep);
     buf = std::move(b);
-    cap = grown;
+    cap = std::max(grown, buf.get_deleter().mapped);  // a kept buffer may be larger
   }
 
   Status AppendDirect(std::string_view data) {

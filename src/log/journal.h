@@ -80,7 +80,8 @@ class Journal {
   Journal& operator=(const Journal&) = delete;
 
   // Writes the entry of an append of `log` (its batches, offsets assigned, as written to the
-  // segment); `end_offset` is the log end after it. Called under the partition's append lock,
+  // segment, each with a right CRC: the entry's CRC is derived from them); `end_offset` is the
+  // log end after it. Called under the partition's append lock,
   // so a partition's entries are in its order. Once a journal fdatasync covers the entry,
   // log's durable offset moves to end_offset on the sync thread. `sync_within_ms`: 0 = someone
   // waits for it (call RequestSync after releasing the partition's locks); > 0 = synced at most

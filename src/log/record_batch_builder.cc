@@ -23,6 +23,14 @@ void RecordBatchBuilder::Reserve(size_t record_bytes) {
   if (records_.empty()) records_.assign(kBatchHeaderSize, '\0');
 }
 
+void RecordBatchBuilder::Reserve(size_t record_bytes, std::string buffer) {
+  if (records_.empty()) {
+    records_ = std::move(buffer);
+    records_.clear();
+  }
+  Reserve(record_bytes);
+}
+
 void RecordBatchBuilder::Add(std::optional<std::string_view> key,
                              std::optional<std::string_view> value, int64_t timestamp_ms,
                              std::span<const RecordHeader> headers) {

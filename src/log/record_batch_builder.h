@@ -55,6 +55,10 @@ class RecordBatchBuilder {
   // Makes room for about `record_bytes` of encoded records, so adding them does not grow the
   // buffer step by step (a writer that knows its records' sizes calls it first).
   void Reserve(size_t record_bytes);
+  // The same, writing into `buffer` (its content dropped, its capacity kept): a writer that
+  // keeps the buffers of the batches it built before (Build() hands the buffer out as the
+  // batch) reuses their memory instead of fresh pages each time.
+  void Reserve(size_t record_bytes, std::string buffer);
 
   size_t record_count() const { return count_; }
   // Uncompressed size of the records so far plus the batch header.

@@ -1,6 +1,7 @@
 #include "pipeline/processor.h"
 
 #include <algorithm>
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -217,6 +218,33 @@ void RecordWriter::Value(std::optional<std::string_view> value) {
   PutNullable(&b, value, &r_->value_at_, &r_->value_len_);
   count_at_ = b.size();
   b.push_back(0);  // the header count, set by the destructor
+}
+
+void RecordWriter::Headers(std::span<const HeaderField> headers) {
+  if (count_at_ == 0) Value(std::nullopt);  // no value given: null
+  std::string& b = r_->bytes_;
+  size_t total = 0;
+  for (const HeaderField& h : headers) {
+    total += ZigzagSize(h.name.size()) + h.name.size() + ZigzagSize(h.value.size()) + h.value.size();
+  }
+  const size_t at = b.size();
+  b.resize(at + total);
+  char* p = b.data() + at;
+  auto put = [&p](std::string_view bytes) {
+    uint64_t z = static_cast<uint64_t>(bytes.size()) << 1;  // zigzag of a non-negative length
+    while (z >= 0x80) {
+      *p++ = static_cast<char>((z & 0x7F) | 0x80);
+      z >>= 7;
+    }
+    *p++ = static_cast<char>(z);
+    if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+    p += bytes.size();
+  };
+  for (const HeaderField& h : headers) {
+    put(h.name);
+    put(h.value);
+  }
+  r_->header_count_ += static_cast<uint32_t>(headers.size());
 }
 
 std::string* RecordWriter::BeginValue() {
@@ -454,15 +482,18 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
       } else {
         w.Value(std::nullopt);
       }
-      w.Header("ce_specversion", "1.0");
-      w.Header("ce_id", ce_id);
-      w.Header("ce_source", source);
-      w.Header("ce_type", ev.type);
-      w.Header("ce_time", time);
-      if (subject) w.Header("ce_subject", *subject);
-      w.Header("ce_eventceptionoperation", op->id);
-      w.Header("ce_eventceptionexchange", exchange_id);
-      if (has_data) w.Header("content-type", "application/json");
+      RecordWriter::HeaderField h[9];
+      size_t n = 0;
+      h[n++] = {"ce_specversion", "1.0"};
+      h[n++] = {"ce_id", ce_id};
+      h[n++] = {"ce_source", source};
+      h[n++] = {"ce_type", ev.type};
+      h[n++] = {"ce_time", time};
+      if (subject) h[n++] = {"ce_subject", *subject};
+      h[n++] = {"ce_eventceptionoperation", op->id};
+      h[n++] = {"ce_eventceptionexchange", exchange_id};
+      if (has_data) h[n++] = {"content-type", "application/json"};
+      w.Headers(std::span<const RecordWriter::HeaderField>(h, n));
     }
     ++st.events;
   }

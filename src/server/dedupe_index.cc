@@ -144,6 +144,9 @@ struct DedupeIndex::Db {
   // Ids older than this (ms) may be dropped; set by each IndexTail, read by compactions.
   std::atomic<int64_t> expire_before{INT64_MIN};
   ExpiryFilter filter{&expire_before};  // outlives db (declared before it)
+  // The most ids one Write puts into the memtable (WriteRound): about half of what a write
+  // buffer holds.
+  size_t max_write_ids = 0;
   std::unique_ptr<rocksdb::DB> db;
 };
 
@@ -243,18 +246,33 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   // those without walking the skip list or reading a data block per file.
   ro.memtable_prefix_bloom_size_ratio = 0.05;
   ro.memtable_whole_key_filtering = true;
+  // That bloom has a fixed size, made for write_buffer_size (~21 bits per id in a full
+  // memtable), but a memtable takes a whole WriteBatch however large it is: the catch-up after
+  // a long downtime (or a rebuild) put 4,000,000 ids into one 209 MB memtable whose bloom then
+  // said "maybe" to every id (0.4 bits each), and every Claim walked that skip list until the
+  // next write switched it (~70% of Claim, bench_dedupe ClaimNew/4000000). So a round is
+  // written in Writes of at most half a write buffer's ids (an entry takes ~52 bytes there),
+  // and RocksDB switches to a fresh memtable between them.
+  index->db_->max_write_ids = std::max<size_t>(1024, ro.write_buffer_size / 128);
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
-  table.block_cache = rocksdb::NewLRUCache(budget / 2);
+  // One shard: RocksDB's default splits a cache into shards of 512 KiB (16 of them here), and a
+  // block larger than its shard is dropped when released. A level-1 file's whole filter is
+  // ~2 MB (RocksDB's 64 MB files, ~1.8M ids at 10 bits): with a 4,000,000-id index no filter
+  // stayed cached, and every Claim read each level-1 filter back from its file and checksummed
+  // it (in perf of serve over 4,000,000 lines: _copy_to_iter, XXH3 and the cache's LRU ~45% of
+  // ec-http). Its readers are the Claims (one MultiGet per request) and the indexer: one
+  // shard's mutex is not contended.
+  table.block_cache = rocksdb::NewLRUCache(budget / 2, /*num_shard_bits=*/0);
   table.cache_index_and_filter_blocks = true;
   table.cache_index_and_filter_blocks_with_high_priority = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
   // Not partitioned (the state store's index and filters are, rocks_state_store.cc): Claim
   // looks its ids up with one sorted MultiGet, which loads a file's whole filter once for all of
   // them, and partitions cost a second index step per id: bench_dedupe ClaimNew 144-152 us per
-  // 1000 ids in a 100,000-id index against 227-239 partitioned, and 4.3-4.6 ms against
-  // 3.5-5.3 in a 4,000,000-id index (2026-11-28, load ~8).
+  // 1000 ids in a 100,000-id index against 227-239 partitioned (2026-11-28, load ~8; that
+  // run's 4,000,000-id figures had the whole index in one memtable, see max_write_ids below).
   ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // No compression: 16 of a key's 17 bytes are random, so Snappy only made files ~27% smaller
   // (the times compress), and paid for it in every flush and every compaction, which with
@@ -336,6 +354,10 @@ std::vector<bool> DedupeIndex::Claim(const std::vector<std::string_view>& ids, i
   for (size_t i : fresh) slices.push_back(AsSlice(keys[i].view()));
   if (values.size() < fresh.size()) values.resize(fresh.size());
   statuses.assign(fresh.size(), rocksdb::Status());
+  // RocksDB's per-thread perf counters (on by default; nothing reads them) cost a call to their
+  // thread-local's init wrapper per counted step of the lookup (~0.7% of ec-http in perf of
+  // serve). The level is per thread: the caller's (an HTTP thread) is set here.
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   db_->db->MultiGet(rocksdb::ReadOptions(), db_->db->DefaultColumnFamily(), slices.size(), slices.data(),
                     values.data(), statuses.data(), /*sorted_input=*/true);
   for (size_t j = 0; j < fresh.size(); ++j) {
@@ -518,22 +540,33 @@ Status DedupeIndex::WriteRound(const std::vector<std::pair<std::string, std::str
         if (x[16] != y[16]) return static_cast<unsigned char>(x[16]) < static_cast<unsigned char>(y[16]);
         return a.ts < b.ts;
       });
-  rocksdb::WriteBatch batch(entries_.size() * (DedupeKey::kSize + 8 + 4) + positions.size() * 64 + 64);
-  char ts[8];
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    StoreBe64(sorted[i].ts, ts);
-    batch.Put(AsSlice(sorted[i].key.view()), rocksdb::Slice(ts, 8));
-  }
-  for (const auto& [k, v] : positions) batch.Put(k, v);
-  // No WAL: the ids and the offsets they were read up to are one batch, and a batch goes into
-  // one memtable of this single column family; memtables are flushed and installed in order,
-  // so after a crash the index holds every round up to some round and that round's offsets.
-  // The catch-up on open re-reads the rest from the raw topics (docs/exactly-once.md).
+  // No WAL. A batch goes into one memtable of this single column family, memtables are
+  // flushed and installed in order, so a crash loses a suffix of the batches. The round's ids
+  // go in batches of at most max_write_ids (Open: a memtable's bloom is sized for a write
+  // buffer), and its offsets with the last: offsets on disk always come with every id before
+  // them, and ids a crash leaves without their offsets are read and put again by the catch-up
+  // on open (the same key and time: harmless). docs/exactly-once.md.
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
-  rocksdb::Status s = db_->db->Write(wo, &batch);
-  if (!s.ok()) return IoError("ingest dedupe index: " + s.ToString());
-  indexed_.fetch_add(entries_.size(), std::memory_order_relaxed);
+  const size_t n = entries_.size();
+  const size_t per_write = std::max<size_t>(1, db_->max_write_ids);
+  size_t i = 0;
+  do {
+    const size_t end = std::min(n, i + per_write);
+    const bool last = end == n;
+    rocksdb::WriteBatch batch((end - i) * (DedupeKey::kSize + 8 + 4) + (last ? positions.size() * 64 : 0) + 64);
+    char ts[8];
+    for (; i < end; ++i) {
+      StoreBe64(sorted[i].ts, ts);
+      batch.Put(AsSlice(sorted[i].key.view()), rocksdb::Slice(ts, 8));
+    }
+    if (last) {
+      for (const auto& [k, v] : positions) batch.Put(k, v);
+    }
+    rocksdb::Status s = db_->db->Write(wo, &batch);
+    if (!s.ok()) return IoError("ingest dedupe index: " + s.ToString());
+  } while (i < n);
+  indexed_.fetch_add(n, std::memory_order_relaxed);
   return Status::Ok();
 }
 
@@ -563,6 +596,11 @@ uint64_t DedupeIndex::MemoryBytes() {
   db_->db->GetIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
   db_->db->GetIntProperty("rocksdb.block-cache-usage", &cache);
   return mem + cache;
+}
+
+uint64_t DedupeIndex::IntProperty(const std::string& name) {
+  uint64_t v = 0;
+  return db_->db->GetIntProperty(name, &v) ? v : 0;
 }
 
 void DedupeIndex::StartBackground() {

@@ -5,17 +5,18 @@
 //
 // The raw topics are the source of truth. An indexer reads them (api-logs and api-logs.*,
 // record key = exchange id, record timestamp = ingest time) into RocksDB under
-// <data_dir>/ingest-dedupe together with the offset it has read to, in one WriteBatch; on
-// open it catches up from those offsets before ingest starts, so every id that reached the
-// log before a crash (kill -9 included) is known after the restart. Ids accepted since the
+// <data_dir>/ingest-dedupe together with the offset it has read to (the offsets in the
+// round's last WriteBatch, after all its ids); on open it catches up from those offsets before
+// ingest starts, so every id that reached the log before a crash (kill -9 included) is known
+// after the restart. Ids accepted since the
 // last indexing round are held in memory (claimed: append in flight; stored: appended, not
 // indexed yet).
 //
 // Format (version 3): one 17-byte key per id (dedupe_key.h: a tag byte and 16 bytes: the id's
 // own bytes when it is 32 hex digits or a UUID, else 128 bits of SHA-256) -> 8-byte ingest
 // time. Expired ids are dropped by a compaction filter on that time. The index is written
-// without RocksDB's WAL: a crash loses a suffix of whole indexing rounds, ids and offsets
-// together, which the catch-up re-reads from the raw topics.
+// without RocksDB's WAL: a crash loses a suffix of the writes, and with them the offsets of the
+// rounds they belong to, which the catch-up re-reads from the raw topics.
 
 #include <atomic>
 #include <condition_variable>
@@ -99,6 +100,9 @@ class DedupeIndex {
   uint64_t CountIndexedIds();
   // RocksDB memory now: memtables, block cache (for tests and the benchmark).
   uint64_t MemoryBytes();
+  // RocksDB's integer property `name` ("rocksdb.num-entries-active-mem-table"...), 0 when it
+  // has none (for tests and the benchmark).
+  uint64_t IntProperty(const std::string& name);
 
   int64_t window_ms() const { return options_.window_ms; }
   // Ids read from the raw topics into RocksDB since Open (including its catch-up).

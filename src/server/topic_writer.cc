@@ -1,5 +1,6 @@
 #include "server/topic_writer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -126,6 +127,25 @@ void TopicWriter::WriteMarkersAsync(const std::set<TopicPartition>& partitions, 
   finish(Status::Ok());
 }
 
+void TopicWriter::KeepSpares(std::vector<std::string> buffers) {
+  // Bounded: a pass with an unusually large batch must not pin its memory for good.
+  constexpr size_t kMaxSpares = 64;
+  constexpr size_t kMaxSpareBytes = 16u << 20;
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  for (std::string& b : buffers) spare_batches_.push_back(std::move(b));
+  std::sort(spare_batches_.begin(), spare_batches_.end(),
+            [](const std::string& a, const std::string& b) { return a.capacity() > b.capacity(); });
+  size_t kept = 0, bytes = 0;
+  for (std::string& b : spare_batches_) {
+    if (kept == kMaxSpares) break;
+    if (bytes + b.capacity() > kMaxSpareBytes) continue;  // freed below
+    bytes += b.capacity();
+    if (&spare_batches_[kept] != &b) spare_batches_[kept] = std::move(b);
+    ++kept;
+  }
+  spare_batches_.resize(kept);
+}
+
 Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& records,
                                const log::BatchBuilderOptions& options, bool sync,
                                std::set<TopicPartition>* touched) {
@@ -159,7 +179,12 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
   constexpr size_t kAhead = 8;
   for (size_t i = 0; i < records.size(); ++i) {
     const pipeline::OutputRecord& r = records[i];
-    if (i + kAhead < records.size()) __builtin_prefetch(records[i + kAhead].encoded().data());
+    if (i + kAhead < records.size()) {
+      __builtin_prefetch(records[i + kAhead].encoded().data());
+      // Its topic name too when it is a heap block of its own (names over 15 characters): the
+      // compares below were the first touch of it (memcmp in the commit thread's profile).
+      __builtin_prefetch(records[i + kAhead].topic.data());
+    }
     const Known* known = nullptr;
     for (const Known& k : topics) {
       if (k.topic == r.topic) {
@@ -188,7 +213,30 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
     builders[t].bytes += r.encoded().size() + 21;
     target_of[i] = static_cast<uint32_t>(t);
   }
-  for (Target& t : builders) t.builder.Reserve(t.bytes);
+  // The batches' buffers after their appends (and spares this call does not use), kept for the
+  // next call. Its room is reserved here: the appends hold references into it.
+  std::vector<std::string> built;
+  {
+    // The last calls' batch buffers, largest to the largest batches (one too small grows once).
+    std::vector<std::string> spares;
+    {
+      std::lock_guard<std::mutex> lock(spare_mu_);
+      spares.swap(spare_batches_);
+    }
+    std::vector<Target*> by_size;
+    by_size.reserve(builders.size());
+    for (Target& t : builders) by_size.push_back(&t);
+    std::sort(by_size.begin(), by_size.end(), [](const Target* a, const Target* b) { return a->bytes > b->bytes; });
+    for (size_t k = 0; k < by_size.size(); ++k) {
+      if (k < spares.size()) {
+        by_size[k]->builder.Reserve(by_size[k]->bytes, std::move(spares[k]));
+      } else {
+        by_size[k]->builder.Reserve(by_size[k]->bytes);
+      }
+    }
+    built.reserve(builders.size() + spares.size());
+    for (size_t k = by_size.size(); k < spares.size(); ++k) built.push_back(std::move(spares[k]));
+  }
   // Each record is already in the record layout (OutputRecord): its bytes are copied behind
   // the few fields that depend on its place in the batch.
   for (size_t i = 0; i < records.size(); ++i) {
@@ -229,20 +277,23 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
     std::string topic = topic_name;
     if (touched != nullptr) touched->insert({topic_name, t.partition});
     // Built just now (its CRC set by Build): the log need not compute it again, nor decode the
-    // records of a compacted topic's batch when each of them has a key.
-    log->AppendAsync(std::move(batch).value(),
-                     {.durability = sync ? log::Durability::kSync : log::Durability::kWritten,
-                      .defer_journal_sync = journal != nullptr,
-                      .built_here = true,
-                      .all_keyed = t.all_keyed},
-                     [&, topic](const log::AppendResult& ar) {
-                       std::lock_guard<std::mutex> lock(mu);
-                       if (!ar.ok() && first_error.ok()) {
-                         first_error = IoError("append to '" + topic + "' failed: " + ar.message);
-                       }
-                       if (--pending == 0) cv.notify_all();
-                     });
+    // records of a compacted topic's batch when each of them has a key. Written from our buffer
+    // (AppendInPlace writes it before it returns), which is then kept for the next call.
+    std::string& bytes = built.emplace_back(std::move(batch).value());
+    log->AppendInPlace(bytes.data(), bytes.size(),
+                       {.durability = sync ? log::Durability::kSync : log::Durability::kWritten,
+                        .defer_journal_sync = journal != nullptr,
+                        .built_here = true,
+                        .all_keyed = t.all_keyed},
+                       [&, topic](const log::AppendResult& ar) {
+                         std::lock_guard<std::mutex> lock(mu);
+                         if (!ar.ok() && first_error.ok()) {
+                           first_error = IoError("append to '" + topic + "' failed: " + ar.message);
+                         }
+                         if (--pending == 0) cv.notify_all();
+                       });
   }
+  KeepSpares(std::move(built));
   // A failed journal fails every waiting append itself (its sync thread's error path).
   if (journal != nullptr) (void)journal->RequestSync();
   std::unique_lock<std::mutex> lock(mu);

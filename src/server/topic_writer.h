@@ -61,11 +61,18 @@ class TopicWriter {
  private:
   Status AppendWith(const std::vector<pipeline::OutputRecord>& records, const log::BatchBuilderOptions& options,
                     bool sync, std::set<TopicPartition>* touched);
+  // Keeps `buffers` (batches written) for the next call's batches, within a bound.
+  void KeepSpares(std::vector<std::string> buffers);
   log::LogManager* logs_;
   const ServerConfig* config_;
   std::mutex mu_;
   std::map<std::string, int32_t> known_;  // topic -> partitions; guarded by mu_
   uint32_t round_robin_ = 0;              // null keys; guarded by mu_
+  // The buffers of the batches the last calls built, largest first, for the next call's
+  // batches (AppendWith): a pass's batches are ~1 MiB in all, and fresh memory for them each
+  // pass (glibc returns the freed blocks to the OS) cost page faults and zeroing.
+  std::mutex spare_mu_;
+  std::vector<std::string> spare_batches_;  // guarded by spare_mu_
 };
 
 }  // namespace ec::server

@@ -498,6 +498,77 @@ TEST(IngestDedupe, MemoryStaysWithinTheBudget) {
             (std::vector<bool>{true, true, false}));
 }
 
+// A catch-up round (after a long downtime, or a rebuild) reads many ids at once. RocksDB puts a
+// WriteBatch into one memtable whatever its size, and the memtable's bloom filter is sized for
+// a write buffer: one batch of all of them made a memtable many times the budget whose bloom
+// answered "maybe" to every lookup. The round is written in several batches, its offsets with
+// the last, so the memtables stay within the budget and every id is still indexed once, with
+// nothing to read again after a restart.
+TEST(IngestDedupe, ALargeRoundIsWrittenInMemtableSizedBatches) {
+  TempDir dir;
+  const int64_t now = WallMs();
+  DedupeOptions o = Options(dir.path());
+  o.memory_bytes = 2 << 20;  // 512 KiB write buffers: ~10,000 ids each
+  {
+    auto logs = OpenLogs(dir.path() + "/log");
+    auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+    int n = 0;
+    for (int req = 0; req < 80; ++req) {
+      std::vector<std::string> ids;
+      for (int i = 0; i < 1000; ++i) ids.push_back(Sha256Hex128("id-" + std::to_string(n++)));
+      AppendRaw(logs.get(), req % 2, ids, now);
+    }
+    ASSERT_TRUE(index->IndexTail(now).ok());  // 80,000 ids (~4 MiB in a memtable) in one round
+    // (MemoryBytes does not show it: RocksDB stops updating a memtable's size once it is full.)
+    EXPECT_LE(index->IntProperty("rocksdb.num-entries-active-mem-table"), 20000u);
+    EXPECT_LE(index->IntProperty("rocksdb.num-entries-imm-mem-tables"), 20000u);
+    EXPECT_EQ(index->indexed(), 80000u);
+    EXPECT_EQ(index->CountIndexedIds(), 80000u);
+    EXPECT_EQ(index->Claim({Sha256Hex128("id-0"), Sha256Hex128("id-40000"), Sha256Hex128("id-79999"),
+                            Sha256Hex128("id-80000")},
+                           now),
+              (std::vector<bool>{true, true, true, false}));
+  }
+  // Both partitions' offsets were written (with the round's last batch): the restart reads nothing.
+  auto logs = OpenLogs(dir.path() + "/log");
+  auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+  EXPECT_EQ(index->indexed(), 0u);
+  EXPECT_EQ(index->Claim({Sha256Hex128("id-1"), Sha256Hex128("id-79998"), Sha256Hex128("id-80001")}, now),
+            (std::vector<bool>{true, true, false}));
+}
+
+// A table file's filter is one block, ~10 bits per id: ~750 KB for a file of 600,000 ids (a
+// day's index has files of ~1.8M ids). RocksDB's default block cache is cut into shards of
+// 512 KiB and drops a block larger than its shard when it is released, so every Claim read
+// such a filter from its file again. The index's cache is one shard: the filter stays cached.
+TEST(IngestDedupe, ALargeFilterBlockStaysInTheBlockCache) {
+  TempDir dir;
+  const int64_t now = WallMs();
+  DedupeOptions o = Options(dir.path());
+  o.memory_bytes = 4 << 20;  // a 2 MiB block cache: four shards of 512 KiB by RocksDB's default
+  auto logs = OpenLogs(dir.path() + "/log");
+  {
+    auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+    int n = 0;
+    for (int req = 0; req < 600; ++req) {
+      std::vector<std::string> ids;
+      for (int i = 0; i < 1000; ++i) ids.push_back(Sha256Hex128("id-" + std::to_string(n++)));
+      AppendRaw(logs.get(), 0, ids, now);
+    }
+    ASSERT_TRUE(index->IndexTail(now).ok());
+    ASSERT_TRUE(index->Compact().ok());  // one file of 600,000 ids (~21 MB: below RocksDB's 64 MB)
+  }
+  // Opened again: an empty cache (no blocks of the files the compaction replaced).
+  auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+  std::vector<std::string> fresh;
+  for (int i = 0; i < 1000; ++i) fresh.push_back(Sha256Hex128("new-" + std::to_string(i)));
+  std::vector<std::string_view> views(fresh.begin(), fresh.end());
+  EXPECT_EQ(index->Claim(views, now), std::vector<bool>(1000, false));
+  // The file's index block (~80 KB) and its filter (10 bits per id: ~750 KB) stay.
+  EXPECT_GE(index->IntProperty("rocksdb.block-cache-usage"), 700000u);
+  EXPECT_EQ(index->Claim({Sha256Hex128("id-0"), Sha256Hex128("id-599999")}, now), (std::vector<bool>{true, true}));
+}
+
 TEST(IngestDedupe, MemoryBudgetsAreConfiguration) {
   ServerConfig c;
   EXPECT_EQ(c.dedupe_memory_bytes, DedupeOptions().memory_bytes);

@@ -90,6 +90,39 @@ TEST(DirectWrites, OddSizedAppendsAndSyncsReadBackExactly) {
   ExpectDataThenZeros(path, expect);
 }
 
+// A closed file's buffers (huge pages, kept for the next direct-write file) still hold its
+// bytes: the next files must write only their own, padded with zeros, whichever buffer they get
+// (larger than they need, or grown past it).
+TEST(DirectWrites, BuffersOfAClosedFileLeaveNoBytesInTheNext) {
+  TempDir dir;
+  const std::string first = Pattern(5 << 20, 1);  // grows both buffers past their 2 MiB
+  {
+    std::shared_ptr<File> f = OpenDirect(dir.path() + "/a");
+    if (f == nullptr) GTEST_SKIP() << "no O_DIRECT on " << dir.path();
+    for (size_t at = 0; at < first.size(); at += 700'001) {
+      ASSERT_TRUE(f->Append(std::string_view(first).substr(at, 700'001)).ok());
+      if (at % 3 == 0) ASSERT_TRUE(f->Sync().ok());
+    }
+    ASSERT_TRUE(f->Sync().ok());
+  }
+  ExpectDataThenZeros(dir.path() + "/a", first);
+  for (int i = 0; i < 3; ++i) {
+    const std::string path = dir.path() + "/b" + std::to_string(i);
+    const std::string data = Pattern(i == 2 ? (3 << 20) + 5 : 100 + i, 2 + i);
+    {
+      std::shared_ptr<File> f = OpenDirect(path);
+      ASSERT_NE(f, nullptr);
+      // In three writes: the second and third go from the other buffer, which held the closed
+      // file's bytes.
+      for (size_t at = 0; at < data.size(); at += data.size() / 3 + 1) {
+        ASSERT_TRUE(f->Append(std::string_view(data).substr(at, data.size() / 3 + 1)).ok());
+        ASSERT_TRUE(f->Sync().ok());
+      }
+    }
+    ExpectDataThenZeros(path, data);
+  }
+}
+
 TEST(DirectWrites, ASyncThreadRacingTheAppenderLosesNothing) {
   TempDir dir;
   const std::string path = dir.path() + "/f";

@@ -264,6 +264,37 @@ TEST(ProcessorTest, RecordWriterReadsBack) {
   EXPECT_EQ(OutputRecord().encoded(), std::string_view("\x01\x01\x00", 3));  // null key, null value, no headers
 }
 
+// Headers (all at once) writes the bytes Header one by one writes: names and values empty,
+// short and past the one-byte length (64, 8192), after a value or with none, mixed with Header.
+TEST(ProcessorTest, HeadersAtOnceAreHeadersOneByOne) {
+  const std::vector<std::string> texts = {"", "a", std::string(63, 'b'), std::string(64, 'c'),
+                                          std::string(300, 'd'), std::string(8192, 'e')};
+  for (int form = 0; form < 2; ++form) {  // a value first, or none (null)
+    for (size_t split = 0; split <= texts.size(); ++split) {  // headers before `split` by Header
+      OutputRecord one, many;
+      {
+        RecordWriter a(&one, std::string_view("key"));
+        RecordWriter b(&many, std::string_view("key"));
+        if (form == 0) {
+          a.Value(std::string_view("value"));
+          b.Value(std::string_view("value"));
+        }
+        std::vector<RecordWriter::HeaderField> fields;
+        for (size_t i = 0; i < texts.size(); ++i) {
+          const std::string_view name = texts[i], value = texts[texts.size() - 1 - i];
+          a.Header(name, value);
+          if (i < split) b.Header(name, value);
+          else fields.push_back({name, value});
+        }
+        b.Headers(fields);
+      }
+      SCOPED_TRACE(testing::Message() << "form " << form << " split " << split);
+      EXPECT_EQ(one.encoded(), many.encoded());
+      EXPECT_EQ(many.header_count(), texts.size());
+    }
+  }
+}
+
 TEST(ProcessorTest, RecyclingFreesLargeRecords) {
   // On a thread of its own (an empty pool): a record over the limit is freed, not pooled; a
   // small one is pooled and handed out again.

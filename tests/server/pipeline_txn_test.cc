@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -188,6 +189,62 @@ TEST(EncodedRecords, CompactedTopicStillRefusesARecordWithoutAKey) {
     EXPECT_EQ(logs->GetPartition("compacted", 0)->log_end_offset(), 0);
     EXPECT_TRUE(writer.Append({keyed, keyed}).ok());
     EXPECT_EQ(logs->GetPartition("compacted", 0)->log_end_offset(), 2);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// TopicWriter builds each call's batches in the buffers of the previous calls' batches (the
+// largest to the largest batch, spares kept across calls that write to fewer partitions): every
+// stored batch must still be the one a fresh builder makes from the same records, whatever the
+// reused buffer held before (longer or shorter content, another partition's batch).
+TEST(EncodedRecords, ReusedBatchBuffersStoreTheSameBytes) {
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("ec_txn_reuse_" + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(dir);
+  {
+    auto logs = OpenLogs(dir, log::Env::Default(), /*journal=*/true);
+    ASSERT_NE(logs, nullptr);
+    ASSERT_TRUE(logs->CreateTopic("wide", 4).ok());
+    ASSERT_TRUE(logs->CreateTopic("narrow", 1).ok());
+    ServerConfig config;
+    TopicWriter writer(logs.get(), &config);
+    uint32_t seed = 99;
+    auto next = [&seed] { return seed = seed * 1103515245u + 12345u; };
+    // Calls of many records, then few, then one topic only, then many again (with other sizes).
+    const std::vector<std::pair<int, size_t>> calls = {{300, 900}, {5, 4000}, {40, 20}, {1, 70000}, {500, 300}, {2, 1}};
+    for (size_t c = 0; c < calls.size(); ++c) {
+      const auto [count, value_bytes] = calls[c];
+      std::vector<pipeline::OutputRecord> records;
+      for (int i = 0; i < count; ++i) {
+        const std::string topic = (c == 2 || next() % 3 == 0) ? "narrow" : "wide";
+        const std::string key = "key-" + std::to_string(next() % 1000);
+        std::string value(value_bytes + next() % 64, static_cast<char>('a' + c));
+        records.emplace_back(topic, key, value, std::span<const std::pair<std::string_view, std::string_view>>(),
+                             1'700'000'000'000 + i);
+      }
+      // What each partition must get: its records in order, in one batch from a fresh builder.
+      std::map<std::pair<std::string, int32_t>, log::RecordBatchBuilder> expected;
+      for (const pipeline::OutputRecord& r : records) {
+        const int32_t p = PartitionForKey(*r.key(), r.topic == "wide" ? 4 : 1);
+        expected[{r.topic, p}].AddEncoded(r.timestamp_ms, r.encoded());
+      }
+      std::map<std::pair<std::string, int32_t>, int64_t> start;
+      for (const auto& [tp, b] : expected) start[tp] = logs->GetPartition(tp.first, tp.second)->log_end_offset();
+      ASSERT_TRUE(writer.Append(records).ok()) << "call " << c;
+      for (auto& [tp, b] : expected) {
+        auto want = b.Build();
+        ASSERT_TRUE(want.ok());
+        std::string got;
+        log::ReadResult rr = logs->GetPartition(tp.first, tp.second)->Read(start[tp], 1 << 30);
+        ASSERT_EQ(rr.error, log::LogError::kNone);
+        ASSERT_TRUE(rr.CopyTo(&got).ok());
+        ASSERT_EQ(got.size(), want->size()) << "call " << c << " " << tp.first << "-" << tp.second;
+        // The log sets the base offset and the partition leader epoch (not under the CRC).
+        EXPECT_EQ(got.substr(8, 4), want->substr(8, 4));
+        EXPECT_TRUE(got.substr(16) == want->substr(16)) << "call " << c << " " << tp.first << "-" << tp.second;
+        EXPECT_EQ(log::RecordBatchView::Parse(got)->base_offset(), start[tp]);
+      }
+    }
   }
   std::filesystem::remove_all(dir);
 }

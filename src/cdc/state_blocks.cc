@@ -54,7 +54,7 @@ void ToDepot(size_t c, List list) {
   DeleteList(list.head);
 }
 
-bool FromDepot(size_t c, List* out) {
+[[maybe_unused]] bool FromDepot(size_t c, List* out) {
   Depot& d = TheDepot();
   std::lock_guard<std::mutex> lock(d.mu);
   std::vector<List>& batches = d.batches[c];
@@ -85,7 +85,7 @@ struct Flusher {
   }
 };
 
-void Register() {
+[[maybe_unused]] void Register() {
   thread_local Flusher flusher;
   (void)flusher;
   local.registered = true;

@@ -141,7 +141,8 @@ def main():
     # wait_us (overlapped passes, docs/exactly-once.md): the part of commit_us the pass waited
     # for the pass before it to finish committing; 0 in traces from before the overlap.
     # process_cpu_us: the pipeline thread's CPU time in the pass's processing (absent in older
-    # traces): a pass whose process_us is long but process_cpu_us short waited or was preempted.
+    # traces): a pass whose process_us is long but process_cpu_us short waited: preempted, on a
+    # lock, or reading more while the pass before committed (process_us includes that loop).
     for key in ["records", "read_us", "process_us", "process_cpu_us", "round_a_us", "round_b_us", "markers_us", "state_us",
                 "commit_us", "wait_us", "gap_us"]:
         vals = [int(p.get(key, 0)) for p in pl]

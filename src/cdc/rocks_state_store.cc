@@ -114,23 +114,14 @@ class RocksStateStore final : public StateStore, public PassOverlay {
   // prefetch of a stale address is harmless.
   void Prefetch(std::string_view encoded) override { cache_.Prefetch(encoded); }
   void PassPrefetch(std::string_view encoded) override { cache_.Prefetch(encoded); }
-  // These read the index: under mu_.
+  // These read the index: under mu_. The entry is the same for the pass and the committed view.
   void PrefetchEntry(std::string_view encoded) override {
     std::lock_guard lock(mu_);
     cache_.PrefetchEntry(encoded);
   }
-  void PrefetchState(std::string_view encoded) override {
-    std::lock_guard lock(mu_);
-    cache_.PrefetchState(encoded, false);
-  }
-  void PassPrefetchEntry(std::string_view encoded) override {
-    std::lock_guard lock(mu_);
-    cache_.PrefetchEntry(encoded);
-  }
-  void PassPrefetchState(std::string_view encoded) override {
-    std::lock_guard lock(mu_);
-    cache_.PrefetchState(encoded, true);
-  }
+  void PassPrefetchEntry(std::string_view encoded) override { PrefetchEntry(encoded); }
+  void PrefetchState(std::string_view encoded) override { PrefetchStateOf(encoded, /*pass=*/false); }
+  void PassPrefetchState(std::string_view encoded) override { PrefetchStateOf(encoded, /*pass=*/true); }
 
   Status PassStore(std::string_view encoded, StatePtr state) override {
     std::lock_guard lock(mu_);
@@ -310,6 +301,11 @@ class RocksStateStore final : public StateStore, public PassOverlay {
       return TakeWriterErrorLocked();
     }
     return Status();
+  }
+
+  void PrefetchStateOf(std::string_view encoded, bool pass) {
+    std::lock_guard lock(mu_);
+    cache_.PrefetchState(encoded, pass);
   }
 
   // The last background write's failure, once (its states stayed pinned: written later).

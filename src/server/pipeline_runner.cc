@@ -32,7 +32,8 @@ int64_t WallClockUs() {
 }
 
 // This thread's CPU time: with the wall time of the same span it tells a pass that computed
-// long (a pause in the code) from one that waited or was preempted (the trace's process_cpu_us).
+// long (a pause in the code) from one that waited (preempted, on a lock, or in the read-more
+// loop below while the pass before commits) (the trace's process_cpu_us).
 int64_t ThreadCpuUs() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);

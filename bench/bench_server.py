@@ -233,7 +233,7 @@ def print_threads(pid, tag):
         try:
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
                 st = f.read()
-        except FileNotFoundError:  # a connection's thread that just ended
+        except (FileNotFoundError, ProcessLookupError):  # a thread that just ended
             continue
         name = st[st.index("(") + 1:st.rindex(")")]
         fields = st.rsplit(")", 1)[1].split()
@@ -243,7 +243,7 @@ def print_threads(pid, tag):
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
                 cpu = int(f.read().split()[0]) / 1e9
-        except (FileNotFoundError, ValueError, IndexError):
+        except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
             pass
         if cpu >= 0.001:
             print("  %sthread %s %-16s %.3f CPU-s" % (tag, tid, name, cpu))

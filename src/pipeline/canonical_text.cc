@@ -19,6 +19,9 @@ namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// The stable id's hex digits after its 'x' (AppendSha256Hex128: the first 128 bits).
+constexpr size_t kIdHexDigits = 32;
+
 // Bytes that end a string's plain run: the closing quote, a backslash, controls.
 constexpr std::array<bool, 256> MakeStringStop() {
   std::array<bool, 256> t{};
@@ -284,7 +287,7 @@ bool CanonicalTextDecoder::Number() {
       if (frac_digits == 0 && int_digits == 1 && *int_start == '0') digits = "0";  // 0.0, -0.0
       p_ = s;
       Flush();
-      hash_.append(digits);
+      out_->append(digits);
       p_ = copy_ = q;
       return true;
     }
@@ -296,7 +299,7 @@ bool CanonicalTextDecoder::Number() {
   const char* after = p_;
   p_ = s;
   Flush();
-  json::AppendJsNumber(d, &hash_);
+  json::AppendJsNumber(d, out_);
   p_ = copy_ = after;
   return true;
 }
@@ -447,11 +450,11 @@ bool CanonicalTextDecoder::Array(uint32_t depth, const States& states) {
 template <CanonicalTextDecoder::Writer write>
 bool CanonicalTextDecoder::Redactable(uint32_t depth, const States& child, bool redact) {
   if (!redact) return (this->*write)(depth, child);
-  Flush();  // the span's start in hash_
-  const size_t at = hash_.size();
+  Flush();  // the span's start in *out_
+  const size_t at = out_->size();
   if (!(this->*write)(depth, child)) return false;
   Flush();
-  redacted_.emplace_back(at, hash_.size());
+  redacted_.emplace_back(at, out_->size());
   return true;
 }
 
@@ -475,17 +478,17 @@ bool CanonicalTextDecoder::Member(std::string_view key, uint32_t depth, const St
 void CanonicalTextDecoder::Insert(const char* at, std::string_view key, std::string_view value, bool comma_before,
                                   const States& states) {
   FlushTo(at);
-  if (comma_before) hash_.push_back(',');
-  hash_.push_back('"');
-  hash_.append(key);
-  hash_.append("\":");
+  if (comma_before) out_->push_back(',');
+  out_->push_back('"');
+  out_->append(key);
+  out_->append("\":");
   bool redact = false;
   States child;
   if (states.n > 0) Match(states, key, &redact, &child);
-  const size_t from = hash_.size();
-  hash_.append(value);
-  if (redact) redacted_.emplace_back(from, hash_.size());
-  if (!comma_before) hash_.push_back(',');
+  const size_t from = out_->size();
+  out_->append(value);
+  if (redact) redacted_.emplace_back(from, out_->size());
+  if (!comma_before) out_->push_back(',');
 }
 
 bool CanonicalTextDecoder::ObjectValue(uint32_t depth, const States& states) {
@@ -494,7 +497,7 @@ bool CanonicalTextDecoder::ObjectValue(uint32_t depth, const States& states) {
 }
 
 bool CanonicalTextDecoder::LiteralValue(uint32_t, const States&) {
-  hash_.append(literal_);  // the caller has flushed and skipped the input's value
+  out_->append(literal_);  // the caller has flushed and skipped the input's value
   return true;
 }
 
@@ -626,15 +629,123 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
 
 bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size) {
   if (!usable_) return false;
-  p_ = copy_ = text.data();
+  const size_t base = out->size();
+  out_ = out;
+  std::string_view id;
+  if (!Walk(text, &id)) {
+    out->resize(base);  // as it was
+    return false;
+  }
+  Flush();
+  *id_at = base + 7;  // after {"id":"
+  if (id.empty()) {
+    // The stable id: the record as decoded, before redaction ('{' and the members after the id
+    // and the time given or not). Its '{' stands at hash_at_ for the hash, a ',' after it.
+    (*out)[hash_at_] = '{';
+    id_hex_.clear();
+    AppendSha256Hex128(std::string_view(*out).substr(hash_at_), &id_hex_);
+    (*out)[hash_at_] = ',';
+    if (id_hex_.size() != kIdHexDigits) {  // not ids.cc's 128 bits: the placeholder is the wrong size
+      out->resize(base);
+      return false;
+    }
+    std::memcpy(out->data() + *id_at + 1, id_hex_.data(), kIdHexDigits);  // after the 'x'
+    *id_size = 1 + kIdHexDigits;
+  } else {
+    *id_size = id.size();
+  }
+  if (!redacted_.empty()) Redact();
+  return true;
+}
+
+void CanonicalTextDecoder::Prefix(std::string_view id, bool have_time) {
+  // {"id":..,["time":..,] then the members after them. With no id given, the stable id's room:
+  // 'x' and the 32 hex digits AppendSha256Hex128 writes, filled once the record is hashed.
+  out_->append("{\"id\":\"");
+  if (id.empty()) {
+    out_->push_back('x');
+    out_->append(kIdHexDigits, '0');
+  } else {
+    out_->append(id);
+  }
+  out_->push_back('"');
+  if (!have_time) {
+    out_->append(",\"time\":");
+    json::AppendQuoted(FormatRfc3339Ms(options_.now_ms >= 0 ? options_.now_ms : WallClockMs()), out_);
+  }
+  hash_at_ = out_->size();
+  out_->push_back(',');
+}
+
+void CanonicalTextDecoder::Redact() {
+  // A span inside a redacted one is recorded before it: in text order, the outer one first.
+  if (redacted_.size() > 1) {
+    std::sort(redacted_.begin(), redacted_.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : a.second > b.second;
+    });
+  }
+  // kRedacted as AppendQuoted writes it (quoted once here, not scanned for escapes per span).
+  static const std::string quoted_redacted = [] {
+    std::string q;
+    json::AppendQuoted(kRedacted, &q);
+    return q;
+  }();
+  const std::string_view r = quoted_redacted;
+  std::string& out = *out_;
+  const size_t end = out.size();
+  // In place, front to back, when every replacement fits where the bytes before it were read
+  // (redacted values are mostly longer than kRedacted); else the tail is rebuilt apart.
+  bool in_place = true;
+  {
+    size_t pos = redacted_.front().first, w = pos;
+    for (const auto& [from, to] : redacted_) {
+      if (from < pos) continue;  // inside one already replaced
+      w += from - pos + r.size();
+      pos = to;
+      if (w > pos) {
+        in_place = false;
+        break;
+      }
+    }
+  }
+  size_t pos = redacted_.front().first;
+  if (in_place) {
+    size_t w = pos;
+    for (const auto& [from, to] : redacted_) {
+      if (from < pos) continue;
+      if (w != pos) std::memmove(out.data() + w, out.data() + pos, from - pos);
+      w += from - pos;
+      std::memcpy(out.data() + w, r.data(), r.size());
+      w += r.size();
+      pos = to;
+    }
+    std::memmove(out.data() + w, out.data() + pos, end - pos);
+    out.resize(w + end - pos);
+    return;
+  }
+  tail_.clear();
+  const size_t first = pos;
+  for (const auto& [from, to] : redacted_) {
+    if (from < pos) continue;
+    tail_.append(out, pos, from - pos);
+    tail_.append(r);
+    pos = to;
+  }
+  tail_.append(out, pos, std::string::npos);
+  out.resize(first);
+  out.append(tail_);
+}
+
+bool CanonicalTextDecoder::Walk(std::string_view text, std::string_view* id_out) {
+  p_ = text.data();
   end_ = p_ + text.size();
   dropping_ = false;
-  hash_.clear();
   redacted_.clear();
   if (p_ == end_ || *p_ != '{') return false;
   ++p_;
+  copy_ = p_;  // nothing is written before the first member after the id (Prefix)
   std::string_view id;
-  bool have_time = false, have_request = false, have_response = false;
+  bool have_request = false, have_response = false, prefixed = false;
   size_t next = 0;
   SkipWs();
   if (p_ < end_ && *p_ == '}') return false;
@@ -647,9 +758,14 @@ bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_
     if (k == std::size(kTopKeys)) return false;
     next = k + 1;
     if (k == 0) {
-      // The id, as given (no hash): not in the hashed text, written in front below.
-      FlushTo(key_at);
+      // The id, as given (no hash): not in the hashed text, written in front by Prefix.
       dropping_ = true;
+    } else if (!prefixed) {
+      // The first member after the id: the id is known, and whether the input has a time (the
+      // members come in kTopKeys' order). The hashed text goes on from this member's name.
+      Prefix(id, /*have_time=*/k == 1);
+      prefixed = true;
+      copy_ = key_at;
     }
     if (!Colon()) return false;
     SkipWs();
@@ -664,7 +780,6 @@ bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_
         std::string_view t;
         if (!RawString(&t) || !ParseRfc3339Ms(t)) return false;
         p_ = save;
-        have_time = true;
         ok = Member<&CanonicalTextDecoder::AnyValue>(key, 1, top_);
         break;
       }
@@ -691,7 +806,7 @@ bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_
       ++p_;
       if (k == 0) {
         dropping_ = false;
-        copy_ = p_;  // the next member is the first written
+        copy_ = p_;
       }
       continue;
     }
@@ -699,46 +814,8 @@ bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_
     ++p_;
     break;
   }
-  if (p_ != end_ || !have_request || !have_response) return false;
-  Flush();
-
-  // {"id":..,["time":..,]<the members, redacted>}
-  out->append("{\"id\":\"");
-  *id_at = out->size();
-  if (id.empty()) {
-    out->push_back('x');
-    AppendSha256Hex128(hash_, out);  // the stable id: the record as decoded, before redaction
-  } else {
-    out->append(id);
-  }
-  *id_size = out->size() - *id_at;
-  out->push_back('"');
-  if (!have_time) {
-    out->append(",\"time\":");
-    json::AppendQuoted(FormatRfc3339Ms(options_.now_ms >= 0 ? options_.now_ms : WallClockMs()), out);
-  }
-  out->push_back(',');
-  // A span inside a redacted one is recorded before it: in text order, the outer one first.
-  if (redacted_.size() > 1) {
-    std::sort(redacted_.begin(), redacted_.end(), [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first < b.first : a.second > b.second;
-    });
-  }
-  size_t pos = 1;  // after hash_'s '{'
-  // kRedacted as AppendQuoted writes it (quoted once here, not scanned for escapes per span).
-  static const std::string quoted_redacted = [] {
-    std::string q;
-    json::AppendQuoted(kRedacted, &q);
-    return q;
-  }();
-  for (const auto& [from, to] : redacted_) {
-    if (from < pos) continue;  // inside one already replaced
-    out->append(hash_, pos, from - pos);
-    out->append(quoted_redacted);
-    pos = to;
-  }
-  out->append(hash_, pos, std::string::npos);
-  return true;
+  *id_out = id;
+  return p_ == end_ && have_request && have_response;
 }
 
 }  // namespace ec::pipeline

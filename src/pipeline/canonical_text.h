@@ -32,6 +32,12 @@ class CanonicalTextDecoder {
   bool Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size);
 
  private:
+  // The walk over the record, writing into *out_ (see there); false to decline.
+  bool Walk(std::string_view text, std::string_view* id);
+  // Writes {"id":"<id or a placeholder>"[,"time":..], and sets hash_at_ to its last ','.
+  void Prefix(std::string_view id, bool have_time);
+  // Replaces the redacted_ spans of *out_ by kRedacted, moving the bytes after them.
+  void Redact();
   static constexpr size_t kMaxPaths = 16;
   static constexpr size_t kMaxSegments = 16;
   // A redact path matched up to segment `pos`; `headers`: its keys here compare ignoring case.
@@ -96,10 +102,11 @@ class CanonicalTextDecoder {
   // Writes the member "key":value that the input leaves out, at input position `at`.
   void Insert(const char* at, std::string_view key, std::string_view value, bool comma_before,
               const States& states);
-  // hash_ is the input with changes: the bytes from copy_ on are copied when the output first
-  // differs from them (whitespace dropped, a number rewritten, a member inserted).
+  // The record is written straight into *out_ (the caller's buffer, where it is stored): the
+  // input with changes, the bytes from copy_ on copied when the output first differs from them
+  // (whitespace dropped, a number rewritten, a member inserted).
   void FlushTo(const char* at) {
-    hash_.append(copy_, static_cast<size_t>(at - copy_));
+    out_->append(copy_, static_cast<size_t>(at - copy_));
     copy_ = at;
   }
   void Flush() { FlushTo(p_); }
@@ -132,8 +139,14 @@ class CanonicalTextDecoder {
   const char* end_ = nullptr;
   const char* copy_ = nullptr;
   bool dropping_ = false;  // input being dropped (the id member): whitespace is not flushed
-  std::string hash_;  // the exchange without id, unredacted: what the stable id hashes
-  std::vector<std::pair<size_t, size_t>> redacted_;  // spans of hash_ stored as kRedacted
+  // Where the record goes. After the id (and the time when the input has none) it holds the
+  // exchange without id, unredacted, from hash_at_ on: what the stable id hashes, with the ','
+  // at hash_at_ standing for its '{'. Redaction is applied in place once it is hashed.
+  std::string* out_ = nullptr;
+  size_t hash_at_ = 0;
+  std::vector<std::pair<size_t, size_t>> redacted_;  // spans of *out_ stored as kRedacted
+  std::string id_hex_;  // the stable id, before it goes into its place in *out_
+  std::string tail_;    // the record after its first redacted span, when redaction grows it
   std::string_view literal_;
   std::string_view content_type_;
   bool content_type_seen_ = false;

@@ -308,5 +308,42 @@ TEST(CanonicalTextTest, RandomEditsAgreeWithTheTreePath) {
   printf("fast path took %zu of %zu edited records\n", taken, tried);
 }
 
+// One decoder writes record after record into the same buffer, as ingest's batch has it: each
+// record lands after the bytes already there (its id, hash and redacted spans at its own
+// offsets), a declined record leaves nothing, and a redaction that grows the record (a value
+// shorter than "[REDACTED]") or shrinks it comes out as the tree path writes it.
+TEST(CanonicalTextTest, OneDecoderAppendsRecordsAfterEachOther) {
+  const std::vector<std::string> paths = {"request.headers.authorization", "client", "request.body.k"};
+  DecodeOptions o = Options(paths);
+  CanonicalTextDecoder d(o);
+  const std::vector<std::string> records = {
+      kShopLine,
+      R"({"request":{"method":"GET","path":"/a","body":{"k":1,"j":2}},"response":{"status":200},"client":{"ip":"1"}})",
+      R"({"response":{"status":200},"request":{"method":"GET","path":"/a"}})",  // declined: order
+      R"({"id":"given-1","time":"2026-01-01T00:00:00Z","request":{"method":"GET","path":"/a","headers":{"authorization":"a"}},"response":{"status":200}})",
+      kShopLine,
+  };
+  std::string out = "batch header";
+  std::string expected = out;
+  for (const std::string& r : records) {
+    const size_t at = out.size();
+    size_t id_at = 0, id_size = 0;
+    const bool took = d.Decode(r, &out, &id_at, &id_size);
+    const std::string tree = TreeText(r, o);
+    if (r.find(R"({"response")") == 0) {
+      EXPECT_FALSE(took);
+      EXPECT_EQ(out.size(), at);
+      continue;
+    }
+    ASSERT_TRUE(took) << r;
+    ASSERT_FALSE(tree.empty());
+    EXPECT_EQ(out.substr(at), tree) << r;
+    EXPECT_EQ(id_at, at + 7);
+    EXPECT_EQ(out.substr(id_at, id_size), tree.substr(7, id_size));
+    expected += tree;
+  }
+  EXPECT_EQ(out, expected);
+}
+
 }  // namespace
 }  // namespace ec::pipeline

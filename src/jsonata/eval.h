@@ -152,6 +152,12 @@ const char* TypeOf(const Val& v);     // $type names
 char SigSymbol(const Val& v);
 // Converts a runtime value to JSON in `arena` (functions become undefined / null in arrays).
 bool ToJson(const Val& v, json::Builder& b, json::Value* out);
+// Appends to `out` what json::AppendJson writes for the Value ToJson makes of `v`, without
+// building that Value (a pipeline event's `data` is written as text: the tree was built only to
+// be written). `v` is defined and not a function. Returns false, with `out` partly written, where
+// ToJson would not give a plain copy: an object with a repeated key (Builder::Object merges them)
+// and a one-item outer wrapper whose item ToJson drops; the caller truncates and takes ToJson.
+bool AppendToJsonText(const Val& v, std::string* out);
 Val FromMaybe(Arena* arena, const MaybeValue& m);
 size_t Utf8Length(std::string_view s);
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "json/writer.h"
 #include "jsonata/eval.h"
 #include "jsonata/program.h"
 
@@ -57,6 +58,32 @@ Status ErrorToStatus(const Error& error, std::string_view source) {
   return Status(code, error.ToString(source));
 }
 
+namespace {
+
+enum class PathWalk { kFound, kUndefined, kGeneral };
+
+// `a.b.c` over a JSON object is the commonest expression in specs. Walking it needs no
+// evaluator: an absent field or a scalar on the way is undefined and a field holding an array
+// is the result as it is, exactly as EvalNamePath does. An array before the last step needs
+// sequence semantics, so that (and array input) takes the general path (kGeneral).
+PathWalk WalkNamePath(const internal::Program& program, const MaybeValue& input, const json::Value** found) {
+  if (program.json_name_path.empty() || !input.defined || !input.value.is_object()) return PathWalk::kGeneral;
+  const json::Value* v = &input.value;
+  const auto& names = program.json_name_path;
+  size_t i = 0;
+  for (; i < names.size() && v->is_object(); ++i) {
+    v = v->Find(names[i]);
+    if (v == nullptr) return PathWalk::kUndefined;
+  }
+  if (i == names.size()) {
+    *found = v;
+    return PathWalk::kFound;
+  }
+  return v->is_array() ? PathWalk::kGeneral : PathWalk::kUndefined;
+}
+
+}  // namespace
+
 Expression::Expression(std::unique_ptr<internal::Program> program) : program_(std::move(program)) {}
 Expression::~Expression() = default;
 std::string_view Expression::source() const { return program_->source; }
@@ -64,20 +91,10 @@ const JsonataOptions& Expression::options() const { return program_->options; }
 
 Result<MaybeValue> Expression::Evaluate(const MaybeValue& input, Arena* arena, const Bindings* bindings,
                                         Error* error) const {
-  // `a.b.c` over a JSON object is the commonest expression in specs. Walking it needs no
-  // evaluator: an absent field or a scalar on the way is undefined and a field holding an array
-  // is the result as it is, exactly as EvalNamePath does. An array before the last step needs
-  // sequence semantics, so that (and array input) takes the general path below.
-  if (!program_->json_name_path.empty() && input.defined && input.value.is_object()) {
-    const json::Value* v = &input.value;
-    const auto& names = program_->json_name_path;
-    size_t i = 0;
-    for (; i < names.size() && v->is_object(); ++i) {
-      v = v->Find(names[i]);
-      if (v == nullptr) return MaybeValue{};
-    }
-    if (i == names.size()) return Defined(*v);
-    if (!v->is_array()) return MaybeValue{};
+  switch (const json::Value* v = nullptr; WalkNamePath(*program_, input, &v)) {
+    case PathWalk::kFound: return Defined(*v);
+    case PathWalk::kUndefined: return MaybeValue{};
+    case PathWalk::kGeneral: break;
   }
   internal::Evaluator ev(program_.get(), arena, bindings);
   internal::Val r = ev.RunJson(input);
@@ -98,6 +115,39 @@ Result<MaybeValue> Expression::Evaluate(const MaybeValue& input, Arena* arena, c
   }
   out.defined = internal::ToJson(r, b, &out.value);
   return out;
+}
+
+Result<bool> Expression::EvaluateJson(const MaybeValue& input, Arena* arena, std::string* out,
+                                      const Bindings* bindings, Error* error) const {
+  switch (const json::Value* v = nullptr; WalkNamePath(*program_, input, &v)) {
+    case PathWalk::kFound: json::AppendJson(*v, out); return true;  // the input's own value
+    case PathWalk::kUndefined: return false;
+    case PathWalk::kGeneral: break;
+  }
+  internal::Evaluator ev(program_.get(), arena, bindings);
+  internal::Val r = ev.RunJson(input);
+  if (ev.failed) {
+    if (error) *error = ev.error;
+    return ErrorToStatus(ev.error, program_->source);
+  }
+  if (r.is_num() && !std::isfinite(r.d)) {  // as Evaluate
+    Error e;
+    e.code = "D1001";
+    e.message = "Number out of range";
+    e.value = internal::ValueText(r);
+    if (error) *error = e;
+    return ErrorToStatus(e, program_->source);
+  }
+  if (r.undef() || r.is_func()) return false;  // ToJson's undefined
+  const size_t at = out->size();
+  if (internal::AppendToJsonText(r, out)) return true;
+  // What the direct writer leaves to ToJson (repeated keys, an unwrapped undefined item).
+  out->resize(at);
+  json::Builder b(arena);
+  json::Value value;
+  if (!internal::ToJson(r, b, &value)) return false;
+  json::AppendJson(value, out);
+  return true;
 }
 
 Result<std::shared_ptr<const Expression>> Compile(std::string_view source, const JsonataOptions& options,

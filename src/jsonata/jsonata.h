@@ -111,6 +111,11 @@ class Expression {
   // error and `*error`, when given, the structured one.
   Result<MaybeValue> Evaluate(const MaybeValue& input, Arena* arena, const Bindings* bindings = nullptr,
                               Error* error = nullptr) const;
+  // As Evaluate, with the result appended to `*out` as json::AppendJson writes it; returns
+  // whether it is defined (nothing is appended when not, nor on failure). Exactly
+  // Evaluate + AppendJson, without building the result's tree first.
+  Result<bool> EvaluateJson(const MaybeValue& input, Arena* arena, std::string* out,
+                            const Bindings* bindings = nullptr, Error* error = nullptr) const;
 
   std::string_view source() const;
   const JsonataOptions& options() const;

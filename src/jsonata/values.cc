@@ -292,6 +292,67 @@ bool ToJson(const Val& v, json::Builder& b, json::Value* out) {
   return false;
 }
 
+bool AppendToJsonText(const Val& v, std::string* out) {
+  switch (v.k) {
+    case VK::kUndef: case VK::kFunc: return false;
+    case VK::kNull: out->append("null"); return true;
+    case VK::kBool: out->append(v.b() ? "true" : "false"); return true;
+    case VK::kNum:
+      // As json::AppendJson writes the Number ToJson makes (the top level's non-finite number
+      // is Evaluate's D1001 before this).
+      if (!std::isfinite(v.d)) {
+        out->append("null");
+      } else {
+        json::AppendJsNumber(v.d, out);
+      }
+      return true;
+    case VK::kStr: json::AppendQuoted(v.str(), out); return true;
+    case VK::kJArr: case VK::kJObj: json::AppendJson(*v.j, out); return true;
+    case VK::kArr: {
+      const uint32_t n = v.a->items.size;
+      if (v.a->outer_wrapper && n == 1) return AppendToJsonText(v.a->items.data[0], out);
+      out->push_back('[');
+      for (uint32_t i = 0; i < n; ++i) {
+        if (i != 0) out->push_back(',');
+        const Val& item = v.a->items.data[i];
+        if (item.undef() || item.is_func()) {
+          out->append("null");  // ToJson's item for what it cannot convert
+        } else if (!AppendToJsonText(item, out)) {
+          return false;
+        }
+      }
+      out->push_back(']');
+      return true;
+    }
+    case VK::kObj: {
+      const uint32_t n = v.o->props.size;
+      const Prop* props = v.o->props.data;
+      // Repeated keys are merged by Builder::Object (the last value at the first key's place):
+      // not done here. Constructed objects are small; a large one takes ToJson.
+      if (n > 16) return false;
+      for (uint32_t i = 1; i < n; ++i) {
+        for (uint32_t j = 0; j < i; ++j) {
+          if (SameKey(props[i].key, props[j].key)) return false;
+        }
+      }
+      out->push_back('{');
+      bool first = true;
+      for (uint32_t i = 0; i < n; ++i) {
+        const Val& pv = props[i].val;
+        if (pv.undef() || pv.is_func()) continue;  // ToJson drops the member
+        if (!first) out->push_back(',');
+        first = false;
+        json::AppendQuoted(props[i].key, out);
+        out->push_back(':');
+        if (!AppendToJsonText(pv, out)) return false;
+      }
+      out->push_back('}');
+      return true;
+    }
+  }
+  return false;
+}
+
 Val FromMaybe(Arena* arena, const MaybeValue& m) {
   if (!m.defined) return {};
   // Arrays and objects are referenced by address: keep the root Value in the arena.

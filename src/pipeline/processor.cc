@@ -421,13 +421,13 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
     bool has_data = true;
     data_buf.clear();
     if (ev.data != nullptr) {
-      Result<spec::EvalResult> d = ev.data->Evaluate(context, arena);
+      // Written as text directly: the result's tree was only ever written (EvaluateJson).
+      Result<bool> d = ev.data->EvaluateJson(context, arena, &data_buf);
       if (!d.ok()) {
         fail("data", ev.data.get(), d.status());
         continue;
       }
-      has_data = d->defined;
-      if (has_data) json::AppendJson(d->value, &data_buf);
+      has_data = *d;
     } else {
       const json::Value* body = fields.response.Find("body");
       json::AppendJson(body != nullptr ? *body : json::Value::Null(), &data_buf);

@@ -62,6 +62,10 @@ class JsonataExpression final : public Expression {
     return EvalResult{v.value, v.defined};
   }
 
+  Result<bool> EvaluateJson(const json::Value& context, Arena* arena, std::string* out) const override {
+    return expr_->EvaluateJson(jsonata::Defined(context), arena, out);
+  }
+
  private:
   std::shared_ptr<const jsonata::Expression> expr_;
 };
@@ -115,6 +119,12 @@ Result<std::string> Expression::EvaluateString(const json::Value& context, Arena
     return s;
   }
   return EvalError("expected string, got " + std::string(json::KindName(r.value.kind())));
+}
+
+Result<bool> Expression::EvaluateJson(const json::Value& context, Arena* arena, std::string* out) const {
+  EC_ASSIGN_OR_RETURN(EvalResult r, Evaluate(context, arena));
+  if (r.defined) json::AppendJson(r.value, out);
+  return r.defined;
 }
 
 bool CompileExpression(Language language, std::string_view text, SourceLocation where,

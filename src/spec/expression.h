@@ -43,6 +43,10 @@ class Expression {
   // As Evaluate, requiring a string or a number (`key`, `subject`); numbers are written as
   // JavaScript prints them. Other types are kEvalError.
   virtual Result<std::string> EvaluateString(const json::Value& context, Arena* arena) const;
+  // As Evaluate, with a defined result appended to `*out` as json::AppendJson writes it (an
+  // event's `data`); returns whether it was defined. JSONata writes it without building the
+  // result's tree.
+  virtual Result<bool> EvaluateJson(const json::Value& context, Arena* arena, std::string* out) const;
 
   Language language() const { return language_; }
   const std::string& text() const { return text_; }

@@ -222,5 +222,87 @@ TEST(JsonataConformance, Suite) {
   std::cout << passed << " passed, " << failed << " failed\n";
 }
 
+// EvaluateJson (an event's `data` written as text without the result's tree) must write exactly
+// what Evaluate + json::AppendJson write, and fail and be undefined where Evaluate is: checked on
+// every case of the suite that runs the same twice (not the clock, random or time-limited ones).
+TEST(JsonataConformance, EvaluateJsonIsEvaluateThenAppendJson) {
+  fs::path root = fs::path(EC_SHARED_DIR) / "conformance" / "jsonata";
+  if (!fs::exists(root / "groups")) GTEST_SKIP() << "conformance suite not found at " << root;
+  std::vector<std::unique_ptr<json::Document>> docs;
+  std::map<std::string, json::Value> datasets;
+  for (const auto& e : fs::directory_iterator(root / "datasets")) {
+    auto d = json::Parse(ReadFile(e.path()));
+    ASSERT_TRUE(d.ok()) << e.path();
+    datasets[e.path().stem().string()] = (*d)->root();
+    docs.push_back(std::move(d).value());
+  }
+  int compared = 0, defined = 0, errors = 0;
+  for (const auto& g : fs::directory_iterator(root / "groups")) {
+    for (const auto& f : fs::directory_iterator(g.path())) {
+      if (f.path().extension() != ".json") continue;
+      auto d = json::Parse(Replace(ReadFile(f.path()), "\\uD800", "\\\\uD800"));
+      ASSERT_TRUE(d.ok()) << f.path();
+      const json::Value& v = (*d)->root();
+      std::vector<const json::Value*> cases;
+      if (v.is_array()) {
+        for (const auto& x : v.array()) cases.push_back(&x);
+      } else {
+        cases.push_back(&v);
+      }
+      for (const json::Value* c : cases) {
+        std::string expr;
+        if (const json::Value* e = c->Find("expr")) {
+          expr = std::string(e->string());
+        } else if (const json::Value* ef = c->Find("expr-file")) {
+          expr = ReadFile(g.path() / std::string(ef->string()));
+        }
+        if (c->Find("timelimit") || c->Find("depth") || expr.find("$now") != std::string::npos ||
+            expr.find("$millis") != std::string::npos || expr.find("$random") != std::string::npos ||
+            expr.find("$shuffle") != std::string::npos) {
+          continue;
+        }
+        auto compiled = Compile(expr);
+        if (!compiled.ok()) continue;
+        MaybeValue input;
+        if (const json::Value* dv = c->Find("data")) {
+          input = Defined(*dv);
+        } else if (const json::Value* ds = c->Find("dataset"); ds != nullptr && ds->is_string()) {
+          auto it = datasets.find(std::string(ds->string()));
+          if (it == datasets.end()) continue;
+          input = Defined(it->second);
+        }
+        Bindings bindings;
+        if (const json::Value* b = c->Find("bindings")) {
+          for (const auto& m : b->object()) bindings.Set(std::string(m.key), m.value);
+        }
+        Arena arena;
+        Error e1, e2;
+        auto tree = (*compiled)->Evaluate(input, &arena, &bindings, &e1);
+        std::string text = "prefix";  // appended to, not replaced
+        auto direct = (*compiled)->EvaluateJson(input, &arena, &text, &bindings, &e2);
+        ++compared;
+        ASSERT_EQ(tree.ok(), direct.ok()) << expr;
+        if (!tree.ok()) {
+          ++errors;
+          EXPECT_EQ(e1.code, e2.code) << expr;
+          EXPECT_EQ(tree.status().message(), direct.status().message()) << expr;
+          EXPECT_EQ(text, "prefix") << expr;
+          continue;
+        }
+        ASSERT_EQ(tree->defined, *direct) << expr;
+        if (!tree->defined) {
+          EXPECT_EQ(text, "prefix") << expr;
+          continue;
+        }
+        ++defined;
+        EXPECT_EQ(text, "prefix" + json::ToJson(tree->value)) << expr;
+      }
+      docs.push_back(std::move(d).value());
+    }
+  }
+  std::cout << compared << " cases compared: " << defined << " defined, " << errors << " errors\n";
+  EXPECT_GT(defined, 1000);  // the suite was there and read
+}
+
 }  // namespace
 }  // namespace ec::jsonata

@@ -102,5 +102,46 @@ TEST(JsonataFastPath, KnownResults) {
   EXPECT_EQ(EvalText("$uppercase(\"abc\u00e9\") & $lowercase(\"XY\u00c9\")"), "\"ABC\u00c9xy\u00e9\"");
 }
 
+// EvaluateJson writes the result as text without building its tree: the same bytes as Evaluate +
+// json::AppendJson, including the branches it leaves to ToJson (repeated keys, an outer wrapper
+// around an undefined item) and what ToJson drops or turns into null (undefined members,
+// functions, nested non-finite numbers).
+TEST(JsonataFastPath, EvaluateJsonWritesWhatEvaluateGives) {
+  const char* const kExprs[] = {
+      "a.b.c", "a.b.arr", "a.b.objs.c", "missing", "a.missing.c", "s", "n", "num", "items",
+      "{\"orderId\": s, \"n\": n, \"num\": num, \"none\": missing}",
+      "{\"k\": items.sku, \"total\": $sum(items.(p * q)), \"count\": $count(items)}",
+      "{\"a\": 1, \"a\": 2}", "{\"a\": 1, \"b\": {\"a\": missing, \"c\": [1, missing, 3]}}",
+      "items[p * q >= 3].{\"sku\": sku, \"amount\": p * q}", "items.{\"sku\": sku}",
+      "{\"f\": function($x) { $x }, \"g\": 1}", "[function($x) { $x }, 1]", "$", "[$]", "[[]]",
+      "one", "one.c", "empty", "nested.c", "$sift(a.b, function($v) { $v != 1 })",
+      "{\"x\": $lowercase(s), \"big\": 1e300 * 1e300 > 0}", "[1, 2, [3, [4]]]", "\"\u00e9\\\"\"",
+      "{\"big\": [1e21, 1.5e-7, 0.1, -0, 123456789.125]}", "items{sku: p}", "a.b.objs[c > 1]",
+      "$string(items)", "1/0", "{\"x\": [1/0]}", "undefinedvar", "$x", "[a.b.objs.d]"};
+  const char* const kDocs[] = {kDoc, "[1, 2]", "[{\"c\": 1}]", "\"s\"", "null", "{\"a\": [[{\"b\": 1}]]}"};
+  for (const char* doc_text : kDocs) {
+    auto doc = json::Parse(doc_text);
+    ASSERT_TRUE(doc.ok());
+    for (const char* expr : kExprs) {
+      Error err;
+      auto e = Compile(expr, {}, &err);
+      ASSERT_TRUE(e.ok()) << expr << ": " << err.code;
+      Arena arena;
+      Error e1, e2;
+      auto tree = (*e)->Evaluate(Defined((*doc)->root()), &arena, nullptr, &e1);
+      std::string text = "x";
+      auto direct = (*e)->EvaluateJson(Defined((*doc)->root()), &arena, &text, nullptr, &e2);
+      ASSERT_EQ(tree.ok(), direct.ok()) << expr << " on " << doc_text;
+      if (!tree.ok()) {
+        EXPECT_EQ(e1.code, e2.code) << expr;
+        EXPECT_EQ(text, "x") << expr;
+        continue;
+      }
+      ASSERT_EQ(tree->defined, *direct) << expr << " on " << doc_text;
+      EXPECT_EQ(text, tree->defined ? "x" + json::ToJson(tree->value) : "x") << expr << " on " << doc_text;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ec::jsonata

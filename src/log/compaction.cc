@@ -1,8 +1,9 @@
 // PartitionLog::Compact: keeps the latest record per key in closed segments
 // (cleanup.policy=compact). docs/log-format.md, "Compaction", states the rules.
 
-#include <unordered_map>
+#include <algorithm>
 
+#include "log/offset_map.h"
 #include "log/partition_log.h"
 #include "log/partition_log_impl.h"
 #include "log/record_batch_builder.h"
@@ -68,14 +69,20 @@ Status RewriteSegment(Env* env, const Segment& seg, uint64_t seg_size,
 
 }  // namespace
 
-Status PartitionLog::Compact(int64_t now_ms) {
+Status PartitionLog::Compact(int64_t now_ms, size_t map_bytes) {
   Impl& d = *impl_;
   std::lock_guard m(d.maintenance_mu);
   auto config = this->config();
   if (!config->cleanup_compact) return Status::Ok();
-  // Closed segments old enough for min.compaction.lag.ms, oldest first.
-  // Only below the last stable offset: an open transaction's records may still be aborted.
-  std::vector<std::pair<std::shared_ptr<Segment>, uint64_t>> segs;
+  // Closed segments old enough for min.compaction.lag.ms, oldest first, each with where it
+  // ends (the next segment's base). Only below the last stable offset: an open transaction's
+  // records may still be aborted.
+  struct Cleanable {
+    std::shared_ptr<Segment> seg;
+    uint64_t size;
+    int64_t end;
+  };
+  std::vector<Cleanable> segs;
   std::vector<AbortedTxnEntry> aborted;
   {
     std::lock_guard l(d.mu);
@@ -85,10 +92,28 @@ Status PartitionLog::Compact(int64_t now_ms) {
     for (auto it = d.segments.begin(); std::next(it) != d.segments.end(); ++it) {
       if (it->second->max_timestamp() > now_ms - config->min_compaction_lag_ms) break;
       if (std::next(it)->first > lso) break;
-      segs.emplace_back(it->second, it->second->size());
+      segs.push_back({it->second, it->second->size(), std::next(it)->first});
     }
     aborted = d.aborted;
   }
+  if (segs.empty()) return Status::Ok();
+
+  // Is a round due? The dirty part (from clean_offset on, never mapped) must be at least
+  // min.cleanable.dirty.ratio of the cleanable bytes (Kafka's rule: each round rewrites the
+  // whole cleanable range, so cleaning at every new segment would cost O(log size) each time),
+  // or a tombstone kept by an earlier round must have outlived delete.retention.ms.
+  uint64_t total_bytes = 0, dirty_bytes = 0;
+  for (const Cleanable& c : segs) {
+    total_bytes += c.size;
+    if (c.end > d.clean_offset) dirty_bytes += c.size;
+  }
+  const bool tombstones_due = d.tombstone_expiry_ms <= now_ms;
+  if (dirty_bytes == 0 && !tombstones_due) return Status::Ok();
+  // A round whose map filled up goes on at the next call, whatever the ratio.
+  if (!tombstones_due && !d.cleaning_unfinished && total_bytes > 0 &&
+      static_cast<double>(dirty_bytes) < config->min_cleanable_dirty_ratio * static_cast<double>(total_bytes))
+    return Status::Ok();
+
   // Records of aborted transactions are never visible to read_committed consumers: they
   // neither supersede a committed record of their key nor survive cleaning.
   auto is_aborted = [&aborted](const RecordBatchView& b, int64_t offset) {
@@ -98,59 +123,85 @@ Status PartitionLog::Compact(int64_t now_ms) {
     }
     return false;
   };
-  if (segs.empty()) return Status::Ok();
 
-  // Pass 1: the latest offset of every key in the cleanable range.
-  std::unordered_map<std::string, int64_t> latest;
+  // Pass 1: the latest offset of each key of the dirty records, from clean_offset on, until the
+  // map's budget is spent. map_end: the first offset not mapped.
+  OffsetMap latest(map_bytes);
+  const int64_t map_start = std::max(d.clean_offset, segs.front().seg->base_offset());
+  int64_t map_end = segs.back().end;
   std::string batch;
-  for (auto& [seg, size] : segs) {
+  bool full = false;
+  for (const Cleanable& c : segs) {
+    if (full) break;
+    if (c.end <= map_start) continue;
     uint64_t pos = 0;
-    while (pos < size) {
-      EC_ASSIGN_OR_RETURN(BatchHeader h, seg->ReadHeader(pos, size));
+    while (pos < c.size && !full) {
+      EC_ASSIGN_OR_RETURN(BatchHeader h, c.seg->ReadHeader(pos, c.size));
       pos += h.size;
       if (h.attributes & kAttrControl) continue;
-      EC_RETURN_IF_ERROR(seg->ReadBatch(h, &batch));
+      if (h.last_offset < map_start) continue;
+      EC_RETURN_IF_ERROR(c.seg->ReadBatch(h, &batch));
       auto view = RecordBatchView::ParseTrusted(batch);
       EC_ASSIGN_OR_RETURN(RecordSet set, view->Records(kMaxDecompressed));
       for (const Record& r : set.records()) {
-        if (r.key && !is_aborted(*view, r.offset)) latest[std::string(*r.key)] = r.offset;
+        if (r.offset < map_start || !r.key || is_aborted(*view, r.offset)) continue;
+        if (!latest.Put(*r.key, r.offset)) {
+          map_end = r.offset;
+          full = true;
+          break;
+        }
       }
     }
   }
 
-  // Pass 2: rewrite each segment and swap it in.
+  // Pass 2: rewrite each segment that holds records below map_end, and swap it in. A record
+  // goes if its key has a later record in the map. A tombstone goes once it is older than
+  // delete.retention.ms, but only below map_end: every record of its key before it has then
+  // been dropped by this round or an earlier one, so nothing older comes back.
+  int64_t next_expiry = INT64_MAX;
   auto keep = [&](const RecordBatchView& b, const Record& r) {
     if (is_aborted(b, r.offset)) return false;
     if (!r.key) return true;
-    auto it = latest.find(std::string(*r.key));
-    if (it != latest.end() && it->second != r.offset) return false;  // superseded
-    // A tombstone stays for delete.retention.ms after its timestamp so that consumers that are
-    // behind still see the delete.
-    if (!r.value && r.timestamp + config->delete_retention_ms <= now_ms) return false;
+    if (latest.Get(*r.key) > r.offset) return false;  // superseded
+    if (!r.value && r.offset < map_end) {
+      // A consumer that is behind still sees the delete for delete.retention.ms.
+      if (r.timestamp + config->delete_retention_ms <= now_ms) return false;
+      next_expiry = std::min(next_expiry, r.timestamp + config->delete_retention_ms);
+    }
     return true;
   };
-  for (auto& [seg, size] : segs) {
+  for (const Cleanable& c : segs) {
+    if (c.seg->base_offset() >= map_end) break;
     bool changed = false;
-    Status s = RewriteSegment(env_, *seg, size, keep, &changed);
-    const std::string cleaned = seg->stem() + ".log.cleaned";
+    Status s = RewriteSegment(env_, *c.seg, c.size, keep, &changed);
+    const std::string cleaned = c.seg->stem() + ".log.cleaned";
     if (!s.ok() || !changed) {
       (void)env_->RemoveFile(cleaned);
       EC_RETURN_IF_ERROR(s);
       continue;
     }
     // Old indexes go first, so a crash before the new ones exist forces a rebuild on open.
-    (void)env_->RemoveFile(seg->stem() + ".index");
-    (void)env_->RemoveFile(seg->stem() + ".timeindex");
-    EC_RETURN_IF_ERROR(env_->RenameFile(cleaned, seg->stem() + ".log"));
+    (void)env_->RemoveFile(c.seg->stem() + ".index");
+    (void)env_->RemoveFile(c.seg->stem() + ".timeindex");
+    EC_RETURN_IF_ERROR(env_->RenameFile(cleaned, c.seg->stem() + ".log"));
     EC_RETURN_IF_ERROR(env_->SyncDir(dir_));
     EC_ASSIGN_OR_RETURN(std::unique_ptr<Segment> fresh,
-                        Segment::Open(env_, dir_, seg->base_offset(), config->index_interval_bytes,
+                        Segment::Open(env_, dir_, c.seg->base_offset(), config->index_interval_bytes,
                                       /*recover=*/false));
     EC_RETURN_IF_ERROR(fresh->Seal());
     std::lock_guard l(d.mu);
-    d.segments[seg->base_offset()] = std::move(fresh);
+    d.segments[c.seg->base_offset()] = std::move(fresh);
   }
+  d.clean_offset = std::max(d.clean_offset, map_end);
+  d.tombstone_expiry_ms = next_expiry;
+  d.cleaning_unfinished = full;
+  ++d.compaction_rounds;
   return Status::Ok();
+}
+
+uint64_t PartitionLog::compaction_rounds() const {
+  std::lock_guard m(impl_->maintenance_mu);
+  return impl_->compaction_rounds;
 }
 
 }  // namespace ec::log

@@ -339,7 +339,7 @@ Status LogManager::RunMaintenance(int64_t now_ms) {
   }
   Status first;
   for (auto& log : logs) {
-    for (Status s : {log->MaybeRollByAge(now_ms), log->ApplyRetention(now_ms), log->Compact(now_ms)}) {
+    for (Status s : {log->MaybeRollByAge(now_ms), log->ApplyRetention(now_ms), log->Compact(now_ms, options_.compaction_map_bytes)}) {
       if (!s.ok() && first.ok()) first = s;
     }
   }

@@ -52,6 +52,9 @@ struct LogManagerOptions {
   // How often retention/compaction/age-roll run; <= 0 disables the maintenance thread
   // (tests then call RunMaintenance themselves).
   int64_t maintenance_interval_ms = 5000;
+  // Memory of one compaction round's key -> latest offset map (PartitionLog::Compact; Kafka's
+  // log.cleaner.dedupe.buffer.size): a round maps what fits, the next goes on from there.
+  size_t compaction_map_bytes = PartitionLog::kDefaultCompactionMapBytes;
   // Bytes of each partition's newest data kept in the OS page cache; older bytes are written
   // back and dropped as appends go on (PartitionLog::SetPageCacheWindow; 0 = no limit). Fresh
   // page-cache pages are the largest cost of a produce on VMs whose hypervisor takes back free

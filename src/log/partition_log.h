@@ -201,8 +201,12 @@ class PartitionLog {
   // Rolls the active segment if it is older than segment.ms (and non-empty).
   Status MaybeRollByAge(int64_t now_ms);
   // Compacts closed segments (cleanup.policy=compact): keeps the latest record per key,
-  // removes tombstones older than delete.retention.ms, respects min.compaction.lag.ms.
-  Status Compact(int64_t now_ms);
+  // removes tombstones older than delete.retention.ms, respects min.compaction.lag.ms and
+  // min.cleanable.dirty.ratio. A round maps keys in at most `map_bytes` (OffsetMap) and
+  // cleans up to the last record it mapped; the next call goes on from there.
+  Status Compact(int64_t now_ms, size_t map_bytes = kDefaultCompactionMapBytes);
+  static constexpr size_t kDefaultCompactionMapBytes = size_t{16} << 20;
+  uint64_t compaction_rounds() const;  // rounds that rewrote the cleanable range (tests)
   // Makes all appended data durable (safe from any thread): an fdatasync of the partition, or
   // with a commit journal, waits for a journal sync covering it (usually the next group
   // commit's).

@@ -46,6 +46,12 @@ struct PartitionLog::Impl {
   uint64_t bytes_since_release = 0;
   // Preallocation (SetPreallocateBytes): the most zero-filled bytes kept ahead; 0 = off.
   std::atomic<uint64_t> preallocate{0};
+  // Compaction (compaction.cc), under maintenance_mu. Records below clean_offset have been
+  // mapped by a round (in memory only: after a restart the first round maps from the start).
+  int64_t clean_offset = 0;
+  int64_t tombstone_expiry_ms = INT64_MAX;  // when a tombstone kept below clean_offset expires
+  bool cleaning_unfinished = false;         // the last round's map filled up
+  uint64_t compaction_rounds = 0;
 
   mutable std::mutex wait_mu;
   mutable std::condition_variable data_cv;

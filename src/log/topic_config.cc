@@ -10,15 +10,16 @@ namespace ec::log {
 namespace {
 
 // Kafka topic configs we act on.
-constexpr std::array<std::string_view, 12> kActive = {
+constexpr std::array<std::string_view, 13> kActive = {
     "retention.ms", "retention.bytes", "segment.bytes", "segment.ms", "cleanup.policy",
     "delete.retention.ms", "min.compaction.lag.ms", "message.timestamp.type",
-    "max.message.bytes", "index.interval.bytes", "flush.ms", "compression.type"};
+    "max.message.bytes", "index.interval.bytes", "flush.ms", "compression.type",
+    "min.cleanable.dirty.ratio"};
 // Kafka topic configs we accept and report but that change nothing on a single node.
-constexpr std::array<std::string_view, 16> kStored = {
+constexpr std::array<std::string_view, 15> kStored = {
     "min.insync.replicas", "flush.messages", "segment.index.bytes", "segment.jitter.ms",
     "preallocate", "unclean.leader.election.enable", "max.compaction.lag.ms",
-    "min.cleanable.dirty.ratio", "file.delete.delay.ms", "message.downconversion.enable",
+    "file.delete.delay.ms", "message.downconversion.enable",
     "message.timestamp.difference.max.ms", "follower.replication.throttled.replicas",
     "leader.replication.throttled.replicas", "local.retention.ms", "local.retention.bytes",
     "remote.storage.enable"};
@@ -106,6 +107,12 @@ Result<TopicConfig> TopicConfig::FromMap(const std::map<std::string, std::string
       EC_ASSIGN_OR_RETURN(c.delete_retention_ms, ParseInt(name, value, 0));
     } else if (name == "min.compaction.lag.ms") {
       EC_ASSIGN_OR_RETURN(c.min_compaction_lag_ms, ParseInt(name, value, 0));
+    } else if (name == "min.cleanable.dirty.ratio") {
+      double v = -1;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (ec != std::errc() || p != value.data() + value.size() || !(v >= 0 && v <= 1))
+        return BadValue(name, value, "a number from 0 to 1");
+      c.min_cleanable_dirty_ratio = v;
     } else if (name == "message.timestamp.type") {
       if (value == "CreateTime") c.message_timestamp_type = TimestampType::kCreateTime;
       else if (value == "LogAppendTime") c.message_timestamp_type = TimestampType::kLogAppendTime;
@@ -147,6 +154,11 @@ std::vector<TopicConfig::Entry> TopicConfig::Describe() const {
                                                           : "delete");
   add("delete.retention.ms", Str(delete_retention_ms));
   add("min.compaction.lag.ms", Str(min_compaction_lag_ms));
+  add("min.cleanable.dirty.ratio", [&] {
+    std::ostringstream o;
+    o << min_cleanable_dirty_ratio;
+    return o.str();
+  }());
   add("message.timestamp.type",
       message_timestamp_type == TimestampType::kLogAppendTime ? "LogAppendTime" : "CreateTime");
   add("max.message.bytes", Str(max_message_bytes));

@@ -22,6 +22,7 @@ struct TopicConfig {
   bool cleanup_compact = false;                    // cleanup.policy contains "compact"
   int64_t delete_retention_ms = 24LL * 3600 * 1000;  // delete.retention.ms (tombstone lifetime)
   int64_t min_compaction_lag_ms = 0;               // min.compaction.lag.ms
+  double min_cleanable_dirty_ratio = 0.5;          // min.cleanable.dirty.ratio (Kafka's default)
   TimestampType message_timestamp_type = TimestampType::kCreateTime;  // message.timestamp.type
   int32_t max_message_bytes = 1048588;             // max.message.bytes (per batch)
   int32_t index_interval_bytes = 4096;             // index.interval.bytes (sparse index step)

@@ -50,6 +50,7 @@ Status Application::Start() {
   lo.default_partitions = config_.topic_defaults.partitions;
   lo.preallocate_bytes = config_.log_preallocate_bytes;
   lo.sync_threads = config_.log_sync_threads;
+  lo.compaction_map_bytes = config_.log_compaction_map_bytes;
   if (config_.log_journal_set) lo.journal = config_.log_journal;
   if (config_.log_journal_direct_io_set) lo.journal_direct_io = config_.log_journal_direct_io;
   Result<std::unique_ptr<log::LogManager>> logs = log::LogManager::Open(lo);

@@ -158,7 +158,7 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
   }
   if (root["data_dir"]) EC_RETURN_IF_ERROR(r.String(root["data_dir"], "data_dir", &c->data_dir));
   if (const YAML::Node l = root["log"]) {
-    EC_RETURN_IF_ERROR(r.Keys(l, "log", {"preallocate_bytes", "sync_threads", "journal", "journal_direct_io"}));
+    EC_RETURN_IF_ERROR(r.Keys(l, "log", {"preallocate_bytes", "sync_threads", "journal", "journal_direct_io", "compaction_map_bytes"}));
     if (l["journal"]) {
       EC_RETURN_IF_ERROR(r.Bool(l["journal"], "log.journal", &c->log_journal));
       c->log_journal_set = true;
@@ -169,6 +169,7 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
     }
     if (l["sync_threads"]) EC_RETURN_IF_ERROR(r.IntAs(l["sync_threads"], "log.sync_threads", 1, 256, &c->log_sync_threads));
     if (l["preallocate_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["preallocate_bytes"], "log.preallocate_bytes", 0, 1ll << 30, &c->log_preallocate_bytes));
+    if (l["compaction_map_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["compaction_map_bytes"], "log.compaction_map_bytes", 1ll << 16, 1ll << 31, &c->log_compaction_map_bytes));
   }
   if (const YAML::Node l = root["limits"]) {
     EC_RETURN_IF_ERROR(r.Keys(l, "limits", {"max_body_bytes", "max_record_bytes", "max_json_depth", "max_lag_records", "retry_after_seconds"}));
@@ -308,6 +309,7 @@ std::string DescribeConfigOptions() {
   line("log.sync_threads", std::to_string(d.log_sync_threads), "fdatasyncs that may run at once (a pipeline pass syncs ~10 partitions together)");
   line("log.journal", d.log_journal ? "true" : "false", "durable appends wait for one fdatasync of a commit journal, not one per partition");
   line("log.journal_direct_io", d.log_journal_direct_io ? "true" : "false", "the journal's files bypass the page cache (O_DIRECT)");
+  line("log.compaction_map_bytes", std::to_string(d.log_compaction_map_bytes), "memory of one compaction round's key -> latest offset map; a round cleans what it maps, the next goes on");
   line("limits.max_body_bytes", std::to_string(d.max_body_bytes), "HTTP body size (413 beyond)");
   line("limits.max_record_bytes", std::to_string(d.max_record_bytes), "one exchange record (422 beyond)");
   line("limits.max_json_depth", std::to_string(d.max_json_depth), "JSON nesting of a record");

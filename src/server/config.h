@@ -51,6 +51,9 @@ struct ServerConfig {
   // EC_LOG_JOURNAL_DIRECT=0 in the environment makes it false).
   bool log_journal_direct_io = true;
   bool log_journal_direct_io_set = false;
+  // log.compaction_map_bytes: memory of one compaction round's key map
+  // (log::LogManagerOptions::compaction_map_bytes).
+  uint64_t log_compaction_map_bytes = 16ull << 20;
   // limits
   uint64_t max_body_bytes = 16ull << 20;   // one HTTP request body (after gunzip too)
   uint64_t max_record_bytes = 1ull << 20;  // one raw exchange record

@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include "log/log_manager.h"
+
 #include <gtest/gtest.h>
 
 namespace ec::server {
@@ -81,8 +83,18 @@ TEST(ConfigTest, LogPreallocateBytes) {
   ASSERT_TRUE(LoadConfigText("log: {sync_threads: 4}\n", "c.yaml", &c).ok());
   EXPECT_EQ(c.log_sync_threads, 4);
   EXPECT_EQ(Error("log: {preallocate: 1}\n"),
-            "c.yaml:1:7: unknown option 'preallocate' in log; known: journal, journal_direct_io, preallocate_bytes, sync_threads");
+            "c.yaml:1:7: unknown option 'preallocate' in log; known: compaction_map_bytes, journal, journal_direct_io, preallocate_bytes, sync_threads");
   EXPECT_NE(DescribeConfigOptions().find("log.preallocate_bytes"), std::string::npos);
+}
+
+TEST(ConfigTest, LogCompactionMapBytes) {
+  ServerConfig c;
+  EXPECT_EQ(c.log_compaction_map_bytes, log::LogManagerOptions().compaction_map_bytes);
+  ASSERT_TRUE(LoadConfigText("log: {compaction_map_bytes: 4MiB}\n", "c.yaml", &c).ok());
+  EXPECT_EQ(c.log_compaction_map_bytes, 4u << 20);
+  EXPECT_EQ(Error("log: {compaction_map_bytes: 100}\n"),
+            "c.yaml:1:29: log.compaction_map_bytes is 100; it must be between 65536 and 2147483648");
+  EXPECT_NE(DescribeConfigOptions().find("log.compaction_map_bytes"), std::string::npos);
 }
 
 TEST(ConfigTest, LogJournal) {

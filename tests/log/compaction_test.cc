@@ -1,0 +1,218 @@
+// Compaction in a bounded memory: OffsetMap against std::map, and PartitionLog::Compact with a
+// map far smaller than the log's keys (several rounds) against one with room for all of them;
+// rounds only when there is something to do (dirty ratio, tombstones due).
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include "log/offset_map.h"
+#include "log/partition_log.h"
+#include "log/record_batch.h"
+#include "log/record_batch_builder.h"
+#include "log/test_util.h"
+
+namespace ec::log {
+namespace {
+
+using testing::TempDir;
+
+TEST(OffsetMap, AgreesWithAMapAndStaysInItsBudget) {
+  constexpr size_t kBudget = 1 << 20;
+  OffsetMap m(kBudget);
+  std::map<std::string, int64_t> want;
+  std::mt19937 rng(7);
+  int64_t offset = 0;
+  bool full = false;
+  while (!full) {
+    // Keys of 0 to 200 bytes, a quarter of them repeats.
+    std::string key;
+    if (!want.empty() && rng() % 4 == 0) {
+      auto it = want.begin();
+      std::advance(it, rng() % want.size());
+      key = it->first;
+    } else {
+      key = "key-" + std::to_string(rng());
+      key.resize(rng() % 200, 'x');
+    }
+    const bool known = want.count(key) > 0;
+    if (m.Put(key, offset)) {
+      want[key] = offset;
+    } else {
+      EXPECT_FALSE(known) << "a known key is always updated";
+      full = true;
+      EXPECT_EQ(m.Get(key), known ? want[key] : -1);  // a refused Put changes nothing
+    }
+    ++offset;
+    ASSERT_LE(m.memory_bytes(), kBudget);
+  }
+  EXPECT_EQ(m.size(), want.size());
+  EXPECT_GT(want.size(), 5000u);  // the budget holds keys, not just the table
+  for (const auto& [k, v] : want) ASSERT_EQ(m.Get(k), v) << k;
+  EXPECT_EQ(m.Get("never put"), -1);
+}
+
+TEST(OffsetMap, TakesAKeyLargerThanABlockAndAlwaysItsFirstKey) {
+  OffsetMap tiny(16);  // less than its own table: still takes one key, so a round progresses
+  const std::string big(1 << 20, 'b');
+  EXPECT_TRUE(tiny.Put(big, 5));
+  EXPECT_FALSE(tiny.Put("other", 6));
+  EXPECT_TRUE(tiny.Put(big, 7));  // known: updated
+  EXPECT_EQ(tiny.Get(big), 7);
+  OffsetMap roomy(8 << 20);
+  EXPECT_TRUE(roomy.Put("a", 1));
+  EXPECT_TRUE(roomy.Put(big, 2));
+  EXPECT_TRUE(roomy.Put("c", 3));
+  EXPECT_EQ(roomy.Get("a"), 1);
+  EXPECT_EQ(roomy.Get(big), 2);
+  EXPECT_EQ(roomy.Get("c"), 3);
+}
+
+struct Log {
+  explicit Log(std::map<std::string, std::string> settings) {
+    settings.emplace("cleanup.policy", "compact");
+    config = std::make_shared<const TopicConfig>(TopicConfig::FromMap(settings, TopicConfig()).value());
+    log = PartitionLog::Open(Env::Default(), dir.path() + "/t-0", "t", 0, config, nullptr).value();
+  }
+  void Append(const std::vector<std::pair<std::string, std::optional<std::string>>>& records, int64_t ts) {
+    RecordBatchBuilder b;
+    for (const auto& [k, v] : records) b.Add(k, v, ts);
+    ASSERT_TRUE(log->Append(std::move(b.Build()).value(), {}).ok());
+  }
+  // offset -> key=value of every record, from the start.
+  std::map<int64_t, std::string> Records() const {
+    std::map<int64_t, std::string> out;
+    int64_t offset = 0;
+    while (offset < log->log_end_offset()) {
+      ReadResult rr = log->Read(offset, 1 << 20);
+      EXPECT_EQ(rr.error, LogError::kNone) << rr.message;
+      if (rr.total_bytes == 0) break;
+      std::string bytes;
+      EXPECT_TRUE(rr.CopyTo(&bytes).ok());
+      EXPECT_TRUE(ForEachBatch(bytes, false, [&](const RecordBatchView& b) -> Status {
+                    EC_ASSIGN_OR_RETURN(RecordSet set, b.Records());
+                    for (const Record& r : set.records()) {
+                      if (r.offset >= offset)
+                        out[r.offset] = std::string(*r.key) + "=" + (r.value ? std::string(*r.value) : "<null>");
+                    }
+                    offset = b.last_offset() + 1;
+                    return Status::Ok();
+                  }).ok());
+    }
+    return out;
+  }
+  TempDir dir;
+  std::shared_ptr<const TopicConfig> config;
+  std::unique_ptr<PartitionLog> log;
+};
+
+// 3,000 keys, each written 1-4 times in a shuffled order over ~40 small segments, some deleted
+// (tombstones: every 7th write), then a filler alone in the active segment, so every write is in a closed one.
+void Fill(Log* l, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::string> writes;
+  for (int k = 0; k < 3000; ++k) {
+    const int n = 1 + static_cast<int>(rng() % 4);
+    for (int i = 0; i < n; ++i) writes.push_back("key-" + std::to_string(k));
+  }
+  std::shuffle(writes.begin(), writes.end(), rng);
+  for (size_t i = 0; i < writes.size(); i += 10) {
+    std::vector<std::pair<std::string, std::optional<std::string>>> batch;
+    for (size_t j = i; j < std::min(writes.size(), i + 10); ++j) {
+      std::optional<std::string> v = "v" + std::to_string(j);
+      if (j % 7 == 0) v.reset();
+      batch.emplace_back(writes[j], v);
+    }
+    l->Append(batch, 1000);
+  }
+  l->Append({{"filler", std::string(9000, 'f')}}, 2000);  // larger than a segment: rolls first
+}
+
+// Tombstones young (kept) or expired (dropped with every older record of their key, in
+// whichever round reaches them).
+class CompactionRounds : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CompactionRounds, ASmallMapCleansInRoundsToWhatARoomyOneCleansInOne) {
+  const std::map<std::string, std::string> settings = {{"segment.bytes", "8192"}, {"delete.retention.ms", GetParam()}};
+  const bool expired = std::string(GetParam()) == "0";
+  Log roomy(settings), small(settings);
+  Fill(&roomy, 1);
+  Fill(&small, 1);
+  const auto before = roomy.Records();
+  ASSERT_EQ(before, small.Records());
+  ASSERT_TRUE(roomy.log->Compact(5000).ok());
+  EXPECT_EQ(roomy.log->compaction_rounds(), 1u);
+  // 24 KiB: a few hundred keys per round, far fewer than the 3,000.
+  for (int i = 0; i < 100 && small.Records() != roomy.Records(); ++i) ASSERT_TRUE(small.log->Compact(5000, 24 << 10).ok());
+  EXPECT_GT(small.log->compaction_rounds(), 2u);
+  const auto after = small.Records();
+  EXPECT_EQ(after, roomy.Records());
+  // What survives: each key's last write, once; an expired delete leaves nothing of its key.
+  std::map<std::string, std::string> last;
+  for (const auto& [off, kv] : before) last[kv.substr(0, kv.find('='))] = kv;
+  std::map<std::string, std::string> kept;
+  for (const auto& [off, kv] : after) {
+    const std::string key = kv.substr(0, kv.find('='));
+    EXPECT_TRUE(kept.emplace(key, kv).second) << "twice: " << key;
+  }
+  size_t deleted = 0;
+  for (const auto& [key, kv] : last) {
+    if (expired && kv.ends_with("=<null>")) {
+      ++deleted;
+      EXPECT_EQ(kept.count(key), 0u) << key;
+    } else {
+      EXPECT_EQ(kept[key], kv) << key;
+    }
+  }
+  EXPECT_EQ(deleted > 0, expired);
+  // Nothing new: no round, nothing read or rewritten.
+  const uint64_t rounds = small.log->compaction_rounds();
+  ASSERT_TRUE(small.log->Compact(5000, 24 << 10).ok());
+  EXPECT_EQ(small.log->compaction_rounds(), rounds);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tombstones, CompactionRounds, ::testing::Values("100000", "0"));
+
+TEST(Compaction, WaitsForTheDirtyRatioAndForTombstonesToExpire) {
+  auto fill = [](Log* l) {
+    for (int i = 0; i < 200; ++i) l->Append({{"k" + std::to_string(i % 50), "value-" + std::to_string(i)}}, 1000);
+    l->Append({{"gone", std::nullopt}}, 1000);
+    for (int i = 0; i < 20; ++i) l->Append({{"k" + std::to_string(i % 50), "again-" + std::to_string(i)}}, 1000);
+  };
+  auto more = [](Log* l) {  // closes at least one more segment (4096 bytes)
+    for (int i = 0; i < 60; ++i) l->Append({{"k" + std::to_string(i % 50), "more-" + std::to_string(i)}}, 1000);
+  };
+  auto has_gone = [](const Log& l) {
+    for (const auto& [off, kv] : l.Records()) {
+      if (kv.starts_with("gone=")) return true;
+    }
+    return false;
+  };
+  // min.cleanable.dirty.ratio 1: only a log that is all dirty is cleaned for its dirt.
+  Log strict({{"segment.bytes", "4096"}, {"delete.retention.ms", "1000"}, {"min.cleanable.dirty.ratio", "1"}});
+  fill(&strict);
+  ASSERT_TRUE(strict.log->Compact(1500).ok());
+  EXPECT_EQ(strict.log->compaction_rounds(), 1u);
+  EXPECT_TRUE(has_gone(strict));  // young
+  more(&strict);
+  ASSERT_TRUE(strict.log->Compact(1500).ok());
+  EXPECT_EQ(strict.log->compaction_rounds(), 1u);
+  // The tombstone's delete.retention.ms is over: a round for it, whatever the ratio.
+  ASSERT_TRUE(strict.log->Compact(2500).ok());
+  EXPECT_EQ(strict.log->compaction_rounds(), 2u);
+  EXPECT_FALSE(has_gone(strict));
+
+  // min.cleanable.dirty.ratio 0: any closed segment not mapped yet is cleaned; nothing new, no round.
+  Log eager({{"segment.bytes", "4096"}, {"delete.retention.ms", "1000"}, {"min.cleanable.dirty.ratio", "0"}});
+  fill(&eager);
+  ASSERT_TRUE(eager.log->Compact(1500).ok());
+  more(&eager);
+  ASSERT_TRUE(eager.log->Compact(1500).ok());
+  EXPECT_EQ(eager.log->compaction_rounds(), 2u);
+  ASSERT_TRUE(eager.log->Compact(1500).ok());
+  EXPECT_EQ(eager.log->compaction_rounds(), 2u);
+}
+
+}  // namespace
+}  // namespace ec::log

@@ -168,8 +168,10 @@ class MemoryStateStore final : public StateStore {
 };
 
 struct RocksStateOptions {
-  // Bound of the in-memory cache of hot keys' states (state_cache.h); 0 = no cache.
-  size_t cache_bytes = size_t{64} << 20;
+  // Bound of the in-memory cache of hot keys' states (state_cache.h); 0 = no cache. 48 MiB:
+  // with 64 the server passed 256 MB of peak RSS once millions of keys filled every bounded
+  // part at once (docs/ingest-performance.md, "Peak RSS at scale").
+  size_t cache_bytes = size_t{48} << 20;
   // Writes with a checkpoint are deferred until this many bytes of them wait, or this long
   // after the last RocksDB write (rocks_state_store.cc); 0 bytes = written at once.
   size_t defer_bytes = size_t{4} << 20;

@@ -205,7 +205,7 @@ class PartitionLog {
   // min.cleanable.dirty.ratio. A round maps keys in at most `map_bytes` (OffsetMap) and
   // cleans up to the last record it mapped; the next call goes on from there.
   Status Compact(int64_t now_ms, size_t map_bytes = kDefaultCompactionMapBytes);
-  static constexpr size_t kDefaultCompactionMapBytes = size_t{16} << 20;
+  static constexpr size_t kDefaultCompactionMapBytes = size_t{8} << 20;
   uint64_t compaction_rounds() const;  // rounds that rewrote the cleanable range (tests)
   // Makes all appended data durable (safe from any thread): an fdatasync of the partition, or
   // with a commit journal, waits for a journal sync covering it (usually the next group

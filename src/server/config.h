@@ -53,7 +53,7 @@ struct ServerConfig {
   bool log_journal_direct_io_set = false;
   // log.compaction_map_bytes: memory of one compaction round's key map
   // (log::LogManagerOptions::compaction_map_bytes).
-  uint64_t log_compaction_map_bytes = 16ull << 20;
+  uint64_t log_compaction_map_bytes = 8ull << 20;
   // limits
   uint64_t max_body_bytes = 16ull << 20;   // one HTTP request body (after gunzip too)
   uint64_t max_record_bytes = 1ull << 20;  // one raw exchange record
@@ -76,7 +76,7 @@ struct ServerConfig {
   // The changelog state store (cdc::RocksStateOptions, docs/changelogs.md "State"): bytes of
   // the hot-key cache (0 = off), and how many bytes / how long committed state writes wait
   // to be written to RocksDB in one batch (0 bytes = at once).
-  uint64_t state_cache_bytes = 64ull << 20;
+  uint64_t state_cache_bytes = 48ull << 20;
   uint64_t state_write_defer_bytes = 4ull << 20;
   int64_t state_write_defer_ms = 1000;
   // RocksDB memory of the state store (cdc::RocksStateOptions::rocksdb_memory_bytes).

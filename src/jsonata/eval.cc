@@ -120,8 +120,7 @@ bool Evaluator::RunObjectText(const MaybeValue& input, std::string* out) {
     if (v.undef()) continue;  // EvalObjectCons leaves the member out
     const size_t member_at = out->size();
     if (!first) out->push_back(',');
-    json::AppendQuoted(key->str, out);
-    out->push_back(':');
+    out->append(key->member_json);  // `"key":`, quoted when the program was compiled
     const size_t value_at = out->size();
     if (!AppendToJsonText(v, out)) {
       out->resize(value_at);

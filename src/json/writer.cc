@@ -1,5 +1,7 @@
 #include "json/writer.h"
 
+#include <emmintrin.h>  // SSE2: AppendQuoted scans 16 bytes at a time
+
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -196,10 +198,38 @@ bool QuotedAsIs(std::string_view s) {
   return true;
 }
 
+namespace {
+
+// The length of `s`'s prefix without a byte kSpecial marks: 16 bytes per step (SSE2, the x86-64
+// baseline) while whole blocks remain, the table for the rest (loads never pass the end).
+// The byte loop alone was ~3 instructions per byte, most of AppendQuoted's cost.
+size_t PlainPrefix(std::string_view s) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  size_t i = 0;
+  if (n >= 16) {
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i ed = _mm_set1_epi8(static_cast<char>(0xED));
+    const __m128i control_max = _mm_set1_epi8(0x1F);
+    for (; i + 16 <= n; i += 16) {
+      const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(c, control_max), c);  // <= 0x1F
+      const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(c, quote), _mm_cmpeq_epi8(c, backslash)),
+                                       _mm_or_si128(_mm_cmpeq_epi8(c, ed), control));
+      const int mask = _mm_movemask_epi8(hit);
+      if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    }
+  }
+  while (i < n && !kSpecial[static_cast<unsigned char>(p[i])]) ++i;
+  return i;
+}
+
+}  // namespace
+
 void AppendQuoted(std::string_view s, std::string* out) {
   // Most strings (keys, ids, words) need no escape: one scan, then one copy.
-  size_t plain = 0;
-  while (plain < s.size() && !kSpecial[static_cast<unsigned char>(s[plain])]) ++plain;
+  const size_t plain = PlainPrefix(s);
   if (plain == s.size()) {
     const size_t at = out->size();
     out->resize(at + s.size() + 2);

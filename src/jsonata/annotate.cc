@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "json/writer.h"
 #include "jsonata/eval.h"
 #include "jsonata/program.h"
 
@@ -78,6 +79,14 @@ void Annotate(Program* program) {
           n->ctor_group->position = n->position;
           n->ctor_group->pairs = n->pairs;
           n->const_keys = ConstantDistinctKeys(n);
+          if (n->const_keys) {
+            // Quoted once here: Evaluator::RunObjectText writes them per evaluation.
+            for (auto& [key, value] : n->pairs) {
+              key->member_json.clear();
+              json::AppendQuoted(key->str, &key->member_json);
+              key->member_json.push_back(':');
+            }
+          }
         }
         break;
       case NT::kVariable:

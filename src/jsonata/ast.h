@@ -100,6 +100,7 @@ struct Node {
   const Builtin* builtin = nullptr;  // kVariable naming a built-in function (unless rebound)
   bool name_path = false;            // kPath of plain field names only: walked without sequences
   bool const_keys = false;           // `{...}` whose keys are distinct string literals
+  std::string member_json;           // such a key: `"key":` as json::AppendJson writes it
   uint32_t name_prefix = 0;          // kPath: leading plain field-name steps (not the last step)
   bool plain = false;                // no predicates, group-by or `[]` on the node itself
   std::unique_ptr<GroupBy> ctor_group;  // `{...}`: its pairs as a GroupBy, built once

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "json/builder.h"
+#include "json/writer.h"
+
 namespace ec::jsonata::internal {
 
 Evaluator::Evaluator(const Program* prog, Arena* arena, const Bindings* bindings)
@@ -90,6 +93,53 @@ Val Evaluator::RunJson(const MaybeValue& input) {
 }
 
 Val Evaluator::Run(Val input) {
+  const Val in = SetUpRoot(input);  // sets root_ (an argument's order of evaluation is unspecified)
+  return Eval(prog_->root, in, root_);
+}
+
+bool Evaluator::RunObjectText(const MaybeValue& input, std::string* out) {
+  const Node* root = prog_->root;
+  // Eval of the root would count a step (limits) and a level of depth: without limits only the
+  // depth is taken, as Eval takes it, around the members.
+  if (root == nullptr || root->type != NT::kUnary || root->opcode != Op::kObjectCons || !root->const_keys ||
+      !root->plain || check_limits_ || max_depth_ < 1 || (input.defined && input.value.is_array())) {
+    return false;
+  }
+  Val in;
+  if (input.defined) {
+    input_root_ = input.value;
+    in = Val::FromJson(input_root_);
+  }
+  in = SetUpRoot(in);
+  ++depth_;
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [key, value] : root->pairs) {
+    const Val v = Eval(value, in, root_);
+    if (failed) break;
+    if (v.undef()) continue;  // EvalObjectCons leaves the member out
+    const size_t member_at = out->size();
+    if (!first) out->push_back(',');
+    out->append(key->member_json);  // `"key":`, quoted when the program was compiled
+    const size_t value_at = out->size();
+    if (!AppendToJsonText(v, out)) {
+      out->resize(value_at);
+      json::Builder b(arena_);
+      json::Value jv;
+      if (!ToJson(v, b, &jv)) {  // a function: ToJson drops the member
+        out->resize(member_at);
+        continue;
+      }
+      json::AppendJson(jv, out);
+    }
+    first = false;
+  }
+  --depth_;
+  if (!failed) out->push_back('}');
+  return true;
+}
+
+Val Evaluator::SetUpRoot(Val input) {
   // The root frame and its first bindings live in the evaluator (no arena use for them).
   root_ = &root_frame_;
   root_->vars.data = reinterpret_cast<Binding*>(root_bindings_);
@@ -110,7 +160,7 @@ Val Evaluator::Run(Val input) {
     w->items.Push(arena_, input);
     input = Val::Of(w);
   }
-  return Eval(prog_->root, input, root_);
+  return input;
 }
 
 Val Evaluator::Eval(const Node* expr, Val input, Frame* env) {

@@ -60,6 +60,13 @@ class Evaluator {
   // Evaluates against a JSON input (or undefined) held by the evaluator itself, so a result that
   // never needs a temporary allocates nothing.
   Val RunJson(const MaybeValue& input);
+  // Expression::EvaluateJson's root `{...}` of distinct literal keys (an event's `data`): with
+  // no step or time limit and input that is not an array, its members are evaluated as
+  // EvalObjectCons does and written to `*out` as ToJson + json::AppendJson would write the
+  // object, with no object built. Returns false, having evaluated and written nothing, for any
+  // other expression; true otherwise, with `failed` set on an error (then `*out` holds part of
+  // the object: the caller truncates it).
+  bool RunObjectText(const MaybeValue& input, std::string* out);
 
   Val Eval(const Node* expr, Val input, Frame* env);
   Val Apply(Val proc, std::span<Val> args, Val input, Frame* env);
@@ -91,6 +98,8 @@ class Evaluator {
   int64_t now_ms = 0;  // $now/$millis: one timestamp per evaluation
 
  private:
+  // Run's root frame, bindings and outer wrapper; returns the input to evaluate the root with.
+  Val SetUpRoot(Val input);
   Val EvalInner(const Node* expr, Val input, Frame* env);
   Val EvalPath(const Node* expr, Val input, Frame* env);
   Val EvalNamePath(const Node* expr, Val input, Frame* env);

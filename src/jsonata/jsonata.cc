@@ -125,6 +125,14 @@ Result<bool> Expression::EvaluateJson(const MaybeValue& input, Arena* arena, std
     case PathWalk::kGeneral: break;
   }
   internal::Evaluator ev(program_.get(), arena, bindings);
+  const size_t at = out->size();
+  // A root object constructor is written member by member, without the object.
+  if (ev.RunObjectText(input, out)) {
+    if (!ev.failed) return true;
+    out->resize(at);
+    if (error) *error = ev.error;
+    return ErrorToStatus(ev.error, program_->source);
+  }
   internal::Val r = ev.RunJson(input);
   if (ev.failed) {
     if (error) *error = ev.error;
@@ -139,7 +147,6 @@ Result<bool> Expression::EvaluateJson(const MaybeValue& input, Arena* arena, std
     return ErrorToStatus(e, program_->source);
   }
   if (r.undef() || r.is_func()) return false;  // ToJson's undefined
-  const size_t at = out->size();
   if (internal::AppendToJsonText(r, out)) return true;
   // What the direct writer leaves to ToJson (repeated keys, an unwrapped undefined item).
   out->resize(at);

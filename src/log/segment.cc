@@ -214,13 +214,27 @@ void Segment::Track(const BatchHeader& h, bool write_index, std::string* index_b
   size_ = uint64_t{h.position} + h.size;
 }
 
+// Pending index bytes (both files) past which Append writes them out: ~2,000 offset-index
+// entries, i.e. ~8 MiB of batches at the default index.interval.bytes, in one write per file.
+constexpr size_t kIndexWriteBehind = 16 * 1024;
+
 Status Segment::Append(const RecordBatchView& batch) {
   BatchHeader h = HeaderFromView(batch, static_cast<uint32_t>(size_));
   EC_RETURN_IF_ERROR(log_->Append(batch.bytes()));
-  std::string ibuf, tbuf;
-  Track(h, true, &ibuf, &tbuf);
-  if (!ibuf.empty()) EC_RETURN_IF_ERROR(index_->Append(ibuf));
-  if (!tbuf.empty()) EC_RETURN_IF_ERROR(time_index_->Append(tbuf));
+  Track(h, true, &pending_index_, &pending_time_);
+  if (pending_index_.size() + pending_time_.size() >= kIndexWriteBehind) return WritePendingIndexes();
+  return Status::Ok();
+}
+
+Status Segment::WritePendingIndexes() {
+  if (!pending_index_.empty()) {
+    EC_RETURN_IF_ERROR(index_->Append(pending_index_));
+    pending_index_.clear();
+  }
+  if (!pending_time_.empty()) {
+    EC_RETURN_IF_ERROR(time_index_->Append(pending_time_));
+    pending_time_.clear();
+  }
   return Status::Ok();
 }
 
@@ -228,14 +242,15 @@ Status Segment::Seal() {
   if (max_timestamp_ > indexed_max_timestamp_ && offset_of_max_timestamp_ >= base_offset_) {
     auto rel = static_cast<uint32_t>(offset_of_max_timestamp_ - base_offset_);
     if (time_entries_.empty() || rel >= time_entries_.back().relative_offset) {
-      std::string tbuf;
-      bytes::PutBe(&tbuf, static_cast<uint64_t>(max_timestamp_), 8);
-      bytes::PutBe(&tbuf, rel, 4);
-      EC_RETURN_IF_ERROR(time_index_->Append(tbuf));
+      bytes::PutBe(&pending_time_, static_cast<uint64_t>(max_timestamp_), 8);
+      bytes::PutBe(&pending_time_, rel, 4);
       time_entries_.push_back({max_timestamp_, rel});
       indexed_max_timestamp_ = max_timestamp_;
     }
   }
+  // The index files are complete before they are synced: from now on they are what an open
+  // reads for this segment.
+  EC_RETURN_IF_ERROR(WritePendingIndexes());
   // A closed segment ends at its last batch: the preallocated zeros go (the sync below makes
   // the shorter length durable before the next segment is created).
   EC_RETURN_IF_ERROR(log_->TrimPreallocation());
@@ -253,6 +268,8 @@ bool Segment::ZeroHeaderAt(uint64_t position, uint64_t limit) const {
 }
 
 Status Segment::Rebuild(bool truncate_invalid, bool contiguous) {
+  pending_index_.clear();  // entries of the content being rebuilt
+  pending_time_.clear();
   offset_index_.clear();
   time_entries_.clear();
   next_offset_ = base_offset_;

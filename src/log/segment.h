@@ -106,6 +106,12 @@ class Segment {
   int64_t base_offset_;
   int32_t index_interval_;
   std::shared_ptr<File> log_, index_, time_index_;
+  // Index and time-index entries of appended batches not yet written to their files: they go
+  // out when 16 KiB are pending and at Seal. Only a sealed segment's index files are read (on
+  // open; the active segment's are rebuilt by scanning it), and per batch the two small writes
+  // cost two syscalls and two inode time updates (file_update_time) on the append path.
+  std::string pending_index_, pending_time_;
+  Status WritePendingIndexes();
   std::vector<OffsetIndexEntry> offset_index_;
   std::vector<TimeIndexEntry> time_entries_;
   int64_t next_offset_ = 0;

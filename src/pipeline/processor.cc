@@ -192,30 +192,31 @@ std::optional<std::string_view> OutputRecord::header(std::string_view name) cons
   return std::nullopt;
 }
 
-RecordWriter::RecordWriter(OutputRecord* record, std::optional<std::string_view> key) : r_(record) {
+void RecordWriter::Start(const char* key, size_t size, bool present) {
   std::string& b = r_->bytes_;
   b.clear();
   r_->header_count_ = 0;
   r_->value_len_ = -1;
-  PutNullable(&b, key, &r_->key_at_, &r_->key_len_);
+  PutNullable(&b, key, size, present, &r_->key_at_, &r_->key_len_);
 }
 
 void RecordWriter::PutLongLength(std::string* b, size_t n) { PutZigzag(b, static_cast<int64_t>(n)); }
 
-void RecordWriter::PutNullable(std::string* b, std::optional<std::string_view> bytes, uint32_t* at, int32_t* len) {
-  if (bytes) {
-    PutLength(b, bytes->size());
+void RecordWriter::PutNullable(std::string* b, const char* data, size_t size, bool present, uint32_t* at,
+                               int32_t* len) {
+  if (present) {
+    PutLength(b, size);
   } else {
     b->push_back(1);  // -1
   }
   *at = static_cast<uint32_t>(b->size());
-  *len = bytes ? static_cast<int32_t>(bytes->size()) : -1;
-  if (bytes) b->append(*bytes);
+  *len = present ? static_cast<int32_t>(size) : -1;
+  if (present && size != 0) b->append(data, size);
 }
 
-void RecordWriter::Value(std::optional<std::string_view> value) {
+void RecordWriter::PutValue(const char* data, size_t size, bool present) {
   std::string& b = r_->bytes_;
-  PutNullable(&b, value, &r_->value_at_, &r_->value_len_);
+  PutNullable(&b, data, size, present, &r_->value_at_, &r_->value_len_);
   count_at_ = b.size();
   b.push_back(0);  // the header count, set by the destructor
 }

@@ -91,12 +91,20 @@ class OutputRecord {
 // destroyed.
 class RecordWriter {
  public:
-  RecordWriter(OutputRecord* record, std::optional<std::string_view> key);
+  // The optionals are unpacked here, inline, into pointer, size and presence passed in
+  // registers: an optional<string_view> passed as it is goes through the stack, written as two
+  // 8-byte halves and read back as one 16-byte load, a store-forwarding stall per key and value
+  // (perf on serve put ~1.5% of the pipeline thread on the two in StateRecords alone).
+  RecordWriter(OutputRecord* record, std::optional<std::string_view> key) : r_(record) {
+    Start(key ? key->data() : nullptr, key ? key->size() : 0, key.has_value());
+  }
   ~RecordWriter();
   RecordWriter(const RecordWriter&) = delete;
   RecordWriter& operator=(const RecordWriter&) = delete;
 
-  void Value(std::optional<std::string_view> value);
+  void Value(std::optional<std::string_view> value) {
+    PutValue(value ? value->data() : nullptr, value ? value->size() : 0, value.has_value());
+  }
   // The record's buffer, to append the value to; EndValue (before any Header) closes it.
   std::string* BeginValue();
   void EndValue();
@@ -130,7 +138,9 @@ class RecordWriter {
   static void PutLongLength(std::string* b, size_t n);
   // A key or value: its length (-1 for none) and bytes; where they start and their length
   // (-1: none) go to *at and *len.
-  static void PutNullable(std::string* b, std::optional<std::string_view> bytes, uint32_t* at, int32_t* len);
+  static void PutNullable(std::string* b, const char* data, size_t size, bool present, uint32_t* at, int32_t* len);
+  void Start(const char* key, size_t size, bool present);
+  void PutValue(const char* data, size_t size, bool present);
 
   OutputRecord* r_;
   size_t count_at_ = 0;  // where the header count goes (one byte kept for it); 0: no value yet

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "json/builder.h"
@@ -109,6 +110,58 @@ TEST(Quote, CopiesRunsAndEscapesAtRunBoundaries) {
   s.clear();
   AppendQuoted("", &s);
   EXPECT_EQ(s, "\"\"");
+}
+
+// AppendQuoted finds the first byte to escape 16 bytes at a time, then byte by byte: every
+// escaped byte at every position of strings of 0-49 bytes (whole blocks, a block and a tail,
+// the last byte) is escaped, and nothing else, as a byte-by-byte escaper does.
+TEST(Quote, EveryEscapedByteAtEveryPosition) {
+  auto reference = [](std::string_view in) {
+    std::string out = "\"";
+    for (size_t i = 0; i < in.size(); ++i) {
+      const unsigned char c = static_cast<unsigned char>(in[i]);
+      char esc[8];
+      switch (c) {
+        case '"': out += "\\\""; continue;
+        case '\\': out += "\\\\"; continue;
+        case '\b': out += "\\b"; continue;
+        case '\f': out += "\\f"; continue;
+        case '\n': out += "\\n"; continue;
+        case '\r': out += "\\r"; continue;
+        case '\t': out += "\\t"; continue;
+        default: break;
+      }
+      if (c < 0x20) {
+        std::snprintf(esc, sizeof esc, "\\u%04x", c);
+        out += esc;
+      } else if (c == 0xED && i + 2 < in.size() && (static_cast<unsigned char>(in[i + 1]) & 0xE0) == 0xA0) {
+        const unsigned cp = ((c & 0x0F) << 12) | ((static_cast<unsigned char>(in[i + 1]) & 0x3F) << 6) |
+                            (static_cast<unsigned char>(in[i + 2]) & 0x3F);
+        std::snprintf(esc, sizeof esc, "\\u%04x", cp);
+        out += esc;
+        i += 2;
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+    }
+    return out + "\"";
+  };
+  const std::string specials[] = {"\"", "\\", "\n", std::string(1, '\0'), "\x01", "\x1f", "\xed\xa0\x80", "\xed\x95\x9c",
+                                  "\x7f", "\x20", "\xff"};
+  for (size_t n = 0; n < 50; ++n) {
+    const std::string plain(n, 'a');
+    std::string s = "x";
+    AppendQuoted(plain, &s);
+    EXPECT_EQ(s, "x" + reference(plain)) << n;
+    for (const std::string& sp : specials) {
+      for (size_t at = 0; at <= n; ++at) {
+        const std::string in = plain.substr(0, at) + sp + plain.substr(at);
+        s.clear();
+        AppendQuoted(in, &s);
+        ASSERT_EQ(s, reference(in)) << n << " " << at << " " << static_cast<int>(static_cast<unsigned char>(sp[0]));
+      }
+    }
+  }
 }
 
 }  // namespace

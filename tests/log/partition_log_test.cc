@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <limits>
+#include <fstream>
+#include <filesystem>
 #include <thread>
 
 #include "log/fault_injection_env.h"
@@ -13,6 +16,7 @@
 #include "log/partition_log.h"
 #include "log/record_batch.h"
 #include "log/record_batch_builder.h"
+#include "log/segment.h"
 #include "log/test_util.h"
 
 namespace ec::log {
@@ -486,6 +490,56 @@ TEST(PartitionLog, SyncAppendsShareFdatasyncs) {
   std::printf("group commit: %d sync appends, %llu fdatasyncs\n", kThreads * kPerThread,
               static_cast<unsigned long long>(syncs));
   log.reset();
+}
+
+// The active segment's index entries are written in batches (Segment::Append keeps up to
+// 16 KiB pending) and at the seal. A sealed segment's .index and .timeindex are what the next
+// open reads (without checking that they cover the whole segment), so they must come out
+// complete: the offset index equal to the one recovery rebuilds from the batches, the time
+// index too plus the seal's final entry. Also shows the pending entries are bounded: the
+// active segment's .index is written to long before the seal.
+TEST(PartitionLogTest, SealedSegmentIndexesAreCompleteAndPendingEntriesAreBounded) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/t-0";
+  auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string stem = Segment::PathStem(dir, 0);
+  std::string sealed_index, sealed_time;
+  int64_t end = 0;
+  auto config = std::make_shared<const TopicConfig>(
+      TopicConfig::FromMap({{"index.interval.bytes", "128"}}, TopicConfig()).value());
+  {
+    auto log = PartitionLog::Open(Env::Default(), dir, "t", 0, config, nullptr).value();
+    // ~2,500 index entries of 8 bytes and time entries of 12 (timestamps grow): past the
+    // write-behind bound several times.
+    for (int i = 0; i < 2500; ++i) {
+      AppendResult r = log->Append(MakeBatch(1, "v" + std::to_string(i) + std::string(100, 'x'), 1000 + i),
+                                   {Durability::kWritten});
+      ASSERT_TRUE(r.ok()) << r.message;
+    }
+    EXPECT_GE(std::filesystem::file_size(stem + ".index"), 8u * 1000) << "index entries pile up in memory";
+    end = log->log_end_offset();
+    ASSERT_TRUE(log->MaybeRollByAge(std::numeric_limits<int64_t>::max() / 2).ok());
+    ASSERT_TRUE(log->Append(MakeBatch(1, "after", 5000), {Durability::kWritten}).ok());
+    ASSERT_EQ(log->segment_count(), 2u);
+    sealed_index = read(stem + ".index");
+    sealed_time = read(stem + ".timeindex");
+  }
+  ASSERT_EQ(sealed_index.size(), 8u * 2500) << "one entry per batch (each is more than 128 bytes)";
+  // What recovery writes for the same batches: remove the sealed segment's indexes and reopen
+  // (a closed segment without them is rebuilt by scanning).
+  std::filesystem::remove(stem + ".index");
+  std::filesystem::remove(stem + ".timeindex");
+  {
+    auto log = PartitionLog::Open(Env::Default(), dir, "t", 0, config, nullptr).value();
+    EXPECT_EQ(log->log_end_offset(), end + 1);
+  }
+  EXPECT_EQ(read(stem + ".index"), sealed_index);
+  const std::string rebuilt_time = read(stem + ".timeindex");
+  ASSERT_EQ(rebuilt_time.size(), 12u * 2500);
+  EXPECT_EQ(sealed_time.substr(0, rebuilt_time.size()), rebuilt_time);
 }
 
 }  // namespace

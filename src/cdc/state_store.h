@@ -180,6 +180,13 @@ struct RocksStateOptions {
   // memtables of a quarter each), half for a block cache that holds the table files' data,
   // index and filter blocks.
   size_t rocksdb_memory_bytes = size_t{16} << 20;
+  // Bytes per second RocksDB's flushes and compactions may write (processing.
+  // state_write_rate_bytes; 0 = unlimited), synced every 256 KiB as they go. Unlimited, a flush
+  // wrote its ~3 MB table file in ~7 ms of CPU and then synced it at once; the device then
+  // served that burst before the journal's next fdatasync, and every durable append and pass
+  // commit of those ~10 ms waited (docs/ingest-performance.md, "The half-rate tail: the
+  // state store's flushes").
+  size_t write_rate_bytes = size_t{48} << 20;
   // Deferred writes (defer_bytes > 0) go to RocksDB on the store's own thread, so the commit
   // that reaches a limit does not wait for a multi-megabyte WriteBatch (the pipeline's pass
   // does not stall behind it; docs/ingest-performance.md "Half-rate latency"). The states stay

@@ -188,8 +188,9 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
     if (l["dead_letter_topic"]) EC_RETURN_IF_ERROR(r.String(l["dead_letter_topic"], "ingest.dead_letter_topic", &c->dead_letter_topic));
   }
   if (const YAML::Node p = root["processing"]) {
-    EC_RETURN_IF_ERROR(r.Keys(p, "processing", {"guarantee", "overlap_passes", "state_cache_bytes", "state_write_defer_bytes", "state_write_defer_ms", "state_memory_bytes"}));
+    EC_RETURN_IF_ERROR(r.Keys(p, "processing", {"guarantee", "overlap_passes", "state_cache_bytes", "state_write_defer_bytes", "state_write_defer_ms", "state_memory_bytes", "state_write_rate_bytes"}));
     if (p["state_memory_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_memory_bytes"], "processing.state_memory_bytes", 1ll << 20, 1ll << 40, &c->state_memory_bytes));
+    if (p["state_write_rate_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_write_rate_bytes"], "processing.state_write_rate_bytes", 0, 1ll << 40, &c->state_write_rate_bytes));
     if (p["state_cache_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_cache_bytes"], "processing.state_cache_bytes", 0, 1ll << 40, &c->state_cache_bytes));
     if (p["state_write_defer_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_write_defer_bytes"], "processing.state_write_defer_bytes", 0, 1ll << 32, &c->state_write_defer_bytes));
     if (p["state_write_defer_ms"]) EC_RETURN_IF_ERROR(r.Int(p["state_write_defer_ms"], "processing.state_write_defer_ms", 0, 3600000, &c->state_write_defer_ms));
@@ -326,6 +327,7 @@ std::string DescribeConfigOptions() {
   line("processing.state_write_defer_bytes", std::to_string(d.state_write_defer_bytes), "committed state writes batched up to this size (0 = at once)");
   line("processing.state_write_defer_ms", std::to_string(d.state_write_defer_ms), "... or this long before they go to RocksDB");
   line("processing.state_memory_bytes", std::to_string(d.state_memory_bytes), "RocksDB memory of the state store: half write buffers, half block cache");
+  line("processing.state_write_rate_bytes", std::to_string(d.state_write_rate_bytes), "bytes per second the state store's flushes and compactions may write, in 256 KiB steps (0 = unlimited)");
   line("syslog.udp / syslog.tcp", "none", "syslog listener HOST:PORT (RFC 5424/3164); --syslog-udp/--syslog-tcp");
   line("syslog.format", d.syslog.format, "decoder of each syslog message; --syslog-format");
   line("syslog.max_message_bytes", std::to_string(d.syslog.max_message_bytes), "longer messages are dead-lettered");
@@ -348,7 +350,8 @@ cdc::RocksStateOptions StateStoreOptions(const ServerConfig& config) {
   return {.cache_bytes = config.state_cache_bytes,
           .defer_bytes = config.state_write_defer_bytes,
           .defer_ms = config.state_write_defer_ms,
-          .rocksdb_memory_bytes = config.state_memory_bytes};
+          .rocksdb_memory_bytes = config.state_memory_bytes,
+          .write_rate_bytes = config.state_write_rate_bytes};
 }
 
 }  // namespace ec::server

@@ -81,6 +81,9 @@ struct ServerConfig {
   int64_t state_write_defer_ms = 1000;
   // RocksDB memory of the state store (cdc::RocksStateOptions::rocksdb_memory_bytes).
   uint64_t state_memory_bytes = 16ull << 20;
+  // processing.state_write_rate_bytes: bytes per second the state store's RocksDB flushes and
+  // compactions may write (cdc::RocksStateOptions::write_rate_bytes; 0 = unlimited).
+  uint64_t state_write_rate_bytes = 48ull << 20;
   // webhooks
   std::vector<std::string> webhook_allow;  // CIDRs exempt from the SSRF guard (--webhook-allow)
   // capture sources run inside serve (source_config.h)

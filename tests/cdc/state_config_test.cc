@@ -11,9 +11,12 @@ namespace {
 
 TEST(StateConfig, ReadsTheStateStoreLimits) {
   ServerConfig c;
-  Status s = LoadConfigText("processing: {state_cache_bytes: 8MiB, state_write_defer_bytes: 0, state_write_defer_ms: 250}\n",
+  Status s = LoadConfigText("processing: {state_cache_bytes: 8MiB, state_write_defer_bytes: 0, state_write_defer_ms: 250, "
+                            "state_write_rate_bytes: 0}\n",
                             "c.yaml", &c);
   ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.state_write_rate_bytes, 0u);
+  EXPECT_EQ(StateStoreOptions(c).write_rate_bytes, 0u);
   EXPECT_EQ(c.state_cache_bytes, 8u << 20);
   EXPECT_EQ(c.state_write_defer_bytes, 0u);
   EXPECT_EQ(c.state_write_defer_ms, 250);
@@ -30,9 +33,10 @@ TEST(StateConfig, DefaultsAreTheStoreDefaults) {
   EXPECT_EQ(c.state_cache_bytes, store.cache_bytes);
   EXPECT_EQ(c.state_write_defer_bytes, store.defer_bytes);
   EXPECT_EQ(c.state_write_defer_ms, store.defer_ms);
+  EXPECT_EQ(c.state_write_rate_bytes, store.write_rate_bytes);
   const std::string help = DescribeConfigOptions();
   for (const char* key : {"processing.state_cache_bytes", "processing.state_write_defer_bytes",
-                          "processing.state_write_defer_ms"}) {
+                          "processing.state_write_defer_ms", "processing.state_write_rate_bytes"}) {
     EXPECT_NE(help.find(key), std::string::npos) << key;
   }
 }

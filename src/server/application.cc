@@ -100,6 +100,7 @@ Status Application::Start() {
     dopt.raw_topic = config_.raw_topic;
     dopt.window_ms = config_.dedupe_window_ms;
     dopt.memory_bytes = config_.dedupe_memory_bytes;
+    dopt.write_rate_bytes = config_.dedupe_write_rate_bytes;
     Result<std::unique_ptr<DedupeIndex>> dedupe = DedupeIndex::Open(dopt, logs_.get());
     if (!dedupe.ok()) return dedupe.status();
     dedupe_ = std::move(dedupe).value();

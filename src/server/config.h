@@ -68,6 +68,9 @@ struct ServerConfig {
   int64_t dedupe_window_ms = 24ll * 3600 * 1000;
   // RocksDB memory of the dedupe index (DedupeOptions::memory_bytes): write buffers + block cache.
   uint64_t dedupe_memory_bytes = 16ull << 20;
+  // Bytes per second the dedupe index's flushes and compactions may write (DedupeOptions::
+  // write_rate_bytes; 0 = unlimited).
+  uint64_t dedupe_write_rate_bytes = 48ull << 20;
   // processing.guarantee: exactly_once (true, default) or at_least_once (docs/exactly-once.md).
   bool exactly_once = true;
   // processing.overlap_passes: the next pass is read and processed while the last one commits

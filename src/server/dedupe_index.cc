@@ -9,6 +9,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
+#include <rocksdb/rate_limiter.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -285,6 +286,15 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   // resident in the compaction thread's heap at every compaction at scale. Claims lose nothing:
   // the level's files do not overlap, so an id is still checked against one filter per level.
   ro.target_file_size_base = 16 << 20;
+  // Flushes and compactions in 256 KiB steps at a bounded rate (DedupeOptions::
+  // write_rate_bytes), not one burst the commit journal's fdatasyncs queue behind: at 200,000
+  // lines, 8 pairs, half-rate p99 over 10 ms in 3 runs without (15.8 and 18.8 ms among them,
+  // at a dedupe flush and compaction), 1 with (10.6 ms).
+  if (index->options_.write_rate_bytes > 0) {
+    ro.rate_limiter.reset(rocksdb::NewGenericRateLimiter(static_cast<int64_t>(index->options_.write_rate_bytes),
+                                                         /*refill_period_us=*/5000, /*fairness=*/10));
+    ro.bytes_per_sync = 256 << 10;
+  }
   // Expiry: the filter drops old ids whenever RocksDB compacts; files no write makes it compact
   // again are rewritten once they are a window old (at least hourly: not for tiny windows).
   ro.compaction_filter = &index->db_->filter;

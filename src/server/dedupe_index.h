@@ -51,6 +51,10 @@ struct DedupeOptions {
   // RocksDB memory of the index (ingest.dedupe_memory_bytes): half for write buffers (two
   // memtables of a quarter each), half for the block cache (data, index and filter blocks).
   uint64_t memory_bytes = uint64_t{16} << 20;
+  // Bytes per second the index's flushes and compactions may write, handed to the device every
+  // 256 KiB as they go (ingest.dedupe_write_rate_bytes; 0 = unlimited): the same reason and
+  // mechanism as the state store's (cdc::RocksStateOptions::write_rate_bytes).
+  uint64_t write_rate_bytes = uint64_t{48} << 20;
 };
 
 class DedupeIndex {

@@ -580,6 +580,11 @@ TEST(IngestDedupe, MemoryBudgetsAreConfiguration) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("ingest.dedupe_memory_bytes"), std::string::npos) << s.message();
   EXPECT_NE(DescribeConfigOptions().find("processing.state_memory_bytes"), std::string::npos);
+  // The write rate limits of both RocksDB instances, too.
+  EXPECT_EQ(ServerConfig().dedupe_write_rate_bytes, DedupeOptions().write_rate_bytes);
+  ASSERT_TRUE(LoadConfigText("ingest: {dedupe_write_rate_bytes: 0}\n", "t.yaml", &c).ok());
+  EXPECT_EQ(c.dedupe_write_rate_bytes, 0u);
+  EXPECT_NE(DescribeConfigOptions().find("ingest.dedupe_write_rate_bytes"), std::string::npos);
 }
 
 // The in-process sources (syslog, proxy, Firehose, file tails) go through the index too: a

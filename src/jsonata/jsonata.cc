@@ -82,6 +82,16 @@ PathWalk WalkNamePath(const internal::Program& program, const MaybeValue& input,
   return v->is_array() ? PathWalk::kGeneral : PathWalk::kUndefined;
 }
 
+// A non-finite number cannot be represented in JSON (jsonata-js raises D1001 on output too).
+Status NonFiniteResult(const internal::Val& r, std::string_view source, Error* error) {
+  Error e;
+  e.code = "D1001";
+  e.message = "Number out of range";
+  e.value = internal::ValueText(r);
+  if (error) *error = e;
+  return ErrorToStatus(e, source);
+}
+
 }  // namespace
 
 Expression::Expression(std::unique_ptr<internal::Program> program) : program_(std::move(program)) {}
@@ -104,15 +114,7 @@ Result<MaybeValue> Expression::Evaluate(const MaybeValue& input, Arena* arena, c
   }
   MaybeValue out;
   json::Builder b(arena);
-  // A non-finite number cannot be represented in JSON (jsonata-js raises D1001 on output too).
-  if (r.is_num() && !std::isfinite(r.d)) {
-    Error e;
-    e.code = "D1001";
-    e.message = "Number out of range";
-    e.value = internal::ValueText(r);
-    if (error) *error = e;
-    return ErrorToStatus(e, program_->source);
-  }
+  if (r.is_num() && !std::isfinite(r.d)) return NonFiniteResult(r, program_->source, error);
   out.defined = internal::ToJson(r, b, &out.value);
   return out;
 }
@@ -138,14 +140,7 @@ Result<bool> Expression::EvaluateJson(const MaybeValue& input, Arena* arena, std
     if (error) *error = ev.error;
     return ErrorToStatus(ev.error, program_->source);
   }
-  if (r.is_num() && !std::isfinite(r.d)) {  // as Evaluate
-    Error e;
-    e.code = "D1001";
-    e.message = "Number out of range";
-    e.value = internal::ValueText(r);
-    if (error) *error = e;
-    return ErrorToStatus(e, program_->source);
-  }
+  if (r.is_num() && !std::isfinite(r.d)) return NonFiniteResult(r, program_->source, error);
   if (r.undef() || r.is_func()) return false;  // ToJson's undefined
   if (internal::AppendToJsonText(r, out)) return true;
   // What the direct writer leaves to ToJson (repeated keys, an unwrapped undefined item).

@@ -136,17 +136,23 @@ std::string RunCase(const json::Value& c, const fs::path& dir, const std::map<st
   return "case has no expected outcome";
 }
 
+// The suite's shared input documents, by name; `docs` owns them.
+void LoadDatasets(const fs::path& root, std::vector<std::unique_ptr<json::Document>>* docs,
+                  std::map<std::string, json::Value>* datasets) {
+  for (const auto& e : fs::directory_iterator(root / "datasets")) {
+    auto d = json::Parse(ReadFile(e.path()));
+    ASSERT_TRUE(d.ok()) << e.path();
+    (*datasets)[e.path().stem().string()] = (*d)->root();
+    docs->push_back(std::move(d).value());
+  }
+}
+
 TEST(JsonataConformance, Suite) {
   fs::path root = fs::path(EC_SHARED_DIR) / "conformance" / "jsonata";
   if (!fs::exists(root / "groups")) GTEST_SKIP() << "conformance suite not found at " << root;
   std::vector<std::unique_ptr<json::Document>> docs;
   std::map<std::string, json::Value> datasets;
-  for (const auto& e : fs::directory_iterator(root / "datasets")) {
-    auto d = json::Parse(ReadFile(e.path()));
-    ASSERT_TRUE(d.ok()) << e.path();
-    datasets[e.path().stem().string()] = (*d)->root();
-    docs.push_back(std::move(d).value());
-  }
+  ASSERT_NO_FATAL_FAILURE(LoadDatasets(root, &docs, &datasets));
   std::vector<fs::path> groups;
   for (const auto& e : fs::directory_iterator(root / "groups")) groups.push_back(e.path());
   std::sort(groups.begin(), groups.end());
@@ -230,12 +236,7 @@ TEST(JsonataConformance, EvaluateJsonIsEvaluateThenAppendJson) {
   if (!fs::exists(root / "groups")) GTEST_SKIP() << "conformance suite not found at " << root;
   std::vector<std::unique_ptr<json::Document>> docs;
   std::map<std::string, json::Value> datasets;
-  for (const auto& e : fs::directory_iterator(root / "datasets")) {
-    auto d = json::Parse(ReadFile(e.path()));
-    ASSERT_TRUE(d.ok()) << e.path();
-    datasets[e.path().stem().string()] = (*d)->root();
-    docs.push_back(std::move(d).value());
-  }
+  ASSERT_NO_FATAL_FAILURE(LoadDatasets(root, &docs, &datasets));
   int compared = 0, defined = 0, errors = 0;
   for (const auto& g : fs::directory_iterator(root / "groups")) {
     for (const auto& f : fs::directory_iterator(g.path())) {

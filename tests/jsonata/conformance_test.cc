@@ -136,23 +136,25 @@ std::string RunCase(const json::Value& c, const fs::path& dir, const std::map<st
   return "case has no expected outcome";
 }
 
-// The suite's shared input documents, by name; `docs` owns them.
-void LoadDatasets(const fs::path& root, std::vector<std::unique_ptr<json::Document>>* docs,
-                  std::map<std::string, json::Value>* datasets) {
-  for (const auto& e : fs::directory_iterator(root / "datasets")) {
-    auto d = json::Parse(ReadFile(e.path()));
-    ASSERT_TRUE(d.ok()) << e.path();
-    (*datasets)[e.path().stem().string()] = (*d)->root();
-    docs->push_back(std::move(d).value());
+// The suite's location and its shared input documents, by name (`docs` owns them); skipped
+// when the suite is not there.
+class JsonataConformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(root / "groups")) GTEST_SKIP() << "conformance suite not found at " << root;
+    for (const auto& e : fs::directory_iterator(root / "datasets")) {
+      auto d = json::Parse(ReadFile(e.path()));
+      ASSERT_TRUE(d.ok()) << e.path();
+      datasets[e.path().stem().string()] = (*d)->root();
+      docs.push_back(std::move(d).value());
+    }
   }
-}
-
-TEST(JsonataConformance, Suite) {
-  fs::path root = fs::path(EC_SHARED_DIR) / "conformance" / "jsonata";
-  if (!fs::exists(root / "groups")) GTEST_SKIP() << "conformance suite not found at " << root;
+  const fs::path root = fs::path(EC_SHARED_DIR) / "conformance" / "jsonata";
   std::vector<std::unique_ptr<json::Document>> docs;
   std::map<std::string, json::Value> datasets;
-  ASSERT_NO_FATAL_FAILURE(LoadDatasets(root, &docs, &datasets));
+};
+
+TEST_F(JsonataConformance, Suite) {
   std::vector<fs::path> groups;
   for (const auto& e : fs::directory_iterator(root / "groups")) groups.push_back(e.path());
   std::sort(groups.begin(), groups.end());
@@ -231,12 +233,7 @@ TEST(JsonataConformance, Suite) {
 // EvaluateJson (an event's `data` written as text without the result's tree) must write exactly
 // what Evaluate + json::AppendJson write, and fail and be undefined where Evaluate is: checked on
 // every case of the suite that runs the same twice (not the clock, random or time-limited ones).
-TEST(JsonataConformance, EvaluateJsonIsEvaluateThenAppendJson) {
-  fs::path root = fs::path(EC_SHARED_DIR) / "conformance" / "jsonata";
-  if (!fs::exists(root / "groups")) GTEST_SKIP() << "conformance suite not found at " << root;
-  std::vector<std::unique_ptr<json::Document>> docs;
-  std::map<std::string, json::Value> datasets;
-  ASSERT_NO_FATAL_FAILURE(LoadDatasets(root, &docs, &datasets));
+TEST_F(JsonataConformance, EvaluateJsonIsEvaluateThenAppendJson) {
   int compared = 0, defined = 0, errors = 0;
   for (const auto& g : fs::directory_iterator(root / "groups")) {
     for (const auto& f : fs::directory_iterator(g.path())) {

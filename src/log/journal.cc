@@ -197,7 +197,17 @@ Result<Journal::ReplayResult> Journal::Replay(Env* env, const std::string& dir, 
 Journal::Journal(Env* env, std::string dir, JournalOptions options)
     : env_(env), dir_(std::move(dir)), options_(options) {}
 
-Result<std::shared_ptr<File>> Journal::CreateFile(uint64_t seq, bool* direct) {
+Status Journal::ZeroFill(File* f, uint64_t fill_bytes, bool direct) {
+  // In steps (each synced), so the first appends' fdatasyncs write data only.
+  const uint64_t step = direct ? kDirectPreallocateStep : kPreallocateStep;
+  while (f->AllocatedSize() < fill_bytes) {
+    EC_ASSIGN_OR_RETURN(uint64_t got, f->Preallocate(std::min(fill_bytes, f->AllocatedSize() + step)));
+    if (got <= f->Size()) break;  // the Env does not preallocate
+  }
+  return f->Sync();
+}
+
+Result<std::shared_ptr<File>> Journal::CreateFile(uint64_t seq, uint64_t fill_bytes, bool* direct) {
   const std::string path = dir_ + "/" + FileName(seq);
   if (env_->FileExists(path)) EC_RETURN_IF_ERROR(env_->RemoveFile(path));  // never acknowledged
   std::shared_ptr<File> f;
@@ -214,16 +224,21 @@ Result<std::shared_ptr<File>> Journal::CreateFile(uint64_t seq, bool* direct) {
   // Before the zero fill, so its zeros bypass the page cache too. Refused (a filesystem
   // without O_DIRECT, FaultInjectionEnv): buffered writes, same contract.
   *direct = options_.direct_io && f->EnableDirectWrites();
-  // Zero-filled ahead in steps (each synced), so the first appends' fdatasyncs write data only.
-  const uint64_t step = *direct ? kDirectPreallocateStep : kPreallocateStep;
-  while (f->AllocatedSize() < options_.preallocate_bytes) {
-    EC_ASSIGN_OR_RETURN(uint64_t got,
-                        f->Preallocate(std::min(options_.preallocate_bytes, f->AllocatedSize() + step)));
-    if (got <= f->Size()) break;  // the Env does not preallocate
-  }
-  EC_RETURN_IF_ERROR(f->Sync());
+  EC_RETURN_IF_ERROR(ZeroFill(f.get(), std::max(fill_bytes, options_.preallocate_bytes), *direct));
   EC_RETURN_IF_ERROR(env_->SyncDir(dir_));
   return f;
+}
+
+Status Journal::PrepareSpare(uint64_t fill_bytes) {
+  // A spare left by an earlier run (the last checkpointed file, or the journal a restart
+  // replayed) is extended; its old bytes stay (recycled files are read as invalid past their
+  // new entries). A crash half-way leaves a shorter spare: still only a spare.
+  const std::string path = dir_ + "/" + kSpareName;
+  const bool existed = env_->FileExists(path);
+  EC_ASSIGN_OR_RETURN(std::shared_ptr<File> f, env_->OpenFile(path, !existed));
+  const bool direct = options_.direct_io && f->EnableDirectWrites();
+  EC_RETURN_IF_ERROR(ZeroFill(f.get(), fill_bytes, direct));
+  return existed ? Status::Ok() : env_->SyncDir(dir_);
 }
 
 Result<std::unique_ptr<Journal>> Journal::Start(Env* env, std::string dir, JournalOptions options,
@@ -232,7 +247,8 @@ Result<std::unique_ptr<Journal>> Journal::Start(Env* env, std::string dir, Journ
   std::unique_ptr<Journal> j(new Journal(env, std::move(dir), options));
   EC_RETURN_IF_ERROR(env->CreateDirs(j->dir_));
   bool direct = false;
-  EC_ASSIGN_OR_RETURN(std::shared_ptr<File> f, j->CreateFile(first_seq, &direct));
+  const uint64_t fill = std::max(options.start_fill_bytes, options.preallocate_bytes);
+  EC_ASSIGN_OR_RETURN(std::shared_ptr<File> f, j->CreateFile(first_seq, fill, &direct));
   j->files_.push_back({first_seq, std::move(f), 0, UINT64_MAX, direct});
   j->active_seq_.store(first_seq, std::memory_order_release);
   j->active_direct_.store(direct, std::memory_order_release);
@@ -246,6 +262,7 @@ Result<std::unique_ptr<Journal>> Journal::Start(Env* env, std::string dir, Journ
     EC_RETURN_IF_ERROR(env->RemoveFile(path));
   }
   if (!old_files.empty()) EC_RETURN_IF_ERROR(env->SyncDir(j->dir_));
+  if (options.start_fill_bytes > options.preallocate_bytes) EC_RETURN_IF_ERROR(j->PrepareSpare(fill));
   Journal* p = j.get();
   j->sync_thread_ = std::thread([p] {
     pthread_setname_np(pthread_self(), "ec-log-sync");
@@ -595,7 +612,7 @@ Status Journal::RunCheckpoint(std::unique_lock<std::mutex>& l) {
   const uint64_t seq = files_.back().seq + 1;
   l.unlock();
   bool direct = false;
-  Result<std::shared_ptr<File>> created = CreateFile(seq, &direct);
+  Result<std::shared_ptr<File>> created = CreateFile(seq, options_.preallocate_bytes, &direct);
   std::function<void(int)> hook = hook_;
   if (hook) hook(1);
   l.lock();

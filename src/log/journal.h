@@ -44,6 +44,14 @@ struct JournalOptions {
   // Zero-filled space kept ahead of the journal's end (written on the checkpoint thread), so
   // its fdatasync writes data only, as for segments (docs/log-format.md).
   uint64_t preallocate_bytes = 8ull << 20;
+  // Zeros written at Start into the first file AND into a spare for the first checkpoint's file
+  // (`recycle.wal`), each up to this size (0 or less than preallocate_bytes: preallocate_bytes,
+  // no spare). A long-running journal recycles its files and writes no zeros at all; a fresh
+  // one (a new data dir, or a restart after a short run) would otherwise zero-fill its first
+  // two files in steps while traffic runs, and each step's fdatasync delays the commits' syncs
+  // (docs/log-format.md, "Commit journal"). Set it to checkpoint_bytes + preallocate_bytes to
+  // reach that steady state before the first append.
+  uint64_t start_fill_bytes = 0;
   // Journal files are written with direct I/O (File::EnableDirectWrites): nothing reads them
   // until a replay, so their bytes need not pass through the page cache. An entry is copied
   // into the file's buffer; the sync thread writes everything buffered with one direct write
@@ -133,7 +141,12 @@ class Journal {
   // One checkpoint: rotate, wait for the old file's sync, sync the partitions, delete the file.
   Status RunCheckpoint(std::unique_lock<std::mutex>& l);
   // `*direct`: the file takes direct writes (JournalOptions::direct_io, File::EnableDirectWrites).
-  Result<std::shared_ptr<File>> CreateFile(uint64_t seq, bool* direct);
+  // Zero-filled up to `fill_bytes` (at least preallocate_bytes).
+  Result<std::shared_ptr<File>> CreateFile(uint64_t seq, uint64_t fill_bytes, bool* direct);
+  // Opens (or creates) the spare file and zero-fills it up to `fill_bytes` (Start).
+  Status PrepareSpare(uint64_t fill_bytes);
+  // Zero-fills `f` from its allocated end up to `fill_bytes` in steps, then syncs it.
+  static Status ZeroFill(File* f, uint64_t fill_bytes, bool direct);
   // Appends an entry of journal file `seq` to `out`.
   static void AppendEntry(std::string* out, uint64_t seq, uint8_t type, std::string_view topic,
                           int32_t partition, std::string_view data);

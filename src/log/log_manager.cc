@@ -174,6 +174,8 @@ Status LogManager::RecoverJournal() {
   jo.flush_interval_ms = options_.flush_interval_ms;
   jo.preallocate_bytes = options_.preallocate_bytes;
   jo.direct_io = options_.journal_direct_io;
+  if (options_.journal_fill_on_start && options_.preallocate_bytes > 0)
+    jo.start_fill_bytes = options_.journal_checkpoint_bytes + options_.preallocate_bytes;
   EC_ASSIGN_OR_RETURN(journal_, Journal::Start(env_, dir, jo, replay.next_seq, replay.files));
   for (auto& [name, t] : topics_) {
     for (auto& log : t.logs) log->SetJournal(journal_.get());

@@ -77,6 +77,11 @@ struct LogManagerOptions {
   int64_t journal_checkpoint_ms = 5000;
   // Journal files written with direct I/O (JournalOptions::direct_io).
   bool journal_direct_io = JournalDirectIoDefaultFromEnvironment();
+  // At startup, zero-fill the journal's first file and a spare for the next one up to a
+  // checkpoint's size (JournalOptions::start_fill_bytes), so a fresh data dir reaches the
+  // recycled steady state before traffic. Off by default here (tests open many journals);
+  // the server turns it on (log.journal_fill_on_start).
+  bool journal_fill_on_start = false;
 };
 
 struct TopicInfo {

@@ -53,6 +53,7 @@ Status Application::Start() {
   lo.compaction_map_bytes = config_.log_compaction_map_bytes;
   if (config_.log_journal_set) lo.journal = config_.log_journal;
   if (config_.log_journal_direct_io_set) lo.journal_direct_io = config_.log_journal_direct_io;
+  lo.journal_fill_on_start = config_.log_journal_fill_on_start;
   Result<std::unique_ptr<log::LogManager>> logs = log::LogManager::Open(lo);
   if (!logs.ok()) {
     return Status(logs.status().code(), "cannot open data dir '" + config_.data_dir + "': " + logs.status().message());

@@ -158,10 +158,14 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
   }
   if (root["data_dir"]) EC_RETURN_IF_ERROR(r.String(root["data_dir"], "data_dir", &c->data_dir));
   if (const YAML::Node l = root["log"]) {
-    EC_RETURN_IF_ERROR(r.Keys(l, "log", {"preallocate_bytes", "sync_threads", "journal", "journal_direct_io", "compaction_map_bytes"}));
+    EC_RETURN_IF_ERROR(r.Keys(l, "log", {"preallocate_bytes", "sync_threads", "journal", "journal_direct_io", "journal_fill_on_start",
+                                        "compaction_map_bytes"}));
     if (l["journal"]) {
       EC_RETURN_IF_ERROR(r.Bool(l["journal"], "log.journal", &c->log_journal));
       c->log_journal_set = true;
+    }
+    if (l["journal_fill_on_start"]) {
+      EC_RETURN_IF_ERROR(r.Bool(l["journal_fill_on_start"], "log.journal_fill_on_start", &c->log_journal_fill_on_start));
     }
     if (l["journal_direct_io"]) {
       EC_RETURN_IF_ERROR(r.Bool(l["journal_direct_io"], "log.journal_direct_io", &c->log_journal_direct_io));
@@ -311,6 +315,8 @@ std::string DescribeConfigOptions() {
   line("log.sync_threads", std::to_string(d.log_sync_threads), "fdatasyncs that may run at once (a pipeline pass syncs ~10 partitions together)");
   line("log.journal", d.log_journal ? "true" : "false", "durable appends wait for one fdatasync of a commit journal, not one per partition");
   line("log.journal_direct_io", d.log_journal_direct_io ? "true" : "false", "the journal's files bypass the page cache (O_DIRECT)");
+  line("log.journal_fill_on_start", d.log_journal_fill_on_start ? "true" : "false",
+       "zero-fill the journal's first file and its spare to a checkpoint's size at startup, not in steps while traffic runs");
   line("log.compaction_map_bytes", std::to_string(d.log_compaction_map_bytes), "memory of one compaction round's key -> latest offset map; a round cleans what it maps, the next goes on");
   line("limits.max_body_bytes", std::to_string(d.max_body_bytes), "HTTP body size (413 beyond)");
   line("limits.max_record_bytes", std::to_string(d.max_record_bytes), "one exchange record (422 beyond)");

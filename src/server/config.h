@@ -51,6 +51,9 @@ struct ServerConfig {
   // EC_LOG_JOURNAL_DIRECT=0 in the environment makes it false).
   bool log_journal_direct_io = true;
   bool log_journal_direct_io_set = false;
+  // log.journal_fill_on_start: the journal's first file and its spare are zero-filled to a
+  // checkpoint's size at startup (log::LogManagerOptions::journal_fill_on_start).
+  bool log_journal_fill_on_start = true;
   // log.compaction_map_bytes: memory of one compaction round's key map
   // (log::LogManagerOptions::compaction_map_bytes).
   uint64_t log_compaction_map_bytes = 8ull << 20;

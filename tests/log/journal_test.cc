@@ -672,6 +672,58 @@ TEST(Journal, RecycledFileStaleEntriesAreNotReplayed) {
   EXPECT_EQ(m->GetPartition("gone", 0)->log_end_offset(), 0) << "stale journal entries were replayed";
 }
 
+uint64_t FileBytes(const std::string& path) {
+  std::error_code ec;
+  const uint64_t n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
+// log.journal_fill_on_start: the first file and a spare are zero-filled to a checkpoint's size
+// at startup, so the first checkpoint's file is the spare (no zero fill while traffic runs).
+// Without it the first file holds preallocate_bytes of zeros and there is no spare; a restart
+// after a short run extends the replayed file (the new spare) and loses no record.
+TEST(Journal, FillOnStartPreparesTheFirstFileAndASpare) {
+  constexpr uint64_t kPrealloc = 1 << 20, kCheckpoint = 3 << 20, kFill = kPrealloc + kCheckpoint;
+  for (const bool direct : {true, false}) {
+    TempDir dir;
+    const std::string j = dir.path() + "/.journal/";
+    LogManagerOptions o = JournalOptions(dir.path(), Env::Default());
+    o.journal_direct_io = direct;
+    o.preallocate_bytes = kPrealloc;
+    o.journal_checkpoint_bytes = kCheckpoint;
+    // A first run without the fill: one file of preallocate_bytes, no spare.
+    {
+      auto m = Open(o);
+      ASSERT_NE(m, nullptr);
+      EXPECT_EQ(FileBytes(j + Journal::FileName(1)), kPrealloc);
+      EXPECT_FALSE(std::filesystem::exists(j + "recycle.wal"));
+      ASSERT_TRUE(m->CreateTopic("t", 1).ok());
+      for (int i = 0; i < 3; ++i)
+        ASSERT_TRUE(m->GetPartition("t", 0)->Append(testing::MakeBatch(2, "v" + std::to_string(i)), {Durability::kSync}).ok());
+      m->journal()->PauseCheckpoints(true);  // the file stays to be replayed at the restart
+    }
+    // A restart with it: the replayed file becomes the spare and is extended; a new first file.
+    o.journal_fill_on_start = true;
+    {
+      auto m = Open(o);
+      ASSERT_NE(m, nullptr);
+      EXPECT_EQ(m->GetPartition("t", 0)->log_end_offset(), 6);
+      EXPECT_GE(FileBytes(j + Journal::FileName(2)), kFill) << "direct " << direct;
+      EXPECT_GE(FileBytes(j + "recycle.wal"), kFill) << "direct " << direct;
+      EXPECT_FALSE(std::filesystem::exists(j + Journal::FileName(1)));
+      ASSERT_TRUE(m->GetPartition("t", 0)->Append(testing::MakeBatch(2, "after"), {Durability::kSync}).ok());
+      ASSERT_TRUE(m->journal()->Checkpoint().ok());
+      // The checkpoint's new file is the spare: zero-filled as far, not only preallocate_bytes.
+      EXPECT_GE(FileBytes(j + Journal::FileName(3)), kFill) << "direct " << direct;
+      ASSERT_TRUE(m->GetPartition("t", 0)->Append(testing::MakeBatch(1, "last"), {Durability::kSync}).ok());
+      m->journal()->PauseCheckpoints(true);
+    }
+    auto m = Open(o);
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->GetPartition("t", 0)->log_end_offset(), 9) << "direct " << direct;
+  }
+}
+
 // A partition that does not match its journal (here: a different batch at a journaled offset)
 // is refused with an error naming the journal file, not silently mixed.
 TEST(Journal, MismatchBetweenJournalAndPartitionIsCorruption) {

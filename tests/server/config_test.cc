@@ -83,7 +83,7 @@ TEST(ConfigTest, LogPreallocateBytes) {
   ASSERT_TRUE(LoadConfigText("log: {sync_threads: 4}\n", "c.yaml", &c).ok());
   EXPECT_EQ(c.log_sync_threads, 4);
   EXPECT_EQ(Error("log: {preallocate: 1}\n"),
-            "c.yaml:1:7: unknown option 'preallocate' in log; known: compaction_map_bytes, journal, journal_direct_io, preallocate_bytes, sync_threads");
+            "c.yaml:1:7: unknown option 'preallocate' in log; known: compaction_map_bytes, journal, journal_direct_io, journal_fill_on_start, preallocate_bytes, sync_threads");
   EXPECT_NE(DescribeConfigOptions().find("log.preallocate_bytes"), std::string::npos);
 }
 
@@ -95,6 +95,14 @@ TEST(ConfigTest, LogCompactionMapBytes) {
   EXPECT_EQ(Error("log: {compaction_map_bytes: 100}\n"),
             "c.yaml:1:29: log.compaction_map_bytes is 100; it must be between 65536 and 2147483648");
   EXPECT_NE(DescribeConfigOptions().find("log.compaction_map_bytes"), std::string::npos);
+}
+
+TEST(ConfigTest, LogJournalFillOnStart) {
+  ServerConfig c;
+  EXPECT_TRUE(c.log_journal_fill_on_start);
+  ASSERT_TRUE(LoadConfigText("log: {journal_fill_on_start: false}\n", "c.yaml", &c).ok());
+  EXPECT_FALSE(c.log_journal_fill_on_start);
+  EXPECT_NE(DescribeConfigOptions().find("log.journal_fill_on_start"), std::string::npos);
 }
 
 TEST(ConfigTest, LogJournal) {

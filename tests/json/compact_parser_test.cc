@@ -232,6 +232,38 @@ TEST(CompactParserTest, InvalidUtf8IsDeclinedWhereverItIs) {
   }
 }
 
+TEST(CompactParserTest, InvalidUtf8IsDeclinedInKeysEscapedStringsAndOutsideStrings) {
+  // The UTF-8 check runs only when a string had a non-ASCII byte or an escape: every place
+  // such a byte can be (a key, after an escape, after a non-ASCII byte, between tokens) must
+  // still decide as ParseInto does. Fails when the check is skipped for any of them.
+  const std::vector<std::string> bad = {std::string("\xff"), std::string("\xc3"), std::string("\xed\xa0\x80"),
+                             std::string("\xc3\xa9\xff"), std::string("\xe2\x82")};
+  const std::vector<std::string> good = {std::string("\xc3\xa9"), std::string("\xe2\x82\xac"), std::string("\xf0\x9f\x98\x80")};
+  std::vector<std::string> texts;
+  for (size_t pad = 0; pad < 34; pad += 3) {
+    const std::string f(pad, 'a');
+    for (const auto* set : {&bad, &good}) {
+      for (const std::string& b : *set) {
+        texts.push_back("{\"" + f + b + "\":1}");                    // a key
+        texts.push_back("{\"k\":\"" + f + "\\n" + b + "\"}");     // after an escape
+        texts.push_back("{\"k\":\"\\u00e9" + f + b + "\"}");      // after an escaped non-ASCII
+        texts.push_back("[\"\xc3\xa9" + f + "\",\"" + b + "\"]");  // after a non-ASCII string
+        texts.push_back("[\"" + f + "\"," + b + "]");               // between tokens
+        texts.push_back("{\"k\":1}" + b);                            // after the document
+        texts.push_back("[1" + b + "]");                              // after a number
+      }
+    }
+  }
+  for (const std::string& text : texts) {
+    Arena arena;
+    Value got, want;
+    const bool valid = ParseInto(text, &arena, &want).ok();
+    const bool parsed = ParseCompactInto(text, &arena, &got, 64);
+    ASSERT_EQ(parsed, valid) << text;
+    if (parsed) { EXPECT_EQ(Diff(got, want), "") << text; }
+  }
+}
+
 TEST(CompactParserTest, DepthLimitDeclines) {
   std::string deep(10, '[');
   deep += std::string(10, ']');

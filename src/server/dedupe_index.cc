@@ -361,6 +361,9 @@ std::vector<bool> DedupeIndex::Claim(const std::vector<std::string_view>& ids, i
   std::vector<size_t> fresh;  // claimed here: RocksDB decides below
   fresh.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
+    if (const size_t ahead = i + PendingIds::kPrefetchAhead; ahead < ids.size() && !ids[ahead].empty()) {
+      pending_.Prefetch(keys[ahead]);
+    }
     if (ids[i].empty()) continue;
     if (!pending_.Insert(keys[i], now_ms, /*claimed=*/true).second) {
       dup[i] = true;
@@ -417,7 +420,9 @@ void DedupeIndex::Release(const std::vector<std::string_view>& ids, bool stored,
 
 void DedupeIndex::Release(const std::vector<DedupeKey>& keys, bool stored, int64_t now_ms) {
   std::lock_guard lock(mu_);
-  for (const DedupeKey& key : keys) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i + PendingIds::kPrefetchAhead < keys.size()) pending_.Prefetch(keys[i + PendingIds::kPrefetchAhead]);
+    const DedupeKey& key = keys[i];
     PendingIds::Slot* slot = pending_.Find(key);
     if (slot == nullptr) {
       if (stored) pending_.Insert(key, now_ms, /*claimed=*/false);
@@ -543,7 +548,11 @@ Status DedupeIndex::IndexTail(int64_t now_ms) {
   std::lock_guard lock(mu_);
   if (!pending_.empty()) {
     // Stored ids are indexed now (RocksDB answers for them); claims stay until their Release.
-    for (const Entry& e : entries_) {
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      if (i + PendingIds::kPrefetchAhead < entries_.size()) {
+        pending_.Prefetch(entries_[i + PendingIds::kPrefetchAhead].key);
+      }
+      const Entry& e = entries_[i];
       PendingIds::Slot* slot = pending_.Find(e.key);
       if (slot != nullptr && !slot->claimed) pending_.Erase(slot);
     }

@@ -439,25 +439,33 @@ class CompactParser {
       ++q;
     }
     const char* digits = q;
+    // The digits' value is accumulated as they are scanned (one pass, not a scan and a second
+    // loop over them); it wraps for long literals (unsigned), which are not read as it.
+    uint64_t n = 0;
     if (*q == '0') {
       ++q;
     } else if (*q >= '1' && *q <= '9') {
-      while (*q >= '0' && *q <= '9') ++q;
+      do {
+        n = n * 10 + static_cast<uint64_t>(*q - '0');
+        ++q;
+      } while (*q >= '0' && *q <= '9');
     } else {
       return Fail();
     }
     const size_t n_int = static_cast<size_t>(q - digits);
     bool integer = true;
-    const char* fraction = nullptr;  // its digits, when there is a fraction
-    const char* fraction_end = nullptr;
+    size_t frac = 0;  // fractional digits, when there is a fraction
     bool exponent = false;
     if (*q == '.') {
       integer = false;
       ++q;
       if (!(*q >= '0' && *q <= '9')) return Fail();
-      fraction = q;
-      while (*q >= '0' && *q <= '9') ++q;
-      fraction_end = q;
+      const char* fraction = q;
+      do {
+        n = n * 10 + static_cast<uint64_t>(*q - '0');  // the decimal's digits without the point
+        ++q;
+      } while (*q >= '0' && *q <= '9');
+      frac = static_cast<size_t>(q - fraction);
     }
     if (*q == 'e' || *q == 'E') {
       integer = false;
@@ -469,26 +477,20 @@ class CompactParser {
     }
     Value out;
     if (integer && n_int <= 18) {
-      int64_t v = 0;
-      for (const char* d = digits; d < q; ++d) v = v * 10 + (*d - '0');
+      const int64_t v = static_cast<int64_t>(n);  // below 10^18: exact
       out = Value::Number(static_cast<double>(negative ? -v : v));
       // AppendJsNumber writes integers below 2^53 as their digits, and -0 as "0".
       if (n_int > 15 || (negative && v == 0)) ++noncanonical_;
-    } else if (const int64_t frac = fraction_end - fraction; fraction != nullptr && !exponent &&
-               n_int + static_cast<size_t>(frac) <= 15) {
+    } else if (frac != 0 && !exponent && n_int + frac <= 15) {
       // AppendJsNumber writes a decimal below 1e9 with at most four fractional digits as its
       // shortest digits (json/writer.cc AppendShortDecimal): those of this literal unless it
       // ends in a zero (no decimal of at most 15 digits reads back as another's double).
-      if (n_int > 9 || frac > 4 || fraction_end[-1] == '0') ++noncanonical_;
+      if (n_int > 9 || frac > 4 || q[-1] == '0') ++noncanonical_;
       // A decimal of at most 15 digits without exponent (12.9, 620.0): its digits n are an
       // exact double (< 2^53), and so is 10^k for k <= 15, so the correctly rounded n / 10^k
       // is the correctly rounded value of the literal, which from_chars gives (Clinger's
       // fast path). "-0.0" is -0.0 either way.
-      int64_t n = 0;
-      for (const char* d = digits; d < q; ++d) {
-        if (*d != '.') n = n * 10 + (*d - '0');
-      }
-      const double v = static_cast<double>(n) / kPow10[frac];
+      const double v = static_cast<double>(static_cast<int64_t>(n)) / kPow10[frac];
       out = Value::Number(negative ? -v : v);
     } else {
       ++noncanonical_;  // exponents, long decimals: AppendJsNumber may write other digits

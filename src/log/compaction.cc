@@ -15,21 +15,51 @@ constexpr size_t kMaxDecompressed = 256u << 20;
 
 // Rewrites `seg` keeping only records for which `keep` is true. Batches whose records all
 // survive are copied byte for byte; others are rebuilt with the same compression, producer
-// fields and offsets. Writes "<stem>.log.cleaned" and returns its size.
+// fields and offsets. Nothing is written while every batch survives: "<stem>.log.cleaned" is
+// created at the first batch that changes, with the bytes before it copied over, so a segment
+// the round leaves as it is costs reads only, not a rewrite of its bytes through the page cache
+// and an fdatasync. When something changed (`*changed`), the file is synced and `*fresh` has
+// tracked its batches (Segment::StartRewrite: its indexes, without reading the file back).
 Status RewriteSegment(Env* env, const Segment& seg, uint64_t seg_size,
-                      const std::function<bool(const RecordBatchView&, const Record&)>& keep, bool* changed) {
+                      const std::function<bool(const RecordBatchView&, const Record&)>& keep, bool* changed,
+                      Segment* fresh) {
   *changed = false;
-  EC_ASSIGN_OR_RETURN(std::shared_ptr<File> out, env->OpenFile(seg.stem() + ".log.cleaned", true));
-  EC_RETURN_IF_ERROR(out->Truncate(0));
+  std::shared_ptr<File> out;  // opened at the first change
+  // The batches before the first change have the positions they have in `seg`.
+  auto emit = [&](std::string_view bytes, BatchHeader h) -> Status {
+    if (out != nullptr) {
+      h.position = static_cast<uint32_t>(out->Size());
+      EC_RETURN_IF_ERROR(out->Append(bytes));
+    }
+    fresh->TrackRewritten(h);
+    return Status::Ok();
+  };
+  auto start_output = [&](uint64_t upto) -> Status {
+    *changed = true;
+    EC_ASSIGN_OR_RETURN(out, env->OpenFile(seg.stem() + ".log.cleaned", true));
+    EC_RETURN_IF_ERROR(out->Truncate(0));
+    // The unchanged batches before `upto`, in steps (their bytes as stored).
+    constexpr uint64_t kStep = 1 << 20;
+    std::string buf;
+    for (uint64_t at = 0; at < upto; at += kStep) {
+      const size_t n = static_cast<size_t>(std::min(kStep, upto - at));
+      buf.resize(n);
+      EC_ASSIGN_OR_RETURN(size_t got, seg.log_file()->ReadAt(at, n, buf.data()));
+      if (got != n) return Corruption("short read of " + seg.stem() + ".log");
+      EC_RETURN_IF_ERROR(out->Append(buf));
+    }
+    return Status::Ok();
+  };
   std::string batch;
   uint64_t pos = 0;
   while (pos < seg_size) {
     EC_ASSIGN_OR_RETURN(BatchHeader h, seg.ReadHeader(pos, seg_size));
+    const uint64_t at = pos;
     pos += h.size;
     EC_RETURN_IF_ERROR(seg.ReadBatch(h, &batch));
     auto view = RecordBatchView::ParseTrusted(batch);
     if (view->is_control()) {
-      EC_RETURN_IF_ERROR(out->Append(batch));
+      EC_RETURN_IF_ERROR(emit(batch, h));
       continue;
     }
     EC_ASSIGN_OR_RETURN(RecordSet set, view->Records(kMaxDecompressed));
@@ -38,10 +68,10 @@ Status RewriteSegment(Env* env, const Segment& seg, uint64_t seg_size,
       if (keep(*view, r)) kept.push_back(&r);
     }
     if (kept.size() == set.records().size()) {
-      EC_RETURN_IF_ERROR(out->Append(batch));
+      EC_RETURN_IF_ERROR(emit(batch, h));
       continue;
     }
-    *changed = true;
+    if (out == nullptr) EC_RETURN_IF_ERROR(start_output(at));
     if (kept.empty()) continue;
     BatchBuilderOptions o;
     o.compression = view->compression();
@@ -62,8 +92,10 @@ Status RewriteSegment(Env* env, const Segment& seg, uint64_t seg_size,
                            r->timestamp, r->headers);
     }
     EC_ASSIGN_OR_RETURN(std::string rebuilt, b.Build());
-    EC_RETURN_IF_ERROR(out->Append(rebuilt));
+    EC_ASSIGN_OR_RETURN(RecordBatchView rv, RecordBatchView::ParseTrusted(rebuilt));
+    EC_RETURN_IF_ERROR(emit(rebuilt, HeaderFromView(rv, 0)));
   }
+  if (out == nullptr) return Status::Ok();
   return out->Sync();
 }
 
@@ -173,21 +205,22 @@ Status PartitionLog::Compact(int64_t now_ms, size_t map_bytes) {
   for (const Cleanable& c : segs) {
     if (c.seg->base_offset() >= map_end) break;
     bool changed = false;
-    Status s = RewriteSegment(env_, *c.seg, c.size, keep, &changed);
+    std::unique_ptr<Segment> fresh = Segment::StartRewrite(env_, dir_, c.seg->base_offset(), config->index_interval_bytes);
+    Status s = RewriteSegment(env_, *c.seg, c.size, keep, &changed, fresh.get());
     const std::string cleaned = c.seg->stem() + ".log.cleaned";
-    if (!s.ok() || !changed) {
+    if (!s.ok()) {
       (void)env_->RemoveFile(cleaned);
-      EC_RETURN_IF_ERROR(s);
-      continue;
+      return s;
     }
+    if (!changed) continue;  // nothing was written
     // Old indexes go first, so a crash before the new ones exist forces a rebuild on open.
     (void)env_->RemoveFile(c.seg->stem() + ".index");
     (void)env_->RemoveFile(c.seg->stem() + ".timeindex");
     EC_RETURN_IF_ERROR(env_->RenameFile(cleaned, c.seg->stem() + ".log"));
     EC_RETURN_IF_ERROR(env_->SyncDir(dir_));
-    EC_ASSIGN_OR_RETURN(std::unique_ptr<Segment> fresh,
-                        Segment::Open(env_, dir_, c.seg->base_offset(), config->index_interval_bytes,
-                                      /*recover=*/false));
+    // Its indexes from the batches written, as an open would rebuild them (they were removed
+    // above) without reading the new file back.
+    EC_RETURN_IF_ERROR(fresh->FinishRewrite());
     EC_RETURN_IF_ERROR(fresh->Seal());
     std::lock_guard l(d.mu);
     d.segments[c.seg->base_offset()] = std::move(fresh);

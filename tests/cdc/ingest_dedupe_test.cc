@@ -360,7 +360,7 @@ TEST(IngestDedupe, InterleavedRoundsOfEveryKeyFormAreAllFoundInTheMemtable) {
       case 2:                  // 'u'
         return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
                h.substr(20, 12);
-      default: return "order-" + h.substr(0, 5 + i % 7);  // 'h'
+      default: return "order-" + h.substr(0, 16 + i % 7);  // 'h': at least 64 bits, no collisions
     }
   };
   constexpr int kRounds = 12, kPerRound = 700;

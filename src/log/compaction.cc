@@ -20,9 +20,12 @@ constexpr size_t kMaxDecompressed = 256u << 20;
 // the round leaves as it is costs reads only, not a rewrite of its bytes through the page cache
 // and an fdatasync. When something changed (`*changed`), the file is synced and `*fresh` has
 // tracked its batches (Segment::StartRewrite: its indexes, without reading the file back).
+// From the first batch at or past `unchanged_from` on, every record stays (`keep` only drops
+// records below it): those batches are not read and decoded, but copied as they are (within the
+// kernel where it can, File::AppendFrom), or not at all when nothing before them changed.
 Status RewriteSegment(Env* env, const Segment& seg, uint64_t seg_size,
-                      const std::function<bool(const RecordBatchView&, const Record&)>& keep, bool* changed,
-                      Segment* fresh) {
+                      const std::function<bool(const RecordBatchView&, const Record&)>& keep,
+                      int64_t unchanged_from, bool* changed, Segment* fresh) {
   *changed = false;
   std::shared_ptr<File> out;  // opened at the first change
   // The batches before the first change have the positions they have in `seg`.
@@ -38,23 +41,28 @@ Status RewriteSegment(Env* env, const Segment& seg, uint64_t seg_size,
     *changed = true;
     EC_ASSIGN_OR_RETURN(out, env->OpenFile(seg.stem() + ".log.cleaned", true));
     EC_RETURN_IF_ERROR(out->Truncate(0));
-    // The unchanged batches before `upto`, in steps (their bytes as stored).
-    constexpr uint64_t kStep = 1 << 20;
-    std::string buf;
-    for (uint64_t at = 0; at < upto; at += kStep) {
-      const size_t n = static_cast<size_t>(std::min(kStep, upto - at));
-      buf.resize(n);
-      EC_ASSIGN_OR_RETURN(size_t got, seg.log_file()->ReadAt(at, n, buf.data()));
-      if (got != n) return Corruption("short read of " + seg.stem() + ".log");
-      EC_RETURN_IF_ERROR(out->Append(buf));
-    }
-    return Status::Ok();
+    // The unchanged batches before `upto`, as stored.
+    return out->AppendFrom(*seg.log_file(), 0, upto);
   };
   std::string batch;
   uint64_t pos = 0;
   while (pos < seg_size) {
     EC_ASSIGN_OR_RETURN(BatchHeader h, seg.ReadHeader(pos, seg_size));
     const uint64_t at = pos;
+    if (h.base_offset >= unchanged_from) {
+      if (out == nullptr) return Status::Ok();  // the whole segment stays as it is
+      EC_RETURN_IF_ERROR(out->AppendFrom(*seg.log_file(), at, seg_size - at));
+      // Their headers, for the indexes (each at its place in the new file).
+      const int64_t shift = static_cast<int64_t>(out->Size()) - static_cast<int64_t>(seg_size);
+      HeaderScanner scan(seg, seg_size);
+      while (pos < seg_size) {
+        EC_ASSIGN_OR_RETURN(BatchHeader t, scan.At(pos));
+        pos += t.size;
+        t.position = static_cast<uint32_t>(static_cast<int64_t>(t.position) + shift);
+        fresh->TrackRewritten(t);
+      }
+      break;
+    }
     pos += h.size;
     EC_RETURN_IF_ERROR(seg.ReadBatch(h, &batch));
     auto view = RecordBatchView::ParseTrusted(batch);
@@ -166,7 +174,9 @@ Status PartitionLog::Compact(int64_t now_ms, size_t map_bytes) {
   for (const Cleanable& c : segs) {
     if (full) break;
     if (c.end <= map_start) continue;
-    uint64_t pos = 0;
+    // The batches before map_start were mapped by earlier rounds: start at the index entry
+    // before it instead of walking their headers from the segment's start.
+    uint64_t pos = c.seg->LookupPosition(map_start);
     while (pos < c.size && !full) {
       EC_ASSIGN_OR_RETURN(BatchHeader h, c.seg->ReadHeader(pos, c.size));
       pos += h.size;
@@ -202,11 +212,15 @@ Status PartitionLog::Compact(int64_t now_ms, size_t map_bytes) {
     }
     return true;
   };
+  // Records at or past map_end stay (nothing mapped is later than them, and tombstones there
+  // wait), unless an aborted transaction reaches past them.
+  int64_t unchanged_from = map_end;
+  for (const AbortedTxnEntry& e : aborted) unchanged_from = std::max(unchanged_from, e.last_offset);
   for (const Cleanable& c : segs) {
     if (c.seg->base_offset() >= map_end) break;
     bool changed = false;
     std::unique_ptr<Segment> fresh = Segment::StartRewrite(env_, dir_, c.seg->base_offset(), config->index_interval_bytes);
-    Status s = RewriteSegment(env_, *c.seg, c.size, keep, &changed, fresh.get());
+    Status s = RewriteSegment(env_, *c.seg, c.size, keep, unchanged_from, &changed, fresh.get());
     const std::string cleaned = c.seg->stem() + ".log.cleaned";
     if (!s.ok()) {
       (void)env_->RemoveFile(cleaned);

@@ -219,6 +219,42 @@ TEST(Compaction, WaitsForTheDirtyRatioAndForTombstonesToExpire) {
   EXPECT_EQ(eager.log->compaction_rounds(), 2u);
 }
 
+// Records past the end of what a round mapped stay as they are, except those of an aborted
+// transaction, which go in any round that rewrites their segment.
+TEST(Compaction, DropsAnAbortedRecordPastWhatTheRoundMapped) {
+  Log l(std::map<std::string, std::string>{{"segment.bytes", "200000"}});
+  // 3,000 keys: a 24 KiB map holds a few hundred, so the round's map ends long before the
+  // aborted transaction.
+  for (int i = 0; i < 3000; i += 10) {
+    std::vector<std::pair<std::string, std::optional<std::string>>> batch;
+    for (int j = i; j < i + 10; ++j) batch.emplace_back("key-" + std::to_string(j), "v");
+    l.Append(batch, 1000);
+  }
+  BatchBuilderOptions o;
+  o.producer_id = 7;
+  o.producer_epoch = 0;
+  o.transactional = true;
+  RecordBatchBuilder txn(o);
+  txn.Add("key-5", std::optional<std::string_view>("aborted"), 1000);
+  ASSERT_TRUE(l.log->Append(std::move(txn.Build()).value(), {}).ok());
+  ASSERT_TRUE(l.log->Append(RecordBatchBuilder::MakeControlBatch(7, 0, ControlType::kAbort, 0, 1000), {}).ok());
+  l.Append({{"key-9", "last"}}, 1000);
+  l.Append({{"filler", std::string(300000, 'f')}}, 2000);  // larger than a segment: rolls first
+  auto count = [&](const std::string& kv) {
+    size_t n = 0;
+    for (const auto& [off, text] : l.Records()) n += text == kv;
+    return n;
+  };
+  ASSERT_EQ(count("key-5=aborted"), 1u);
+  const size_t before = l.Records().size();
+  ASSERT_TRUE(l.log->Compact(5000, 24 << 10).ok());
+  EXPECT_EQ(l.log->compaction_rounds(), 1u);
+  EXPECT_EQ(count("key-5=aborted"), 0u);
+  // The map did end before the end: key-9's first record, superseded, is still there.
+  EXPECT_EQ(count("key-9=v"), 1u);
+  EXPECT_EQ(l.Records().size(), before - 1);
+}
+
 // Env::Default() that records the paths of the files created (opened with `create`).
 class CreationsEnv : public Env {
  public:

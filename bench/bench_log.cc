@@ -17,6 +17,7 @@
 #include <thread>
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include "log/flusher.h"
 #include "log/journal.h"
@@ -277,6 +278,65 @@ BENCHMARK(BM_JournalPassShape)
     ->ArgNames({"direct", "partitions", "records"})
     ->Args({0, 9, 8})->Args({1, 9, 8})->Args({0, 9, 64})->Args({1, 9, 64})
     ->Iterations(2000)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+double ThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+// One compaction round (PartitionLog::Compact) over a closed segment of `mib` MiB of 1 KiB
+// records in batches of 100 (a changelog's shape), `keys` distinct keys written in turn, so
+// each is written about mib * 1024 / keys times and every batch but the last ones loses
+// records; keys 0: each key is written twice in a row (r / 2), as an order's updates follow
+// each other in the shop's changelog. Reports the round's CPU (the calling thread: reads, rewrite, indexes) in ms; the
+// segment is written by each iteration's setup (not timed) and still in the page cache, as
+// the server's changelog segment is when the maintenance thread cleans it. With a map too small
+// for the keys (the server's 1 GiB changelog segment holds ~3 maps' worth) the round maps part
+// of the segment and rewrites all of it.
+// Args: MiB, keys, map KiB (log.compaction_map_bytes).
+void BM_CompactRound(benchmark::State& state) {
+  const int64_t mib = state.range(0);
+  const int keys = static_cast<int>(state.range(1));
+  const size_t map_bytes = static_cast<size_t>(state.range(2)) << 10;
+  auto config = std::make_shared<const TopicConfig>(
+      TopicConfig::FromMap({{"cleanup.policy", "compact"}, {"segment.bytes", std::to_string(mib << 20)}}, {}).value());
+  std::string value(kRecordBytes, 'v');
+  double cpu = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const std::string dir = BenchDir("compact");
+    auto log = PartitionLog::Open(Env::Default(), dir + "/t-0", "t", 0, config, nullptr).value();
+    int64_t written = 0;
+    for (int n = 0; written + 101 * (kRecordBytes + 64) < (mib << 20); ++n) {
+      RecordBatchBuilder b;
+      for (int i = 0; i < 100; ++i) {
+        const int64_t r = int64_t{n} * 100 + i;
+        for (int k = 0; k < 8; ++k) value[(r * 8 + k) % kRecordBytes] = static_cast<char>('a' + (r + k) % 26);
+        b.Add("order-" + std::to_string(keys > 0 ? r % keys : r / 2), value, 1'700'000'000'000 + r);
+      }
+      std::string batch = std::move(b.Build()).value();
+      written += static_cast<int64_t>(batch.size());
+      if (!log->Append(std::move(batch), {}).ok()) state.SkipWithError("append failed");
+    }
+    RecordBatchBuilder filler;  // larger than what is left: rolls, the segment above closes
+    filler.Add("filler", std::string(static_cast<size_t>(2 * 101 * (kRecordBytes + 64)), 'f'), 1'800'000'000'000);
+    if (!log->Append(std::move(filler.Build()).value(), {}).ok()) state.SkipWithError("append failed");
+    state.ResumeTiming();
+    const double start = ThreadCpuSeconds();
+    if (!log->Compact(1'900'000'000'000, map_bytes).ok()) state.SkipWithError("compaction failed");
+    cpu += ThreadCpuSeconds() - start;
+    state.PauseTiming();
+    log.reset();
+    std::filesystem::remove_all(dir);
+    state.ResumeTiming();
+  }
+  state.counters["cpu_ms_per_round"] = cpu * 1e3 / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_CompactRound)
+    ->ArgNames({"MiB", "keys", "map_KiB"})
+    ->Args({256, 60000, 8192})->Args({256, 200000, 4096})->Args({256, 0, 1024})
+    ->Iterations(4)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace ec::log

@@ -74,12 +74,16 @@ class CompactParser {
     values_end_ = values_ + stacks_.values.size();
   }
 
-  bool Run(Value* out) {
+  // `text` is the parser's input (the copy's original), checked for valid UTF-8 when a string
+  // had a non-ASCII byte or an escape.
+  bool Run(std::string_view text, Value* out) {
     const Value v = ParseValue(0);
     if (failed_) return false;
     SkipSpace();
     *out = v;
-    return p_ == end_;
+    if (p_ != end_) return false;
+    // simdjson's validator, as ParseInto rejects invalid UTF-8 too.
+    return !non_ascii_ || simdjson::validate_utf8(text.data(), text.size());
   }
 
  private:
@@ -290,9 +294,26 @@ class CompactParser {
     return v;
   }
 
-  // The first byte at or after `q` that is '"', '\\' or below 0x20 (the padding's NULs stop
-  // it at the end).
+  // The first byte at or after `q` that is '"', '\\', below 0x20 or above 0x7F (the padding's
+  // NULs stop it at the end). One signed compare finds both the control bytes and the
+  // non-ASCII ones (negative as signed bytes).
   static char* SkipPlain(char* q) {
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (true) {
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+      const __m128i special = _mm_cmplt_epi8(chunk, space);  // < 0x20 or >= 0x80
+      const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)), special);
+      const int mask = _mm_movemask_epi8(hit);
+      if (mask != 0) return q + __builtin_ctz(static_cast<unsigned>(mask));
+      q += 16;
+    }
+  }
+
+  // SkipPlain for the rest of a string that has a non-ASCII byte: stops at '"', '\\' or a
+  // byte below 0x20 only.
+  static char* SkipPlainUtf8(char* q) {
     const __m128i quote = _mm_set1_epi8('"');
     const __m128i backslash = _mm_set1_epi8('\\');
     const __m128i control_max = _mm_set1_epi8(0x1F);
@@ -307,22 +328,43 @@ class CompactParser {
   }
 
   // At '"'. Strings without escapes are views into the copy; others are unescaped in place
-  // (the unescaped text is never longer than the escaped one).
-  bool ParseString(std::string_view* out) {
+  // (the unescaped text is never longer than the escaped one). Inlined: the rest, rare in
+  // stored records, is a call (ParseStringSlow).
+  [[gnu::always_inline]] bool ParseString(std::string_view* out) {
     char* start = ++p_;
     char* q = SkipPlain(start);
-    const unsigned char c = static_cast<unsigned char>(*q);
+    if (*q == '"') [[likely]] {
+      *out = std::string_view(start, static_cast<size_t>(q - start));
+      p_ = q + 1;
+      return true;
+    }
+    return ParseStringSlow(start, q, out);
+  }
+
+  // At the first byte of a string that SkipPlain stopped at other than its closing '"'.
+  [[gnu::noinline]] bool ParseStringSlow(char* start, char* q, std::string_view* out) {
+    unsigned char c = static_cast<unsigned char>(*q);
+    if (c >= 0x80) {
+      // Only strings can hold non-ASCII bytes in text this parser accepts (no token starts
+      // with one): the UTF-8 check of the whole text is left for when one was seen (Run).
+      non_ascii_ = true;
+      q = SkipPlainUtf8(q);
+      c = static_cast<unsigned char>(*q);
+      if (c == '"') {
+        *out = std::string_view(start, static_cast<size_t>(q - start));
+        p_ = q + 1;
+        return true;
+      }
+    }
     if (c == '\\') return ParseEscapedString(start, q, out);
-    if (c != '"') return false;  // a control character, or the padding at the end
-    *out = std::string_view(start, static_cast<size_t>(q - start));
-    p_ = q + 1;
-    return true;
+    return false;  // a control character, or the padding at the end
   }
 
   bool ParseEscapedString(char* start, char* q, std::string_view* out) {
     // Unescaping in place changes the text around it, and AppendQuoted may escape otherwise:
     // no enclosing array or object keeps its text.
     ++noncanonical_;
+    non_ascii_ = true;  // its bytes are not looked at one by one here: Run checks the UTF-8
     char* w = q;  // write position (<= q)
     while (true) {
       const unsigned char c = static_cast<unsigned char>(*q);
@@ -397,25 +439,33 @@ class CompactParser {
       ++q;
     }
     const char* digits = q;
+    // The digits' value is accumulated as they are scanned (one pass, not a scan and a second
+    // loop over them); it wraps for long literals (unsigned), which are not read as it.
+    uint64_t n = 0;
     if (*q == '0') {
       ++q;
     } else if (*q >= '1' && *q <= '9') {
-      while (*q >= '0' && *q <= '9') ++q;
+      do {
+        n = n * 10 + static_cast<uint64_t>(*q - '0');
+        ++q;
+      } while (*q >= '0' && *q <= '9');
     } else {
       return Fail();
     }
     const size_t n_int = static_cast<size_t>(q - digits);
     bool integer = true;
-    const char* fraction = nullptr;  // its digits, when there is a fraction
-    const char* fraction_end = nullptr;
+    size_t frac = 0;  // fractional digits, when there is a fraction
     bool exponent = false;
     if (*q == '.') {
       integer = false;
       ++q;
       if (!(*q >= '0' && *q <= '9')) return Fail();
-      fraction = q;
-      while (*q >= '0' && *q <= '9') ++q;
-      fraction_end = q;
+      const char* fraction = q;
+      do {
+        n = n * 10 + static_cast<uint64_t>(*q - '0');  // the decimal's digits without the point
+        ++q;
+      } while (*q >= '0' && *q <= '9');
+      frac = static_cast<size_t>(q - fraction);
     }
     if (*q == 'e' || *q == 'E') {
       integer = false;
@@ -427,26 +477,20 @@ class CompactParser {
     }
     Value out;
     if (integer && n_int <= 18) {
-      int64_t v = 0;
-      for (const char* d = digits; d < q; ++d) v = v * 10 + (*d - '0');
+      const int64_t v = static_cast<int64_t>(n);  // below 10^18: exact
       out = Value::Number(static_cast<double>(negative ? -v : v));
       // AppendJsNumber writes integers below 2^53 as their digits, and -0 as "0".
       if (n_int > 15 || (negative && v == 0)) ++noncanonical_;
-    } else if (const int64_t frac = fraction_end - fraction; fraction != nullptr && !exponent &&
-               n_int + static_cast<size_t>(frac) <= 15) {
+    } else if (frac != 0 && !exponent && n_int + frac <= 15) {
       // AppendJsNumber writes a decimal below 1e9 with at most four fractional digits as its
       // shortest digits (json/writer.cc AppendShortDecimal): those of this literal unless it
       // ends in a zero (no decimal of at most 15 digits reads back as another's double).
-      if (n_int > 9 || frac > 4 || fraction_end[-1] == '0') ++noncanonical_;
+      if (n_int > 9 || frac > 4 || q[-1] == '0') ++noncanonical_;
       // A decimal of at most 15 digits without exponent (12.9, 620.0): its digits n are an
       // exact double (< 2^53), and so is 10^k for k <= 15, so the correctly rounded n / 10^k
       // is the correctly rounded value of the literal, which from_chars gives (Clinger's
       // fast path). "-0.0" is -0.0 either way.
-      int64_t n = 0;
-      for (const char* d = digits; d < q; ++d) {
-        if (*d != '.') n = n * 10 + (*d - '0');
-      }
-      const double v = static_cast<double>(n) / kPow10[frac];
+      const double v = static_cast<double>(static_cast<int64_t>(n)) / kPow10[frac];
       out = Value::Number(negative ? -v : v);
     } else {
       ++noncanonical_;  // exponents, long decimals: AppendJsNumber may write other digits
@@ -483,6 +527,8 @@ class CompactParser {
   char* p_ = nullptr;
   const char* end_ = nullptr;
   bool failed_ = false;
+  // A string had a byte above 0x7F (or an escape): the text's UTF-8 is checked at the end.
+  bool non_ascii_ = false;
   // Counts what AppendJson would write otherwise (whitespace, escapes, number spellings): an
   // array or object whose parse did not move it is built with its text (Value::known_text).
   uint32_t noncanonical_ = 0;
@@ -491,10 +537,11 @@ class CompactParser {
 }  // namespace
 
 bool ParseCompactInto(std::string_view text, Arena* arena, Value* out, uint32_t max_depth) {
-  // simdjson's validator (SIMD, a fraction of a parse): ParseInto rejects invalid UTF-8 too.
-  if (!simdjson::validate_utf8(text.data(), text.size())) return false;
+  // Invalid UTF-8 is declined as before, but checked only when a string had a non-ASCII byte
+  // (Run): stored shop records are ASCII, and simdjson's validator over every record was ~1%
+  // of the pipeline thread (perf on serve).
   CompactParser parser(text, arena, max_depth);
-  return parser.Run(out);
+  return parser.Run(text, out);
 }
 
 }  // namespace ec::json

@@ -15,21 +15,59 @@ constexpr size_t kMaxDecompressed = 256u << 20;
 
 // Rewrites `seg` keeping only records for which `keep` is true. Batches whose records all
 // survive are copied byte for byte; others are rebuilt with the same compression, producer
-// fields and offsets. Writes "<stem>.log.cleaned" and returns its size.
+// fields and offsets. Nothing is written while every batch survives: "<stem>.log.cleaned" is
+// created at the first batch that changes, with the bytes before it copied over, so a segment
+// the round leaves as it is costs reads only, not a rewrite of its bytes through the page cache
+// and an fdatasync. When something changed (`*changed`), the file is synced and `*fresh` has
+// tracked its batches (Segment::StartRewrite: its indexes, without reading the file back).
+// From the first batch at or past `unchanged_from` on, every record stays (`keep` only drops
+// records below it): those batches are not read and decoded, but copied as they are (within the
+// kernel where it can, File::AppendFrom), or not at all when nothing before them changed.
 Status RewriteSegment(Env* env, const Segment& seg, uint64_t seg_size,
-                      const std::function<bool(const RecordBatchView&, const Record&)>& keep, bool* changed) {
+                      const std::function<bool(const RecordBatchView&, const Record&)>& keep,
+                      int64_t unchanged_from, bool* changed, Segment* fresh) {
   *changed = false;
-  EC_ASSIGN_OR_RETURN(std::shared_ptr<File> out, env->OpenFile(seg.stem() + ".log.cleaned", true));
-  EC_RETURN_IF_ERROR(out->Truncate(0));
+  std::shared_ptr<File> out;  // opened at the first change
+  // The batches before the first change have the positions they have in `seg`.
+  auto emit = [&](std::string_view bytes, BatchHeader h) -> Status {
+    if (out != nullptr) {
+      h.position = static_cast<uint32_t>(out->Size());
+      EC_RETURN_IF_ERROR(out->Append(bytes));
+    }
+    fresh->TrackRewritten(h);
+    return Status::Ok();
+  };
+  auto start_output = [&](uint64_t upto) -> Status {
+    *changed = true;
+    EC_ASSIGN_OR_RETURN(out, env->OpenFile(seg.stem() + ".log.cleaned", true));
+    EC_RETURN_IF_ERROR(out->Truncate(0));
+    // The unchanged batches before `upto`, as stored.
+    return out->AppendFrom(*seg.log_file(), 0, upto);
+  };
   std::string batch;
   uint64_t pos = 0;
   while (pos < seg_size) {
     EC_ASSIGN_OR_RETURN(BatchHeader h, seg.ReadHeader(pos, seg_size));
+    const uint64_t at = pos;
+    if (h.base_offset >= unchanged_from) {
+      if (out == nullptr) return Status::Ok();  // the whole segment stays as it is
+      EC_RETURN_IF_ERROR(out->AppendFrom(*seg.log_file(), at, seg_size - at));
+      // Their headers, for the indexes (each at its place in the new file).
+      const int64_t shift = static_cast<int64_t>(out->Size()) - static_cast<int64_t>(seg_size);
+      HeaderScanner scan(seg, seg_size);
+      while (pos < seg_size) {
+        EC_ASSIGN_OR_RETURN(BatchHeader t, scan.At(pos));
+        pos += t.size;
+        t.position = static_cast<uint32_t>(static_cast<int64_t>(t.position) + shift);
+        fresh->TrackRewritten(t);
+      }
+      break;
+    }
     pos += h.size;
     EC_RETURN_IF_ERROR(seg.ReadBatch(h, &batch));
     auto view = RecordBatchView::ParseTrusted(batch);
     if (view->is_control()) {
-      EC_RETURN_IF_ERROR(out->Append(batch));
+      EC_RETURN_IF_ERROR(emit(batch, h));
       continue;
     }
     EC_ASSIGN_OR_RETURN(RecordSet set, view->Records(kMaxDecompressed));
@@ -38,10 +76,10 @@ Status RewriteSegment(Env* env, const Segment& seg, uint64_t seg_size,
       if (keep(*view, r)) kept.push_back(&r);
     }
     if (kept.size() == set.records().size()) {
-      EC_RETURN_IF_ERROR(out->Append(batch));
+      EC_RETURN_IF_ERROR(emit(batch, h));
       continue;
     }
-    *changed = true;
+    if (out == nullptr) EC_RETURN_IF_ERROR(start_output(at));
     if (kept.empty()) continue;
     BatchBuilderOptions o;
     o.compression = view->compression();
@@ -62,8 +100,10 @@ Status RewriteSegment(Env* env, const Segment& seg, uint64_t seg_size,
                            r->timestamp, r->headers);
     }
     EC_ASSIGN_OR_RETURN(std::string rebuilt, b.Build());
-    EC_RETURN_IF_ERROR(out->Append(rebuilt));
+    EC_ASSIGN_OR_RETURN(RecordBatchView rv, RecordBatchView::ParseTrusted(rebuilt));
+    EC_RETURN_IF_ERROR(emit(rebuilt, HeaderFromView(rv, 0)));
   }
+  if (out == nullptr) return Status::Ok();
   return out->Sync();
 }
 
@@ -134,7 +174,9 @@ Status PartitionLog::Compact(int64_t now_ms, size_t map_bytes) {
   for (const Cleanable& c : segs) {
     if (full) break;
     if (c.end <= map_start) continue;
-    uint64_t pos = 0;
+    // The batches before map_start were mapped by earlier rounds: start at the index entry
+    // before it instead of walking their headers from the segment's start.
+    uint64_t pos = c.seg->LookupPosition(map_start);
     while (pos < c.size && !full) {
       EC_ASSIGN_OR_RETURN(BatchHeader h, c.seg->ReadHeader(pos, c.size));
       pos += h.size;
@@ -170,24 +212,29 @@ Status PartitionLog::Compact(int64_t now_ms, size_t map_bytes) {
     }
     return true;
   };
+  // Records at or past map_end stay (nothing mapped is later than them, and tombstones there
+  // wait), unless an aborted transaction reaches past them.
+  int64_t unchanged_from = map_end;
+  for (const AbortedTxnEntry& e : aborted) unchanged_from = std::max(unchanged_from, e.last_offset);
   for (const Cleanable& c : segs) {
     if (c.seg->base_offset() >= map_end) break;
     bool changed = false;
-    Status s = RewriteSegment(env_, *c.seg, c.size, keep, &changed);
+    std::unique_ptr<Segment> fresh = Segment::StartRewrite(env_, dir_, c.seg->base_offset(), config->index_interval_bytes);
+    Status s = RewriteSegment(env_, *c.seg, c.size, keep, unchanged_from, &changed, fresh.get());
     const std::string cleaned = c.seg->stem() + ".log.cleaned";
-    if (!s.ok() || !changed) {
+    if (!s.ok()) {
       (void)env_->RemoveFile(cleaned);
-      EC_RETURN_IF_ERROR(s);
-      continue;
+      return s;
     }
+    if (!changed) continue;  // nothing was written
     // Old indexes go first, so a crash before the new ones exist forces a rebuild on open.
     (void)env_->RemoveFile(c.seg->stem() + ".index");
     (void)env_->RemoveFile(c.seg->stem() + ".timeindex");
     EC_RETURN_IF_ERROR(env_->RenameFile(cleaned, c.seg->stem() + ".log"));
     EC_RETURN_IF_ERROR(env_->SyncDir(dir_));
-    EC_ASSIGN_OR_RETURN(std::unique_ptr<Segment> fresh,
-                        Segment::Open(env_, dir_, c.seg->base_offset(), config->index_interval_bytes,
-                                      /*recover=*/false));
+    // Its indexes from the batches written, as an open would rebuild them (they were removed
+    // above) without reading the new file back.
+    EC_RETURN_IF_ERROR(fresh->FinishRewrite());
     EC_RETURN_IF_ERROR(fresh->Seal());
     std::lock_guard l(d.mu);
     d.segments[c.seg->base_offset()] = std::move(fresh);

@@ -145,6 +145,35 @@ class PosixFile : public File {
     size_.store(at, std::memory_order_release);
     return s;
   }
+  Status AppendFrom(const File& src, uint64_t offset, uint64_t n) override {
+    if (direct_.load(std::memory_order_acquire) || src.fd() < 0) return File::AppendFrom(src, offset, n);
+    std::unique_lock lock(mu_);
+    uint64_t at = size_.load(std::memory_order_relaxed);
+    const uint64_t start = at;
+    auto in = static_cast<off_t>(offset);
+    while (n > 0) {
+      auto out = static_cast<off_t>(at);
+      ssize_t c = ::copy_file_range(src.fd(), &in, fd_, &out, static_cast<size_t>(n), 0);
+      if (c < 0 && errno == EINTR) continue;
+      if (c <= 0) {
+        const int err = c < 0 ? errno : 0;
+        // Not supported between these files (or the source ended early): the rest by reads and
+        // writes, if nothing was copied yet; a failure half way is an error like a short write.
+        if (at == start && (err == EXDEV || err == EINVAL || err == ENOSYS || err == EOPNOTSUPP)) {
+          lock.unlock();
+          return File::AppendFrom(src, offset, n);
+        }
+        size_.store(at, std::memory_order_release);
+        if (at > allocated_) allocated_ = at;
+        return err != 0 ? ErrnoStatus("copy_file_range", path_, err) : IoError("short copy from " + src.path());
+      }
+      at += static_cast<uint64_t>(c);
+      n -= static_cast<uint64_t>(c);
+    }
+    if (at > allocated_) allocated_ = at;
+    size_.store(at, std::memory_order_release);
+    return Status::Ok();
+  }
   Status Sync() override {
     if (direct_.load(std::memory_order_acquire)) EC_RETURN_IF_ERROR(WriteOut());
     if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync", path_, errno);
@@ -529,6 +558,21 @@ std::string DirOf(const std::string& path) {
 Env* Env::Default() {
   static PosixEnv* env = new PosixEnv();  // never destroyed: used until process exit
   return env;
+}
+
+Status File::AppendFrom(const File& src, uint64_t offset, uint64_t n) {
+  constexpr uint64_t kStep = 1 << 20;
+  std::string buf;
+  while (n > 0) {
+    const size_t step = static_cast<size_t>(std::min(kStep, n));
+    buf.resize(step);
+    EC_ASSIGN_OR_RETURN(size_t got, src.ReadAt(offset, step, buf.data()));
+    if (got != step) return IoError("short read of " + src.path());
+    EC_RETURN_IF_ERROR(Append(buf));
+    offset += step;
+    n -= step;
+  }
+  return Status::Ok();
 }
 
 Status Env::WriteFileAtomically(const std::string& path, std::string_view data) {

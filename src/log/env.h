@@ -21,6 +21,11 @@ class File {
   virtual ~File() = default;
   // Writes `data` at the end. On error the file may hold a prefix of `data`.
   virtual Status Append(std::string_view data) = 0;
+  // Appends `n` bytes of `src` from `offset` (which must hold them). The default reads and
+  // appends them in steps; a file system that can copies them within the kernel (one copy, not
+  // a read into memory and a write out of it). Compaction copies the unchanged part of a
+  // segment with it.
+  virtual Status AppendFrom(const File& src, uint64_t offset, uint64_t n);
   // fdatasync: on success everything appended so far survives a crash or power loss.
   virtual Status Sync() = 0;
   // Cuts the file to `size` bytes (used by recovery and by index rewrites).

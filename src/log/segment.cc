@@ -81,6 +81,22 @@ Result<std::unique_ptr<Segment>> Segment::Open(Env* env, const std::string& dir,
   return s;
 }
 
+std::unique_ptr<Segment> Segment::StartRewrite(Env* env, const std::string& dir, int64_t base_offset,
+                                               int32_t index_interval) {
+  std::unique_ptr<Segment> s(new Segment(env, PathStem(dir, base_offset), base_offset, index_interval));
+  s->next_offset_ = base_offset;
+  s->created_ms_ = env->NowMs();
+  return s;
+}
+
+Status Segment::FinishRewrite() {
+  EC_RETURN_IF_ERROR(OpenFiles(false));
+  if (size_ != log_->Size()) return Internal(stem_ + ".log does not hold the batches its rewrite wrote");
+  EC_RETURN_IF_ERROR(index_->Truncate(0));
+  EC_RETURN_IF_ERROR(time_index_->Truncate(0));
+  return WritePendingIndexes();
+}
+
 Status Segment::LoadIndexes(bool* consistent) {
   *consistent = false;
   uint64_t log_size = log_->Size();

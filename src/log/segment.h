@@ -57,6 +57,16 @@ class Segment {
                                                 int64_t base_offset, int32_t index_interval,
                                                 bool recover);
 
+  // Compaction's rewrite of a segment, without reading the new file back for its indexes:
+  // StartRewrite makes the segment object (no files opened), TrackRewritten notes each batch
+  // written to "<stem>.log.cleaned", in order (the indexes are built as Rebuild builds them from
+  // the file, in memory: one entry per index interval), and FinishRewrite, once that file has
+  // been synced and renamed over "<stem>.log", opens the files and writes the indexes.
+  static std::unique_ptr<Segment> StartRewrite(Env* env, const std::string& dir, int64_t base_offset,
+                                               int32_t index_interval);
+  void TrackRewritten(const BatchHeader& h) { Track(h, true, &pending_index_, &pending_time_); }
+  Status FinishRewrite();
+
   // Appends one batch whose offsets are already assigned (its bytes as stored).
   Status Append(const RecordBatchView& batch);
   // Syncs log + indexes, writes the final time index entry, cuts off the preallocated zeros

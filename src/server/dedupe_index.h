@@ -140,6 +140,19 @@ class DedupeIndex {
       bool claimed;
       int64_t time;
     };
+    // Starts loading the slot where the probe for `key` begins. Claim, Release and the indexer
+    // look up their ids in batches, and at full rate the table is megabytes: each probe waited
+    // for its slot from memory (the load after the hash was ~90% of Insert's and ~75% of
+    // Release's samples in perf of serve). They prefetch a few ids ahead. Always inlined: as a
+    // function of its own, GCC found it free of side effects (a prefetch is none to it) and
+    // dropped the calls, prefetches and all.
+    [[gnu::always_inline]] void Prefetch(const DedupeKey& key) const {
+      if (slots_.empty()) return;
+      const char* p = reinterpret_cast<const char*>(&slots_[Home(key)]);
+      __builtin_prefetch(p);
+      __builtin_prefetch(p + sizeof(Slot) - 1);  // a slot may straddle two cache lines
+    }
+    static constexpr size_t kPrefetchAhead = 16;
     // The id's slot, or null. Valid until the next Insert or Erase.
     Slot* Find(const DedupeKey& key);
     // The id's slot and true when it was added (with `time`, `claimed`), or its existing slot

@@ -341,6 +341,51 @@ TEST(IngestDedupe, EveryKeyFormSurvivesARestart) {
   EXPECT_EQ(index->Claim(views, now), (std::vector<bool>{true, true, true, true, true, false, false}));
 }
 
+// The indexer puts each round's ids into the memtable in key order with an insert hint per key
+// tag (a remembered skip-list position, repaired level by level): rounds whose ids of every
+// form fall between the ids of earlier rounds must leave a memtable in which every id is found
+// (Claim's MultiGet walks the upper levels), the full scan counts each one once (level 0's
+// order and links), and ids not indexed are not found. Fails if an insert with a stale hint
+// links an id in the wrong place.
+TEST(IngestDedupe, InterleavedRoundsOfEveryKeyFormAreAllFoundInTheMemtable) {
+  TempDir dir;
+  auto logs = OpenLogs(dir.path() + "/log");
+  auto index = std::move(DedupeIndex::Open(Options(dir.path()), logs.get())).value();
+  const int64_t now = WallMs();
+  auto id = [](int round, int i) {
+    const std::string h = Sha256Hex128("round-" + std::to_string(round) + "-" + std::to_string(i));
+    switch (i % 4) {
+      case 0: return h;        // 'x'
+      case 1: return "x" + h;  // 's'
+      case 2:                  // 'u'
+        return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
+               h.substr(20, 12);
+      default: return "order-" + h.substr(0, 16 + i % 7);  // 'h': at least 64 bits, no collisions
+    }
+  };
+  constexpr int kRounds = 12, kPerRound = 700;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < kPerRound; ++i) ids.push_back(id(round, i));
+    AppendRaw(logs.get(), round % 2, ids, now);
+    if (round % 3 == 2) AppendRaw(logs.get(), 0, {ids[0], ids[1], ids[2], ids[3]}, now + 1);  // ids again
+    ASSERT_TRUE(index->IndexTail(now + 2).ok());
+  }
+  // All in the one memtable (with the position keys and the repeats' second entries).
+  EXPECT_GE(index->IntProperty("rocksdb.num-entries-active-mem-table"), static_cast<uint64_t>(kRounds * kPerRound));
+  EXPECT_EQ(index->CountIndexedIds(), static_cast<uint64_t>(kRounds * kPerRound));
+  std::vector<std::string> known, fresh;
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = 0; i < kPerRound; ++i) known.push_back(id(round, i));
+  }
+  for (int i = 0; i < 2000; ++i) fresh.push_back(id(kRounds, i));
+  std::vector<std::string_view> request(known.begin(), known.end());
+  request.insert(request.end(), fresh.begin(), fresh.end());
+  std::vector<bool> want(known.size(), true);
+  want.resize(request.size(), false);
+  EXPECT_EQ(index->Claim(request, now + 3), want);
+}
+
 // An index written by the first format ('i' id and 't' time keys) is rebuilt from the raw
 // topic, not read: its offsets would skip ids it holds in keys the new format never looks up.
 TEST(IngestDedupe, RebuildsAnIndexOfTheOldFormatFromTheRawTopic) {

@@ -161,6 +161,48 @@ TEST(CelFastPath, SameResultsAsTheGenericEvaluator) {
   EXPECT_GT(fast_true, 500);
 }
 
+TEST(CelFastPath, HasOfATopLevelVariableIsTheGenericResultAtEveryStepLimit) {
+  // has(v.f) with v a top-level variable is looked up in the JSON root in place (eval.cc
+  // PredHas): objects with and without f, non-objects, absent variables, bindings that shadow
+  // the root, and every step limit around the expression's cost give the generic result.
+  const char* records[] = {
+      R"({"params":{"orderId":"o-1"},"response":{"body":{"id":"o-2"}},"s":"x","n":null,"a":[1]})",
+      R"({"params":{},"response":{"body":{"id":"o-3"}}})",
+      R"({"params":"x"})",
+      R"([{"params":{}}])",
+  };
+  const char* exprs[] = {
+      "has(params.orderId) ? params.orderId : response.body.id",
+      "has(params.orderId)", "has(s.x)", "has(n.x)", "has(a.x)", "has(nope.x)", "!has(params.y) && has(response.body)",
+  };
+  auto shadow = json::Parse(R"({"orderId":"bound"})");
+  ASSERT_TRUE(shadow.ok());
+  int compared = 0;
+  EvalContext c1, c2;
+  for (const char* r : records) {
+    auto doc = json::Parse(r);
+    ASSERT_TRUE(doc.ok()) << r;
+    for (const char* expr : exprs) {
+      for (uint64_t steps = 0; steps < 12; ++steps) {
+        for (int bind = 0; bind < 2; ++bind) {
+          CelOptions fast, generic;
+          generic.specialize = false;
+          fast.max_steps = generic.max_steps = steps == 11 ? 1'000'000 : steps;
+          auto pf = Compile(expr, fast);
+          auto pg = Compile(expr, generic);
+          ASSERT_TRUE(pf.ok() && pg.ok()) << expr;
+          Activation act(&(*doc)->root());
+          if (bind == 1) act.Bind("params", &(*shadow)->root());
+          ASSERT_EQ(Show(Evaluate(**pf, act, &c1)), Show(Evaluate(**pg, act, &c2)))
+              << expr << " over " << r << " max_steps " << steps << " bind " << bind;
+          ++compared;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(compared, 4 * 7 * 12 * 2);
+}
+
 TEST(CelFastPath, HintsFollowChangingShapes) {
   // The position hints learn one record's member order; others must still be found.
   auto p = Compile("request.method == 'POST' && response.status == 201");

@@ -198,6 +198,31 @@ TEST(CompactParserTest, ShortDecimalsAreCorrectlyRounded) {
   }
 }
 
+TEST(CompactParserTest, GeneratedNumberLiteralsAgreeWithParseInto) {
+  // Number literals of every shape the one-pass digit loop meets: 1-21 integer digits (the
+  // 18-digit integer limit, the 15-digit decimal limit, values that wrap 64 bits), leading
+  // zeros, 0-7 fraction digits ending in zero or not, signs and exponents, alone and inside
+  // an array and an object (their texts kept or not as AppendJson would write them).
+  std::mt19937_64 rng(20261128);
+  const char* exps[] = {"", "", "", "e5", "E-3", "e+0", "e400", "e"};
+  for (int i = 0; i < 20000; ++i) {
+    std::string lit;
+    if (rng() % 3 == 0) lit += '-';
+    const int n_int = 1 + static_cast<int>(rng() % 21);
+    for (int d = 0; d < n_int; ++d) lit += static_cast<char>('0' + (d == 0 && rng() % 4 != 0 ? 1 + rng() % 9 : rng() % 10));
+    const int n_frac = static_cast<int>(rng() % 8);
+    if (n_frac > 0 || rng() % 20 == 0) {
+      lit += '.';
+      for (int d = 0; d < n_frac; ++d) lit += static_cast<char>('0' + rng() % 10);
+    }
+    lit += exps[rng() % std::size(exps)];
+    ExpectSame(lit);  // declined where ParseInto fails, accepted and equal where it does not
+    ExpectSame("[" + lit + "," + lit + "]");
+    ExpectSame("{\"k\":" + lit + "}");
+    if (HasFailure()) break;
+  }
+}
+
 TEST(CompactParserTest, DeclinesWhatItIsNotSureOf) {
   const char* declined[] = {
       "",        " ",          "nul",       "tru",       "01",        "-",        "1.",       ".5",      "1e",
@@ -229,6 +254,38 @@ TEST(CompactParserTest, InvalidUtf8IsDeclinedWhereverItIs) {
       ASSERT_EQ(parsed, valid) << "pad " << pad << " bytes " << bytes.size();
       if (parsed) { EXPECT_EQ(Diff(got, want), ""); }
     }
+  }
+}
+
+TEST(CompactParserTest, InvalidUtf8IsDeclinedInKeysEscapedStringsAndOutsideStrings) {
+  // The UTF-8 check runs only when a string had a non-ASCII byte or an escape: every place
+  // such a byte can be (a key, after an escape, after a non-ASCII byte, between tokens) must
+  // still decide as ParseInto does. Fails when the check is skipped for any of them.
+  const std::vector<std::string> bad = {std::string("\xff"), std::string("\xc3"), std::string("\xed\xa0\x80"),
+                             std::string("\xc3\xa9\xff"), std::string("\xe2\x82")};
+  const std::vector<std::string> good = {std::string("\xc3\xa9"), std::string("\xe2\x82\xac"), std::string("\xf0\x9f\x98\x80")};
+  std::vector<std::string> texts;
+  for (size_t pad = 0; pad < 34; pad += 3) {
+    const std::string f(pad, 'a');
+    for (const auto* set : {&bad, &good}) {
+      for (const std::string& b : *set) {
+        texts.push_back("{\"" + f + b + "\":1}");                    // a key
+        texts.push_back("{\"k\":\"" + f + "\\n" + b + "\"}");     // after an escape
+        texts.push_back("{\"k\":\"\\u00e9" + f + b + "\"}");      // after an escaped non-ASCII
+        texts.push_back("[\"\xc3\xa9" + f + "\",\"" + b + "\"]");  // after a non-ASCII string
+        texts.push_back("[\"" + f + "\"," + b + "]");               // between tokens
+        texts.push_back("{\"k\":1}" + b);                            // after the document
+        texts.push_back("[1" + b + "]");                              // after a number
+      }
+    }
+  }
+  for (const std::string& text : texts) {
+    Arena arena;
+    Value got, want;
+    const bool valid = ParseInto(text, &arena, &want).ok();
+    const bool parsed = ParseCompactInto(text, &arena, &got, 64);
+    ASSERT_EQ(parsed, valid) << text;
+    if (parsed) { EXPECT_EQ(Diff(got, want), "") << text; }
   }
 }
 

@@ -4,18 +4,23 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
 #include <map>
 #include <random>
+#include <set>
 
 #include "log/offset_map.h"
 #include "log/partition_log.h"
 #include "log/record_batch.h"
 #include "log/record_batch_builder.h"
+#include "log/segment.h"
 #include "log/test_util.h"
 
 namespace ec::log {
 namespace {
 
+using testing::ReadValues;
 using testing::TempDir;
 
 TEST(OffsetMap, AgreesWithAMapAndStaysInItsBudget) {
@@ -212,6 +217,152 @@ TEST(Compaction, WaitsForTheDirtyRatioAndForTombstonesToExpire) {
   EXPECT_EQ(eager.log->compaction_rounds(), 2u);
   ASSERT_TRUE(eager.log->Compact(1500).ok());
   EXPECT_EQ(eager.log->compaction_rounds(), 2u);
+}
+
+// Records past the end of what a round mapped stay as they are, except those of an aborted
+// transaction, which go in any round that rewrites their segment.
+TEST(Compaction, DropsAnAbortedRecordPastWhatTheRoundMapped) {
+  Log l(std::map<std::string, std::string>{{"segment.bytes", "200000"}});
+  // 3,000 keys: a 24 KiB map holds a few hundred, so the round's map ends long before the
+  // aborted transaction.
+  for (int i = 0; i < 3000; i += 10) {
+    std::vector<std::pair<std::string, std::optional<std::string>>> batch;
+    for (int j = i; j < i + 10; ++j) batch.emplace_back("key-" + std::to_string(j), "v");
+    l.Append(batch, 1000);
+  }
+  BatchBuilderOptions o;
+  o.producer_id = 7;
+  o.producer_epoch = 0;
+  o.transactional = true;
+  RecordBatchBuilder txn(o);
+  txn.Add("key-5", std::optional<std::string_view>("aborted"), 1000);
+  ASSERT_TRUE(l.log->Append(std::move(txn.Build()).value(), {}).ok());
+  ASSERT_TRUE(l.log->Append(RecordBatchBuilder::MakeControlBatch(7, 0, ControlType::kAbort, 0, 1000), {}).ok());
+  l.Append({{"key-9", "last"}}, 1000);
+  l.Append({{"filler", std::string(300000, 'f')}}, 2000);  // larger than a segment: rolls first
+  auto count = [&](const std::string& kv) {
+    size_t n = 0;
+    for (const auto& [off, text] : l.Records()) n += text == kv;
+    return n;
+  };
+  ASSERT_EQ(count("key-5=aborted"), 1u);
+  const size_t before = l.Records().size();
+  ASSERT_TRUE(l.log->Compact(5000, 24 << 10).ok());
+  EXPECT_EQ(l.log->compaction_rounds(), 1u);
+  EXPECT_EQ(count("key-5=aborted"), 0u);
+  // The map did end before the end: key-9's first record, superseded, is still there.
+  EXPECT_EQ(count("key-9=v"), 1u);
+  EXPECT_EQ(l.Records().size(), before - 1);
+}
+
+// Env::Default() that records the paths of the files created (opened with `create`).
+class CreationsEnv : public Env {
+ public:
+  Result<std::shared_ptr<File>> OpenFile(const std::string& path, bool create) override {
+    if (create) created.push_back(path);
+    return base->OpenFile(path, create);
+  }
+  bool FileExists(const std::string& path) override { return base->FileExists(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override { return base->ListDir(dir); }
+  Status CreateDirs(const std::string& dir) override { return base->CreateDirs(dir); }
+  Status RemoveFile(const std::string& path) override { return base->RemoveFile(path); }
+  Status RemoveDirAll(const std::string& dir) override { return base->RemoveDirAll(dir); }
+  Status RenameFile(const std::string& from, const std::string& to) override { return base->RenameFile(from, to); }
+  Status SyncDir(const std::string& dir) override { return base->SyncDir(dir); }
+  int64_t NowMs() override { return base->NowMs(); }
+  Env* base = Env::Default();
+  std::vector<std::string> created;
+};
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A round writes only the segments it changes (nothing for a segment whose records all stay),
+// and the indexes it gives a rewritten segment from the batches it wrote are those an open
+// rebuilds from the file.
+TEST(Compaction, RewritesOnlyChangedSegmentsWithTheIndexesAnOpenWouldBuild) {
+  TempDir dir;
+  CreationsEnv env;
+  auto config = std::make_shared<const TopicConfig>(
+      TopicConfig::FromMap({{"cleanup.policy", "compact"}, {"segment.bytes", "4096"}, {"index.interval.bytes", "300"}},
+                           TopicConfig())
+          .value());
+  const std::string root = dir.path() + "/t-0";
+  auto log = PartitionLog::Open(&env, root, "t", 0, config, nullptr).value();
+  auto append = [&](const std::string& key, int64_t ts) {
+    RecordBatchBuilder b;
+    b.Add(key, "value-of-" + key + std::string(100, '.'), ts);
+    AppendResult r = log->Append(std::move(b.Build()).value(), {});
+    EXPECT_TRUE(r.ok()) << r.message;
+    return r.base_offset;
+  };
+  // Keys written once (their segments stay as they are), then keys of which two are written
+  // again later: their first records, in the middle of their segments, go.
+  for (int i = 0; i < 80; ++i) append("u-" + std::to_string(i), 1000 + i);
+  std::vector<int64_t> superseded;
+  for (int i = 0; i < 80; ++i) {
+    const int64_t at = append("s-" + std::to_string(i), 2000 + i);
+    if (i == 30 || i == 55) superseded.push_back(at);
+  }
+  append("s-30", 3000);
+  append("s-55", 3001);
+  RecordBatchBuilder filler;  // larger than a segment: everything above is in closed segments
+  filler.Add("filler", std::string(9000, 'f'), 4000);
+  ASSERT_TRUE(log->Append(std::move(filler.Build()).value(), {}).ok());
+
+  std::vector<int64_t> bases;
+  const std::vector<std::string> names = env.ListDir(root).value();
+  for (const std::string& n : names) {
+    if (Segment::ParseLogFileName(n) >= 0) bases.push_back(Segment::ParseLogFileName(n));
+  }
+  std::sort(bases.begin(), bases.end());
+  ASSERT_GT(bases.size(), 8u);
+  std::set<std::string> changed;  // the stems of the segments holding a superseded record
+  for (int64_t off : superseded) {
+    const int64_t base = *std::prev(std::upper_bound(bases.begin(), bases.end(), off));
+    ASSERT_NE(base, off) << "a superseded record must not be its segment's first batch";
+    changed.insert(Segment::PathStem(root, base));
+  }
+  ASSERT_EQ(changed.size(), 2u);
+
+  env.created.clear();
+  ASSERT_TRUE(log->Compact(5000).ok());
+  EXPECT_EQ(log->compaction_rounds(), 1u);
+  std::set<std::string> rewritten;
+  for (const std::string& p : env.created) {
+    if (p.ends_with(".log.cleaned")) rewritten.insert(p.substr(0, p.size() - std::string(".log.cleaned").size()));
+  }
+  EXPECT_EQ(rewritten, changed);
+
+  // The records: every key once, at its last write.
+  std::map<std::string, int64_t> seen;
+  for (const auto& [off, value] : ReadValues(*log)) {
+    const std::string key = value.substr(std::string("value-of-").size(), value.find('.') - std::string("value-of-").size());
+    if (value.starts_with("value-of-")) EXPECT_TRUE(seen.emplace(key, off).second) << key;
+  }
+  EXPECT_EQ(seen.size(), 160u);
+
+  // The rewritten segments' indexes against an open's: removed, the open rebuilds them from the
+  // files. The time index of a sealed segment also has the seal's entry for its largest timestamp.
+  std::map<std::string, std::pair<std::string, std::string>> compacted;
+  for (const std::string& stem : changed) compacted[stem] = {FileBytes(stem + ".index"), FileBytes(stem + ".timeindex")};
+  const auto values = ReadValues(*log);
+  log.reset();
+  for (const std::string& stem : changed) {
+    ASSERT_TRUE(Env::Default()->RemoveFile(stem + ".index").ok());
+    ASSERT_TRUE(Env::Default()->RemoveFile(stem + ".timeindex").ok());
+  }
+  log = PartitionLog::Open(&env, root, "t", 0, config, nullptr).value();
+  EXPECT_EQ(ReadValues(*log), values);
+  for (const std::string& stem : changed) {
+    const std::string index = FileBytes(stem + ".index"), time = FileBytes(stem + ".timeindex");
+    EXPECT_GT(index.size(), kOffsetIndexEntrySize) << stem;  // several entries, past copied and rebuilt batches
+    EXPECT_EQ(compacted[stem].first, index) << stem;
+    EXPECT_TRUE(compacted[stem].second.starts_with(time)) << stem;
+    EXPECT_LE(compacted[stem].second.size(), time.size() + kTimeIndexEntrySize) << stem;
+  }
 }
 
 }  // namespace

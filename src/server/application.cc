@@ -11,7 +11,6 @@
 #include "log/log_manager.h"
 #include "pipeline/processor.h"
 #include "server/admin_api.h"
-#include "server/background_priority.h"
 #include "server/capture_sources.h"
 #include "server/file_source.h"
 #include "server/firehose_ingest.h"
@@ -37,7 +36,6 @@ Application::~Application() { Stop(); }
 Status Application::Start() {
   if (spec_files_.empty()) return InvalidArgument("no spec given; pass --spec FILE (an OpenAPI document)");
   KeepFreedMemoryForReuse();  // ingest.h: no page faults per request and pass
-  LowerRocksDbBackgroundPriority();  // before the state store and the dedupe index open
   // 1. Specs: every annotation compiled before anything listens. --spec files, with the specs
   // PUT /v1/specs stored under the data dir taking their place (spec_registry.h).
   metrics_ = std::make_unique<MetricsRegistry>();

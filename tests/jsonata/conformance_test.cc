@@ -41,6 +41,17 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
   return s;
 }
 
+// A suite file holds one case or an array of them.
+std::vector<const json::Value*> CasesIn(const json::Value& v) {
+  std::vector<const json::Value*> cases;
+  if (v.is_array()) {
+    for (const auto& x : v.array()) cases.push_back(&x);
+  } else {
+    cases.push_back(&v);
+  }
+  return cases;
+}
+
 bool UnorderedEqual(const json::Value& a, const json::Value& b) {
   if (!a.is_array() || !b.is_array()) return json::Equal(a, b);
   if (a.size() != b.size()) return false;
@@ -172,17 +183,11 @@ TEST_F(JsonataConformance, Suite) {
       std::string text = Replace(ReadFile(f), "\\uD800", "\\\\uD800");
       auto d = json::Parse(text);
       ASSERT_TRUE(d.ok()) << f << ": " << d.status().message();
-      const json::Value& v = (*d)->root();
-      std::vector<const json::Value*> cases;
-      if (v.is_array()) {
-        for (const auto& x : v.array()) cases.push_back(&x);
-      } else {
-        cases.push_back(&v);
-      }
+      const std::vector<const json::Value*> cases = CasesIn((*d)->root());
       for (size_t i = 0; i < cases.size(); ++i) {
         CaseResult r;
         r.group = g.filename().string();
-        r.id = r.group + "/" + f.filename().string() + (v.is_array() ? "#" + std::to_string(i) : "");
+        r.id = r.group + "/" + f.filename().string() + ((*d)->root().is_array() ? "#" + std::to_string(i) : "");
         r.reason = RunCase(*cases[i], g, datasets);
         r.pass = r.reason.empty();
         (r.pass ? pass : fail)++;
@@ -240,13 +245,7 @@ TEST_F(JsonataConformance, EvaluateJsonIsEvaluateThenAppendJson) {
       if (f.path().extension() != ".json") continue;
       auto d = json::Parse(Replace(ReadFile(f.path()), "\\uD800", "\\\\uD800"));
       ASSERT_TRUE(d.ok()) << f.path();
-      const json::Value& v = (*d)->root();
-      std::vector<const json::Value*> cases;
-      if (v.is_array()) {
-        for (const auto& x : v.array()) cases.push_back(&x);
-      } else {
-        cases.push_back(&v);
-      }
+      const std::vector<const json::Value*> cases = CasesIn((*d)->root());
       for (const json::Value* c : cases) {
         std::string expr;
         if (const json::Value* e = c->Find("expr")) {

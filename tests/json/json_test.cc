@@ -4,6 +4,7 @@
 #include <string>
 
 #include "json/builder.h"
+#include "json/reference_quote.h"
 #include "json/document.h"
 #include "json/writer.h"
 
@@ -116,36 +117,7 @@ TEST(Quote, CopiesRunsAndEscapesAtRunBoundaries) {
 // escaped byte at every position of strings of 0-49 bytes (whole blocks, a block and a tail,
 // the last byte) is escaped, and nothing else, as a byte-by-byte escaper does.
 TEST(Quote, EveryEscapedByteAtEveryPosition) {
-  auto reference = [](std::string_view in) {
-    std::string out = "\"";
-    for (size_t i = 0; i < in.size(); ++i) {
-      const unsigned char c = static_cast<unsigned char>(in[i]);
-      char esc[8];
-      switch (c) {
-        case '"': out += "\\\""; continue;
-        case '\\': out += "\\\\"; continue;
-        case '\b': out += "\\b"; continue;
-        case '\f': out += "\\f"; continue;
-        case '\n': out += "\\n"; continue;
-        case '\r': out += "\\r"; continue;
-        case '\t': out += "\\t"; continue;
-        default: break;
-      }
-      if (c < 0x20) {
-        std::snprintf(esc, sizeof esc, "\\u%04x", c);
-        out += esc;
-      } else if (c == 0xED && i + 2 < in.size() && (static_cast<unsigned char>(in[i + 1]) & 0xE0) == 0xA0) {
-        const unsigned cp = ((c & 0x0F) << 12) | ((static_cast<unsigned char>(in[i + 1]) & 0x3F) << 6) |
-                            (static_cast<unsigned char>(in[i + 2]) & 0x3F);
-        std::snprintf(esc, sizeof esc, "\\u%04x", cp);
-        out += esc;
-        i += 2;
-      } else {
-        out.push_back(static_cast<char>(c));
-      }
-    }
-    return out + "\"";
-  };
+  const auto reference = testing::ReferenceQuoted;
   const std::string specials[] = {"\"", "\\", "\n", std::string(1, '\0'), "\x01", "\x1f", "\xed\xa0\x80", "\xed\x95\x9c",
                                   "\x7f", "\x20", "\xff"};
   for (size_t n = 0; n < 50; ++n) {

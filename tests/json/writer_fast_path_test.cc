@@ -12,6 +12,7 @@
 #include <string>
 
 #include "json/writer.h"
+#include "json/reference_quote.h"
 
 namespace ec::json {
 namespace {
@@ -43,38 +44,6 @@ std::string ReferenceNumber(double d) {
   out += digits[0];
   if (k > 1) out += "." + digits.substr(1);
   return out + "e" + (n - 1 >= 0 ? "+" : "-") + std::to_string(std::abs(n - 1));
-}
-
-// JSON.stringify of a string, one byte at a time.
-std::string ReferenceQuoted(std::string_view s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    char esc[8];
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          std::snprintf(esc, sizeof esc, "\\u%04x", c);
-          out += esc;
-        } else if (c == 0xED && i + 2 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xE0) == 0xA0) {
-          unsigned cp = ((c & 0x0F) << 12) | ((static_cast<unsigned char>(s[i + 1]) & 0x3F) << 6) |
-                        (static_cast<unsigned char>(s[i + 2]) & 0x3F);
-          std::snprintf(esc, sizeof esc, "\\u%04x", cp);
-          out += esc;
-          i += 2;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 std::string Number(double d) {
@@ -118,7 +87,7 @@ TEST(WriterFastPath, QuotedStrings) {
     for (int e = 0; e < edits && !s.empty(); ++e) s[rng() % s.size()] = static_cast<char>(specials[rng() % sizeof specials]);
     std::string out = "x";
     AppendQuoted(s, &out);
-    ASSERT_EQ(out.substr(1), ReferenceQuoted(s)) << s;
+    ASSERT_EQ(out.substr(1), testing::ReferenceQuoted(s)) << s;
     bool plain = true;  // QuotedAsIs is conservative: any 0xED byte may start a surrogate
     for (unsigned char c : s) plain = plain && c >= 0x20 && c != '"' && c != '\\' && c != 0xED;
     ASSERT_EQ(QuotedAsIs(s), plain) << s;

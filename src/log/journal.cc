@@ -224,7 +224,7 @@ Result<std::shared_ptr<File>> Journal::CreateFile(uint64_t seq, uint64_t fill_by
   // Before the zero fill, so its zeros bypass the page cache too. Refused (a filesystem
   // without O_DIRECT, FaultInjectionEnv): buffered writes, same contract.
   *direct = options_.direct_io && f->EnableDirectWrites();
-  EC_RETURN_IF_ERROR(ZeroFill(f.get(), std::max(fill_bytes, options_.preallocate_bytes), *direct));
+  EC_RETURN_IF_ERROR(ZeroFill(f.get(), fill_bytes, *direct));
   EC_RETURN_IF_ERROR(env_->SyncDir(dir_));
   return f;
 }

@@ -141,7 +141,7 @@ class Journal {
   // One checkpoint: rotate, wait for the old file's sync, sync the partitions, delete the file.
   Status RunCheckpoint(std::unique_lock<std::mutex>& l);
   // `*direct`: the file takes direct writes (JournalOptions::direct_io, File::EnableDirectWrites).
-  // Zero-filled up to `fill_bytes` (at least preallocate_bytes).
+  // Zero-filled up to `fill_bytes` (Start: the start fill; a checkpoint: preallocate_bytes).
   Result<std::shared_ptr<File>> CreateFile(uint64_t seq, uint64_t fill_bytes, bool* direct);
   // Opens (or creates) the spare file and zero-fills it up to `fill_bytes` (Start).
   Status PrepareSpare(uint64_t fill_bytes);

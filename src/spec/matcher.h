@@ -2,7 +2,6 @@
 // Operation matching (contract §2 Matching): method + path template, across several APIs.
 // Internal to src/spec; CompiledSpecs::Match is the public entry.
 
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +27,10 @@ class PathMatcher {
 
  private:
   struct Node;
+  struct Literal {  // a literal segment
+    std::string segment;
+    std::unique_ptr<Node> child;
+  };
   struct Pattern {  // prefix{param}suffix within one segment
     std::string prefix, suffix;
     std::unique_ptr<Node> child;
@@ -38,14 +41,22 @@ class PathMatcher {
     std::vector<std::string_view> names;  // path parameter names, in order
   };
   struct Node {
-    std::map<std::string, std::unique_ptr<Node>, std::less<>> literals;
+    // A flat array searched by size and bytes: a node has few literal children (one or two
+    // in most APIs), and a std::map's string compares (memcmp calls per tree level) were most
+    // of a match's cost. Sorted by (size, bytes) for the binary search of a large one.
+    std::vector<Literal> literals;
     std::vector<Pattern> patterns;
     std::unique_ptr<Node> param;
     std::vector<Leaf> leaves;
   };
 
   static bool Insert(Node* root, const Operation* op, std::string_view base_path);
-  static const Leaf* Find(const Node* node, std::span<const std::string_view> segs, size_t i,
+  static Node* LiteralChild(const Node* node, std::string_view segment);
+  static Node* LiteralChildSearch(const Node* node, std::string_view segment);  // a large node's
+  // The leaf for the path's segments from byte `pos` on (the start of a segment; the path
+  // ends at or past its size: a trailing slash is ignored), read in place instead of split
+  // into a vector first.
+  static const Leaf* Find(const Node* node, std::string_view path, size_t pos,
                           std::string_view method, std::vector<std::string_view>* values);
 
   Node prefixed_;

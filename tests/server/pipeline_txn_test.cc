@@ -126,6 +126,66 @@ TEST(PipelineTxnJournal, EachRoundIsOneJournalSync) {
   std::filesystem::remove_all(dir);
 }
 
+// Step 4 writes one commit marker per touched partition, each an in-place copy of one marker
+// built for the pass: every partition's last batch must be that commit marker, byte for byte the
+// batch MakeControlBatch gives (offset and leader epoch aside), at the offset after the pass's
+// outputs, and a read_committed reader must then see the outputs.
+TEST(PipelineTxnMarkers, EachTouchedPartitionEndsWithThePassCommitMarker) {
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("ec_txn_markers_" + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(dir);
+  {
+    auto logs = OpenLogs(dir, log::Env::Default(), /*journal=*/true);
+    ASSERT_NE(logs, nullptr);
+    ASSERT_TRUE(logs->CreateTopic("api-logs", 1).ok());
+    ASSERT_TRUE(logs->CreateTopic("out", 3).ok());
+    ASSERT_TRUE(logs->CreateTopic("other", 1).ok());
+    ServerConfig config;
+    TopicWriter writer(logs.get(), &config);
+    PipelineTxn txn(logs.get(), &writer);
+    for (int pass = 1; pass <= 3; ++pass) {
+      std::vector<pipeline::OutputRecord> outputs;
+      for (int i = 0; i < 12; ++i) {
+        outputs.emplace_back(pass == 2 && i % 2 ? "other" : "out", "key-" + std::to_string(i * 7 + pass),
+                             "value " + std::to_string(i), std::span<const std::pair<std::string_view, std::string_view>>(),
+                             1'700'000'000'000 + i);
+      }
+      std::map<std::pair<std::string, int32_t>, int64_t> end_before;
+      for (const auto& [t, n] : {std::pair<std::string, int>{"out", 3}, {"other", 1}}) {
+        for (int32_t p = 0; p < n; ++p) end_before[{t, p}] = logs->GetPartition(t, p)->log_end_offset();
+      }
+      std::vector<log::OffsetCommitEntry> positions = {log::OffsetCommitEntry{"api-logs", 0, {pass, -1, "", 0}}};
+      ASSERT_TRUE(txn.CommitPass("g", positions, outputs).ok());
+      size_t touched = 0;
+      for (const auto& [tp, before] : end_before) {
+        auto pl = logs->GetPartition(tp.first, tp.second);
+        const int64_t end = pl->log_end_offset();
+        if (end == before) continue;
+        ++touched;
+        log::ReadResult r = pl->Read(end - 1, 1 << 20);
+        ASSERT_EQ(r.error, log::LogError::kNone);
+        std::string bytes;
+        ASSERT_TRUE(r.CopyTo(&bytes).ok());
+        auto v = log::RecordBatchView::Parse(bytes);
+        ASSERT_TRUE(v.ok()) << v.status().ToString();
+        EXPECT_TRUE(v->is_control()) << tp.first << "-" << tp.second << " pass " << pass;
+        EXPECT_EQ(v->base_offset(), end - 1);
+        EXPECT_EQ(v->producer_id(), txn.txn().producer_id);
+        std::string expected = log::RecordBatchBuilder::MakeControlBatch(
+            txn.txn().producer_id, txn.txn().epoch, log::ControlType::kCommit, 0, v->max_timestamp());
+        ASSERT_EQ(bytes.size(), expected.size());
+        EXPECT_EQ(bytes.substr(16), expected.substr(16)) << "not the commit marker (CRC included), pass " << pass;
+        // The outputs before it are committed: a read_committed reader gets them all.
+        log::ReadResult committed = pl->Read(before, 1 << 20, {.isolation = log::IsolationLevel::kReadCommitted});
+        EXPECT_EQ(committed.last_stable_offset, end) << tp.first << "-" << tp.second << " pass " << pass;
+      }
+      EXPECT_GE(touched, 2u) << "pass " << pass;
+    }
+    ASSERT_TRUE(txn.WaitMarkers().ok());
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // Output records carry their bytes in the record layout (pipeline::OutputRecord::encoded) and
 // the commit path copies them with RecordBatchBuilder::AddEncoded: the batch must be the one
 // Add gives from the same fields, byte for byte (CRC included), for every length class of the

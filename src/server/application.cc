@@ -102,6 +102,7 @@ Status Application::Start() {
     dopt.window_ms = config_.dedupe_window_ms;
     dopt.memory_bytes = config_.dedupe_memory_bytes;
     dopt.write_rate_bytes = config_.dedupe_write_rate_bytes;
+    dopt.filter_bytes = config_.dedupe_filter_bytes;
     Result<std::unique_ptr<DedupeIndex>> dedupe = DedupeIndex::Open(dopt, logs_.get());
     if (!dedupe.ok()) return dedupe.status();
     dedupe_ = std::move(dedupe).value();

@@ -184,10 +184,11 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
     if (l["retry_after_seconds"]) EC_RETURN_IF_ERROR(r.IntAs(l["retry_after_seconds"], "limits.retry_after_seconds", 1, 3600, &c->retry_after_seconds));
   }
   if (const YAML::Node l = root["ingest"]) {
-    EC_RETURN_IF_ERROR(r.Keys(l, "ingest", {"raw_topic", "default_format", "dead_letter_topic", "dedupe_window", "dedupe_memory_bytes", "dedupe_write_rate_bytes"}));
+    EC_RETURN_IF_ERROR(r.Keys(l, "ingest", {"raw_topic", "default_format", "dead_letter_topic", "dedupe_window", "dedupe_memory_bytes", "dedupe_write_rate_bytes", "dedupe_filter_bytes"}));
     if (l["dedupe_window"]) EC_RETURN_IF_ERROR(ParseWindow(r, l["dedupe_window"], &c->dedupe_window_ms));
     if (l["dedupe_memory_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["dedupe_memory_bytes"], "ingest.dedupe_memory_bytes", 1ll << 20, 1ll << 40, &c->dedupe_memory_bytes));
     if (l["dedupe_write_rate_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["dedupe_write_rate_bytes"], "ingest.dedupe_write_rate_bytes", 0, 1ll << 40, &c->dedupe_write_rate_bytes));
+    if (l["dedupe_filter_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(l["dedupe_filter_bytes"], "ingest.dedupe_filter_bytes", 0, 1ll << 40, &c->dedupe_filter_bytes));
     if (l["raw_topic"]) EC_RETURN_IF_ERROR(r.String(l["raw_topic"], "ingest.raw_topic", &c->raw_topic));
     if (l["default_format"]) EC_RETURN_IF_ERROR(r.String(l["default_format"], "ingest.default_format", &c->default_format));
     if (l["dead_letter_topic"]) EC_RETURN_IF_ERROR(r.String(l["dead_letter_topic"], "ingest.dead_letter_topic", &c->dead_letter_topic));
@@ -329,6 +330,7 @@ std::string DescribeConfigOptions() {
   line("ingest.dedupe_window", "24h", "an exchange id ingested within it is acknowledged, not appended again; 0 = off");
   line("ingest.dedupe_memory_bytes", std::to_string(d.dedupe_memory_bytes), "RocksDB memory of the dedupe index: half write buffers, half block cache");
   line("ingest.dedupe_write_rate_bytes", std::to_string(d.dedupe_write_rate_bytes), "bytes per second the dedupe index's flushes and compactions may write, in 256 KiB steps (0 = unlimited)");
+  line("ingest.dedupe_filter_bytes", std::to_string(d.dedupe_filter_bytes), "memory of the dedupe index's in-memory filter of indexed ids, which lets new ids skip RocksDB (0 = none)");
   line("processing.guarantee", "exactly_once", "exactly_once (transactional passes) or at_least_once");
   line("processing.overlap_passes", "true", "read and process the next pass while the last one commits (a pass that met a backlog commits first)");
   line("processing.state_cache_bytes", std::to_string(d.state_cache_bytes), "changelog state cache of hot keys (0 = off)");

@@ -74,6 +74,9 @@ struct ServerConfig {
   // Bytes per second the dedupe index's flushes and compactions may write (DedupeOptions::
   // write_rate_bytes; 0 = unlimited).
   uint64_t dedupe_write_rate_bytes = 48ull << 20;
+  // Bytes of the dedupe index's in-memory "certainly new" filter (DedupeOptions::filter_bytes;
+  // 0 = none).
+  uint64_t dedupe_filter_bytes = 8ull << 20;
   // processing.guarantee: exactly_once (true, default) or at_least_once (docs/exactly-once.md).
   bool exactly_once = true;
   // processing.overlap_passes: the next pass is read and processed while the last one commits

@@ -55,6 +55,12 @@ struct DedupeOptions {
   // 256 KiB as they go (ingest.dedupe_write_rate_bytes; 0 = unlimited): the same reason and
   // mechanism as the state store's (cdc::RocksStateOptions::write_rate_bytes).
   uint64_t write_rate_bytes = uint64_t{48} << 20;
+  // Bytes of the in-memory filter ahead of Claim's RocksDB lookup (ingest.dedupe_filter_bytes;
+  // 0 = none): bloom filters over every id the index holds within the window, so an id they
+  // say was never indexed (nearly every id ingest sees) skips RocksDB. Three generations of
+  // half a window each (30% of this each) and one for ids stamped beyond them (10%); pages are
+  // only touched as bits are set. Rebuilt from the index by a scan on open.
+  uint64_t filter_bytes = uint64_t{8} << 20;
 };
 
 class DedupeIndex {
@@ -111,17 +117,29 @@ class DedupeIndex {
   int64_t window_ms() const { return options_.window_ms; }
   // Ids read from the raw topics into RocksDB since Open (including its catch-up).
   uint64_t indexed() const { return indexed_.load(std::memory_order_relaxed); }
+  // Ids Claim found new by the filter alone, without asking RocksDB (for tests and the
+  // benchmark).
+  uint64_t filtered() const { return filtered_.load(std::memory_order_relaxed); }
+  // Ids Open's scan put into the filter (for tests and the benchmark).
+  uint64_t filter_loaded() const { return filter_loaded_; }
 
  private:
   struct Db;
+  class Filter;
   DedupeIndex(DedupeOptions options, log::LogManager* logs);
-  // Writes entries_ (sorted here) and the round's new offsets in one batch. Under index_mu_.
-  Status WriteRound(const std::vector<std::pair<std::string, std::string>>& positions);
+  // Writes entries_ (sorted here) and the round's new offsets in one batch, after adding
+  // their ids to the filter. Under index_mu_.
+  Status WriteRound(const std::vector<std::pair<std::string, std::string>>& positions, int64_t now_ms);
+  // Open: fills the filter with the ids RocksDB holds (before the catch-up).
+  void LoadFilter(int64_t now_ms);
 
   DedupeOptions options_;
   log::LogManager* logs_;
   std::unique_ptr<Db> db_;
-  std::mutex mu_;  // pending_ and RocksDB reads for Claim
+  std::mutex mu_;  // pending_, RocksDB reads for Claim, the filter's generations (not its bits)
+  // The "certainly new" filter (DedupeOptions::filter_bytes), null when off. Its generations
+  // change under index_mu_ and mu_; its bits are set by the indexer without mu_ (atomics).
+  std::unique_ptr<Filter> filter_;
   // The ids accepted since the last indexing round, keyed by the fixed-size key (no string per
   // id): claimed (append in flight; `time` = claim time) or stored (appended, not indexed yet;
   // `time` = store time). One table, so a Claim is one lookup and a Release flips the state in
@@ -198,6 +216,8 @@ class DedupeIndex {
   HandOffs waiting_;           // under index_mu_: taken by a round, not consumed yet
   std::atomic<uint64_t> handed_off_{0};
   std::atomic<uint64_t> indexed_{0};
+  std::atomic<uint64_t> filtered_{0};
+  uint64_t filter_loaded_ = 0;
   std::atomic<bool> stop_{false};
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;

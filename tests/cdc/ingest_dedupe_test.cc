@@ -630,6 +630,149 @@ TEST(IngestDedupe, MemoryBudgetsAreConfiguration) {
   ASSERT_TRUE(LoadConfigText("ingest: {dedupe_write_rate_bytes: 0}\n", "t.yaml", &c).ok());
   EXPECT_EQ(c.dedupe_write_rate_bytes, 0u);
   EXPECT_NE(DescribeConfigOptions().find("ingest.dedupe_write_rate_bytes"), std::string::npos);
+  // The in-memory filter's.
+  EXPECT_EQ(ServerConfig().dedupe_filter_bytes, DedupeOptions().filter_bytes);
+  ASSERT_TRUE(LoadConfigText("ingest: {dedupe_filter_bytes: 2MiB}\n", "t.yaml", &c).ok());
+  EXPECT_EQ(c.dedupe_filter_bytes, 2u << 20);
+  ASSERT_TRUE(LoadConfigText("ingest: {dedupe_filter_bytes: 0}\n", "t.yaml", &c).ok());
+  EXPECT_EQ(c.dedupe_filter_bytes, 0u);
+  EXPECT_NE(DescribeConfigOptions().find("ingest.dedupe_filter_bytes"), std::string::npos);
+}
+
+// The "certainly new" filter ahead of Claim's RocksDB lookup may say "maybe" of a new id, never
+// "new" of an indexed one. Indexed ids of every key form must stay duplicates: in the running
+// index, after a clean restart (the filter is rebuilt by a scan of RocksDB), after a crash
+// (ids from the table files, the rest from the catch-up), and with a filter far too small for
+// its ids (every bit set) or somewhat too small (many false "maybe"s). With room, the filter
+// must answer most new ids itself (else these checks would pass without it).
+TEST(IngestDedupe, TheFilterNeverSaysNewOfAnIndexedId) {
+  const int64_t now = WallMs();
+  auto id = [](const char* set, int i) {
+    const std::string h = Sha256Hex128(std::string(set) + std::to_string(i));
+    switch (i % 4) {
+      case 0: return h;                                                    // 'x': 32 hex digits
+      case 1: return "x" + h;                                              // 's': ingest's own
+      case 2: return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
+                     h.substr(20, 12);                                      // 'u': a UUID
+      default: return "id-" + std::string(set) + std::to_string(i);        // 'h': hashed
+    }
+  };
+  constexpr int kIds = 6000;
+  for (uint64_t filter_bytes : {uint64_t{8} << 20, uint64_t{640}, uint64_t{16} << 10}) {
+    SCOPED_TRACE(filter_bytes);
+    TempDir dir;
+    DedupeOptions o = Options(dir.path());
+    o.filter_bytes = filter_bytes;
+    const std::string image = dir.path() + "/crash-image";
+    std::vector<std::string> known, fresh;
+    for (int i = 0; i < kIds; ++i) known.push_back(id("known-", i));
+    for (int i = 0; i < kIds; ++i) fresh.push_back(id("new-", i));
+    std::vector<bool> want;
+    std::vector<std::string_view> mixed;  // known and new ids alternating
+    for (int i = 0; i < kIds; ++i) {
+      mixed.push_back(known[i]);
+      mixed.push_back(fresh[i]);
+      want.push_back(true);
+      want.push_back(false);
+    }
+    auto claim_and_forget = [&](DedupeIndex* index) {
+      EXPECT_EQ(index->Claim(mixed, now), want);
+      index->Release(std::vector<std::string_view>(fresh.begin(), fresh.end()), /*stored=*/false, now);
+    };
+    {
+      auto logs = OpenLogs(dir.path() + "/log");
+      auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+      // Two thirds indexed and flushed to table files, the last third in the memtable only.
+      for (int part = 0; part < 3; ++part) {
+        AppendRaw(logs.get(), part % 2,
+                  std::vector<std::string>(known.begin() + part * kIds / 3, known.begin() + (part + 1) * kIds / 3), now);
+        ASSERT_TRUE(index->IndexTail(now).ok());
+        if (part == 1) ASSERT_TRUE(index->Flush().ok());
+      }
+      const uint64_t filtered = index->filtered();
+      claim_and_forget(index.get());
+      if (filter_bytes == uint64_t{8} << 20) {
+        EXPECT_GE(index->filtered() - filtered, uint64_t{kIds} * 95 / 100);
+      }
+      if (filter_bytes == 640) EXPECT_LE(index->filtered() - filtered, uint64_t{kIds} / 100);
+      std::filesystem::copy(dir.path() + "/dedupe", image, std::filesystem::copy_options::recursive);
+    }
+    {  // a clean restart: the filter is rebuilt from RocksDB
+      auto logs = OpenLogs(dir.path() + "/log");
+      auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+      EXPECT_EQ(index->indexed(), 0u);
+      EXPECT_EQ(index->filter_loaded(), uint64_t{kIds});
+      claim_and_forget(index.get());
+    }
+    {  // the crash image: the flushed two thirds from the scan, the rest from the catch-up
+      auto logs = OpenLogs(dir.path() + "/log");
+      DedupeOptions c = o;
+      c.dir = image;
+      auto index = std::move(DedupeIndex::Open(c, logs.get())).value();
+      EXPECT_EQ(index->filter_loaded(), uint64_t{2 * kIds / 3});
+      EXPECT_EQ(index->indexed(), uint64_t{kIds / 3});
+      claim_and_forget(index.get());
+    }
+  }
+}
+
+// The filter's generations expire with the window: across several windows of rounds, every id
+// indexed within a Claim's window is a duplicate, and every older one is not, at every step
+// (generation boundaries, half windows, exact window edges), with the filter on and off alike.
+// Ids stamped ahead of the indexer's clock (a producer's own timestamps) and a Claim whose clock
+// is behind the indexer's (it stepped back) are duplicates too.
+TEST(IngestDedupe, TheFilterFollowsTheWindowAcrossItsGenerations) {
+  const int64_t w = 10'000;
+  const int64_t t0 = 1'800'000'000'000 + 1234;  // not a multiple of a half window
+  for (uint64_t filter_bytes : {uint64_t{1} << 20, uint64_t{0}}) {
+    SCOPED_TRACE(filter_bytes);
+    TempDir dir;
+    auto logs = OpenLogs(dir.path() + "/log");
+    DedupeOptions o = Options(dir.path(), w);
+    o.filter_bytes = filter_bytes;
+    auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+    std::vector<std::pair<std::string, int64_t>> ids;  // id, its ingest time
+    auto check = [&](int64_t now) {
+      std::vector<std::string_view> views;
+      std::vector<bool> want;
+      for (const auto& [id, ts] : ids) {
+        views.push_back(id);
+        want.push_back(ts >= now - w);
+      }
+      views.push_back("never-indexed");
+      want.push_back(false);
+      EXPECT_EQ(index->Claim(views, now), want) << "now = t0 + " << now - t0;
+      // Forget the claims (those that were not duplicates).
+      std::vector<std::string_view> claimed;
+      for (size_t i = 0; i < views.size(); ++i) {
+        if (!want[i]) claimed.push_back(views[i]);
+      }
+      index->Release(claimed, /*stored=*/false, now);
+    };
+    // A round every 700 ms (not a divisor of the half window) for four windows; each indexes
+    // one id stamped with the round's time and, every fifth round, one stamped 2.5 windows ahead.
+    for (int64_t step = 0, now = t0; now < t0 + 4 * w; ++step, now += 700) {
+      std::vector<std::string> round = {"at-" + std::to_string(step)};
+      ids.emplace_back(round.back(), now);
+      AppendRaw(logs.get(), 0, round, now);
+      if (step % 5 == 0) {
+        const std::string ahead = "ahead-" + std::to_string(step);
+        ids.emplace_back(ahead, now + 5 * w / 2);
+        AppendRaw(logs.get(), 1, {ahead}, now + 5 * w / 2);
+      }
+      ASSERT_TRUE(index->IndexTail(now).ok());
+      check(now);
+      check(now + 350);
+      for (int64_t edge : {w / 2, w - 1, w, w + 1}) check(now - 700 + edge);  // window edges ahead
+    }
+    // The indexer runs ahead, a Claim's clock behind it: ids the indexer's window has dropped
+    // are still in the Claim's.
+    const int64_t last = t0 + 4 * w;
+    ASSERT_TRUE(index->IndexTail(last + 3 * w).ok());
+    check(last);
+    check(last - w / 2);
+    if (filter_bytes > 0) EXPECT_GT(index->filtered(), 0u);
+  }
 }
 
 // The in-process sources (syslog, proxy, Firehose, file tails) go through the index too: a

@@ -56,7 +56,8 @@ void ChangelogStage::Prepare(const pipeline::MatchedExchange& m, Arena* arena) {
   encoded_key_.assign(res->name);
   encoded_key_ += '\0';
   encoded_key_ += prepared_key_;
-  store_->Prefetch(encoded_key_);
+  key_hash_ = StateKeyHash(encoded_key_);
+  store_->Prefetch(encoded_key_, key_hash_);
   prepared_exchange_ = m.exchange;
   prepared_context_ = m.context;
   prepared_ = true;
@@ -94,13 +95,14 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     encoded_key.assign(res->name);
     encoded_key += '\0';
     encoded_key += *key;
+    key_hash_ = StateKeyHash(encoded_key);
   }
   // The key's state is read through a chain of cache misses (index bucket, entry, state:
   // state_store.h's Prefetch steps). Prepare fetched the bucket; the entry and then the state
   // are fetched here, each followed by work that does not need the stored state (the new
   // state's value and its text), so the lookup finds all three in cache. Errors of that work
   // are reported where they were before, after the lookup's and the order check.
-  store_->PrefetchEntry(encoded_key);
+  store_->PrefetchEntry(encoded_key, key_hash_);
   const char op_letter = OpFor(op.method);
   const json::Value* body = op_letter != 'd' ? Path(m.response, x, "response", "body") : nullptr;
   const bool no_body = body == nullptr || body->is_null() || (body->is_string() && body->string().empty());
@@ -117,7 +119,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
       else after = r->value;
     }
   }
-  store_->PrefetchState(encoded_key);
+  store_->PrefetchState(encoded_key, key_hash_);
   // The new state is written in its storage encoding at once: header, then the JSON text,
   // which is also the envelope's `after` (serialised once). Written into a reused buffer,
   // then copied once at its exact size: a fresh string grown by AppendJson past a guessed

@@ -59,6 +59,7 @@ class ChangelogStage final : public pipeline::ExchangeStage {
   // The resource of a matched 2xx exchange with a changelog, else null.
   static const spec::ResourceDefinition* ChangelogResource(const pipeline::MatchedExchange& m);
   std::string encoded_key_;  // the current exchange's EncodeKey(resource, key), reused
+  uint64_t key_hash_ = 0;    // StateKeyHash(encoded_key_), for the store's prefetch steps
   // Prepare's key, for the OnMatched of the same exchange (and context) only.
   bool prepared_ = false;
   const json::Value* prepared_exchange_ = nullptr;

@@ -113,16 +113,18 @@ class RocksStateStore final : public StateStore, public PassOverlay {
 
   // Without mu_: StateCache::Prefetch reads only what it keeps for this (atomics), and a
   // prefetch of a stale address is harmless.
-  void Prefetch(std::string_view encoded) override { cache_.Prefetch(encoded); }
-  void PassPrefetch(std::string_view encoded) override { cache_.Prefetch(encoded); }
+  void Prefetch(std::string_view /*encoded*/, uint64_t hash) override { cache_.Prefetch(hash); }
+  void PassPrefetch(std::string_view /*encoded*/, uint64_t hash) override { cache_.Prefetch(hash); }
   // These read the index: under mu_. The entry is the same for the pass and the committed view.
-  void PrefetchEntry(std::string_view encoded) override {
+  void PrefetchEntry(std::string_view /*encoded*/, uint64_t hash) override {
     std::lock_guard lock(mu_);
-    cache_.PrefetchEntry(encoded);
+    cache_.PrefetchEntry(hash);
   }
-  void PassPrefetchEntry(std::string_view encoded) override { PrefetchEntry(encoded); }
-  void PrefetchState(std::string_view encoded) override { PrefetchStateOf(encoded, /*pass=*/false); }
-  void PassPrefetchState(std::string_view encoded) override { PrefetchStateOf(encoded, /*pass=*/true); }
+  void PassPrefetchEntry(std::string_view encoded, uint64_t hash) override { PrefetchEntry(encoded, hash); }
+  void PrefetchState(std::string_view encoded, uint64_t hash) override { PrefetchStateOf(encoded, hash, /*pass=*/false); }
+  void PassPrefetchState(std::string_view encoded, uint64_t hash) override {
+    PrefetchStateOf(encoded, hash, /*pass=*/true);
+  }
 
   Status PassStore(std::string_view encoded, StatePtr state) override {
     std::lock_guard lock(mu_);
@@ -304,9 +306,9 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     return Status();
   }
 
-  void PrefetchStateOf(std::string_view encoded, bool pass) {
+  void PrefetchStateOf(std::string_view encoded, uint64_t hash, bool pass) {
     std::lock_guard lock(mu_);
-    cache_.PrefetchState(encoded, pass);
+    cache_.PrefetchState(encoded, hash, pass);
   }
 
   // The last background write's failure, once (its states stayed pinned: written later).

@@ -71,24 +71,26 @@ StateCache::Entry StateCache::NewEntry(StatePtr state, size_t bytes, bool pinned
   return e;
 }
 
-uint64_t StateCache::Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
-
 StateCache::Slot* StateCache::Find(std::string_view encoded_key, uint64_t hash) const {
   return static_cast<Slot*>(
       index_.Find(hash, [encoded_key](const void* item) { return static_cast<const Slot*>(item)->key() == encoded_key; }));
 }
 
-void StateCache::Prefetch(std::string_view encoded_key) const { index_.Prefetch(Hash(encoded_key)); }
+void StateCache::Prefetch(uint64_t hash) const { index_.Prefetch(hash); }
 
-void StateCache::PrefetchEntry(std::string_view encoded_key) const {
+void StateCache::PrefetchEntry(uint64_t hash) const {
   // The first entry with the key's hash, its key not compared (that would read the node).
-  const void* item = index_.Find(Hash(encoded_key), [](const void*) { return true; });
+  const void* item = index_.Find(hash, [](const void*) { return true; });
   if (item != nullptr) PrefetchSlot(static_cast<const Slot*>(item));
 }
 
-void StateCache::PrefetchState(std::string_view encoded_key, bool pass) {
-  Slot* slot = Find(encoded_key);
-  if (slot == nullptr) return;
+void StateCache::PrefetchState(std::string_view encoded_key, uint64_t hash, bool pass) {
+  Slot* slot = Find(encoded_key, hash);
+  if (slot == nullptr) {
+    hash_memo_key_.assign(encoded_key);
+    hash_memo_ = hash;
+    return;
+  }
   last_ = slot;
   const Entry& e = slot->e;
   const EncodedState* state = !pass ? e.state.get()

@@ -75,17 +75,19 @@ class StateCache {
   // the map does not know the key (the caller reads the store and Inserts). The entry is
   // remembered for the PassStore of the same key that follows.
   bool PassLookup(std::string_view encoded_key, StatePtr* out);
-  // Starts fetching the index bucket where `encoded_key` is looked up. The one member safe to
-  // call without the owner's serialisation (GrowingIndex::Prefetch).
-  void Prefetch(std::string_view encoded_key) const;
+  // Starts fetching the index bucket where a key of hash `hash` (StateKeyHash) is looked up.
+  // The one member safe to call without the owner's serialisation (GrowingIndex::Prefetch).
+  void Prefetch(uint64_t hash) const;
   // The steps after Prefetch, for a caller that can space them out (each reads what the step
   // before fetched, so called too soon it waits for that; no effect on any answer). Under the
   // owner's serialisation (they read the index). PrefetchEntry fetches the node of the first
   // bucket with the key's hash (the key is not compared: that would read the node);
   // PrefetchState finds the key's entry and fetches the state PassLookup (`pass`) or Lookup
-  // would answer; the entry is remembered for the PassLookup of the same key that follows.
-  void PrefetchEntry(std::string_view encoded_key) const;
-  void PrefetchState(std::string_view encoded_key, bool pass);
+  // would answer; the entry is remembered for the PassLookup of the same key that follows,
+  // or, when there is none, the key's hash, for the lookups and the insert of the key that
+  // follow (a new key's). `hash` = StateKeyHash(encoded_key).
+  void PrefetchEntry(uint64_t hash) const;
+  void PrefetchState(std::string_view encoded_key, uint64_t hash, bool pass);
   // Sets the pass state of `encoded_key`, moved from `*state`; false when the map has no
   // entry for it (`*state` is left as it was; the caller then calls PassStoreNew with the
   // key's committed state). Moved, not copied: a copy and the release of the caller's are two
@@ -167,7 +169,10 @@ class StateCache {
   void Evict();
   void EraseSlot(Slot* slot);  // keeps complete_: callers decide
   void PinSlot(Slot* slot, StatePtr state, size_t bytes);
-  static uint64_t Hash(std::string_view key);
+  // StateKeyHash(key), taken from the memo below when it is the memo's key.
+  uint64_t Hash(std::string_view key) const {
+    return key.size() == hash_memo_key_.size() && key == hash_memo_key_ ? hash_memo_ : StateKeyHash(key);
+  }
   static Entry NewEntry(StatePtr state, size_t bytes, bool pinned);
   Slot* Find(std::string_view encoded_key, uint64_t hash) const;
   Slot* Find(std::string_view encoded_key) const { return Find(encoded_key, Hash(encoded_key)); }
@@ -204,6 +209,11 @@ class StateCache {
   // The entry PassLookup or PrefetchState found, or PassLookup created, last (null when
   // erased): PassLookup and PassStore compare its key before the index is searched.
   Slot* last_ = nullptr;
+  // The key PrefetchState last found no entry for, and its hash (passed by the caller): the
+  // PassLookup, Insert and PassStore of that key that follow would hash it again each. A hash
+  // depends on the key only, so the memo is never stale.
+  std::string hash_memo_key_;
+  uint64_t hash_memo_ = 0;
 };
 
 }  // namespace ec::cdc

@@ -30,6 +30,11 @@ struct StringViewHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
 };
 
+// The hash the stores index `encoded_key` by. A caller that passes one key to the prefetch
+// steps (StateStore::Prefetch, PrefetchEntry, PrefetchState) hashes it once and passes the
+// hash to each: the changelog stage hashed the same key five times per exchange.
+inline uint64_t StateKeyHash(std::string_view encoded_key) { return std::hash<std::string_view>()(encoded_key); }
+
 // A state in its storage encoding (EncodeState: flag, time, JSON text), immutable and shared:
 // the changelog stage, the pass overlay, the state-topic records, the deferred RocksDB writes
 // and the hot-key cache all hold the same object instead of copies of the text.
@@ -92,10 +97,10 @@ class PassOverlay {
   virtual Result<StatePtr> PassLookup(std::string_view encoded_key) = 0;
   virtual Status PassStore(std::string_view encoded_key, StatePtr state) = 0;
   // A hint: the key is about to be looked up (StateStore::Prefetch), and its later steps
-  // (StateStore::PrefetchEntry, PrefetchState).
-  virtual void PassPrefetch(std::string_view /*encoded_key*/) {}
-  virtual void PassPrefetchEntry(std::string_view /*encoded_key*/) {}
-  virtual void PassPrefetchState(std::string_view /*encoded_key*/) {}
+  // (StateStore::PrefetchEntry, PrefetchState); `hash` = StateKeyHash(encoded_key).
+  virtual void PassPrefetch(std::string_view /*encoded_key*/, uint64_t /*hash*/) {}
+  virtual void PassPrefetchEntry(std::string_view /*encoded_key*/, uint64_t /*hash*/) {}
+  virtual void PassPrefetchState(std::string_view /*encoded_key*/, uint64_t /*hash*/) {}
   virtual std::vector<StateWrite> PassPending() = 0;
   // Never loses the pass: its states are committed in the map even when writing them to the
   // store fails (they stay pending and are written later).
@@ -125,15 +130,16 @@ class StateStore {
   // The state stored under `encoded_key` (EncodeKey), shared; null when there is none.
   virtual Result<StatePtr> Lookup(std::string_view encoded_key) = 0;
   // A hint that `encoded_key` is about to be looked up: a store can start fetching what the
-  // lookup will read. No effect on any answer.
-  virtual void Prefetch(std::string_view /*encoded_key*/) {}
+  // lookup will read. No effect on any answer. `hash` is StateKeyHash(encoded_key) (here and
+  // in the later steps): computed once by the caller.
+  virtual void Prefetch(std::string_view /*encoded_key*/, uint64_t /*hash*/) {}
   // The same hint's later steps, for a caller that can space them out: a lookup follows a
   // chain (index bucket, the key's entry, its state), one cache miss after the other. Some
   // time after Prefetch, PrefetchEntry fetches the entry (reading the bucket Prefetch
   // fetched); some time after that, PrefetchState fetches the state. Called too soon, a step
   // waits for the one before. No effect on any answer.
-  virtual void PrefetchEntry(std::string_view /*encoded_key*/) {}
-  virtual void PrefetchState(std::string_view /*encoded_key*/) {}
+  virtual void PrefetchEntry(std::string_view /*encoded_key*/, uint64_t /*hash*/) {}
+  virtual void PrefetchState(std::string_view /*encoded_key*/, uint64_t /*hash*/) {}
   // Stores `state` (not null) under `encoded_key` at once (no checkpoint).
   virtual Status Store(std::string_view encoded_key, StatePtr state) = 0;
   // Keys of `resource` that are not deleted, in byte order, strictly after `after`, at most

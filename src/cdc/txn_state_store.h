@@ -27,17 +27,17 @@ class TxnStateStore final : public StateStore {
   Result<StatePtr> Lookup(std::string_view encoded_key) override;
   // Buffers in the overlay.
   Status Store(std::string_view encoded_key, StatePtr state) override;
-  void Prefetch(std::string_view encoded_key) override {
-    if (overlay_ != nullptr) overlay_->PassPrefetch(encoded_key);
-    else base_->Prefetch(encoded_key);
+  void Prefetch(std::string_view encoded_key, uint64_t hash) override {
+    if (overlay_ != nullptr) overlay_->PassPrefetch(encoded_key, hash);
+    else base_->Prefetch(encoded_key, hash);
   }
-  void PrefetchEntry(std::string_view encoded_key) override {
-    if (overlay_ != nullptr) overlay_->PassPrefetchEntry(encoded_key);
-    else base_->PrefetchEntry(encoded_key);
+  void PrefetchEntry(std::string_view encoded_key, uint64_t hash) override {
+    if (overlay_ != nullptr) overlay_->PassPrefetchEntry(encoded_key, hash);
+    else base_->PrefetchEntry(encoded_key, hash);
   }
-  void PrefetchState(std::string_view encoded_key) override {
-    if (overlay_ != nullptr) overlay_->PassPrefetchState(encoded_key);
-    else base_->PrefetchState(encoded_key);
+  void PrefetchState(std::string_view encoded_key, uint64_t hash) override {
+    if (overlay_ != nullptr) overlay_->PassPrefetchState(encoded_key, hash);
+    else base_->PrefetchState(encoded_key, hash);
   }
   // Committed keys only (the underlying store).
   Result<std::vector<std::string>> List(std::string_view resource, std::string_view after, size_t limit) override;

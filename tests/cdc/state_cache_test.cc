@@ -46,6 +46,40 @@ TEST(StateCache, HitsMissesAndAbsentKeys) {
   EXPECT_TRUE(c.Lookup(EncodeKey("orderx", "a"), &got));  // another resource sharing the prefix
 }
 
+TEST(StateCache, ANewKeyAfterPrefetchStateIsFoundByEveryLaterStep) {
+  // PrefetchState remembers a missing key's hash (the caller's) for the PassLookup, Insert and
+  // PassStoreNew of the key that follow; other keys hashed meanwhile must not take it.
+  StateCache c(1 << 20);
+  const std::string a = EncodeKey("order", "a-new"), b = EncodeKey("order", "b-old");
+  c.Insert(b, State(false, 1, "{\"b\":1}"));
+  c.PrefetchEntry(StateKeyHash(a));
+  c.PrefetchState(a, StateKeyHash(a), /*pass=*/true);
+  StatePtr got;
+  EXPECT_FALSE(c.PassLookup(a, &got));  // unknown: the store is read next
+  ASSERT_TRUE(c.PassLookup(b, &got));   // another key, its own hash
+  EXPECT_EQ(got->value(), "{\"b\":1}");
+  c.Insert(a, nullptr);  // the store has no state for it
+  ASSERT_TRUE(c.PassLookup(a, &got));
+  EXPECT_EQ(got, nullptr);
+  StatePtr next = State(false, 2, "{\"a\":2}");
+  ASSERT_TRUE(c.PassStore(a, &next));
+  ASSERT_TRUE(c.PassLookup(a, &got));
+  EXPECT_EQ(got->value(), "{\"a\":2}");
+  // A key created by PassStoreNew after the memo names it.
+  const std::string d = EncodeKey("order", "d-new");
+  c.PrefetchState(d, StateKeyHash(d), /*pass=*/true);
+  EXPECT_FALSE(c.PassLookup(d, &got));
+  c.PassStoreNew(d, nullptr, State(false, 3, "{\"d\":3}"));
+  ASSERT_TRUE(c.PassLookup(d, &got));
+  EXPECT_EQ(got->value(), "{\"d\":3}");
+  c.PassCommit();
+  c.Written();
+  for (const std::string& k : {a, b, d}) {
+    EXPECT_TRUE(c.Lookup(k, &got)) << k;
+  }
+  EXPECT_EQ(c.entries(), 3u);
+}
+
 TEST(StateCache, BoundedByBytesEvictsLeastRecentlyUsed) {
   const std::string big(1000, 'x');
   StateCache c(5000);

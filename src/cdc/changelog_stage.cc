@@ -1,6 +1,7 @@
 #include "cdc/changelog_stage.h"
 
 #include <charconv>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,27 @@ const json::Value* Path(const json::Value& v, std::string_view a, std::string_vi
 // `member`'s `b`: `member` is the exchange's `a` as Process found it, or null (then searched).
 const json::Value* Path(const json::Value* member, const json::Value& v, std::string_view a, std::string_view b) {
   return member != nullptr ? member->Find(b) : Path(v, a, b);
+}
+
+// The envelope's fixed parts.
+constexpr std::string_view kOpAt = "{\"op\":\"";
+constexpr std::string_view kBefore = "\",\"before\":";
+constexpr std::string_view kAfter = ",\"after\":";
+constexpr std::string_view kChanges = ",\"changes\":";
+constexpr std::string_view kExchange = ",\"exchange\":";
+constexpr std::string_view kTs = "},\"ts_ms\":";
+
+// `n` more bytes at the end of `*s`, to be written through the pointer returned.
+char* GrowBy(std::string* s, size_t n) {
+  const size_t at = s->size();
+  s->resize(at + n);
+  return s->data() + at;
+}
+
+// Copies `bytes` to `o`; returns the end of the copy.
+__attribute__((always_inline)) inline char* Put(char* o, std::string_view bytes) {
+  if (!bytes.empty()) std::memcpy(o, bytes.data(), bytes.size());
+  return o + bytes.size();
 }
 
 // c (POST), u (PUT, PATCH and other writes), d (DELETE), r (GET/HEAD: a read that shows a
@@ -233,25 +255,37 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     v.reserve(v.size() + before_text.size() + after_text.size() +
               (changes_ready ? changes_.size() : after_text.size() + 48) + source_prefix.size() +
               (path != nullptr && path->is_string() ? path->string().size() : 8) + m.exchange_id.size() + 96);
-    v += std::string_view("{\"op\":\"");
-    v += op_letter;
-    v += std::string_view("\",\"before\":");
-    v += before_text;
-    v += std::string_view(",\"after\":");
-    v += after_text;
-    v += std::string_view(",\"changes\":");
-    if (changes_ready) v += changes_;
-    else AppendDiff(before, op_letter == 'd' ? json::Value() : after, after_text, &v);
+    // The fixed parts and the texts between the computed ones are written in groups, each
+    // with one size change and plain copies (an append per part was ~65 instructions each,
+    // thirteen per envelope).
+    const std::string_view changes_text = changes_ready ? std::string_view(changes_) : std::string_view();
+    {
+      char* o = GrowBy(&v, kOpAt.size() + 1 + kBefore.size() + before_text.size() + kAfter.size() +
+                               after_text.size() + kChanges.size() + changes_text.size());
+      o = Put(o, kOpAt);
+      *o++ = op_letter;
+      o = Put(o, kBefore);
+      o = Put(o, before_text);
+      o = Put(o, kAfter);
+      o = Put(o, after_text);
+      o = Put(o, kChanges);
+      Put(o, changes_text);
+    }
+    if (!changes_ready) AppendDiff(before, op_letter == 'd' ? json::Value() : after, after_text, &v);
     // source: {"api", "operation", "method", "path", "exchange"}, as AppendJson writes it.
     v += source_prefix;
     json::AppendJson(path != nullptr ? *path : json::Value(), &v);
-    v += std::string_view(",\"exchange\":");
+    v += kExchange;
     json::AppendQuoted(m.exchange_id, &v);
-    // ts_ms: an integer far below 2^53, so its decimal digits are what JSON.stringify writes.
-    v += std::string_view("},\"ts_ms\":");
-    char digits[24];
-    v.append(digits, std::to_chars(digits, digits + sizeof digits, m.timestamp_ms).ptr);
-    v += '}';
+    {
+      // ts_ms: an integer far below 2^53, so its decimal digits are what JSON.stringify writes.
+      char digits[24];
+      const std::string_view ts(digits, std::to_chars(digits, digits + sizeof digits, m.timestamp_ms).ptr - digits);
+      char* o = GrowBy(&v, kTs.size() + ts.size() + 1);
+      o = Put(o, kTs);
+      o = Put(o, ts);
+      *o = '}';
+    }
     writer.EndValue();
     writer.Header("content-type", "application/json");
   }

@@ -14,15 +14,27 @@ namespace {
 // The walk of Diff, shared by the Value form (Diff) and the text form (AppendDiff): `emit(op,
 // path, value)` receives each operation in order (value null for remove).
 template <typename Emit>
+void DiffUnequal(const json::Value& a, const json::Value& z, std::string* path, Emit& emit);
+
+template <typename Emit>
 void DiffInto(const json::Value& a, const json::Value& z, std::string* path, Emit& emit) {
   if (json::Equal(a, z)) return;
+  DiffUnequal(a, z, path, emit);
+}
+
+// DiffInto of two values known to differ. A member or element equal on both sides is skipped
+// before its pointer token is written: most members of an update are unchanged, and each cost
+// a token, a compare inside DiffInto and the path's truncation.
+template <typename Emit>
+void DiffUnequal(const json::Value& a, const json::Value& z, std::string* path, Emit& emit) {
   size_t mark = path->size();
   if (a.is_object() && z.is_object()) {
     for (const json::Member& m : a.object()) {
-      AppendPointerToken(m.key, path);
       const json::Value* other = z.Find(m.key);
+      if (other != nullptr && json::Equal(m.value, *other)) continue;
+      AppendPointerToken(m.key, path);
       if (other == nullptr) emit("remove", *path, nullptr);
-      else DiffInto(m.value, *other, path, emit);
+      else DiffUnequal(m.value, *other, path, emit);
       path->resize(mark);
     }
     for (const json::Member& m : z.object()) {
@@ -36,9 +48,10 @@ void DiffInto(const json::Value& a, const json::Value& z, std::string* path, Emi
   if (a.is_array() && z.is_array() && a.size() == z.size()) {
     char digits[24];
     for (size_t i = 0; i < a.size(); ++i) {
+      if (json::Equal(a.array()[i], z.array()[i])) continue;
       auto end = std::to_chars(digits, digits + sizeof digits, i).ptr;
       AppendPointerToken(std::string_view(digits, end - digits), path);
-      DiffInto(a.array()[i], z.array()[i], path, emit);
+      DiffUnequal(a.array()[i], z.array()[i], path, emit);
       path->resize(mark);
     }
     return;
@@ -170,6 +183,13 @@ std::string_view StringMember(const json::Value& op, std::string_view name, bool
 
 void AppendPointerToken(std::string_view token, std::string* out) {
   *out += '/';
+  // Mostly a plain name: appended whole, not byte by byte.
+  bool plain = true;
+  for (char c : token) plain &= (c != '~') & (c != '/');
+  if (plain) {
+    out->append(token);
+    return;
+  }
   for (char c : token) {
     if (c == '~') *out += "~0";
     else if (c == '/') *out += "~1";

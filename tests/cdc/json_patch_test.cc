@@ -147,6 +147,54 @@ json::Value RandomValue(std::mt19937& rng, int depth, json::Builder& b) {
   }
 }
 
+// The walk as it was before equal members were skipped ahead of their tokens: every member
+// and element got its pointer token, then the compare. AppendDiff must write the same text.
+void ReferenceDiff(const json::Value& a, const json::Value& z, std::string* path, std::string* out, bool* first) {
+  auto emit = [&](std::string_view op, const json::Value* value) {
+    *out += *first ? "{\"op\":\"" : ",{\"op\":\"";
+    *first = false;
+    *out += op;
+    *out += "\",\"path\":";
+    json::AppendQuoted(*path, out);
+    if (value != nullptr) {
+      *out += ",\"value\":";
+      json::AppendJson(*value, out);
+    }
+    *out += '}';
+  };
+  auto token = [&](std::string_view t) {
+    *path += '/';
+    for (char c : t) *path += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
+  };
+  if (json::Equal(a, z)) return;
+  size_t mark = path->size();
+  if (a.is_object() && z.is_object()) {
+    for (const json::Member& m : a.object()) {
+      token(m.key);
+      const json::Value* other = z.Find(m.key);
+      if (other == nullptr) emit("remove", nullptr);
+      else ReferenceDiff(m.value, *other, path, out, first);
+      path->resize(mark);
+    }
+    for (const json::Member& m : z.object()) {
+      if (a.Find(m.key) != nullptr) continue;
+      token(m.key);
+      emit("add", &m.value);
+      path->resize(mark);
+    }
+    return;
+  }
+  if (a.is_array() && z.is_array() && a.size() == z.size()) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      token(std::to_string(i));
+      ReferenceDiff(a.array()[i], z.array()[i], path, out, first);
+      path->resize(mark);
+    }
+    return;
+  }
+  emit("replace", &z);
+}
+
 TEST(JsonPatch, RandomDocumentsRoundTrip) {
   std::mt19937 rng(20261127);
   int multi_op = 0;  // patches with several operations: the documents are not trivial
@@ -167,6 +215,11 @@ TEST(JsonPatch, RandomDocumentsRoundTrip) {
     AppendDiff(a, z, json::ToJson(z), &with_after);
     ASSERT_EQ(text, json::ToJson(patch)) << json::ToJson(a) << " -> " << json::ToJson(z);
     ASSERT_EQ(with_after, text) << json::ToJson(a) << " -> " << json::ToJson(z);
+    std::string reference = "[", path;
+    bool first = true;
+    ReferenceDiff(a, z, &path, &reference, &first);
+    reference += ']';
+    ASSERT_EQ(text, reference) << json::ToJson(a) << " -> " << json::ToJson(z);
   }
   EXPECT_GT(multi_op, 5000);
 }

@@ -189,6 +189,17 @@ class Bloom {
     return true;
   }
   [[gnu::always_inline]] void Prefetch(uint64_t h) const { __builtin_prefetch(Block(h)); }
+  // Writes a zero into every page, so the pages are the writer's before any reader maps them.
+  // Else a Claim's probe of a page no bit had been set in yet mapped the shared zero page, and
+  // the indexer's first bit there then copied it and flushed that mapping from the other
+  // cores' TLBs, a fault per 4 KiB of a new generation: ec-dedupe's CPU in serve's full-rate
+  // phase (50,000 lines, 6 interleaved runs) was 0.030 s against 0.0205 without the filter;
+  // 0.0215 with this. Called before the first Add to a generation, while no Claim reads it.
+  void Prefault() {
+    for (uint64_t w = 0; w < blocks_ * 8; w += 4096 / sizeof(uint64_t)) {
+      std::atomic_ref<uint64_t>(words_[w]).store(0, std::memory_order_relaxed);
+    }
+  }
 
  private:
   uint64_t* Block(uint64_t h) const {
@@ -256,12 +267,12 @@ class DedupeIndex::Filter {
 
   // The indexer's (under index_mu_): the key of an id written to RocksDB with time ts.
   void Add(uint64_t h, int64_t ts) {
-    const int64_t gen = FloorDiv(ts, span_);
-    if (gen < low_) return;  // older than covers_from(): expired for every Claim that asks
-    Gen* target = &future_;
+    if (ts < covers_from_) return;  // expired for every Claim that uses the filter
+    Gen* target = &future_;  // unless a generation's [gen * span, (gen + 1) * span) holds ts
     for (Gen& g : gens_) {
-      if (g.gen == gen) target = &g;
+      if (ts >= g.gen * span_ && ts - g.gen * span_ < span_) target = &g;
     }
+    if (target->added.load(std::memory_order_relaxed) == 0) target->bloom->Prefault();  // Claims skip it till now
     target->bloom->Add(h);
     target->added.store(target->added.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }

@@ -155,7 +155,7 @@ uint64_t Mix64(uint64_t x) {  // MurmurHash3's finaliser: every input bit moves 
 
 // A blocked bloom filter: all of a key's kProbes bits lie in one 64-byte block, so a lookup is
 // one cache line (~1.5-2% false "maybe" at 10 bits per id). Its memory comes from calloc, so
-// pages are touched only as bits are set. One writer (the indexer) sets bits with plain
+// an unused generation costs no resident pages (Prefault below). One writer (the indexer) sets bits with plain
 // relaxed loads and stores through atomic_ref; readers (Claims, under DedupeIndex::mu_) load
 // them relaxed. A bit once set stays set until the whole filter is dropped.
 class Bloom {

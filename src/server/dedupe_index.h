@@ -58,8 +58,9 @@ struct DedupeOptions {
   // Bytes of the in-memory filter ahead of Claim's RocksDB lookup (ingest.dedupe_filter_bytes;
   // 0 = none): bloom filters over every id the index holds within the window, so an id they
   // say was never indexed (nearly every id ingest sees) skips RocksDB. Three generations of
-  // half a window each (30% of this each) and one for ids stamped beyond them (10%); pages are
-  // only touched as bits are set. Rebuilt from the index by a scan on open.
+  // half a window each (30% of this each) and one for ids stamped beyond them (10%); a
+  // generation's memory is touched when it gets its first id. Rebuilt from the index by a scan
+  // on open.
   uint64_t filter_bytes = uint64_t{8} << 20;
 };
 

@@ -155,9 +155,9 @@ uint64_t Mix64(uint64_t x) {  // MurmurHash3's finaliser: every input bit moves 
 
 // A blocked bloom filter: all of a key's kProbes bits lie in one 64-byte block, so a lookup is
 // one cache line (~1.5-2% false "maybe" at 10 bits per id). Its memory comes from calloc, so
-// an unused generation costs no resident pages (Prefault below). One writer (the indexer) sets bits with plain
-// relaxed loads and stores through atomic_ref; readers (Claims, under DedupeIndex::mu_) load
-// them relaxed. A bit once set stays set until the whole filter is dropped.
+// an unused generation costs no resident pages (Prefault below). One writer (the indexer) sets
+// bits with plain relaxed loads and stores through atomic_ref; readers (Claims, under
+// DedupeIndex::mu_) load them relaxed. A bit once set stays set until the filter is dropped.
 class Bloom {
  public:
   static constexpr int kProbes = 6;  // 6 x 9 bits of the second hash
@@ -182,9 +182,8 @@ class Bloom {
     uint64_t* block = Block(h);
     uint64_t g = Mix64(h + 0x9e3779b97f4a7c15ull);
     for (int i = 0; i < kProbes; ++i, g >>= 9) {
-      if ((std::atomic_ref<uint64_t>(block[(g >> 6) & 7]).load(std::memory_order_relaxed) & (uint64_t{1} << (g & 63))) == 0) {
-        return false;
-      }
+      const uint64_t w = std::atomic_ref<uint64_t>(block[(g >> 6) & 7]).load(std::memory_order_relaxed);
+      if ((w & (uint64_t{1} << (g & 63))) == 0) return false;
     }
     return true;
   }
@@ -272,7 +271,7 @@ class DedupeIndex::Filter {
     for (Gen& g : gens_) {
       if (ts >= g.gen * span_ && ts - g.gen * span_ < span_) target = &g;
     }
-    if (target->added.load(std::memory_order_relaxed) == 0) target->bloom->Prefault();  // Claims skip it till now
+    if (target->added.load(std::memory_order_relaxed) == 0) target->bloom->Prefault();  // no Claim reads it yet
     target->bloom->Add(h);
     target->added.store(target->added.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }

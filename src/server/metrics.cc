@@ -53,6 +53,20 @@ void Histogram::Observe(double v) {
   AtomicAdd(&sum_, v);
 }
 
+void Histogram::ObserveRepeated(double v, uint64_t n) {
+  if (n == 0) return;
+  size_t i = 0;
+  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  counts_[i].fetch_add(n, std::memory_order_relaxed);
+  // Repeated addition, not v * n: the product rounds differently from n sums.
+  double cur = sum_.load(std::memory_order_relaxed);
+  for (;;) {
+    double next = cur;
+    for (uint64_t k = 0; k < n; ++k) next += v;
+    if (sum_.compare_exchange_weak(cur, next, std::memory_order_relaxed)) break;
+  }
+}
+
 std::vector<uint64_t> Histogram::CumulativeCounts() const {
   std::vector<uint64_t> out(bounds_.size() + 1);
   uint64_t total = 0;

@@ -40,6 +40,11 @@ class Histogram {
   // `bounds`: ascending upper bounds of the buckets; +Inf is implicit.
   explicit Histogram(std::vector<double> bounds);
   void Observe(double v);
+  // The same as `n` calls of Observe(v) in a row (same counts; the sum gains v n times in turn,
+  // so its double is bit for bit what those calls give), with one bucket search and one
+  // atomic update of each field: a pass observes the latency of every record, and records of
+  // one append share a timestamp, hence a value.
+  void ObserveRepeated(double v, uint64_t n);
   const std::vector<double>& bounds() const { return bounds_; }
   // Cumulative counts per bound (the last entry is +Inf = total count), and the sum.
   std::vector<uint64_t> CumulativeCounts() const;

@@ -521,7 +521,16 @@ void PipelineRunner::FinishInFlight(bool* aborted, bool block) {
   // The outputs were durable and committed (visible to read_committed readers) when the log
   // transaction ended; the state store's checkpoint after it is not part of their latency.
   const int64_t now = job->committed_us / 1000;
-  for (int64_t t : job->append_times) latency_->Observe(std::max<int64_t>(0, now - t) / 1000.0);
+  // One observation per run of equal append times (the records of one append, ~1000 per
+  // POST): the same counts and sum as one Observe per record, without an atomic
+  // read-modify-write pair per record.
+  const std::vector<int64_t>& append_times = job->append_times;
+  for (size_t i = 0; i < append_times.size();) {
+    size_t j = i + 1;
+    while (j < append_times.size() && append_times[j] == append_times[i]) ++j;
+    latency_->ObserveRepeated(std::max<int64_t>(0, now - append_times[i]) / 1000.0, j - i);
+    i = j;
+  }
   if (!job->append_times.empty()) {
     pass_queue_->Observe(std::max<int64_t>(0, job->start_us - job->append_times.front() * 1000) / 1e6);
   }

@@ -118,12 +118,29 @@ CanonicalTextDecoder::CanonicalTextDecoder(const DecodeOptions& options) : optio
       usable_ = false;
       break;
     }
+    // The lower-cased path has its segments at the same offsets (ToLower keeps the length).
+    std::string& lower = lowered_[paths_.size()];
+    lower = internal::ToLower(p);
     for (size_t i = 0; i < segs.size(); ++i) {
-      segments_[paths_.size()][i] = Segment{segs[i], segs[i] == "*", i + 1 == segs.size(), segs[i] == "headers"};
+      const size_t at = static_cast<size_t>(segs[i].data() - p.data());
+      const std::string_view low = std::string_view(lower).substr(at, segs[i].size());
+      segments_[paths_.size()][i] = Segment{segs[i], low, segs[i] == "*", i + 1 == segs.size(), segs[i] == "headers"};
     }
     top_.s[top_.n++] = State{static_cast<uint8_t>(paths_.size()), 0, false};
     top_.sizes |= segs[0] == "*" ? ~uint64_t{0} : SizeBit(segs[0].size());
     paths_.push_back(std::move(segs));
+  }
+  static_assert(std::size(kTopKeys) == kTopKeyCount && std::size(kRequestKeys) == kRequestKeyCount &&
+                std::size(kResponseKeys) == kResponseKeyCount);
+  if (!usable_) return;
+  // What Match answers for the exchange's own members is the same for every record: computed
+  // here, read by Walk and Message by the member's index.
+  for (size_t k = 0; k < kTopKeyCount; ++k) Match(top_, kTopKeys[k], &top_known_[k].redact, &top_known_[k].child);
+  for (size_t k = 0; k < kRequestKeyCount; ++k) {
+    Match(top_known_[3].child, kRequestKeys[k], &request_known_[k].redact, &request_known_[k].child);
+  }
+  for (size_t k = 0; k < kResponseKeyCount; ++k) {
+    Match(top_known_[4].child, kResponseKeys[k], &response_known_[k].redact, &response_known_[k].child);
   }
 }
 
@@ -325,7 +342,8 @@ bool CanonicalTextDecoder::Value(uint32_t depth, const States& states) {
   }
 }
 
-void CanonicalTextDecoder::Match(const States& states, std::string_view key, bool* redact, States* child) const {
+void CanonicalTextDecoder::Match(const States& states, std::string_view key, bool* redact, States* child,
+                                 bool key_lower) const {
   *redact = false;
   child->n = 0;
   child->sizes = 0;
@@ -335,8 +353,9 @@ void CanonicalTextDecoder::Match(const States& states, std::string_view key, boo
     const Segment& seg = segments_[st.path][st.pos];
     // Lengths first: most member names differ from a path's segment in length already.
     const bool hit = seg.star || (key.size() == seg.text.size() &&
-                                  (st.headers ? internal::EqualsIgnoreCase(key, seg.text)
-                                              : SameName(key, seg.text)));
+                                  (!st.headers       ? SameName(key, seg.text)
+                                   : key_lower ? SameName(key, seg.lower)
+                                               : internal::EqualsIgnoreCase(key, seg.text)));
     if (!hit) continue;
     if (seg.last) {
       *redact = true;
@@ -408,7 +427,7 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
     } else {
       bool redact;
       States child;
-      Match(states, key, &redact, &child);
+      Match(states, key, &redact, &child, /*key_lower=*/mode == Mode::kHeaders);  // HasUpper is false there
       if (!Redactable<&CanonicalTextDecoder::AnyValue>(depth + 1, child, redact)) return false;
     }
     SkipWs();
@@ -456,6 +475,20 @@ bool CanonicalTextDecoder::Redactable(uint32_t depth, const States& child, bool 
   Flush();
   redacted_.emplace_back(at, out_->size());
   return true;
+}
+
+template <CanonicalTextDecoder::Writer write>
+bool CanonicalTextDecoder::Known(uint32_t depth, const States& child, bool redact) {
+  if (!redact && child.n == 0) {
+    if constexpr (write == &CanonicalTextDecoder::AnyValue) {
+      if (p_ < end_ && *p_ == '"') {  // as in Member
+        std::string_view raw;
+        return RawString(&raw);
+      }
+    }
+  }
+  // `child` itself even when it is empty: Message knows its states by their address.
+  return Redactable<write>(depth, child, redact);
 }
 
 template <CanonicalTextDecoder::Writer write>
@@ -521,6 +554,11 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
   size_t next = 0;  // the next key allowed (keys in the order written)
   std::string_view url;
   bool have_url = false;
+  // Match's results for request's / response's members, when `states` are the ones the
+  // constructor computed them under (Walk passes those); else Member matches each name.
+  const KnownMatch* known = &states == &top_known_[3].child   ? request_known_
+                            : &states == &top_known_[4].child ? response_known_
+                                                              : nullptr;
   // Writes the members the input leaves out, up to key index `upto`, as the tree path writes
   // them, at input position `at` (before a member, or before the closing brace).
   auto fill = [&](size_t upto, const char* at, bool at_end) -> bool {
@@ -607,7 +645,15 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
     }
     if (writer != kLiteralWriter) p_ = save;
     bool ok;
-    switch (writer) {
+    if (known != nullptr) {
+      const KnownMatch& m = known[k];
+      switch (writer) {
+        case kHeadersWriter: ok = Known<&CanonicalTextDecoder::HeadersValue>(kDepth, m.child, m.redact); break;
+        case kQueryWriter: ok = Known<&CanonicalTextDecoder::QueryValue>(kDepth, m.child, m.redact); break;
+        case kLiteralWriter: ok = Known<&CanonicalTextDecoder::LiteralValue>(kDepth, m.child, m.redact); break;
+        default: ok = Known<&CanonicalTextDecoder::AnyValue>(kDepth, m.child, m.redact); break;
+      }
+    } else switch (writer) {
       case kHeadersWriter: ok = Member<&CanonicalTextDecoder::HeadersValue>(key, kDepth, states); break;
       case kQueryWriter: ok = Member<&CanonicalTextDecoder::QueryValue>(key, kDepth, states); break;
       case kLiteralWriter: ok = Member<&CanonicalTextDecoder::LiteralValue>(key, kDepth, states); break;
@@ -780,23 +826,23 @@ bool CanonicalTextDecoder::Walk(std::string_view text, std::string_view* id_out)
         std::string_view t;
         if (!RawString(&t) || !ParseRfc3339Ms(t)) return false;
         p_ = save;
-        ok = Member<&CanonicalTextDecoder::AnyValue>(key, 1, top_);
+        ok = Known<&CanonicalTextDecoder::AnyValue>(1, top_known_[k].child, top_known_[k].redact);
         break;
       }
       case 2:  // latency_ms: a number
         if (*p_ != '-' && !IsDigit(*p_)) return false;
-        ok = Member<&CanonicalTextDecoder::AnyValue>(key, 1, top_);
+        ok = Known<&CanonicalTextDecoder::AnyValue>(1, top_known_[k].child, top_known_[k].redact);
         break;
       case 3:
         have_request = true;
-        ok = Member<&CanonicalTextDecoder::RequestValue>(key, 1, top_);
+        ok = Known<&CanonicalTextDecoder::RequestValue>(1, top_known_[k].child, top_known_[k].redact);
         break;
       case 4:
         have_response = true;
-        ok = Member<&CanonicalTextDecoder::ResponseValue>(key, 1, top_);
+        ok = Known<&CanonicalTextDecoder::ResponseValue>(1, top_known_[k].child, top_known_[k].redact);
         break;
       default:  // client, gateway: objects
-        ok = Member<&CanonicalTextDecoder::ObjectValue>(key, 1, top_);
+        ok = Known<&CanonicalTextDecoder::ObjectValue>(1, top_known_[k].child, top_known_[k].redact);
         break;
     }
     if (!ok) return false;

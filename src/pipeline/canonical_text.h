@@ -90,7 +90,9 @@ class CanonicalTextDecoder {
   bool Array(uint32_t depth, const States& states);
   // Which redact paths hit member `key` under `states`: *redact when one ends here, else the
   // states for the member's value.
-  void Match(const States& states, std::string_view key, bool* redact, States* child) const;
+  // `key_lower`: the key has no byte 'A'..'Z' (a header name the fast path takes), so a name
+  // under "headers" is compared with the segment lower-cased once, not ignoring case per byte.
+  void Match(const States& states, std::string_view key, bool* redact, States* child, bool key_lower = false) const;
   // The member's value (its name is written already), recording a redacted span when a path
   // ends at `key`. The value's writer is a template argument, so it is a direct (inlinable)
   // call rather than one through a member-function pointer per member.
@@ -99,6 +101,10 @@ class CanonicalTextDecoder {
   bool Member(std::string_view key, uint32_t depth, const States& states);
   template <Writer write>
   bool Redactable(uint32_t depth, const States& child, bool redact);
+  // Member for a name whose Match result is known already (the exchange's own members, whose
+  // results the constructor computes once: ~6 Match calls per shop record less).
+  template <Writer write>
+  bool Known(uint32_t depth, const States& child, bool redact);
   // Writes the member "key":value that the input leaves out, at input position `at`.
   void Insert(const char* at, std::string_view key, std::string_view value, bool comma_before,
               const States& states);
@@ -127,12 +133,25 @@ class CanonicalTextDecoder {
   // path, or is "headers" (its children compare ignoring case). Flat, for one load per state.
   struct Segment {
     std::string_view text;
+    std::string_view lower;  // text lower-cased (in lowered_)
     bool star = false;
     bool last = false;
     bool headers = false;
   };
   Segment segments_[kMaxPaths][kMaxSegments];
+  std::string lowered_[kMaxPaths];  // each redact path lower-cased, for Segment::lower
   States top_;
+  // Match's results for the exchange's own members, by their index in the key lists of
+  // canonical_text.cc: the record's members under top_, request's and response's members under
+  // the states of "request" / "response".
+  static constexpr size_t kTopKeyCount = 7, kRequestKeyCount = 6, kResponseKeyCount = 3;
+  struct KnownMatch {
+    bool redact = false;
+    States child;
+  };
+  KnownMatch top_known_[kTopKeyCount];
+  KnownMatch request_known_[kRequestKeyCount];
+  KnownMatch response_known_[kResponseKeyCount];
   const States none_{};  // no redact path below here
   // Per record.
   const char* p_ = nullptr;

@@ -215,6 +215,27 @@ TEST(CanonicalTextTest, HeaderNamesWithUpperCaseAtEveryOffset) {
   }
 }
 
+// The decoder matches redact paths against the exchange's own members once, at construction,
+// and header names (lower case when taken) against each path lower-cased once: a path ending
+// at any of those members, or through them, redacts what the tree path redacts. A "headers"
+// object elsewhere (here in a body) may have upper-case names and still compares ignoring case.
+TEST(CanonicalTextTest, RedactPathsAtTheExchangesOwnMembers) {
+  const std::string rec =
+      R"({"id":"e-1","time":"2026-11-27T20:07:53.834Z","latency_ms":12.5,"request":{"method":"POST","url":"https://h/a","path":"/a","query":{"q":"1"},"headers":{"authorization":"a","cookie":"c","x-key":"k"},"body":{"headers":{"X-KEY":"b","Cookie":"d"},"n":1}},"response":{"status":200,"headers":{"set-cookie":"s","content-type":"text/plain"},"body":"ok"},"client":{"ip":"1"},"gateway":{"kind":"kong"}})";
+  for (const std::vector<std::string>& paths : std::vector<std::vector<std::string>>{
+           {"latency_ms"}, {"request"}, {"response"}, {"client"}, {"gateway.kind"}, {"request.method"},
+           {"request.url"}, {"request.path"}, {"request.query"}, {"request.query.q"}, {"request.headers"},
+           {"request.body"}, {"request.body.n"}, {"response.status"}, {"response.headers"}, {"response.body"},
+           {"request.headers.Authorization", "request.headers.COOKIE", "response.headers.Set-Cookie"},
+           {"request.body.headers.x-key", "request.body.headers.COOKIE"},
+           {"request.headers.x-key", "request.body.headers.X-Key", "request.nothing", "response.body.x"}}) {
+    Same(rec, paths, true);
+    DecodeOptions o = Options(paths);
+    bool took = false;
+    EXPECT_NE(FastText(rec, o, &took).find("[REDACTED]"), std::string::npos) << paths[0];
+  }
+}
+
 TEST(CanonicalTextTest, DepthLimitIsTheTreePaths) {
   std::string deep = R"({"request":{"method":"GET","path":"/a","body":)";
   for (int i = 0; i < 70; ++i) deep += "[";

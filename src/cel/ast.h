@@ -123,6 +123,10 @@ struct Node {
   Op json_cmp = Op::kEq;
   double lit_num = 0;
   StrFn str_fn = StrFn::kContains;      // kStrCall
+  // kCond of the shape `has(v.f) ? v.f : e` with v a plain top-level identifier (a resource
+  // key that prefers a path parameter): the evaluator answers the then-branch with the member
+  // the presence test found (specialize.cc sets it; eval.cc EvalCold).
+  bool has_then_same_path = false;
   std::vector<Node*> args;
   std::vector<uint8_t> optional;        // kList: element i is optional; kMap: entry i
   const Builtin* fn = nullptr;          // kCall: resolved overload set, nullptr if unknown

@@ -350,6 +350,23 @@ Value Evaluator::EvalCold(const Node* n) {
       return Negate(*this, v);
     }
     case Op::kCond: {
+      if (n->has_then_same_path && top_ != nullptr && steps_ + 3 <= max_steps_) {
+        // has(v.f) ? v.f : e (specialize.cc), v a member of the root: PredHas's in-place
+        // lookup (its kIdent branch), and for a present f that member is the then-branch's
+        // value, as its path walk would find it (keys are unique: json/builder.h). The steps
+        // are the generic ones, has (1) + its operand v (1) [+ the path (1)]; with fewer than
+        // three left the generic form runs and reports the limit where it would.
+        const Node* has = n->args[0];
+        const json::Value* v = FindMember(*top_, has->args[0]->name);
+        if (v != nullptr && v->is_object()) {
+          if (const json::Value* f = v->Find(has->name)) {
+            steps_ += 3;
+            return Value::FromJson(*f);
+          }
+          steps_ += 2;
+          return Eval(n->args[2]);
+        }
+      }
       Value c = Eval(n->args[0]);
       if (c.kind() == Kind::kBool) return Eval(n->args[c.bool_value() ? 1 : 2]);
       if (c.is_error()) return c;

@@ -127,6 +127,18 @@ void SpecializeNode(Program* p, Node* n) {
       n->args = {generic, receiver};
       return;
     }
+    case Op::kCond: {
+      // has(v.f) ? v.f : e: the then-branch is the path the presence test looked up. Only the
+      // node is marked; the evaluator decides per evaluation (top-level root, object v, step
+      // budget) and otherwise runs the generic kCond.
+      const Node* has = n->args[0];
+      const Node* then = n->args[1];
+      if (has->op != Op::kHas || then->op != Op::kPath || then->slot >= 0 || then->keys.size() != 2) return;
+      const Node* v = has->args[0];
+      if (v->op != Op::kIdent || !v->candidates.empty()) return;
+      n->has_then_same_path = then->keys[0].name == v->name && then->keys[1].name == has->name;
+      return;
+    }
     default:
       return;
   }

@@ -389,12 +389,13 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
   // duplicate, and the names are compared only when it is set (one test for most members
   // instead of a compare with every earlier one).
   uint64_t seen = 0;
-  while (true) {
-    SkipWs();
+  while (true) {  // at a member's name, whitespace before it skipped
     std::string_view key;
     if (!RawString(&key)) return false;
     if (n == kMaxMembers) return false;
-    const uint64_t bit = uint64_t{1} << ((key.size() * 7 + (key.empty() ? 0 : static_cast<unsigned char>(key.back()))) & 63);
+    // The byte before an empty name is its opening quote: no test for the empty name.
+    const unsigned char last = static_cast<unsigned char>(key.data()[static_cast<ptrdiff_t>(key.size()) - 1]);
+    const uint64_t bit = uint64_t{1} << ((key.size() * 7 + last) & 63);
     if ((seen & bit) != 0) {
       for (size_t i = 0; i < n; ++i) {
         if (SameName(std::string_view(keys[i].data, keys[i].size), key)) return false;
@@ -402,9 +403,13 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
     }
     seen |= bit;
     keys[n++] = Name{key.data(), key.size()};
-    if (!Colon()) return false;
-    SkipWs();
-    if (p_ >= end_) return false;
+    if (end_ - p_ >= 2 && *p_ == ':' && static_cast<unsigned char>(p_[1]) > ' ') {
+      ++p_;  // compact input: the ':' and the value right after it, one test for both
+    } else {
+      if (!Colon()) return false;
+      SkipWs();
+      if (p_ >= end_) return false;
+    }
     if (mode != Mode::kAny) {
       // Headers the tree path uses as they are (lower-case names, string values), and query
       // parameters that are strings already.
@@ -434,6 +439,7 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
     if (p_ >= end_) return false;
     if (*p_ == ',') {
       ++p_;
+      SkipWs();
       continue;
     }
     if (*p_ != '}') return false;

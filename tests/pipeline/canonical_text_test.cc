@@ -138,6 +138,10 @@ TEST(CanonicalTextTest, ShapesItTakes) {
 TEST(CanonicalTextTest, DeclinesWhatTheTreePathChanges) {
   Declines(R"({"response":{"status":200},"request":{"method":"GET","path":"/a"}})");  // order
   Declines(R"({"request":{"method":"get","path":"/a"},"response":{"status":200}})");  // upper-cased
+  // Duplicate names (the parser merges them), the empty name too; one empty name is taken.
+  Declines(R"({"request":{"method":"GET","path":"/a","body":{"":1,"a":2,"":3}},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a","body":{"ab":1,"":2,"ab":3}},"response":{"status":200}})");
+  Same(R"({"request":{"method":"GET","path":"/a","body":{"":1,"a":{"":[{"":""}]}}},"response":{"status":200}})", {}, true);
   Declines(R"({"request":{"method":"GET","path":"/a?x=1"},"response":{"status":200}})");
   Declines(R"({"request":{"method":"GET","path":"/a#f"},"response":{"status":200}})");  // fragment
   Declines(R"({"request":{"method":"GET","path":"http://h/a"},"response":{"status":200}})");  // absolute

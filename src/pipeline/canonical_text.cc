@@ -160,18 +160,17 @@ inline bool CanonicalTextDecoder::RawString(std::string_view* raw) {
   if (end_ - p >= 17 && *p == '"') {
     const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
     const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(w, _mm_set1_epi8(0x1F)), w);  // <= 0x1F
-    const __m128i hit = _mm_or_si128(
-        _mm_or_si128(_mm_cmpeq_epi8(w, _mm_set1_epi8('"')), _mm_cmpeq_epi8(w, _mm_set1_epi8('\\'))), control);
-    // The stop bytes and the bytes >= 0x80 before the first stop (none: no UTF-8 to check).
-    const unsigned stop = static_cast<unsigned>(_mm_movemask_epi8(hit));
-    const unsigned top = static_cast<unsigned>(_mm_movemask_epi8(w));
-    if (stop != 0) {
-      const int at = __builtin_ctz(stop);
-      if (p[1 + at] == '"' && (top & ((1u << at) - 1)) == 0) {
-        *raw = std::string_view(p + 1, static_cast<size_t>(at));
-        p_ = p + 2 + at;
-        return true;
-      }
+    const __m128i quote = _mm_cmpeq_epi8(w, _mm_set1_epi8('"'));
+    const __m128i hit = _mm_or_si128(_mm_or_si128(quote, _mm_cmpeq_epi8(w, _mm_set1_epi8('\\'))), control);
+    // The first stop byte or byte >= 0x80 (its high bit is the mask's): taken when it is the
+    // closing quote (no escape, control or UTF-8 to check before it).
+    const unsigned first = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(hit, w)));
+    const unsigned low = first & (0u - first);
+    if ((low & static_cast<unsigned>(_mm_movemask_epi8(quote))) != 0) {
+      const int at = __builtin_ctz(low);
+      *raw = std::string_view(p + 1, static_cast<size_t>(at));
+      p_ = p + 2 + at;
+      return true;
     }
   }
   return RawStringSlow(raw);
@@ -434,6 +433,10 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
       States child;
       Match(states, key, &redact, &child, /*key_lower=*/mode == Mode::kHeaders);  // HasUpper is false there
       if (!Redactable<&CanonicalTextDecoder::AnyValue>(depth + 1, child, redact)) return false;
+    }
+    if (end_ - p_ >= 2 && *p_ == ',' && static_cast<unsigned char>(p_[1]) > ' ') {
+      ++p_;  // compact input: the ',' and the next name right after it, one test for both
+      continue;
     }
     SkipWs();
     if (p_ >= end_) return false;

@@ -88,6 +88,34 @@ inline bool HasUpper(std::string_view s) {
   return false;
 }
 
+// Whether the tree path would cut `path` (a query, a fragment, an absolute URL's "scheme://")
+// or take the query from it. Sixteen bytes at a time where the record has them (`end`): one
+// mask for '?', '#' and ':' instead of three tests per byte; a ':' is looked at alone.
+bool PathCut(std::string_view path, const char* end) {
+  size_t i = 0;
+  while (i < path.size()) {
+    const char* at = path.data() + i;
+    if (end - at >= 16) {
+      const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+      const __m128i cut = _mm_or_si128(_mm_cmpeq_epi8(w, _mm_set1_epi8('?')), _mm_cmpeq_epi8(w, _mm_set1_epi8('#')));
+      const __m128i hit = _mm_or_si128(cut, _mm_cmpeq_epi8(w, _mm_set1_epi8(':')));
+      unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+      const size_t left = path.size() - i;
+      if (left < 16) mask &= (1u << left) - 1;
+      if (mask == 0) {
+        i += 16;
+        continue;
+      }
+      i += static_cast<size_t>(__builtin_ctz(mask));
+    }
+    const char c = path[i];
+    if (c == '?' || c == '#') return true;
+    if (c == ':' && path.substr(i + 1, 2) == "//") return true;
+    ++i;
+  }
+  return false;
+}
+
 template <size_t N>
 size_t KeyIndex(const std::string_view (&keys)[N], size_t from, std::string_view key) {
   for (size_t k = from; k < N; ++k) {
@@ -617,13 +645,7 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
     } else if (member == kPath) {
       std::string_view path;
       if (!RawString(&path) || path.empty()) return false;
-      // A path the tree path would cut (query, fragment, absolute URL) or take the query from:
-      // one pass (find_first_of and find were two library calls per record).
-      for (size_t i = 0; i < path.size(); ++i) {
-        const char c = path[i];
-        if (c == '?' || c == '#') return false;
-        if (c == ':' && path.substr(i + 1, 2) == "//") return false;
-      }
+      if (PathCut(path, end_)) return false;
     } else if (member == kQuery) {
       writer = kQueryWriter;
     } else if (member == kHeaders) {

@@ -49,12 +49,14 @@ class CanonicalTextDecoder {
   struct States {
     State s[kMaxPaths];
     uint8_t n = 0;
-    // Which member names can hit a state here: bit min(size, 63) of each state's segment, all
+    // Which member names can hit a state here: bit size % 64 of each state's segment, all
     // ones when one is "*". Most names miss on length alone, so Match answers them with one
     // test instead of a loop over the states.
     uint64_t sizes = 0;
   };
-  static uint64_t SizeBit(size_t size) { return uint64_t{1} << (size < 63 ? size : 63); }
+  // Names of 64 bytes and more share a bit with a shorter size (Match compares them): the
+  // shift alone (x86 takes its count mod 64), no clamp per name.
+  static uint64_t SizeBit(size_t size) { return uint64_t{1} << (size & 63); }
   // Whether a member named `key` can hit a redact state of `states` (else Match need not run).
   static bool MayMatch(const States& states, std::string_view key) {
     return (states.sizes & SizeBit(key.size())) != 0;  // sizes is 0 when n is

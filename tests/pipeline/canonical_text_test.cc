@@ -240,6 +240,26 @@ TEST(CanonicalTextTest, RedactPathsAtTheExchangesOwnMembers) {
   }
 }
 
+// The path is checked sixteen bytes at a time for what the tree path cuts ('?', '#', "://"):
+// each at every offset of paths up to 40 bytes is declined, and a ':' without "//" is taken.
+TEST(CanonicalTextTest, PathsTheTreePathCutsAtEveryOffset) {
+  for (size_t len = 0; len <= 40; ++len) {
+    for (size_t at = 0; at <= len; ++at) {
+      for (const char* c : {"?", "#", "://", "?x", ":", ":/", ":/x/", "/", "%3F"}) {
+        std::string path = "/" + std::string(len, 'p');
+        path.insert(1 + at, c);
+        const std::string rec =
+            R"({"request":{"method":"GET","path":")" + path + R"("},"response":{"status":200}})";
+        const bool cut = c[0] == '?' || c[0] == '#' || std::string_view(c) == "://";
+        bool took = false;
+        FastText(rec, Options({}), &took);
+        EXPECT_EQ(took, !cut) << rec;
+        if (!cut) Same(rec, {}, true);
+      }
+    }
+  }
+}
+
 TEST(CanonicalTextTest, DepthLimitIsTheTreePaths) {
   std::string deep = R"({"request":{"method":"GET","path":"/a","body":)";
   for (int i = 0; i < 70; ++i) deep += "[";

@@ -631,7 +631,8 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
     SkipWs();
     if (p_ >= end_) return false;
     const char* save = p_;
-    enum { kAnyWriter, kQueryWriter, kHeadersWriter, kLiteralWriter } writer = kAnyWriter;
+    // kRead: the checks below read the whole value (a string, the status' digits), p_ after it.
+    enum { kAnyWriter, kQueryWriter, kHeadersWriter, kLiteralWriter, kRead } writer = kRead;
     const MessageMember member = is_request ? kRequestMembers[k] : kResponseMembers[k];
     if (member == kMethod) {
       std::string_view m;
@@ -672,11 +673,15 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
         } else if (body.size() > options_.max_body_bytes || (content_type_seen_ && ParsesStringBody(content_type_))) {
           return false;
         }
+      } else {
+        writer = kAnyWriter;
       }
     }
-    if (writer != kLiteralWriter) p_ = save;
-    bool ok;
-    if (known != nullptr) {
+    bool ok = true;
+    if (writer == kRead && known != nullptr && !known[k].redact && known[k].child.n == 0) {
+      // Written as it is, and no redact path at it: the value is not read a second time.
+    } else if (known != nullptr) {
+      if (writer != kLiteralWriter) p_ = save;
       const KnownMatch& m = known[k];
       switch (writer) {
         case kHeadersWriter: ok = Known<&CanonicalTextDecoder::HeadersValue>(kDepth, m.child, m.redact); break;
@@ -684,11 +689,14 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
         case kLiteralWriter: ok = Known<&CanonicalTextDecoder::LiteralValue>(kDepth, m.child, m.redact); break;
         default: ok = Known<&CanonicalTextDecoder::AnyValue>(kDepth, m.child, m.redact); break;
       }
-    } else switch (writer) {
-      case kHeadersWriter: ok = Member<&CanonicalTextDecoder::HeadersValue>(key, kDepth, states); break;
-      case kQueryWriter: ok = Member<&CanonicalTextDecoder::QueryValue>(key, kDepth, states); break;
-      case kLiteralWriter: ok = Member<&CanonicalTextDecoder::LiteralValue>(key, kDepth, states); break;
-      default: ok = Member<&CanonicalTextDecoder::AnyValue>(key, kDepth, states); break;
+    } else {
+      if (writer != kLiteralWriter) p_ = save;
+      switch (writer) {
+        case kHeadersWriter: ok = Member<&CanonicalTextDecoder::HeadersValue>(key, kDepth, states); break;
+        case kQueryWriter: ok = Member<&CanonicalTextDecoder::QueryValue>(key, kDepth, states); break;
+        case kLiteralWriter: ok = Member<&CanonicalTextDecoder::LiteralValue>(key, kDepth, states); break;
+        default: ok = Member<&CanonicalTextDecoder::AnyValue>(key, kDepth, states); break;
+      }
     }
     if (!ok) return false;
     SkipWs();
@@ -856,8 +864,10 @@ bool CanonicalTextDecoder::Walk(std::string_view text, std::string_view* id_out)
         const char* save = p_;
         std::string_view t;
         if (!RawString(&t) || !ParseRfc3339Ms(t)) return false;
-        p_ = save;
-        ok = Known<&CanonicalTextDecoder::AnyValue>(1, top_known_[k].child, top_known_[k].redact);
+        if (top_known_[k].redact || top_known_[k].child.n != 0) {  // else not read a second time
+          p_ = save;
+          ok = Known<&CanonicalTextDecoder::AnyValue>(1, top_known_[k].child, top_known_[k].redact);
+        }
         break;
       }
       case 2:  // latency_ms: a number

@@ -140,8 +140,6 @@ class PosixFile : public File {
     // bytes an append has written.
     std::lock_guard lock(mu_);
     uint64_t at = size_.load(std::memory_order_relaxed);
-    if (at + data.size() > reserved_end_ && reserve_most_.load(std::memory_order_relaxed) > 0)
-      ReserveLocked(at + data.size());
     Status s = WriteAt(at, data);
     if (at > allocated_) allocated_ = at;
     size_.store(at, std::memory_order_release);
@@ -187,7 +185,6 @@ class PosixFile : public File {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", path_, errno);
     size_.store(size, std::memory_order_release);
     allocated_ = size;
-    reserved_end_ = std::min(reserved_end_, size);  // a truncate frees every block past the size
     return Status::Ok();
   }
   Result<uint64_t> Preallocate(uint64_t end) override {
@@ -228,12 +225,6 @@ class PosixFile : public File {
     buf_start_ = written_end_ = 0;  // buffered bytes not yet written are dropped with the rest
     return Status::Ok();
   }
-  void ReserveGrowth(uint64_t most) override {
-    if (reserve_most_.load(std::memory_order_relaxed) == most) return;  // each append asks
-    std::lock_guard lock(mu_);
-    if (trimmed_ || reserve_unsupported_) return;
-    reserve_most_.store(most, std::memory_order_relaxed);
-  }
   Status TrimPreallocation() override {
     if (direct_.load(std::memory_order_acquire)) {
       // The file must end at Size(), and direct writes cover whole blocks: back to buffered
@@ -247,20 +238,10 @@ class PosixFile : public File {
     }
     std::lock_guard lock(mu_);
     trimmed_ = true;
-    reserve_most_.store(0, std::memory_order_relaxed);
     uint64_t size = size_.load(std::memory_order_relaxed);
-    if (allocated_ <= size) {
-      // Blocks reserved past the end (ReserveGrowth), by this object or by one before a crash
-      // (they are not part of the size, so nothing else shows them): the file's blocks tell.
-      struct stat st {};
-      if (::fstat(fd_, &st) != 0) return ErrnoStatus("stat", path_, errno);
-      if (static_cast<uint64_t>(st.st_blocks) * 512 <= RoundUpToBlock(size)) return Status::Ok();
-    }
-    // ext4 frees the blocks past the end on a truncate even to the same size (checked on this
-    // project's VM): the reserved ones go as well.
+    if (allocated_ <= size) return Status::Ok();
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", path_, errno);
     allocated_ = size;
-    reserved_end_ = size;
     return Status::Ok();
   }
   Result<size_t> ReadAt(uint64_t offset, size_t n, char* scratch) const override {
@@ -468,27 +449,6 @@ class PosixFile : public File {
     return Status::Ok();
   }
 
-  // Reserved growth (ReserveGrowth): blocks from the reserved end (or the file's end) up to
-  // `end` plus about as much as the file then holds (kMinReserve to reserve_most_), whole
-  // blocks (docs/log-format.md, "Reserved segment growth": pwrite's CPU 0.30 -> 0.20 s/GB,
-  // fallocate calls included). Advice: on failure the append simply grows the file as before.
-  // Holds mu_.
-  void ReserveLocked(uint64_t end) {
-    static constexpr uint64_t kMinReserve = 64 * 1024;
-    const uint64_t most = reserve_most_.load(std::memory_order_relaxed);
-    const uint64_t from = std::max(reserved_end_, size_.load(std::memory_order_relaxed));
-    const uint64_t to = RoundUpToBlock(end + std::min(most, std::max(kMinReserve, end)));
-    if (to <= from) return;
-    if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from), static_cast<off_t>(to - from)) != 0) {
-      if (errno == EOPNOTSUPP || errno == ENOSYS) {  // the filesystem cannot: stop asking
-        reserve_unsupported_ = true;
-        reserve_most_.store(0, std::memory_order_relaxed);
-      }
-      return;  // e.g. ENOSPC: the append itself may still fit
-    }
-    reserved_end_ = to;
-  }
-
   // pwrite of all of `data` at `*at`; `*at` ends after what was written (a prefix on error).
   Status WriteAt(uint64_t& at, std::string_view data) {
     while (!data.empty()) {
@@ -509,12 +469,6 @@ class PosixFile : public File {
   mutable std::mutex mu_;       // appends, truncation and preallocation steps
   uint64_t allocated_;          // the file's length: size_ plus zeros written ahead; under mu_
   bool trimmed_ = false;        // TrimPreallocation ran: preallocate no more; under mu_
-  // Reserved growth (ReserveGrowth): the most reserved ahead (0 = off; read without mu_ by
-  // ReserveGrowth's fast path), the end of the reserved blocks and whether the filesystem
-  // refused. Under mu_.
-  std::atomic<uint64_t> reserve_most_{0};
-  uint64_t reserved_end_ = 0;
-  bool reserve_unsupported_ = false;
   // Direct writes (EnableDirectWrites): dfd_ is an O_DIRECT descriptor of the same file.
   std::atomic<bool> direct_{false};
   int dfd_ = -1;

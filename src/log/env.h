@@ -74,19 +74,8 @@ class File {
   // for files whose reader tells stale content from new (the commit journal's entries carry
   // their file's sequence number in their CRC). The default truncates to 0.
   virtual Status Recycle() { return Truncate(0); }
-  // Reserved growth (docs/log-format.md, "Reserved segment growth"): from now on, an append
-  // that passes the reserved end first reserves blocks ahead of it (fallocate KEEP_SIZE:
-  // allocated as unwritten extents, Size() and the content unchanged; reads still end at
-  // Size()), about as many as the file holds, from 64 KiB up to `most` bytes. The buffered
-  // write into reserved blocks then skips ext4's per-block delayed-allocation reservation, and
-  // the blocks are allocated in a few large extents instead of at each writeback. For files
-  // whose appends are not fdatasynced one by one (segments under the commit journal): the first
-  // fdatasync after a write into unwritten blocks also converts them. Calling it again with the
-  // same `most` is cheap (an append path may call it each time). TrimPreallocation frees what
-  // is left. A no-op by default.
-  virtual void ReserveGrowth(uint64_t most) { (void)most; }
-  // Cuts the zero-filled region and any reserved blocks off (the file ends at Size() again)
-  // and stops any further preallocation: a sealed segment ends at its last batch.
+  // Cuts the zero-filled region off (the file ends at Size() again) and stops any further
+  // preallocation: a sealed segment ends at its last batch.
   virtual Status TrimPreallocation() { return Status::Ok(); }
   // From now on, writes bypass the page cache (O_DIRECT): for a file that is only appended to
   // and read back at recovery (the commit journal). Append then copies into a block-aligned

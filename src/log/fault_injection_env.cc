@@ -111,9 +111,6 @@ class FaultFile : public File {
   void WriteBack(uint64_t offset, uint64_t length) override {
     base_->WriteBack(offset, length);  // durability is unchanged: only Sync counts in the model
   }
-  void ReserveGrowth(uint64_t most) override {
-    base_->ReserveGrowth(most);  // allocation only: neither content nor size changes
-  }
 
  private:
   static Status Dead() { return IoError("simulated crash: file is no longer writable"); }

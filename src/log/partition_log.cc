@@ -99,10 +99,6 @@ Status WriteSnapshot(Env* env, const std::string& dir, const ProducerStateTable&
                                   EncodeSnapshot(offset, table, pids));
 }
 
-// The most a segment's reserved growth runs ahead of its end (File::ReserveGrowth): blocks
-// reserved past the end count in the disk's usage until the segment is sealed.
-constexpr uint64_t kReserveGrowthMost = 8 << 20;
-
 // Where the zero-filled space ahead of `seg`'s end should reach (see SetPreallocateBytes), or
 // 0 when none is wanted. Caller holds mu.
 constexpr uint64_t kMinPreallocate = 64 * 1024;
@@ -490,11 +486,6 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
       }
       // 5. Write.
       Segment& seg = *d.active();
-      // Under the commit journal nothing fdatasyncs a segment per append, and no zeros are
-      // written ahead of it: its growth is reserved instead (File::ReserveGrowth), which takes
-      // about a third off the pwrite's CPU (docs/log-format.md, "Reserved segment growth").
-      if (journal_ != nullptr && d.preallocate.load(std::memory_order_relaxed) == 0)
-        seg.log_file()->ReserveGrowth(kReserveGrowthMost);
       uint64_t size_before = seg.size();
       std::string aborted_buf;
       for (auto [pos, size] : spans) {

@@ -4,7 +4,6 @@
 // batch, whether a kill left zeros, a torn batch followed by zeros, or a whole unsynced batch.
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -246,102 +245,6 @@ TEST(Preallocate, LogManagerPreallocatesOnTheFlusher) {
   EXPECT_GT(FileSize(path), bytes);
   EXPECT_EQ(log->size_bytes(), bytes);
   EXPECT_EQ(ReadAll(*log), model);
-}
-
-// Bytes the filesystem allocated to `path` (st_blocks), blocks reserved past its end included.
-uint64_t AllocatedBytes(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return static_cast<uint64_t>(st.st_blocks) * 512;
-}
-
-uint64_t WholeBlocks(uint64_t n) { return (n + 4095) / 4096 * 4096; }
-
-// Reserved growth (File::ReserveGrowth): an append past the reserved end reserves blocks ahead
-// (fallocate KEEP_SIZE). The file's size and content stay exactly the appends; the trim at a
-// seal frees the reserved blocks, also those a crash left past the end of a reopened file.
-TEST(ReservedGrowth, SizeAndContentAreTheAppendsAndTheTrimFreesTheRest) {
-  TempDir tmp;
-  const std::string path = tmp.path() + "/f.log";
-  std::string written;
-  {
-    auto f = Env::Default()->OpenFile(path, true).value();
-    f->ReserveGrowth(1 << 20);
-    for (int i = 0; i < 40; ++i) {
-      std::string chunk(3000 + i, static_cast<char>('a' + i % 26));
-      ASSERT_TRUE(f->Append(chunk).ok());
-      written += chunk;
-    }
-    EXPECT_EQ(f->Size(), written.size());
-    EXPECT_EQ(FileSize(path), written.size());
-    EXPECT_EQ(ReadFile(path), written);
-    // Reserved: more blocks than the data takes (about as many again as the file holds).
-    EXPECT_GE(AllocatedBytes(path), WholeBlocks(written.size()) + (16 << 10));
-    // Gone without a trim, as in a crash: the reserved blocks stay past the end.
-  }
-  EXPECT_GE(AllocatedBytes(path), WholeBlocks(written.size()) + (16 << 10));
-  {
-    auto f = Env::Default()->OpenFile(path, false).value();
-    ASSERT_TRUE(f->TrimPreallocation().ok());
-    ASSERT_TRUE(f->Sync().ok());
-    EXPECT_EQ(FileSize(path), written.size());
-    EXPECT_LE(AllocatedBytes(path), WholeBlocks(written.size()));
-    EXPECT_EQ(ReadFile(path), written);
-    // Sealed: no more reservations, appends (none are made to a sealed segment) just grow it.
-    f->ReserveGrowth(1 << 20);
-    ASSERT_TRUE(f->Append("tail").ok());
-    EXPECT_EQ(ReadFile(path), written + "tail");
-    EXPECT_LE(AllocatedBytes(path), WholeBlocks(written.size() + 4));
-  }
-}
-
-// Under the commit journal the active segment's growth is reserved; a roll seals the segment
-// at its last batch with no block reserved past it; offsets, reads and sizes are the batches'.
-TEST(ReservedGrowth, JournaledSegmentsReserveAheadAndSealAtTheirLastBatch) {
-  TempDir tmp;
-  LogManagerOptions o;
-  o.data_dir = tmp.path();
-  o.maintenance_interval_ms = 0;
-  o.journal = true;
-  o.preallocate_bytes = 0;
-  std::map<int64_t, std::string> model;
-  std::string dir;
-  {
-    auto m = LogManager::Open(o).value();
-    ASSERT_TRUE(m->CreateTopic("t", 1, {{"segment.bytes", "40000"}, {"index.interval.bytes", "512"}}).ok());
-    std::shared_ptr<PartitionLog> log = m->GetPartition("t", 0);
-    dir = log->dir();
-    AppendBatches(log.get(), "r", 300, Durability::kSync, &model);
-    ASSERT_GE(log->segment_count(), 3u);
-    EXPECT_EQ(ReadAll(*log), model);
-    uint64_t total = 0;
-    int64_t active_base = -1;
-    for (const auto& e : std::filesystem::directory_iterator(dir)) {
-      const std::string name = e.path().filename().string();
-      if (!name.ends_with(".log")) continue;
-      total += FileSize(e.path().string());
-      active_base = std::max<int64_t>(active_base, std::stoll(name));
-    }
-    EXPECT_EQ(total, log->size_bytes()) << "a segment's size is not that of its batches";
-    for (const auto& e : std::filesystem::directory_iterator(dir)) {
-      const std::string name = e.path().filename().string();
-      if (!name.ends_with(".log")) continue;
-      const uint64_t size = FileSize(e.path().string()), blocks = AllocatedBytes(e.path().string());
-      if (std::stoll(name) == active_base) {
-        EXPECT_GE(blocks, WholeBlocks(size) + (16 << 10)) << name << ": the active segment reserved nothing";
-      } else {
-        EXPECT_LE(blocks, WholeBlocks(size)) << name << ": a sealed segment kept reserved blocks";
-      }
-    }
-  }
-  // A clean close seals the active segment too: nothing reserved is left, and a reopen reads
-  // the same records.
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (e.path().extension() != ".log") continue;
-    EXPECT_LE(AllocatedBytes(e.path().string()), WholeBlocks(FileSize(e.path().string()))) << e.path();
-  }
-  auto m = LogManager::Open(o).value();
-  EXPECT_EQ(ReadAll(*m->GetPartition("t", 0)), model);
 }
 
 }  // namespace

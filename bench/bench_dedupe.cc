@@ -46,6 +46,22 @@ struct Fixture {
 // A shop exchange's id as ingest makes it when the record has none: 32 hex digits of SHA-256.
 std::string HashId(uint64_t i) { return ec::pipeline::Sha256Hex128("exchange-" + std::to_string(i)); }
 
+// Appends `ids` new raw records (1000 per request, ids from *next_id on, "{}" values) and
+// indexes them: in rounds of 20,000 (serve's 200 ms rounds at full rate) when `in_rounds`,
+// else in one round at the end (a catch-up after a long downtime).
+void AppendAndIndex(Fixture& f, benchmark::State& state, int64_t ids, int64_t now, bool in_rounds,
+                    uint64_t* next_id) {
+  auto pl = f.logs->GetPartition("api-logs", 0);
+  for (int64_t req = 0; req < ids / 1000; ++req) {
+    std::vector<ec::server::IngestRecord> recs;
+    for (int i = 0; i < 1000; ++i) recs.push_back({HashId((*next_id)++), "{}"});
+    auto batches = ec::server::BuildBatches(recs, now);
+    if (!batches.ok() || !pl->Append(std::move(*batches), {}).ok()) state.SkipWithError("append failed");
+    if (in_rounds && req % 20 == 19 && !f.index->IndexTail(now).ok()) state.SkipWithError("IndexTail failed");
+  }
+  if (!f.index->IndexTail(now).ok()) state.SkipWithError("IndexTail failed");
+}
+
 // One indexing round over 10 requests of 1000 new raw records each (ids as above, ~600-byte
 // canonical JSON values, as ingest appends them). The index grows over the iterations as it
 // does in serve (no expiry within the run).
@@ -88,16 +104,8 @@ void BM_DedupeClaimNew(benchmark::State& state) {
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  auto pl = f.logs->GetPartition("api-logs", 0);
   uint64_t next_id = 0;
-  for (int64_t req = 0; req < state.range(0) / 1000; ++req) {
-    std::vector<ec::server::IngestRecord> recs;
-    for (int i = 0; i < 1000; ++i) recs.push_back({HashId(next_id++), "{}"});
-    auto batches = ec::server::BuildBatches(recs, now);
-    if (!batches.ok() || !pl->Append(std::move(*batches), {}).ok()) state.SkipWithError("append failed");
-    if (state.range(1) != 2 && req % 20 == 19 && !f.index->IndexTail(now).ok()) state.SkipWithError("IndexTail failed");
-  }
-  if (!f.index->IndexTail(now).ok()) state.SkipWithError("IndexTail failed");
+  AppendAndIndex(f, state, state.range(0), now, /*in_rounds=*/state.range(1) != 2, &next_id);
   if (state.range(1) == 1 && !f.index->Compact().ok()) state.SkipWithError("Compact failed");
   const size_t n = 1000;
   std::vector<std::string> ids;
@@ -168,16 +176,9 @@ void BM_DedupeOpen(benchmark::State& state) {
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  auto pl = f.logs->GetPartition("api-logs", 0);
   uint64_t next_id = 0;
-  for (int64_t req = 0; req < state.range(0) / 1000; ++req) {
-    std::vector<ec::server::IngestRecord> recs;
-    for (int i = 0; i < 1000; ++i) recs.push_back({HashId(next_id++), "{}"});
-    auto batches = ec::server::BuildBatches(recs, now);
-    if (!batches.ok() || !pl->Append(std::move(*batches), {}).ok()) state.SkipWithError("append failed");
-    if (req % 20 == 19 && !f.index->IndexTail(now).ok()) state.SkipWithError("IndexTail failed");
-  }
-  if (!f.index->IndexTail(now).ok() || !f.index->Compact().ok()) state.SkipWithError("IndexTail failed");
+  AppendAndIndex(f, state, state.range(0), now, /*in_rounds=*/true, &next_id);
+  if (!f.index->Compact().ok()) state.SkipWithError("Compact failed");
   f.index.reset();
   ec::server::DedupeOptions o;
   o.dir = f.dir + "/dedupe";

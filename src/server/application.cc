@@ -106,6 +106,7 @@ Status Application::Start() {
     Result<std::unique_ptr<DedupeIndex>> dedupe = DedupeIndex::Open(dopt, logs_.get());
     if (!dedupe.ok()) return dedupe.status();
     dedupe_ = std::move(dedupe).value();
+    dedupe_->SetMetrics(metrics_.get());
     dedupe_->StartBackground();
   }
 

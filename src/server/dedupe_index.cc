@@ -22,6 +22,7 @@
 #include <filesystem>
 
 #include "log/committed_reader.h"
+#include "server/metrics.h"
 #include "log/log_manager.h"
 
 namespace ec::server {
@@ -529,6 +530,13 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   return index;
 }
 
+void DedupeIndex::SetMetrics(MetricsRegistry* metrics) {
+  const char* help = "Claim's checks of exchange ids not in flight, by what answered: the in-memory filter "
+                     "(certainly new) or the RocksDB index";
+  checked_by_filter_ = metrics->GetCounter("eventception_dedupe_checks_total", help, {{"by", "filter"}});
+  checked_by_index_ = metrics->GetCounter("eventception_dedupe_checks_total", help, {{"by", "index"}});
+}
+
 void DedupeIndex::LoadFilter(int64_t now_ms) {
   // Every id key RocksDB holds, expired or not (Add skips what is older than the filter's
   // generations): the filter must know every key a Claim could find. The catch-up that follows
@@ -598,10 +606,12 @@ std::vector<bool> DedupeIndex::Claim(const std::vector<std::string_view>& ids, i
       if (filter_->MayContain(hashes[j])) fresh[kept++] = fresh[j];
     }
     filtered_.fetch_add(fresh.size() - kept, std::memory_order_relaxed);
+    if (checked_by_filter_ != nullptr) checked_by_filter_->Inc(fresh.size() - kept);
     fresh.resize(kept);
     if (hashes.size() > 65536) std::vector<uint64_t>().swap(hashes);  // after a huge request
   }
   if (fresh.empty()) return dup;
+  if (checked_by_index_ != nullptr) checked_by_index_->Inc(fresh.size());
   // 3. Indexed within the window: one batched lookup (one superversion, the memtable and file
   // bloom filters probed for all keys together) instead of a Get per id. The keys go in sorted,
   // so RocksDB need not sort them itself: its sort compares through the virtual comparator

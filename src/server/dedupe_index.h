@@ -40,6 +40,9 @@ class LogManager;
 
 namespace ec::server {
 
+class Counter;
+class MetricsRegistry;
+
 struct DedupeOptions {
   std::string dir;             // RocksDB directory
   std::string raw_topic = "api-logs";
@@ -123,6 +126,12 @@ class DedupeIndex {
   uint64_t filtered() const { return filtered_.load(std::memory_order_relaxed); }
   // Ids Open's scan put into the filter (for tests and the benchmark).
   uint64_t filter_loaded() const { return filter_loaded_; }
+  // Counts Claim's checks of ids not in flight in `metrics` from now on:
+  // eventception_dedupe_checks_total{by="filter"} (answered "certainly new" by the filter) and
+  // {by="index"} (looked up in RocksDB). A growing share of the second tells an operator that
+  // ingest.dedupe_filter_bytes is too small for the ids of half a window (docs/http-api.md).
+  // Call before ingest starts.
+  void SetMetrics(MetricsRegistry* metrics);
 
  private:
   struct Db;
@@ -218,6 +227,8 @@ class DedupeIndex {
   std::atomic<uint64_t> handed_off_{0};
   std::atomic<uint64_t> indexed_{0};
   std::atomic<uint64_t> filtered_{0};
+  Counter* checked_by_filter_ = nullptr;  // SetMetrics
+  Counter* checked_by_index_ = nullptr;
   uint64_t filter_loaded_ = 0;
   std::atomic<bool> stop_{false};
   std::mutex wait_mu_;

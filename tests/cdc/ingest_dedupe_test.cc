@@ -687,14 +687,18 @@ TEST(IngestDedupe, TheFilterNeverSaysNewOfAnIndexedId) {
         AppendRaw(logs.get(), part % 2,
                   std::vector<std::string>(known.begin() + part * kIds / 3, known.begin() + (part + 1) * kIds / 3), now);
         ASSERT_TRUE(index->IndexTail(now).ok());
-        if (part == 1) ASSERT_TRUE(index->Flush().ok());
+        if (part == 1) {
+          ASSERT_TRUE(index->Flush().ok());
+        }
       }
       const uint64_t filtered = index->filtered();
       claim_and_forget(index.get());
       if (filter_bytes == uint64_t{8} << 20) {
         EXPECT_GE(index->filtered() - filtered, uint64_t{kIds} * 95 / 100);
       }
-      if (filter_bytes == 640) EXPECT_LE(index->filtered() - filtered, uint64_t{kIds} / 100);
+      if (filter_bytes == 640) {
+        EXPECT_LE(index->filtered() - filtered, uint64_t{kIds} / 100);
+      }
       std::filesystem::copy(dir.path() + "/dedupe", image, std::filesystem::copy_options::recursive);
     }
     {  // a clean restart: the filter is rebuilt from RocksDB
@@ -771,12 +775,59 @@ TEST(IngestDedupe, TheFilterFollowsTheWindowAcrossItsGenerations) {
     ASSERT_TRUE(index->IndexTail(last + 3 * w).ok());
     check(last);
     check(last - w / 2);
-    if (filter_bytes > 0) EXPECT_GT(index->filtered(), 0u);
+    if (filter_bytes > 0) {
+      EXPECT_GT(index->filtered(), 0u);
+    }
   }
 }
 
 // The in-process sources (syslog, proxy, Firehose, file tails) go through the index too: a
 // record ingested again (a re-read file, a shipper's retry) is counted, not appended.
+// The checks that pass the in-flight table are counted by what answered them, so an operator
+// can see a filter too small for its ids: new ids mostly by the filter, indexed ids (a "maybe")
+// and every check without a filter by RocksDB.
+TEST(IngestDedupe, ChecksAreCountedByWhatAnsweredThem) {
+  const int64_t now = WallMs();
+  std::vector<std::string> known, fresh;
+  for (int i = 0; i < 1000; ++i) known.push_back(Sha256Hex128("known-" + std::to_string(i)));
+  for (int i = 0; i < 1000; ++i) fresh.push_back(Sha256Hex128("new-" + std::to_string(i)));
+  for (uint64_t filter_bytes : {uint64_t{8} << 20, uint64_t{0}}) {
+    SCOPED_TRACE(filter_bytes);
+    TempDir dir;
+    DedupeOptions o = Options(dir.path());
+    o.filter_bytes = filter_bytes;
+    auto logs = OpenLogs(dir.path() + "/log");
+    auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+    MetricsRegistry metrics;
+    index->SetMetrics(&metrics);
+    Counter* by_filter = metrics.GetCounter("eventception_dedupe_checks_total", "", {{"by", "filter"}});
+    Counter* by_index = metrics.GetCounter("eventception_dedupe_checks_total", "", {{"by", "index"}});
+    AppendRaw(logs.get(), 0, known, now);
+    ASSERT_TRUE(index->IndexTail(now).ok());
+
+    std::vector<std::string_view> fresh_views(fresh.begin(), fresh.end());
+    EXPECT_EQ(index->Claim(fresh_views, now), std::vector<bool>(fresh.size(), false));
+    EXPECT_EQ(by_filter->value() + by_index->value(), fresh.size());
+    if (filter_bytes > 0) {
+      EXPECT_GE(by_filter->value(), fresh.size() * 95 / 100);  // ~1.5-2% false "maybe"
+    } else {
+      EXPECT_EQ(by_filter->value(), 0u);
+    }
+    // Claimed and in flight: answered by the in-flight table, counted by neither.
+    const uint64_t before = by_filter->value() + by_index->value();
+    EXPECT_EQ(index->Claim(fresh_views, now), std::vector<bool>(fresh.size(), true));
+    EXPECT_EQ(by_filter->value() + by_index->value(), before);
+    index->Release(fresh_views, /*stored=*/false, now);
+
+    // Indexed ids: the filter says "maybe" for each, so RocksDB answers every one.
+    const uint64_t index_before = by_index->value();
+    std::vector<std::string_view> known_views(known.begin(), known.end());
+    EXPECT_EQ(index->Claim(known_views, now), std::vector<bool>(known.size(), true));
+    EXPECT_EQ(by_index->value() - index_before, known.size());
+    EXPECT_NE(metrics.RenderPrometheus().find("eventception_dedupe_checks_total{by=\"index\"}"), std::string::npos);
+  }
+}
+
 TEST(IngestDedupe, LocalSourcesDropKnownIds) {
   TempDir dir;
   auto logs = OpenLogs(dir.path() + "/log");

@@ -46,12 +46,7 @@ Histogram::Histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)),
       counts_(std::make_unique<std::atomic<uint64_t>[]>(bounds_.size() + 1)) {}
 
-void Histogram::Observe(double v) {
-  size_t i = 0;
-  while (i < bounds_.size() && v > bounds_[i]) ++i;
-  counts_[i].fetch_add(1, std::memory_order_relaxed);
-  AtomicAdd(&sum_, v);
-}
+void Histogram::Observe(double v) { ObserveRepeated(v, 1); }
 
 void Histogram::ObserveRepeated(double v, uint64_t n) {
   if (n == 0) return;

@@ -47,6 +47,18 @@ std::string_view HeaderValue(const log::Record& r, std::string_view name) {
   return {};
 }
 
+// Calls fn(time, count) for each run of equal times in `times` (a pass's records' append times:
+// the records of one append share one, ~1000 per POST at full rate).
+template <typename Fn>
+void ForEachRunOfEqualTimes(const std::vector<int64_t>& times, Fn fn) {
+  for (size_t i = 0; i < times.size();) {
+    size_t j = i + 1;
+    while (j < times.size() && times[j] == times[i]) ++j;
+    fn(times[i], j - i);
+    i = j;
+  }
+}
+
 }  // namespace
 
 PipelineRunner::PipelineRunner(RunnerOptions options, log::LogManager* logs,
@@ -524,13 +536,9 @@ void PipelineRunner::FinishInFlight(bool* aborted, bool block) {
   // One observation per run of equal append times (the records of one append, ~1000 per
   // POST): the same counts and sum as one Observe per record, without an atomic
   // read-modify-write pair per record.
-  const std::vector<int64_t>& append_times = job->append_times;
-  for (size_t i = 0; i < append_times.size();) {
-    size_t j = i + 1;
-    while (j < append_times.size() && append_times[j] == append_times[i]) ++j;
-    latency_->ObserveRepeated(std::max<int64_t>(0, now - append_times[i]) / 1000.0, j - i);
-    i = j;
-  }
+  ForEachRunOfEqualTimes(job->append_times, [&](int64_t t, size_t n) {
+    latency_->ObserveRepeated(std::max<int64_t>(0, now - t) / 1000.0, n);
+  });
   if (!job->append_times.empty()) {
     pass_queue_->Observe(std::max<int64_t>(0, job->start_us - job->append_times.front() * 1000) / 1e6);
   }
@@ -553,13 +561,10 @@ void PipelineRunner::TracePass(const PassJob& job, int64_t end_us) {
   size_t read_bytes = job.bytes.size();
   for (const std::string& extra : job.extra_bytes) read_bytes += extra.size();
   std::string appends;
-  for (size_t i = 0; i < append_times.size();) {
-    size_t j = i;
-    while (j < append_times.size() && append_times[j] == append_times[i]) ++j;
+  ForEachRunOfEqualTimes(append_times, [&](int64_t t, size_t n) {
     if (!appends.empty()) appends += ',';
-    appends += std::to_string(append_times[i]) + ':' + std::to_string(j - i);
-    i = j;
-  }
+    appends += std::to_string(t) + ':' + std::to_string(n);
+  });
   const int64_t oldest = append_times.empty() ? 0 : job.read_us - append_times.front() * 1000;
   // commit_us runs from the end of processing: wait_us of it waited for the pass before.
   // state_us: from the commit's end to the end of this pass's finish (with overlapped passes

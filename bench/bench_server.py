@@ -33,10 +33,17 @@ Last, syslog-ng 3.38 (the anchor harness, ../shared/anchors/pipeline/run_pipelin
 connection, and the ratio of lines per CPU-second (ours / syslog-ng's) is printed; then its `raw`
 mode (no parsing: each line from the socket to a file) on the same lines, for scale.
 
+--annotations events|ingest serves a copy of the shop spec with part of its x-eventception taken
+out, to show what each part of the work costs: `events` drops the changelog resources (the
+`resources` map and each operation's `resource`), `ingest` drops every event and resource and
+keeps only the source and the redaction, so the run measures ingest, the durable append, the
+dedupe index and the pipeline's read and match, and no output at all.
+
   bench/bench_server.py --binary build/eventception [--count 200000] [--batch 1000] [--runs 3]
-                        [--paced-batch 100] [--no-syslog-ng]
+                        [--paced-batch 100] [--no-syslog-ng] [--annotations all|events|ingest]
 """
 import argparse
+import atexit
 import hashlib
 import http.client
 import json
@@ -146,7 +153,7 @@ def run_once(args, lines, run_no=1):
             os.unlink(trace_base + ".trace")
         env["EC_TRACE_PASSES"] = trace_base + ".trace"
         posts = []
-    proc = subprocess.Popen([args.binary, "serve", "--spec", os.path.join(ROOT, "examples/shop/openapi.yaml"),
+    proc = subprocess.Popen([args.binary, "serve", "--spec", args.spec,
                              "--data-dir", os.path.join(data_dir, "data"), "--http", "127.0.0.1:0",
                              "--kafka", "127.0.0.1:0"] + (["--config", args.config] if args.config else []),
                             stdout=log, stderr=log, env=env)
@@ -273,6 +280,33 @@ def shop_traffic(total):
     return out
 
 
+def shop_spec(annotations):
+    """The shop spec's path, or a copy's with part of its x-eventception taken out (see above)."""
+    path = os.path.join(ROOT, "examples/shop/openapi.yaml")
+    if annotations == "all":
+        return path
+    import yaml  # only here: the default run needs no YAML module
+    with open(path) as f:
+        spec = yaml.safe_load(f)
+    top = spec["x-eventception"]
+    spec["x-eventception"] = {k: v for k, v in top.items() if k in ("source", "redact")}
+    for operations in spec["paths"].values():
+        for op in operations.values():
+            x = op.get("x-eventception") if isinstance(op, dict) else None
+            if x is None:
+                continue
+            x.pop("resource", None)
+            if annotations == "ingest":
+                x.pop("events", None)
+            if not x:
+                del op["x-eventception"]
+    out = os.path.join(tempfile.gettempdir(), "ec_bench_server_shop_%s_%d.yaml" % (annotations, os.getpid()))
+    with open(out, "w") as f:
+        yaml.safe_dump(spec, f, sort_keys=False)
+    atexit.register(os.unlink, out)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.path.join(ROOT, "build/eventception"))
@@ -284,7 +318,11 @@ def main():
     ap.add_argument("--no-syslog-ng", action="store_true", help="skip the syslog-ng comparison")
     ap.add_argument("--trace", metavar="DIR", help="trace each run into DIR (see above)")
     ap.add_argument("--config", metavar="FILE", help="passed to serve as --config FILE")
+    ap.add_argument("--annotations", choices=["all", "events", "ingest"], default="all",
+                    help="serve the shop spec whole (all), without its changelog resources (events), or "
+                         "with only its source and redaction (ingest); see above")
     args = ap.parse_args()
+    args.spec = shop_spec(args.annotations)
     total = args.count * 2 if args.paced_batch > 0 else args.count
     out = shop_traffic(total)
     lines = out.splitlines()

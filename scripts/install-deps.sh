@@ -11,7 +11,7 @@ build_packages=(
   tzdata
 )
 # Real peers the tests drive: Kafka clients, gateways, Node.js for kafkajs and jsonata-js.
-test_packages=(kcat nginx libnginx-mod-http-lua lua-cjson haproxy syslog-ng-core python3 curl iperf3 wrk)
+test_packages=(kcat nginx libnginx-mod-http-lua lua-cjson haproxy syslog-ng-core python3 python3-yaml curl iperf3 wrk)
 
 wanted=("${build_packages[@]}")
 [ "${1:-}" = "--build-only" ] || wanted+=("${test_packages[@]}")

@@ -13,6 +13,7 @@
 #include "pipeline/decode_util.h"
 #include "pipeline/ids.h"
 #include "pipeline/processor.h"
+#include "pipeline/time_util.h"
 
 namespace ec::pipeline {
 namespace {
@@ -863,7 +864,7 @@ bool CanonicalTextDecoder::Walk(std::string_view text, std::string_view* id_out)
       case 1: {  // time: an RFC 3339 string, kept as given
         const char* save = p_;
         std::string_view t;
-        if (!RawString(&t) || !ParseRfc3339Ms(t)) return false;
+        if (!RawString(&t) || !IsRfc3339Ms(t)) return false;
         if (top_known_[k].redact || top_known_[k].child.n != 0) {  // else not read a second time
           p_ = save;
           ok = Known<&CanonicalTextDecoder::AnyValue>(1, top_known_[k].child, top_known_[k].redact);

@@ -117,6 +117,53 @@ bool PathCut(std::string_view path, const char* end) {
   return false;
 }
 
+// A member name as compact input spells it: '"', the name, '"', ':' (16 bytes at most), with
+// the mask of its bytes for a 16-byte compare.
+struct QuotedName {
+  char bytes[16] = {};
+  unsigned mask = 0;
+};
+template <size_t N>
+constexpr std::array<QuotedName, N> QuoteNames(const std::string_view (&names)[N]) {
+  std::array<QuotedName, N> quoted{};
+  for (size_t k = 0; k < N; ++k) {
+    const std::string_view name = names[k];
+    quoted[k].bytes[0] = '"';
+    for (size_t i = 0; i < name.size(); ++i) quoted[k].bytes[1 + i] = name[i];
+    quoted[k].bytes[1 + name.size()] = '"';
+    quoted[k].bytes[2 + name.size()] = ':';
+    quoted[k].mask = (1u << (name.size() + 3)) - 1;
+  }
+  return quoted;
+}
+template <size_t N>
+constexpr bool FitCompare(const std::string_view (&names)[N]) {
+  for (std::string_view name : names) {
+    if (name.size() + 3 > 16) return false;
+  }
+  return true;
+}
+static_assert(FitCompare(kTopKeys) && FitCompare(kRequestKeys) && FitCompare(kResponseKeys),
+              "every '\"name\":' fits one 16-byte compare");
+constexpr auto kTopQuoted = QuoteNames(kTopKeys);
+constexpr auto kRequestQuoted = QuoteNames(kRequestKeys);
+constexpr auto kResponseQuoted = QuoteNames(kResponseKeys);
+
+// The first of the exchange's own member names from index `from` on that the 16 bytes at `at`
+// begin with, as '"name":' (compact input, the names in their order), or N: one 16-byte
+// compare per name tried instead of scanning the name as a string, finding its index and
+// then its ':'. The caller reads the name the general way when none matches.
+template <size_t N>
+size_t QuotedKeyIndex(const std::array<QuotedName, N>& names, size_t from, const char* at) {
+  const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+  for (size_t k = from; k < N; ++k) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(names[k].bytes));
+    const unsigned eq = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(w, q)));
+    if ((eq & names[k].mask) == names[k].mask) return k;
+  }
+  return N;
+}
+
 template <size_t N>
 size_t KeyIndex(const std::string_view (&keys)[N], size_t from, std::string_view key) {
   for (size_t k = from; k < N; ++k) {
@@ -622,13 +669,23 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
     SkipWs();
     const char* key_at = p_;
     std::string_view key;
-    if (!RawString(&key)) return false;
-    const size_t k = is_request ? KeyIndex(kRequestKeys, next, key) : KeyIndex(kResponseKeys, next, key);
-    if (k == n_keys) return false;
+    size_t k = n_keys;
+    if (end_ - p_ >= 16) {
+      k = is_request ? QuotedKeyIndex(kRequestQuoted, next, p_) : QuotedKeyIndex(kResponseQuoted, next, p_);
+    }
+    const bool compact = k < n_keys;  // '"name":' read already
+    if (compact) {
+      key = is_request ? kRequestKeys[k] : kResponseKeys[k];
+      p_ += key.size() + 3;
+    } else {
+      if (!RawString(&key)) return false;
+      k = is_request ? KeyIndex(kRequestKeys, next, key) : KeyIndex(kResponseKeys, next, key);
+      if (k == n_keys) return false;
+    }
     // Before the whitespace after the name is dropped: nothing from key_at on is written yet.
     if (!fill(k, key_at, false)) return false;
     next = k + 1;
-    if (!Colon()) return false;
+    if (!compact && !Colon()) return false;
     SkipWs();
     if (p_ >= end_) return false;
     const char* save = p_;
@@ -838,10 +895,17 @@ bool CanonicalTextDecoder::Walk(std::string_view text, std::string_view* id_out)
   while (true) {
     SkipWs();
     const char* key_at = p_;
-    std::string_view key;
-    if (!RawString(&key)) return false;
-    const size_t k = KeyIndex(kTopKeys, next, key);
-    if (k == std::size(kTopKeys)) return false;
+    size_t k = std::size(kTopKeys);
+    if (end_ - p_ >= 16) k = QuotedKeyIndex(kTopQuoted, next, p_);
+    const bool compact = k < std::size(kTopKeys);  // '"name":' read already (as in Message)
+    if (compact) {
+      p_ += kTopKeys[k].size() + 3;
+    } else {
+      std::string_view key;
+      if (!RawString(&key)) return false;
+      k = KeyIndex(kTopKeys, next, key);
+      if (k == std::size(kTopKeys)) return false;
+    }
     next = k + 1;
     if (k == 0) {
       // The id, as given (no hash): not in the hashed text, written in front by Prefix.
@@ -853,7 +917,7 @@ bool CanonicalTextDecoder::Walk(std::string_view text, std::string_view* id_out)
       prefixed = true;
       copy_ = key_at;
     }
-    if (!Colon()) return false;
+    if (!compact && !Colon()) return false;
     SkipWs();
     if (p_ >= end_) return false;
     bool ok = true;

@@ -173,6 +173,51 @@ TEST(CanonicalTextTest, DeclinesWhatTheTreePathChanges) {
   Declines(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200}})", {"*.x"});
 }
 
+// The exchange's own member names are read with one 16-byte compare of '"name":' when the
+// input is compact: names one byte off (longer, shorter, another case, another first byte)
+// must not pass for them, whitespace before or after the ':' takes the general way, and the
+// result is the tree path's wherever a name occurs (also inside bodies, near the record's end).
+TEST(CanonicalTextTest, OwnNamesReadByTheirSpelling) {
+  const std::vector<std::string> names = {"id", "time", "latency_ms", "request", "response", "client", "gateway",
+                                          "method", "url", "path", "query", "headers", "body", "status"};
+  size_t variants = 0;
+  for (const std::string& name : names) {
+    const std::string quoted = "\"" + name + "\":";
+    for (size_t at = std::string_view(kShopLine).find(quoted); at != std::string::npos;
+         at = std::string_view(kShopLine).find(quoted, at + 1)) {
+      auto with = [&](const std::string& spelling) {
+        return std::string(kShopLine).replace(at, quoted.size(), spelling);
+      };
+      // Whitespace around the ':' is taken (the general way) and agrees.
+      Same(with("\"" + name + "\" :"), kShopRedact, true);
+      Same(with("\"" + name + "\": "), kShopRedact, true);
+      Same(with("\"" + name + "\"\n:\t"), kShopRedact, true);
+      // Other names: declined at the exchange's own levels, else agreeing with the tree path.
+      std::string upper = name;
+      upper[0] = static_cast<char>(upper[0] - 32);
+      for (const std::string& other : {name + "x", name.substr(0, name.size() - 1), upper, "x" + name.substr(1),
+                                       name + "\"x"}) {
+        Same(with("\"" + other + "\":"), kShopRedact, false);
+        ++variants;
+      }
+    }
+  }
+  EXPECT_GT(variants, 60u);
+  // At the exchange's own levels those names are unknown: declined.
+  Declines(R"({"time":"2026-11-27T20:07:53.834Z","latency_m":1,"request":{"method":"GET","path":"/a"},"response":{"status":200}})");
+  Declines(R"({"request":{"methods":"GET","path":"/a"},"response":{"status":200}})");
+  Declines(R"({"request":{"Method":"GET","path":"/a"},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a","bodyx":1},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a"},"response":{"statu":200}})");
+  Declines(R"({"request":{"method":"GET","method":"GET","path":"/a"},"response":{"status":200}})");
+  Declines(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200},"request":{"method":"GET","path":"/a"}})");
+  // Names in the last 16 bytes of the record (no 16-byte compare there) and right before them.
+  Same(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200}})", {}, true);
+  Same(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200,"body":1}})", {}, true);
+  Same(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200},"gateway":{}})", {}, true);
+  Same(R"({"request":{"method":"GET","path":"/a"},"response":{"status":200},"client":{"a":"b"}})", {}, true);
+}
+
 // Strings are scanned sixteen bytes at a time (eight, then one, near the record's end): an
 // escape, a control or a multi-byte character at every offset of strings of every length up to
 // 40 bytes (three sixteen-byte steps), in the middle of the record and as its last string.

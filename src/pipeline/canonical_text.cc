@@ -174,12 +174,13 @@ size_t KeyIndex(const std::string_view (&keys)[N], size_t from, std::string_view
 
 }  // namespace
 
-CanonicalTextDecoder::CanonicalTextDecoder(const DecodeOptions& options) : options_(options) {
+CanonicalTextDecoder::CanonicalTextDecoder(const DecodeOptions& options)
+    : options_(&options), redact_(options.redact.begin(), options.redact.end()) {
   max_depth_ = std::min<uint32_t>(options.max_depth, 60);
   // The exchange's own levels (record, request, headers) must be within the limit.
   if (max_depth_ < 8) usable_ = false;
-  if (options.redact.size() > kMaxPaths) usable_ = false;
-  for (const std::string& p : options.redact) {
+  if (redact_.size() > kMaxPaths) usable_ = false;
+  for (const std::string& p : redact_) {
     if (!usable_) break;
     std::vector<std::string_view> segs;
     size_t pos = 0;
@@ -218,6 +219,11 @@ CanonicalTextDecoder::CanonicalTextDecoder(const DecodeOptions& options) : optio
   for (size_t k = 0; k < kResponseKeyCount; ++k) {
     Match(top_known_[4].child, kResponseKeys[k], &response_known_[k].redact, &response_known_[k].child);
   }
+}
+
+bool CanonicalTextDecoder::BuiltAs(const DecodeOptions& options) const {
+  return std::min<uint32_t>(options.max_depth, 60) == max_depth_ &&
+         std::equal(redact_.begin(), redact_.end(), options.redact.begin(), options.redact.end());
 }
 
 void CanonicalTextDecoder::DropWs() {
@@ -728,7 +734,7 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
           p_ = copy_ = after;
           literal_ = "null";
           writer = kLiteralWriter;
-        } else if (body.size() > options_.max_body_bytes || (content_type_seen_ && ParsesStringBody(content_type_))) {
+        } else if (body.size() > options_->max_body_bytes || (content_type_seen_ && ParsesStringBody(content_type_))) {
           return false;
         }
       } else {
@@ -814,7 +820,7 @@ void CanonicalTextDecoder::Prefix(std::string_view id, bool have_time) {
   out_->push_back('"');
   if (!have_time) {
     out_->append(",\"time\":");
-    json::AppendQuoted(FormatRfc3339Ms(options_.now_ms >= 0 ? options_.now_ms : WallClockMs()), out_);
+    json::AppendQuoted(FormatRfc3339Ms(options_->now_ms >= 0 ? options_->now_ms : WallClockMs()), out_);
   }
   hash_at_ = out_->size();
   out_->push_back(',');

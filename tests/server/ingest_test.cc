@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "json/document.h"
 #include "log/log_manager.h"
@@ -489,6 +490,57 @@ TEST(DecodeForIngestTest, DeferredParseAndFastPathGiveTheSameBatch) {
       }
     }
   }
+}
+
+// The canonical decoder is kept per thread across requests: a request with other redact
+// paths (a spec reload) or another depth limit must be decoded as on a thread that decoded
+// nothing before, whatever this thread decoded before.
+TEST(DecodeForIngestTest, TheThreadsDecoderFollowsEachRequestsOptions) {
+  const std::string body =
+      R"({"time":"2026-11-27T20:07:53.831Z","latency_ms":12.0,"request":{"method":"POST","url":"https://shop.example.com/api/customers","path":"/api/customers","query":{},"headers":{"user-agent":"shop-web/2.3","authorization":"Bearer secret-token-5","content-type":"application/json"},"body":{"customer":{"id":"c-1"},"items":[{"sku":"E5","qty":4}]}},"response":{"status":201,"headers":{"content-type":"application/json"},"body":{"id":"c-1"}},"client":{"ip":"10.0.1.174"},"gateway":{"kind":"kong"}})"
+      "\n";
+  const std::vector<std::string> files = {std::string(EC_SOURCE_DIR) + "/examples/shop/openapi.yaml"};
+  auto specs = spec::LoadSpecs(files);
+  ASSERT_TRUE(specs.ok()) << specs.status().ToString();
+  auto run = [&](const spec::CompiledSpecs* s, uint32_t depth) {
+    IngestOptions io;
+    io.max_json_depth = depth;
+    Arena arena;
+    std::vector<RawRecord> records;
+    BodyShape shape;
+    EXPECT_TRUE(SplitBody(body, "application/x-ndjson", {io.max_record_bytes, depth, true}, &arena, &records, &shape).ok());
+    IngestBatch batch;
+    std::vector<Rejection> rejected;
+    DecodeForIngest(records, "detect", s, io, &arena, &batch, &rejected);
+    std::string out;
+    for (size_t i = 0; i < batch.size(); ++i) out += std::string(batch.value(i)) + "\n";
+    for (const Rejection& r : rejected) out += "rejected " + std::string(r.code) + "\n";
+    return out;
+  };
+  size_t redacted = 0, kept = 0, rejected = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (const spec::CompiledSpecs* s : {specs->get(), static_cast<const spec::CompiledSpecs*>(nullptr), specs->get()}) {
+      for (uint32_t depth : {64u, 4u, 64u}) {
+        // What a thread that decoded nothing before gives (a decoder built for these options).
+        std::string fresh;
+        std::thread([&] { fresh = run(s, depth); }).join();
+        const std::string fast = run(s, depth);
+        EXPECT_EQ(fast, fresh) << round << " " << (s != nullptr) << " " << depth;
+        if (fast.find("rejected") != std::string::npos) {
+          ++rejected;  // deeper than 4 levels
+        } else if (fast.find("secret-token") == std::string::npos) {
+          ++redacted;
+          EXPECT_NE(s, nullptr);
+        } else {
+          ++kept;
+          EXPECT_EQ(s, nullptr);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(redacted, 8u);
+  EXPECT_EQ(kept, 4u);
+  EXPECT_EQ(rejected, 6u);
 }
 
 }  // namespace

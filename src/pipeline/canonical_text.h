@@ -178,7 +178,6 @@ class CanonicalTextDecoder {
   std::string* out_ = nullptr;
   size_t hash_at_ = 0;
   std::vector<std::pair<size_t, size_t>> redacted_;  // spans of *out_ stored as kRedacted
-  std::string id_hex_;  // the stable id, before it goes into its place in *out_
   std::string tail_;    // the record after its first redacted span, when redaction grows it
   std::string_view literal_;
   std::string_view content_type_;

@@ -63,15 +63,19 @@ void FinishUuid(SHA_CTX* ctx, char* out) {
 
 }  // namespace
 
-void AppendSha256Hex128(std::string_view data, std::string* out) {
+void Sha256Hex128To(std::string_view data, char* out) {
   SHA256_CTX ctx;
   SHA256_Init(&ctx);
   SHA256_Update(&ctx, data.data(), data.size());
   uint8_t md[SHA256_DIGEST_LENGTH];
   SHA256_Final(md, &ctx);
-  const size_t at = out->size();
-  out->resize(at + 32);
-  Hex16(md, out->data() + at);
+  Hex16(md, out);
+}
+
+void AppendSha256Hex128(std::string_view data, std::string* out) {
+  char hex[kSha256Hex128Length];
+  Sha256Hex128To(data, hex);  // before *out grows: `data` may lie in it
+  out->append(hex, sizeof(hex));
 }
 
 std::string Sha256Hex128(std::string_view data) {

@@ -11,6 +11,10 @@ namespace ec::pipeline {
 std::string Sha256Hex128(std::string_view data);
 // The same digits appended to `out` (no temporary string).
 void AppendSha256Hex128(std::string_view data, std::string* out);
+// The number of those digits, and the same digits written at `out` (kSha256Hex128Length
+// chars, no NUL), e.g. into the room a record left for its id.
+inline constexpr size_t kSha256Hex128Length = 32;
+void Sha256Hex128To(std::string_view data, char* out);
 
 // An RFC 9562 version-5 UUID (SHA-1, name-based) of `name` in Eventception's namespace,
 // e.g. "2f1c...-...": the same name always gives the same id.

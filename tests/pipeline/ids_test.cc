@@ -54,6 +54,16 @@ TEST(IdsHexTest, Sha256Hex128AsSnprintfWritesIt) {
     std::string appended = "prefix";
     AppendSha256Hex128(data, &appended);
     ASSERT_EQ(appended, "prefix" + want) << i;
+    char room[kSha256Hex128Length + 2] = {};
+    Sha256Hex128To(data, room + 1);
+    ASSERT_EQ(std::string_view(room + 1, kSha256Hex128Length), want) << i;
+    ASSERT_EQ(room[0], '\0');  // nothing written outside its room
+    ASSERT_EQ(room[kSha256Hex128Length + 1], '\0');
+    // The hashed bytes may be the string appended to (it grows, maybe moves, after the hash).
+    std::string self = data;
+    self.shrink_to_fit();
+    AppendSha256Hex128(self, &self);
+    ASSERT_EQ(self, data + want) << i;
     for (size_t at = 0; at < 32; ++at) {
       const char c = want[at];
       ++nibbles_seen[at][c <= '9' ? c - '0' : c - 'a' + 10];

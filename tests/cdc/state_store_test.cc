@@ -2,9 +2,14 @@
 #include "cdc/state_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
 
 namespace ec::cdc {
 namespace {
@@ -84,6 +89,73 @@ TEST(StateStore, RocksDbLargerThanItsCacheFindsEveryState) {
     ASSERT_TRUE(absent.ok());
     EXPECT_FALSE(absent->has_value()) << "x-" << i;
   }
+  std::filesystem::remove_all(dir);
+}
+
+// A process killed with the store open (no close, so no flush at shutdown) leaves RocksDB with
+// the states of a prefix of its batches and that prefix's last checkpoint (rocks_state_store.cc:
+// the writes skip RocksDB's write-ahead log; a crash keeps the flushed memtables): the checkpoint
+// it reopens with is true of every state it holds, which is what lets the catch-up from the state
+// topic after that checkpoint (state_topic.h) restore the rest. Batch i stores every key at time
+// i with checkpoint i, written at once (each ~52 KB: a background writer would merge the
+// batches of these few keys), into memtables of 256 KiB (the 1 MiB budget), ~12 of them; the
+// child (this test binary again, run as the writer: a
+// plain fork would inherit RocksDB's thread pools without their threads) exits right after its
+// last commit.
+constexpr char kKilledChildEnv[] = "EC_TEST_STATE_KILLED_CHILD";
+constexpr int kKilledBatches = 60, kKilledKeys = 50;
+const RocksStateOptions kKilledOptions{.cache_bytes = size_t{1} << 20,
+                                       .defer_bytes = 0,
+                                       .defer_ms = 0,
+                                       .rocksdb_memory_bytes = size_t{1} << 20,
+                                       .background_writes = true};
+std::string KilledValue(int batch, int key) {
+  return R"({"k":)" + std::to_string(key) + R"(,"b":)" + std::to_string(batch) + R"(,"pad":")" + std::string(1000, 'p') + "\"}";
+}
+
+TEST(StateStore, RocksDbKilledOpenKeepsStatesTrueToItsCheckpoint) {
+  if (const char* child_dir = std::getenv(kKilledChildEnv)) {  // the child: write, then die
+    auto s = OpenRocksStateStore(child_dir, kKilledOptions);
+    if (!s.ok()) _exit(2);
+    for (int b = 0; b < kKilledBatches; ++b) {
+      std::vector<StateWrite> writes;
+      for (int k = 0; k < kKilledKeys; ++k) {
+        writes.emplace_back(EncodeKey("order", "o-" + std::to_string(k)), StoredState{false, b, KilledValue(b, k)});
+      }
+      if (!(*s)->Apply(writes, "cp", b).ok()) _exit(3);
+    }
+    _exit(0);  // killed: the store is neither closed nor flushed
+  }
+  auto dir = std::filesystem::temp_directory_path() / ("ec_cdc_state_killed_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    setenv(kKilledChildEnv, dir.c_str(), 1);
+    execl("/proc/self/exe", "/proc/self/exe", "--gtest_filter=StateStore.RocksDbKilledOpenKeepsStatesTrueToItsCheckpoint",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+
+  auto s = OpenRocksStateStore(dir.string(), kKilledOptions);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto cp = (*s)->Checkpoint("cp");
+  ASSERT_TRUE(cp.ok());
+  // Writes stall while two memtables wait for their flush, so the first batches are on disk.
+  ASSERT_TRUE(cp->has_value());
+  const int b = static_cast<int>(**cp);
+  ASSERT_TRUE(b >= 0 && b < kKilledBatches) << b;
+  for (int k = 0; k < kKilledKeys; ++k) {
+    auto got = (*s)->Get("order", "o-" + std::to_string(k));
+    ASSERT_TRUE(got.ok() && got->has_value()) << "o-" << k;
+    EXPECT_EQ((*got)->ts_ms, b) << "o-" << k;
+    EXPECT_EQ((*got)->value, KilledValue(b, k)) << "o-" << k;
+  }
+  std::cout << "reopened at batch " << b << " of " << kKilledBatches << "\n";
+  s->reset();
   std::filesystem::remove_all(dir);
 }
 

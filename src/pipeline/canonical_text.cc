@@ -20,7 +20,7 @@ namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-// The stable id's hex digits after its 'x' (AppendSha256Hex128: the first 128 bits).
+// The stable id's hex digits after its 'x' (Sha256Hex128To: the first 128 bits).
 constexpr size_t kIdHexDigits = kSha256Hex128Length;
 
 // Bytes that end a string's plain run: the closing quote, a backslash, controls.

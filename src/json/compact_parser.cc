@@ -236,6 +236,9 @@ class CompactParser {
     const Value out = noncanonical_ != noncanonical ? builder.Object(span, /*keys_stable=*/true)
                       : unique                      ? builder.UniqueObjectWithText(span, text)
                                                     : builder.ObjectWithText(span, text);
+    // Merged repeated keys: AppendJson writes the merged object, not this text, so the arrays
+    // and objects around it do not keep theirs either (this one is built without it).
+    if (!unique) ++noncanonical_;
     members_top_ = members_ + base;
     return out;
   }

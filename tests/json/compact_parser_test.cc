@@ -459,6 +459,20 @@ TEST(CompactParserTest, DuplicateKeysAreMergedWhereverTheyAre) {
   }
 }
 
+// An object with repeated keys inside another: the outer one's text is not what AppendJson
+// writes for the merged tree either, so it is written member by member (a parser that kept
+// the outer text wrote the repeated keys again).
+TEST(CompactParserTest, RepeatedKeysInsideLeaveTheEnclosingValuesWithoutText) {
+  const char* docs[] = {R"({"p":{"a":1,"a":2}})", R"([{"a":1,"b":0,"a":2}])", R"({"x":[[{"a":"y","a":"z"}]],"w":1})"};
+  for (const char* d : docs) {
+    ExpectSame(d);
+    Arena arena;
+    Value v;
+    ASSERT_TRUE(ParseCompactInto(d, &arena, &v, 64));
+    EXPECT_FALSE(v.has_known_text()) << d;
+  }
+}
+
 // The member and element stacks grow (doubling) while outer objects and arrays still have
 // members on them: a document with thousands of members and elements in nested containers.
 TEST(CompactParserTest, DeepAndWideDocumentsAcrossStackGrowth) {

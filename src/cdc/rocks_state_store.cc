@@ -46,7 +46,8 @@ namespace {
 // bought nothing the catch-up does not give:
 // - Each state was copied a second time into the log (CRC'd, written to the file, later to the
 //   device): ~11% of the writer thread's instructions (callgrind, bench_pass), plus the write
-//   syscalls, and the whole state volume again as device writes next to the journal's fsyncs.
+//   syscalls, and the whole state volume again as device writes next to the journal's fsyncs;
+//   on serve the thread's CPU fell by ~21% without it (30 interleaved runs, 100,000 lines).
 // - Without it, after a crash RocksDB is its flushed table files: whole memtables, installed in
 //   order, each holding whole WriteBatches, i.e. a prefix of the writes in write order. A batch
 //   with a checkpoint holds every state committed up to it, so the last checkpoint of that

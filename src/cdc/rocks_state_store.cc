@@ -37,6 +37,7 @@
 
 #include "cdc/state_cache.h"
 #include "cdc/state_store.h"
+#include "rocks/rate_limiter.h"
 
 namespace ec::cdc {
 namespace {
@@ -521,10 +522,11 @@ Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir, 
   // Flushes and compactions write in steps (RocksStateOptions::write_rate_bytes): refilled
   // every 5 ms, and each 256 KiB written is handed to the device as it goes (bytes_per_sync)
   // instead of all at the table file's final sync. bytes_per_sync alone was tried at stop 19 and
-  // did not help: without the limiter the writes still come in one burst.
+  // did not help: without the limiter the writes still come in one burst. Our limiter, not
+  // RocksDB's generic one (rocks/rate_limiter.h: Debian's can hang a flush for good).
   if (opts.write_rate_bytes > 0) {
-    options.rate_limiter.reset(rocksdb::NewGenericRateLimiter(static_cast<int64_t>(opts.write_rate_bytes),
-                                                              /*refill_period_us=*/5000, /*fairness=*/10));
+    options.rate_limiter = rocks::NewSteppedRateLimiter(static_cast<int64_t>(opts.write_rate_bytes),
+                                                        /*refill_period_us=*/5000);
     options.bytes_per_sync = 256 << 10;
   }
   rocksdb::DB* raw = nullptr;

@@ -24,6 +24,7 @@
 #include "log/committed_reader.h"
 #include "server/metrics.h"
 #include "log/log_manager.h"
+#include "rocks/rate_limiter.h"
 
 namespace ec::server {
 namespace {
@@ -484,10 +485,11 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   // Flushes and compactions in 256 KiB steps at a bounded rate (DedupeOptions::
   // write_rate_bytes), not one burst the commit journal's fdatasyncs queue behind: at 200,000
   // lines, 8 pairs, half-rate p99 over 10 ms in 3 runs without (15.8 and 18.8 ms among them,
-  // at a dedupe flush and compaction), 1 with (10.6 ms).
+  // at a dedupe flush and compaction), 1 with (10.6 ms). Our limiter, not RocksDB's generic one
+  // (rocks/rate_limiter.h: Debian's can hang a flush for good).
   if (index->options_.write_rate_bytes > 0) {
-    ro.rate_limiter.reset(rocksdb::NewGenericRateLimiter(static_cast<int64_t>(index->options_.write_rate_bytes),
-                                                         /*refill_period_us=*/5000, /*fairness=*/10));
+    ro.rate_limiter = rocks::NewSteppedRateLimiter(static_cast<int64_t>(index->options_.write_rate_bytes),
+                                                   /*refill_period_us=*/5000);
     ro.bytes_per_sync = 256 << 10;
   }
   // Expiry: the filter drops old ids whenever RocksDB compacts; files no write makes it compact

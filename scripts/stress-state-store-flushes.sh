@@ -5,9 +5,13 @@
 # stacks. This is how the hang of RocksDB 7.8's own rate limiter showed (src/rocks/rate_limiter.h):
 # with it, a run hung at the 4th and the 11th round; with ours, none in 60.
 # Usage: scripts/stress-state-store-flushes.sh [BUILD_DIR] [N]   (gdb for the stacks)
+# N defaults to 60 with EC_TEST_LONG=1 (make check-long) and to 3 otherwise (make test: CTest
+# StateStoreFlushStress).
 set -uo pipefail
 bin=${1:-build}/tests/cdc/cdc_changelog_test
-rounds=${2:-60}
+default_rounds=3
+[ "${EC_TEST_LONG:-}" = 1 ] && default_rounds=60
+rounds=${2:-$default_rounds}
 work=$(mktemp -d)
 trap 'kill $load 2>/dev/null; rm -rf "$work"' EXIT
 ( while :; do dd if=/dev/zero of="$work/load" bs=1M count=64 conv=fdatasync 2>/dev/null; done ) &

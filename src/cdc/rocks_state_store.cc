@@ -376,36 +376,11 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     }
   }
 
-  // Writes `pinned` (sorted here by key) and `checkpoints` in one WriteBatch; no lock needed.
-  // Sorted by the keys' first 16 bytes held in the sorted items (big-endian, zero-padded:
-  // integer order is byte order; StateCache::PinnedInKeyOrder does the same), equal prefixes
-  // falling back to the whole keys: the keys are views into the map's entries, all over the
-  // heap, and a sort comparing them in place read two cold entries per comparison (memcmp was
-  // this thread's largest symbol in perf on serve, the sort ~18% of its instructions). Shop
-  // keys ("orders\0o-1234") fit in the prefix, so each entry's key is read once.
+  // Writes `pinned` (sorted here by key: SortedByKey) and `checkpoints` in one WriteBatch; no
+  // lock needed.
   Status WriteBatchOf(std::vector<StateCache::PinnedCopy> pinned,
                       const std::map<std::string, int64_t, std::less<>>& checkpoints) {
-    struct Item {
-      uint64_t hi, lo;
-      StateCache::PinnedCopy* pinned;
-    };
-    auto prefix = [](std::string_view key, size_t from) {
-      uint64_t v = 0;
-      for (size_t i = from; i < from + 8; ++i) v = (v << 8) | (i < key.size() ? static_cast<unsigned char>(key[i]) : 0u);
-      return v;
-    };
-    std::vector<Item> items;
-    items.reserve(pinned.size());
-    for (StateCache::PinnedCopy& p : pinned) items.push_back({prefix(p.encoded_key, 0), prefix(p.encoded_key, 8), &p});
-    std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-      if (a.hi != b.hi) return a.hi < b.hi;
-      if (a.lo != b.lo) return a.lo < b.lo;
-      return a.pinned->encoded_key < b.pinned->encoded_key;
-    });
-    std::vector<StateCache::PinnedCopy> sorted;
-    sorted.reserve(items.size());
-    for (const Item& i : items) sorted.push_back(std::move(*i.pinned));
-    return WriteSorted(sorted, checkpoints);
+    return WriteSorted(SortedByKey(std::move(pinned)), checkpoints);
   }
 
   // One WriteBatch of `pinned` (in key order: RocksDB's memtable, a skip list, inserts a run of

@@ -335,33 +335,10 @@ void StateCache::FrozenDiscard() {
 }
 
 std::vector<StateCache::PinnedState> StateCache::PinnedInKeyOrder() const {
-  // Sorted by the keys' first 16 bytes held in the vector (big-endian, zero-padded: integer
-  // order is byte order), so most comparisons do not reach into the hash-map nodes, which lie
-  // all over the heap; equal prefixes fall back to the whole keys.
-  struct Item {
-    uint64_t hi = 0, lo = 0;
-    PinnedState pinned;
-  };
-  auto prefix = [](std::string_view key, size_t from) {
-    uint64_t v = 0;
-    for (size_t i = from; i < from + 8; ++i) v = (v << 8) | (i < key.size() ? static_cast<unsigned char>(key[i]) : 0u);
-    return v;
-  };
-  std::vector<Item> items;
-  items.reserve(pinned_.size);
-  for (const Slot* s = pinned_.head; s != nullptr; s = s->e.next) {
-    std::string_view key = s->key();
-    items.push_back({prefix(key, 0), prefix(key, 8), {key, s->e.state.get()}});
-  }
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    if (a.hi != b.hi) return a.hi < b.hi;
-    if (a.lo != b.lo) return a.lo < b.lo;
-    return a.pinned.encoded_key < b.pinned.encoded_key;
-  });
-  std::vector<PinnedState> out;
-  out.reserve(items.size());
-  for (const Item& i : items) out.push_back(i.pinned);
-  return out;
+  std::vector<PinnedState> pinned;
+  pinned.reserve(pinned_.size);
+  for (const Slot* s = pinned_.head; s != nullptr; s = s->e.next) pinned.push_back({s->key(), s->e.state.get()});
+  return SortedByKey(std::move(pinned));
 }
 
 void StateCache::Written() {

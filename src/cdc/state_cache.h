@@ -8,6 +8,7 @@
 // map. The cache part is bounded by an approximate byte count (keys, values and per-entry
 // overhead; 0 bytes = no cache); the pinned part is bounded by its owner (pinned_bytes()).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -18,6 +19,39 @@
 #include "cdc/state_store.h"
 
 namespace ec::cdc {
+
+// `pinned` (items with an `encoded_key`) in key order, for a RocksDB write batch. Sorted by the
+// keys' first 16 bytes held beside the items (big-endian, zero-padded: integer order is byte
+// order), equal prefixes falling back to the whole keys: the keys are views into the cache's
+// entries, all over the heap, and comparing them in place read two cold entries per comparison
+// (memcmp was the state writer's largest symbol in perf on serve). Shop keys
+// ("orders\0o-1234") fit in the prefix, so each entry's key is read once.
+template <class Pinned>
+std::vector<Pinned> SortedByKey(std::vector<Pinned> pinned) {
+  struct Item {
+    uint64_t hi, lo;
+    size_t index;
+  };
+  auto prefix = [](std::string_view key, size_t from) {
+    uint64_t v = 0;
+    for (size_t i = from; i < from + 8; ++i) v = (v << 8) | (i < key.size() ? static_cast<unsigned char>(key[i]) : 0u);
+    return v;
+  };
+  std::vector<Item> items;
+  items.reserve(pinned.size());
+  for (size_t i = 0; i < pinned.size(); ++i) {
+    items.push_back({prefix(pinned[i].encoded_key, 0), prefix(pinned[i].encoded_key, 8), i});
+  }
+  std::sort(items.begin(), items.end(), [&pinned](const Item& a, const Item& b) {
+    if (a.hi != b.hi) return a.hi < b.hi;
+    if (a.lo != b.lo) return a.lo < b.lo;
+    return pinned[a.index].encoded_key < pinned[b.index].encoded_key;
+  });
+  std::vector<Pinned> sorted;
+  sorted.reserve(items.size());
+  for (const Item& i : items) sorted.push_back(std::move(pinned[i.index]));
+  return sorted;
+}
 
 class StateCache {
  public:

@@ -13,7 +13,7 @@ default_rounds=3
 [ "${EC_TEST_LONG:-}" = 1 ] && default_rounds=60
 rounds=${2:-$default_rounds}
 work=$(mktemp -d)
-trap 'kill $load 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill ${load:-} 2>/dev/null; rm -rf "$work"' EXIT
 ( while :; do dd if=/dev/zero of="$work/load" bs=1M count=64 conv=fdatasync 2>/dev/null; done ) &
 load=$!
 for i in $(seq 1 "$rounds"); do

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include <emmintrin.h>  // SSE2 (x86-64 baseline): strings are scanned 16 bytes at a time
+#include <immintrin.h>  // AVX2, in functions built for it and called when the CPU has it
 
 #include "base/bytes_equal.h"
 #include "base/clock.h"
@@ -172,10 +173,106 @@ size_t KeyIndex(const std::string_view (&keys)[N], size_t from, std::string_view
   return N;
 }
 
+// The structural pass (CanonicalTextDecoder::quotes_): a 64-bit word per 64 bytes with a bit
+// per '"', and whether any byte is a backslash, a control byte or >= 0x80. Across the record
+// the compares are accumulated and tested once at the end (as int8, controls and bytes >= 0x80
+// are both below ' ': one signed minimum covers them with AVX2). The last word covers the
+// record's last n % 64 bytes (zero when there are none): read again from the 64 bytes ending
+// at the record's end and shifted, so nothing past the record is read; a record shorter than
+// 64 bytes is copied into spaces first. Bytes looked at twice there were clean the first time
+// too. The loop is written out for each instruction set (a macro): a shared template would
+// not inline the AVX2 block into it.
+#define EC_QUOTE_BITS(block)                                   \
+  size_t i = 0, w = 0;                                         \
+  for (; i + 64 <= n; i += 64) words[w++] = block(s + i, acc); \
+  const size_t rest = n - i;                                   \
+  if (rest == 0) {                                             \
+    words[w] = 0;                                              \
+  } else if (n >= 64) {                                        \
+    words[w] = block(s + n - 64, acc) >> (64 - rest);          \
+  } else {                                                     \
+    char padded[64];                                           \
+    std::memset(padded, ' ', sizeof padded);                   \
+    std::memcpy(padded, s, n);                                 \
+    words[w] = block(padded, acc);                             \
+  }
+
+// acc[0]: the bytes' signed minimum so far; acc[1]: the backslashes so far.
+[[gnu::target("avx2"), gnu::always_inline]] inline uint64_t QuoteBlockAvx2(const char* at, __m256i* acc) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at));
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at + 32));
+  const __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\');
+  acc[0] = _mm256_min_epi8(acc[0], _mm256_min_epi8(a, b));
+  acc[1] = _mm256_or_si256(acc[1], _mm256_or_si256(_mm256_cmpeq_epi8(a, backslash), _mm256_cmpeq_epi8(b, backslash)));
+  const uint32_t qa = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, quote)));
+  const uint32_t qb = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, quote)));
+  return uint64_t{qa} | uint64_t{qb} << 32;
+}
+
+[[gnu::target("avx2")]] bool QuoteBitsAvx2(const char* s, size_t n, uint64_t* words) {
+  __m256i acc[2] = {_mm256_set1_epi8(' '), _mm256_setzero_si256()};
+  EC_QUOTE_BITS(QuoteBlockAvx2);
+  const __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi8(_mm256_set1_epi8(' '), acc[0]), acc[1]);
+  return _mm256_testz_si256(bad, bad) != 0;
+}
+
+// acc[0]: the bytes below ' ' (signed) so far (SSE2 has no signed byte minimum); acc[1]: the
+// backslashes so far.
+inline uint64_t QuoteBlockSse2(const char* at, __m128i* acc) {
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(' ');
+  uint64_t quotes = 0;
+  for (int k = 0; k < 4; ++k) {
+    const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + 16 * k));
+    acc[0] = _mm_or_si128(acc[0], _mm_cmplt_epi8(w, space));
+    acc[1] = _mm_or_si128(acc[1], _mm_cmpeq_epi8(w, backslash));
+    quotes |= uint64_t{static_cast<uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(w, quote)))} << (16 * k);
+  }
+  return quotes;
+}
+
+bool QuoteBitsSse2(const char* s, size_t n, uint64_t* words) {
+  __m128i acc[2] = {_mm_setzero_si128(), _mm_setzero_si128()};
+  EC_QUOTE_BITS(QuoteBlockSse2);
+  return _mm_movemask_epi8(_mm_or_si128(acc[0], acc[1])) == 0;
+}
+#undef EC_QUOTE_BITS
+
+// Longer records are scanned per string (quotes_ stays at most 32 KiB per thread).
+constexpr size_t kMaxIndexedBytes = 256 * 1024;
+
 }  // namespace
 
+CanonicalTextDecoder::StringIndex CanonicalTextDecoder::BestStringIndex() {
+  static const StringIndex best = __builtin_cpu_supports("avx2") ? StringIndex::kAvx2 : StringIndex::kSse2;
+  return best;
+}
+
+void CanonicalTextDecoder::IndexStrings(std::string_view text) {
+  clean_ = false;
+  if (string_index_ == StringIndex::kNone || text.size() > kMaxIndexedBytes) return;
+  const size_t words = text.size() / 64 + 1;
+  if (quotes_.size() < words) quotes_.resize(words);
+  base_ = text.data();
+  clean_ = string_index_ == StringIndex::kAvx2 ? QuoteBitsAvx2(text.data(), text.size(), quotes_.data())
+                                               : QuoteBitsSse2(text.data(), text.size(), quotes_.data());
+}
+
+bool CanonicalTextDecoder::CleanStringFar(std::string_view* raw) {
+  const char* s = p_ + 1;
+  const size_t words = static_cast<size_t>(end_ - base_) / 64 + 1;
+  for (size_t w = static_cast<size_t>(s - base_) / 64 + 1; w < words; ++w) {
+    if (quotes_[w] != 0) {
+      const char* close = base_ + w * 64 + __builtin_ctzll(quotes_[w]);
+      *raw = std::string_view(s, static_cast<size_t>(close - s));
+      p_ = close + 1;
+      return true;
+    }
+  }
+  return false;  // no closing quote: as RawStringSlow
+}
+
 CanonicalTextDecoder::CanonicalTextDecoder(const DecodeOptions& options)
-    : options_(&options), redact_(options.redact.begin(), options.redact.end()) {
+    : options_(&options), redact_(options.redact.begin(), options.redact.end()), string_index_(BestStringIndex()) {
   max_depth_ = std::min<uint32_t>(options.max_depth, 60);
   // The exchange's own levels (record, request, headers) must be within the limit.
   if (max_depth_ < 8) usable_ = false;
@@ -239,6 +336,17 @@ void CanonicalTextDecoder::DropWs() {
 
 inline bool CanonicalTextDecoder::RawString(std::string_view* raw) {
   const char* p = p_;
+  if (clean_) {
+    // The next '"' ends the string (the record has no escape, control or UTF-8 byte).
+    if (p >= end_ || *p != '"') return false;
+    const size_t at = static_cast<size_t>(p + 1 - base_);
+    const uint64_t bits = quotes_[at / 64] >> (at % 64);
+    if (bits == 0) return CleanStringFar(raw);
+    const size_t size = static_cast<size_t>(__builtin_ctzll(bits));
+    *raw = std::string_view(p + 1, size);
+    p_ = p + 2 + size;
+    return true;
+  }
   if (end_ - p >= 17 && *p == '"') {
     const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
     const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(w, _mm_set1_epi8(0x1F)), w);  // <= 0x1F
@@ -450,6 +558,7 @@ void CanonicalTextDecoder::Match(const States& states, std::string_view key, boo
 
 bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mode) {
   if (depth + 1 >= max_depth_) return false;
+  if (clean_ && mode == Mode::kAny && states.n == 0) return PlainObject(depth);
   ++p_;  // '{'
   SkipWs();
   if (p_ < end_ && *p_ == '}') {
@@ -535,6 +644,92 @@ bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mod
     }
     if (*p_ != '}') return false;
     ++p_;
+    return true;
+  }
+}
+
+bool CanonicalTextDecoder::PlainObject(uint32_t depth) {
+  // What Object does for these (its comments say why), on a local pointer: p_ is a member that
+  // the stores into keys[] and the calls may alias, so each step there loaded and stored it
+  // again (~100 instructions per member; most members of a shop record are here: bodies,
+  // client, gateway). Strings end at the next set bit of quotes_.
+  const char* p = p_ + 1;  // '{'
+  if (p < end_ && static_cast<unsigned char>(*p) <= ' ') {
+    p_ = p;
+    DropWs();
+    p = p_;
+  }
+  if (p < end_ && *p == '}') {
+    p_ = p + 1;
+    return true;
+  }
+  // The end of the string opening at p (clean_: its closing quote), or null when it has none.
+  auto string_end = [this](const char* open) -> const char* {
+    const size_t at = static_cast<size_t>(open + 1 - base_);
+    const uint64_t bits = quotes_[at / 64] >> (at % 64);
+    if (bits != 0) return open + 1 + __builtin_ctzll(bits);
+    p_ = open;
+    std::string_view raw;
+    return CleanStringFar(&raw) ? p_ - 1 : nullptr;
+  };
+  constexpr size_t kMaxMembers = 64;
+  struct Name {
+    const char* data;
+    size_t size;
+  };
+  Name keys[kMaxMembers];
+  size_t n = 0;
+  uint64_t seen = 0;
+  while (true) {  // at a member's name, whitespace before it skipped
+    if (p >= end_ || *p != '"') return false;
+    const char* close = string_end(p);
+    if (close == nullptr) return false;
+    const std::string_view key(p + 1, static_cast<size_t>(close - p - 1));
+    p = close + 1;
+    if (n == kMaxMembers) return false;
+    const unsigned char last = static_cast<unsigned char>(close[-1]);  // the opening quote for ""
+    const uint64_t bit = uint64_t{1} << ((key.size() * 7 + last) & 63);
+    if ((seen & bit) != 0) {
+      for (size_t i = 0; i < n; ++i) {
+        if (SameName(std::string_view(keys[i].data, keys[i].size), key)) return false;
+      }
+    }
+    seen |= bit;
+    keys[n++] = Name{key.data(), key.size()};
+    if (end_ - p >= 2 && *p == ':' && static_cast<unsigned char>(p[1]) > ' ') {
+      ++p;
+    } else {
+      p_ = p;
+      if (!Colon()) return false;
+      SkipWs();
+      if (p_ >= end_) return false;
+      p = p_;
+    }
+    if (*p == '"') {
+      close = string_end(p);
+      if (close == nullptr) return false;
+      p = close + 1;
+    } else {
+      p_ = p;
+      if (!Value(depth + 1, none_)) return false;
+      p = p_;
+    }
+    if (end_ - p >= 2 && *p == ',' && static_cast<unsigned char>(p[1]) > ' ') {
+      ++p;
+      continue;
+    }
+    p_ = p;
+    SkipWs();
+    p = p_;
+    if (p >= end_) return false;
+    if (*p == ',') {
+      p_ = p + 1;
+      SkipWs();
+      p = p_;
+      continue;
+    }
+    if (*p != '}') return false;
+    p_ = p + 1;
     return true;
   }
 }
@@ -896,6 +1091,7 @@ void CanonicalTextDecoder::Redact() {
 }
 
 bool CanonicalTextDecoder::Walk(std::string_view text, std::string_view* id_out) {
+  IndexStrings(text);
   p_ = text.data();
   end_ = p_ + text.size();
   dropping_ = false;

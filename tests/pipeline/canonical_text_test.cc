@@ -46,9 +46,32 @@ std::string TreeText(std::string_view record, const DecodeOptions& base) {
   return text;
 }
 
+// How the decoders FastText builds find the ends of strings (the CPU's best by default); the
+// tests that cover the structural pass run with each.
+CanonicalTextDecoder::StringIndex g_string_index = CanonicalTextDecoder::BestStringIndex();
+constexpr CanonicalTextDecoder::StringIndex kStringIndexes[] = {
+    CanonicalTextDecoder::StringIndex::kAvx2, CanonicalTextDecoder::StringIndex::kSse2,
+    CanonicalTextDecoder::StringIndex::kNone};
+
+// Runs `body` once per string index the CPU has (kAvx2 needs AVX2), FastText using it.
+template <typename Body>
+void ForEachStringIndex(Body body) {
+  for (CanonicalTextDecoder::StringIndex index : kStringIndexes) {
+    if (index == CanonicalTextDecoder::StringIndex::kAvx2 &&
+        CanonicalTextDecoder::BestStringIndex() != CanonicalTextDecoder::StringIndex::kAvx2) {
+      continue;
+    }
+    SCOPED_TRACE("string index " + std::to_string(static_cast<int>(index)));
+    g_string_index = index;
+    body();
+  }
+  g_string_index = CanonicalTextDecoder::BestStringIndex();
+}
+
 // The fast path's text, "" when it declines. Checks the id it reports.
 std::string FastText(std::string_view record, const DecodeOptions& o, bool* took) {
   CanonicalTextDecoder d(o);
+  d.set_string_index(g_string_index);
   std::string out = "prefix";
   size_t id_at = 0, id_size = 0;
   *took = d.Decode(record, &out, &id_at, &id_size);
@@ -247,6 +270,7 @@ TEST(CanonicalTextTest, ContentTypeReadOnceOrRedacted) {
 // escape, a control or a multi-byte character at every offset of strings of every length up to
 // 40 bytes (three sixteen-byte steps), in the middle of the record and as its last string.
 TEST(CanonicalTextTest, StringsAtEveryOffset) {
+  ForEachStringIndex([] {
   const std::vector<std::string> specials = {"\\\"", "\\n", "\\u0041", "\t", "\x01", "é", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
                                              "\xc3", "\xed\xa0\x80"};
   for (size_t len = 0; len <= 40; ++len) {
@@ -266,6 +290,67 @@ TEST(CanonicalTextTest, StringsAtEveryOffset) {
       }
     }
   }
+  });
+}
+
+// The structural pass (quotes_: a word of quote bits per 64 bytes, the record clean or not):
+// strings that start, end and straddle every offset of a 64-byte word, one and two words
+// long, in the record's last bytes (its last word read overlapping) and in records shorter
+// than 64 bytes. A byte that makes the record unclean (backslash, control, >= 0x80) sits at
+// each string's edges and in the padding outside any string. Every string index decodes alike:
+// as the tree path, and declining exactly what has to be declined.
+TEST(CanonicalTextTest, StringsAcrossEvery64ByteBoundary) {
+  const std::vector<std::string> specials = {"", "\\\"", "\\n", "\x01", "\x1f", "\xc3", "\xc3\xa9"};
+  size_t taken = 0;
+  ForEachStringIndex([&] {
+    for (size_t pad = 0; pad < 64; ++pad) {
+      for (size_t len : {0, 1, 2, 30, 31, 32, 33, 62, 63, 64, 65, 66, 127, 128, 129}) {
+        for (const std::string& sp : specials) {
+          for (int where = 0; where < 3; ++where) {  // the special at the start, the end, in the padding
+            std::string str(len, 'v');
+            std::string padding(pad, ' ');
+            if (where == 0) str.insert(0, sp);
+            if (where == 1) str += sp;
+            if (where == 2) padding.insert(pad / 2, sp);
+            const std::string rec = R"({"request":{"method":"GET","path":"/a","body":{)" + padding + R"("k":")" + str +
+                                    R"(","n":1,")" + str + R"(":")" + str + R"("}},"response":{"status":200,"body":")" +
+                                    str + R"("}})";
+            // Taken: no special, or a valid two-byte character in a string (not in the padding,
+            // where any of them is invalid JSON).
+            const bool plain = sp.empty() || (sp == "\xc3\xa9" && where != 2);
+            bool took = false;
+            FastText(rec, Options({}), &took);
+            EXPECT_EQ(took, plain) << rec;
+            if (took) ++taken;
+            Same(rec, {}, plain);
+            Same(rec, {"request.body.k", "response.body"}, plain);
+          }
+        }
+      }
+    }
+    // An escaped quote that, taken for the string's end, would leave a valid record with a
+    // member "b": the pass must see the backslash (the record is not clean) and decline.
+    for (size_t pad = 0; pad < 64; ++pad) {
+      for (size_t len : {0, 1, 30, 62, 63, 64, 65, 127}) {
+        const std::string str(len, 'v');
+        const std::string rec = R"({"request":{"method":"GET","path":"/a","body":{)" + std::string(pad, ' ') +
+                                R"("k":")" + str + R"(a\","b":"c","n":1}},"response":{"status":200}})";
+        Declines(rec, {});
+        Declines(rec, kShopRedact);
+      }
+    }
+    // Records that end within every offset of their last word, and a string that has no end.
+    for (size_t len = 0; len < 140; ++len) {
+      const std::string str(len, 'w');
+      const std::string rec = R"({"request":{"method":"GET","path":"/)" + str + R"("},"response":{"status":200}})";
+      Same(rec, {}, true);
+      Declines(rec.substr(0, rec.size() - 4 - len / 2));
+      Declines(R"({"request":{"method":"GET","path":"/)" + str);
+    }
+    Declines(R"({"request":"x"})");  // shorter than a word
+    Declines(R"({")");
+  });
+  EXPECT_GT(taken, 0u);
 }
 
 // Header names are checked for upper case eight bytes at a time: an upper-case letter at every

@@ -682,8 +682,22 @@ bool CanonicalTextDecoder::PlainObject(uint32_t depth) {
   uint64_t seen = 0;
   while (true) {  // at a member's name, whitespace before it skipped
     if (p >= end_ || *p != '"') return false;
-    const char* close = string_end(p);
-    if (close == nullptr) return false;
+    const char* close;
+    // The quote bits from the name's closing quote + 1 on (bit 0), as far as its word goes:
+    // a string value right after '":' ends at the next of them, without a second lookup.
+    uint64_t after = 0;
+    {
+      const size_t at = static_cast<size_t>(p + 1 - base_);
+      const uint64_t bits = quotes_[at / 64] >> (at % 64);
+      if (bits != 0) {
+        const int size = __builtin_ctzll(bits);
+        close = p + 1 + size;
+        after = (bits >> size) >> 1;  // two shifts: size + 1 may be 64
+      } else {
+        close = string_end(p);
+        if (close == nullptr) return false;
+      }
+    }
     const std::string_view key(p + 1, static_cast<size_t>(close - p - 1));
     p = close + 1;
     if (n == kMaxMembers) return false;
@@ -706,9 +720,15 @@ bool CanonicalTextDecoder::PlainObject(uint32_t depth) {
       p = p_;
     }
     if (*p == '"') {
-      close = string_end(p);
-      if (close == nullptr) return false;
-      p = close + 1;
+      // after's bit 1 is this opening quote when the value follows '":' directly.
+      const uint64_t rest = after >> 2;
+      if (p == close + 2 && rest != 0) {
+        p += 2 + __builtin_ctzll(rest);
+      } else {
+        close = string_end(p);
+        if (close == nullptr) return false;
+        p = close + 1;
+      }
     } else {
       p_ = p;
       if (!Value(depth + 1, none_)) return false;

@@ -558,7 +558,13 @@ void CanonicalTextDecoder::Match(const States& states, std::string_view key, boo
 
 bool CanonicalTextDecoder::Object(uint32_t depth, const States& states, Mode mode) {
   if (depth + 1 >= max_depth_) return false;
+  // Chosen before GeneralObject's frame is set up (~30 instructions per object when
+  // PlainObject was called from inside it).
   if (clean_ && mode == Mode::kAny && states.n == 0) return PlainObject(depth);
+  return GeneralObject(depth, states, mode);
+}
+
+bool CanonicalTextDecoder::GeneralObject(uint32_t depth, const States& states, Mode mode) {
   ++p_;  // '{'
   SkipWs();
   if (p_ < end_ && *p_ == '}') {

@@ -111,6 +111,7 @@ class CanonicalTextDecoder {
   bool Number();
   bool Value(uint32_t depth, const States& states);
   bool Object(uint32_t depth, const States& states, Mode mode);
+  bool GeneralObject(uint32_t depth, const States& states, Mode mode);  // Object's members, any case
   // Object for the common case of a clean record (quotes_), Mode::kAny and no redact path
   // below: its loop on a local pointer, p_ stored only around the calls it makes.
   bool PlainObject(uint32_t depth);

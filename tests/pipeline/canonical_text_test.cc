@@ -429,6 +429,44 @@ TEST(CanonicalTextTest, DepthLimitIsTheTreePaths) {
   EXPECT_FALSE(d.Decode(kShopLine, &out, &at, &size)) << "a depth limit below the exchange's own levels";
 }
 
+// Nested objects, arrays and both in a body, from shallow to past the limit, under several
+// limits: what the fast path takes (it declines near the limit, where the tree path may still
+// take the record) is the same with every string index (a clean record's objects take
+// PlainObject, which checks the limit itself) and written as the tree path writes it.
+TEST(CanonicalTextTest, NestingAtTheDepthLimit) {
+  size_t taken = 0;
+  for (uint32_t max_depth : {8u, 9u, 12u, 20u, 64u}) {
+    for (int levels = 1; levels <= 66; ++levels) {
+      for (int shape = 0; shape < 3; ++shape) {  // objects, arrays, alternating
+        std::string open, close;
+        for (int i = 0; i < levels; ++i) {
+          const bool object = shape == 0 || (shape == 2 && i % 2 == 0);
+          open += object ? R"({"k":1,"a":)" : "[2,";
+          close.insert(0, object ? "}" : "]");
+        }
+        const std::string rec = R"({"request":{"method":"GET","path":"/a","body":)" + open + "3" + close +
+                                R"(},"response":{"status":200}})";
+        DecodeOptions o = Options({});
+        o.max_depth = max_depth;
+        const std::string tree = TreeText(rec, o);
+        g_string_index = CanonicalTextDecoder::StringIndex::kNone;
+        bool took_scanning = false;
+        FastText(rec, o, &took_scanning);
+        taken += took_scanning ? 1 : 0;
+        ForEachStringIndex([&] {
+          bool took = false;
+          const std::string fast = FastText(rec, o, &took);
+          EXPECT_EQ(took, took_scanning) << max_depth << " " << rec;
+          if (took) {
+            EXPECT_EQ(fast, tree) << rec;
+          }
+        });
+      }
+    }
+  }
+  EXPECT_GT(taken, 0u);
+}
+
 // Random edits of shop records (whitespace, key order, numbers, escapes, case, duplicates,
 // removed and unknown members) under random redact paths: every record the fast path takes
 // must come out as the tree path writes it.

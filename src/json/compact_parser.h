@@ -23,4 +23,17 @@ namespace ec::json {
 // returns false (then `*out` is unspecified and `arena` may hold unused bytes).
 bool ParseCompactInto(std::string_view text, Arena* arena, Value* out, uint32_t max_depth);
 
+namespace compact_internal {
+
+// The instruction sets the parser's stop index (a bit per byte a string scan stops at, built
+// with the copy of the text) can be built with. The parser uses the best one the CPU has;
+// every one must give the same index, so the tests run each one the CPU has.
+enum class IndexIsa { kSse2, kAvx2, kAvx512Bw };
+IndexIsa BestIndexIsa();
+// Builds the index with `isa` from now on (every thread): for tests. False, and no change,
+// when the CPU does not have it.
+bool UseIndexIsa(IndexIsa isa);
+
+}  // namespace compact_internal
+
 }  // namespace ec::json

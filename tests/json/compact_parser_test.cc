@@ -9,6 +9,7 @@
 #include <cmath>
 #include <iterator>
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -501,6 +502,119 @@ TEST(CompactParserTest, FailuresInsideNestedValuesDecline) {
     EXPECT_FALSE(ParseCompactInto(d, &arena, &v, 64)) << d;
     ExpectSame(d, /*must_accept=*/false);
   }
+}
+
+// The string scan reads a stop index built 64 bytes at a time (one bit per byte of the copy,
+// up to the block holding the end's first NUL). Strings are put at every offset around the
+// blocks' edges and the text's end, with each kind of byte the index marks (quote, backslash,
+// control byte, byte above 0x7F) and one it does not (space) at the string's start, middle
+// and end, so that each straddles a 63/64/65-byte edge somewhere. ParseInto is the oracle.
+// Runs `body` with the stop index built by each instruction set this CPU has (each must give
+// the same trees), then goes back to the best one.
+template <typename F>
+void ForEachIndexIsa(F body) {
+  using compact_internal::IndexIsa;
+  int ran = 0;
+  for (const IndexIsa isa : {IndexIsa::kSse2, IndexIsa::kAvx2, IndexIsa::kAvx512Bw}) {
+    if (!compact_internal::UseIndexIsa(isa)) {
+      std::printf("index ISA %d: not on this CPU, not tested\n", static_cast<int>(isa));
+      continue;
+    }
+    SCOPED_TRACE("index ISA " + std::to_string(static_cast<int>(isa)));
+    body();
+    ++ran;
+  }
+  EXPECT_TRUE(compact_internal::UseIndexIsa(compact_internal::BestIndexIsa()));
+  EXPECT_GE(ran, 1);  // SSE2, the x86-64 baseline, always
+}
+
+void StringsAtEveryIndexBlockEdge() {
+  const std::string specials[] = {
+      "x", " ", "\\\"", "\\\\", "\\n", "\\u00e9", "\\ud83d\\ude00", "\xc3\xa9", "\xe2\x82\xac", "\x01", "\n", "\x7f", "\xc3",
+  };
+  int parsed = 0;
+  for (size_t shift = 0; shift <= 66; ++shift) {
+    const std::string key(shift, 'k');
+    for (size_t len = 0; len <= 131; ++len) {
+      for (const std::string& special : specials) {
+        for (const size_t at : {size_t{0}, len / 2, len}) {
+          std::string content(len, 'a');
+          content.insert(at, special);
+          // In an object (the closing quote then '}' at the end), at the text's end alone,
+          // and in an array with a second string after it.
+          ExpectSame("{\"" + key + "\":\"" + content + "\"}", special != "\x01" && special != "\n" && special != "\xc3");
+          ExpectSame("\"" + key + content + "\"", special != "\x01" && special != "\n" && special != "\xc3");
+          ExpectSame("[\"" + key + "\",\"" + content + "\",\"" + key + "\"]", special != "\x01" && special != "\n" && special != "\xc3");
+          parsed += 3;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(parsed, 67 * 132 * 13 * 3 * 3);
+}
+TEST(CompactParserTest, StringsAtEveryIndexBlockEdge) { ForEachIndexIsa(StringsAtEveryIndexBlockEdge); }
+
+// A string cut off by the end of the text is declined wherever the end falls in its block,
+// also when the end is a block's last byte or the text fills whole blocks (the index's last
+// block is then all padding).
+void UnterminatedStringsAtTheEndDecline() {
+  for (size_t n = 1; n <= 200; ++n) {
+    const std::string cut = "\"" + std::string(n - 1, 'a');
+    ExpectSame(cut, false);
+    Arena arena;
+    Value v;
+    EXPECT_FALSE(ParseCompactInto(cut, &arena, &v, 64)) << n;
+    const std::string escaped_end = "\"" + std::string(n - 1, 'a') + "\\";
+    EXPECT_FALSE(ParseCompactInto(escaped_end, &arena, &v, 64)) << n;
+    // And the same length terminated: accepted, the whole string.
+    const std::string whole = "\"" + std::string(n - 1, 'a') + "\"";
+    ASSERT_TRUE(ParseCompactInto(whole, &arena, &v, 64)) << n;
+    EXPECT_EQ(v.string(), std::string(n - 1, 'a'));
+  }
+}
+
+// Long strings span index words without a stop bit (the scan's loop over empty words), and
+// documents of different lengths parsed one after another on the same thread reuse the index:
+// a short one after a long one must not see the long one's bits.
+TEST(CompactParserTest, UnterminatedStringsAtTheEndDecline) { ForEachIndexIsa(UnterminatedStringsAtTheEndDecline); }
+
+void LongStringsAndReusedIndex() {
+  for (const size_t len : {size_t{63}, size_t{64}, size_t{65}, size_t{1000}, size_t{4096}, size_t{100000}}) {
+    std::string doc = "{\"long\":\"" + std::string(len, 'q') + "\",\"after\":[\"" + std::string(len / 3, 'r') + "\",1.5,true]}";
+    ExpectSame(doc);
+    ExpectSame("{\"a\":\"b\"}");
+    ExpectSame("[\"" + std::string(len % 70, 's') + "\"]");
+    // A quote inside the long string, escaped at a block edge and far from it.
+    std::string with_quote(len, 'q');
+    with_quote.insert(len / 2, "\\\"");
+    with_quote.insert(std::min<size_t>(len, 62), "\\\\");
+    ExpectSame("[\"" + with_quote + "\",\"" + with_quote + "\"]");
+  }
+}
+
+TEST(CompactParserTest, LongStringsAndReusedIndex) { ForEachIndexIsa(LongStringsAndReusedIndex); }
+
+// The shop-like documents and random trees of the tests above, under each index ISA.
+TEST(CompactParserTest, EveryIndexIsaAgrees) {
+  ForEachIndexIsa([] {
+    std::mt19937 rng(7);
+    for (int k = 0; k < 300; ++k) {
+      std::string doc = "{";
+      const int members = static_cast<int>(rng() % 12);
+      for (int m = 0; m < members; ++m) {
+        if (m != 0) doc += ",";
+        doc += "\"k" + std::to_string(m) + std::string(rng() % 70, 'x') + "\":";
+        switch (rng() % 4) {
+          case 0: doc += "\"" + std::string(rng() % 90, 'v') + (rng() % 3 == 0 ? "\\\"" : "") + "\""; break;
+          case 1: doc += std::to_string(rng() % 100000) + ".25"; break;
+          case 2: doc += "[\"" + std::string(rng() % 40, 'e') + "\",true,null]"; break;
+          default: doc += "{\"in\":\"caf\xc3\xa9" + std::string(rng() % 64, 'i') + "\"}"; break;
+        }
+      }
+      doc += "}";
+      ExpectSame(doc);
+    }
+  });
 }
 
 }  // namespace

@@ -84,6 +84,16 @@ StatePtr EncodedState::FromBytes(std::string_view bytes) {
 
 std::string CheckpointKey(std::string_view name) { return EncodeKey("", "checkpoint:" + std::string(name)); }
 
+Status StateStore::LookupMany(const std::vector<std::string_view>& keys, std::vector<StatePtr>* out) {
+  out->assign(keys.size(), nullptr);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    Result<StatePtr> r = Lookup(keys[i]);
+    if (!r.ok()) return r.status();
+    (*out)[i] = std::move(*r);
+  }
+  return Status();
+}
+
 Result<std::optional<StoredState>> StateStore::Get(std::string_view resource, std::string_view key) {
   EC_ASSIGN_OR_RETURN(StatePtr state, Lookup(EncodeKey(resource, key)));
   if (state == nullptr) return std::optional<StoredState>();

@@ -129,6 +129,9 @@ class StateStore {
   virtual Result<std::optional<int64_t>> Checkpoint(std::string_view checkpoint) = 0;
   // The state stored under `encoded_key` (EncodeKey), shared; null when there is none.
   virtual Result<StatePtr> Lookup(std::string_view encoded_key) = 0;
+  // Lookup of each of `keys`, into (*out)[i]; the first error ends it. A store can read the
+  // keys it has to fetch in one batch (RocksDB: one sorted MultiGet).
+  virtual Status LookupMany(const std::vector<std::string_view>& keys, std::vector<StatePtr>* out);
   // A hint that `encoded_key` is about to be looked up: a store can start fetching what the
   // lookup will read. No effect on any answer. `hash` is StateKeyHash(encoded_key) (here and
   // in the later steps): computed once by the caller.

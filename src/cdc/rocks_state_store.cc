@@ -491,6 +491,39 @@ class RocksStateStore final : public StateStore, public PassOverlay {
   StatePtr last_read_;
 };
 
+// The state store's filters: a bloom filter (10 bits per key) on each level-0 file, none below.
+// - A lookup that reaches the level below L0 (L1: one file of all the older states, up to
+//   RocksDB's 256 MB level base) has missed the state cache, the memtables and every L0 filter:
+//   it is nearly always a stored key, so L1's filter said "maybe" and cost a partition read and
+//   a probe per lookup, and one more filter built per compaction. (RocksDB's
+//   optimize_filters_for_hits does the same for the last level only; past the level base a
+//   non-last L1 would get full filters of megabytes, larger than a block cache shard.) A key
+//   that is not stored (a POST's, once the map no longer knows every key: state_cache.h,
+//   complete()) costs L1's index and data block instead of a probe; the figures below include
+//   that. Past the level base (~6 million shop states) the keys of L2 also read L1's data.
+// - L0 files are the ones every lookup checks (up to eight, RocksDB's compaction trigger
+//   below): their filters are whole (~20 KB per 4 MiB flush) and pinned, so a check is one
+//   probe, without the partitioned filter's top-level search and partition lookup (~0.1 us per
+//   file per lookup in perf on serve).
+// Measured together with the trigger (2,000,000 shop lines, 3 interleaved pairs): ec-pipeline
+// -3%, the server's CPU -6.6%.
+class Level0Filters final : public rocksdb::FilterPolicy {
+ public:
+  Level0Filters() : bloom_(rocksdb::NewBloomFilterPolicy(10)) {}
+  const char* Name() const override { return "ec.Level0Filters"; }
+  // The bloom filter's family: files written with any built-in filter stay readable.
+  const char* CompatibilityName() const override { return bloom_->CompatibilityName(); }
+  rocksdb::FilterBitsBuilder* GetBuilderWithContext(const rocksdb::FilterBuildingContext& context) const override {
+    return context.level_at_creation == 0 ? bloom_->GetBuilderWithContext(context) : nullptr;
+  }
+  rocksdb::FilterBitsReader* GetFilterBitsReader(const rocksdb::Slice& contents) const override {
+    return bloom_->GetFilterBitsReader(contents);
+  }
+
+ private:
+  std::shared_ptr<const rocksdb::FilterPolicy> bloom_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir, const RocksStateOptions& opts) {
@@ -514,26 +547,33 @@ Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir, 
   table.cache_index_and_filter_blocks = true;
   table.cache_index_and_filter_blocks_with_high_priority = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
-  // Reads of new keys that miss the state cache: a filter answers them per table file.
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Filters on level-0 files only (Level0Filters), whole (not partitioned): see there.
+  table.filter_policy = std::make_shared<Level0Filters>();
   table.whole_key_filtering = true;
-  // Partitioned index and filters: a lookup reads one 4 KiB partition of each, found through a
-  // small pinned top level. With a file's whole index and filter as one block each, a store
-  // past the cache (~600,000 shop states) evicted them between lookups, and every lookup that
-  // missed the state cache read, checksummed and decompressed a whole index and filter again:
-  // 38.7 us per lookup against 3.8 (bench_cdc BM_LookupPastTheCache, 600,000 states), and the
-  // server's ec-pipeline went from ~4 to ~19 us per shop line past 1M exchanges.
+  table.partition_filters = false;
+  // A partitioned index: a lookup reads one 4 KiB partition, found through a small pinned top
+  // level. With a file's whole index (and filter) as one block each, a store past the cache
+  // (~600,000 shop states) evicted them between lookups, and every lookup that missed the state
+  // cache read, checksummed and decompressed a whole index and filter again: 38.7 us per lookup
+  // against 3.8 (bench_cdc BM_LookupPastTheCache, 600,000 states), and the server's ec-pipeline
+  // went from ~4 to ~19 us per shop line past 1M exchanges.
   table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
-  table.partition_filters = true;
   table.metadata_block_size = 4096;
   table.pin_top_level_index_and_filter = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // Flushes (level 0) are written uncompressed: their files live until the next L0 compaction
-  // merges four of them, which then needs no decompression either; Snappy on every flush was
+  // merges eight of them, which then needs no decompression either; Snappy on every flush was
   // about a quarter of the flush thread's CPU (perf, 200,000 shop lines: 12 flushes of ~4.3 MB).
   // The merged levels, where the state stays, are compressed with LZ4 (JSON states shrink
   // 3.7x, files within 2% of Snappy's; it compresses and decompresses faster).
   options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kLZ4Compression};
+  // Past the state cache (millions of keys, docs/ingest-performance.md "Past the caches")
+  // RocksDB's compactions were a fifth of the server's CPU. The keys are random, so every L0
+  // compaction merges its L0 files with the whole of L1 (one file of all the states): its
+  // cost is L1's size, whatever the L0 files hold. Eight L0 files per compaction instead of
+  // RocksDB's four halve how often L1 is rewritten (rocksdb:low -30% at 2,000,000 shop
+  // lines); a lookup checks up to four more L0 filters, kept cheap by Level0Filters.
+  options.level0_file_num_compaction_trigger = 8;
   // Flushes and compactions write in steps (RocksStateOptions::write_rate_bytes): refilled
   // every 5 ms, and each 256 KiB written is handed to the device as it goes (bytes_per_sync)
   // instead of all at the table file's final sync. bytes_per_sync alone was tried at stop 19 and

@@ -201,6 +201,9 @@ struct RocksStateOptions {
   // does not stall behind it; docs/ingest-performance.md "Half-rate latency"). The states stay
   // pinned and readable in the map until written.
   bool background_writes = true;
+  // Bytes of one WriteBatch of deferred states (several per write, the checkpoints in the
+  // last: rocks_state_store.cc WriteSorted); 0 = a quarter of a memtable. For tests.
+  size_t write_batch_bytes = 0;
 };
 
 // Opens (creating) a RocksDB state store in `dir`. Errors: kIoError with RocksDB's message.

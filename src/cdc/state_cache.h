@@ -5,8 +5,9 @@
 // committed states not yet written to RocksDB (deferred writes, rocks_state_store.cc). A
 // deferred entry is pinned: never evicted until Written() makes it an ordinary cache entry, so
 // a commit or a write moves the entry between two lists instead of inserting it into another
-// map. The cache part is bounded by an approximate byte count (keys, values and per-entry
-// overhead; 0 bytes = no cache); the pinned part is bounded by its owner (pinned_bytes()).
+// map. The cache part and the pinned part together are bounded by an approximate byte count
+// (keys, values and per-entry overhead; 0 bytes = no cache): pins evict cached entries; the
+// pinned part alone is bounded by its owner (pinned_bytes()).
 
 #include <algorithm>
 #include <cstddef>

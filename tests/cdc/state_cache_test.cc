@@ -171,6 +171,39 @@ TEST(StateCache, PinnedEntriesAreReadAndNeverEvictedUntilWritten) {
   EXPECT_EQ(off.entries(), 0u);
 }
 
+// Pinned states count against the bound: a pin evicts the least recently used cache entries,
+// so cache and deferred writes together stay within it while there are cache entries to let go
+// (with 32 MiB of deferred writes on top of a full 48 MiB cache the server passed 256 MB).
+TEST(StateCache, PinsEvictCacheEntriesToStayWithinTheBound) {
+  const std::string big(1000, 'x');
+  StateCache c(5000);  // room for four of these entries
+  for (int i = 0; i < 4; ++i) c.Insert(EncodeKey("r", "c" + std::to_string(i)), State(false, i, big));
+  ASSERT_EQ(c.entries(), 4u);
+  const size_t full = c.bytes();
+  c.Pin(EncodeKey("r", "p0"), State(false, 10, big));  // a new key
+  c.Pin(EncodeKey("r", "c3"), State(false, 11, big));  // a cached key, now pinned
+  EXPECT_LE(c.bytes() + c.pinned_bytes(), c.max_bytes());
+  EXPECT_LT(c.bytes(), full);
+  StatePtr got;
+  EXPECT_FALSE(c.Lookup(EncodeKey("r", "c0"), &got));  // the least recently used went first
+  ASSERT_TRUE(c.Lookup(EncodeKey("r", "p0"), &got));
+  EXPECT_EQ(got->ts_ms(), 10);
+  ASSERT_TRUE(c.Lookup(EncodeKey("r", "c3"), &got));
+  EXPECT_EQ(got->ts_ms(), 11);
+  // Inserts around the pins keep the sum within the bound too.
+  for (int i = 4; i < 10; ++i) {
+    c.Insert(EncodeKey("r", "c" + std::to_string(i)), State(false, i, big));
+    EXPECT_LE(c.bytes() + c.pinned_bytes(), c.max_bytes()) << i;
+  }
+  // A commit of the pass overlay pins too.
+  ASSERT_FALSE(c.PassLookup(EncodeKey("r", "q"), &got));
+  c.PassStoreNew(EncodeKey("r", "q"), nullptr, State(false, 20, big));
+  c.PassCommit();
+  EXPECT_LE(c.bytes() + c.pinned_bytes(), c.max_bytes());
+  ASSERT_TRUE(c.Lookup(EncodeKey("r", "q"), &got));
+  EXPECT_EQ(got->ts_ms(), 20);
+}
+
 TEST(StateCache, CompleteUntilAStoredKeyLeavesTheMap) {
   const std::string big(1000, 'x');
   StatePtr got;

@@ -184,32 +184,43 @@ std::string KilledValue(int batch, int key) {
   return R"({"k":)" + std::to_string(key) + R"(,"b":)" + std::to_string(batch) + R"(,"pad":")" + std::string(1000, 'p') + "\"}";
 }
 
-TEST(StateStore, RocksDbKilledOpenKeepsStatesTrueToItsCheckpoint) {
-  if (const char* child_dir = std::getenv(kKilledChildEnv)) {  // the child: write, then die
-    auto s = OpenRocksStateStore(child_dir, kKilledOptions);
-    if (!s.ok()) _exit(2);
-    for (int b = 0; b < kKilledBatches; ++b) {
-      std::vector<StateWrite> writes;
-      for (int k = 0; k < kKilledKeys; ++k) {
-        writes.emplace_back(EncodeKey("order", "o-" + std::to_string(k)), StoredState{false, b, KilledValue(b, k)});
-      }
-      if (!(*s)->Apply(writes, "cp", b).ok()) _exit(3);
+// The child of the kill tests: commits kKilledBatches times (every key at time i, checkpoint i),
+// then exits with the store neither closed nor flushed.
+[[noreturn]] void CommitThenDie(const char* dir, const RocksStateOptions& options) {
+  auto s = OpenRocksStateStore(dir, options);
+  if (!s.ok()) _exit(2);
+  for (int b = 0; b < kKilledBatches; ++b) {
+    std::vector<StateWrite> writes;
+    for (int k = 0; k < kKilledKeys; ++k) {
+      writes.emplace_back(EncodeKey("order", "o-" + std::to_string(k)), StoredState{false, b, KilledValue(b, k)});
     }
-    _exit(0);  // killed: the store is neither closed nor flushed
+    if (!(*s)->Apply(writes, "cp", b).ok()) _exit(3);
   }
-  auto dir = std::filesystem::temp_directory_path() / ("ec_cdc_state_killed_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
+  _exit(0);
+}
+
+// Runs `test` of this binary again as the child (CommitThenDie), with `env` naming `dir`, and
+// waits for it.
+::testing::AssertionResult RunKilledChild(const char* env, const char* test, const std::filesystem::path& dir) {
   const pid_t child = fork();
-  ASSERT_GE(child, 0);
+  if (child < 0) return ::testing::AssertionFailure() << "fork failed";
   if (child == 0) {
-    setenv(kKilledChildEnv, dir.c_str(), 1);
-    execl("/proc/self/exe", "/proc/self/exe", "--gtest_filter=StateStore.RocksDbKilledOpenKeepsStatesTrueToItsCheckpoint",
-          static_cast<char*>(nullptr));
+    setenv(env, dir.c_str(), 1);
+    const std::string filter = std::string("--gtest_filter=") + test;
+    execl("/proc/self/exe", "/proc/self/exe", filter.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  if (waitpid(child, &status, 0) != child) return ::testing::AssertionFailure() << "waitpid failed";
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return ::testing::AssertionFailure() << "child status " << status;
+  return ::testing::AssertionSuccess();
+}
+
+TEST(StateStore, RocksDbKilledOpenKeepsStatesTrueToItsCheckpoint) {
+  if (const char* child_dir = std::getenv(kKilledChildEnv)) CommitThenDie(child_dir, kKilledOptions);
+  auto dir = std::filesystem::temp_directory_path() / ("ec_cdc_state_killed_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(RunKilledChild(kKilledChildEnv, "StateStore.RocksDbKilledOpenKeepsStatesTrueToItsCheckpoint", dir));
 
   auto s = OpenRocksStateStore(dir.string(), kKilledOptions);
   ASSERT_TRUE(s.ok()) << s.status().message();
@@ -245,31 +256,10 @@ const RocksStateOptions kBetweenOptions{.cache_bytes = size_t{1} << 20,
                                         .write_batch_bytes = size_t{8} << 10};
 
 TEST(StateStore, RocksDbKilledBetweenBatchesKeepsTheCheckpointsStates) {
-  if (const char* child_dir = std::getenv(kBetweenChildEnv)) {  // the child: write, then die
-    auto s = OpenRocksStateStore(child_dir, kBetweenOptions);
-    if (!s.ok()) _exit(2);
-    for (int b = 0; b < kKilledBatches; ++b) {
-      std::vector<StateWrite> writes;
-      for (int k = 0; k < kKilledKeys; ++k) {
-        writes.emplace_back(EncodeKey("order", "o-" + std::to_string(k)), StoredState{false, b, KilledValue(b, k)});
-      }
-      if (!(*s)->Apply(writes, "cp", b).ok()) _exit(3);
-    }
-    _exit(0);  // killed: the store is neither closed nor flushed
-  }
+  if (const char* child_dir = std::getenv(kBetweenChildEnv)) CommitThenDie(child_dir, kBetweenOptions);
   auto dir = std::filesystem::temp_directory_path() / ("ec_cdc_state_between_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    setenv(kBetweenChildEnv, dir.c_str(), 1);
-    execl("/proc/self/exe", "/proc/self/exe",
-          "--gtest_filter=StateStore.RocksDbKilledBetweenBatchesKeepsTheCheckpointsStates", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_TRUE(RunKilledChild(kBetweenChildEnv, "StateStore.RocksDbKilledBetweenBatchesKeepsTheCheckpointsStates", dir));
 
   auto s = OpenRocksStateStore(dir.string(), kBetweenOptions);
   ASSERT_TRUE(s.ok()) << s.status().message();

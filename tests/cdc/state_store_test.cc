@@ -216,28 +216,38 @@ std::string KilledValue(int batch, int key) {
   return ::testing::AssertionSuccess();
 }
 
+// Opens the store a killed child left in `dir` and reads its checkpoint "cp" into *b, which
+// must be one of the child's commits.
+::testing::AssertionResult ReopenAtCheckpoint(const std::filesystem::path& dir, const RocksStateOptions& options,
+                                              std::unique_ptr<StateStore>* store, int* b) {
+  auto s = OpenRocksStateStore(dir.string(), options);
+  if (!s.ok()) return ::testing::AssertionFailure() << s.status().message();
+  auto cp = (*s)->Checkpoint("cp");
+  if (!cp.ok() || !cp->has_value()) return ::testing::AssertionFailure() << "no checkpoint";
+  *b = static_cast<int>(**cp);
+  if (*b < 0 || *b >= kKilledBatches) return ::testing::AssertionFailure() << "checkpoint " << *b;
+  *store = std::move(*s);
+  return ::testing::AssertionSuccess();
+}
+
 TEST(StateStore, RocksDbKilledOpenKeepsStatesTrueToItsCheckpoint) {
   if (const char* child_dir = std::getenv(kKilledChildEnv)) CommitThenDie(child_dir, kKilledOptions);
   auto dir = std::filesystem::temp_directory_path() / ("ec_cdc_state_killed_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   ASSERT_TRUE(RunKilledChild(kKilledChildEnv, "StateStore.RocksDbKilledOpenKeepsStatesTrueToItsCheckpoint", dir));
 
-  auto s = OpenRocksStateStore(dir.string(), kKilledOptions);
-  ASSERT_TRUE(s.ok()) << s.status().message();
-  auto cp = (*s)->Checkpoint("cp");
-  ASSERT_TRUE(cp.ok());
   // Writes stall while two memtables wait for their flush, so the first batches are on disk.
-  ASSERT_TRUE(cp->has_value());
-  const int b = static_cast<int>(**cp);
-  ASSERT_TRUE(b >= 0 && b < kKilledBatches) << b;
+  std::unique_ptr<StateStore> s;
+  int b = -1;
+  ASSERT_TRUE(ReopenAtCheckpoint(dir, kKilledOptions, &s, &b));
   for (int k = 0; k < kKilledKeys; ++k) {
-    auto got = (*s)->Get("order", "o-" + std::to_string(k));
+    auto got = s->Get("order", "o-" + std::to_string(k));
     ASSERT_TRUE(got.ok() && got->has_value()) << "o-" << k;
     EXPECT_EQ((*got)->ts_ms, b) << "o-" << k;
     EXPECT_EQ((*got)->value, KilledValue(b, k)) << "o-" << k;
   }
   std::cout << "reopened at batch " << b << " of " << kKilledBatches << "\n";
-  s->reset();
+  s.reset();
   std::filesystem::remove_all(dir);
 }
 
@@ -261,19 +271,15 @@ TEST(StateStore, RocksDbKilledBetweenBatchesKeepsTheCheckpointsStates) {
   std::filesystem::remove_all(dir);
   ASSERT_TRUE(RunKilledChild(kBetweenChildEnv, "StateStore.RocksDbKilledBetweenBatchesKeepsTheCheckpointsStates", dir));
 
-  auto s = OpenRocksStateStore(dir.string(), kBetweenOptions);
-  ASSERT_TRUE(s.ok()) << s.status().message();
-  auto cp = (*s)->Checkpoint("cp");
-  ASSERT_TRUE(cp.ok());
-  ASSERT_TRUE(cp->has_value());
-  const int b = static_cast<int>(**cp);
-  ASSERT_TRUE(b >= 0 && b < kKilledBatches) << b;
+  std::unique_ptr<StateStore> s;
+  int b = -1;
+  ASSERT_TRUE(ReopenAtCheckpoint(dir, kBetweenOptions, &s, &b));
   std::vector<std::string> keys;
   for (int k = 0; k < kKilledKeys; ++k) keys.push_back("o-" + std::to_string(k));
   std::sort(keys.begin(), keys.end());  // the batches' order (same resource: key order)
   int newer = 0;
   for (const std::string& key : keys) {
-    auto got = (*s)->Get("order", key);
+    auto got = s->Get("order", key);
     ASSERT_TRUE(got.ok() && got->has_value()) << key;
     const int k = std::stoi(key.substr(2));
     const int64_t ts = (*got)->ts_ms;
@@ -286,7 +292,7 @@ TEST(StateStore, RocksDbKilledBetweenBatchesKeepsTheCheckpointsStates) {
   }
   std::cout << "reopened at checkpoint " << b << " of " << kKilledBatches << ", " << newer << " of " << kKilledKeys
             << " keys already of commit " << b + 1 << "\n";
-  s->reset();
+  s.reset();
   std::filesystem::remove_all(dir);
 }
 

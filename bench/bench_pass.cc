@@ -5,6 +5,8 @@
 // all: reads, decodes the stored records, Process, changelog, state records, transactional
 // appends, markers, the state checkpoint. Everything but the runner's own thread is setup.
 //   build-*/bench/bench_pass [--benchmark_min_time=1]
+// BM_PipelineThreadShopEvents runs the shop's events only (no changelog stage), so the events'
+// cost per event is its count minus that of the ingest-only pass, divided by the events.
 // Reported time = the `ec-pipeline` thread's CPU per iteration (manual time); ns_per_line too.
 // For instruction counts (stable on a loaded machine) count that thread only:
 //   valgrind --tool=callgrind --toggle-collect='ec::server::PipelineRunner::Run()'
@@ -87,7 +89,10 @@ uint64_t ThreadCpuNs(const char* name) {
   return ns;
 }
 
-void BM_PipelineThreadShop(benchmark::State& state) {
+// changelogs: the shop spec as it is (events and changelogs, `--annotations all`); without,
+// its events only (no changelog stage, no state store: bench_server.py's `--annotations
+// events`, whose spec has no resources), to count the events' own cost.
+void RunPipelineThreadShop(benchmark::State& state, bool changelogs) {
   ec::server::KeepFreedMemoryForReuse();  // as serve does at startup
   std::vector<std::string> files{std::string(EC_SOURCE_DIR) + "/examples/shop/openapi.yaml"};
   auto loaded = ec::spec::LoadSpecs(files);
@@ -118,13 +123,14 @@ void BM_PipelineThreadShop(benchmark::State& state) {
     for (const std::string& b : raw) (void)raw_log->Append(b, {ec::log::Durability::kWritten});
     ec::cdc::ChangelogServiceOptions co;
     co.data_dir = (dir / "state").string();
-    auto changelogs = std::move(ec::cdc::ChangelogService::Open(co, *specs, logs.get())).value();
+    std::unique_ptr<ec::cdc::ChangelogService> service;
+    if (changelogs) service = std::move(ec::cdc::ChangelogService::Open(co, *specs, logs.get())).value();
     ec::pipeline::Processor processor(specs, {});
-    processor.AddStage(changelogs->stage());
+    if (service) processor.AddStage(service->stage());
     ec::server::TopicWriter writer(logs.get(), &config);
     ec::server::MetricsRegistry metrics;
     ec::server::PipelineRunner runner({}, logs.get(), &processor, &writer, &metrics);
-    runner.SetStateStore(changelogs->txn_store());
+    if (service) runner.SetStateStore(service->txn_store());
     if (!runner.Recover().ok()) {
       state.SkipWithError("recovery failed");
       break;
@@ -141,7 +147,10 @@ void BM_PipelineThreadShop(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * lines));
   state.counters["matched"] = static_cast<double>(outputs);
 }
+void BM_PipelineThreadShop(benchmark::State& state) { RunPipelineThreadShop(state, true); }
 BENCHMARK(BM_PipelineThreadShop)->UseManualTime()->Unit(benchmark::kMillisecond);
+void BM_PipelineThreadShopEvents(benchmark::State& state) { RunPipelineThreadShop(state, false); }
+BENCHMARK(BM_PipelineThreadShopEvents)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 BENCHMARK_MAIN();

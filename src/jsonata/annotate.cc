@@ -7,6 +7,7 @@
 
 #include "json/writer.h"
 #include "jsonata/eval.h"
+#include "jsonata/functions.h"
 #include "jsonata/program.h"
 
 namespace ec::jsonata::internal {
@@ -45,6 +46,57 @@ bool PlainNamePath(const Node* p) {
     ++first;
   }
   return std::all_of(first, p->items.end(), PlainNameStep);
+}
+
+// A path of field names only, the first one a field of the input (not a `$var`).
+bool InputNamePath(const Node* p) {
+  return p->type == NT::kPath && p->name_path && p->plain && p->items[0]->type == NT::kName;
+}
+
+// A call of the built-in `fn` with one argument, nothing applied to the call or the function
+// name (the name still has to be unbound when evaluated: RunObjectText checks that).
+bool PlainBuiltinCall(const Node* n, BuiltinFn fn) {
+  if (n->type != NT::kCall || !n->plain || n->items.size() != 1) return false;
+  const Node* f = n->lhs;
+  return f != nullptr && f->type == NT::kVariable && f->builtin != nullptr && f->builtin->fn == fn && f->plain &&
+         f->stages.empty() && !f->group;
+}
+
+// `(x * y)` as a path's last step: a block of one multiplication of two field names, no
+// predicates, bindings, grouping or flags on the step.
+bool ProductStep(const Node* s, std::string_view* x, std::string_view* y) {
+  if (s->type != NT::kBlock || s->items.size() != 1 || !s->stages.empty() || !s->predicate.empty() || s->group ||
+      s->keep_array || s->consarray || s->tuple || !s->focus.empty() || !s->index_var.empty() || s->ancestor ||
+      s->has_seeking_parent || !s->seeking_parent.empty())
+    return false;
+  const Node* m = s->items[0];
+  if (m->type != NT::kBinary || m->op != "*" || !m->plain) return false;
+  auto field = [](const Node* p, std::string_view* name) {
+    if (p == nullptr || !InputNamePath(p) || p->items.size() != 1) return false;
+    *name = p->items[0]->str;
+    return true;
+  };
+  return field(m->lhs, x) && field(m->rhs, y);
+}
+
+// What RunObjectText may compute for member value `v` without evaluating it (Direct).
+void AnnotateDirect(Node* v) {
+  if (InputNamePath(v)) {
+    v->direct = Direct::kNamePath;
+    v->direct_path = v;
+  } else if (PlainBuiltinCall(v, FnCount) && InputNamePath(v->items[0])) {
+    v->direct = Direct::kCount;
+    v->direct_path = v->items[0];
+  } else if (PlainBuiltinCall(v, FnSum)) {
+    const Node* p = v->items[0];
+    if (p->type != NT::kPath || !p->plain || p->group || p->keep_singleton_array || p->tuple || p->items.size() < 2 ||
+        p->items[0]->type != NT::kName || !std::all_of(p->items.begin(), p->items.end() - 1, PlainNameStep) ||
+        !ProductStep(p->items.back(), &v->direct_x, &v->direct_y)) {
+      return;
+    }
+    v->direct = Direct::kSumProduct;
+    v->direct_path = p;
+  }
 }
 
 bool ConstantDistinctKeys(const Node* n) {
@@ -102,6 +154,12 @@ void Annotate(Program* program) {
       default: break;
     }
   });
+  // Member values of a root `{...}` only (RunObjectText), after the pass above set the flags
+  // they are read from.
+  if (Node* root = program->root; root && root->type == NT::kUnary && root->opcode == Op::kObjectCons &&
+                                  root->const_keys && root->plain) {
+    for (auto& [key, value] : root->pairs) AnnotateDirect(value);
+  }
   const Node* root = program->root;
   if (root && root->type == NT::kPath && root->name_path && root->items[0]->type == NT::kName) {
     for (const Node* step : root->items) program->json_name_path.push_back(step->str);

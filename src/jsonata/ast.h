@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -51,6 +52,15 @@ struct SortTerm {
 struct GroupBy {
   std::vector<std::pair<Node*, Node*>> pairs;
   int64_t position = 0;
+};
+
+// What Annotate found an object constructor's member value to be, when Evaluator::RunObjectText
+// can compute it straight from JSON input (Evaluator::DirectMember) instead of evaluating it.
+enum class Direct : uint8_t {
+  kNone,
+  kNamePath,    // `a.b.c` (field names from the input)
+  kCount,       // `$count(a.b.c)`
+  kSumProduct,  // `$sum(a.b.(x * y))` (x and y field names)
 };
 
 struct Node {
@@ -104,6 +114,12 @@ struct Node {
   uint32_t name_prefix = 0;          // kPath: leading plain field-name steps (not the last step)
   bool plain = false;                // no predicates, group-by or `[]` on the node itself
   std::unique_ptr<GroupBy> ctor_group;  // `{...}`: its pairs as a GroupBy, built once
+  // A member value of a `{...}` with const_keys (see Direct): the name path it reads (kNamePath:
+  // the node itself; kCount: the argument; kSumProduct: the argument, its last step being the
+  // block) and, for kSumProduct, the two field names multiplied.
+  Direct direct = Direct::kNone;
+  const Node* direct_path = nullptr;
+  std::string_view direct_x, direct_y;
 };
 
 }  // namespace ec::jsonata::internal

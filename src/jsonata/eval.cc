@@ -111,11 +111,15 @@ bool Evaluator::RunObjectText(const MaybeValue& input, std::string* out) {
     in = Val::FromJson(input_root_);
   }
   in = SetUpRoot(in);
+  // Direct members: the general evaluation of their shapes goes at most 6 levels deep, and with
+  // no bindings the root frame holds only `$`, so `$count`/`$sum` name the built-ins.
+  const bool direct = bindings_ == nullptr && in.k == VK::kJObj && max_depth_ >= 8;
   ++depth_;
   out->push_back('{');
   bool first = true;
   for (const auto& [key, value] : root->pairs) {
-    const Val v = Eval(value, in, root_);
+    Val v;
+    if (!direct || value->direct == Direct::kNone || !DirectMember(value, &v)) v = Eval(value, in, root_);
     if (failed) break;
     if (v.undef()) continue;  // EvalObjectCons leaves the member out
     const size_t member_at = out->size();
@@ -137,6 +141,83 @@ bool Evaluator::RunObjectText(const MaybeValue& input, std::string* out) {
   --depth_;
   if (!failed) out->push_back('}');
   return true;
+}
+
+namespace {
+
+// The value the field names `steps` lead to from JSON object `from`, as EvalNamePath walks
+// them: nullptr when a field is absent or a step meets a non-object (undefined). false where
+// EvalNamePath would go on with sequence semantics (an array before the last step).
+bool WalkFields(const json::Value* from, const std::vector<Node*>& steps, size_t n, const json::Value** found) {
+  const json::Value* cur = from;
+  for (size_t i = 0; i < n; ++i) {
+    if (!cur->is_object()) {  // ObjGet of a scalar or null: undefined
+      *found = nullptr;
+      return true;
+    }
+    const json::Value* r = FindMember(*cur, steps[i]->str);
+    if (r == nullptr) {
+      *found = nullptr;
+      return true;
+    }
+    if (r->is_array() && i + 1 < n) return false;
+    cur = r;
+  }
+  *found = cur;
+  return true;
+}
+
+// `x * y` of a JSON object's two fields when both are numbers (finite: JSON has no others).
+bool FieldProduct(const json::Value& item, std::string_view x, std::string_view y, double* product) {
+  if (!item.is_object()) return false;
+  const json::Value* a = FindMember(item, x);
+  const json::Value* b = FindMember(item, y);
+  if (a == nullptr || b == nullptr || !a->is_number() || !b->is_number()) return false;
+  *product = a->number() * b->number();
+  return true;
+}
+
+}  // namespace
+
+bool Evaluator::DirectMember(const Node* value, Val* out) const {
+  const Node* path = value->direct_path;
+  const json::Value* found = nullptr;
+  switch (value->direct) {
+    case Direct::kNone: return false;
+    case Direct::kNamePath:
+      // EvalNamePath: a lone array at the end is the result as it is.
+      if (!WalkFields(&input_root_, path->items, path->items.size(), &found)) return false;
+      *out = found == nullptr ? Val() : Val::FromJson(*found);
+      return true;
+    case Direct::kCount:
+      // FnCount after ValidateArgs: undefined 0, an array its length, anything else 1.
+      if (!WalkFields(&input_root_, path->items, path->items.size(), &found)) return false;
+      *out = Val::Num(found == nullptr ? 0 : (found->is_array() ? static_cast<double>(found->size()) : 1));
+      return true;
+    case Direct::kSumProduct: {
+      // `$sum(p.(x * y))`: the block step maps an object to its product and an array of
+      // objects to the sequence of theirs, and FnSum adds them from 0 in order. Anything the
+      // step could turn into undefined, an error or a nested sequence is left to Eval: an
+      // absent path, an empty array, an item that is not an object with two number fields.
+      if (!WalkFields(&input_root_, path->items, path->items.size() - 1, &found) || found == nullptr) return false;
+      double sum = 0, product = 0;
+      if (found->is_object()) {
+        if (!FieldProduct(*found, value->direct_x, value->direct_y, &product)) return false;
+        sum += product;
+      } else if (found->is_array() && found->size() > 0) {
+        for (const json::Value& item : found->array()) {
+          if (!FieldProduct(item, value->direct_x, value->direct_y, &product)) return false;
+          sum += product;
+        }
+      } else {
+        return false;
+      }
+      if (!std::isfinite(sum)) return false;  // an overflowing product or sum: Eval says what it is
+      *out = Val::Num(sum);
+      return true;
+    }
+  }
+  return false;
 }
 
 Val Evaluator::SetUpRoot(Val input) {

@@ -98,6 +98,12 @@ class Evaluator {
   int64_t now_ms = 0;  // $now/$millis: one timestamp per evaluation
 
  private:
+  // A member value Annotate marked Direct, computed from the JSON input object input_root_ as
+  // Eval would compute it; false where its walk meets anything but the common case (an array
+  // inside the path, a non-number factor, a non-object item, a non-finite sum...): the caller
+  // then evaluates the member. RunObjectText calls it only when nothing can make the general
+  // evaluation differ (no bindings: `$count` and `$sum` are the built-ins; depth to spare).
+  bool DirectMember(const Node* value, Val* out) const;
   // Run's root frame, bindings and outer wrapper; returns the input to evaluate the root with.
   Val SetUpRoot(Val input);
   Val EvalInner(const Node* expr, Val input, Frame* env);

@@ -143,5 +143,98 @@ TEST(JsonataFastPath, EvaluateJsonWritesWhatEvaluateGives) {
   }
 }
 
+// EvaluateJson's direct members (Evaluator::DirectMember: a root `{...}`'s member that is a
+// field path, `$count` of one or `$sum` of `path.(x * y)`, read straight from the JSON input)
+// give what the general evaluation gives, and fall back to it wherever their walk meets
+// anything else: arrays inside the path, singleton and empty arrays, absent fields, nulls,
+// scalars on the way, items that are not objects or lack a number factor (errors included),
+// overflowing products, -0, unicode and numbers written back as AppendJsNumber writes them.
+TEST(JsonataFastPath, DirectMembersWriteWhatEvaluateGives) {
+  const char* const kExprs[] = {
+      R"({"orderId": response.body.id, "customer": request.body.customer.id, "items": $count(request.body.items),
+          "total": $sum(request.body.items.(price * qty)), "currency": request.body.currency})",
+      R"({"orderId": params.orderId, "carrier": response.body.shipping.carrier})",
+      R"({"a": request.body.items, "b": $count(request.body), "c": $count(missing), "d": $count(request.body.items.sku)})",
+      R"({"t": $sum(request.body.items.(qty * price)), "u": $sum(request.body.(price * qty)), "v": $sum(x.(a * b))})",
+      R"({"first": request.body.items.price, "n": request.body.n, "deep": request.body.customer.id.x})",
+      R"({"g": $sum(request.body.items.(price * qty){"k": $}), "h": $count(request.body.items[0]), "i": $sum(request.body.items.(price + qty))})",
+  };
+  const char* const kDocs[] = {
+      // the shop's order
+      R"({"request": {"body": {"customer": {"id": "c-1"}, "items": [{"sku": "A", "price": 12.5, "qty": 2},
+          {"sku": "B", "price": 0.1, "qty": 3}], "currency": "EUR"}},
+          "response": {"body": {"id": "o-1", "shipping": {"carrier": "DHL"}}}, "params": {"orderId": "o-1"}})",
+      // one item, as an array and as an object; -0; a big and a tiny number; unicode
+      R"({"request": {"body": {"customer": {"id": "\u00e9\u4e2d\ud83d\ude00 \"q\""}, "items": [{"price": -0.0, "qty": 5}],
+          "currency": null}}, "response": {"body": {"id": 1e21}}})",
+      R"({"request": {"body": {"items": {"price": 1.5e-7, "qty": 3}, "price": 2, "qty": 4}}, "x": {"a": 1, "b": 2}})",
+      // empty, absent, null and scalar paths
+      R"({"request": {"body": {"items": []}}})", R"({"request": {"body": {"items": null}}})",
+      R"({"request": {"body": "text"}, "response": null})", R"({"request": 5})", R"({})",
+      // arrays inside the path (sequence semantics)
+      R"({"request": [{"body": {"items": [{"price": 1, "qty": 2}]}}, {"body": {"items": [{"price": 3, "qty": 4}]}}]})",
+      R"({"request": {"body": [{"customer": {"id": "a"}}, {"customer": {"id": ["b", "c"]}}]}})",
+      // items the product cannot take directly: absent factor, string (an error), nested array,
+      // a non-object item, a null factor, an overflow, an array factor
+      R"({"request": {"body": {"items": [{"price": 1, "qty": 2}, {"price": 3}]}}})",
+      R"({"request": {"body": {"items": [{"price": "1", "qty": 2}]}}})",
+      R"({"request": {"body": {"items": [[{"price": 1, "qty": 2}], {"price": 3, "qty": 4}]}}})",
+      R"({"request": {"body": {"items": [1, {"price": 3, "qty": 4}]}}})",
+      R"({"request": {"body": {"items": [{"price": null, "qty": 4}]}}})",
+      R"({"request": {"body": {"items": [{"price": 1e300, "qty": 1e300}]}}})",
+      R"({"request": {"body": {"items": [{"price": [2], "qty": 3}]}}})",
+      // a repeated key (the builder keeps one)
+      R"({"request": {"body": {"items": [{"price": 1, "qty": 2, "price": 5}], "n": 1, "n": [2]}}})",
+      // array input: no direct members
+      R"([{"request": {"body": {"items": [{"price": 1, "qty": 2}]}}}])",
+  };
+  JsonataOptions shallow;
+  shallow.max_depth = 3;  // the general evaluation of `$sum(...)` goes deeper: U1001
+  Bindings rebound;
+  rebound.SetFunction("count", [](std::span<const MaybeValue>, json::Builder&) -> Result<MaybeValue> {
+    return Defined(json::Value::Number(42));
+  });
+  struct Setup {
+    const JsonataOptions* options;
+    const Bindings* bindings;
+  };
+  const JsonataOptions defaults;
+  for (const Setup& setup : {Setup{&defaults, nullptr}, Setup{&shallow, nullptr}, Setup{&defaults, &rebound}}) {
+    for (const char* doc_text : kDocs) {
+      auto doc = json::Parse(doc_text);
+      ASSERT_TRUE(doc.ok()) << doc_text;
+      for (const char* expr : kExprs) {
+        Error err;
+        auto e = Compile(expr, *setup.options, &err);
+        ASSERT_TRUE(e.ok()) << expr << ": " << err.code;
+        Arena arena;
+        Error e1, e2;
+        auto tree = (*e)->Evaluate(Defined((*doc)->root()), &arena, setup.bindings, &e1);
+        std::string text = "x";
+        auto direct = (*e)->EvaluateJson(Defined((*doc)->root()), &arena, &text, setup.bindings, &e2);
+        ASSERT_EQ(tree.ok(), direct.ok()) << expr << " on " << doc_text;
+        if (!tree.ok()) {
+          EXPECT_EQ(e1.code, e2.code) << expr << " on " << doc_text;
+          EXPECT_EQ(text, "x") << expr;
+          continue;
+        }
+        ASSERT_EQ(tree->defined, *direct) << expr << " on " << doc_text;
+        EXPECT_EQ(text, tree->defined ? "x" + json::ToJson(tree->value) : "x") << expr << " on " << doc_text;
+      }
+    }
+  }
+  // Known results of the shop's `data` on its order (the comparison above cannot see a change
+  // both paths would share).
+  auto doc = json::Parse(kDocs[0]);
+  auto e = Compile(kExprs[0]);
+  ASSERT_TRUE(doc.ok() && e.ok());
+  Arena arena;
+  std::string text;
+  auto r = (*e)->EvaluateJson(Defined((*doc)->root()), &arena, &text);
+  ASSERT_TRUE(r.ok() && *r);
+  EXPECT_EQ(text, R"({"orderId":"o-1","customer":"c-1","items":2,"total":25.3,"currency":"EUR"})");
+}
+
 }  // namespace
 }  // namespace ec::jsonata
+

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <string>
 
@@ -275,6 +276,39 @@ void RecordWriter::Headers(std::span<const HeaderField> headers) {
   r_->header_count_ += static_cast<uint32_t>(headers.size());
 }
 
+void RecordWriter::EncodedHeaders(std::span<const EncodedPiece> pieces, uint32_t count) {
+  if (count_at_ == 0) Value(std::nullopt);  // no value given: null
+  std::string& b = r_->bytes_;
+  size_t total = 0;
+  for (const EncodedPiece& piece : pieces) total += (piece.length ? ZigzagSize(piece.bytes.size()) : 0) + piece.bytes.size();
+  const size_t at = b.size();
+  b.resize(at + total);
+  char* p = b.data() + at;
+  for (const EncodedPiece& piece : pieces) {
+    if (piece.length) {
+      uint64_t z = static_cast<uint64_t>(piece.bytes.size()) << 1;
+      while (z >= 0x80) {
+        *p++ = static_cast<char>((z & 0x7F) | 0x80);
+        z >>= 7;
+      }
+      *p++ = static_cast<char>(z);
+    }
+    CopyShort(p, piece.bytes.data(), piece.bytes.size());
+    p += piece.bytes.size();
+  }
+  r_->header_count_ += count;
+}
+
+void RecordWriter::EncodeName(std::string_view name, std::string* out) {
+  PutLength(out, name.size());
+  out->append(name);
+}
+
+void RecordWriter::EncodeHeader(std::string_view name, std::string_view value, std::string* out) {
+  EncodeName(name, out);
+  EncodeName(value, out);
+}
+
 std::string* RecordWriter::BeginValue() {
   std::string& b = r_->bytes_;
   b.append(kValueLengthRoom, '\0');
@@ -354,7 +388,36 @@ json::Value BuildContext(const json::Value& exchange, const spec::Operation& ope
 }
 
 Processor::Processor(std::shared_ptr<const spec::CompiledSpecs> specs, ProcessorOptions options)
-    : specs_(std::move(specs)), options_(std::move(options)) {}
+    : specs_(std::move(specs)), options_(std::move(options)) {
+  for (const auto& api : specs_->apis()) {
+    for (const auto& op : api->operations) {
+      for (const auto& ev : op->events) ce_runs_.push_back(MakeRuns(api->source, *ev, op->id));
+    }
+  }
+  std::sort(ce_runs_.begin(), ce_runs_.end(), [](const CeHeaderRuns& a, const CeHeaderRuns& b) {
+    return std::less<const spec::EventDefinition*>()(a.event, b.event);
+  });
+}
+
+Processor::CeHeaderRuns Processor::MakeRuns(std::string_view source, const spec::EventDefinition& event,
+                                            std::string_view operation_id) {
+  CeHeaderRuns r{&event, {}, {}, {}};
+  RecordWriter::EncodeHeader("ce_specversion", "1.0", &r.to_id);
+  RecordWriter::EncodeName("ce_id", &r.to_id);
+  RecordWriter::EncodeHeader("ce_source", source, &r.to_time);
+  RecordWriter::EncodeHeader("ce_type", event.type, &r.to_time);
+  RecordWriter::EncodeName("ce_time", &r.to_time);
+  RecordWriter::EncodeHeader("ce_eventceptionoperation", operation_id, &r.to_exchange);
+  RecordWriter::EncodeName("ce_eventceptionexchange", &r.to_exchange);
+  return r;
+}
+
+const Processor::CeHeaderRuns* Processor::RunsOf(const spec::EventDefinition* event) const {
+  auto it = std::lower_bound(ce_runs_.begin(), ce_runs_.end(), event, [](const CeHeaderRuns& r, const spec::EventDefinition* e) {
+    return std::less<const spec::EventDefinition*>()(r.event, e);
+  });
+  return it != ce_runs_.end() && it->event == event ? &*it : nullptr;
+}
 
 bool Processor::Structured(std::string_view topic) const {
   if (options_.structured_all) return true;
@@ -510,25 +573,43 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
       } else {
         w.Value(std::nullopt);
       }
-      // Storage left uninitialised: `HeaderField h[9]` zeroed its 288 bytes (a rep stos) for
-      // every event before they were written over. Each field is constructed in place (its
-      // lifetime begins there); only the n constructed are read.
-      alignas(RecordWriter::HeaderField) unsigned char storage[9 * sizeof(RecordWriter::HeaderField)];
-      auto* h = reinterpret_cast<RecordWriter::HeaderField*>(storage);
+      // Constant per definition: the runs prepared at construction (a definition from another
+      // spec set cannot reach here, as `op` came from specs_; made afresh just in case).
+      const CeHeaderRuns* runs = RunsOf(&ev);
+      CeHeaderRuns made;
+      if (runs == nullptr) {
+        made = MakeRuns(source, ev, op->id);
+        runs = &made;
+      }
+      static const std::string kSubjectName = [] {
+        std::string s;
+        RecordWriter::EncodeName("ce_subject", &s);
+        return s;
+      }();
+      static const std::string kContentType = [] {
+        std::string s;
+        RecordWriter::EncodeHeader("content-type", "application/json", &s);
+        return s;
+      }();
+      // Storage left uninitialised (as for the record's fields: zeroing it was a rep stos per
+      // event); each piece is constructed in place and only the n constructed are read.
+      alignas(RecordWriter::EncodedPiece) unsigned char storage[9 * sizeof(RecordWriter::EncodedPiece)];
+      auto* pieces = reinterpret_cast<RecordWriter::EncodedPiece*>(storage);
       size_t n = 0;
-      auto add = [&](std::string_view name, std::string_view value) {
-        new (&h[n++]) RecordWriter::HeaderField{name, value};
-      };
-      add("ce_specversion", "1.0");
-      add("ce_id", ce_id);
-      add("ce_source", source);
-      add("ce_type", ev.type);
-      add("ce_time", time);
-      if (subject) add("ce_subject", *subject);
-      add("ce_eventceptionoperation", op->id);
-      add("ce_eventceptionexchange", exchange_id);
-      if (has_data) add("content-type", "application/json");
-      w.Headers(std::span<const RecordWriter::HeaderField>(h, n));
+      auto add = [&](std::string_view bytes, bool length) { new (&pieces[n++]) RecordWriter::EncodedPiece{bytes, length}; };
+      add(runs->to_id, false);  // ce_specversion, ce_id's name
+      add(ce_id, true);
+      add(runs->to_time, false);  // ce_source, ce_type, ce_time's name
+      add(time, true);
+      if (subject) {
+        add(kSubjectName, false);
+        add(*subject, true);
+      }
+      add(runs->to_exchange, false);  // ce_eventceptionoperation, ce_eventceptionexchange's name
+      add(exchange_id, true);
+      if (has_data) add(kContentType, false);
+      w.EncodedHeaders(std::span<const RecordWriter::EncodedPiece>(pieces, n),
+                       7 + (subject ? 1 : 0) + (has_data ? 1 : 0));
     }
     ++st.events;
   }

@@ -125,6 +125,17 @@ class RecordWriter {
     std::string_view value;
   };
   void Headers(std::span<const HeaderField> headers);
+  // Headers already partly encoded: each piece's bytes are copied as they are, after their
+  // zigzag length when `length` is set; `count` headers in all. Binary-mode events write their
+  // constant runs (names and per-definition values, encoded once) this way.
+  struct EncodedPiece {
+    std::string_view bytes;
+    bool length;
+  };
+  void EncodedHeaders(std::span<const EncodedPiece> pieces, uint32_t count);
+  // `name` (then `value`) as Headers writes them, appended to `*out`, to prepare such runs.
+  static void EncodeName(std::string_view name, std::string* out);
+  static void EncodeHeader(std::string_view name, std::string_view value, std::string* out);
 
  private:
   // A non-negative length as a zigzag varint (the common one-byte case inline).
@@ -223,8 +234,23 @@ class Processor {
  private:
   bool Structured(std::string_view topic) const;
 
+  // A binary-mode event's headers (ce_specversion, ce_id, ce_source, ce_type, ce_time,
+  // [ce_subject], ce_eventceptionoperation, ce_eventceptionexchange, [content-type]) with what
+  // is constant per definition encoded once, at construction: the runs between the values that
+  // vary (id, time, subject, exchange id). Written as RecordWriter::Headers would write them.
+  struct CeHeaderRuns {
+    const spec::EventDefinition* event = nullptr;
+    std::string to_id;        // ce_specversion, "1.0", the name ce_id
+    std::string to_time;      // ce_source, source, ce_type, type, the name ce_time
+    std::string to_exchange;  // ce_eventceptionoperation, operation id, the name ce_eventceptionexchange
+  };
+  static CeHeaderRuns MakeRuns(std::string_view source, const spec::EventDefinition& event,
+                               std::string_view operation_id);
+  const CeHeaderRuns* RunsOf(const spec::EventDefinition* event) const;
+
   std::shared_ptr<const spec::CompiledSpecs> specs_;
   ProcessorOptions options_;
+  std::vector<CeHeaderRuns> ce_runs_;  // sorted by `event`
   std::vector<ExchangeStage*> stages_;
 };
 

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
 #include <set>
 #include <random>
 #include <string>
@@ -384,6 +389,65 @@ TEST(TimeTest, CanonicalTimesParseAsTheGeneralForm) {
     EXPECT_EQ(ParseRfc3339Ms(t), ParseRfc3339Ms(general)) << t;
   }
   EXPECT_EQ(ParseRfc3339Ms("2016-12-31T23:59:60.500Z").value_or(-1), ParseRfc3339Ms("2016-12-31T23:59:59.500Z").value_or(-2));
+}
+
+// A binary-mode event's headers, written from runs encoded once per definition, are byte for
+// byte the record Header() writes one field at a time in the documented order: with and
+// without subject and data, and with values whose lengths take two-byte varints (a source, an
+// operation id and an exchange id of 64 bytes and more).
+TEST(ProcessorTest, BinaryHeadersAreTheFieldsOneByOne) {
+  const std::string source = "https://" + std::string(70, 's') + ".example.com";
+  const std::string op_id = "op" + std::string(80, 'o');
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("ec_processor_headers_" + std::to_string(::getpid()) + ".yaml")).string();
+  {
+    std::ofstream f(path);
+    f << "openapi: 3.1.0\ninfo: {title: t, version: '1'}\n"
+      << "x-eventception: {source: '" << source << "'}\n"
+      << "paths:\n  /things/{id}:\n    post:\n      operationId: " << op_id << "\n"
+      << "      x-eventception:\n        events:\n"
+      << "          - {type: thing.a, key: 'params.id', subject: \"'s/' + params.id\", data: 'request.body.x'}\n"
+      << "          - {type: thing.b, data: 'request.body.missing'}\n"
+      << "          - {type: thing.c}\n"
+      << "      responses: {'200': {description: ok}}\n";
+  }
+  std::vector<std::string> files{path};
+  auto specs = spec::LoadSpecs(files);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(specs.ok()) << specs.status().message();
+  Processor p(*specs);
+  for (const std::string& id : {std::string("ex-1"), std::string(100, 'x')}) {
+    const std::string text = R"({"id":")" + id + R"(","time":"2026-11-27T10:15:30.123Z","request":{"method":"POST",)" +
+                             R"("path":"/things/t-1","body":{"x":[1,"\u00e9"]}},"response":{"status":200,"body":{"ok":true}}})";
+    Arena arena;
+    std::vector<json::Value> xs;
+    ASSERT_TRUE(DecodeBytes(text, "canonical", {}, &arena, &xs).ok());
+    std::vector<OutputRecord> out;
+    p.Process(xs[0], &arena, &out, nullptr);
+    ASSERT_EQ(out.size(), 3u);
+    const std::string time = "2026-11-27T10:15:30.123Z";
+    using H = std::vector<std::pair<std::string_view, std::string_view>>;
+    struct Want {
+      const char* type;
+      std::optional<std::string_view> key, value, subject;
+    };
+    const Want wants[] = {{"thing.a", "t-1", R"([1,"é"])", "s/t-1"},
+                          {"thing.b", std::nullopt, std::nullopt, std::nullopt},
+                          {"thing.c", std::nullopt, R"({"ok":true})", std::nullopt}};
+    for (size_t i = 0; i < 3; ++i) {
+      const Want& w = wants[i];
+      const std::string ce_id = EventId(id, w.type, i);
+      H h{{"ce_specversion", "1.0"}, {"ce_id", ce_id}, {"ce_source", source}, {"ce_type", w.type}, {"ce_time", time}};
+      if (w.subject) h.emplace_back("ce_subject", *w.subject);
+      h.emplace_back("ce_eventceptionoperation", op_id);
+      h.emplace_back("ce_eventceptionexchange", id);
+      if (w.value) h.emplace_back("content-type", "application/json");
+      const OutputRecord want(w.type, w.key, w.value, h, out[i].timestamp_ms);
+      EXPECT_EQ(out[i].encoded(), want.encoded()) << w.type << " " << id;
+      EXPECT_EQ(out[i].headers(), want.headers()) << w.type;
+      EXPECT_EQ(out[i].topic, w.type);
+    }
+  }
 }
 
 }  // namespace

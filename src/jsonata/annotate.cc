@@ -79,23 +79,47 @@ bool ProductStep(const Node* s, std::string_view* x, std::string_view* y) {
   return field(m->lhs, x) && field(m->rhs, y);
 }
 
+// Sets `v`'s direct kind and copies `names` (views into the tree) into its own buffer.
+void SetDirect(Node* v, Direct kind, const std::vector<std::string_view>& names, uint32_t steps) {
+  size_t total = 0;
+  for (std::string_view n : names) total += n.size();
+  v->direct_bytes = std::make_unique<char[]>(total == 0 ? 1 : total);
+  char* p = v->direct_bytes.get();
+  v->direct_names.clear();
+  for (std::string_view n : names) {
+    std::copy(n.begin(), n.end(), p);
+    v->direct_names.emplace_back(p, n.size());
+    p += n.size();
+  }
+  v->direct_steps = steps;
+  v->direct = kind;
+}
+
+std::vector<std::string_view> StepNames(const Node* path, size_t n) {
+  std::vector<std::string_view> names;
+  for (size_t i = 0; i < n; ++i) names.push_back(path->items[i]->str);
+  return names;
+}
+
 // What RunObjectText may compute for member value `v` without evaluating it (Direct).
 void AnnotateDirect(Node* v) {
   if (InputNamePath(v)) {
-    v->direct = Direct::kNamePath;
-    v->direct_path = v;
+    SetDirect(v, Direct::kNamePath, StepNames(v, v->items.size()), static_cast<uint32_t>(v->items.size()));
   } else if (PlainBuiltinCall(v, FnCount) && InputNamePath(v->items[0])) {
-    v->direct = Direct::kCount;
-    v->direct_path = v->items[0];
+    const Node* p = v->items[0];
+    SetDirect(v, Direct::kCount, StepNames(p, p->items.size()), static_cast<uint32_t>(p->items.size()));
   } else if (PlainBuiltinCall(v, FnSum)) {
     const Node* p = v->items[0];
+    std::string_view x, y;
     if (p->type != NT::kPath || !p->plain || p->group || p->keep_singleton_array || p->tuple || p->items.size() < 2 ||
         p->items[0]->type != NT::kName || !std::all_of(p->items.begin(), p->items.end() - 1, PlainNameStep) ||
-        !ProductStep(p->items.back(), &v->direct_x, &v->direct_y)) {
+        !ProductStep(p->items.back(), &x, &y)) {
       return;
     }
-    v->direct = Direct::kSumProduct;
-    v->direct_path = p;
+    std::vector<std::string_view> names = StepNames(p, p->items.size() - 1);
+    names.push_back(x);
+    names.push_back(y);
+    SetDirect(v, Direct::kSumProduct, names, static_cast<uint32_t>(p->items.size() - 1));
   }
 }
 

@@ -148,14 +148,14 @@ namespace {
 // The value the field names `steps` lead to from JSON object `from`, as EvalNamePath walks
 // them: nullptr when a field is absent or a step meets a non-object (undefined). false where
 // EvalNamePath would go on with sequence semantics (an array before the last step).
-bool WalkFields(const json::Value* from, const std::vector<Node*>& steps, size_t n, const json::Value** found) {
+bool WalkFields(const json::Value* from, const std::string_view* steps, size_t n, const json::Value** found) {
   const json::Value* cur = from;
   for (size_t i = 0; i < n; ++i) {
     if (!cur->is_object()) {  // ObjGet of a scalar or null: undefined
       *found = nullptr;
       return true;
     }
-    const json::Value* r = FindMember(*cur, steps[i]->str);
+    const json::Value* r = FindMember(*cur, steps[i]);
     if (r == nullptr) {
       *found = nullptr;
       return true;
@@ -180,18 +180,19 @@ bool FieldProduct(const json::Value& item, std::string_view x, std::string_view 
 }  // namespace
 
 bool Evaluator::DirectMember(const Node* value, Val* out) const {
-  const Node* path = value->direct_path;
+  const std::string_view* names = value->direct_names.data();
+  const size_t steps = value->direct_steps;
   const json::Value* found = nullptr;
   switch (value->direct) {
     case Direct::kNone: return false;
     case Direct::kNamePath:
       // EvalNamePath: a lone array at the end is the result as it is.
-      if (!WalkFields(&input_root_, path->items, path->items.size(), &found)) return false;
+      if (!WalkFields(&input_root_, names, steps, &found)) return false;
       *out = found == nullptr ? Val() : Val::FromJson(*found);
       return true;
     case Direct::kCount:
       // FnCount after ValidateArgs: undefined 0, an array its length, anything else 1.
-      if (!WalkFields(&input_root_, path->items, path->items.size(), &found)) return false;
+      if (!WalkFields(&input_root_, names, steps, &found)) return false;
       *out = Val::Num(found == nullptr ? 0 : (found->is_array() ? static_cast<double>(found->size()) : 1));
       return true;
     case Direct::kSumProduct: {
@@ -199,14 +200,15 @@ bool Evaluator::DirectMember(const Node* value, Val* out) const {
       // objects to the sequence of theirs, and FnSum adds them from 0 in order. Anything the
       // step could turn into undefined, an error or a nested sequence is left to Eval: an
       // absent path, an empty array, an item that is not an object with two number fields.
-      if (!WalkFields(&input_root_, path->items, path->items.size() - 1, &found) || found == nullptr) return false;
+      if (!WalkFields(&input_root_, names, steps, &found) || found == nullptr) return false;
+      const std::string_view x = names[steps], y = names[steps + 1];
       double sum = 0, product = 0;
       if (found->is_object()) {
-        if (!FieldProduct(*found, value->direct_x, value->direct_y, &product)) return false;
+        if (!FieldProduct(*found, x, y, &product)) return false;
         sum += product;
       } else if (found->is_array() && found->size() > 0) {
         for (const json::Value& item : found->array()) {
-          if (!FieldProduct(item, value->direct_x, value->direct_y, &product)) return false;
+          if (!FieldProduct(item, x, y, &product)) return false;
           sum += product;
         }
       } else {

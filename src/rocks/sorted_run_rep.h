@@ -25,11 +25,17 @@
 #include <memory>
 
 namespace rocksdb {
+class MemTableRep;
 class MemTableRepFactory;
 }
 
 namespace ec::rocks {
 
-std::shared_ptr<rocksdb::MemTableRepFactory> NewSortedRunMemTableFactory();
+// bytewise_keys: the DB's comparator is RocksDB's default (BytewiseComparator), so the memtable
+// may compare internal keys itself instead of through RocksDB's comparator (checked on sample
+// keys when each memtable is made; a comparator that orders them otherwise is used as given).
+std::shared_ptr<rocksdb::MemTableRepFactory> NewSortedRunMemTableFactory(bool bytewise_keys);
+// For tests: whether `rep` (made by the factory above) compares keys itself.
+bool SortedRunMemTableComparesItself(rocksdb::MemTableRep* rep);
 
 }  // namespace ec::rocks

@@ -446,8 +446,9 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   // and merges the runs as they close. A memtable-only choice: what is stored, read and
   // recovered is unchanged (the same entries, comparator and order). It takes one writer at a
   // time, which these are (the indexer, under index_mu_): allow_concurrent_memtable_write =
-  // false says so.
-  ro.memtable_factory = rocks::NewSortedRunMemTableFactory();
+  // false says so. The index's keys are bytewise (RocksDB's default comparator), so the memtable
+  // compares them itself rather than through RocksDB's virtual comparator.
+  ro.memtable_factory = rocks::NewSortedRunMemTableFactory(/*bytewise_keys=*/true);
   ro.allow_concurrent_memtable_write = false;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

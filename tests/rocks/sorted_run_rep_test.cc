@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -37,7 +38,7 @@ struct Db {
     o.allow_concurrent_memtable_write = false;
     o.memtable_whole_key_filtering = true;
     o.memtable_prefix_bloom_size_ratio = 0.05;
-    if (sorted_runs) o.memtable_factory = NewSortedRunMemTableFactory();
+    if (sorted_runs) o.memtable_factory = NewSortedRunMemTableFactory(/*bytewise_keys=*/true);
     rocksdb::DB* raw = nullptr;
     EXPECT_TRUE(rocksdb::DB::Open(o, dir, &raw).ok());
     db.reset(raw);
@@ -269,9 +270,79 @@ TEST(DedupeMemTableConcurrent, ReadersFindEveryWrittenKeyWhileTheWriterAppends) 
   }
 }
 
+// A comparator of length-prefixed internal keys (under 128 bytes): user keys bytewise or in
+// reverse, then the sequence number descending, as RocksDB's memtable comparator over either.
+class TestComparator : public rocksdb::MemTableRep::KeyComparator {
+ public:
+  explicit TestComparator(bool reverse) : reverse_(reverse) {}
+  int operator()(const char* a, const char* b) const override { return Compare(Decode(a), Decode(b)); }
+  int operator()(const char* a, const rocksdb::Slice& key) const override { return Compare(Decode(a), key); }
+
+ private:
+  static rocksdb::Slice Decode(const char* p) { return {p + 1, static_cast<unsigned char>(p[0])}; }
+  int Compare(const rocksdb::Slice& a, const rocksdb::Slice& b) const {
+    int r = rocksdb::Slice(a.data(), a.size() - 8).compare(rocksdb::Slice(b.data(), b.size() - 8));
+    if (reverse_) r = -r;
+    if (r != 0) return r;
+    uint64_t ta, tb;
+    std::memcpy(&ta, a.data() + a.size() - 8, 8);
+    std::memcpy(&tb, b.data() + b.size() - 8, 8);
+    ta >>= 8;  // the sequence number (the memtable's comparator ignores the type byte)
+    tb >>= 8;
+    return ta > tb ? -1 : ta < tb ? 1 : 0;
+  }
+  bool reverse_;
+};
+
+std::string Internal(const std::string& user_key, uint64_t seq) {
+  std::string out(1, static_cast<char>(user_key.size() + 8));
+  out += user_key;
+  const uint64_t trailer = seq << 8 | 1;
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(trailer >> (8 * i)));
+  return out;
+}
+
+// The memtable compares keys itself only under the comparator whose order it knows (bytewise
+// user keys); under another one it keeps that comparator's order. Keys in random order, some
+// user keys several times (sequence numbers), read back in order from the open memtable and
+// after it is made read-only (its flush's merge into one run).
+TEST(DedupeMemTableOrder, ComparesItselfOnlyUnderTheBytewiseOrder) {
+  for (bool reverse : {false, true}) {
+    SCOPED_TRACE(reverse ? "reverse" : "bytewise");
+    TestComparator cmp(reverse);
+    auto factory = NewSortedRunMemTableFactory(/*bytewise_keys=*/true);
+    std::unique_ptr<rocksdb::MemTableRep> rep(factory->CreateMemTableRep(cmp, nullptr, nullptr, nullptr));
+    EXPECT_EQ(SortedRunMemTableComparesItself(rep.get()), !reverse);
+    std::mt19937_64 rng(11);
+    std::vector<std::string> keys;
+    for (uint64_t seq = 1; seq <= 3000; ++seq) {
+      std::string user = rng() % 5 == 0 && !keys.empty() ? keys[rng() % keys.size()].substr(1, keys[0].size() - 9)
+                                                          : RandomKey(rng).substr(0, 17);
+      user.resize(17, '\0');
+      keys.push_back(Internal(user, seq));
+    }
+    // Sorted stretches and random ones, as runs of several lengths.
+    std::sort(keys.begin() + 500, keys.begin() + 1500);
+    for (const std::string& k : keys) rep->Insert(const_cast<char*>(k.data()));
+    std::vector<std::string> want = keys;
+    std::sort(want.begin(), want.end(), [&](const std::string& a, const std::string& b) { return cmp(a.data(), b.data()) < 0; });
+    for (bool read_only : {false, true}) {
+      if (read_only) rep->MarkReadOnly();
+      std::unique_ptr<rocksdb::MemTableRep::Iterator> it(rep->GetIterator(nullptr));
+      size_t i = 0;
+      for (it->SeekToFirst(); it->Valid(); it->Next(), ++i) {
+        ASSERT_LT(i, want.size());
+        ASSERT_EQ(std::string(it->key(), want[i].size()), want[i]) << i;
+      }
+      EXPECT_EQ(i, want.size());
+      EXPECT_TRUE(rep->Contains(want[want.size() / 2].data()));
+    }
+  }
+}
+
 // The factory says what the DB must know: one writer at a time.
 TEST(DedupeMemTableFactory, TakesOneWriterAtATime) {
-  auto f = NewSortedRunMemTableFactory();
+  auto f = NewSortedRunMemTableFactory(true);
   EXPECT_FALSE(f->IsInsertConcurrentlySupported());
   EXPECT_STREQ(f->Name(), "ec.SortedRunMemTable");
 }

@@ -287,10 +287,12 @@ Journal::~Journal() {
   if (sync_thread_.joinable()) sync_thread_.join();
 }
 
-Status Journal::Write(PartitionLog* log, std::string_view batches, int64_t end_offset, int64_t sync_within_ms) {
+Status Journal::Write(PartitionLog* log, std::string_view batches, int64_t end_offset, int64_t sync_within_ms,
+                      std::chrono::microseconds hold) {
   if (sync_within_ms < 0) sync_within_ms = options_.flush_interval_ms > 0 ? options_.flush_interval_ms : -1;
   if (sync_within_ms > (int64_t{1} << 40)) sync_within_ms = -1;  // Kafka's "never" (Long.MAX_VALUE)
-  const bool urgent = sync_within_ms == 0;
+  const bool held = sync_within_ms == 0 && hold.count() > 0;
+  const bool urgent = sync_within_ms == 0 && !held;
   // The entry's head (length, CRC over all of it, type, topic, partition) is built before mu_
   // is taken: ingest's appends and the pass's ten or so queue on mu_, which covers only the
   // write. A direct-write file (JournalOptions::direct_io) gets the head and then the caller's
@@ -334,11 +336,14 @@ Status Journal::Write(PartitionLog* log, std::string_view batches, int64_t end_o
   dirty_.insert(log);
   const bool first_of_file = oldest_since_ckpt_ == Clock::time_point::max();
   bool earlier_due = false;
-  if (first_of_file || sync_within_ms > 0) {
+  if (first_of_file || sync_within_ms > 0 || held) {
     const Clock::time_point now = Clock::now();
     if (first_of_file) oldest_since_ckpt_ = now;
-    if (sync_within_ms > 0) {
-      const Clock::time_point due = now + std::chrono::milliseconds(sync_within_ms);
+    if (sync_within_ms > 0 || held) {
+      // A held entry is a lazy one with a deadline of `hold`: the sync thread sleeps until it,
+      // unless a RequestSync (the pass's commit) comes first and its sync covers the entry.
+      const Clock::time_point due =
+          now + (held ? std::chrono::duration_cast<Clock::duration>(hold) : std::chrono::milliseconds(sync_within_ms));
       if (due < lazy_due_) {
         earlier_due = true;
         lazy_due_ = due;

@@ -95,7 +95,14 @@ class Journal {
   // waits for it (call RequestSync after releasing the partition's locks); > 0 = synced at most
   // this long after (the topic's flush.ms); < 0 = within flush_interval_ms. Any sync covers
   // every entry before it.
-  Status Write(PartitionLog* log, std::string_view batches, int64_t end_offset, int64_t sync_within_ms);
+  //
+  // `hold` (with sync_within_ms 0 only): someone waits, but a sync request is expected within
+  // `hold` anyway (the pipeline's pass over the records just written, whose commit syncs the
+  // journal: PartitionLog::SetSyncHold). The entry is then not urgent: it is synced by the
+  // first RequestSync, or `hold` after it was written, whichever comes first, so one
+  // fdatasync covers both instead of two in a row (the caller does not call RequestSync).
+  Status Write(PartitionLog* log, std::string_view batches, int64_t end_offset, int64_t sync_within_ms,
+               std::chrono::microseconds hold = std::chrono::microseconds(0));
   // Wakes the sync thread to sync every entry written so far. Errors: the journal failed.
   Status RequestSync();
   // Journals and syncs a tombstone for `topic`: at replay, its entries before the tombstone

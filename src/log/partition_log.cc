@@ -416,6 +416,7 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
   int64_t new_leo;
   bool release_cache = false;
   bool preallocate = false;
+  bool held = false;  // a kSync append whose journal sync is held (SetSyncHold)
   {
     std::lock_guard a(d.append_mu);
     if (d.failed) {
@@ -503,7 +504,11 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
         const size_t from = spans.front().first;
         const size_t to = spans.back().first + spans.back().second;
         const int64_t within = options.durability == Durability::kSync ? 0 : config->flush_ms;
-        Status js = journal_->Write(this, batches.substr(from, to - from), next, within);
+        // Held (SetSyncHold): a deferred append's caller requests the sync itself, right away.
+        held = within == 0 && !options.defer_journal_sync && d.sync_hold_us.load(std::memory_order_relaxed) > 0;
+        Status js = journal_->Write(this, batches.substr(from, to - from), next, within,
+                                    held ? std::chrono::microseconds(d.sync_hold_us.load(std::memory_order_relaxed))
+                                         : std::chrono::microseconds(0));
         if (!js.ok()) {
           d.failed = true;
           (void)seg.log_file()->Truncate(size_before);
@@ -572,7 +577,8 @@ complete:
     }
     if (!done) {
       if (journal_) {
-        if (!options.defer_journal_sync) {
+        // A held entry is synced by the next sync request or at its deadline (Journal::Write).
+        if (!options.defer_journal_sync && !held) {
           Status js = journal_->RequestSync();
           if (!js.ok()) OnSyncFailed(js);
         }
@@ -755,6 +761,10 @@ Status PartitionLog::Redo(std::string_view batches, const std::string& where) {
 }
 
 bool PartitionLog::dirty() const { return impl_->dirty.load(); }
+
+void PartitionLog::SetSyncHold(std::chrono::microseconds hold) {
+  impl_->sync_hold_us.store(std::max<int64_t>(0, hold.count()), std::memory_order_relaxed);
+}
 
 void PartitionLog::SetPageCacheWindow(uint64_t bytes) {
   impl_->cache_window.store(bytes, std::memory_order_relaxed);

@@ -260,6 +260,15 @@ class PartitionLog {
   // by the Flusher, or inline without one).
   void ReleaseCache();
 
+  // With the commit journal: a durable (kSync) append's journal sync may wait up to `hold` for
+  // a journal sync that another writer is about to request anyway, and share it (Journal::Write's
+  // `hold`; zero = none, the default). For the exactly-once pipeline's input partitions
+  // (PipelineRunner): the pass that reads an append's records commits them moments later with a
+  // journal sync of its own (round A), which then covers the append too, instead of the append's
+  // own fdatasync running first and the pass's round A queuing behind it. The append still
+  // completes only once a journal sync covers it. An explicit Flush is not held.
+  void SetSyncHold(std::chrono::microseconds hold);
+
   // Keeps up to `bytes` of zero-filled, synced space ahead of the active segment's end (0 = none,
   // the default here; LogManagerOptions::preallocate_bytes sets it), so the fdatasync of an
   // append writes data only instead of also committing the file's growth to the journal

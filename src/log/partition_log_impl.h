@@ -46,6 +46,9 @@ struct PartitionLog::Impl {
   uint64_t bytes_since_release = 0;
   // Preallocation (SetPreallocateBytes): the most zero-filled bytes kept ahead; 0 = off.
   std::atomic<uint64_t> preallocate{0};
+  // SetSyncHold: how long a durable append's journal sync may wait for a sync request expected
+  // anyway (microseconds; 0 = none).
+  std::atomic<int64_t> sync_hold_us{0};
   // Compaction (compaction.cc), under maintenance_mu. Records below clean_offset have been
   // mapped by a round (in memory only: after a restart the first round maps from the start).
   int64_t clean_offset = 0;

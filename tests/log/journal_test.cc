@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <random>
 #include <thread>
@@ -477,6 +478,48 @@ TEST(Journal, GroupCommitUnderConcurrentDurableAppends) {
   const uint64_t syncs = m->journal()->sync_calls() - before;
   EXPECT_LT(syncs, 8u * kPerThread / 2) << "durable appends of different partitions share journal syncs";
   for (int p = 0; p < 8; ++p) EXPECT_EQ(m->GetPartition("t", p)->durable_offset(), kPerThread);
+}
+
+// SetSyncHold (the pipeline's input partitions): a durable append's journal sync waits for the
+// next requested one and shares it, or runs at the hold's end; it completes only once synced.
+TEST(Journal, HeldDurableAppendSharesTheNextRequestedSync) {
+  TempDir dir;
+  auto m = Open(JournalOptions(dir.path(), Env::Default()));
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->CreateTopic("in", 1).ok());
+  ASSERT_TRUE(m->CreateTopic("out", 1).ok());
+  auto in = m->GetPartition("in", 0);
+  auto out = m->GetPartition("out", 0);
+  // A hold longer than the test: only a requested sync can complete the append.
+  in->SetSyncHold(std::chrono::minutes(10));
+  const uint64_t before = m->journal()->sync_calls();
+  std::promise<AppendResult> held;
+  std::future<AppendResult> held_done = held.get_future();
+  in->AppendAsync(testing::MakeBatch(3), {Durability::kSync}, [&](const AppendResult& r) { held.set_value(r); });
+  EXPECT_EQ(m->journal()->sync_calls(), before) << "a held append requests no sync of its own";
+  EXPECT_EQ(in->durable_offset(), 0);
+  // Another writer's durable append (the pass's commit): one journal sync covers both.
+  ASSERT_TRUE(out->Append(testing::MakeBatch(2), {Durability::kSync}).ok());
+  ASSERT_TRUE(held_done.get().ok());
+  EXPECT_EQ(in->durable_offset(), 3);
+  EXPECT_EQ(m->journal()->sync_calls() - before, 1u);
+  // An explicit Flush is not held.
+  std::promise<AppendResult> flushed;
+  std::future<AppendResult> flushed_done = flushed.get_future();
+  in->AppendAsync(testing::MakeBatch(1), {Durability::kSync}, [&](const AppendResult& r) { flushed.set_value(r); });
+  ASSERT_TRUE(in->Flush().ok());
+  ASSERT_TRUE(flushed_done.get().ok());
+  EXPECT_EQ(in->durable_offset(), 4);
+  // With nobody else requesting a sync, the hold's end syncs it.
+  in->SetSyncHold(std::chrono::milliseconds(5));
+  const uint64_t alone = m->journal()->sync_calls();
+  ASSERT_TRUE(in->Append(testing::MakeBatch(2), {Durability::kSync}).ok());
+  EXPECT_EQ(in->durable_offset(), 6);
+  EXPECT_EQ(m->journal()->sync_calls() - alone, 1u);
+  // Hold off: a durable append syncs at once, as before.
+  in->SetSyncHold(std::chrono::microseconds(0));
+  ASSERT_TRUE(in->Append(testing::MakeBatch(1), {Durability::kSync}).ok());
+  EXPECT_EQ(in->durable_offset(), 7);
 }
 
 // A crash at each step of a checkpoint (new file made, old synced, some partitions synced,

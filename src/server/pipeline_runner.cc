@@ -115,6 +115,7 @@ Status PipelineRunner::Recover() {
 
 void PipelineRunner::Start() {
   stop_ = false;
+  if (const char* h = std::getenv("EC_INPUT_SYNC_HOLD_US")) options_.input_sync_hold_us = std::atoll(h);
   if (Status s = Recover(); !s.ok()) {
     // Processing without recovery could expose a half-written pass: stay stopped.
     metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "recovery"}})->Inc();
@@ -150,6 +151,8 @@ void PipelineRunner::Stop() {
   commit_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
   if (txn_) (void)txn_->WaitMarkers();
+  // No pass follows the input's appends now: their syncs are not held any more.
+  for (Source& src : sources_) src.log->SetSyncHold(std::chrono::microseconds(0));
   log::TraceFlush();
   // A swap requested while the thread was stopping is applied here so its caller returns.
   std::lock_guard<std::mutex> pass(pass_mu_);
@@ -214,6 +217,9 @@ void PipelineRunner::RefreshSources() {
       auto committed = logs_->group_offsets()->Fetch(kPipelineGroup, t.name, p);
       s.position = committed ? committed->offset : s.log->log_start_offset();
       s.read = s.position;
+      if (options_.exactly_once && logs_->journal() != nullptr) {
+        s.log->SetSyncHold(std::chrono::microseconds(options_.input_sync_hold_us));
+      }
       std::lock_guard<std::mutex> pass(pass_mu_);
       sources_.push_back(std::move(s));
     }
@@ -376,15 +382,28 @@ bool PipelineRunner::Pass(Source* src) {
   // pass rather than the one after it, a whole commit later.
   if (clean && inflight_ && options_.overlap_passes) {
     size_t taken = bytes.size();
+    Doorbell& bell = *doorbell_;
     while (taken < options_.max_read_bytes) {
+      uint64_t rung;
       {
-        std::unique_lock<std::mutex> lock(commit_mu_);
+        std::lock_guard<std::mutex> lock(bell.mu);
+        rung = bell.rings;  // read first: a ring after this (commit end, new records) ends the wait
+      }
+      {
+        std::lock_guard<std::mutex> lock(commit_mu_);
         if (commit_done_) break;
-        if (next >= src->log->log_end_offset()) {
-          // Nothing new yet: wake on the commit's end, or look again shortly for new records.
-          commit_cv_.wait_for(lock, std::chrono::microseconds(250), [&] { return commit_done_; });
-          continue;
+      }
+      if (next >= src->log->log_end_offset()) {
+        // Nothing new yet: sleep until records arrive or the commit ends. (It looked again
+        // every 250 us before: ~4 wake-ups per millisecond of every commit, each a futex
+        // timeout and a switch, mostly finding nothing.)
+        const uint64_t id = src->log->NotifyWhenPast(next, [bell = doorbell_] { bell->Ring(); });
+        {
+          std::unique_lock<std::mutex> lock(bell.mu);
+          bell.cv.wait(lock, [&] { return bell.rings != rung; });
         }
+        src->log->CancelNotify(id);
+        continue;
       }
       log::ReadResult more = src->log->Read(next, options_.max_read_bytes - taken);
       if (more.error != log::LogError::kNone || more.slices.empty()) break;
@@ -462,6 +481,9 @@ void PipelineRunner::RunCommitter() {
     lock.lock();
     commit_done_ = true;
     commit_cv_.notify_all();
+    lock.unlock();
+    doorbell_->Ring();  // the pipeline thread may be taking in records (Pass)
+    lock.lock();
   }
 }
 

@@ -71,6 +71,15 @@ struct RunnerOptions {
   // commits before the next reads). On by default: with that rule it costs no pipeline CPU
   // and shortens the wait of records that arrive during a commit (docs/ingest-performance.md).
   bool overlap_passes = true;
+  // Exactly once, with the commit journal: a durable append to an input partition (ingest's
+  // 202) may wait this long for the journal sync of the pass that reads it (round A), instead
+  // of taking an fdatasync of its own that the pass's round A then queues behind
+  // (PartitionLog::SetSyncHold; 0 = off). The append is acknowledged only once synced, as
+  // before; it waits for its own sync at most this long after it was written. Half-rate
+  // phase of bench_server.py, 8 interleaved rounds on a loaded VM: trace p99 17-88 ms against
+  // 39-586 without it (docs/log-format.md "Commit journal"). EC_INPUT_SYNC_HOLD_US overrides it
+  // at Start (A/B runs).
+  int64_t input_sync_hold_us = 1000;
   // Test hook (exactly once): every n-th log transaction fails before its decision and is
   // aborted (0 = never).
   int64_t test_fail_every_nth_commit = 0;
@@ -210,6 +219,23 @@ class PipelineRunner {
   // The pass in flight (under pass_mu_); the committer owns its contents from HandOff until it
   // sets commit_done_ (under commit_mu_).
   std::unique_ptr<PassJob> inflight_;
+  // Wakes the pipeline thread while it takes in records during a commit (Pass): rung by the
+  // input's append (PartitionLog::NotifyWhenPast) and by the committer at the commit's end.
+  // Shared: a notification already fired may still run on the appending thread after the
+  // pipeline thread stopped waiting for it.
+  struct Doorbell {
+    std::mutex mu;
+    std::condition_variable cv;
+    uint64_t rings = 0;
+    void Ring() {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++rings;
+      }
+      cv.notify_one();
+    }
+  };
+  std::shared_ptr<Doorbell> doorbell_ = std::make_shared<Doorbell>();
   std::mutex commit_mu_;
   std::condition_variable commit_cv_;
   PassJob* commit_job_ = nullptr;  // handed over, not yet taken

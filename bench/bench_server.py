@@ -24,7 +24,8 @@ append, fdatasync, zero-fill and roll: src/log/trace.h) and this script writes D
 RocksDB LOG files of the state store and the dedupe index there;
 bench/trace_passes.py DIR/run<N> lines them up and lists the slow records of the half-rate phase.
 
-EC_BENCH_THREADS=1 prints each server thread's CPU after the first phase and again, as `END`
+EC_BENCH_THREADS=1 prints each server thread's CPU and context switches (voluntary: it blocked;
+involuntary: preempted) after the first phase and again, as `END`
 lines, after the half-rate phase (RocksDB's flushes and compactions mostly come late). The
 generated traffic is cached in ~/.cache/eventception-bench (keyed by count and traffic.py's hash).
 
@@ -252,8 +253,20 @@ def print_threads(pid, tag):
                 cpu = int(f.read().split()[0]) / 1e9
         except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
             pass
+        # Context switches so far: voluntary (the thread blocked: a futex wait, an fdatasync)
+        # and involuntary (preempted); a wake-up across the two CPUs costs an IPI in this VM.
+        vcs = ics = 0
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        vcs = int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches:"):
+                        ics = int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
         if cpu >= 0.001:
-            print("  %sthread %s %-16s %.3f CPU-s" % (tag, tid, name, cpu))
+            print("  %sthread %s %-16s %.3f CPU-s, switches %d voluntary %d involuntary" % (tag, tid, name, cpu, vcs, ics))
 
 
 def shop_traffic(total):

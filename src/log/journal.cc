@@ -288,11 +288,11 @@ Journal::~Journal() {
 }
 
 Status Journal::Write(PartitionLog* log, std::string_view batches, int64_t end_offset, int64_t sync_within_ms,
-                      std::chrono::microseconds hold) {
+                      std::chrono::microseconds hold, bool deferred) {
   if (sync_within_ms < 0) sync_within_ms = options_.flush_interval_ms > 0 ? options_.flush_interval_ms : -1;
   if (sync_within_ms > (int64_t{1} << 40)) sync_within_ms = -1;  // Kafka's "never" (Long.MAX_VALUE)
   const bool held = sync_within_ms == 0 && hold.count() > 0;
-  const bool urgent = sync_within_ms == 0 && !held;
+  const bool urgent = sync_within_ms == 0 && !held && !deferred;
   // The entry's head (length, CRC over all of it, type, topic, partition) is built before mu_
   // is taken: ingest's appends and the pass's ten or so queue on mu_, which covers only the
   // write. A direct-write file (JournalOptions::direct_io) gets the head and then the caller's

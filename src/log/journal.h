@@ -101,8 +101,14 @@ class Journal {
   // journal: PartitionLog::SetSyncHold). The entry is then not urgent: it is synced by the
   // first RequestSync, or `hold` after it was written, whichever comes first, so one
   // fdatasync covers both instead of two in a row (the caller does not call RequestSync).
+  //
+  // `deferred` (with sync_within_ms 0): the caller requests the sync itself (RequestSync) once
+  // it has written everything it waits for (AppendOptions::defer_journal_sync). The entry is
+  // not marked urgent here: a sync thread that was not asleep (finishing the completions of the
+  // sync before) would otherwise start a sync at once that covers the first entries of a
+  // pass's round A only, and the rest would wait for a second one.
   Status Write(PartitionLog* log, std::string_view batches, int64_t end_offset, int64_t sync_within_ms,
-               std::chrono::microseconds hold = std::chrono::microseconds(0));
+               std::chrono::microseconds hold = std::chrono::microseconds(0), bool deferred = false);
   // Wakes the sync thread to sync every entry written so far. Errors: the journal failed.
   Status RequestSync();
   // Journals and syncs a tombstone for `topic`: at replay, its entries before the tombstone

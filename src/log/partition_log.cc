@@ -508,7 +508,8 @@ void PartitionLog::AppendInPlace(char* data, size_t size, const AppendOptions& o
         held = within == 0 && !options.defer_journal_sync && d.sync_hold_us.load(std::memory_order_relaxed) > 0;
         Status js = journal_->Write(this, batches.substr(from, to - from), next, within,
                                     held ? std::chrono::microseconds(d.sync_hold_us.load(std::memory_order_relaxed))
-                                         : std::chrono::microseconds(0));
+                                         : std::chrono::microseconds(0),
+                                    /*deferred=*/within == 0 && options.defer_journal_sync);
         if (!js.ok()) {
           d.failed = true;
           (void)seg.log_file()->Truncate(size_before);

@@ -561,8 +561,8 @@ Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir, 
   options.memtable_prefix_bloom_size_ratio = 0.05;
   options.memtable_whole_key_filtering = true;
   // The memtable is sorted runs (rocks/sorted_run_rep.h), not RocksDB's skip list: every write
-  // here is WriteSorted's, a job's states in key order (then its checkpoint keys), so a job's
-  // inserts append to one run with one comparison each, where Debian's librocksdb 7.8.3 (built
+  // here but a direct Store's (tests, one key) is WriteSorted's, a job's states in key order
+  // (then its checkpoint keys), so a job's inserts append to one run with one comparison each, where Debian's librocksdb 7.8.3 (built
   // with its assertions on) paid the skip list's searches and checks per state (MemTable::Add,
   // KeyComparator, InlineSkipList::FindSpliceForLevel/Insert: most of ec-state-write). Lookups
   // past the state cache that reach the memtable (after its bloom filter said maybe) search each

@@ -152,7 +152,10 @@ void PipelineRunner::Stop() {
   if (committer_.joinable()) committer_.join();
   if (txn_) (void)txn_->WaitMarkers();
   // No pass follows the input's appends now: their syncs are not held any more.
-  for (Source& src : sources_) src.log->SetSyncHold(std::chrono::microseconds(0));
+  for (Source& src : sources_) {
+    src.log->SetSyncHold(std::chrono::microseconds(0));
+    src.held = false;  // a restart sets it again with its first pass that met no backlog
+  }
   log::TraceFlush();
   // A swap requested while the thread was stopping is applied here so its caller returns.
   std::lock_guard<std::mutex> pass(pass_mu_);
@@ -219,6 +222,7 @@ void PipelineRunner::RefreshSources() {
       s.read = s.position;
       if (options_.exactly_once && logs_->journal() != nullptr) {
         s.log->SetSyncHold(std::chrono::microseconds(options_.input_sync_hold_us));
+        s.held = true;
       }
       std::lock_guard<std::mutex> pass(pass_mu_);
       sources_.push_back(std::move(s));
@@ -451,6 +455,13 @@ bool PipelineRunner::Pass(Source* src) {
   // the overlap is kept for the small passes of a pipeline that keeps up, where records
   // arriving during a commit would otherwise wait for it.
   const bool backlog = job->bytes.size() >= options_.max_read_bytes / 2;
+  // The input's sync hold pays only while the pass that reads an append follows it at once: in
+  // a backlog that pass is seconds of records away, and a held 202 would just wait for some
+  // other pass's sync (ingest's full-rate requests slower, more passes per line).
+  if (src->held != !backlog && options_.exactly_once && logs_->journal() != nullptr) {
+    src->held = !backlog;
+    src->log->SetSyncHold(std::chrono::microseconds(src->held ? options_.input_sync_hold_us : 0));
+  }
   HandOff(std::move(job));
   if (!options_.overlap_passes || backlog) {
     FinishInFlight(&aborted);

@@ -136,6 +136,7 @@ class PipelineRunner {
     std::shared_ptr<log::PartitionLog> log;
     int64_t position = 0;  // committed (the last decided pass's end)
     int64_t read = 0;      // where the next pass reads: position, or the end of the pass in flight
+    bool held = false;     // its durable appends' syncs are held (RunnerOptions::input_sync_hold_us)
   };
   // A processed pass, handed to the committer thread (its log transaction), then finished by
   // the pipeline thread (position, state commit, metrics). Owns everything its outputs were

@@ -41,7 +41,8 @@ keeps only the source and the redaction, so the run measures ingest, the durable
 dedupe index and the pipeline's read and match, and no output at all.
 
   bench/bench_server.py --binary build/eventception [--count 200000] [--batch 1000] [--runs 3]
-                        [--paced-batch 100] [--no-syslog-ng] [--annotations all|events|ingest]
+                        [--paced-batch 100] [--paced-rate 0] [--no-syslog-ng]
+                        [--annotations all|events|ingest]
 """
 import argparse
 import atexit
@@ -187,7 +188,9 @@ def run_once(args, lines, run_no=1):
                   "emitted": sum(float(v) for v in re.findall(r"^eventception_emitted_total\{[^}]*\} (\S+)$", text, re.M))}
         if second:
             # Paced phase: half the end-to-end rate just measured, evenly spaced small requests.
-            rate = 0.5 * len(first) / (t1 - t0)
+            # --paced-rate: a fixed offered load, so that A/B pairs compare at the same rate (half
+            # of each run's own end-to-end rate varies with the machine's load and the binary).
+            rate = args.paced_rate if args.paced_rate > 0 else 0.5 * len(first) / (t1 - t0)
             before = latency_buckets(text)
             phases_before = {p: latency_buckets(text, n, l) for p, n, l in PHASES}
             interval = args.paced_batch / rate
@@ -328,6 +331,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--paced-batch", type=int, default=100,
                     help="lines per request in the half-rate latency phase (0 = skip the phase)")
+    ap.add_argument("--paced-rate", type=float, default=0,
+                    help="lines/s of the latency phase (default 0: half the run's end-to-end rate)")
     ap.add_argument("--no-syslog-ng", action="store_true", help="skip the syslog-ng comparison")
     ap.add_argument("--trace", metavar="DIR", help="trace each run into DIR (see above)")
     ap.add_argument("--config", metavar="FILE", help="passed to serve as --config FILE")

@@ -10,7 +10,9 @@ NDJSON batches, and waits until the pipeline has processed every record
 latency histogram's p50/p99 bucket bounds.
 
 Then, in the same server, a second phase sends `count` further exchanges paced at half the
-end-to-end rate just measured (NDJSON requests of --paced-batch lines, evenly spaced) and reports
+end-to-end rate just measured (NDJSON requests of --paced-batch lines, evenly spaced, each sent at
+its due time on whichever of --paced-connections (4) connections is free: an open loop, so a
+slower answer does not lower the load sent; the "sent" figure says what was achieved) and reports
 the ingest->topic latency (raw append to outputs durable, the server's histogram, this phase
 only) as p50/p99 bucket bounds, and where records wait in this phase: the pipeline pass's phases
 (eventception_pipeline_pass_seconds: queue = the oldest record's wait for the pass to start,
@@ -56,6 +58,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -194,15 +197,50 @@ def run_once(args, lines, run_no=1):
             before = latency_buckets(text)
             phases_before = {p: latency_buckets(text, n, l) for p, n, l in PHASES}
             interval = args.paced_batch / rate
+            # Open loop: each request goes at its due time on whichever of --paced-connections
+            # connections is free, as a gateway's workers would send. One connection that waits
+            # for each 202 before sending the next falls behind as soon as a 202 takes longer
+            # than the interval, and then measures a lower load than asked (the records sent
+            # late are timed from when they were sent: coordinated omission). "sent" below
+            # says what was achieved.
             start = time.time()
-            sent = 0
-            for i in range(0, len(second), args.paced_batch):
-                due = start + (i // args.paced_batch) * interval
-                delay = due - time.time()
-                if delay > 0:
-                    time.sleep(delay)
-                accepted += post(conn, "\n".join(second[i:i + args.paced_batch]) + "\n", posts, "half")
-                sent += len(second[i:i + args.paced_batch])
+            chunks = [second[i:i + args.paced_batch] for i in range(0, len(second), args.paced_batch)]
+            next_chunk = [0]
+            counts = [0, 0]  # accepted, sent
+            lock = threading.Lock()
+            failures = []
+
+            def paced_sender():
+                try:
+                    send_paced()
+                except BaseException as e:  # post's sys.exit too: the main thread exits with it
+                    failures.append(e)
+
+            def send_paced():
+                c = http.client.HTTPConnection("127.0.0.1", port)
+                while True:
+                    with lock:
+                        k = next_chunk[0]
+                        next_chunk[0] += 1
+                    if k >= len(chunks):
+                        return
+                    delay = start + k * interval - time.time()
+                    if delay > 0:
+                        time.sleep(delay)
+                    n = post(c, "\n".join(chunks[k]) + "\n", posts, "half")
+                    with lock:
+                        counts[0] += n
+                        counts[1] += len(chunks[k])
+
+            senders = [threading.Thread(target=paced_sender) for _ in range(max(1, args.paced_connections))]
+            for t in senders:
+                t.start()
+            for t in senders:
+                t.join()
+            if failures:
+                sys.exit("half-rate phase: %s" % failures[0])
+            accepted += counts[0]
+            sent = counts[1]
             t_sent = time.time()
             text = wait_processed(port, accepted)
             hwm, _ = proc_stats(proc.pid)
@@ -331,6 +369,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--paced-batch", type=int, default=100,
                     help="lines per request in the half-rate latency phase (0 = skip the phase)")
+    ap.add_argument("--paced-connections", type=int, default=4,
+                    help="connections the half-rate phase sends on, each request at its due time on a "
+                         "free one (open loop); 1 = one connection waiting for each answer")
     ap.add_argument("--paced-rate", type=float, default=0,
                     help="lines/s of the latency phase (default 0: half the run's end-to-end rate)")
     ap.add_argument("--no-syslog-ng", action="store_true", help="skip the syslog-ng comparison")

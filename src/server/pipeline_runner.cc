@@ -115,7 +115,6 @@ Status PipelineRunner::Recover() {
 
 void PipelineRunner::Start() {
   stop_ = false;
-  if (const char* h = std::getenv("EC_INPUT_SYNC_HOLD_US")) options_.input_sync_hold_us = std::atoll(h);
   if (Status s = Recover(); !s.ok()) {
     // Processing without recovery could expose a half-written pass: stay stopped.
     metrics_->GetCounter("eventception_errors_total", "Failures by pipeline stage", {{"stage", "recovery"}})->Inc();

@@ -75,14 +75,11 @@ struct RunnerOptions {
   // 202) may wait this long for the journal sync of the pass that reads it (round A), instead
   // of taking an fdatasync of its own that the pass's round A then queues behind
   // (PartitionLog::SetSyncHold; 0 = off). The append is acknowledged only once synced, as
-  // before; it waits for its own sync at most this long after it was written. Half-rate
-  // phase of bench_server.py, 8 interleaved rounds on a loaded VM: trace p99 17-88 ms with 1 ms
-  // against 39-586 without it (docs/log-format.md "Commit journal"). 5 ms, not 1: with the CPU
-  // contended the pass often came later than 1 ms and the append synced alone (6 rounds at load
-  // 7-11: p99 35-80 ms with 5 ms, 44-85 with 3 ms, 53-139 with 1 ms; journal syncs per pass
-  // 2.1 / 2.2 / 2.4). The pass's round A normally ends the hold long before.
-  // EC_INPUT_SYNC_HOLD_US overrides it at Start (A/B runs).
-  int64_t input_sync_hold_us = 5000;
+  // before. It lowers the end-to-end p99 of one sender that waits for each 202 (5.8-6.1 ms
+  // against 7.1-8.8 at 65,000 lines/s), but makes each 202 about a pass slower, which lowers
+  // what such a sender sends, and made no difference to four connections in an open loop
+  // (docs/ingest-performance.md, "Round 12"): off unless processing.input_sync_hold_us sets it.
+  int64_t input_sync_hold_us = 0;
   // Test hook (exactly once): every n-th log transaction fails before its decision and is
   // aborted (0 = never).
   int64_t test_fail_every_nth_commit = 0;

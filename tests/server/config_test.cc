@@ -131,6 +131,15 @@ TEST(ConfigTest, LogJournalDirectIo) {
   EXPECT_NE(DescribeConfigOptions().find("log.journal_direct_io"), std::string::npos);
 }
 
+TEST(ConfigTest, InputSyncHold) {
+  ServerConfig c;
+  EXPECT_EQ(c.input_sync_hold_us, 0);
+  ASSERT_TRUE(LoadConfigText("processing: {input_sync_hold_us: 2000}\n", "c.yaml", &c).ok());
+  EXPECT_EQ(c.input_sync_hold_us, 2000);
+  EXPECT_NE(Error("processing: {input_sync_hold_us: -1}\n").find("processing.input_sync_hold_us"), std::string::npos);
+  EXPECT_NE(DescribeConfigOptions().find("processing.input_sync_hold_us"), std::string::npos);
+}
+
 TEST(ConfigTest, MissingFileIsIoError) {
   ServerConfig c;
   Status s = LoadConfigFile("/nonexistent/eventception.yaml", &c);

@@ -428,8 +428,8 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     return WriteSorted(SortedByKey(std::move(pinned)), checkpoints);
   }
 
-  // `pinned` (in key order: the memtable, sorted runs, appends a key greater than the one before
-  // it to its open run, where random order would start a new run per key) and the
+  // `pinned` (in key order: the skip list's inserts then stay near the one before, and a
+  // sorted-run memtable, rocks/sorted_run_rep.h, would append each to one run) and the
   // checkpoints, in WriteBatches of about batch_bytes_ each (a quarter of a memtable), the
   // checkpoints in the last one. One WriteBatch of everything was built in one buffer of its
   // whole size and applied to one memtable, which RocksDB does not split: a memtable (and a

@@ -820,9 +820,9 @@ Status DedupeIndex::WriteRound(const std::vector<std::pair<std::string, std::str
     }
     filter_->Publish();
   }
-  // Put in key order: the sorted-run memtable (Open) appends each key that follows the one
-  // before it with one comparison, so a round's batch is one run (the inserts were most of the
-  // indexer's CPU). An id seen twice in a round keeps its latest time (the last Put).
+  // Put in key order: with the insert hint (Open) each key repairs the skip-list position of
+  // the one before it instead of searching from the top (the inserts are most of the indexer's
+  // CPU). An id seen twice in a round keeps its latest time (the last Put).
   // The keys compare as two big-endian words and a byte, as in SortFresh (no memcmp call per
   // comparison: memcmp was the indexer thread's top symbol, the sort's and the memtable's).
   const Entry* sorted = SortByFirstWord(

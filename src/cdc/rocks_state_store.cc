@@ -429,7 +429,7 @@ class RocksStateStore final : public StateStore, public PassOverlay {
   }
 
   // `pinned` (in key order: the skip list's inserts then stay near the one before, and a
-  // sorted-run memtable, rocks/sorted_run_rep.h, would append each to one run) and the
+  // sorted-run memtable, src/rocks/sorted_run_rep.* at 6f2634e, would append each to one run) and the
   // checkpoints, in WriteBatches of about batch_bytes_ each (a quarter of a memtable), the
   // checkpoints in the last one. One WriteBatch of everything was built in one buffer of its
   // whole size and applied to one memtable, which RocksDB does not split: a memtable (and a
@@ -559,7 +559,7 @@ Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir, 
   // without searching the memtable's runs.
   options.memtable_prefix_bloom_size_ratio = 0.05;
   options.memtable_whole_key_filtering = true;
-  // RocksDB's skip list. The sorted-run memtable (rocks/sorted_run_rep.h) cut ec-state-write by
+  // RocksDB's skip list. The sorted-run memtable (src/rocks/sorted_run_rep.* at 6f2634e) cut ec-state-write by
   // 29% here (round 12), but RocksDB 7.8's MemTableRep::Get, which it relies on for point
   // lookups, never deletes the iterator it makes: every lookup that reached the memtable leaked
   // one, holding the memtable's runs. Not used until it answers Get itself.

@@ -445,7 +445,7 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   // to the previous id). RocksDB honours it only for non-concurrent memtable writes, which these
   // are (the indexer, under index_mu_). Debian's librocksdb 7.8.3 is built with its assertions
   // on, so an insert still costs ~7,300 instructions; the sorted-run memtable
-  // (rocks/sorted_run_rep.h) cut that to ~900 (round 12) but is not used: RocksDB 7.8's
+  // (src/rocks/sorted_run_rep.* at 6f2634e) cut that to ~900 (round 12) but is not used: RocksDB 7.8's
   // MemTableRep::Get, which it relies on for Claim's lookups, never deletes the iterator it makes,
   // so every lookup that reached the memtable leaked one with the memtable's runs.
   ro.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));

@@ -144,6 +144,46 @@ inline uint64_t KeyBit(const char* key, size_t size) {
   return uint64_t{1} << ((x * 0x9E3779B1u) >> 26);
 }
 
+// A key seen before at the same place: stored exchanges repeat their shape, so the key after
+// "request" (or the first one inside "headers") is nearly always the one read there last time.
+// An entry holds that key's bytes as the text spells them, '"', the key, '"', ':' (so at most
+// 13 bytes of key), and what parsing it gave (KeyBit, the context of the key after it). A key
+// is taken from an entry only when the text's 16 bytes match the entry's under its mask, and
+// only keys the plain string scan read (no escape, no byte below 0x20 or above 0x7F) are
+// stored, so a hit gives exactly the view, position and bit that scanning the key gives.
+struct KeyGuess {
+  alignas(16) char pattern[16];
+  uint64_t bit;   // KeyBit of the key
+  uint32_t next;  // KeyContext of the key: where the key after it is looked up
+  uint16_t mask;  // one bit per byte of the pattern; bit 0 alone in an empty entry (never matches a '"')
+  uint8_t size;   // the key's length
+};
+static_assert(sizeof(KeyGuess) == 32);
+// The per-thread table: sets of two entries (the body of a POST to /customers and to /orders
+// start with different keys after the same "body"), the most recent first; a key in neither
+// replaces the second with the first and goes first. The shop's exchanges read their keys in
+// 40 contexts: with 128 single entries a fifth shared an entry with another. 1024 sets are
+// 64 KiB, of which a record touches a line per context.
+constexpr uint32_t kKeyGuessBits = 10;
+constexpr uint32_t kKeyGuessSets = uint32_t{1} << kKeyGuessBits;
+constexpr size_t kMaxGuessedKey = 13;
+
+// The context a key leaves for the one after it: a hash of its length and first 8 bytes (read
+// from the copy, which has padding after the text; bytes past the key masked off) and its last.
+inline uint32_t KeyContext(const char* key, size_t size) {
+  uint64_t w;
+  std::memcpy(&w, key, 8);
+  if (size < 8) w &= (uint64_t{1} << (8 * size)) - 1;
+  w ^= static_cast<uint64_t>(size) << 56 ^ static_cast<uint64_t>(static_cast<unsigned char>(key[size - 1])) << 48;
+  return static_cast<uint32_t>((w * 0x9E3779B97F4A7C15ull) >> 32);
+}
+// The context of an object's first key: that of the key it is the value of (or the last key
+// read before it, for an element of an array), made different from "the key after it".
+constexpr uint32_t kFirstKeyContext = 0x5bd1e995u;
+
+// The context's top bits (KeyContext's are the product's best mixed).
+inline uint32_t GuessSlot(uint32_t context) { return context >> (32 - kKeyGuessBits); }
+
 // Deeper documents go to ParseInto, whose limits (ours and simdjson's own) then decide.
 constexpr uint32_t kDepthLimit = 256;
 
@@ -271,6 +311,15 @@ class CompactParser {
     values_top_ = values_ + used;
   }
 
+  // Whether the text at the position is `guess`'s '"', key, '"', ':' (16 bytes there are
+  // inside the copy: it has kPadding NULs after the text).
+  [[gnu::always_inline]] bool GuessedKey(const KeyGuess& guess) const {
+    const __m128i text = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+    const __m128i want = _mm_load_si128(reinterpret_cast<const __m128i*>(guess.pattern));
+    const uint32_t same = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(text, want)));
+    return (same & guess.mask) == guess.mask;
+  }
+
   // Whether `key` is the key of one of the members from `from` to the stack's top (called only
   // when its KeyBit was set before in this object).
   bool KeyRepeats(const Member* from, std::string_view key) const {
@@ -297,23 +346,58 @@ class CompactParser {
       // a key whose bit was set before is compared with the keys before it. So the builder
       // copies the members of an object without duplicates as they are.
       uint64_t seen = 0;
+      // Each key is first compared with the one read last time after the same key (KeyGuess).
+      uint32_t context = key_context_ ^ kFirstKeyContext;
       while (true) {
-        if (*p_ != '"') {
-          SkipSpace();
-          if (*p_ != '"') return Fail();
-        }
         std::string_view key;
-        if (!ParseString(&key)) return Fail();
-        const uint64_t bit = KeyBit(key.data(), key.size());
+        uint64_t bit;
+        KeyGuess* set = guesses_ + 2 * GuessSlot(context);
+        const KeyGuess* hit = GuessedKey(set[0]) ? &set[0] : GuessedKey(set[1]) ? &set[1] : nullptr;
+        if (hit != nullptr) [[likely]] {
+          // '"', the key, '"', ':' as stored: the scan would stop at that '"' (the key has no
+          // byte it stops at), so this is the view, bit and position scanning gives.
+          key = std::string_view(p_ + 1, hit->size);
+          bit = hit->bit;
+          context = hit->next;
+          p_ += hit->size + 3;
+        } else {
+          if (*p_ != '"') {
+            SkipSpace();
+            if (*p_ != '"') return Fail();
+          }
+          // ParseString, knowing whether the plain scan read the key (only such keys are stored).
+          char* start = ++p_;
+          char* q = SkipPlain(start);
+          bool plain = false;
+          if (*q == '"') [[likely]] {
+            key = std::string_view(start, static_cast<size_t>(q - start));
+            p_ = q + 1;
+            plain = true;
+          } else if (!ParseStringSlow(start, q, &key)) {
+            return Fail();
+          }
+          bit = KeyBit(key.data(), key.size());
+          const uint32_t next = KeyContext(key.data(), key.size());
+          if (*p_ != ':') {
+            SkipSpace();
+            if (*p_ != ':') return Fail();
+          } else if (plain && key.size() <= kMaxGuessedKey) {
+            set[1] = set[0];
+            std::memcpy(set[0].pattern, start - 1, sizeof set[0].pattern);  // '"', key, '"', ':', ...
+            set[0].bit = bit;
+            set[0].next = next;
+            set[0].mask = static_cast<uint16_t>((uint32_t{1} << (key.size() + 3)) - 1);
+            set[0].size = static_cast<uint8_t>(key.size());
+          }
+          context = next;
+          ++p_;
+        }
+        // A child object's first key is looked up from this one.
+        key_context_ = context;
         if ((seen & bit) != 0 && unique) [[unlikely]] {
           unique = !KeyRepeats(members_ + base, key);
         }
         seen |= bit;
-        if (*p_ != ':') {
-          SkipSpace();
-          if (*p_ != ':') return Fail();
-        }
-        ++p_;
         const Value v = ParseChild(depth + 1);
         // After a failure the position is at the end's NUL: the test below fails on it.
         // Builder copies the members with 16-byte loads right after: each half is written
@@ -622,6 +706,16 @@ class CompactParser {
     std::vector<Value> values;
     std::vector<Member> members;
     std::vector<uint64_t> bits;  // the stop index (see the constructor)
+    KeyGuess guesses[2 * kKeyGuessSets];  // set i (entries 2i, 2i + 1) by GuessSlot of a key's context
+    Scratch() {
+      for (KeyGuess& g : guesses) {
+        std::memset(g.pattern, 0, sizeof g.pattern);
+        g.mask = 1;  // byte 0 must be a NUL: a key starts with '"'
+        g.size = 0;
+        g.bit = 0;
+        g.next = 0;
+      }
+    }
   };
   static Scratch& Stacks() {
     thread_local Scratch scratch;
@@ -631,6 +725,10 @@ class CompactParser {
   Arena* arena_;
   uint32_t max_depth_;
   Scratch& stacks_;
+  KeyGuess* guesses_ = stacks_.guesses;
+  // The KeyContext of the last key read (of any object): where the next object's first key is
+  // looked up.
+  uint32_t key_context_ = 0;
   // The stacks of the members and elements of the objects and arrays being parsed: from
   // members_ (values_) to members_top_ (values_top_), room up to members_end_ (values_end_).
   Member* members_ = nullptr;

@@ -435,6 +435,85 @@ TEST(CompactParserTest, RandomTreesFromAppendJson) {
   }
 }
 
+// A key is first compared with the one read last time in the same place (after the same
+// key, or first inside the same key's object: the per-thread KeyGuess table), as stored
+// exchanges repeat their shapes. Whatever the table holds, the result must be ParseInto's:
+// documents of a few shapes, each parsed after others trained the table, with keys that differ
+// from a guessed one by a byte, a prefix or a longer spelling, are the same key escaped, are
+// too long to be guessed, have whitespace before the colon, repeat, or end the text.
+std::string GuessKey(std::mt19937_64& rng) {
+  static const char* const spellings[] = {
+      "id", "ids", "i", "", "iD", "idx", "status", "statuS", "stat", "thirteen_char", "fourteen_chars",
+      "\\u0069d", "i\\\"", "caf\xc3\xa9", "a b", "body", "bodY", "content-type", "content-typ",
+  };
+  return spellings[rng() % std::size(spellings)];
+}
+
+std::string GuessDoc(std::mt19937_64& rng, int depth) {
+  std::string out = "{";
+  const int members = static_cast<int>(rng() % 5);
+  for (int m = 0; m < members; ++m) {
+    if (m > 0) out += ',';
+    out += '"' + GuessKey(rng) + '"';
+    if (rng() % 10 == 0) out += ' ';
+    out += ':';
+    switch (depth < 3 ? rng() % 5 : rng() % 2) {
+      case 0: out += std::to_string(rng() % 1000); break;
+      case 1: out += "\"v" + std::to_string(rng() % 3) + '"'; break;
+      case 2:
+      case 3: out += GuessDoc(rng, depth + 1); break;
+      default: out += '[' + GuessDoc(rng, depth + 1) + ',' + GuessDoc(rng, depth + 1) + ']'; break;
+    }
+  }
+  return out + '}';
+}
+
+TEST(CompactParserTest, GuessedKeysGiveWhatScanningGives) {
+  std::mt19937_64 rng(20261129);
+  std::vector<std::string> docs;
+  for (int i = 0; i < 400; ++i) docs.push_back(GuessDoc(rng, 0));
+  // Each document after every few others, in an order that changes: the table then holds keys
+  // of earlier documents where this one has others.
+  for (int round = 0; round < 5; ++round) {
+    for (size_t i = 0; i < docs.size(); ++i) {
+      ExpectSame(docs[(i * (2 * round + 1) + round) % docs.size()]);
+      if (HasFailure()) return;
+    }
+  }
+}
+
+// Stored exchanges of two operations in turn (the bodies start with other keys after the same
+// "body"), one with its keys escaped, one with a key cut short at the text's end.
+TEST(CompactParserTest, GuessedKeysOnStoredExchangeShapes) {
+  const std::string customers =
+      R"({"id":"x1","time":"2026-11-29T05:23:09.799Z","latency_ms":12.9,"request":{"method":"POST","url":"https://shop.example.com/api/customers","path":"/api/customers","query":{},"headers":{"user-agent":"shop-web/2.3","authorization":"[REDACTED]","content-type":"application/json"},"body":{"email":"c-1@example.com","tier":"Gold","password":"hunter2"}},"response":{"status":201,"headers":{"content-type":"application/json"},"body":{"id":"c-1","email":"c-1@example.com","tier":"Gold"}},"client":{"ip":"10.0.1.174","consumer":"shop-android"},"gateway":{"kind":"kong","route":"customers","service":"shop-svc"}})";
+  const std::string orders =
+      R"({"id":"x2","time":"2026-11-29T05:23:09.801Z","latency_ms":49,"request":{"method":"POST","url":"https://shop.example.com/api/orders","path":"/api/orders","query":{},"headers":{"user-agent":"shop-web/2.3","authorization":"[REDACTED]","content-type":"application/json"},"body":{"customer":{"id":"c-1"},"items":[{"sku":"D4","price":0.5,"qty":3},{"sku":"B2","price":3.99,"qty":1}],"currency":"EUR"}},"response":{"status":201,"headers":{"content-type":"application/json"},"body":{"customer":{"id":"c-1"},"items":[{"sku":"D4","price":0.5,"qty":3}],"currency":"EUR","id":"o-1000","status":"placed"}},"client":{"ip":"10.0.1.24","consumer":"shop-ios"},"gateway":{"kind":"kong","route":"orders","service":"shop-svc"}})";
+  std::string escaped = orders;  // "\u0069d" for every "id": the same keys, not their text
+  for (size_t at = 0; (at = escaped.find("\"id\":", at)) != std::string::npos; at += 9) escaped.replace(at, 5, "\"\\u0069d\":");
+  std::string spaced = customers;  // whitespace before a colon the table knows
+  spaced.replace(spaced.find("\"tier\":"), 7, "\"tier\" :");
+  std::string repeated = orders;  // a key the table knows, twice in one object
+  repeated.replace(repeated.find("\"currency\":\"EUR\","), 17, "\"currency\":\"EUR\",\"currency\":\"USD\",");
+  const std::vector<std::string> docs = {customers, orders, escaped, spaced, repeated};
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& d : docs) {
+      ExpectSame(d);
+      ExpectSame(d);
+      // Cut inside and right after each key: declined or accepted as ParseInto decides.
+      for (size_t cut = d.size() - 40; cut < d.size(); ++cut) ExpectSame(d.substr(0, cut), false);
+      if (HasFailure()) return;
+    }
+  }
+  // What AppendJson wrote is read with its texts, whichever spelling trained the table.
+  for (const std::string& d : {customers, orders}) {
+    Arena arena;
+    Value v;
+    ASSERT_TRUE(ParseCompactInto(d, &arena, &v, 64));
+    EXPECT_EQ(v.known_text(), d);
+  }
+}
+
 // Objects written with duplicate keys (not by AppendJson, which merges them): whichever two
 // keys repeat and wherever, the object is ParseInto's (the last value at the first key's
 // position, without the text). Keys are compared only when their signature bits meet, so

@@ -101,8 +101,77 @@ std::vector<std::string_view> StepNames(const Node* path, size_t n) {
   return names;
 }
 
+// No flags that change how a path step is evaluated: bindings, grouping, ancestry, `[]`.
+bool NoStepFlags(const Node* s) {
+  return s->predicate.empty() && !s->group && !s->keep_array && !s->consarray && !s->tuple && s->focus.empty() &&
+         s->index_var.empty() && !s->ancestor && !s->has_seeking_parent && s->seeking_parent.empty();
+}
+
+// A kFilterMap item operand: a field of the item (a one-name path), a number literal or the
+// product of two fields; field names are appended to `names`.
+bool ItemOperand(const Node* n, std::vector<std::string_view>* names, DirectOperand* out) {
+  auto field = [&](const Node* p, uint32_t* index) {
+    if (p == nullptr || !InputNamePath(p) || p->items.size() != 1) return false;
+    *index = static_cast<uint32_t>(names->size());
+    names->push_back(p->items[0]->str);
+    return true;
+  };
+  if (n->type == NT::kNumber && n->plain) {
+    out->kind = DirectOperand::kNumber;
+    out->number = n->num;
+    return true;
+  }
+  if (n->type == NT::kBinary && n->opcode == Op::kMul && n->plain) {
+    out->kind = DirectOperand::kProduct;
+    return field(n->lhs, &out->a) && field(n->rhs, &out->b);
+  }
+  out->kind = DirectOperand::kField;
+  return field(n, &out->a);
+}
+
+// `a.b.items[lhs cmp rhs].{"k": operand, ...}` (DirectFilterMap): field names to an array
+// step with one filter comparing two item operands (<, <=, > or >=), then a step that is an
+// object constructor of constant keys and item operands. Names: the path's, then the
+// operands' fields and the keys.
+std::unique_ptr<DirectFilterMap> FilterMapPath(const Node* p, std::vector<std::string_view>* names) {
+  if (p->type != NT::kPath || !p->plain || p->group || p->keep_singleton_array || p->tuple || p->keep_array ||
+      p->items.size() < 2) {
+    return nullptr;
+  }
+  const size_t n = p->items.size();
+  if (!std::all_of(p->items.begin(), p->items.end() - 2, PlainNameStep)) return nullptr;
+  const Node* array_step = p->items[n - 2];
+  if (array_step->type != NT::kName || array_step->stages.size() != 1 || array_step->stages[0].is_index ||
+      !NoStepFlags(array_step)) {
+    return nullptr;
+  }
+  const Node* pred = array_step->stages[0].expr;
+  if (pred == nullptr || pred->type != NT::kBinary || !pred->plain ||
+      (pred->opcode != Op::kLt && pred->opcode != Op::kLe && pred->opcode != Op::kGt && pred->opcode != Op::kGe)) {
+    return nullptr;
+  }
+  const Node* ctor = p->items[n - 1];
+  if (ctor->type != NT::kUnary || ctor->opcode != Op::kObjectCons || !ctor->const_keys || !ctor->plain ||
+      !ctor->stages.empty() || !NoStepFlags(ctor)) {
+    return nullptr;
+  }
+  *names = StepNames(p, n - 1);
+  auto spec = std::make_unique<DirectFilterMap>();
+  spec->compare = pred->opcode;
+  if (!ItemOperand(pred->lhs, names, &spec->lhs) || !ItemOperand(pred->rhs, names, &spec->rhs)) return nullptr;
+  for (const auto& [key, value] : ctor->pairs) {
+    DirectFilterMap::Member m;
+    if (!ItemOperand(value, names, &m.value)) return nullptr;
+    m.key = static_cast<uint32_t>(names->size());
+    names->push_back(key->str);
+    spec->members.push_back(m);
+  }
+  return spec;
+}
+
 // What RunObjectText may compute for member value `v` without evaluating it (Direct).
 void AnnotateDirect(Node* v) {
+  std::vector<std::string_view> filter_map_names;
   if (InputNamePath(v)) {
     SetDirect(v, Direct::kNamePath, StepNames(v, v->items.size()), static_cast<uint32_t>(v->items.size()));
   } else if (PlainBuiltinCall(v, FnCount) && InputNamePath(v->items[0])) {
@@ -120,6 +189,9 @@ void AnnotateDirect(Node* v) {
     names.push_back(x);
     names.push_back(y);
     SetDirect(v, Direct::kSumProduct, names, static_cast<uint32_t>(p->items.size() - 1));
+  } else if (auto spec = FilterMapPath(v, &filter_map_names)) {
+    SetDirect(v, Direct::kFilterMap, filter_map_names, static_cast<uint32_t>(v->items.size() - 1));
+    v->direct_filter_map = std::move(spec);
   }
 }
 

@@ -61,6 +61,29 @@ enum class Direct : uint8_t {
   kNamePath,    // `a.b.c` (field names from the input)
   kCount,       // `$count(a.b.c)`
   kSumProduct,  // `$sum(a.b.(x * y))` (x and y field names)
+  kFilterMap,   // `a.b.items[x * y >= 500].{"k": f, "m": x * y}` (see DirectFilterMap)
+};
+
+// A number or value read from one item of a kFilterMap's array: a field, a number literal or the
+// product of two fields. Fields are indexes into the member value's direct_names.
+struct DirectOperand {
+  enum Kind : uint8_t { kField, kNumber, kProduct };
+  Kind kind = kField;
+  uint32_t a = 0, b = 0;  // kField: a; kProduct: a * b
+  double number = 0;      // kNumber
+};
+
+// `path[lhs cmp rhs].{key: value, ...}`: the items of the array `path` leads to whose
+// comparison holds, each made into an object of the constant keys (a field value, a literal or
+// a product). Evaluator::DirectMember builds the objects the general evaluation builds.
+struct DirectFilterMap {
+  Op compare = Op::kNone;  // kLt, kLe, kGt or kGe
+  DirectOperand lhs, rhs;
+  struct Member {
+    uint32_t key = 0;  // index into direct_names
+    DirectOperand value;
+  };
+  std::vector<Member> members;
 };
 
 struct Node {
@@ -120,6 +143,7 @@ struct Node {
   // lines, and perf on serve put most of the walk's time on loading the steps' names).
   Direct direct = Direct::kNone;
   uint32_t direct_steps = 0;                   // path names (kSumProduct: before the block)
+  std::unique_ptr<DirectFilterMap> direct_filter_map;  // kFilterMap
   std::vector<std::string_view> direct_names;  // views into direct_bytes
   std::unique_ptr<char[]> direct_bytes;
 };

@@ -177,9 +177,85 @@ bool FieldProduct(const json::Value& item, std::string_view x, std::string_view 
   return true;
 }
 
+// A kFilterMap comparison operand as the general evaluation computes it, where that is a
+// number: false for anything else (an absent field, a non-number, an overflowing product).
+bool OperandNumber(const json::Value& item, const DirectOperand& op, const std::string_view* names, double* out) {
+  switch (op.kind) {
+    case DirectOperand::kNumber: *out = op.number; return true;
+    case DirectOperand::kField: {
+      const json::Value* f = FindMember(item, names[op.a]);
+      if (f == nullptr || !f->is_number()) return false;
+      *out = f->number();
+      return true;
+    }
+    case DirectOperand::kProduct:
+      return FieldProduct(item, names[op.a], names[op.b], out) && std::isfinite(*out);
+  }
+  return false;
+}
+
+// A kFilterMap member value: a field's value as EvalNamePath gives it (undefined when absent,
+// an array as it is), a literal, or a finite product of two number fields (false otherwise).
+bool OperandValue(const json::Value& item, const DirectOperand& op, const std::string_view* names, Val* out) {
+  if (op.kind == DirectOperand::kField) {
+    const json::Value* f = FindMember(item, names[op.a]);
+    *out = f == nullptr ? Val() : Val::FromJson(*f);
+    return true;
+  }
+  double number = 0;
+  if (!OperandNumber(item, op, names, &number)) return false;
+  *out = Val::Num(number);
+  return true;
+}
+
+bool Compare(Op op, double a, double b) {
+  switch (op) {
+    case Op::kLt: return a < b;
+    case Op::kLe: return a <= b;
+    case Op::kGt: return a > b;
+    default: return a >= b;
+  }
+}
+
 }  // namespace
 
-bool Evaluator::DirectMember(const Node* value, Val* out) const {
+// EvalPath's array step filters the array's items (EvalFilter: the comparison's boolean), the
+// constructor step makes each kept item an object (EvalObjectCons: members in key order, an
+// undefined one left out), and Eval unwraps the sequence: undefined for none, the object for
+// one, the sequence for more. Items that are not objects and operands that are not numbers
+// (undefined comparisons, type errors) are left to Eval.
+bool Evaluator::DirectFilterMapMember(const Node* value, const json::Value& array, Val* out) {
+  const DirectFilterMap& spec = *value->direct_filter_map;
+  const std::string_view* names = value->direct_names.data();
+  Val first;
+  Arr* many = nullptr;
+  for (const json::Value& item : array.array()) {
+    if (!item.is_object()) return false;
+    double lhs = 0, rhs = 0;
+    if (!OperandNumber(item, spec.lhs, names, &lhs) || !OperandNumber(item, spec.rhs, names, &rhs)) return false;
+    if (!Compare(spec.compare, lhs, rhs)) continue;
+    Obj* obj = NewObj();
+    obj->props.Grow(arena_, static_cast<uint32_t>(spec.members.size()));
+    for (const DirectFilterMap::Member& m : spec.members) {
+      Val v;
+      if (!OperandValue(item, m.value, names, &v)) return false;
+      if (!v.undef()) obj->props.Push(arena_, Prop{names[m.key], v});
+    }
+    if (first.undef()) {
+      first = Val::Of(obj);
+      continue;
+    }
+    if (many == nullptr) {
+      many = NewArr(true);
+      many->items.Push(arena_, first);
+    }
+    many->items.Push(arena_, Val::Of(obj));
+  }
+  *out = many != nullptr ? Val::Of(many) : first;
+  return true;
+}
+
+bool Evaluator::DirectMember(const Node* value, Val* out) {
   const std::string_view* names = value->direct_names.data();
   const size_t steps = value->direct_steps;
   const json::Value* found = nullptr;
@@ -218,6 +294,16 @@ bool Evaluator::DirectMember(const Node* value, Val* out) const {
       *out = Val::Num(sum);
       return true;
     }
+    case Direct::kFilterMap:
+      // The path's names walked as EvalPath's name prefix walks them (absent or a scalar on the
+      // way: undefined), to the array the filter's step reads.
+      if (!WalkFields(&input_root_, names, steps, &found)) return false;
+      if (found == nullptr) {
+        *out = Val();
+        return true;
+      }
+      if (!found->is_array()) return false;
+      return DirectFilterMapMember(value, *found, out);
   }
   return false;
 }

@@ -103,7 +103,9 @@ class Evaluator {
   // inside the path, a non-number factor, a non-object item, a non-finite sum...): the caller
   // then evaluates the member. RunObjectText calls it only when nothing can make the general
   // evaluation differ (no bindings: `$count` and `$sum` are the built-ins; depth to spare).
-  bool DirectMember(const Node* value, Val* out) const;
+  bool DirectMember(const Node* value, Val* out);
+  // Direct::kFilterMap over `array` (the JSON array its path leads to).
+  bool DirectFilterMapMember(const Node* value, const json::Value& array, Val* out);
   // Run's root frame, bindings and outer wrapper; returns the input to evaluate the root with.
   Val SetUpRoot(Val input);
   Val EvalInner(const Node* expr, Val input, Frame* env);

@@ -39,6 +39,7 @@
 #include "cdc/state_cache.h"
 #include "cdc/state_store.h"
 #include "rocks/rate_limiter.h"
+#include "rocks/sorted_run_rep.h"
 
 namespace ec::cdc {
 namespace {
@@ -428,8 +429,8 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     return WriteSorted(SortedByKey(std::move(pinned)), checkpoints);
   }
 
-  // `pinned` (in key order: the skip list's inserts then stay near the one before, and a
-  // sorted-run memtable, src/rocks/sorted_run_rep.* at 6f2634e, would append each to one run) and the
+  // `pinned` (in key order: the memtable, sorted runs, appends a key greater than the one before
+  // it to its open run, where random order would start a new run per key) and the
   // checkpoints, in WriteBatches of about batch_bytes_ each (a quarter of a memtable), the
   // checkpoints in the last one. One WriteBatch of everything was built in one buffer of its
   // whole size and applied to one memtable, which RocksDB does not split: a memtable (and a
@@ -559,10 +560,19 @@ Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir, 
   // without searching the memtable's runs.
   options.memtable_prefix_bloom_size_ratio = 0.05;
   options.memtable_whole_key_filtering = true;
-  // RocksDB's skip list. The sorted-run memtable (src/rocks/sorted_run_rep.* at 6f2634e) cut ec-state-write by
-  // 29% here (round 12), but RocksDB 7.8's MemTableRep::Get, which it relies on for point
-  // lookups, never deletes the iterator it makes: every lookup that reached the memtable leaked
-  // one, holding the memtable's runs. Not used until it answers Get itself.
+  // The memtable is sorted runs (rocks/sorted_run_rep.h), not RocksDB's skip list: every write
+  // here but a direct Store's (tests, one key) is WriteSorted's, a job's states in key order
+  // (then its checkpoint keys), so a job's inserts append to one run with one comparison each, where Debian's librocksdb 7.8.3 (built
+  // with its assertions on) paid the skip list's searches and checks per state (MemTable::Add,
+  // KeyComparator, InlineSkipList::FindSpliceForLevel/Insert: most of ec-state-write). Lookups
+  // past the state cache that reach the memtable (after its bloom filter said maybe) search each
+  // run. Only how a memtable holds its entries between a write and its flush changes: what is
+  // stored, read, flushed and recovered is the same. The rep takes one writer at a time: the
+  // writes are serialised anyway (the writer thread, or mu_), and allow_concurrent_memtable_write
+  // = false is required by it. The keys are bytewise (RocksDB's default comparator), so it
+  // compares them itself. ClearResource's range deletions go to RocksDB's own range-tombstone
+  // table as before (always a skip list).
+  options.memtable_factory = rocks::NewSortedRunMemTableFactory(/*bytewise_keys=*/true);
   options.allow_concurrent_memtable_write = false;
   // The memory budget (RocksStateOptions::rocksdb_memory_bytes): RocksDB's default 64 MiB write
   // buffers, two of them, grew with every state written until a flush (~60 MiB of resident

@@ -10,7 +10,6 @@
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/rate_limiter.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -25,6 +24,7 @@
 #include "server/metrics.h"
 #include "log/log_manager.h"
 #include "rocks/rate_limiter.h"
+#include "rocks/sorted_run_rep.h"
 
 namespace ec::server {
 namespace {
@@ -438,17 +438,17 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   // written in Writes of at most half a write buffer's ids (an entry takes ~52 bytes there),
   // and RocksDB switches to a fresh memtable between them.
   index->db_->max_write_ids = std::max<size_t>(1024, ro.write_buffer_size / 128);
-  // Each round's ids go into the memtable in key order (WriteRound), but between two of them
-  // lie ids of earlier rounds, and RocksDB's plain insert then searches the skip list from the
-  // top. An insert with a hint keeps the splice per prefix (one per key tag, dedupe_key.h: a
-  // sorted round's ids of one tag follow each other), so a sorted round costs about log(distance
-  // to the previous id). RocksDB honours it only for non-concurrent memtable writes, which these
-  // are (the indexer, under index_mu_). Debian's librocksdb 7.8.3 is built with its assertions
-  // on, so an insert still costs ~7,300 instructions; the sorted-run memtable
-  // (src/rocks/sorted_run_rep.* at 6f2634e) cut that to ~900 (round 12) but is not used: RocksDB 7.8's
-  // MemTableRep::Get, which it relies on for Claim's lookups, never deletes the iterator it makes,
-  // so every lookup that reached the memtable leaked one with the memtable's runs.
-  ro.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
+  // Each round's ids go into the memtable in key order (WriteRound). RocksDB's skip list paid
+  // ~7,300 instructions per id for them even with an insert hint per key tag (Debian's
+  // librocksdb 7.8.3 is built with its assertions on: four key comparisons per level of the
+  // list after every insert), most of the ec-dedupe thread's CPU. The sorted-run memtable
+  // (rocks/sorted_run_rep.h) appends a key that follows the one before it with one comparison
+  // and merges the runs as they close. A memtable-only choice: what is stored, read and
+  // recovered is unchanged (the same entries, comparator and order). It takes one writer at a
+  // time, which these are (the indexer, under index_mu_): allow_concurrent_memtable_write =
+  // false says so. The index's keys are bytewise (RocksDB's default comparator), so the memtable
+  // compares them itself rather than through RocksDB's virtual comparator.
+  ro.memtable_factory = rocks::NewSortedRunMemTableFactory(/*bytewise_keys=*/true);
   ro.allow_concurrent_memtable_write = false;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -820,9 +820,9 @@ Status DedupeIndex::WriteRound(const std::vector<std::pair<std::string, std::str
     }
     filter_->Publish();
   }
-  // Put in key order: with the insert hint (Open) each key repairs the skip-list position of
-  // the one before it instead of searching from the top (the inserts are most of the indexer's
-  // CPU). An id seen twice in a round keeps its latest time (the last Put).
+  // Put in key order: the sorted-run memtable (Open) appends each key that follows the one
+  // before it with one comparison, so a round's batch is one run (the inserts were most of the
+  // indexer's CPU). An id seen twice in a round keeps its latest time (the last Put).
   // The keys compare as two big-endian words and a byte, as in SortFresh (no memcmp call per
   // comparison: memcmp was the indexer thread's top symbol, the sort's and the memtable's).
   const Entry* sorted = SortByFirstWord(

@@ -170,8 +170,8 @@ TEST(StateStore, RocksDbLookupManyMatchesLookup) {
   std::filesystem::remove_all(dir);
 }
 
-// Reads answered from the memtables (no reopen in between; written for the sorted-run memtable,
-// round 12's src/rocks/sorted_run_rep.* at 6f2634e, and kept for whichever the store uses): each job's states go in in key order, later jobs rewrite and delete
+// Reads answered from the memtables (no reopen in between), which are sorted runs
+// (rocks/sorted_run_rep.h): each job's states go in in key order, later jobs rewrite and delete
 // keys of earlier ones (the same user key at several sequence numbers in one memtable), direct
 // Stores come in random order (a run per key), and the 256 KiB memtables (1 MiB budget) fill
 // and flush in between. Every Lookup, LookupMany and List matches the in-memory store given the

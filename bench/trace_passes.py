@@ -143,7 +143,9 @@ def main():
     # process_cpu_us: the pipeline thread's CPU time in the pass's processing (absent in older
     # traces): a pass whose process_us is long but process_cpu_us short waited: preempted, on a
     # lock, or reading more while the pass before committed (process_us includes that loop).
-    for key in ["records", "read_us", "process_us", "process_cpu_us", "round_a_us", "round_b_us", "markers_us", "state_us",
+    # process_runq_us / commit_runq_us: how long the pipeline thread (processing) and the
+    # committer thread (the commit) were runnable but waited for a core (absent before round 13).
+    for key in ["records", "read_us", "process_us", "process_cpu_us", "process_runq_us", "commit_runq_us", "round_a_us", "round_b_us", "markers_us", "state_us",
                 "commit_us", "wait_us", "gap_us"]:
         vals = [int(p.get(key, 0)) for p in pl]
         scale = 1 if key == "records" else 1000.0
@@ -167,11 +169,14 @@ def main():
         committed = int(ps["committed_us"])
         first_append = start - int(ps["oldest_age_us"])
         print("pass at +%s ms: %d slow records (worst %s ms), %s records, oldest waited %s ms, gap %s, read %s, "
-              "process %s (CPU %s), round A %s, round B %s, markers %s, state %s ms, %s outputs on %s partitions" % (
+              "process %s (CPU %s, runnable %s), round A %s, round B %s (committer runnable %s), markers %s, "
+              "state %s ms, %s outputs on %s partitions" % (
                   ms(start - lo), n, ms(worst), ps["records"], ms(int(ps["oldest_age_us"])), ms(int(ps["gap_us"])),
                   ms(int(ps["read_us"])), ms(int(ps["process_us"])), ms(int(ps.get("process_cpu_us", 0))),
+                  ms(int(ps.get("process_runq_us", 0))),
                   ms(int(ps["round_a_us"])),
-                  ms(int(ps["round_b_us"])), ms(int(ps["markers_us"])), ms(int(ps["state_us"])), ps["outputs"],
+                  ms(int(ps["round_b_us"])), ms(int(ps.get("commit_runq_us", 0))), ms(int(ps["markers_us"])),
+                  ms(int(ps["state_us"])), ps["outputs"],
                   ps["partitions"]))
         window = (first_append, committed)
         prev = [p for p in passes if int(p["start_us"]) < start and int(p["committed_us"]) + int(p["state_us"]) > first_append]
@@ -198,6 +203,12 @@ def main():
             by.setdefault(e["tp"], []).append(int(e["dur_us"]))
     for tp, v in sorted(by.items(), key=lambda x: -len(x[1])):
         print("  %-40s %5d  p50 %6s p99 %6s max %6s" % (tp, len(v), ms(pct(v, 0.5)), ms(pct(v, 0.99)), ms(max(v))))
+    # runq_us (journal syncs, round 13 on): the sync thread's wait for a core since its last
+    # sync, its wake-up for this one included: a sync requested while it waits starts that late.
+    rq = [int(e["runq_us"]) for e in events if e["kind"] == "sync" and "runq_us" in e and lo <= e["t"] <= hi + 500000]
+    if rq:
+        print("  journal sync thread waiting for a core, per sync: p50 %s p99 %s max %s ms, total %s ms, %d of %d over 1 ms" % (
+            ms(pct(rq, 0.5)), ms(pct(rq, 0.99)), ms(max(rq)), ms(sum(rq)), sum(1 for x in rq if x > 1000), len(rq)))
     rr = [r for r in rocks if lo - 1000000 <= r["t"] <= hi]
     if rr:
         print("\nrocksdb events in the phase:")

@@ -490,8 +490,14 @@ void Journal::SyncLoop() {
       }
     }
     if (trace_start_us != 0) {
-      TraceLine("sync tp=journal-0 dur_us=%lld bytes=%llu", static_cast<long long>(TraceNowUs() - trace_start_us),
-                static_cast<unsigned long long>(target - synced_));
+      // runq_us: how long this thread waited for a core since the last traced sync (its wake-up
+      // for this one included, the completions it ran after the last one too).
+      static thread_local int64_t last_runq_us = TraceThreadRunDelayUs();
+      const int64_t runq_us = TraceThreadRunDelayUs();
+      TraceLine("sync tp=journal-0 dur_us=%lld bytes=%llu runq_us=%lld",
+                static_cast<long long>(TraceNowUs() - trace_start_us), static_cast<unsigned long long>(target - synced_),
+                static_cast<long long>(runq_us - last_runq_us));
+      last_runq_us = runq_us;
     }
     l.lock();
     // Completions: the highest end offset per partition (its entries are in its order).

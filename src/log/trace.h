@@ -26,6 +26,12 @@ inline bool TraceEnabled() {
 // Wall-clock microseconds.
 int64_t TraceNowUs();
 
+// How long the calling thread has waited, runnable, for a CPU since it started, in
+// microseconds (/proc/thread-self/schedstat; 0 where the kernel does not keep it). The
+// difference over a span tells "preempted" from "blocked" in a traced wait. A file read each:
+// call it only when TraceEnabled().
+int64_t TraceThreadRunDelayUs();
+
 // Writes "<now_us> <fmt...>\n" (printf-style) to the trace file; no-op when tracing is off.
 // Buffered: written out by TraceFlush, when the buffer fills, and at exit.
 void TraceLine(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

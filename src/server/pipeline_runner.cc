@@ -295,6 +295,7 @@ bool PipelineRunner::Pass(Source* src) {
   // not allocate and page-fault in a fresh megabyte; with a pass in flight there are two.
   const int64_t start_us = WallClockUs();
   const int64_t start_cpu_us = log::TraceEnabled() ? ThreadCpuUs() : 0;
+  const int64_t start_runq_us = log::TraceEnabled() ? log::TraceThreadRunDelayUs() : 0;
   auto job = std::make_unique<PassJob>();
   job->out.swap(spare_out_);  // empty, with the capacity of a pass before
   job->src = src;
@@ -423,8 +424,13 @@ bool PipelineRunner::Pass(Source* src) {
     read_buffer_.swap(job->bytes);
     return false;
   }
+  // The CPU and run-queue figures are read inside the wall-clock span, so neither counts a
+  // preemption between the clock reads that the span does not.
+  if (log::TraceEnabled()) {
+    job->process_cpu_us = ThreadCpuUs() - start_cpu_us;
+    job->process_runq_us = log::TraceThreadRunDelayUs() - start_runq_us;
+  }
   job->processed_us = WallClockUs();
-  if (log::TraceEnabled()) job->process_cpu_us = ThreadCpuUs() - start_cpu_us;
   job->next = next;
   job->dead_letter_topic = processor_->options().dead_letter_topic;
   // This pass was read and processed while the pass before committed. Its log writes start
@@ -501,6 +507,7 @@ void PipelineRunner::CommitLog(PassJob* job) {
   const Source* src = job->src;  // topic, partition and log only: fixed while the source exists
   std::vector<log::OffsetCommitEntry> positions = {
       log::OffsetCommitEntry{src->topic, src->partition, {job->next, -1, "", WallClockMs()}}};
+  const int64_t start_runq_us = log::TraceEnabled() ? log::TraceThreadRunDelayUs() : 0;
   if (txn_) {
     ++passes_;
     txn_->crash_before_decision = passes_ == exit_before_decision_at_;
@@ -522,6 +529,7 @@ void PipelineRunner::CommitLog(PassJob* job) {
     job->round_b_us = t.round_b_us;
     job->markers_us = t.markers_us;
     job->partitions = t.partitions;
+    if (log::TraceEnabled()) job->commit_runq_us = log::TraceThreadRunDelayUs() - start_runq_us;
     return;
   }
   job->status = writer_->Append(job->out);
@@ -603,13 +611,14 @@ void PipelineRunner::TracePass(const PassJob& job, int64_t end_us) {
   // the finish comes when the next pass is processed, or the pipeline is idle).
   log::TraceLine(
       "pass src=%s-%d start_us=%lld gap_us=%lld records=%zu oldest_age_us=%lld read_us=%lld process_us=%lld "
-      "process_cpu_us=%lld "
+      "process_cpu_us=%lld process_runq_us=%lld commit_runq_us=%lld "
       "commit_us=%lld wait_us=%lld round_a_us=%lld round_b_us=%lld markers_us=%lld state_us=%lld committed_us=%lld "
       "read_bytes=%zu outputs=%zu partitions=%zu appends=%s",
       job.src->topic.c_str(), job.src->partition, static_cast<long long>(job.read_us),
       static_cast<long long>(last_pass_end_us_ == 0 ? 0 : job.read_us - last_pass_end_us_), append_times.size(),
       static_cast<long long>(oldest), static_cast<long long>(job.start_us - job.read_us),
       static_cast<long long>(job.processed_us - job.start_us), static_cast<long long>(job.process_cpu_us),
+      static_cast<long long>(job.process_runq_us), static_cast<long long>(job.commit_runq_us),
       static_cast<long long>(job.committed_us - job.processed_us), static_cast<long long>(job.wait_us),
       static_cast<long long>(job.round_a_us), static_cast<long long>(job.round_b_us),
       static_cast<long long>(job.markers_us), static_cast<long long>(end_us - job.committed_us),

@@ -149,6 +149,11 @@ class PipelineRunner {
     std::string dead_letter_topic;
     int64_t read_us = 0, start_us = 0, processed_us = 0, wait_us = 0;
     int64_t process_cpu_us = 0;  // this thread's CPU time in processing (traced runs only)
+    // Traced runs only: how long the pipeline thread was runnable but not running (waiting for
+    // a core) during processing, and the committer thread during the commit; with the CPU time
+    // they tell a pass that was preempted from one that waited for I/O or the pass before.
+    int64_t process_runq_us = 0;
+    int64_t commit_runq_us = 0;
     // Set by the committer thread (read after done):
     Status status;
     int64_t committed_us = 0;

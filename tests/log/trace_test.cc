@@ -69,5 +69,52 @@ TEST(Trace, DurableAppendAndItsSyncAreTraced) {
   EXPECT_GE(syncs, 1);
 }
 
+// The run-queue delay (runnable, waiting for a core) the pass and sync lines carry: a thread's
+// total only grows, and a journal sync line reports its sync thread's share.
+TEST(Trace, ThreadRunDelayOnlyGrowsAndJournalSyncsReportIt) {
+  int64_t last = TraceThreadRunDelayUs();
+  EXPECT_GE(last, 0);
+  for (int i = 0; i < 1000; ++i) {
+    const int64_t now = TraceThreadRunDelayUs();
+    ASSERT_GE(now, last);
+    last = now;
+  }
+  TempDir tmp;
+  static const TempDir* trace_dir = new TempDir();
+  const std::string trace = trace_dir->path() + "/trace.txt";
+  // Set by the test above when both run in one process; the first use reads it otherwise.
+  ASSERT_EQ(setenv("EC_TRACE_PASSES", trace.c_str(), 0), 0);
+  ASSERT_TRUE(TraceEnabled());
+  const int64_t before_us = TraceNowUs();
+  {
+    LogManagerOptions o;
+    o.journal = true;
+    o.data_dir = tmp.path() + "/data";
+    o.maintenance_interval_ms = 0;
+    auto m = LogManager::Open(o).value();
+    ASSERT_TRUE(m->CreateTopic("j", 1, {}).ok());
+    std::shared_ptr<PartitionLog> log = m->GetPartition("j", 0);
+    ASSERT_NE(log, nullptr);
+    AppendResult r = log->Append(MakeBatch(3, "x"), {Durability::kSync});
+    ASSERT_TRUE(r.ok()) << r.message;
+  }
+  TraceFlush();
+  std::ifstream in(getenv("EC_TRACE_PASSES"));
+  std::string line;
+  int journal_syncs = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    long long t = 0;
+    std::string kind;
+    fields >> t >> kind;
+    if (t < before_us || kind != "sync" || line.find(" tp=journal-0 ") == std::string::npos) continue;
+    ++journal_syncs;
+    const size_t at = line.find(" runq_us=");
+    ASSERT_NE(at, std::string::npos) << line;
+    EXPECT_GE(std::atoll(line.c_str() + at + 9), 0) << line;
+  }
+  EXPECT_GE(journal_syncs, 1);
+}
+
 }  // namespace
 }  // namespace ec::log

@@ -52,6 +52,24 @@ class Builder {
     return v;
   }
 
+  // Members that may be written in place (InPlaceObject): objects with more carry an index.
+  static constexpr size_t kMaxInPlaceMembers = Value::kIndexedObjectMin - 1;
+  // An object of the `n` members (keys unique, n <= kMaxInPlaceMembers) the caller wrote at
+  // `members`, in storage that lives as long as the Value and has 16 bytes of room before
+  // `members`, where `text`'s view goes when it is given (see UniqueObjectWithText).
+  static Value InPlaceObject(Member* members, size_t n, const std::string_view* text) {
+    static_assert(sizeof(std::string_view) == 16);
+    Value v;
+    v.kind_ = Kind::kObject;
+    v.size_ = static_cast<uint32_t>(n);
+    v.obj_ = members;
+    if (text != nullptr) {
+      new (reinterpret_cast<char*>(members) - sizeof(std::string_view)) std::string_view(*text);
+      v.flags_ = Value::kHasText;
+    }
+    return v;
+  }
+
   Arena* arena() const { return arena_; }
 
  private:

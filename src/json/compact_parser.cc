@@ -320,13 +320,60 @@ class CompactParser {
     return (same & guess.mask) == guess.mask;
   }
 
-  // Whether `key` is the key of one of the members from `from` to the stack's top (called only
-  // when its KeyBit was set before in this object).
-  bool KeyRepeats(const Member* from, std::string_view key) const {
-    for (const Member* m = from; m != members_top_; ++m) {
+  // Whether `key` is the key of one of the members from `from` to `to` (called only when its
+  // KeyBit was set before in this object).
+  static bool KeyRepeats(const Member* from, const Member* to, std::string_view key) {
+    for (const Member* m = from; m != to; ++m) {
       if (m->key.size() == key.size() && BytesEqual(m->key.data(), key.data(), key.size())) return true;
     }
     return false;
+  }
+
+  // Reads a member's key and the ':' after it (at the key's '"' or whitespace before it):
+  // `*context` is the KeyContext the key is read in, then the key's own. False on bad JSON.
+  [[gnu::always_inline]] bool ReadKey(uint32_t* context, std::string_view* key, uint64_t* bit) {
+    KeyGuess* set = guesses_ + 2 * GuessSlot(*context);
+    const KeyGuess* hit = GuessedKey(set[0]) ? &set[0] : GuessedKey(set[1]) ? &set[1] : nullptr;
+    if (hit != nullptr) [[likely]] {
+      // '"', the key, '"', ':' as stored: the scan would stop at that '"' (the key has no
+      // byte it stops at), so this is the view, bit and position scanning gives.
+      *key = std::string_view(p_ + 1, hit->size);
+      *bit = hit->bit;
+      *context = hit->next;
+      p_ += hit->size + 3;
+    } else {
+      if (*p_ != '"') {
+        SkipSpace();
+        if (*p_ != '"') return false;
+      }
+      // ParseString, knowing whether the plain scan read the key (only such keys are stored).
+      char* start = ++p_;
+      char* q = SkipPlain(start);
+      bool plain = false;
+      if (*q == '"') [[likely]] {
+        *key = std::string_view(start, static_cast<size_t>(q - start));
+        p_ = q + 1;
+        plain = true;
+      } else if (!ParseStringSlow(start, q, key)) {
+        return false;
+      }
+      *bit = KeyBit(key->data(), key->size());
+      const uint32_t next = KeyContext(key->data(), key->size());
+      if (*p_ != ':') {
+        SkipSpace();
+        if (*p_ != ':') return false;
+      } else if (plain && key->size() <= kMaxGuessedKey) {
+        set[1] = set[0];
+        std::memcpy(set[0].pattern, start - 1, sizeof set[0].pattern);  // '"', key, '"', ':', ...
+        set[0].bit = *bit;
+        set[0].next = next;
+        set[0].mask = static_cast<uint16_t>((uint32_t{1} << (key->size() + 3)) - 1);
+        set[0].size = static_cast<uint8_t>(key->size());
+      }
+      *context = next;
+      ++p_;
+    }
+    return true;
   }
 
   Value ParseObject(uint32_t depth) {
@@ -334,90 +381,102 @@ class CompactParser {
     const char* open = p_;
     const uint32_t noncanonical = noncanonical_;
     ++p_;  // '{'
-    // An offset: a child's push may move the stack (GrowMembers).
-    const size_t base = static_cast<size_t>(members_top_ - members_);
-    bool unique = true;
     SkipSpace();
     if (*p_ == '}') {
       ++p_;
-    } else {
-      // Whitespace is looked for only where the expected byte is not there (compact text has
-      // none). Keys set one bit each of `seen` (from their length and first and last bytes);
-      // a key whose bit was set before is compared with the keys before it. So the builder
-      // copies the members of an object without duplicates as they are.
-      uint64_t seen = 0;
-      // Each key is first compared with the one read last time after the same key (KeyGuess).
-      uint32_t context = key_context_ ^ kFirstKeyContext;
+      Builder builder(arena_);
+      return noncanonical_ != noncanonical
+                 ? builder.Object({}, /*keys_stable=*/true)
+                 : builder.UniqueObjectWithText({}, std::string_view(open, static_cast<size_t>(p_ - open)));
+    }
+    // The members are written where the object keeps them: room for kMaxInPlaceMembers after
+    // room for the text's view (Builder::InPlaceObject), taken from the arena before the
+    // children take theirs, so they are not copied from a stack. An object with more members
+    // goes on in ParseObjectOnStack.
+    auto* block = static_cast<char*>(
+        arena_->Allocate(sizeof(std::string_view) + Builder::kMaxInPlaceMembers * sizeof(Member), alignof(Member)));
+    Member* const first = reinterpret_cast<Member*>(block + sizeof(std::string_view));
+    Member* top = first;
+    bool unique = true;
+    // Whitespace is looked for only where the expected byte is not there (compact text has
+    // none). Keys set one bit each of `seen` (from their length and first and last bytes);
+    // a key whose bit was set before is compared with the keys before it. So an object without
+    // duplicates is kept as it was written.
+    uint64_t seen = 0;
+    // Each key is first compared with the one read last time after the same key (KeyGuess).
+    uint32_t context = key_context_ ^ kFirstKeyContext;
+    while (true) {
+      std::string_view key;
+      uint64_t bit;
+      if (!ReadKey(&context, &key, &bit)) return Fail();
+      // A child object's first key is looked up from this one.
+      key_context_ = context;
+      if ((seen & bit) != 0 && unique) [[unlikely]] {
+        unique = !KeyRepeats(first, top, key);
+      }
+      seen |= bit;
+      const Value v = ParseChild(depth + 1);
+      // After a failure the position is at the end's NUL: the test below fails on it.
+      if (top == first + Builder::kMaxInPlaceMembers) [[unlikely]] {
+        return ParseObjectOnStack(depth, open, noncanonical, first, top, Member{key, v}, unique, seen, context);
+      }
+      Store16(&top->key, key);
+      Store16(&top->value, v);
+      ++top;
+      if (*p_ != ',' && *p_ != '}') SkipSpace();
+      if (*p_ == ',') {
+        ++p_;
+        continue;
+      }
+      if (*p_ != '}') return Fail();
+      ++p_;
+      break;
+    }
+    const std::string_view text(open, static_cast<size_t>(p_ - open));
+    const size_t n = static_cast<size_t>(top - first);
+    if (unique) [[likely]] return Builder::InPlaceObject(first, n, noncanonical_ == noncanonical ? &text : nullptr);
+    // Merged repeated keys: AppendJson writes the merged object, not this text, so the arrays
+    // and objects around it do not keep theirs either (this one is built without it).
+    const bool canonical = noncanonical_ == noncanonical;
+    ++noncanonical_;
+    Builder builder(arena_);
+    return canonical ? builder.ObjectWithText(std::span<const Member>(first, n), text)
+                     : builder.Object(std::span<const Member>(first, n), /*keys_stable=*/true);
+  }
+
+  // ParseObject's members from the one that did not fit the room (`last`) on, on the member
+  // stack (whose top the children use above them), and the object built from there.
+  [[gnu::noinline]] Value ParseObjectOnStack(uint32_t depth, const char* open, uint32_t noncanonical, const Member* first,
+                                             const Member* top, Member last, bool unique, uint64_t seen,
+                                             uint32_t context) {
+    // An offset: a child's push may move the stack (GrowMembers).
+    const size_t base = static_cast<size_t>(members_top_ - members_);
+    for (const Member* m = first; m != top; ++m) PushMember(*m);
+    PushMember(last);
+    if (*p_ != ',' && *p_ != '}') SkipSpace();
+    if (*p_ == ',') {
+      ++p_;
       while (true) {
         std::string_view key;
         uint64_t bit;
-        KeyGuess* set = guesses_ + 2 * GuessSlot(context);
-        const KeyGuess* hit = GuessedKey(set[0]) ? &set[0] : GuessedKey(set[1]) ? &set[1] : nullptr;
-        if (hit != nullptr) [[likely]] {
-          // '"', the key, '"', ':' as stored: the scan would stop at that '"' (the key has no
-          // byte it stops at), so this is the view, bit and position scanning gives.
-          key = std::string_view(p_ + 1, hit->size);
-          bit = hit->bit;
-          context = hit->next;
-          p_ += hit->size + 3;
-        } else {
-          if (*p_ != '"') {
-            SkipSpace();
-            if (*p_ != '"') return Fail();
-          }
-          // ParseString, knowing whether the plain scan read the key (only such keys are stored).
-          char* start = ++p_;
-          char* q = SkipPlain(start);
-          bool plain = false;
-          if (*q == '"') [[likely]] {
-            key = std::string_view(start, static_cast<size_t>(q - start));
-            p_ = q + 1;
-            plain = true;
-          } else if (!ParseStringSlow(start, q, &key)) {
-            return Fail();
-          }
-          bit = KeyBit(key.data(), key.size());
-          const uint32_t next = KeyContext(key.data(), key.size());
-          if (*p_ != ':') {
-            SkipSpace();
-            if (*p_ != ':') return Fail();
-          } else if (plain && key.size() <= kMaxGuessedKey) {
-            set[1] = set[0];
-            std::memcpy(set[0].pattern, start - 1, sizeof set[0].pattern);  // '"', key, '"', ':', ...
-            set[0].bit = bit;
-            set[0].next = next;
-            set[0].mask = static_cast<uint16_t>((uint32_t{1} << (key.size() + 3)) - 1);
-            set[0].size = static_cast<uint8_t>(key.size());
-          }
-          context = next;
-          ++p_;
-        }
-        // A child object's first key is looked up from this one.
+        if (!ReadKey(&context, &key, &bit)) return Fail();
         key_context_ = context;
         if ((seen & bit) != 0 && unique) [[unlikely]] {
-          unique = !KeyRepeats(members_ + base, key);
+          unique = !KeyRepeats(members_ + base, members_top_, key);
         }
         seen |= bit;
         const Value v = ParseChild(depth + 1);
-        // After a failure the position is at the end's NUL: the test below fails on it.
-        // Builder copies the members with 16-byte loads right after: each half is written
-        // with one 16-byte store so that those loads are forwarded (two 8-byte stores under
-        // one 16-byte load stall it, as above).
-        if (members_top_ == members_end_) [[unlikely]] GrowMembers();
-        Member* top = members_top_;  // in a register: the 16-byte stores may alias the field
-        Store16(&top->key, key);
-        Store16(&top->value, v);
-        members_top_ = top + 1;
+        PushMember(Member{key, v});
         if (*p_ != ',' && *p_ != '}') SkipSpace();
         if (*p_ == ',') {
           ++p_;
           continue;
         }
-        if (*p_ != '}') return Fail();
-        ++p_;
         break;
       }
     }
+    if (*p_ != '}') return Fail();
+    ++p_;
     // As TreeConverter: keys live in the arena already; duplicates are merged by the builder.
     const std::span<const Member> span(members_ + base, static_cast<size_t>(members_top_ - members_) - base);
     const std::string_view text(open, static_cast<size_t>(p_ - open));
@@ -425,11 +484,19 @@ class CompactParser {
     const Value out = noncanonical_ != noncanonical ? builder.Object(span, /*keys_stable=*/true)
                       : unique                      ? builder.UniqueObjectWithText(span, text)
                                                     : builder.ObjectWithText(span, text);
-    // Merged repeated keys: AppendJson writes the merged object, not this text, so the arrays
-    // and objects around it do not keep theirs either (this one is built without it).
     if (!unique) ++noncanonical_;
     members_top_ = members_ + base;
     return out;
+  }
+
+  void PushMember(const Member& m) {
+    if (members_top_ == members_end_) [[unlikely]] GrowMembers();
+    // Each half with one 16-byte store: the builder copies the members with 16-byte loads
+    // (two 8-byte stores under one 16-byte load stall it, as above).
+    Member* top = members_top_;  // in a register: the 16-byte stores may alias the field
+    Store16(&top->key, m.key);
+    Store16(&top->value, m.value);
+    members_top_ = top + 1;
   }
 
   Value ParseArray(uint32_t depth) {

@@ -514,6 +514,41 @@ TEST(CompactParserTest, GuessedKeysOnStoredExchangeShapes) {
   }
 }
 
+// An object's members are written where it keeps them, up to Builder::kMaxInPlaceMembers; one
+// with more moves them to the member stack at the first that does not fit. Objects of every
+// count around that room, with a repeated key before, across and after it, and a child object
+// (empty, small, larger than the room) at every position, whose members take the stack while
+// the parent's are in place or on the stack.
+TEST(CompactParserTest, ObjectsAroundTheInPlaceRoom) {
+  const size_t room = Builder::kMaxInPlaceMembers;
+  const std::string children[] = {"{}", R"({"x":1,"y":[2]})", R"({"a":0,"b":1,"c":2,"d":3,"e":4,"f":5,"g":6,"h":7,"i":8,"j":9,"k":10,"l":11,"m":12})"};
+  int parsed = 0;
+  for (size_t n = 1; n <= room + 3; ++n) {
+    // Which member repeats which (none when both are the same position).
+    const std::pair<size_t, size_t> repeats[] = {{0, 0}, {0, n - 1}, {n - 1, n - 1 > 0 ? n - 2 : 0}, {room - 1, room}, {room, room + 1}};
+    for (const auto& [from, to] : repeats) {
+      if (to >= n) continue;
+      for (size_t child_at = 0; child_at < n; ++child_at) {
+        for (const std::string& child : children) {
+          std::string text = "{";
+          for (size_t i = 0; i < n; ++i) {
+            if (i > 0) text += ',';
+            const size_t key = (i == to && from != to) ? from : i;
+            text += "\"m" + std::to_string(key) + "\":";
+            text += i == child_at ? child : std::to_string(i);
+          }
+          text += '}';
+          ExpectSame(text);
+          ExpectSame("[" + text + "," + text + "]");
+          parsed += 2;
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+  EXPECT_GT(parsed, 1000);
+}
+
 // Objects written with duplicate keys (not by AppendJson, which merges them): whichever two
 // keys repeat and wherever, the object is ParseInto's (the last value at the first key's
 // position, without the text). Keys are compared only when their signature bits meet, so

@@ -10,6 +10,13 @@
 // not sure of: invalid UTF-8, unpaired surrogate escapes, numbers outside the double range,
 // nesting at or beyond `max_depth`, anything that is not JSON. The caller then parses with
 // ParseInto, which reports the error where there is one. Use ParseInto for input from outside.
+//
+// Stored exchanges repeat their shapes, so a key is first compared (16 bytes at once) with the
+// key read last time in the same place: after the same key, or first inside the same key's
+// object (a per-thread table of 64 KiB); only keys the plain scan read are kept there, so a
+// match gives what scanning gives. An object's members are written where the object keeps
+// them (room for Builder::kMaxInPlaceMembers taken from the arena before its children's), not
+// on a stack the builder copies from; one with more goes on on the stack.
 
 #include <cstdint>
 #include <string_view>

@@ -204,6 +204,17 @@ int Evaluator::PredCmpConst(const Node* n, Value* out) {
       if (j->is_string() && n->lit_class == 1) return CmpStrings(n->json_cmp, j->string(), n->value.string_value());
       if (j->is_number() && n->lit_class == 2) return CmpDoubles(n->json_cmp, j->number(), n->lit_num);
     }
+  } else if (x->op == Op::kMul && n->lit_class == 2 && x->args[0]->op == Op::kPath && x->args[1]->op == Op::kPath &&
+             steps_ + 3 <= max_steps_) {
+    // `a.x * a.y cmp number` (a filter's `i.price * i.qty >= 500.0`): two JSON numbers are CEL
+    // doubles, and Multiply of doubles is their product, so it is compared in place. The
+    // generic evaluation takes three steps here (the product and its two paths): charged alike.
+    const json::Value* a = WalkPath(x->args[0]);
+    const json::Value* b = WalkPath(x->args[1]);
+    if (a != nullptr && b != nullptr && a->is_number() && b->is_number()) {
+      steps_ += 3;
+      return CmpDoubles(n->json_cmp, a->number() * b->number(), n->lit_num);
+    }
   }
   return PredCmpConstSlow(n, out);
 }

@@ -223,6 +223,85 @@ TEST(CelFastPath, HasOfATopLevelVariableIsTheGenericResultAtEveryStepLimit) {
   EXPECT_EQ(compared, static_cast<int>(num_records * num_exprs * 12 * 2));
 }
 
+// `a.x * a.y cmp number` (PredCmpConst: two JSON numbers multiplied and compared in place), as
+// in a filter over items, gives the generic result on items of every kind: integer, fractional,
+// negative, -0 and overflowing factors, strings, nulls, arrays and absent fields (errors that
+// the macros absorb or report), non-object items; with int, uint, double and string literals on
+// either side. Under every step limit it gives the unlimited result or an error.
+TEST(CelFastPath, ProductOfTwoFieldsAgainstALiteralIsTheGenericResult) {
+  const char* const kExprs[] = {
+      "request.body.items.exists(i, i.price * i.qty >= 500.0)",
+      "response.status == 201 && request.body.items.exists(i, i.price * i.qty >= 500.0)",
+      "request.body.items.all(i, 100 < i.qty * i.price)",
+      "request.body.items.exists_one(i, i.price * i.qty == 500)",
+      "size(request.body.items.filter(i, i.price * i.qty <= 500u)) > 0",
+      "request.body.items.exists(i, i.price * i.qty != 1e308)",
+      "request.body.items.exists(i, i.price * i.qty > '500')",
+      "request.body.price * request.body.qty >= 24.0",
+  };
+  const char* const kValues[] = {"1", "3", "250", "499.99", "500", "2.5", "0", "-0.0", "-600", "1e300",
+                                 "\"5\"", "null", "[2]", "true"};
+  std::vector<std::string> records = {
+      R"({"request":{"body":{"items":[],"price":4,"qty":6}},"response":{"status":201}})",
+      R"({"request":{"body":{"items":[1,{"price":500,"qty":1}],"price":"4","qty":6}},"response":{"status":201}})",
+      R"({"request":{"body":{"items":{"price":500,"qty":1}}},"response":{"status":201}})",
+      R"({"request":{"body":{}},"response":{"status":201}})",
+  };
+  std::mt19937 rng(2026112913);
+  for (int r = 0; r < 200; ++r) {
+    std::string items = "[";
+    const int n = static_cast<int>(rng() % 5);
+    for (int k = 0; k < n; ++k) {
+      if (k) items += ",";
+      items += "{";
+      bool comma = false;
+      for (const char* field : {"price", "qty"}) {
+        if (rng() % 12 == 0) continue;  // absent
+        const uint32_t pick = rng() % 40;
+        const char* v = pick < 10 ? kValues[pick % 10] : (pick < 14 ? kValues[pick - 4] : kValues[rng() % 6]);
+        items += std::string(comma ? "," : "") + "\"" + field + "\":" + v;
+        comma = true;
+      }
+      items += "}";
+    }
+    items += "]";
+    records.push_back(R"({"request":{"body":{"items":)" + items + R"(,"price":)" + kValues[rng() % 14] +
+                      R"(,"qty":)" + kValues[rng() % 10] + R"(}},"response":{"status":201}})");
+  }
+  int compared = 0, fast_true = 0;
+  EvalContext c1, c2;
+  for (const char* expr : kExprs) {
+    CelOptions fast, generic;
+    generic.specialize = false;
+    auto pf = Compile(expr, fast);
+    auto pg = Compile(expr, generic);
+    ASSERT_TRUE(pf.ok() && pg.ok()) << expr;
+    for (const std::string& r : records) {
+      auto doc = json::Parse(r);
+      ASSERT_TRUE(doc.ok()) << r;
+      Activation act(&(*doc)->root());
+      const std::string want = Show(Evaluate(**pg, act, &c2));
+      ASSERT_EQ(Show(Evaluate(**pf, act, &c1)), want) << expr << " over " << r;
+      ++compared;
+      fast_true += want == "bool true";
+      for (uint64_t steps = 0; steps < 24; ++steps) {
+        CelOptions limited;
+        limited.max_steps = steps;
+        auto pl = Compile(expr, limited);
+        ASSERT_TRUE(pl.ok());
+        const Value v = Evaluate(**pl, act, &c1);
+        // Below the expression's cost: the limit's error, or an error the macro met before it
+        // (exists reports the first error when the limit stops it).
+        if (v.is_error()) continue;
+        ASSERT_EQ(Show(v), want) << expr << " over " << r << " max_steps " << steps;
+        ASSERT_LE(c1.steps(), steps);
+      }
+    }
+  }
+  EXPECT_EQ(compared, static_cast<int>(sizeof(kExprs) / sizeof(kExprs[0]) * records.size()));
+  EXPECT_GT(fast_true, 300);
+}
+
 TEST(CelFastPath, HintsFollowChangingShapes) {
   // The position hints learn one record's member order; others must still be found.
   auto p = Compile("request.method == 'POST' && response.status == 201");

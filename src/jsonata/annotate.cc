@@ -254,7 +254,18 @@ void Annotate(Program* program) {
   // they are read from.
   if (Node* root = program->root; root && root->type == NT::kUnary && root->opcode == Op::kObjectCons &&
                                   root->const_keys && root->plain) {
-    for (auto& [key, value] : root->pairs) AnnotateDirect(value);
+    const Node* previous = nullptr;  // the last direct member
+    for (auto& [key, value] : root->pairs) {
+      AnnotateDirect(value);
+      if (value->direct == Direct::kNone) continue;
+      if (previous != nullptr) {
+        const uint32_t most = std::min(previous->direct_steps, value->direct_steps);
+        uint32_t shared = 0;
+        while (shared < most && previous->direct_names[shared] == value->direct_names[shared]) ++shared;
+        value->direct_shared = shared;
+      }
+      previous = value;
+    }
   }
   const Node* root = program->root;
   if (root && root->type == NT::kPath && root->name_path && root->items[0]->type == NT::kName) {

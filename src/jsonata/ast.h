@@ -144,6 +144,9 @@ struct Node {
   Direct direct = Direct::kNone;
   uint32_t direct_steps = 0;                   // path names (kSumProduct: before the block)
   std::unique_ptr<DirectFilterMap> direct_filter_map;  // kFilterMap
+  // Leading path names this member shares with the root `{...}`'s previous direct member: its
+  // walk starts where that one's reached (Evaluator::WalkDirect).
+  uint32_t direct_shared = 0;
   std::vector<std::string_view> direct_names;  // views into direct_bytes
   std::unique_ptr<char[]> direct_bytes;
 };

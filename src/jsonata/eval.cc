@@ -114,6 +114,7 @@ bool Evaluator::RunObjectText(const MaybeValue& input, std::string* out) {
   // Direct members: the general evaluation of their shapes goes at most 6 levels deep, and with
   // no bindings the root frame holds only `$`, so `$count`/`$sum` name the built-ins.
   const bool direct = bindings_ == nullptr && in.k == VK::kJObj && max_depth_ >= 8;
+  walk_valid_ = 0;
   ++depth_;
   out->push_back('{');
   bool first = true;
@@ -255,6 +256,38 @@ bool Evaluator::DirectFilterMapMember(const Node* value, const json::Value& arra
   return true;
 }
 
+bool Evaluator::WalkDirect(const Node* value, const json::Value** found) {
+  const std::string_view* names = value->direct_names.data();
+  const size_t n = value->direct_steps;
+  if (n > kWalkCache) {
+    walk_valid_ = 0;
+    return WalkFields(&input_root_, names, n, found);
+  }
+  size_t i = std::min<size_t>(value->direct_shared, walk_valid_);
+  const json::Value* cur = i == 0 ? &input_root_ : walk_at_[i];
+  walk_valid_ = i;
+  // The last walk kept an array only as its own last value: before this walk's last step it is
+  // where WalkFields gives up.
+  if (i > 0 && i < n && cur->is_array()) return false;
+  for (; i < n; ++i) {
+    if (!cur->is_object()) {
+      *found = nullptr;
+      return true;
+    }
+    const json::Value* r = FindMember(*cur, names[i]);
+    if (r == nullptr) {
+      *found = nullptr;
+      return true;
+    }
+    if (r->is_array() && i + 1 < n) return false;
+    cur = r;
+    walk_at_[i + 1] = cur;
+    walk_valid_ = i + 1;
+  }
+  *found = cur;
+  return true;
+}
+
 bool Evaluator::DirectMember(const Node* value, Val* out) {
   const std::string_view* names = value->direct_names.data();
   const size_t steps = value->direct_steps;
@@ -263,12 +296,12 @@ bool Evaluator::DirectMember(const Node* value, Val* out) {
     case Direct::kNone: return false;
     case Direct::kNamePath:
       // EvalNamePath: a lone array at the end is the result as it is.
-      if (!WalkFields(&input_root_, names, steps, &found)) return false;
+      if (!WalkDirect(value, &found)) return false;
       *out = found == nullptr ? Val() : Val::FromJson(*found);
       return true;
     case Direct::kCount:
       // FnCount after ValidateArgs: undefined 0, an array its length, anything else 1.
-      if (!WalkFields(&input_root_, names, steps, &found)) return false;
+      if (!WalkDirect(value, &found)) return false;
       *out = Val::Num(found == nullptr ? 0 : (found->is_array() ? static_cast<double>(found->size()) : 1));
       return true;
     case Direct::kSumProduct: {
@@ -276,7 +309,7 @@ bool Evaluator::DirectMember(const Node* value, Val* out) {
       // objects to the sequence of theirs, and FnSum adds them from 0 in order. Anything the
       // step could turn into undefined, an error or a nested sequence is left to Eval: an
       // absent path, an empty array, an item that is not an object with two number fields.
-      if (!WalkFields(&input_root_, names, steps, &found) || found == nullptr) return false;
+      if (!WalkDirect(value, &found) || found == nullptr) return false;
       const std::string_view x = names[steps], y = names[steps + 1];
       double sum = 0, product = 0;
       if (found->is_object()) {
@@ -297,7 +330,7 @@ bool Evaluator::DirectMember(const Node* value, Val* out) {
     case Direct::kFilterMap:
       // The path's names walked as EvalPath's name prefix walks them (absent or a scalar on the
       // way: undefined), to the array the filter's step reads.
-      if (!WalkFields(&input_root_, names, steps, &found)) return false;
+      if (!WalkDirect(value, &found)) return false;
       if (found == nullptr) {
         *out = Val();
         return true;

@@ -106,6 +106,10 @@ class Evaluator {
   bool DirectMember(const Node* value, Val* out);
   // Direct::kFilterMap over `array` (the JSON array its path leads to).
   bool DirectFilterMapMember(const Node* value, const json::Value& array, Val* out);
+  // A direct member's path names walked from input_root_ as WalkFields walks them, starting
+  // after the names it shares with the previous direct member (Node::direct_shared) from where
+  // that walk got to (an event's members mostly read `request.body.*`).
+  bool WalkDirect(const Node* value, const json::Value** found);
   // Run's root frame, bindings and outer wrapper; returns the input to evaluate the root with.
   Val SetUpRoot(Val input);
   Val EvalInner(const Node* expr, Val input, Frame* env);
@@ -137,6 +141,10 @@ class Evaluator {
   // Storage for the root frame's first bindings, left uninitialised (written before read).
   alignas(Binding) unsigned char root_bindings_[4 * sizeof(Binding)];
   json::Value input_root_;
+  // WalkDirect's last walk: walk_at_[k] is the value after its first k names, for k <= walk_valid_.
+  static constexpr size_t kWalkCache = 15;
+  const json::Value* walk_at_[kWalkCache + 1];
+  size_t walk_valid_ = 0;
   uint32_t depth_ = 0;
   uint32_t max_depth_ = 0;
   bool check_limits_ = false;  // a step or time limit is set

@@ -148,7 +148,8 @@ TEST(JsonataFastPath, EvaluateJsonWritesWhatEvaluateGives) {
 // give what the general evaluation gives, and fall back to it wherever their walk meets
 // anything else: arrays inside the path, singleton and empty arrays, absent fields, nulls,
 // scalars on the way, items that are not objects or lack a number factor (errors included),
-// overflowing products, -0, unicode and numbers written back as AppendJsNumber writes them.
+// overflowing products, -0, unicode and numbers written back as AppendJsNumber writes them; and
+// members walked on from where the one before them got to.
 TEST(JsonataFastPath, DirectMembersWriteWhatEvaluateGives) {
   const char* const kExprs[] = {
       R"({"orderId": response.body.id, "customer": request.body.customer.id, "items": $count(request.body.items),
@@ -158,6 +159,11 @@ TEST(JsonataFastPath, DirectMembersWriteWhatEvaluateGives) {
       R"({"t": $sum(request.body.items.(qty * price)), "u": $sum(request.body.(price * qty)), "v": $sum(x.(a * b))})",
       R"({"first": request.body.items.price, "n": request.body.n, "deep": request.body.customer.id.x})",
       R"({"g": $sum(request.body.items.(price * qty){"k": $}), "h": $count(request.body.items[0]), "i": $sum(request.body.items.(price + qty))})",
+      // members that share leading names with the one before (WalkDirect starts where it got to)
+      R"({"a": request.body.items, "b": request.body.items.price, "c": $count(request.body.items), "d": request.body,
+          "e": request.body.customer.id, "f": request.body.customer, "g": request, "h": request.body.customer.id.x})",
+      R"({"a": request.body, "x": $lowercase("A"), "b": request.body.customer.id, "c": request.body.customer.id.x,
+          "d": $sum(request.body.items.(price * qty)), "e": request.body.items[price > 1].{"p": price}, "f": request.body.n})",
   };
   const char* const kDocs[] = {
       // the shop's order

@@ -80,12 +80,6 @@ struct RunnerOptions {
   // what such a sender sends, and made no difference to four connections in an open loop
   // (docs/ingest-performance.md, "Round 12"): off unless processing.input_sync_hold_us sets it.
   int64_t input_sync_hold_us = 0;
-  // processing.background_nice: the nice value the server's background threads (RocksDB's
-  // flushes and compactions, the state store's writer, the journal's checkpointer) are lowered
-  // to, checked once a second while the runner runs (background_priority.h; 0 = left as they
-  // are). Off by default: not shown to pay on the loaded machine of round 13
-  // (docs/configuration.md).
-  int background_nice = 0;
   // Test hook (exactly once): every n-th log transaction fails before its decision and is
   // aborted (0 = never).
   int64_t test_fail_every_nth_commit = 0;

@@ -90,6 +90,7 @@ Status Application::Start() {
   ro.exactly_once = config_.exactly_once;
   ro.overlap_passes = config_.overlap_passes;
   ro.input_sync_hold_us = config_.input_sync_hold_us;
+  ro.background_nice = config_.background_nice;
   runner_ = std::make_unique<PipelineRunner>(ro, logs_.get(), processor_.get(), writer_.get(), metrics_.get());
   runner_->SetStateStore(changelogs_->txn_store());
   // Exactly once: finish what a crash left open before anything reads or writes.

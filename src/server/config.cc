@@ -194,7 +194,7 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
     if (l["dead_letter_topic"]) EC_RETURN_IF_ERROR(r.String(l["dead_letter_topic"], "ingest.dead_letter_topic", &c->dead_letter_topic));
   }
   if (const YAML::Node p = root["processing"]) {
-    EC_RETURN_IF_ERROR(r.Keys(p, "processing", {"guarantee", "overlap_passes", "input_sync_hold_us", "state_cache_bytes", "state_write_defer_bytes", "state_write_defer_ms", "state_memory_bytes", "state_write_rate_bytes"}));
+    EC_RETURN_IF_ERROR(r.Keys(p, "processing", {"guarantee", "overlap_passes", "input_sync_hold_us", "background_nice", "state_cache_bytes", "state_write_defer_bytes", "state_write_defer_ms", "state_memory_bytes", "state_write_rate_bytes"}));
     if (p["state_memory_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_memory_bytes"], "processing.state_memory_bytes", 1ll << 20, 1ll << 40, &c->state_memory_bytes));
     if (p["state_write_rate_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_write_rate_bytes"], "processing.state_write_rate_bytes", 0, 1ll << 40, &c->state_write_rate_bytes));
     if (p["state_cache_bytes"]) EC_RETURN_IF_ERROR(r.IntAs(p["state_cache_bytes"], "processing.state_cache_bytes", 0, 1ll << 40, &c->state_cache_bytes));
@@ -210,6 +210,7 @@ Status Apply(const YAML::Node& root, const std::string& name, ServerConfig* c) {
     }
     if (p["overlap_passes"]) EC_RETURN_IF_ERROR(r.Bool(p["overlap_passes"], "processing.overlap_passes", &c->overlap_passes));
     if (p["input_sync_hold_us"]) EC_RETURN_IF_ERROR(r.IntAs(p["input_sync_hold_us"], "processing.input_sync_hold_us", 0, 1000000, &c->input_sync_hold_us));
+    if (p["background_nice"]) EC_RETURN_IF_ERROR(r.IntAs(p["background_nice"], "processing.background_nice", 0, 19, &c->background_nice));
   }
   if (const YAML::Node w = root["webhooks"]) {
     EC_RETURN_IF_ERROR(r.Keys(w, "webhooks", {"allow"}));
@@ -335,6 +336,7 @@ std::string DescribeConfigOptions() {
   line("processing.guarantee", "exactly_once", "exactly_once (transactional passes) or at_least_once");
   line("processing.overlap_passes", "true", "read and process the next pass while the last one commits (a pass that met a backlog commits first)");
   line("processing.input_sync_hold_us", std::to_string(d.input_sync_hold_us), "how long a durable ingest append may wait to share the pass's journal sync (0 = off; its 202 still waits for durability)");
+  line("processing.background_nice", std::to_string(d.background_nice), "nice value for RocksDB's flush and compaction threads, the state writer and the journal checkpointer (0 = off)");
   line("processing.state_cache_bytes", std::to_string(d.state_cache_bytes), "changelog state cache of hot keys (0 = off)");
   line("processing.state_write_defer_bytes", std::to_string(d.state_write_defer_bytes), "committed state writes batched up to this size (0 = at once)");
   line("processing.state_write_defer_ms", std::to_string(d.state_write_defer_ms), "... or this long before they go to RocksDB");

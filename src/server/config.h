@@ -85,6 +85,9 @@ struct ServerConfig {
   // processing.input_sync_hold_us: a durable append to the raw topics may wait this long for
   // the journal sync of the pass that reads it (RunnerOptions::input_sync_hold_us).
   int64_t input_sync_hold_us = 0;
+  // processing.background_nice: the nice value the background threads are lowered to
+  // (RunnerOptions::background_nice; 0 = off).
+  int background_nice = 0;
   // The changelog state store (cdc::RocksStateOptions, docs/changelogs.md "State"): bytes of
   // the hot-key cache (0 = off), and how many bytes / how long committed state writes wait
   // to be written to RocksDB in one batch (0 bytes = at once).

@@ -18,6 +18,7 @@
 #include "log/record_batch.h"
 #include "log/trace.h"
 #include "pipeline/exchange.h"
+#include "server/background_priority.h"
 #include "server/metrics.h"
 #include "server/pipeline_txn.h"
 #include "server/topic_writer.h"
@@ -204,6 +205,7 @@ void PipelineRunner::ApplyPendingSwap() {
 }
 
 void PipelineRunner::RefreshSources() {
+  if (options_.background_nice > 0) (void)LowerBackgroundThreads(options_.background_nice);
   std::string prefix = options_.raw_topic + ".";
   for (const log::TopicInfo& t : logs_->ListTopics()) {
     if (t.name != options_.raw_topic && t.name.rfind(prefix, 0) != 0) continue;

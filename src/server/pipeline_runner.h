@@ -80,6 +80,13 @@ struct RunnerOptions {
   // what such a sender sends, and made no difference to four connections in an open loop
   // (docs/ingest-performance.md, "Round 12"): off unless processing.input_sync_hold_us sets it.
   int64_t input_sync_hold_us = 0;
+  // processing.background_nice: the nice value the server's background threads (RocksDB's
+  // flushes and compactions, the state store's writer, the journal's checkpointer) are lowered
+  // to, checked once a second while the runner runs (background_priority.h; 0 = left as they
+  // are). Off by default: measured only on a shared, loaded machine so far, where it lowered
+  // the half-rate p99 in 12 of 16 pairs at load 2-6 and was noise at load 9-13
+  // (docs/configuration.md).
+  int background_nice = 0;
   // Test hook (exactly once): every n-th log transaction fails before its decision and is
   // aborted (0 = never).
   int64_t test_fail_every_nth_commit = 0;

@@ -140,6 +140,16 @@ TEST(ConfigTest, InputSyncHold) {
   EXPECT_NE(DescribeConfigOptions().find("processing.input_sync_hold_us"), std::string::npos);
 }
 
+TEST(ConfigTest, BackgroundNice) {
+  ServerConfig c;
+  EXPECT_EQ(c.background_nice, 0);
+  ASSERT_TRUE(LoadConfigText("processing: {background_nice: 10}\n", "c.yaml", &c).ok());
+  EXPECT_EQ(c.background_nice, 10);
+  EXPECT_NE(Error("processing: {background_nice: 20}\n").find("processing.background_nice"), std::string::npos);
+  EXPECT_NE(Error("processing: {background_nice: -1}\n").find("processing.background_nice"), std::string::npos);
+  EXPECT_NE(DescribeConfigOptions().find("processing.background_nice"), std::string::npos);
+}
+
 TEST(ConfigTest, MissingFileIsIoError) {
   ServerConfig c;
   Status s = LoadConfigFile("/nonexistent/eventception.yaml", &c);

@@ -146,28 +146,6 @@ bool Evaluator::RunObjectText(const MaybeValue& input, std::string* out) {
 
 namespace {
 
-// The value the field names `steps` lead to from JSON object `from`, as EvalNamePath walks
-// them: nullptr when a field is absent or a step meets a non-object (undefined). false where
-// EvalNamePath would go on with sequence semantics (an array before the last step).
-bool WalkFields(const json::Value* from, const std::string_view* steps, size_t n, const json::Value** found) {
-  const json::Value* cur = from;
-  for (size_t i = 0; i < n; ++i) {
-    if (!cur->is_object()) {  // ObjGet of a scalar or null: undefined
-      *found = nullptr;
-      return true;
-    }
-    const json::Value* r = FindMember(*cur, steps[i]);
-    if (r == nullptr) {
-      *found = nullptr;
-      return true;
-    }
-    if (r->is_array() && i + 1 < n) return false;
-    cur = r;
-  }
-  *found = cur;
-  return true;
-}
-
 // `x * y` of a JSON object's two fields when both are numbers (finite: JSON has no others).
 bool FieldProduct(const json::Value& item, std::string_view x, std::string_view y, double* product) {
   if (!item.is_object()) return false;
@@ -256,21 +234,22 @@ bool Evaluator::DirectFilterMapMember(const Node* value, const json::Value& arra
   return true;
 }
 
+// The value the member's field names lead to from input_root_, as EvalNamePath walks them:
+// nullptr when a field is absent or a step meets a non-object (undefined); false where
+// EvalNamePath would go on with sequence semantics (an array before the last step). The walk
+// starts after the names shared with the previous direct member, from where that walk got to;
+// the first kWalkCache steps are recorded for the next member.
 bool Evaluator::WalkDirect(const Node* value, const json::Value** found) {
   const std::string_view* names = value->direct_names.data();
   const size_t n = value->direct_steps;
-  if (n > kWalkCache) {
-    walk_valid_ = 0;
-    return WalkFields(&input_root_, names, n, found);
-  }
   size_t i = std::min<size_t>(value->direct_shared, walk_valid_);
   const json::Value* cur = i == 0 ? &input_root_ : walk_at_[i];
   walk_valid_ = i;
   // The last walk kept an array only as its own last value: before this walk's last step it is
-  // where WalkFields gives up.
+  // where the walk gives up.
   if (i > 0 && i < n && cur->is_array()) return false;
   for (; i < n; ++i) {
-    if (!cur->is_object()) {
+    if (!cur->is_object()) {  // ObjGet of a scalar or null: undefined
       *found = nullptr;
       return true;
     }
@@ -281,8 +260,10 @@ bool Evaluator::WalkDirect(const Node* value, const json::Value** found) {
     }
     if (r->is_array() && i + 1 < n) return false;
     cur = r;
-    walk_at_[i + 1] = cur;
-    walk_valid_ = i + 1;
+    if (i < kWalkCache) {
+      walk_at_[i + 1] = cur;
+      walk_valid_ = i + 1;
+    }
   }
   *found = cur;
   return true;

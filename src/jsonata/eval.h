@@ -106,7 +106,7 @@ class Evaluator {
   bool DirectMember(const Node* value, Val* out);
   // Direct::kFilterMap over `array` (the JSON array its path leads to).
   bool DirectFilterMapMember(const Node* value, const json::Value& array, Val* out);
-  // A direct member's path names walked from input_root_ as WalkFields walks them, starting
+  // A direct member's path names walked from input_root_ as EvalNamePath walks them, starting
   // after the names it shares with the previous direct member (Node::direct_shared) from where
   // that walk got to (an event's members mostly read `request.body.*`).
   bool WalkDirect(const Node* value, const json::Value** found);

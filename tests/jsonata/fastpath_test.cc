@@ -102,6 +102,34 @@ TEST(JsonataFastPath, KnownResults) {
   EXPECT_EQ(EvalText("$uppercase(\"abc\u00e9\") & $lowercase(\"XY\u00c9\")"), "\"ABC\u00c9xy\u00e9\"");
 }
 
+// Evaluate + json::ToJson against EvaluateJson for each expression on each document: results,
+// definedness and error codes must be the same.
+void ExpectEvaluateJsonSame(const std::vector<std::string>& exprs, const std::vector<std::string>& docs,
+                            const JsonataOptions& options, const Bindings* bindings) {
+  for (const std::string& doc_text : docs) {
+    auto doc = json::Parse(doc_text);
+    ASSERT_TRUE(doc.ok()) << doc_text;
+    for (const std::string& expr : exprs) {
+      Error err;
+      auto e = Compile(expr, options, &err);
+      ASSERT_TRUE(e.ok()) << expr << ": " << err.code;
+      Arena arena;
+      Error e1, e2;
+      auto tree = (*e)->Evaluate(Defined((*doc)->root()), &arena, bindings, &e1);
+      std::string text = "x";
+      auto direct = (*e)->EvaluateJson(Defined((*doc)->root()), &arena, &text, bindings, &e2);
+      ASSERT_EQ(tree.ok(), direct.ok()) << expr << " on " << doc_text;
+      if (!tree.ok()) {
+        EXPECT_EQ(e1.code, e2.code) << expr << " on " << doc_text;
+        EXPECT_EQ(text, "x") << expr;
+        continue;
+      }
+      ASSERT_EQ(tree->defined, *direct) << expr << " on " << doc_text;
+      EXPECT_EQ(text, tree->defined ? "x" + json::ToJson(tree->value) : "x") << expr << " on " << doc_text;
+    }
+  }
+}
+
 // EvaluateJson writes the result as text without building its tree: the same bytes as Evaluate +
 // json::AppendJson, including the branches it leaves to ToJson (repeated keys, an outer wrapper
 // around an undefined item) and what ToJson drops or turns into null (undefined members,
@@ -119,28 +147,7 @@ TEST(JsonataFastPath, EvaluateJsonWritesWhatEvaluateGives) {
       "{\"big\": [1e21, 1.5e-7, 0.1, -0, 123456789.125]}", "items{sku: p}", "a.b.objs[c > 1]",
       "$string(items)", "1/0", "{\"x\": [1/0]}", "undefinedvar", "$x", "[a.b.objs.d]"};
   const char* const kDocs[] = {kDoc, "[1, 2]", "[{\"c\": 1}]", "\"s\"", "null", "{\"a\": [[{\"b\": 1}]]}"};
-  for (const char* doc_text : kDocs) {
-    auto doc = json::Parse(doc_text);
-    ASSERT_TRUE(doc.ok());
-    for (const char* expr : kExprs) {
-      Error err;
-      auto e = Compile(expr, {}, &err);
-      ASSERT_TRUE(e.ok()) << expr << ": " << err.code;
-      Arena arena;
-      Error e1, e2;
-      auto tree = (*e)->Evaluate(Defined((*doc)->root()), &arena, nullptr, &e1);
-      std::string text = "x";
-      auto direct = (*e)->EvaluateJson(Defined((*doc)->root()), &arena, &text, nullptr, &e2);
-      ASSERT_EQ(tree.ok(), direct.ok()) << expr << " on " << doc_text;
-      if (!tree.ok()) {
-        EXPECT_EQ(e1.code, e2.code) << expr;
-        EXPECT_EQ(text, "x") << expr;
-        continue;
-      }
-      ASSERT_EQ(tree->defined, *direct) << expr << " on " << doc_text;
-      EXPECT_EQ(text, tree->defined ? "x" + json::ToJson(tree->value) : "x") << expr << " on " << doc_text;
-    }
-  }
+  ExpectEvaluateJsonSame({std::begin(kExprs), std::end(kExprs)}, {std::begin(kDocs), std::end(kDocs)}, {}, nullptr);
 }
 
 // EvaluateJson's direct members (Evaluator::DirectMember: a root `{...}`'s member that is a
@@ -205,29 +212,10 @@ TEST(JsonataFastPath, DirectMembersWriteWhatEvaluateGives) {
     const Bindings* bindings;
   };
   const JsonataOptions defaults;
+  const std::vector<std::string> exprs(std::begin(kExprs), std::end(kExprs));
+  const std::vector<std::string> docs(std::begin(kDocs), std::end(kDocs));
   for (const Setup& setup : {Setup{&defaults, nullptr}, Setup{&shallow, nullptr}, Setup{&defaults, &rebound}}) {
-    for (const char* doc_text : kDocs) {
-      auto doc = json::Parse(doc_text);
-      ASSERT_TRUE(doc.ok()) << doc_text;
-      for (const char* expr : kExprs) {
-        Error err;
-        auto e = Compile(expr, *setup.options, &err);
-        ASSERT_TRUE(e.ok()) << expr << ": " << err.code;
-        Arena arena;
-        Error e1, e2;
-        auto tree = (*e)->Evaluate(Defined((*doc)->root()), &arena, setup.bindings, &e1);
-        std::string text = "x";
-        auto direct = (*e)->EvaluateJson(Defined((*doc)->root()), &arena, &text, setup.bindings, &e2);
-        ASSERT_EQ(tree.ok(), direct.ok()) << expr << " on " << doc_text;
-        if (!tree.ok()) {
-          EXPECT_EQ(e1.code, e2.code) << expr << " on " << doc_text;
-          EXPECT_EQ(text, "x") << expr;
-          continue;
-        }
-        ASSERT_EQ(tree->defined, *direct) << expr << " on " << doc_text;
-        EXPECT_EQ(text, tree->defined ? "x" + json::ToJson(tree->value) : "x") << expr << " on " << doc_text;
-      }
-    }
+    ExpectEvaluateJsonSame(exprs, docs, *setup.options, setup.bindings);
   }
   // Known results of the shop's `data` on its order (the comparison above cannot see a change
   // both paths would share).
@@ -241,33 +229,6 @@ TEST(JsonataFastPath, DirectMembersWriteWhatEvaluateGives) {
   EXPECT_EQ(text, R"({"orderId":"o-1","customer":"c-1","items":2,"total":25.3,"currency":"EUR"})");
 }
 
-// Evaluate + json::ToJson against EvaluateJson for each expression on each document: results,
-// definedness and error codes must be the same.
-void ExpectEvaluateJsonSame(const std::vector<std::string>& exprs, const std::vector<std::string>& docs,
-                            const JsonataOptions& options, const Bindings* bindings) {
-  for (const std::string& doc_text : docs) {
-    auto doc = json::Parse(doc_text);
-    ASSERT_TRUE(doc.ok()) << doc_text;
-    for (const std::string& expr : exprs) {
-      Error err;
-      auto e = Compile(expr, options, &err);
-      ASSERT_TRUE(e.ok()) << expr << ": " << err.code;
-      Arena arena;
-      Error e1, e2;
-      auto tree = (*e)->Evaluate(Defined((*doc)->root()), &arena, bindings, &e1);
-      std::string text = "x";
-      auto direct = (*e)->EvaluateJson(Defined((*doc)->root()), &arena, &text, bindings, &e2);
-      ASSERT_EQ(tree.ok(), direct.ok()) << expr << " on " << doc_text;
-      if (!tree.ok()) {
-        EXPECT_EQ(e1.code, e2.code) << expr << " on " << doc_text;
-        EXPECT_EQ(text, "x") << expr;
-        continue;
-      }
-      ASSERT_EQ(tree->defined, *direct) << expr << " on " << doc_text;
-      EXPECT_EQ(text, tree->defined ? "x" + json::ToJson(tree->value) : "x") << expr << " on " << doc_text;
-    }
-  }
-}
 
 // An order's items, drawn from values that reach every branch of a filter-map member: integer,
 // fractional, negative, zero and -0 factors, big products, absent and non-number fields, skus of

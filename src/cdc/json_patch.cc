@@ -18,8 +18,34 @@ void DiffUnequal(const json::Value& a, const json::Value& z, std::string* path, 
 
 template <typename Emit>
 void DiffInto(const json::Value& a, const json::Value& z, std::string* path, Emit& emit) {
+  // Two objects go straight to the member walk: it compares each member and emits nothing
+  // when all are equal (keys are unique, json/value.h), which is what the whole-document
+  // compare would have decided after the same member compares. Only equal known texts (one
+  // memcmp) say "equal" sooner.
+  if (a.is_object() && z.is_object()) {
+    if (a.has_known_text() && z.has_known_text() && a.known_text() == z.known_text()) return;
+    DiffUnequal(a, z, path, emit);
+    return;
+  }
   if (json::Equal(a, z)) return;
   DiffUnequal(a, z, path, emit);
+}
+
+// The member of `o` named `key`, looked for first at index `i` (the same position on both
+// sides is the common case: an update keeps the member order), then by Find. Keys are unique
+// within an object, so a key at `i` is the member Find returns.
+inline const json::Value* MemberAt(std::span<const json::Member> members, const json::Value& o, size_t i,
+                                   std::string_view key) {
+  if (i < members.size()) {
+    // Keys are short: compared in place rather than by a memcmp call.
+    const std::string_view k = members[i].key;
+    if (k.size() == key.size()) {
+      size_t j = 0;
+      while (j < k.size() && k[j] == key[j]) ++j;
+      if (j == k.size()) return &members[i].value;
+    }
+  }
+  return o.Find(key);
 }
 
 // DiffInto of two values known to differ. A member or element equal on both sides is skipped
@@ -29,16 +55,23 @@ template <typename Emit>
 void DiffUnequal(const json::Value& a, const json::Value& z, std::string* path, Emit& emit) {
   size_t mark = path->size();
   if (a.is_object() && z.is_object()) {
-    for (const json::Member& m : a.object()) {
-      const json::Value* other = z.Find(m.key);
+    const std::span<const json::Member> a_members = a.object(), z_members = z.object();
+    size_t in_both = 0;  // members of `a` that `z` has
+    for (size_t i = 0; i < a_members.size(); ++i) {
+      const json::Member& m = a_members[i];
+      const json::Value* other = MemberAt(z_members, z, i, m.key);
+      in_both += other != nullptr;
       if (other != nullptr && json::Equal(m.value, *other)) continue;
       AppendPointerToken(m.key, path);
       if (other == nullptr) emit("remove", *path, nullptr);
       else DiffUnequal(m.value, *other, path, emit);
       path->resize(mark);
     }
-    for (const json::Member& m : z.object()) {
-      if (a.Find(m.key) != nullptr) continue;
+    // Keys are unique, so when every member of `z` was found from `a` none is new.
+    if (in_both == z_members.size()) return;
+    for (size_t i = 0; i < z_members.size(); ++i) {
+      const json::Member& m = z_members[i];
+      if (MemberAt(a_members, a, i, m.key) != nullptr) continue;
       AppendPointerToken(m.key, path);
       emit("add", *path, &m.value);
       path->resize(mark);
@@ -212,16 +245,28 @@ json::Value Diff(const json::Value& before, const json::Value& after, Arena* are
 }
 
 void AppendDiff(const json::Value& before, const json::Value& after, std::string_view after_text, std::string* out) {
+  if (before.kind() != after.kind()) {
+    // Unequal (kinds differ) and not two containers: the walk's one operation, a replace of
+    // the whole document (every create, from null; every delete of a known state, to null),
+    // written at once.
+    constexpr std::string_view kReplaceRoot = "[{\"op\":\"replace\",\"path\":\"\",\"value\":";
+    out->append(kReplaceRoot);
+    if (!after_text.empty()) out->append(after_text);
+    else json::AppendJson(after, out);
+    out->append("}]");
+    return;
+  }
   out->push_back('[');
   bool first = true;
   auto emit = [&](std::string_view op, const std::string& path, const json::Value* value) {
-    out->append(first ? "{\"op\":\"" : ",{\"op\":\"");
+    using namespace std::string_view_literals;  // lengths known here, not counted per append
+    out->append(first ? "{\"op\":\""sv : ",{\"op\":\""sv);
     first = false;
     out->append(op);
-    out->append("\",\"path\":");
+    out->append("\",\"path\":"sv);
     json::AppendQuoted(path, out);
     if (value != nullptr) {
-      out->append(",\"value\":");
+      out->append(",\"value\":"sv);
       if (value == &after && !after_text.empty()) out->append(after_text);
       else json::AppendJson(*value, out);
     }

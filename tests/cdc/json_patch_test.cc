@@ -195,6 +195,40 @@ void ReferenceDiff(const json::Value& a, const json::Value& z, std::string* path
   emit("replace", &z);
 }
 
+// The shapes the changelog stage writes most: a create (from null), a delete (to null), an
+// update that keeps the member order, one that adds a member, one that reorders them. Each
+// against the reference walk and the Value form, with and without after's text.
+TEST(JsonPatch, ChangelogShapesWriteWhatTheReferenceWrites) {
+  const char* kOrder = R"({"customer":{"id":"c-1"},"items":[{"sku":"D4","price":0.5,"qty":2}],"currency":"EUR","id":"o-9","status":"placed"})";
+  const char* kShipped = R"({"customer":{"id":"c-1"},"items":[{"sku":"D4","price":0.5,"qty":2}],"currency":"EUR","id":"o-9","status":"shipped","shipping":{"carrier":"dhl","tracking":"T1"}})";
+  const char* kReshipped = R"({"customer":{"id":"c-1"},"items":[{"sku":"D4","price":0.5,"qty":2}],"currency":"EUR","id":"o-9","status":"shipped","shipping":{"carrier":"ups","tracking":"T2"}})";
+  const char* kPaid = R"({"customer":{"id":"c-1"},"items":[{"sku":"D4","price":0.5,"qty":2}],"currency":"EUR","id":"o-9","status":"paid"})";
+  const char* kReordered = R"({"status":"paid","id":"o-9","currency":"EUR","items":[{"sku":"D4","price":0.5,"qty":2}],"customer":{"id":"c-1"}})";
+  const char* kFewer = R"({"id":"o-9","status":"paid"})";
+  const char* docs[] = {"null", kOrder, kShipped, kReshipped, kPaid, kReordered, kFewer, "[]", "3", "\"x\"", "{}"};
+  for (const char* a : docs) {
+    for (const char* z : docs) {
+      Arena arena;
+      json::Value before = P(a, &arena), after = P(z, &arena);
+      std::string text, with_after, reference = "[", path;
+      AppendDiff(before, after, "", &text);
+      AppendDiff(before, after, json::ToJson(after), &with_after);
+      bool first = true;
+      ReferenceDiff(before, after, &path, &reference, &first);
+      reference += ']';
+      EXPECT_EQ(text, reference) << a << " -> " << z;
+      EXPECT_EQ(with_after, reference) << a << " -> " << z;
+      EXPECT_EQ(text, json::ToJson(Diff(before, after, &arena))) << a << " -> " << z;
+    }
+  }
+  Arena arena;
+  std::string create, del;
+  AppendDiff(json::Value(), P(kFewer, &arena), R"({"id":"o-9","status":"paid"})", &create);
+  EXPECT_EQ(create, R"([{"op":"replace","path":"","value":{"id":"o-9","status":"paid"}}])");
+  AppendDiff(json::Value::Bool(true), json::Value(), "", &del);
+  EXPECT_EQ(del, R"([{"op":"replace","path":"","value":null}])");
+}
+
 TEST(JsonPatch, RandomDocumentsRoundTrip) {
   std::mt19937 rng(20261127);
   int multi_op = 0;  // patches with several operations: the documents are not trivial

@@ -1,10 +1,10 @@
 #include "cdc/changelog_stage.h"
 
-#include <charconv>
 #include <cstring>
 #include <optional>
 #include <string>
 
+#include "cdc/decimal_digits.h"
 #include "cdc/json_patch.h"
 #include "cdc/json_text_match.h"
 #include "cdc/merge_patch.h"
@@ -75,6 +75,7 @@ void ChangelogStage::Prepare(const pipeline::MatchedExchange& m, Arena* arena) {
   Result<std::string> key = res->key->EvaluateString(*m.context, arena);
   if (!key.ok()) return;  // OnMatched evaluates it again and dead-letters the exchange
   prepared_key_ = std::move(*key);
+  prepared_resource_ = res;
   encoded_key_.assign(res->name);
   encoded_key_ += '\0';
   encoded_key_ += prepared_key_;
@@ -90,7 +91,8 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   const bool prepared = prepared_ && prepared_exchange_ == m.exchange && prepared_context_ == m.context;
   prepared_ = false;
   const spec::Operation& op = *m.operation;
-  const spec::ResourceDefinition* res = ChangelogResource(m);
+  // Prepare found it for the same exchange (and context, hence operation).
+  const spec::ResourceDefinition* res = prepared ? prepared_resource_ : ChangelogResource(m);
   if (res == nullptr) return;
   const json::Value& x = *m.exchange;
 
@@ -280,7 +282,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     {
       // ts_ms: an integer far below 2^53, so its decimal digits are what JSON.stringify writes.
       char digits[24];
-      const std::string_view ts(digits, std::to_chars(digits, digits + sizeof digits, m.timestamp_ms).ptr - digits);
+      const std::string_view ts(digits, WriteDecimal(digits, m.timestamp_ms) - digits);
       char* o = GrowBy(&v, kTs.size() + ts.size() + 1);
       o = Put(o, kTs);
       o = Put(o, ts);

@@ -65,6 +65,7 @@ class ChangelogStage final : public pipeline::ExchangeStage {
   const json::Value* prepared_exchange_ = nullptr;
   const json::Value* prepared_context_ = nullptr;
   std::string prepared_key_;
+  const spec::ResourceDefinition* prepared_resource_ = nullptr;
   std::string changes_;      // an update's patch, written before the envelope; reused
   std::string state_text_;   // the new state's encoding, written before its exact-size copy
   std::unordered_map<const spec::Operation*, SourceText> source_prefixes_;

@@ -1,5 +1,6 @@
 #include "cdc/state_store.h"
 
+#include <bit>
 #include <cstring>
 
 #include "cdc/state_blocks.h"
@@ -16,11 +17,15 @@ std::string EncodeKey(std::string_view resource, std::string_view key) {
 }
 
 void AppendStateHeader(bool deleted, int64_t ts_ms, std::string* out) {
-  char header[EncodedState::kHeaderBytes];  // written once, appended at once (per exchange)
+  // Written in place once the string has grown (per exchange): the flag, then the time as one
+  // big-endian 8-byte store.
+  const size_t at = out->size();
+  out->resize(at + EncodedState::kHeaderBytes);
+  char* header = out->data() + at;
   header[0] = deleted ? 'd' : 's';
   uint64_t ts = static_cast<uint64_t>(ts_ms);
-  for (int i = 8; i >= 1; --i, ts >>= 8) header[i] = static_cast<char>(ts & 0xff);
-  out->append(header, sizeof header);
+  if constexpr (std::endian::native == std::endian::little) ts = __builtin_bswap64(ts);
+  std::memcpy(header + 1, &ts, sizeof ts);
 }
 
 std::string EncodeState(const StoredState& state) {

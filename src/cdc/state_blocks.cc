@@ -1,5 +1,6 @@
 #include "cdc/state_blocks.h"
 
+#include <atomic>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -31,6 +32,10 @@ void DeleteList(FreeBlock* b) {
 struct Depot {
   std::mutex mu;
   std::vector<List> batches[kClasses];
+  // batches[c].size(), readable without the mutex: a thread whose list is empty asks for a
+  // batch on every allocation while the map grows (a new key's node and state, the depot
+  // empty), and skips the lock when there is none. A batch added meanwhile is taken next time.
+  std::atomic<size_t> batch_count[kClasses] = {};
   size_t bytes = 0;
 };
 // Never destroyed: a state can be freed by a static object's destructor at exit.
@@ -47,6 +52,7 @@ void ToDepot(size_t c, List list) {
     std::lock_guard<std::mutex> lock(d.mu);
     if (d.bytes + bytes <= kMaxDepotBytes) {
       d.batches[c].push_back(list);
+      d.batch_count[c].store(d.batches[c].size(), std::memory_order_relaxed);
       d.bytes += bytes;
       return;
     }
@@ -56,11 +62,13 @@ void ToDepot(size_t c, List list) {
 
 [[maybe_unused]] bool FromDepot(size_t c, List* out) {
   Depot& d = TheDepot();
+  if (d.batch_count[c].load(std::memory_order_relaxed) == 0) return false;
   std::lock_guard<std::mutex> lock(d.mu);
   std::vector<List>& batches = d.batches[c];
   if (batches.empty()) return false;
   *out = batches.back();
   batches.pop_back();
+  d.batch_count[c].store(batches.size(), std::memory_order_relaxed);
   d.bytes -= out->count * ClassBytes(c);
   return true;
 }

@@ -1018,6 +1018,13 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
 }
 
 bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size) {
+  bool deferred;
+  return Decode(text, out, id_at, id_size, nullptr, &deferred);
+}
+
+bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size,
+                                  std::string* hash_later, bool* deferred) {
+  *deferred = false;
   if (!usable_) return false;
   const size_t base = out->size();
   out_ = out;
@@ -1034,7 +1041,12 @@ bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_
     // The hex digits go straight into their room after the 'x' (before hash_at_: the hashed
     // bytes are not written over).
     (*out)[hash_at_] = '{';
-    Sha256Hex128To(std::string_view(*out).substr(hash_at_), out->data() + *id_at + 1);
+    if (hash_later != nullptr) {
+      hash_later->append(*out, hash_at_, std::string::npos);  // before Redact changes it
+      *deferred = true;
+    } else {
+      Sha256Hex128To(std::string_view(*out).substr(hash_at_), out->data() + *id_at + 1);
+    }
     (*out)[hash_at_] = ',';
     *id_size = 1 + kIdHexDigits;
   } else {

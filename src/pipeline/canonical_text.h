@@ -41,6 +41,12 @@ class CanonicalTextDecoder {
   // sets *id_at/*id_size to where its id lies in *out; returns true. Returns false and leaves
   // *out as it was when the record needs the tree path.
   bool Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size);
+  // As Decode, but a stable id (the record has none) is not hashed here: its 32 digits are left
+  // as '0's, the text it hashes (Sha256Hex128To's input) is appended to *hash_later and
+  // *deferred set, so the caller hashes two records at once (canonical_text_hash.h) and writes
+  // the digits at *id_at + 1. Redaction is applied in *out as by Decode.
+  bool Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size, std::string* hash_later,
+              bool* deferred);
 
   // How Decode finds where strings end (see quotes_): kAvx2 when the CPU has it (chosen at
   // construction), kSse2 on the x86-64 baseline, kNone: a scan per string only. All three

@@ -111,6 +111,10 @@ class IngestBatch {
   std::string* write_buffer() { return &bytes_; }
   size_t AddWritten(size_t value_at, size_t id_at, size_t id_size);
   void DropWritten(size_t value_at);
+  // Writes the 32 hex digits of entry i's stable id ('x' and the digits) where its key and its
+  // value's "id" (the value's first member) have them: both were added with '0's in their place
+  // (CanonicalTextDecoder::Decode with hash_later), before the batch is sealed.
+  void WriteStableIdDigits(size_t i, const char* digits);
   // Drops the entries from `n` on (their bytes too).
   void Truncate(size_t n);
   // Drops every entry i with drop[i] (the bytes stay until Clear; Seal then copies the others).

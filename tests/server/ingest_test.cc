@@ -492,6 +492,60 @@ TEST(DecodeForIngestTest, DeferredParseAndFastPathGiveTheSameBatch) {
   }
 }
 
+// Records without an id get their stable id hashed two at a time (the fast path defers each
+// record's hash to the next one's): every record's id and text must be the tree path's,
+// whichever record it is paired with, across the hash's block edges (a body of 0-129 bytes),
+// with records that bring their own id, records the tree path takes and records dropped as too
+// large between them, and an odd or even number of records in the request.
+TEST(DecodeForIngestTest, StableIdsHashedInPairsAreTheTreePathsIds) {
+  const std::vector<std::string> files = {std::string(EC_SOURCE_DIR) + "/examples/shop/openapi.yaml"};
+  auto specs = spec::LoadSpecs(files);
+  ASSERT_TRUE(specs.ok()) << specs.status().ToString();
+  auto line = [](size_t pad, bool with_id) {
+    return std::string("{") + (with_id ? "\"id\":\"own-" + std::to_string(pad) + "\"," : "") +
+           R"("time":"2026-11-27T20:07:53.831Z","latency_ms":12.0,"request":{"method":"POST","path":"/api/customers","headers":{"authorization":"Bearer secret-token-5"},"body":{"pad":")" +
+           std::string(pad, 'p') + R"("}},"response":{"status":201,"body":{"id":"c-1"}}})";
+  };
+  std::string body;
+  for (size_t pad = 0; pad < 130; ++pad) {
+    body += line(pad, pad % 7 == 3) + "\n";
+    if (pad % 11 == 5) {
+      std::string lower = line(pad, false);  // a method in lower case: the tree path's record
+      body += lower.replace(lower.find("POST"), 4, "post") + "\n";
+    }
+  }
+  auto run = [&](bool defer, size_t max_record, size_t lines, std::vector<std::string>* out) {
+    std::string part;
+    for (size_t at = 0, n = 0; n < lines; ++n) {
+      const size_t nl = body.find('\n', at);
+      part += body.substr(at, nl + 1 - at);
+      at = nl + 1;
+    }
+    IngestOptions io;
+    io.max_record_bytes = max_record;
+    Arena arena;
+    std::vector<RawRecord> records;
+    BodyShape shape;
+    ASSERT_TRUE(SplitBody(part, "application/x-ndjson", {max_record, io.max_json_depth, defer}, &arena, &records, &shape).ok());
+    IngestBatch batch;
+    std::vector<Rejection> rejected;
+    DecodeForIngest(records, "detect", specs->get(), io, &arena, &batch, &rejected);
+    for (size_t i = 0; i < batch.size(); ++i) out->push_back(std::string(batch.key(i)) + " " + std::string(batch.value(i)));
+    for (const Rejection& r : rejected) out->push_back(std::to_string(r.index) + " " + std::string(r.code));
+  };
+  size_t stable = 0;
+  for (size_t max_record : {size_t{1} << 20, size_t{420}}) {  // 420: the longer pads are too large
+    for (size_t lines : {size_t{142}, size_t{141}, size_t{2}, size_t{1}}) {
+      std::vector<std::string> tree, fast;
+      run(false, max_record, lines, &tree);
+      run(true, max_record, lines, &fast);
+      EXPECT_EQ(fast, tree) << max_record << " " << lines;
+      for (const std::string& x : fast) stable += x.rfind("x", 0) == 0 ? 1 : 0;
+    }
+  }
+  EXPECT_GT(stable, 200u);
+}
+
 // The canonical decoder is kept per thread across requests: a request with other redact
 // paths (a spec reload) or another depth limit must be decoded as on a thread that decoded
 // nothing before, whatever this thread decoded before.

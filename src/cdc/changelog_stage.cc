@@ -76,10 +76,7 @@ void ChangelogStage::Prepare(const pipeline::MatchedExchange& m, Arena* arena) {
   if (!key.ok()) return;  // OnMatched evaluates it again and dead-letters the exchange
   prepared_key_ = std::move(*key);
   prepared_resource_ = res;
-  encoded_key_.assign(res->name);
-  encoded_key_ += '\0';
-  encoded_key_ += prepared_key_;
-  key_hash_ = StateKeyHash(encoded_key_);
+  SetEncodedKey(res->name, prepared_key_);
   store_->Prefetch(encoded_key_, key_hash_);
   prepared_exchange_ = m.exchange;
   prepared_context_ = m.context;
@@ -115,12 +112,7 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   if (!key.ok()) return dead_letter(key.status(), res->key.get());
 
   std::string& encoded_key = encoded_key_;  // reused: no allocation per exchange
-  if (!prepared) {
-    encoded_key.assign(res->name);
-    encoded_key += '\0';
-    encoded_key += *key;
-    key_hash_ = StateKeyHash(encoded_key);
-  }
+  if (!prepared) SetEncodedKey(res->name, *key);
   // The key's state is read through a chain of cache misses (index bucket, entry, state:
   // state_store.h's Prefetch steps). Prepare fetched the bucket; the entry and then the state
   // are fetched here, each followed by work that does not need the stored state (the new
@@ -297,6 +289,16 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     tomb.timestamp_ms = m.timestamp_ms;
     pipeline::RecordWriter(&tomb, *key).Value(std::nullopt);  // no headers
   }
+}
+
+void ChangelogStage::SetEncodedKey(std::string_view resource, std::string_view key) {
+  // EncodeKey(resource, key) into the reused string with one size change and two copies (three
+  // appends were three capacity checks and copies per exchange).
+  encoded_key_.resize(resource.size() + 1 + key.size());
+  char* o = Put(encoded_key_.data(), resource);
+  *o++ = '\0';
+  Put(o, key);
+  key_hash_ = StateKeyHash(encoded_key_);
 }
 
 const std::string& ChangelogStage::SourcePrefix(const spec::Operation& op) {

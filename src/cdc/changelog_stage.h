@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -58,6 +59,8 @@ class ChangelogStage final : public pipeline::ExchangeStage {
   ChangelogCounters counters_;
   // The resource of a matched 2xx exchange with a changelog, else null.
   static const spec::ResourceDefinition* ChangelogResource(const pipeline::MatchedExchange& m);
+  // Sets encoded_key_ to EncodeKey(resource, key) and key_hash_ to its hash.
+  void SetEncodedKey(std::string_view resource, std::string_view key);
   std::string encoded_key_;  // the current exchange's EncodeKey(resource, key), reused
   uint64_t key_hash_ = 0;    // StateKeyHash(encoded_key_), for the store's prefetch steps
   // Prepare's key, for the OnMatched of the same exchange (and context) only.

@@ -268,7 +268,9 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
     if (!changes_ready) AppendDiff(before, op_letter == 'd' ? json::Value() : after, after_text, &v);
     // source: {"api", "operation", "method", "path", "exchange"}, as AppendJson writes it.
     v += source_prefix;
-    json::AppendJson(path != nullptr ? *path : json::Value(), &v);
+    // A string (always, from the decoders) is quoted directly: what AppendJson writes for it.
+    if (path != nullptr && path->is_string()) json::AppendQuoted(path->string(), &v);
+    else json::AppendJson(path != nullptr ? *path : json::Value(), &v);
     v += kExchange;
     json::AppendQuoted(m.exchange_id, &v);
     {

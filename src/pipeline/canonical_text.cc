@@ -11,6 +11,7 @@
 #include "base/bytes_equal.h"
 #include "base/clock.h"
 #include "json/writer.h"
+#include "pipeline/canonical_text_hash.h"
 #include "pipeline/decode_util.h"
 #include "pipeline/ids.h"
 #include "pipeline/processor.h"
@@ -1018,13 +1019,13 @@ bool CanonicalTextDecoder::Message(bool is_request, const States& states) {
 }
 
 bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size) {
-  bool deferred;
-  return Decode(text, out, id_at, id_size, nullptr, &deferred);
+  bool deferred, paired;
+  return Decode(text, out, id_at, id_size, nullptr, &deferred, &paired, nullptr);
 }
 
 bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size,
-                                  std::string* hash_later, bool* deferred) {
-  *deferred = false;
+                                  std::string* hash_later, bool* deferred, bool* paired, char* pending_digits) {
+  *deferred = *paired = false;
   if (!usable_) return false;
   const size_t base = out->size();
   out_ = out;
@@ -1041,11 +1042,16 @@ bool CanonicalTextDecoder::Decode(std::string_view text, std::string* out, size_
     // The hex digits go straight into their room after the 'x' (before hash_at_: the hashed
     // bytes are not written over).
     (*out)[hash_at_] = '{';
-    if (hash_later != nullptr) {
-      hash_later->append(*out, hash_at_, std::string::npos);  // before Redact changes it
-      *deferred = true;
+    const std::string_view hashed = std::string_view(*out).substr(hash_at_);
+    char* const digits = out->data() + *id_at + 1;
+    if (hash_later == nullptr) {
+      Sha256Hex128To(hashed, digits);
+    } else if (!hash_later->empty()) {
+      Sha256Hex128PairTo(*hash_later, pending_digits, hashed, digits);
+      *paired = true;
     } else {
-      Sha256Hex128To(std::string_view(*out).substr(hash_at_), out->data() + *id_at + 1);
+      hash_later->append(hashed);  // before Redact changes it; the digits stay '0's
+      *deferred = true;
     }
     (*out)[hash_at_] = ',';
     *id_size = 1 + kIdHexDigits;

@@ -41,12 +41,14 @@ class CanonicalTextDecoder {
   // sets *id_at/*id_size to where its id lies in *out; returns true. Returns false and leaves
   // *out as it was when the record needs the tree path.
   bool Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size);
-  // As Decode, but a stable id (the record has none) is not hashed here: its 32 digits are left
-  // as '0's, the text it hashes (Sha256Hex128To's input) is appended to *hash_later and
-  // *deferred set, so the caller hashes two records at once (canonical_text_hash.h) and writes
-  // the digits at *id_at + 1. Redaction is applied in *out as by Decode.
+  // As Decode, with stable ids hashed two records at once (canonical_text_hash.h). *hash_later
+  // is the hashed text of an earlier record whose digits wait, or empty. A record that needs a
+  // stable id (it has none) and finds it empty leaves its 32 digits as '0's, appends its hashed
+  // text to it and sets *deferred; one that finds it full is hashed with it and sets *paired:
+  // its own digits are in *out, the earlier record's at pending_digits (32 chars), and the
+  // caller writes those and empties *hash_later. Redaction is applied in *out as by Decode.
   bool Decode(std::string_view text, std::string* out, size_t* id_at, size_t* id_size, std::string* hash_later,
-              bool* deferred);
+              bool* deferred, bool* paired, char* pending_digits);
 
   // How Decode finds where strings end (see quotes_): kAvx2 when the CPU has it (chosen at
   // construction), kSse2 on the x86-64 baseline, kNone: a scan per string only. All three

@@ -14,7 +14,6 @@
 #include "log/log_manager.h"
 #include "log/record_batch_builder.h"
 #include "pipeline/canonical_text.h"
-#include "pipeline/canonical_text_hash.h"
 #include "pipeline/ids.h"
 #include "pipeline/exchange.h"
 #include "server/dedupe_index.h"
@@ -345,23 +344,11 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
   thread_local std::optional<pipeline::CanonicalTextDecoder> text_decoder;
   bool decoder_bound = false;
   // Stable ids are hashed two records at once (canonical_text_hash.h): a record's hashed text
-  // waits in hash_texts until the next one's joins it. pending[k] is the entry whose digits are
-  // '0's still, its text at pending_at[k] (the second one's from there to the end).
+  // waits in hash_texts until the next record that needs one is hashed with it (in Decode, its
+  // own text where it is written). pending is the batch entry whose digits are '0's still.
   thread_local std::string hash_texts;
-  size_t pending[2], pending_at[2], n_pending = 0;
-  auto hash_pending = [&] {
-    char digits[2][pipeline::kSha256Hex128Length];
-    const std::string_view all = hash_texts;
-    if (n_pending == 2) {
-      pipeline::Sha256Hex128PairTo(all.substr(pending_at[0], pending_at[1] - pending_at[0]), digits[0],
-                                   all.substr(pending_at[1]), digits[1]);
-    } else if (n_pending == 1) {
-      pipeline::Sha256Hex128To(all.substr(pending_at[0]), digits[0]);
-    }
-    for (size_t k = 0; k < n_pending; ++k) accepted->WriteStableIdDigits(pending[k], digits[k]);
-    n_pending = 0;
-    hash_texts.clear();
-  };
+  hash_texts.clear();
+  size_t pending = 0;
   auto too_big = [&](size_t index) {
     rejected->push_back({index,
                          "the decoded exchange is larger than limits.max_record_bytes (" +
@@ -389,20 +376,20 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
         const size_t at = accepted->BeginWritten();
         std::string* out = accepted->write_buffer();
         size_t id_at = 0, id_size = 0;
-        const size_t text_at = hash_texts.size();
-        bool deferred = false;
-        if (text_decoder->Decode(r.text, out, &id_at, &id_size, &hash_texts, &deferred)) {
+        bool deferred = false, paired = false;
+        char pending_digits[pipeline::kSha256Hex128Length];
+        if (text_decoder->Decode(r.text, out, &id_at, &id_size, &hash_texts, &deferred, &paired, pending_digits)) {
+          if (paired) {
+            accepted->WriteStableIdDigits(pending, pending_digits);
+            hash_texts.clear();
+          }
           if (out->size() - at > options.max_record_bytes) {
             accepted->DropWritten(at);
-            hash_texts.resize(text_at);
+            if (deferred) hash_texts.clear();
             too_big(r.index);
           } else {
             accepted->AddWritten(at, id_at, id_size);
-            if (deferred) {
-              pending[n_pending] = accepted->size() - 1;
-              pending_at[n_pending++] = text_at;
-              if (n_pending == 2) hash_pending();
-            }
+            if (deferred) pending = accepted->size() - 1;
           }
           continue;
         }
@@ -443,7 +430,12 @@ void DecodeForIngest(const std::vector<RawRecord>& records, std::string_view for
       too_big(r.index);
     }
   }
-  hash_pending();  // the last one alone
+  if (!hash_texts.empty()) {  // the last one alone
+    char digits[pipeline::kSha256Hex128Length];
+    pipeline::Sha256Hex128To(hash_texts, digits);
+    accepted->WriteStableIdDigits(pending, digits);
+    hash_texts.clear();
+  }
   if (hash_texts.capacity() > (8 << 20)) std::string().swap(hash_texts);  // after a huge record
   if (texts.capacity() > (8 << 20)) std::string().swap(texts);  // after a huge HAR file
 }

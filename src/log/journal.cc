@@ -127,6 +127,14 @@ Status ForEachEntry(Env* env, const std::string& dir, const std::vector<uint64_t
 
 }  // namespace
 
+namespace {
+// The journal whose completions this thread is running outside the sync thread (a sync run by
+// its requester, RunSyncsOnThisThread): Forget from inside one of them must not wait for it.
+thread_local const Journal* completing_here = nullptr;
+// RunSyncsOnThisThread's setting for this thread.
+thread_local bool syncs_here = false;
+}  // namespace
+
 std::string Journal::FileName(uint64_t seq) {
   char name[32];
   std::snprintf(name, sizeof(name), "%020llu.wal", static_cast<unsigned long long>(seq));
@@ -375,11 +383,17 @@ Status Journal::Write(PartitionLog* log, std::string_view batches, int64_t end_o
 
 Status Journal::RequestSync() {
   {
-    std::lock_guard l(mu_);
+    std::unique_lock l(mu_);
     if (!failed_.ok()) return failed_;
     // Everything written so far (a Flush waits for lazy entries too).
     urgent_upto_ = appended_;
     if (urgent_upto_ <= synced_) return Status::Ok();
+    if (syncs_here && !sync_running_ && !stop_ && completing_here == nullptr) {
+      // This thread is about to wait for the sync anyway: it runs the round itself, so neither
+      // the sync thread's wake-up nor its own wake-up by the completion waits for a core.
+      SyncRound(l, /*on_sync_thread=*/false);
+      return failed_;
+    }
   }
   sync_cv_.notify_one();
   return Status::Ok();
@@ -415,7 +429,7 @@ void Journal::Forget(PartitionLog* log) {
   // A log destroyed from inside its own completion callback (on the sync thread) must not
   // wait for that callback.
   const std::thread::id self = std::this_thread::get_id();
-  if (self != sync_thread_id_ && self != ckpt_thread_id_) done_cv_.wait(l, [&] { return !busy_.count(log); });
+  if (self != sync_thread_id_ && self != ckpt_thread_id_ && completing_here != this) done_cv_.wait(l, [&] { return !busy_.count(log); });
   erase();
 }
 
@@ -453,93 +467,123 @@ void Journal::PauseCheckpoints(bool paused) {
   paused_ = paused;
 }
 
+void Journal::RunSyncsOnThisThread(bool on) { syncs_here = on; }
+
+bool Journal::SyncDue() const {
+  return urgent_upto_ > synced_ || (lazy_due_ != Clock::time_point::max() && Clock::now() >= lazy_due_) ||
+         (stop_ && appended_ > synced_);
+}
+
+void Journal::SyncRound(std::unique_lock<std::mutex>& l, bool on_sync_thread) {
+  // Everything written so far goes into this sync (the group commit): entries written while
+  // it runs wait for the next one. One round at a time (sync_running_), on whichever thread.
+  sync_running_ = true;
+  const uint64_t target = appended_;
+  std::vector<std::shared_ptr<File>> files;
+  for (const JournalFile& f : files_) {
+    if (f.end > synced_ && f.start < target) files.push_back(f.file);
+  }
+  lazy_due_ = Clock::time_point::max();
+  ++sync_calls_;
+  l.unlock();
+  const int64_t trace_start_us = TraceEnabled() ? TraceNowUs() : 0;
+  Status s;
+  for (const std::shared_ptr<File>& f : files) {
+    s = f->Sync();
+    if (!s.ok()) {
+      s = IoError("commit journal " + f->path() + ": " + s.message());
+      break;
+    }
+  }
+  if (trace_start_us != 0) {
+    const long long dur_us = TraceNowUs() - trace_start_us;
+    const unsigned long long bytes = target - synced_;  // synced_ moves only in a round: ours
+    if (on_sync_thread) {
+      // runq_us: how long this thread waited for a core since the last traced sync (its
+      // wake-up for this one included, the completions it ran after the last one too).
+      static thread_local int64_t last_runq_us = TraceThreadRunDelayUs();
+      const int64_t runq_us = TraceThreadRunDelayUs();
+      TraceLine("sync tp=journal-0 dur_us=%lld bytes=%llu runq_us=%lld", dur_us, bytes,
+                static_cast<long long>(runq_us - last_runq_us));
+      last_runq_us = runq_us;
+    } else {
+      TraceLine("sync tp=journal-0 dur_us=%lld bytes=%llu inline=1", dur_us, bytes);
+    }
+  }
+  l.lock();
+  // Completions: the highest end offset per partition (its entries are in its order).
+  std::vector<std::pair<PartitionLog*, int64_t>> done;
+  if (s.ok()) {
+    synced_ = target;
+    while (!pending_.empty() && pending_.front().end <= target) {
+      const Pending& p = pending_.front();
+      auto it = std::find_if(done.begin(), done.end(), [&](const auto& d) { return d.first == p.log; });
+      if (it == done.end()) {
+        done.emplace_back(p.log, p.end_offset);
+      } else {
+        it->second = std::max(it->second, p.end_offset);
+      }
+      pending_.pop_front();
+    }
+  } else {
+    failed_ = s;
+    for (const Pending& p : pending_) {
+      if (std::find_if(done.begin(), done.end(), [&](const auto& d) { return d.first == p.log; }) == done.end())
+        done.emplace_back(p.log, -1);
+    }
+    pending_.clear();
+  }
+  for (const auto& [log, end] : done) ++busy_[log];
+  done_cv_.notify_all();  // synced_ moved (tombstones, checkpoints wait for it)
+  l.unlock();
+  const Journal* outer = completing_here;
+  if (!on_sync_thread) completing_here = this;
+  if (s.ok()) {
+    // Every partition durable first, then the completions.
+    std::vector<std::function<void()>> runs;
+    for (const auto& [log, end] : done) {
+      if (std::function<void()> run = log->AdvanceDurable(end)) runs.push_back(std::move(run));
+    }
+    for (auto& run : runs) run();
+  } else {
+    for (const auto& [log, end] : done) log->OnSyncFailed(s);
+  }
+  completing_here = outer;
+  l.lock();
+  for (const auto& [log, end] : done) {
+    if (--busy_[log] == 0) busy_.erase(log);
+  }
+  sync_running_ = false;
+  done_cv_.notify_all();
+  // A sync thread that found this round running waits for its end (SyncLoop); so does one
+  // that must now fail what still waits.
+  if (!on_sync_thread && (sync_thread_waits_ || !failed_.ok())) {
+    sync_thread_waits_ = false;
+    sync_cv_.notify_one();
+  }
+}
+
 void Journal::SyncLoop() {
   std::unique_lock l(mu_);
   sync_thread_id_ = std::this_thread::get_id();
   while (true) {
-    const bool lazy_waiting = lazy_due_ != Clock::time_point::max();
-    const Clock::time_point lazy_due = lazy_due_;
-    const bool due = urgent_upto_ > synced_ || (lazy_waiting && Clock::now() >= lazy_due) ||
-                     (stop_ && appended_ > synced_);
+    if (sync_running_) {
+      // A requester runs a round itself (RequestSync): what it does not cover waits for its end.
+      sync_thread_waits_ = true;
+      sync_cv_.wait(l);
+      continue;
+    }
+    const bool due = SyncDue();
     if (!failed_.ok() || (stop_ && !due)) break;
     if (!due) {
-      if (lazy_waiting) {
-        sync_cv_.wait_until(l, lazy_due);
+      if (lazy_due_ != Clock::time_point::max()) {
+        sync_cv_.wait_until(l, lazy_due_);
       } else {
         sync_cv_.wait(l);
       }
       continue;
     }
-    // Everything written so far goes into this sync (the group commit): entries written while
-    // it runs wait for the next one.
-    const uint64_t target = appended_;
-    std::vector<std::shared_ptr<File>> files;
-    for (const JournalFile& f : files_) {
-      if (f.end > synced_ && f.start < target) files.push_back(f.file);
-    }
-    lazy_due_ = Clock::time_point::max();
-    ++sync_calls_;
-    l.unlock();
-    const int64_t trace_start_us = TraceEnabled() ? TraceNowUs() : 0;
-    Status s;
-    for (const std::shared_ptr<File>& f : files) {
-      s = f->Sync();
-      if (!s.ok()) {
-        s = IoError("commit journal " + f->path() + ": " + s.message());
-        break;
-      }
-    }
-    if (trace_start_us != 0) {
-      // runq_us: how long this thread waited for a core since the last traced sync (its wake-up
-      // for this one included, the completions it ran after the last one too).
-      static thread_local int64_t last_runq_us = TraceThreadRunDelayUs();
-      const int64_t runq_us = TraceThreadRunDelayUs();
-      TraceLine("sync tp=journal-0 dur_us=%lld bytes=%llu runq_us=%lld",
-                static_cast<long long>(TraceNowUs() - trace_start_us), static_cast<unsigned long long>(target - synced_),
-                static_cast<long long>(runq_us - last_runq_us));
-      last_runq_us = runq_us;
-    }
-    l.lock();
-    // Completions: the highest end offset per partition (its entries are in its order).
-    std::vector<std::pair<PartitionLog*, int64_t>> done;
-    if (s.ok()) {
-      synced_ = target;
-      while (!pending_.empty() && pending_.front().end <= target) {
-        const Pending& p = pending_.front();
-        auto it = std::find_if(done.begin(), done.end(), [&](const auto& d) { return d.first == p.log; });
-        if (it == done.end()) {
-          done.emplace_back(p.log, p.end_offset);
-        } else {
-          it->second = std::max(it->second, p.end_offset);
-        }
-        pending_.pop_front();
-      }
-    } else {
-      failed_ = s;
-      for (const Pending& p : pending_) {
-        if (std::find_if(done.begin(), done.end(), [&](const auto& d) { return d.first == p.log; }) == done.end())
-          done.emplace_back(p.log, -1);
-      }
-      pending_.clear();
-    }
-    for (const auto& [log, end] : done) ++busy_[log];
-    done_cv_.notify_all();  // synced_ moved (tombstones, checkpoints wait for it)
-    l.unlock();
-    if (s.ok()) {
-      // Every partition durable first, then the completions.
-      std::vector<std::function<void()>> runs;
-      for (const auto& [log, end] : done) {
-        if (std::function<void()> run = log->AdvanceDurable(end)) runs.push_back(std::move(run));
-      }
-      for (auto& run : runs) run();
-    } else {
-      for (const auto& [log, end] : done) log->OnSyncFailed(s);
-    }
-    l.lock();
-    for (const auto& [log, end] : done) {
-      if (--busy_[log] == 0) busy_.erase(log);
-    }
-    done_cv_.notify_all();
+    SyncRound(l, /*on_sync_thread=*/true);
   }
   if (!failed_.ok()) {
     // Fail whatever still waits; later writes are refused.

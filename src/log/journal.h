@@ -9,7 +9,8 @@
 // partitions (Replay) before anything reads them.
 //
 // Threading: thread-safe. Lock order: a partition's append lock, then the journal's.
-// Completions (PartitionLog::OnDurable) run on the journal's sync thread.
+// Completions (PartitionLog::OnDurable) run on the journal's sync thread, or on a thread that
+// runs its own syncs (RunSyncsOnThisThread).
 
 #include <atomic>
 #include <chrono>
@@ -110,7 +111,17 @@ class Journal {
   Status Write(PartitionLog* log, std::string_view batches, int64_t end_offset, int64_t sync_within_ms,
                std::chrono::microseconds hold = std::chrono::microseconds(0), bool deferred = false);
   // Wakes the sync thread to sync every entry written so far. Errors: the journal failed.
+  // On a thread that RunSyncsOnThisThread(true) marked, when no sync round is running, the
+  // round runs here instead, completions included, before it returns: the caller was going
+  // to wait for it, and this way neither the sync thread's wake-up nor the caller's own
+  // wake-up by the completion waits for a core. Rounds stay one at a time: while one runs
+  // (here or on the sync thread), later requests coalesce into the sync thread's next one.
   Status RequestSync();
+  // Marks (or unmarks) the calling thread as one that runs its own sync rounds in RequestSync
+  // (for every Journal). For a thread that waits for each sync it requests and holds no lock a
+  // completion takes while it calls RequestSync: the pipeline's commit thread. Not for a thread
+  // that must not block in fdatasync (an event loop) nor for one that appends under a lock.
+  static void RunSyncsOnThisThread(bool on);
   // Journals and syncs a tombstone for `topic`: at replay, its entries before the tombstone
   // are skipped (a topic deleted and created again must not get the old one's records).
   Status WriteTombstone(const std::string& topic);
@@ -150,6 +161,11 @@ class Journal {
 
   Journal(Env* env, std::string dir, JournalOptions options);
   void SyncLoop();
+  // A sync is due: urgent entries, a lazy deadline passed, or entries left at stop.
+  bool SyncDue() const;
+  // One sync round with mu_ held via `l` (released during the fdatasync and the completions):
+  // everything appended so far synced, synced_ moved, completions run on this thread.
+  void SyncRound(std::unique_lock<std::mutex>& l, bool on_sync_thread);
   void CheckpointLoop();
   // One checkpoint: rotate, wait for the old file's sync, sync the partitions, delete the file.
   Status RunCheckpoint(std::unique_lock<std::mutex>& l);
@@ -196,6 +212,8 @@ class Journal {
   bool paused_ = false;
   std::function<void(int)> hook_;
   Status failed_;                       // a journal write or sync failed: nothing more
+  bool sync_running_ = false;           // a SyncRound is running (one at a time)
+  bool sync_thread_waits_ = false;      // the sync thread waits for a requester's round to end
   uint64_t sync_calls_ = 0;
   uint64_t checkpoints_ = 0;
   bool stop_ = false;

@@ -14,6 +14,7 @@
 #include "cdc/txn_state_store.h"
 #include "json/compact_parser.h"
 #include "json/document.h"
+#include "log/journal.h"
 #include "log/log_manager.h"
 #include "log/record_batch.h"
 #include "log/trace.h"
@@ -133,6 +134,9 @@ void PipelineRunner::Start() {
   }
   committer_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "ec-commit");
+    // It waits for each journal sync it requests (round A, round B): it runs them itself, so
+    // neither the sync thread's wake-up nor its own waits for a core (Journal::RequestSync).
+    log::Journal::RunSyncsOnThisThread(true);
     RunCommitter();
   });
   thread_ = std::thread([this] {

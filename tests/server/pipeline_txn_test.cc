@@ -14,6 +14,7 @@
 
 #include "log/fault_injection_env.h"
 #include "log/group_offsets.h"
+#include "log/journal.h"
 #include "log/log_manager.h"
 #include "log/partition_log.h"
 #include "log/record_batch.h"
@@ -86,14 +87,17 @@ TEST_P(PipelineTxnInput, CommittedPositionNeverOutlivesItsInputAfterAPowerLoss) 
   std::filesystem::remove_all(dir);
 }
 
-TEST(PipelineTxnJournal, EachRoundIsOneJournalSync) {
+void EachRoundIsOneJournalSync(bool syncs_here) {
   // With the commit journal a pass waits for two fdatasyncs: round A (its offset record and
   // every output batch) and round B (the decision). The offset record's append must not wake
   // the sync thread before the outputs are written (AppendOptions::defer_journal_sync): on a
   // slow disk its sync would cover the offset record only and the outputs a second one. A pass
   // without outputs (nothing but its offset record) must not wait for someone else's sync.
+  // syncs_here: as on the pipeline's commit thread (Journal::RunSyncsOnThisThread), the rounds
+  // run on this thread: still one each, and everything waited for is durable when they return.
+  log::Journal::RunSyncsOnThisThread(syncs_here);
   const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("ec_txn_rounds_" + std::to_string(::getpid()))).string();
+                           ("ec_txn_rounds_" + std::to_string(::getpid()) + (syncs_here ? "_here" : ""))).string();
   std::filesystem::remove_all(dir);
   log::FaultInjectionEnv env(log::Env::Default());
   env.SetSyncDelayMicros(3000);
@@ -123,8 +127,12 @@ TEST(PipelineTxnJournal, EachRoundIsOneJournalSync) {
     }
     ASSERT_TRUE(txn.WaitMarkers().ok());
   }
+  log::Journal::RunSyncsOnThisThread(false);
   std::filesystem::remove_all(dir);
 }
+
+TEST(PipelineTxnJournal, EachRoundIsOneJournalSync) { EachRoundIsOneJournalSync(false); }
+TEST(PipelineTxnJournal, EachRoundIsOneJournalSyncRunOnTheCommitThread) { EachRoundIsOneJournalSync(true); }
 
 // Step 4 writes one commit marker per touched partition, each an in-place copy of one marker
 // built for the pass: every partition's last batch must be that commit marker, byte for byte the

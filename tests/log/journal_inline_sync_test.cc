@@ -16,6 +16,7 @@
 
 #include "log/fault_injection_env.h"
 #include "log/journal.h"
+#include "log/journal_test_util.h"
 #include "log/log_manager.h"
 #include "log/partition_log.h"
 #include "log/test_util.h"
@@ -23,26 +24,9 @@
 namespace ec::log {
 namespace {
 
+using testing::JournalOptions;
+using testing::OpenOrFail;
 using testing::TempDir;
-
-LogManagerOptions Options(const std::string& dir, Env* env) {
-  LogManagerOptions o;
-  o.data_dir = dir;
-  o.env = env;
-  o.maintenance_interval_ms = 0;
-  o.flush_interval_ms = 600'000;  // only a durable append or a checkpoint makes data durable
-  o.journal = true;
-  o.journal_checkpoint_ms = 0;
-  o.journal_checkpoint_bytes = 1ull << 40;
-  o.preallocate_bytes = 0;
-  return o;
-}
-
-std::unique_ptr<LogManager> Open(const LogManagerOptions& o) {
-  auto m = LogManager::Open(o);
-  EXPECT_TRUE(m.ok()) << m.status().ToString();
-  return m.ok() ? std::move(m).value() : nullptr;
-}
 
 // Marks the calling thread for its scope.
 struct SyncsHere {
@@ -52,7 +36,7 @@ struct SyncsHere {
 
 TEST(JournalInlineSync, RequesterRunsTheRoundAndItsCompletions) {
   TempDir dir;
-  auto m = Open(Options(dir.path(), Env::Default()));
+  auto m = OpenOrFail(JournalOptions(dir.path(), Env::Default()));
   ASSERT_NE(m, nullptr);
   ASSERT_TRUE(m->CreateTopic("in", 1).ok());
   ASSERT_TRUE(m->CreateTopic("out", 2).ok());
@@ -113,7 +97,7 @@ TEST(JournalInlineSync, MarkedAndUnmarkedThreadsShareRoundsAndAllComplete) {
   TempDir dir;
   FaultInjectionEnv env(Env::Default());
   env.SetSyncDelayMicros(1000);  // a slow disk: requests pile up behind each round
-  auto m = Open(Options(dir.path(), &env));
+  auto m = OpenOrFail(JournalOptions(dir.path(), &env));
   ASSERT_NE(m, nullptr);
   constexpr int kThreads = 8, kPerThread = 30;
   ASSERT_TRUE(m->CreateTopic("t", kThreads).ok());
@@ -147,7 +131,7 @@ TEST(JournalInlineSync, MarkedAndUnmarkedThreadsShareRoundsAndAllComplete) {
 TEST(JournalInlineSync, FailedRoundFailsEveryWaiterAndTheJournal) {
   TempDir dir;
   FaultInjectionEnv env(Env::Default());
-  auto m = Open(Options(dir.path(), &env));
+  auto m = OpenOrFail(JournalOptions(dir.path(), &env));
   ASSERT_NE(m, nullptr);
   ASSERT_TRUE(m->CreateTopic("in", 1).ok());
   ASSERT_TRUE(m->CreateTopic("out", 1).ok());

@@ -19,6 +19,7 @@
 
 #include "log/fault_injection_env.h"
 #include "log/journal.h"
+#include "log/journal_test_util.h"
 #include "log/log_manager.h"
 #include "log/partition_log.h"
 #include "log/record_batch_builder.h"
@@ -27,30 +28,13 @@
 namespace ec::log {
 namespace {
 
+using testing::JournalOptions;
+using testing::OpenOrFail;
 using testing::TempDir;
 
 int Rounds(int short_rounds, int long_rounds) {
   const char* l = std::getenv("EC_TEST_LONG");
   return l && std::string(l) == "1" ? long_rounds : short_rounds;
-}
-
-LogManagerOptions JournalOptions(const std::string& dir, Env* env, bool journal = true) {
-  LogManagerOptions o;
-  o.data_dir = dir;
-  o.env = env;
-  o.maintenance_interval_ms = 0;
-  o.flush_interval_ms = 600'000;  // only a durable append or a checkpoint makes data durable
-  o.journal = journal;
-  o.journal_checkpoint_ms = 0;    // no checkpoint by age: the tests choose when
-  o.journal_checkpoint_bytes = 1ull << 40;
-  o.preallocate_bytes = 0;
-  return o;
-}
-
-std::unique_ptr<LogManager> Open(const LogManagerOptions& o) {
-  auto m = LogManager::Open(o);
-  EXPECT_TRUE(m.ok()) << m.status().ToString();
-  return m.ok() ? std::move(m).value() : nullptr;
 }
 
 // Every batch of `log`, as stored, by base offset.
@@ -177,7 +161,7 @@ void RandomAppends(LogManager* m, std::mt19937_64& rng, int round,
 void CheckAgainstModel(LogManager* m, std::map<std::pair<std::string, int>, PartitionModel>* model,
                        const std::string& reference_dir, const std::string& what) {
   std::filesystem::remove_all(reference_dir);
-  auto ref = Open(JournalOptions(reference_dir, Env::Default(), /*journal=*/false));
+  auto ref = OpenOrFail(JournalOptions(reference_dir, Env::Default(), /*journal=*/false));
   ASSERT_NE(ref, nullptr);
   CreateTopics(ref.get());
   for (auto& [tp, pm] : *model) {
@@ -242,7 +226,7 @@ void PowerLossLoop(bool tear, bool garbage, int rounds, uint64_t seed_base) {
     if (round % 3 == 1) o.journal_checkpoint_bytes = 8 * 1024;
     if (round % 2 == 1) o.preallocate_bytes = 64 * 1024;
     {
-      auto m = Open(o);
+      auto m = OpenOrFail(o);
       ASSERT_NE(m, nullptr);
       ASSERT_NE(m->journal(), nullptr);
       if (round == 0) CreateTopics(m.get());
@@ -258,7 +242,7 @@ void PowerLossLoop(bool tear, bool garbage, int rounds, uint64_t seed_base) {
     }
     env.Reset();
   }
-  auto m = Open(JournalOptions(data, &env));
+  auto m = OpenOrFail(JournalOptions(data, &env));
   ASSERT_NE(m, nullptr);
   CheckAgainstModel(m.get(), &model, ref_dir.path() + "/ref", "final");
 }
@@ -270,7 +254,7 @@ TEST(Journal, PowerLossTornTailWithGarbage) { PowerLossLoop(true, true, Rounds(6
 TEST(Journal, OneJournalSyncCoversEveryPartition) {
   TempDir dir;
   FaultInjectionEnv env(Env::Default());
-  auto m = Open(JournalOptions(dir.path(), &env));
+  auto m = OpenOrFail(JournalOptions(dir.path(), &env));
   ASSERT_NE(m, nullptr);
   ASSERT_TRUE(m->CreateTopic("t", 8).ok());
   const uint64_t env_before = env.sync_count(), journal_before = m->journal()->sync_calls();
@@ -305,7 +289,7 @@ TEST(Journal, DirectWritesReplayEveryEntry) {
   LogManagerOptions o = JournalOptions(dir.path(), Env::Default());
   o.journal_direct_io = true;
   o.preallocate_bytes = 1 << 20;
-  auto m = Open(o);
+  auto m = OpenOrFail(o);
   ASSERT_NE(m, nullptr);
   ASSERT_TRUE(m->CreateTopic("t", 3).ok());
   std::mt19937 rng(5);
@@ -346,7 +330,7 @@ TEST(Journal, EntryCrcFromTheBatchCrcsReplaysEveryEntry) {
     TempDir dir;
     LogManagerOptions o = JournalOptions(dir.path(), Env::Default());
     o.journal_direct_io = direct;
-    auto m = Open(o);
+    auto m = OpenOrFail(o);
     ASSERT_NE(m, nullptr);
     ASSERT_TRUE(m->CreateTopic("create", 1).ok());
     ASSERT_TRUE(m->CreateTopic("append", 1, {{"message.timestamp.type", "LogAppendTime"}}).ok());
@@ -403,7 +387,7 @@ TEST(Journal, DirectWritesSyncManyLazyBytesEarly) {
   TempDir dir;
   LogManagerOptions o = JournalOptions(dir.path(), Env::Default());
   o.journal_direct_io = true;
-  auto m = Open(o);
+  auto m = OpenOrFail(o);
   ASSERT_NE(m, nullptr);
   ASSERT_TRUE(m->CreateTopic("t", 1).ok());
   auto log = m->GetPartition("t", 0);
@@ -436,7 +420,7 @@ TEST(Journal, OneCheckpointPerSizeTrigger) {
   FaultInjectionEnv env(Env::Default());
   LogManagerOptions o = JournalOptions(dir.path(), &env);
   o.journal_checkpoint_bytes = 4096;
-  auto m = Open(o);
+  auto m = OpenOrFail(o);
   ASSERT_NE(m, nullptr);
   ASSERT_TRUE(m->CreateTopic("t", 1).ok());
   std::shared_ptr<PartitionLog> log = m->GetPartition("t", 0);
@@ -458,7 +442,7 @@ TEST(Journal, GroupCommitUnderConcurrentDurableAppends) {
   TempDir dir;
   FaultInjectionEnv env(Env::Default());
   env.SetSyncDelayMicros(2000);  // a slow disk: appends pile up behind each sync
-  auto m = Open(JournalOptions(dir.path(), &env));
+  auto m = OpenOrFail(JournalOptions(dir.path(), &env));
   ASSERT_NE(m, nullptr);
   ASSERT_TRUE(m->CreateTopic("t", 8).ok());
   const uint64_t before = m->journal()->sync_calls();
@@ -484,7 +468,7 @@ TEST(Journal, GroupCommitUnderConcurrentDurableAppends) {
 // next requested one and shares it, or runs at the hold's end; it completes only once synced.
 TEST(Journal, HeldDurableAppendSharesTheNextRequestedSync) {
   TempDir dir;
-  auto m = Open(JournalOptions(dir.path(), Env::Default()));
+  auto m = OpenOrFail(JournalOptions(dir.path(), Env::Default()));
   ASSERT_NE(m, nullptr);
   ASSERT_TRUE(m->CreateTopic("in", 1).ok());
   ASSERT_TRUE(m->CreateTopic("out", 1).ok());
@@ -532,7 +516,7 @@ TEST(Journal, CheckpointCrashedHalfWay) {
     std::map<std::pair<std::string, int>, PartitionModel> model;
     std::mt19937_64 rng(static_cast<uint64_t>(step));
     {
-      auto m = Open(JournalOptions(dir.path(), &env));
+      auto m = OpenOrFail(JournalOptions(dir.path(), &env));
       ASSERT_NE(m, nullptr);
       CreateTopics(m.get());
       RandomAppends(m.get(), rng, 0, &model);
@@ -558,7 +542,7 @@ TEST(Journal, CheckpointCrashedHalfWay) {
     }
     env.Reset();
     {
-      auto m = Open(JournalOptions(dir.path(), &env));
+      auto m = OpenOrFail(JournalOptions(dir.path(), &env));
       ASSERT_NE(m, nullptr);
       CheckAgainstModel(m.get(), &model, ref_dir.path() + "/ref", "after the checkpoint crash");
       // And it goes on: a durable append, a crash, everything there again.
@@ -576,7 +560,7 @@ TEST(Journal, CheckpointCrashedHalfWay) {
       ASSERT_TRUE(env.SimulateCrash({.tear_unsynced_tail = false, .garbage_in_torn_tail = false}).ok());
     }
     env.Reset();
-    auto m = Open(JournalOptions(dir.path(), &env));
+    auto m = OpenOrFail(JournalOptions(dir.path(), &env));
     ASSERT_NE(m, nullptr);
     CheckAgainstModel(m.get(), &model, ref_dir.path() + "/ref", "after the second crash");
   }
@@ -600,7 +584,7 @@ TEST(Journal, TransactionsReplayed) {
     return std::move(b.Build()).value();
   };
   {
-    auto m = Open(JournalOptions(dir.path(), &env));
+    auto m = OpenOrFail(JournalOptions(dir.path(), &env));
     ASSERT_NE(m, nullptr);
     ASSERT_TRUE(m->CreateTopic("t", 1).ok());
     auto log = m->GetPartition("t", 0);
@@ -610,7 +594,7 @@ TEST(Journal, TransactionsReplayed) {
   }
   env.Reset();
   {
-    auto m = Open(JournalOptions(dir.path(), &env));
+    auto m = OpenOrFail(JournalOptions(dir.path(), &env));
     ASSERT_NE(m, nullptr);
     auto log = m->GetPartition("t", 0);
     ASSERT_EQ(log->log_end_offset(), 3);
@@ -623,7 +607,7 @@ TEST(Journal, TransactionsReplayed) {
     ASSERT_TRUE(env.SimulateCrash({.tear_unsynced_tail = false, .garbage_in_torn_tail = false}).ok());
   }
   env.Reset();
-  auto m = Open(JournalOptions(dir.path(), &env));
+  auto m = OpenOrFail(JournalOptions(dir.path(), &env));
   ASSERT_NE(m, nullptr);
   auto log = m->GetPartition("t", 0);
   ASSERT_EQ(log->log_end_offset(), 5);
@@ -643,7 +627,7 @@ TEST(Journal, OpeningWithoutTheJournalReplaysAndRemovesIt) {
   FaultInjectionEnv env(Env::Default());
   std::map<int64_t, std::string> acknowledged;
   {
-    auto m = Open(JournalOptions(dir.path(), &env));
+    auto m = OpenOrFail(JournalOptions(dir.path(), &env));
     ASSERT_NE(m, nullptr);
     ASSERT_TRUE(m->CreateTopic("t", 2).ok());
     ASSERT_TRUE(m->GetPartition("t", 1)->Append(testing::MakeBatch(4), {Durability::kWritten}).ok());
@@ -656,7 +640,7 @@ TEST(Journal, OpeningWithoutTheJournalReplaysAndRemovesIt) {
   const std::string journal_dir = dir.path() + "/.journal";
   ASSERT_TRUE(env.FileExists(journal_dir));
   {
-    auto m = Open(JournalOptions(dir.path(), &env, /*journal=*/false));
+    auto m = OpenOrFail(JournalOptions(dir.path(), &env, /*journal=*/false));
     ASSERT_NE(m, nullptr);
     EXPECT_EQ(m->GetPartition("t", 0)->log_end_offset(), 3) << "the durable append came back from the journal";
     EXPECT_EQ(RawBatches(*m->GetPartition("t", 1)), acknowledged) << "so did the append its sync covered";
@@ -665,7 +649,7 @@ TEST(Journal, OpeningWithoutTheJournalReplaysAndRemovesIt) {
     ASSERT_TRUE(env.SimulateCrash({.tear_unsynced_tail = false, .garbage_in_torn_tail = false}).ok());
   }
   env.Reset();
-  auto m = Open(JournalOptions(dir.path(), &env, /*journal=*/false));
+  auto m = OpenOrFail(JournalOptions(dir.path(), &env, /*journal=*/false));
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(m->GetPartition("t", 0)->log_end_offset(), 3);
   EXPECT_EQ(RawBatches(*m->GetPartition("t", 1)), acknowledged);
@@ -676,7 +660,7 @@ TEST(Journal, DeletedTopicIsNotReplayedIntoItsSuccessor) {
   TempDir dir;
   FaultInjectionEnv env(Env::Default());
   {
-    auto m = Open(JournalOptions(dir.path(), &env));
+    auto m = OpenOrFail(JournalOptions(dir.path(), &env));
     ASSERT_NE(m, nullptr);
     ASSERT_TRUE(m->CreateTopic("x", 1).ok());
     ASSERT_TRUE(m->GetPartition("x", 0)->Append(testing::MakeBatch(4, "old"), {Durability::kSync}).ok());
@@ -686,7 +670,7 @@ TEST(Journal, DeletedTopicIsNotReplayedIntoItsSuccessor) {
     ASSERT_TRUE(env.SimulateCrash({.tear_unsynced_tail = false, .garbage_in_torn_tail = false}).ok());
   }
   env.Reset();
-  auto m = Open(JournalOptions(dir.path(), &env));
+  auto m = OpenOrFail(JournalOptions(dir.path(), &env));
   ASSERT_NE(m, nullptr);
   auto values = testing::ReadValues(*m->GetPartition("x", 0));
   ASSERT_EQ(values.size(), 1u);
@@ -699,7 +683,7 @@ TEST(Journal, DeletedTopicIsNotReplayedIntoItsSuccessor) {
 TEST(Journal, RecycledFileStaleEntriesAreNotReplayed) {
   TempDir dir;
   {
-    auto m = Open(JournalOptions(dir.path(), Env::Default()));
+    auto m = OpenOrFail(JournalOptions(dir.path(), Env::Default()));
     ASSERT_NE(m, nullptr);
     ASSERT_TRUE(m->CreateTopic("gone", 1).ok());
     for (int i = 0; i < 5; ++i)
@@ -710,7 +694,7 @@ TEST(Journal, RecycledFileStaleEntriesAreNotReplayed) {
     EXPECT_TRUE(std::filesystem::exists(dir.path() + "/.journal/recycle.wal"));
     ASSERT_TRUE(m->CreateTopic("gone", 1).ok());
   }
-  auto m = Open(JournalOptions(dir.path(), Env::Default()));
+  auto m = OpenOrFail(JournalOptions(dir.path(), Env::Default()));
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(m->GetPartition("gone", 0)->log_end_offset(), 0) << "stale journal entries were replayed";
 }
@@ -736,7 +720,7 @@ TEST(Journal, FillOnStartPreparesTheFirstFileAndASpare) {
     o.journal_checkpoint_bytes = kCheckpoint;
     // A first run without the fill: one file of preallocate_bytes, no spare.
     {
-      auto m = Open(o);
+      auto m = OpenOrFail(o);
       ASSERT_NE(m, nullptr);
       EXPECT_EQ(FileBytes(j + Journal::FileName(1)), kPrealloc);
       EXPECT_FALSE(std::filesystem::exists(j + "recycle.wal"));
@@ -748,7 +732,7 @@ TEST(Journal, FillOnStartPreparesTheFirstFileAndASpare) {
     // A restart with it: the replayed file becomes the spare and is extended; a new first file.
     o.journal_fill_on_start = true;
     {
-      auto m = Open(o);
+      auto m = OpenOrFail(o);
       ASSERT_NE(m, nullptr);
       EXPECT_EQ(m->GetPartition("t", 0)->log_end_offset(), 6);
       EXPECT_GE(FileBytes(j + Journal::FileName(2)), kFill) << "direct " << direct;
@@ -761,7 +745,7 @@ TEST(Journal, FillOnStartPreparesTheFirstFileAndASpare) {
       ASSERT_TRUE(m->GetPartition("t", 0)->Append(testing::MakeBatch(1, "last"), {Durability::kSync}).ok());
       m->journal()->PauseCheckpoints(true);
     }
-    auto m = Open(o);
+    auto m = OpenOrFail(o);
     ASSERT_NE(m, nullptr);
     EXPECT_EQ(m->GetPartition("t", 0)->log_end_offset(), 9) << "direct " << direct;
   }
@@ -773,7 +757,7 @@ TEST(Journal, MismatchBetweenJournalAndPartitionIsCorruption) {
   TempDir dir;
   FaultInjectionEnv env(Env::Default());
   {
-    auto m = Open(JournalOptions(dir.path(), &env));
+    auto m = OpenOrFail(JournalOptions(dir.path(), &env));
     ASSERT_NE(m, nullptr);
     ASSERT_TRUE(m->CreateTopic("t", 1).ok());
     ASSERT_TRUE(m->GetPartition("t", 0)->Append(testing::MakeBatch(3, "journaled"), {Durability::kSync}).ok());

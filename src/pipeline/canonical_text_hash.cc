@@ -125,16 +125,9 @@ struct Blocks {
   const __m128i abcd = _mm_shuffle_epi32(_mm_unpackhi_epi64(s.cdgh, s.abef), 0x1B);  // words a, b, c, d
   const __m128i bytes =
       _mm_shuffle_epi8(abcd, _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3));
-  const __m128i low_mask = _mm_set1_epi8(0x0f);
-  const __m128i high = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_mask);
-  const __m128i low = _mm_and_si128(bytes, low_mask);
-  // A nibble n as '0' + n, plus the distance to 'a' when n > 9; byte i's digits at 2i and 2i + 1.
-  auto digits = [](__m128i n) {
-    const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)), _mm_set1_epi8('a' - '0' - 10));
-    return _mm_add_epi8(_mm_add_epi8(n, _mm_set1_epi8('0')), letter);
-  };
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), digits(_mm_unpacklo_epi8(high, low)));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), digits(_mm_unpackhi_epi8(high, low)));
+  alignas(16) unsigned char digest[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(digest), bytes);
+  Hex16To(digest, out);
 }
 
 [[gnu::target("sha,ssse3,sse4.1")]] void PairShaNi(std::string_view a, char* out_a, std::string_view b, char* out_b) {

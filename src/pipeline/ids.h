@@ -15,6 +15,10 @@ void AppendSha256Hex128(std::string_view data, std::string* out);
 // chars, no NUL), e.g. into the room a record left for its id.
 inline constexpr size_t kSha256Hex128Length = 32;
 void Sha256Hex128To(std::string_view data, char* out);
+// The 32 lower-case hex digits of the 16 bytes at `bytes`, written at `out` (no NUL): the
+// digits of every id here, and of the stable ids hashed two at a time
+// (canonical_text_hash.h).
+void Hex16To(const unsigned char* bytes, char* out);
 
 // An RFC 9562 version-5 UUID (SHA-1, name-based) of `name` in Eventception's namespace,
 // e.g. "2f1c...-...": the same name always gives the same id.

@@ -40,6 +40,7 @@
 #include "cdc/state_store.h"
 #include "rocks/rate_limiter.h"
 #include "rocks/sorted_run_rep.h"
+#include "rocks/uncounted_jobs_env.h"
 
 namespace ec::cdc {
 namespace {
@@ -77,8 +78,10 @@ std::string PrintableKey(std::string_view encoded) {
 
 class RocksStateStore final : public StateStore, public PassOverlay {
  public:
-  RocksStateStore(std::unique_ptr<rocksdb::DB> db, const RocksStateOptions& options, size_t batch_bytes)
-      : db_(std::move(db)),
+  RocksStateStore(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db, const RocksStateOptions& options,
+                  size_t batch_bytes)
+      : env_(std::move(env)),
+        db_(std::move(db)),
         options_(options),
         batch_bytes_(batch_bytes),
         cache_(options.cache_bytes),
@@ -490,6 +493,7 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     return Status();
   }
 
+  std::unique_ptr<rocksdb::Env> env_;  // the DB's (OpenRocksStateStore): destroyed after it
   std::unique_ptr<rocksdb::DB> db_;
   const RocksStateOptions options_;
   const size_t batch_bytes_;  // of one WriteBatch of deferred states (WriteSorted)
@@ -625,11 +629,14 @@ Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir, 
                                                         /*refill_period_us=*/5000);
     options.bytes_per_sync = 256 << 10;
   }
+  // Flushes and compactions without RocksDB's per-thread perf counters (rocks/uncounted_jobs_env.h).
+  std::unique_ptr<rocksdb::Env> env = rocks::NewUncountedJobsEnv(rocksdb::Env::Default());
+  options.env = env.get();
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) return Status(ErrorCode::kIoError, "cannot open the state store in " + dir + ": " + s.ToString());
   const size_t batch_bytes = opts.write_batch_bytes > 0 ? opts.write_batch_bytes : options.write_buffer_size / 4;
-  return std::unique_ptr<StateStore>(new RocksStateStore(std::unique_ptr<rocksdb::DB>(raw), opts, batch_bytes));
+  return std::unique_ptr<StateStore>(new RocksStateStore(std::move(env), std::unique_ptr<rocksdb::DB>(raw), opts, batch_bytes));
 }
 
 }  // namespace ec::cdc

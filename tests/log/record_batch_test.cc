@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -358,6 +359,136 @@ TEST(RecordBatch, BuilderReproducesLibrdkafkaBytes) {
   });
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_GE(batches, 1);
+}
+
+// Reader::ReadVarint (one- and two-byte values read without its loop) gives what the plain
+// loop gives, for every value of up to three bytes, values near every power of two, and every
+// truncation of each encoding (a false then, the position where it was).
+TEST(Bytes, ReadVarintIsThePlainLoop) {
+  auto plain = [](std::string_view s, int64_t* v, size_t* used) {
+    uint64_t z = 0;
+    for (size_t i = 0; i < s.size() && i < 10; ++i) {
+      const auto b = static_cast<unsigned char>(s[i]);
+      z |= static_cast<uint64_t>(b & 0x7F) << (7 * i);
+      if (!(b & 0x80)) {
+        *v = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+        *used = i + 1;
+        return true;
+      }
+    }
+    return false;
+  };
+  std::vector<int64_t> values;
+  for (int64_t v = -(int64_t{1} << 20); v <= (int64_t{1} << 20); ++v) values.push_back(v);
+  for (int bit = 0; bit < 63; ++bit) {
+    for (int64_t d : {-1, 0, 1}) {
+      values.push_back((int64_t{1} << bit) + d);
+      values.push_back(-(int64_t{1} << bit) + d);
+    }
+  }
+  values.push_back(INT64_MAX);
+  values.push_back(INT64_MIN);
+  for (int64_t value : values) {
+    std::string enc;
+    bytes::PutVarint(&enc, value);
+    const std::string padded = enc + "\x05\x81";  // bytes after it are not read
+    for (size_t n = 0; n <= padded.size(); ++n) {
+      const std::string_view s(padded.data(), n);
+      bytes::Reader r(s);
+      int64_t got = 0, want = 0;
+      size_t used = 0;
+      const bool ok = r.ReadVarint(&got);
+      ASSERT_EQ(ok, plain(s, &want, &used)) << value << " in " << n << " bytes";
+      if (ok) {
+        ASSERT_EQ(got, want) << value;
+        ASSERT_EQ(got, value);
+        ASSERT_EQ(r.remaining(), n - used) << value;
+      }
+    }
+  }
+  // Continuation bytes without an end, of every length up to 11.
+  for (size_t n = 1; n <= 11; ++n) {
+    const std::string s(n, '\x80');
+    bytes::Reader r(s);
+    int64_t v;
+    EXPECT_FALSE(r.ReadVarint(&v)) << n;
+  }
+}
+
+// ForEachRecord's first walk (RecordDecoder::Check, which decodes no Record) accepts exactly
+// the batches Records() (RecordDecoder::Next on every record) accepts, with the same error,
+// and then hands `fn` the records Records() gives; on a malformed batch `fn` sees none.
+// Batches of records around the varint edges (lengths 63/64, 8191/8192, null keys, values and
+// headers), then with bytes of the record area replaced, cut or inserted (CRC made right again).
+TEST(RecordBatch, ForEachRecordAcceptsWhatRecordsAccepts) {
+  std::mt19937 rng(15);
+  const size_t sizes[] = {0, 1, 62, 63, 64, 65, 127, 128, 8190, 8191, 8192, 8193};
+  auto same = [](const Record& a, const Record& b) {
+    if (a.offset != b.offset || a.timestamp != b.timestamp || a.attributes != b.attributes || a.key != b.key ||
+        a.value != b.value || a.headers.size() != b.headers.size())
+      return false;
+    for (size_t i = 0; i < a.headers.size(); ++i) {
+      if (a.headers[i].key != b.headers[i].key || a.headers[i].value != b.headers[i].value) return false;
+    }
+    return true;
+  };
+  int checked_bad = 0, checked_good = 0;
+  for (int round = 0; round < 300; ++round) {
+    BatchBuilderOptions o;
+    RecordBatchBuilder b(o);
+    const int records = 1 + static_cast<int>(rng() % (round % 10 == 0 ? 200 : 6));
+    std::vector<std::string> keep;
+    keep.reserve(static_cast<size_t>(records) * 4);
+    for (int i = 0; i < records; ++i) {
+      std::optional<std::string_view> key, value;
+      if (rng() % 4 != 0) key = keep.emplace_back(sizes[rng() % 6], 'k');
+      if (rng() % 5 != 0) value = keep.emplace_back(sizes[rng() % std::size(sizes)], 'v');
+      std::vector<RecordHeader> headers;
+      for (uint32_t h = rng() % 3; h > 0; --h) {
+        std::optional<std::string_view> hv;
+        if (rng() % 3 != 0) hv = keep.emplace_back(sizes[rng() % 7], 'h');
+        headers.push_back({keep.emplace_back(sizes[rng() % 5], 'n'), hv});
+      }
+      b.Add(key, value, 1'700'000'000'000 + static_cast<int64_t>(rng() % 20000), headers);
+    }
+    auto built = b.Build();
+    ASSERT_TRUE(built.ok());
+    for (int variant = 0; variant < 8; ++variant) {
+      std::string bad = *built;
+      if (variant > 0) {
+        const size_t at = 61 + rng() % (bad.size() - 61);
+        switch (variant % 4) {
+          case 1: bad[at] = static_cast<char>(rng()); break;
+          case 2: bad[at] = static_cast<char>(static_cast<unsigned char>(bad[at]) ^ 0x80); break;
+          case 3: bad.erase(at, 1 + rng() % 3); break;
+          default: bad.insert(at, 1, static_cast<char>(rng())); break;
+        }
+        if (bad.size() < 61) continue;
+        bytes::StoreBe(bad.data() + 8, bad.size() - 12, 4);
+        RecordBatchView::UpdateCrc(bad.data(), bad.size());
+      }
+      auto v = RecordBatchView::Parse(bad);
+      if (!v.ok()) continue;
+      const Result<RecordSet> want = v->Records();
+      std::vector<Record> seen;
+      const Status got = v->ForEachRecord([&](const Record& r) {
+        seen.push_back(r);
+        return Status::Ok();
+      });
+      ASSERT_EQ(got.ok(), want.ok()) << round << "/" << variant << ": " << got.ToString();
+      if (!want.ok()) {
+        EXPECT_EQ(got.ToString(), want.status().ToString());
+        EXPECT_TRUE(seen.empty());
+        ++checked_bad;
+        continue;
+      }
+      ++checked_good;
+      ASSERT_EQ(seen.size(), want->records().size());
+      for (size_t i = 0; i < seen.size(); ++i) ASSERT_TRUE(same(seen[i], want->records()[i])) << round << "/" << i;
+    }
+  }
+  EXPECT_GT(checked_bad, 300);
+  EXPECT_GT(checked_good, 300);
 }
 
 }  // namespace

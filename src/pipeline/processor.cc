@@ -48,39 +48,60 @@ ExchangeFields FieldsOf(const json::Value& exchange) {
   return f;
 }
 
+// An object of `n` members whose storage the caller fills, keys unique and n <=
+// Builder::kMaxInPlaceMembers: the members are constructed where the object keeps them (through
+// Builder::UniqueObject, each object was built on the stack and copied, ~450 instructions a
+// context in all).
+json::Member* InPlaceMembers(Arena* arena, size_t n) {
+  return arena->AllocateArray<json::Member>(n == 0 ? 1 : n);
+}
+
 json::Value BuildContextOf(const ExchangeFields& f, const spec::Operation& operation,
                            std::span<const spec::PathParam> params, Arena* arena) {
   json::Builder b(arena);
-  // The params' members go to the arena (Builder::Object copies them into its own storage;
-  // a vector here was a heap allocation per exchange).
-  json::Member* p = arena->AllocateArray<json::Member>(params.size());
-  size_t n_params = 0;
-  for (const spec::PathParam& pp : params) {
-    json::Value v = pp.value.find('%') == std::string_view::npos
-                        ? json::Value::StringRef(pp.value)
-                        : b.String(internal::PercentDecode(pp.value, false));
-    new (&p[n_params++]) json::Member{pp.name, v};
+  json::Value params_value;
+  if (params.size() <= 1) {
+    // One name or none: nothing to merge.
+    json::Member* p = InPlaceMembers(arena, params.size());
+    for (size_t i = 0; i < params.size(); ++i) {
+      const spec::PathParam& pp = params[i];
+      json::Value v = pp.value.find('%') == std::string_view::npos ? json::Value::StringRef(pp.value)
+                                                                  : b.String(internal::PercentDecode(pp.value, false));
+      new (&p[i]) json::Member{pp.name, v};
+    }
+    params_value = json::Builder::InPlaceObject(p, params.size(), nullptr);
+  } else {
+    // A template may name a parameter twice: Builder::Object merges them. The members go to the
+    // arena (Builder::Object copies them into its own storage; a vector here was a heap
+    // allocation per exchange).
+    json::Member* p = arena->AllocateArray<json::Member>(params.size());
+    size_t n_params = 0;
+    for (const spec::PathParam& pp : params) {
+      json::Value v = pp.value.find('%') == std::string_view::npos
+                          ? json::Value::StringRef(pp.value)
+                          : b.String(internal::PercentDecode(pp.value, false));
+      new (&p[n_params++]) json::Member{pp.name, v};
+    }
+    params_value = b.Object(std::span<const json::Member>(p, n_params), /*keys_stable=*/true);
   }
-  json::Member op[] = {
-      {"id", json::Value::StringRef(operation.id)},
-      {"method", json::Value::StringRef(operation.method)},
-      {"template", json::Value::StringRef(operation.path_template)},
-      {"api", json::Value::StringRef(operation.api->title)},
-  };
-  // Members reference the exchange's own values: nothing is copied.
-  json::Member m[] = {
-      {"request", f.request},
-      {"response", f.response},
-      {"params", b.Object(std::span<const json::Member>(p, n_params), /*keys_stable=*/true)},
-      {"operation", b.UniqueObject(op)},
-      {"client", f.client},
-      {"gateway", f.gateway},
-      {"id", f.id},
-      {"time", f.time},
-      {"latency_ms", f.latency_ms},
-  };
-  // Its keys are these nine: nothing to merge.
-  return b.UniqueObject(m);
+  json::Member* op = InPlaceMembers(arena, 4);
+  new (&op[0]) json::Member{"id", json::Value::StringRef(operation.id)};
+  new (&op[1]) json::Member{"method", json::Value::StringRef(operation.method)};
+  new (&op[2]) json::Member{"template", json::Value::StringRef(operation.path_template)};
+  new (&op[3]) json::Member{"api", json::Value::StringRef(operation.api->title)};
+  // Members reference the exchange's own values: nothing is copied. Its keys are these nine.
+  json::Member* m = InPlaceMembers(arena, 9);
+  new (&m[0]) json::Member{"request", f.request};
+  new (&m[1]) json::Member{"response", f.response};
+  new (&m[2]) json::Member{"params", params_value};
+  new (&m[3]) json::Member{"operation", json::Builder::InPlaceObject(op, 4, nullptr)};
+  new (&m[4]) json::Member{"client", f.client};
+  new (&m[5]) json::Member{"gateway", f.gateway};
+  new (&m[6]) json::Member{"id", f.id};
+  new (&m[7]) json::Member{"time", f.time};
+  new (&m[8]) json::Member{"latency_ms", f.latency_ms};
+  static_assert(9 <= json::Builder::kMaxInPlaceMembers);
+  return json::Builder::InPlaceObject(m, 9, nullptr);
 }
 
 

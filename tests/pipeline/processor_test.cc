@@ -15,8 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include "json/builder.h"
 #include "json/document.h"
 #include "json/writer.h"
+#include "pipeline/decode_util.h"
 #include "pipeline/exchange.h"
 #include "pipeline/ids.h"
 
@@ -446,6 +448,96 @@ TEST(ProcessorTest, BinaryHeadersAreTheFieldsOneByOne) {
       EXPECT_EQ(out[i].encoded(), want.encoded()) << w.type << " " << id;
       EXPECT_EQ(out[i].headers(), want.headers()) << w.type;
       EXPECT_EQ(out[i].topic, w.type);
+    }
+  }
+}
+
+// The context BuildContext writes in place is the one json::Builder builds (the construction
+// it replaced): same members in the same order, same values, same text, for operations with
+// none, one and several path parameters (percent-encoded ones, a name given twice), and for
+// exchanges with members absent or of other kinds.
+TEST(ProcessorTest, ContextInPlaceIsTheBuildersContext) {
+  auto reference = [](const json::Value& exchange, const spec::Operation& op, std::span<const spec::PathParam> params,
+                      Arena* arena) {
+    json::Builder b(arena);
+    static Arena empty_arena(64);
+    static const json::Value empty = json::Builder(&empty_arena).Object({});
+    json::Value request, response, client = empty, gateway = empty, id, time, latency;
+    for (const json::Member& m : exchange.object()) {
+      if (m.key == "request") request = m.value;
+      if (m.key == "response") response = m.value;
+      if (m.key == "client") client = m.value;
+      if (m.key == "gateway") gateway = m.value;
+      if (m.key == "id") id = m.value;
+      if (m.key == "time") time = m.value;
+      if (m.key == "latency_ms") latency = m.value;
+    }
+    std::vector<json::Member> p;
+    for (const spec::PathParam& pp : params) {
+      p.push_back({pp.name, pp.value.find('%') == std::string_view::npos
+                                ? json::Value::StringRef(pp.value)
+                                : b.String(internal::PercentDecode(pp.value, false))});
+    }
+    std::vector<json::Member> o = {{"id", json::Value::StringRef(op.id)},
+                                   {"method", json::Value::StringRef(op.method)},
+                                   {"template", json::Value::StringRef(op.path_template)},
+                                   {"api", json::Value::StringRef(op.api->title)}};
+    std::vector<json::Member> m = {{"request", request}, {"response", response}, {"params", b.Object(p)},
+                                   {"operation", b.Object(o)}, {"client", client}, {"gateway", gateway},
+                                   {"id", id}, {"time", time}, {"latency_ms", latency}};
+    return b.Object(m);
+  };
+  spec::Api api;
+  api.title = "Shop API";
+  spec::Operation op;
+  op.id = "getThing";
+  op.method = "GET";
+  op.path_template = "/things/{a}/{b}/{c}";
+  op.api = &api;
+  const std::vector<std::vector<spec::PathParam>> param_sets = {
+      {},
+      {{"orderId", "o-1"}},
+      {{"orderId", "o%2F1%20x"}},
+      {{"a", "1"}, {"b", "two"}},
+      {{"a", "1"}, {"b", "2%41"}, {"c", ""}},
+      {{"x", "first"}, {"x", "second"}},  // a name given twice: the last value wins
+      {{"x", "1"}, {"y", "2"}, {"x", "3"}},
+  };
+  const char* exchanges[] = {
+      kCreate,
+      R"({"id":"e","time":"2026-11-27T10:15:30Z","request":{"method":"GET","path":"/x"},"response":{"status":200}})",
+      R"({"request":{"method":"GET","path":"/x"},"client":"not an object","gateway":{"kind":"kong"},"latency_ms":3})",
+      R"({})",
+      R"([1,2])",
+  };
+  for (const char* text : exchanges) {
+    Arena arena;
+    json::Value doc;
+    ASSERT_TRUE(json::ParseInto(text, &arena, &doc).ok()) << text;
+    for (const auto& params : param_sets) {
+      const json::Value got = BuildContext(doc, op, params, &arena);
+      const json::Value want = reference(doc, op, params, &arena);
+      std::string got_text, want_text;
+      json::AppendJson(got, &got_text);
+      json::AppendJson(want, &want_text);
+      EXPECT_EQ(got_text, want_text) << text << " with " << params.size() << " params";
+      EXPECT_TRUE(json::Equal(got, want));
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        const json::Member& g = got.object()[i];
+        const json::Member& w = want.object()[i];
+        EXPECT_EQ(g.key, w.key);
+        EXPECT_EQ(g.value.kind(), w.value.kind());
+        EXPECT_EQ(g.value.size(), w.value.size()) << g.key;
+        EXPECT_EQ(g.value.has_known_text(), w.value.has_known_text()) << g.key;
+        // Lookups by name (CEL and JSONata read members with Find).
+        ASSERT_NE(got.Find(w.key), nullptr) << w.key;
+        EXPECT_TRUE(json::Equal(*got.Find(w.key), w.value)) << w.key;
+        for (const json::Member& wm : w.value.object()) {
+          ASSERT_NE(g.value.Find(wm.key), nullptr) << g.key << "." << wm.key;
+          EXPECT_TRUE(json::Equal(*g.value.Find(wm.key), wm.value)) << g.key << "." << wm.key;
+        }
+      }
     }
   }
 }

@@ -341,6 +341,84 @@ TEST(StateCache, PinnedSharedAndWrittenUpToAgreeWithThePinnedChain) {
   }
 }
 
+// A pass's and a frozen generation's commits count each state's bytes from the size the entry
+// noted when the state was stored (not from the state itself): the counts must be what pinning
+// the same states directly counts (Pin reads each state's size), through random passes,
+// freezes, commits and discards of both generations, states of random sizes (also empty,
+// null and over 64 KiB), and the writes that turn pinned entries into cache entries.
+TEST(StateCache, CommittedPassesCountTheBytesAPinOfTheSameStatesCounts) {
+  std::mt19937 rng(15);
+  for (size_t max_bytes : {size_t{0}, size_t{4000}, size_t{1} << 30}) {
+    StateCache passes(max_bytes), pins(max_bytes);
+    std::map<std::string, StatePtr> open, frozen;  // the model of both generations
+    bool has_frozen = false;
+    auto random_state = [&]() -> StatePtr {
+      switch (rng() % 8) {
+        case 0: return nullptr;
+        case 1: return State(true, rng() % 100, "");
+        case 2: return State(false, rng() % 100, std::string(70000 + rng() % 100, 'y'));
+        default: return State(false, rng() % 100, std::string(rng() % 700, 'x'));
+      }
+    };
+    auto commit = [&](std::map<std::string, StatePtr>* generation) {
+      for (auto& [key, state] : *generation) pins.Pin(key, state);
+      generation->clear();
+    };
+    for (int step = 0; step < 4000; ++step) {
+      const std::string key = EncodeKey("r", std::to_string(rng() % 40));
+      StatePtr state = random_state();
+      switch (rng() % 16) {
+        case 0:  // the open pass becomes the frozen generation
+          if (has_frozen) break;
+          passes.PassFreeze();
+          frozen.swap(open);
+          open.clear();
+          has_frozen = true;
+          break;
+        case 1:
+          if (!has_frozen) break;
+          passes.FrozenCommit();
+          commit(&frozen);
+          has_frozen = false;
+          break;
+        case 2:
+          if (has_frozen) break;
+          passes.PassCommit();
+          commit(&open);
+          break;
+        case 3:  // an abort drops both generations
+          if (has_frozen) passes.FrozenDiscard();
+          passes.PassDiscard();
+          open.clear();
+          frozen.clear();
+          has_frozen = false;
+          break;
+        case 4:
+          passes.Written();
+          pins.Written();
+          break;
+        default: {  // the stage's read, then its write, of a key
+          StatePtr seen;
+          if (!passes.PassLookup(key, &seen)) {
+            passes.Insert(key, nullptr);  // what the store answers for a key it never had
+            pins.Insert(key, nullptr);
+          }
+          StatePtr copy = state;
+          if (!passes.PassStore(key, &copy)) passes.PassStoreNew(key, nullptr, state);
+          open[key] = state;
+        }
+      }
+      ASSERT_EQ(passes.pinned_bytes(), pins.pinned_bytes()) << "step " << step << " max_bytes " << max_bytes;
+      ASSERT_EQ(passes.pinned(), pins.pinned()) << "step " << step;
+      // The cache parts agree too while nothing is held in a generation and nothing is evicted
+      // (eviction follows each cache's own LRU order).
+      if (max_bytes > (size_t{1} << 20) && open.empty() && frozen.empty()) {
+        ASSERT_EQ(passes.bytes(), pins.bytes()) << "step " << step;
+      }
+    }
+  }
+}
+
 TEST(EncodedState, RoundTripsAndRejectsBadBytes) {
   StatePtr s = State(false, 1795773600123, R"({"id":"o-1"})");
   EXPECT_FALSE(s->deleted());

@@ -8,7 +8,9 @@
 // (callgrind, bench_cdc BM_StateStoreWrites, 800,000 states: the flush thread 2,207M -> 2,132M
 // instructions, -3.4%; the compaction thread 3,701M -> 3,504M, -5.3%). Nothing here reads
 // those counts. This Env runs each background job (a flush or a compaction) with the perf level
-// at kDisable; files, clocks and threads are the wrapped Env's. The writer thread of the state
+// at kDisable; files, clocks and threads are the wrapped Env's. The level stays with the pool
+// thread after the job (RocksDB's pools are the process's, shared with the dedupe index), so
+// other DBs' jobs on that thread run uncounted too; nothing reads their counts either. The writer thread of the state
 // store does the same for its own inserts (rocks_state_store.cc, RunWriter).
 
 #include <memory>

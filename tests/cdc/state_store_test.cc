@@ -124,6 +124,58 @@ TEST(StateStore, RocksDbLargerThanItsCacheFindsEveryState) {
   std::filesystem::remove_all(dir);
 }
 
+// Level-0 files are compacted at sixteen (rocks_state_store.cc): a store that flushed fewer
+// keeps each flush as its own file, and a lookup finds every key's newest state among them
+// (each key is written in several flushes), before and after a reopen; keys never stored
+// are absent. Eight L0 files would have been merged into one L1 file while the states were
+// written.
+TEST(StateStore, RocksDbKeepsUpToSixteenLevelZeroFilesAndReadsTheNewest) {
+  auto dir = std::filesystem::temp_directory_path() / ("ec_cdc_state_l0_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  const RocksStateOptions small{
+      .cache_bytes = 0, .defer_bytes = 0, .defer_ms = 1000, .rocksdb_memory_bytes = size_t{1} << 20, .background_writes = true};
+  const int kKeys = 2500, kVersions = 4;
+  auto value_of = [](int key, int version) {
+    return R"({"id":"o-)" + std::to_string(key) + R"(","v":)" + std::to_string(version) + R"(,"pad":")" +
+           std::string(200 + key % 100, 'p') + "\"}";
+  };
+  auto sst_files = [&] {
+    int n = 0;
+    for (const auto& f : std::filesystem::directory_iterator(dir)) n += f.path().extension() == ".sst";
+    return n;
+  };
+  auto expect_newest = [&](StateStore* s) {
+    for (int k = 0; k < kKeys; ++k) {
+      auto got = s->Get("order", "o-" + std::to_string(k));
+      ASSERT_TRUE(got.ok() && got->has_value()) << "o-" << k;
+      EXPECT_EQ((*got)->ts_ms, kVersions - 1);
+      EXPECT_EQ((*got)->value, value_of(k, kVersions - 1)) << "o-" << k;
+      auto absent = s->Get("order", "x-" + std::to_string(k));
+      ASSERT_TRUE(absent.ok());
+      EXPECT_FALSE(absent->has_value()) << "x-" << k;
+    }
+  };
+  {
+    auto s = OpenRocksStateStore(dir.string(), small);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    for (int v = 0; v < kVersions; ++v) {
+      for (int k = 0; k < kKeys; ++k) {
+        ASSERT_TRUE((*s)->Put("order", "o-" + std::to_string((k * 7919) % kKeys), {false, v, value_of((k * 7919) % kKeys, v)}).ok());
+      }
+    }
+    expect_newest(s->get());
+  }
+  // Closed: the memtables flushed. Every flush is still a file of its own.
+  const int files = sst_files();
+  EXPECT_GE(files, 9);
+  EXPECT_LE(files, 16);
+  auto s = OpenRocksStateStore(dir.string(), small);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  expect_newest(s->get());
+  s->reset();
+  std::filesystem::remove_all(dir);
+}
+
 // The same through a store with its state cache on, after a reopen: the cache holds some keys
 // (read once before), LookupMany reads the rest in one batch and caches them like Lookup.
 TEST(StateStore, RocksDbLookupManyMatchesLookup) {

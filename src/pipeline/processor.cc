@@ -56,6 +56,22 @@ json::Member* InPlaceMembers(Arena* arena, size_t n) {
   return arena->AllocateArray<json::Member>(n == 0 ? 1 : n);
 }
 
+// request.method and request.path (null when absent or when `request` is not an object), as
+// Find gives them, in one walk that ends when both are found (they are the first and third
+// members of a stored exchange's request): two Finds were ~108 instructions an exchange.
+void MethodAndPathOf(const json::Value& request, const json::Value** method, const json::Value** path) {
+  // Keys are unique (the builder merged duplicates); the first one is kept anyway, as Find.
+  for (const json::Member& m : request.object()) {
+    if (m.key.size() == 6 && m.key == "method" && *method == nullptr) {
+      *method = &m.value;
+      if (*path != nullptr) return;
+    } else if (m.key.size() == 4 && m.key == "path" && *path == nullptr) {
+      *path = &m.value;
+      if (*method != nullptr) return;
+    }
+  }
+}
+
 json::Value BuildContextOf(const ExchangeFields& f, const spec::Operation& operation,
                            std::span<const spec::PathParam> params, Arena* arena) {
   json::Builder b(arena);
@@ -455,8 +471,9 @@ void Processor::Process(const json::Value& exchange, Arena* arena, std::vector<O
   std::string_view exchange_id = fields.id.is_string() ? fields.id.string() : std::string_view();
   std::string_view time = fields.time.is_string() ? fields.time.string() : std::string_view();
   int64_t ts = ParseRfc3339Ms(time).value_or(0);
-  const json::Value* method = fields.request.Find("method");
-  const json::Value* path = fields.request.Find("path");
+  const json::Value* method = nullptr;
+  const json::Value* path = nullptr;
+  MethodAndPathOf(fields.request, &method, &path);
   if (method == nullptr || !method->is_string() || path == nullptr || !path->is_string() ||
       exchange_id.empty() || time.empty()) {
     Status error = InvalidArgument(

@@ -542,5 +542,60 @@ TEST(ProcessorTest, ContextInPlaceIsTheBuildersContext) {
   }
 }
 
+// request.method and request.path are read in one walk over the request's members: wherever
+// they stand among them (first, last, among twelve or more members, which objects index), the
+// exchange gives the records it gives with them in front; without either, or with one not a
+// string, it is a `match` dead letter.
+TEST(ProcessorTest, MethodAndPathAnywhereInTheRequest) {
+  auto specs = ShopSpecs();
+  Processor p(specs);
+  auto run = [&](const std::string& request, ProcessStats* stats) {
+    const std::string text = R"({"id":"ex-1","time":"2026-11-27T10:15:30.123Z","request":)" + request +
+                             R"(,"response":{"status":201,"body":{"id":"o-1001","status":"placed"}}})";
+    Arena arena;
+    json::Value x;
+    EXPECT_TRUE(json::ParseInto(text, &arena, &x).ok()) << text;
+    std::vector<OutputRecord> out;
+    p.Process(x, &arena, &out, stats);
+    std::vector<std::string> encoded;
+    for (const OutputRecord& r : out) encoded.push_back(r.topic + "|" + std::string(r.encoded()));
+    return encoded;
+  };
+  const std::string body = R"("body":{"customer":{"id":"c-42"},"items":[{"sku":"A1","price":12.5,"qty":2}],"currency":"EUR"})";
+  std::string extra;
+  for (int i = 0; i < 12; ++i) extra += R"("x)" + std::to_string(i) + R"(":)" + std::to_string(i) + ",";
+  ProcessStats want_stats;
+  const auto want = run(R"({"method":"POST","path":"/api/orders",)" + body + "}", &want_stats);
+  ASSERT_EQ(want_stats.matched, 1u);
+  ASSERT_FALSE(want.empty());
+  for (const std::string& request : std::vector<std::string>{
+           R"({"path":"/api/orders","method":"POST",)" + body + "}",
+           R"({)" + body + R"(,"path":"/api/orders","method":"POST"})",
+           R"({"url":"https://x/api/orders","method":"POST","query":{},"headers":{},"path":"/api/orders",)" + body + "}",
+           "{" + extra + R"("path":"/api/orders",)" + body + R"(,"method":"POST"})",
+           "{" + extra + R"("method":"POST","path":"/api/orders",)" + body + "}",
+       }) {
+    ProcessStats stats;
+    EXPECT_EQ(run(request, &stats), want) << request;
+    EXPECT_EQ(stats.matched, 1u) << request;
+    EXPECT_EQ(stats.dead_letters, 0u) << request;
+  }
+  for (const std::string& request : std::vector<std::string>{
+           R"({"path":"/api/orders",)" + body + "}",
+           R"({"method":"POST",)" + body + "}",
+           R"({"method":"POST","path":7,)" + body + "}",
+           std::string(R"({"method":null,"path":"/api/orders"})"),
+           "{" + extra + R"("path":"/api/orders"})",
+           std::string(R"("POST /api/orders")"),
+       }) {
+    ProcessStats stats;
+    const auto got = run(request, &stats);
+    EXPECT_EQ(stats.dead_letters, 1u) << request;
+    EXPECT_EQ(stats.matched, 0u) << request;
+    ASSERT_EQ(got.size(), 1u) << request;
+    EXPECT_EQ(got[0].substr(0, got[0].find('|')), kDeadLetterTopic) << request;
+  }
+}
+
 }  // namespace
 }  // namespace ec::pipeline

@@ -276,6 +276,29 @@ class CompactParser {
       // Numbers are called directly too: ParseValue's prologue saves every register its
       // object and array loops use, a number needs few.
       const unsigned char c = static_cast<unsigned char>(*p_);
+      // Integers of one to three digits (a status, a quantity: about half a stored record's
+      // numbers) are read here, without ParseNumber's call and its decimal and exponent tests:
+      // the value ParseNumber gives them (exact, and canonical as AppendJson writes them).
+      // Anything longer, or followed by a fraction or an exponent, goes to ParseNumber. The
+      // bytes after the digits are inside the copy (its padding NULs end it).
+      if (static_cast<unsigned>(c - '1') < 9) {
+        uint32_t n = c - '0';
+        const char* q = p_ + 1;
+        uint32_t d = static_cast<uint32_t>(static_cast<unsigned char>(*q)) - '0';
+        if (d < 10) {
+          n = n * 10 + d;
+          d = static_cast<uint32_t>(static_cast<unsigned char>(*++q)) - '0';
+          if (d < 10) {
+            n = n * 10 + d;
+            d = static_cast<uint32_t>(static_cast<unsigned char>(*++q)) - '0';
+          }
+        }
+        if (d >= 10 && *q != '.' && (*q | 0x20) != 'e') [[likely]] {
+          p_ = const_cast<char*>(q);
+          return Value::Number(static_cast<double>(n));
+        }
+        return ParseNumber();
+      }
       if (static_cast<unsigned>(c - '0') < 10 || c == '-') return ParseNumber();
       SkipSpace();
       if (*p_ != '"') return ParseValue(depth);

@@ -133,6 +133,31 @@ TEST(CompactParserTest, AgreesWithParseInto) {
   for (const char* d : docs) ExpectSame(d);
 }
 
+// Members' and elements' integers of one to three digits are read inline (ParseChild), the
+// rest by ParseNumber: every integer of up to five digits, with a sign, a leading zero, a
+// fraction, an exponent or a bad byte after it, as a member, an element, before every byte
+// that can end it (and whitespace), agrees with ParseInto: accepted where ParseInto accepts it.
+TEST(CompactParserTest, ShortIntegersInlineAreParseNumbers) {
+  const char* tails[] = {"", ".5", ".0", "e2", "E-1", "e", ".", "x", "-", "0"};
+  for (int v = 0; v < 100000; v += (v < 2000 ? 1 : 37)) {
+    const std::string digits = std::to_string(v);
+    for (const char* tail : tails) {
+      if (v % 7 != 0 && tail[0] != '\0') continue;  // every tail on a seventh of the values
+      for (const std::string& number : {digits + tail, "-" + digits + tail, "0" + digits + tail}) {
+        ExpectSame("{\"n\":" + number + "}");
+        ExpectSame("[" + number + "]");
+        ExpectSame("[" + number + "," + number + "]");
+        ExpectSame("{\"a\":[" + number + " ],\"n\":" + number + " }");
+        ExpectSame("{\"a\":{\"n\":" + number + "\n},\"b\":" + number + "\t}");
+      }
+    }
+  }
+  // Accepted where they are JSON, with the value ParseInto gives.
+  for (const char* ok : {R"({"n":1})", R"([9,99,999,1000])", R"({"s":201,"q":[4,10,100]})"}) ExpectSame(ok);
+  // The text ends right after the digits (the copy's padding follows them).
+  for (const char* cut : {R"({"n":1)", R"([12)", R"({"n":123)", R"([1234)"}) ExpectSame(cut, false);
+}
+
 // AppendJson writes negative integers of 19 digits below -2^63 (-9.914777326966786e18 prints as
 // -9914777326966786000), which simdjson alone refuses: ParseInto widens them to doubles, as
 // JSON.parse reads them, and the compact parser accepts them with the same value.

@@ -16,7 +16,8 @@
 // object (a per-thread table of 64 KiB); only keys the plain scan read are kept there, so a
 // match gives what scanning gives. An object's members are written where the object keeps
 // them (room for Builder::kMaxInPlaceMembers taken from the arena before its children's), not
-// on a stack the builder copies from; one with more goes on on the stack.
+// on a stack the builder copies from; one with more goes on on the stack. A member's or
+// element's integer of one to three digits is read inline; other numbers by ParseNumber.
 
 #include <cstdint>
 #include <string_view>

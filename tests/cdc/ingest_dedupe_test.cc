@@ -865,5 +865,48 @@ TEST(IngestDedupe, LocalSourcesDropKnownIds) {
   EXPECT_EQ(r->accepted, 3u);
 }
 
+// Random keys make every L0 compaction rewrite all of L1, so the index merges sixteen L0 files
+// at a time, not RocksDB's four (dedupe_index.cc): twelve flushed rounds stay twelve L0 files,
+// and every id in them is still found, before and after a restart.
+TEST(IngestDedupe, TwelveFlushedRoundsStayInLevelZeroAndAreAllFound) {
+  TempDir dir;
+  const int64_t now = WallMs();
+  DedupeOptions o = Options(dir.path());
+  o.memory_bytes = 2 << 20;  // 512 KiB write buffers
+  auto id = [](int n) { return Sha256Hex128("l0-" + std::to_string(n)); };
+  constexpr int kRounds = 12;
+  constexpr int kIdsPerRound = 2000;
+  {
+    auto logs = OpenLogs(dir.path() + "/log");
+    auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+    for (int round = 0; round < kRounds; ++round) {
+      std::vector<std::string> ids;
+      for (int i = 0; i < kIdsPerRound; ++i) ids.push_back(id(round * kIdsPerRound + i));
+      AppendRaw(logs.get(), round % 2, ids, now);
+      ASSERT_TRUE(index->IndexTail(now).ok());
+      ASSERT_TRUE(index->Flush().ok());
+    }
+    // Each flush wrote (at least) one table file and none was merged (a compaction would have merged the
+    // first four or more into one; it runs on RocksDB's thread, so this checks after all flushes).
+    size_t table_files = 0;
+    for (const auto& f : std::filesystem::directory_iterator(o.dir)) table_files += f.path().extension() == ".sst";
+    EXPECT_GE(table_files, static_cast<size_t>(kRounds));
+    EXPECT_EQ(index->CountIndexedIds(), static_cast<uint64_t>(kRounds * kIdsPerRound));
+    std::vector<std::string> asked;
+    for (int n = 0; n < kRounds * kIdsPerRound; n += 97) asked.push_back(id(n));
+    asked.push_back(id(kRounds * kIdsPerRound));  // never written
+    std::vector<std::string_view> views(asked.begin(), asked.end());
+    std::vector<bool> want(asked.size(), true);
+    want.back() = false;
+    EXPECT_EQ(index->Claim(views, now), want);
+    index->Release({views.back()}, /*stored=*/false, now);
+  }
+  auto logs = OpenLogs(dir.path() + "/log");
+  auto index = std::move(DedupeIndex::Open(o, logs.get())).value();
+  EXPECT_EQ(index->indexed(), 0u);
+  EXPECT_EQ(index->Claim({id(0), id(kRounds * kIdsPerRound - 1), id(kRounds * kIdsPerRound)}, now),
+            (std::vector<bool>{true, true, false}));
+}
+
 }  // namespace
 }  // namespace ec::server

@@ -91,39 +91,21 @@ class RecordDecoder {
         log_append_time_(batch.timestamp_type() == TimestampType::kLogAppendTime) {}
 
   // Decodes record `i` (the next one) into `*rec`.
-  Status Next(int32_t i, Record* rec) {
-    int64_t len;
-    if (!r_.ReadVarint(&len) || len < 0 || static_cast<size_t>(len) > r_.remaining())
-      return Corruption("record " + std::to_string(i) + ": bad length");
-    std::string_view rec_bytes;
-    (void)r_.ReadBytes(static_cast<size_t>(len), &rec_bytes);
-    bytes::Reader rr(rec_bytes);
-    int64_t ts_delta, off_delta, header_count;
-    if (!rr.ReadI8(&rec->attributes) || !rr.ReadVarint(&ts_delta) || !rr.ReadVarint(&off_delta) ||
-        !rr.ReadNullable(&rec->key) || !rr.ReadNullable(&rec->value) || !rr.ReadVarint(&header_count) ||
-        header_count < 0 || static_cast<size_t>(header_count) > rr.remaining())
-      return Corruption("record " + std::to_string(i) + ": malformed fields");
-    rec->offset = base_ + off_delta;
-    rec->timestamp = log_append_time_ ? append_ts_ : base_ts_ + ts_delta;
-    rec->headers.clear();
-    rec->headers.reserve(static_cast<size_t>(header_count));
-    for (int64_t h = 0; h < header_count; ++h) {
-      int64_t klen;
-      RecordHeader hdr;
-      if (!rr.ReadVarint(&klen) || klen < 0 || !rr.ReadBytes(static_cast<size_t>(klen), &hdr.key) ||
-          !rr.ReadNullable(&hdr.value))
-        return Corruption("record " + std::to_string(i) + ": malformed header");
-      rec->headers.push_back(hdr);
-    }
-    if (rr.remaining() != 0) return Corruption("record " + std::to_string(i) + ": trailing bytes");
-    return Status::Ok();
-  }
+  Status Next(int32_t i, Record* rec) { return Walk</*kDecode=*/true>(i, rec); }
 
   // Whether record `i` (the next one) is well formed, as Next would find it, without
   // decoding it into a Record: ForEachRecord's first walk, which only decides whether the
   // batch is whole, writes no fields and no header vector (half of each record's decoding
   // was that walk's; the second walk decodes).
-  Status Check(int32_t i) {
+  Status Check(int32_t i) { return Walk</*kDecode=*/false>(i, nullptr); }
+
+  size_t remaining() const { return r_.remaining(); }
+
+ private:
+  // One walk for both, so Next and Check accept exactly the same bytes: with kDecode it fills
+  // `*rec`, without it only reads past each field.
+  template <bool kDecode>
+  Status Walk(int32_t i, Record* rec) {
     int64_t len;
     if (!r_.ReadVarint(&len) || len < 0 || static_cast<size_t>(len) > r_.remaining())
       return Corruption("record " + std::to_string(i) + ": bad length");
@@ -132,23 +114,38 @@ class RecordDecoder {
     bytes::Reader rr(rec_bytes);
     int8_t attributes;
     int64_t ts_delta, off_delta, header_count;
-    if (!rr.ReadI8(&attributes) || !rr.ReadVarint(&ts_delta) || !rr.ReadVarint(&off_delta) ||
-        !rr.SkipNullable() || !rr.SkipNullable() || !rr.ReadVarint(&header_count) || header_count < 0 ||
+    bool fields_ok = rr.ReadI8(&attributes) && rr.ReadVarint(&ts_delta) && rr.ReadVarint(&off_delta);
+    if constexpr (kDecode) {
+      fields_ok = fields_ok && rr.ReadNullable(&rec->key) && rr.ReadNullable(&rec->value);
+    } else {
+      fields_ok = fields_ok && rr.SkipNullable() && rr.SkipNullable();
+    }
+    if (!fields_ok || !rr.ReadVarint(&header_count) || header_count < 0 ||
         static_cast<size_t>(header_count) > rr.remaining())
       return Corruption("record " + std::to_string(i) + ": malformed fields");
+    if constexpr (kDecode) {
+      rec->attributes = attributes;
+      rec->offset = base_ + off_delta;
+      rec->timestamp = log_append_time_ ? append_ts_ : base_ts_ + ts_delta;
+      rec->headers.clear();
+      rec->headers.reserve(static_cast<size_t>(header_count));
+    }
     for (int64_t h = 0; h < header_count; ++h) {
       int64_t klen;
-      std::string_view key;
-      if (!rr.ReadVarint(&klen) || klen < 0 || !rr.ReadBytes(static_cast<size_t>(klen), &key) || !rr.SkipNullable())
+      RecordHeader hdr;
+      if (!rr.ReadVarint(&klen) || klen < 0 || !rr.ReadBytes(static_cast<size_t>(klen), &hdr.key))
         return Corruption("record " + std::to_string(i) + ": malformed header");
+      if constexpr (kDecode) {
+        if (!rr.ReadNullable(&hdr.value)) return Corruption("record " + std::to_string(i) + ": malformed header");
+        rec->headers.push_back(hdr);
+      } else {
+        if (!rr.SkipNullable()) return Corruption("record " + std::to_string(i) + ": malformed header");
+      }
     }
     if (rr.remaining() != 0) return Corruption("record " + std::to_string(i) + ": trailing bytes");
     return Status::Ok();
   }
 
-  size_t remaining() const { return r_.remaining(); }
-
- private:
   bytes::Reader r_;
   int64_t base_, base_ts_, append_ts_;
   bool log_append_time_;

@@ -73,15 +73,6 @@ void ToDepot(size_t c, List list) {
   return true;
 }
 
-// Starts fetching the block the class's next Allocate returns, whose link that Allocate reads
-// first: that read was a cache miss per allocation (~87% of Allocate's samples in perf on
-// serve: the block was freed a pass or more ago), and the next allocation of a class comes an
-// exchange later (a state per changelog exchange), time enough for the fetch. Its first line
-// only: fetching the whole block (8 lines) made the prefetches themselves wait for free fill
-// buffers (perf: Allocate 2.55% -> 2.10% of the pipeline thread, most of it on the prefetch),
-// while the caller's writes to the rest go through the store buffer.
-inline void PrefetchLink(const void* block) { __builtin_prefetch(block, 1); }
-
 // The thread's lists: trivially destructible, so an access is a plain TLS load (no guard).
 // Their blocks go to the depot when the thread ends (Flusher, registered by the first slow
 // path of the thread); after that the thread allocates and frees with operator new/delete.
@@ -129,7 +120,6 @@ void* Allocate(size_t bytes) {
   FreeBlock* b = l.head;
   l.head = b->next;
   --l.count;
-  if (l.head != nullptr) PrefetchLink(l.head);
   return b;
 }
 

@@ -25,29 +25,6 @@ size_t EntryBytes(std::string_view key, const StatePtr& state) {
 constexpr size_t kPrefetchSlots = 16;
 constexpr size_t kPrefetchStates = 8;
 
-// The lines of a state the lookup reads at once: its control block's use count (the lookup's
-// copy of the pointer), the EncodedState and the header that follows it. In libstdc++'s
-// allocate_shared block (16-byte aligned) the use count lies 24 bytes before the EncodedState
-// (vtable pointer, counts, then the 16-byte allocator), so half of the time it is on another
-// line than the EncodedState, which alone was prefetched; so is the header a quarter of the
-// time. (A wrong guess of the layout costs a useless prefetch, nothing else.) Fetching the
-// whole text too, up to 16 lines, was tried: the prefetches then waited for free fill
-// buffers, and the stage got nothing from it.
-constexpr uintptr_t kUseCountBefore = 24;
-// The line a copy or a release of a StatePtr to `state` writes (its use count; a last release
-// also reads the vtable pointer and the allocator around it), for the walks above. It was
-// `state` itself, on another line half of the time.
-inline void PrefetchUseCount(const EncodedState* state) {
-  if (state != nullptr) __builtin_prefetch(reinterpret_cast<const char*>(state) - kUseCountBefore);
-}
-void PrefetchStateHead(const EncodedState* state) {
-  const uintptr_t at = reinterpret_cast<uintptr_t>(state);
-  const uintptr_t end = at + sizeof(EncodedState) + EncodedState::kHeaderBytes;
-  for (uintptr_t line = (at - kUseCountBefore) & ~uintptr_t{63}; line < end; line += 64) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line));
-  }
-}
-
 }  // namespace
 
 void StateCache::PrefetchSlot(const Slot* slot) {
@@ -120,7 +97,7 @@ void StateCache::PrefetchState(std::string_view encoded_key, uint64_t hash, bool
                               : e.in_pass ? e.pass_state.get()
                               : e.in_frozen ? e.frozen_state.get()
                                             : e.state.get();
-  if (state != nullptr) PrefetchStateHead(state);
+  if (state != nullptr) __builtin_prefetch(state);
 }
 
 StateCache::Slot* StateCache::Emplace(std::string_view encoded_key, uint64_t hash, Entry entry) {
@@ -252,7 +229,6 @@ bool StateCache::PassStore(std::string_view encoded_key, StatePtr* state) {
     e.in_pass = true;
     pass_.push_back(slot);
   }
-  e.pass_size = SizeOf(*state);
   e.pass_state = std::move(*state);
   return true;
 }
@@ -263,7 +239,6 @@ void StateCache::PassStoreNew(std::string_view encoded_key, StatePtr committed, 
   Slot* slot = Emplace(encoded_key, Hash(encoded_key), NewEntry(std::move(committed), bytes, false));
   Entry& e = slot->e;
   e.in_pass = true;
-  e.pass_size = SizeOf(state);
   e.pass_state = std::move(state);
   pass_.push_back(slot);
   last_ = slot;
@@ -275,7 +250,7 @@ std::vector<StateWrite> StateCache::PassPending() const {
   out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     if (i + kPrefetchSlots < n) PrefetchSlot(pass_[i + kPrefetchSlots]);
-    if (i + kPrefetchStates < n) PrefetchUseCount(pass_[i + kPrefetchStates]->e.pass_state.get());
+    if (i + kPrefetchStates < n) __builtin_prefetch(pass_[i + kPrefetchStates]->e.pass_state.get());
     const Slot* slot = pass_[i];
     out.emplace_back(std::string(slot->key()), slot->e.pass_state);
   }
@@ -286,7 +261,7 @@ void StateCache::PassCommit() {
   for (Slot* slot : pass_) {
     Entry& e = slot->e;
     StatePtr state = std::move(e.pass_state);
-    const size_t bytes = kEntryOverhead + slot->key_size + (state ? NotedSize(e.pass_size, state) : 0);
+    const size_t bytes = EntryBytes(slot->key(), state);
     PinSlot(slot, std::move(state), bytes);  // while in_pass: treated as held, not cached
     e.in_pass = false;
   }
@@ -323,7 +298,6 @@ void StateCache::PassFreeze() {
   for (Slot* slot : pass_) {
     Entry& e = slot->e;
     e.in_frozen = true;
-    slot->frozen_size = e.pass_size;
     e.frozen_state = std::move(e.pass_state);
     e.pass_state.reset();
     e.in_pass = false;
@@ -337,13 +311,12 @@ void StateCache::FrozenCommit() {
   for (size_t i = 0; i < n; ++i) {
     // The committed state each entry lets go of is freed here: fetched ahead too.
     if (i + kPrefetchSlots < n) PrefetchSlot(frozen_[i + kPrefetchSlots]);
-    if (i + kPrefetchStates < n) PrefetchUseCount(frozen_[i + kPrefetchStates]->e.state.get());
+    if (i + kPrefetchStates < n) __builtin_prefetch(frozen_[i + kPrefetchStates]->e.state.get());
     Slot* slot = frozen_[i];
     Entry& e = slot->e;
     StatePtr state = std::move(e.frozen_state);
     e.frozen_state.reset();
-    // Counted from the size the entry noted: reading it from the state was a miss per entry.
-    const size_t bytes = kEntryOverhead + slot->key_size + (state ? NotedSize(slot->frozen_size, state) : 0);
+    const size_t bytes = EntryBytes(slot->key(), state);
     PinSlot(slot, std::move(state), bytes);  // while in_frozen: treated as held, not cached
     e.in_frozen = false;
   }
@@ -399,7 +372,7 @@ std::vector<StateCache::PinnedCopy> StateCache::PinnedShared() {
   const size_t n = pin_log_.size();
   for (size_t i = 0; i < n; ++i) {
     if (i + kPrefetchSlots < n) PrefetchSlot(pin_log_[i + kPrefetchSlots].slot);
-    if (i + kPrefetchStates < n) PrefetchUseCount(pin_log_[i + kPrefetchStates].slot->e.state.get());
+    if (i + kPrefetchStates < n) __builtin_prefetch(pin_log_[i + kPrefetchStates].slot->e.state.get());
     const PinItem item = pin_log_[i];
     if (item.slot->e.pin_seq != item.seq) continue;  // pinned again since: a later item
     out.push_back({item.slot->key(), item.slot->e.state});

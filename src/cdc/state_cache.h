@@ -181,7 +181,6 @@ class StateCache {
     bool in_pass = false;
     bool in_frozen = false;
     bool known = true;    // false: the committed state is not known (Erase of an entry in the pass)
-    uint32_t pass_size = 0;  // SizeOf(pass_state): the commit need not read the state
     uint64_t pin_seq = 0; // pin_seq_ when last pinned (WrittenUpTo)
     StatePtr pass_state;  // when in_pass
     StatePtr frozen_state;  // when in_frozen
@@ -193,7 +192,6 @@ class StateCache {
     Entry e;
     uint64_t hash;
     uint32_t key_size;
-    uint32_t frozen_size = 0;  // SizeOf(e.frozen_state) (here, in what was key_size's padding)
     std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
   };
   struct Chain {  // an intrusive doubly-linked list of slots
@@ -201,19 +199,6 @@ class StateCache {
     Slot* tail = nullptr;
     size_t size = 0;
   };
-  // A state's byte count as an entry notes it beside the pointer (0: null; kSizeNotNoted: too
-  // large to note, read from the state): the commits (PassCommit, FrozenCommit) counted each
-  // state's bytes through its pointer, a cache miss per entry of the frozen generation (its
-  // states were written a pass before).
-  static constexpr uint32_t kSizeNotNoted = UINT32_MAX;
-  static uint32_t SizeOf(const StatePtr& state) {
-    if (state == nullptr) return 0;
-    const size_t size = state->bytes().size();
-    return size < kSizeNotNoted ? static_cast<uint32_t>(size) : kSizeNotNoted;
-  }
-  static size_t NotedSize(uint32_t noted, const StatePtr& state) {
-    return noted != kSizeNotNoted ? noted : state->bytes().size();
-  }
   static void PushFront(Chain* chain, Slot* slot);
   static void Unlink(Chain* chain, Slot* slot);
   void Evict();

@@ -38,6 +38,7 @@
 
 #include "cdc/state_cache.h"
 #include "cdc/state_store.h"
+#include "rocks/random_key_compaction.h"
 #include "rocks/rate_limiter.h"
 #include "rocks/sorted_run_rep.h"
 #include "rocks/uncounted_jobs_env.h"
@@ -613,18 +614,10 @@ Result<std::unique_ptr<StateStore>> OpenRocksStateStore(const std::string& dir, 
   // 3.7x, files within 2% of Snappy's; it compresses and decompresses faster).
   options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kLZ4Compression};
   // Past the state cache (millions of keys, docs/ingest-performance.md "Past the caches")
-  // RocksDB's compactions were a fifth of the server's CPU. The keys are random, so every L0
-  // compaction merges its L0 files with the whole of L1 (one file of all the states): its
-  // cost is L1's size, whatever the L0 files hold. Sixteen L0 files per compaction instead of
-  // RocksDB's four rewrite L1 a quarter as often, and more of the states they merge are
-  // superseded ones (overwrites of the same keys, dropped): eight halved rocksdb:low at
-  // 2,000,000 shop lines (-30%); sixteen took the store's compactions at 400,000 lines from
-  // three (~1.05 CPU-s) to one (~0.37). A lookup checks up to sixteen L0 filters, whole and
-  // pinned (Level0Filters: one probe each). Writes slow down at 40 files and stop at 56
-  // (RocksDB's 20 and 36 would throttle the writer thread before a 16-file compaction ends).
-  options.level0_file_num_compaction_trigger = 16;
-  options.level0_slowdown_writes_trigger = 40;
-  options.level0_stop_writes_trigger = 56;
+  // RocksDB's compactions were a fifth of the server's CPU; the keys are random, so L0 merges
+  // sixteen files at a time (rocks/random_key_compaction.h). A lookup that misses the state
+  // cache checks up to sixteen L0 filters, whole and pinned (Level0Filters: one probe each).
+  rocks::SetRandomKeyLevelZeroTriggers(&options);
   // Flushes and compactions write in steps (RocksStateOptions::write_rate_bytes): refilled
   // every 5 ms, and each 256 KiB written is handed to the device as it goes (bytes_per_sync)
   // instead of all at the table file's final sync. bytes_per_sync alone was tried at stop 19 and

@@ -23,6 +23,7 @@
 #include "log/committed_reader.h"
 #include "server/metrics.h"
 #include "log/log_manager.h"
+#include "rocks/random_key_compaction.h"
 #include "rocks/rate_limiter.h"
 #include "rocks/sorted_run_rep.h"
 
@@ -481,16 +482,11 @@ Result<std::unique_ptr<DedupeIndex>> DedupeIndex::Open(DedupeOptions options, lo
   // resident in the compaction thread's heap at every compaction at scale. Claims lose nothing:
   // the level's files do not overlap, so an id is still checked against one filter per level.
   ro.target_file_size_base = 16 << 20;
-  // Sixteen L0 files per compaction, not RocksDB's four: the keys are random, so every L0
-  // compaction rewrites all of L1 (every id the window holds), and its cost is L1's size
-  // whatever the L0 files hold. At 4,000,000 shop lines this index's compactions were ~19.6 of
-  // rocksdb:low's 36 CPU-s (stop 30). A Claim asks the in-memory filter first (nearly every id
-  // is new and answered there), then one MultiGet that probes each L0 file's pinned filter.
-  // Writes slow down at 40 files and stop at 56, past a 16-file compaction's length. The same
-  // choice as the changelog state store's (cdc/rocks_state_store.cc).
-  ro.level0_file_num_compaction_trigger = 16;
-  ro.level0_slowdown_writes_trigger = 40;
-  ro.level0_stop_writes_trigger = 56;
+  // The ids are random: L0 merges sixteen files at a time (rocks/random_key_compaction.h; this
+  // index's compactions were ~19.6 of rocksdb:low's 36 CPU-s at 4,000,000 shop lines with
+  // RocksDB's four). A Claim asks the in-memory filter first (nearly every id is new and
+  // answered there), then one MultiGet that probes each L0 file's pinned filter.
+  rocks::SetRandomKeyLevelZeroTriggers(&ro);
   // Flushes and compactions in 256 KiB steps at a bounded rate (DedupeOptions::
   // write_rate_bytes), not one burst the commit journal's fdatasyncs queue behind: at 200,000
   // lines, 8 pairs, half-rate p99 over 10 ms in 3 runs without (15.8 and 18.8 ms among them,

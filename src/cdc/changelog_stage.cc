@@ -118,9 +118,6 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   // are fetched here, each followed by work that does not need the stored state (the new
   // state's value and its text), so the lookup finds all three in cache. Errors of that work
   // are reported where they were before, after the lookup's and the order check.
-  // The key's steps, from here to the Store, run under one hold of the store's lock (one
-  // locked pair per exchange instead of four; state_store.h BeginKeySteps).
-  KeyStepsScope key_steps(store_);
   store_->PrefetchEntry(encoded_key, key_hash_);
   const char op_letter = OpFor(op.method);
   const json::Value* body = op_letter != 'd' ? Path(m.response, x, "response", "body") : nullptr;
@@ -226,7 +223,6 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   const StatePtr next = EncodedState::Copy(next_bytes);
   if (state_text_.capacity() > (1u << 20)) std::string().swap(state_text_);  // one huge state: not kept
   Status put = store_->Store(encoded_key, next);
-  key_steps.End();
   if (!put.ok()) return dead_letter(put, nullptr);
   if (!changed) {
     counters_.unchanged.fetch_add(1, std::memory_order_relaxed);

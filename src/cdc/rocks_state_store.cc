@@ -166,7 +166,6 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     return this;
   }
   void ReleasePassOverlay() override {
-    if (key_steps_lock_.owns_lock()) key_steps_lock_.unlock();
     std::lock_guard lock(mu_);
     last_read_key_.clear();
     last_read_.reset();
@@ -175,18 +174,8 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     overlay_claimed_ = false;
   }
 
-  // The overlay owner's steps on one key under one hold of mu_ (StateStore::BeginKeySteps):
-  // PassPrefetchEntry, PassPrefetchState, PassLookup and PassStore then lock nothing. Held for
-  // the few microseconds of one exchange; the writer thread and a commit wait that long at most.
-  void PassBeginKeySteps() override {
-    if (!key_steps_lock_.owns_lock()) key_steps_lock_.lock();
-  }
-  void PassEndKeySteps() override {
-    if (key_steps_lock_.owns_lock()) key_steps_lock_.unlock();
-  }
-
   Result<StatePtr> PassLookup(std::string_view encoded) override {
-    std::unique_lock lock = LockPassStep();
+    std::lock_guard lock(mu_);
     StatePtr state;
     if (cache_.PassLookup(encoded, &state)) return state;
     Result<StatePtr> committed = ReadCommittedLocked(encoded);
@@ -206,21 +195,14 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     std::lock_guard lock(mu_);
     cache_.PrefetchEntry(hash);
   }
-  void PassPrefetchEntry(std::string_view /*encoded*/, uint64_t hash) override {
-    std::unique_lock lock = LockPassStep();
-    cache_.PrefetchEntry(hash);
-  }
-  void PrefetchState(std::string_view encoded, uint64_t hash) override {
-    std::lock_guard lock(mu_);
-    cache_.PrefetchState(encoded, hash, /*pass=*/false);
-  }
+  void PassPrefetchEntry(std::string_view encoded, uint64_t hash) override { PrefetchEntry(encoded, hash); }
+  void PrefetchState(std::string_view encoded, uint64_t hash) override { PrefetchStateOf(encoded, hash, /*pass=*/false); }
   void PassPrefetchState(std::string_view encoded, uint64_t hash) override {
-    std::unique_lock lock = LockPassStep();
-    cache_.PrefetchState(encoded, hash, /*pass=*/true);
+    PrefetchStateOf(encoded, hash, /*pass=*/true);
   }
 
   Status PassStore(std::string_view encoded, StatePtr state) override {
-    std::unique_lock lock = LockPassStep();
+    std::lock_guard lock(mu_);
     if (cache_.PassStore(encoded, &state)) return Status();
     // A key the map does not hold (no cache, or written without a read): its committed state
     // goes into the entry too, so a discarded pass leaves a correct cache entry behind.
@@ -399,11 +381,9 @@ class RocksStateStore final : public StateStore, public PassOverlay {
     return Status();
   }
 
-  // mu_ for one of the overlay owner's steps on a key: nothing when PassBeginKeySteps holds
-  // it already (key_steps_lock_ is that thread's alone), else taken for the call.
-  std::unique_lock<std::mutex> LockPassStep() {
-    if (key_steps_lock_.owns_lock()) return std::unique_lock<std::mutex>();
-    return std::unique_lock(mu_);
+  void PrefetchStateOf(std::string_view encoded, uint64_t hash, bool pass) {
+    std::lock_guard lock(mu_);
+    cache_.PrefetchState(encoded, hash, pass);
   }
 
   // The last background write's failure, once (its states stayed pinned: written later).
@@ -519,9 +499,6 @@ class RocksStateStore final : public StateStore, public PassOverlay {
   const RocksStateOptions options_;
   const size_t batch_bytes_;  // of one WriteBatch of deferred states (WriteSorted)
   std::mutex mu_;
-  // mu_ held by the overlay's owner across one key's steps (PassBeginKeySteps); only that
-  // thread reads or changes it.
-  std::unique_lock<std::mutex> key_steps_lock_{mu_, std::defer_lock};
   // The cache and, pinned in it, the committed states not yet in RocksDB; guarded by mu_.
   StateCache cache_;
   // Committed checkpoints not yet in RocksDB; guarded by mu_.

@@ -101,11 +101,6 @@ class PassOverlay {
   virtual void PassPrefetch(std::string_view /*encoded_key*/, uint64_t /*hash*/) {}
   virtual void PassPrefetchEntry(std::string_view /*encoded_key*/, uint64_t /*hash*/) {}
   virtual void PassPrefetchState(std::string_view /*encoded_key*/, uint64_t /*hash*/) {}
-  // One exchange's steps on one key (StateStore::BeginKeySteps): PassPrefetchEntry,
-  // PassPrefetchState, PassLookup and PassStore between these may run under one hold of the
-  // overlay's lock instead of one each.
-  virtual void PassBeginKeySteps() {}
-  virtual void PassEndKeySteps() {}
   virtual std::vector<StateWrite> PassPending() = 0;
   // Never loses the pass: its states are committed in the map even when writing them to the
   // store fails (they stay pending and are written later).
@@ -150,13 +145,6 @@ class StateStore {
   virtual void PrefetchState(std::string_view /*encoded_key*/, uint64_t /*hash*/) {}
   // Stores `state` (not null) under `encoded_key` at once (no checkpoint).
   virtual Status Store(std::string_view encoded_key, StatePtr state) = 0;
-  // A hint that the calling thread's next calls, up to EndKeySteps, are one key's steps
-  // (PrefetchEntry, PrefetchState, Lookup, Store; no other member of this store or its base):
-  // a store that locks per call may lock once here and unlock in EndKeySteps. Every locked
-  // instruction waits for the thread's pending stores, and the changelog stage took the
-  // RocksDB store's mutex four times per exchange (KeyStepsScope pairs the two calls).
-  virtual void BeginKeySteps() {}
-  virtual void EndKeySteps() {}
   // Keys of `resource` that are not deleted, in byte order, strictly after `after`, at most
   // `limit` of them.
   virtual Result<std::vector<std::string>> List(std::string_view resource, std::string_view after,
@@ -171,22 +159,6 @@ class StateStore {
   // Lookup and Store by resource and key, with copies (admin API, replay, tests).
   Result<std::optional<StoredState>> Get(std::string_view resource, std::string_view key);
   Status Put(std::string_view resource, std::string_view key, const StoredState& state);
-};
-
-// BeginKeySteps now, EndKeySteps at End() or on destruction (every early return).
-class KeyStepsScope {
- public:
-  explicit KeyStepsScope(StateStore* store) : store_(store) { store_->BeginKeySteps(); }
-  ~KeyStepsScope() { End(); }
-  KeyStepsScope(const KeyStepsScope&) = delete;
-  KeyStepsScope& operator=(const KeyStepsScope&) = delete;
-  void End() {
-    if (store_ != nullptr) store_->EndKeySteps();
-    store_ = nullptr;
-  }
-
- private:
-  StateStore* store_;
 };
 
 class MemoryStateStore final : public StateStore {

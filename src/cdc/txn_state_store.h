@@ -39,12 +39,6 @@ class TxnStateStore final : public StateStore {
     if (overlay_ != nullptr) overlay_->PassPrefetchState(encoded_key, hash);
     else base_->PrefetchState(encoded_key, hash);
   }
-  void BeginKeySteps() override {
-    if (overlay_ != nullptr) overlay_->PassBeginKeySteps();
-  }
-  void EndKeySteps() override {
-    if (overlay_ != nullptr) overlay_->PassEndKeySteps();
-  }
   // Committed keys only (the underlying store).
   Result<std::vector<std::string>> List(std::string_view resource, std::string_view after, size_t limit) override;
   Status Apply(const std::vector<StateWrite>& writes, std::string_view checkpoint, int64_t offset) override;

@@ -4,8 +4,6 @@
 // frozen generation and aborts (which drop N and N+1 together) against a plain model of the
 // three layers, for the RocksDB store's map (no cache, tiny, small, large; deferred, immediate
 // and background writes) and TxnStateStore's own overlay over a memory store; then a reopen.
-// Half of the stage's reads and writes run as its key steps under one hold of the store's lock
-// (StateStore::BeginKeySteps), with the background writer taking the same lock meanwhile.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -62,24 +60,7 @@ void RunRandom(StateStore* base, TxnStateStore* txn, uint32_t seed, int steps, M
     const std::string where = tag + " step " + std::to_string(step) + " key " + key;
     StoredState st{rng() % 6 == 0, step, "{\"v\":" + std::to_string(step) + "}"};
     const unsigned op = rng() % 24;
-    if (op < 4) {  // the changelog stage's steps on one key, under one hold (BeginKeySteps)
-      const std::string encoded = EncodeKey("order", key);
-      const uint64_t hash = StateKeyHash(encoded);
-      KeyStepsScope steps(txn);
-      txn->Prefetch(encoded, hash);
-      txn->PrefetchEntry(encoded, hash);
-      txn->PrefetchState(encoded, hash);
-      Result<StatePtr> got = txn->Lookup(encoded);
-      ASSERT_TRUE(got.ok()) << where;
-      ExpectState(*got ? std::optional<StoredState>((*got)->ToStored()) : std::nullopt, m->Pass(key),
-                  where + " pass read in key steps");
-      if (op < 3) {
-        ASSERT_TRUE(txn->Store(encoded, EncodedState::Make(st)).ok()) << where;
-        if (!m->active.count(key)) m->active_order.push_back(key);
-        m->active[key] = st;
-      }
-      steps.End();
-    } else if (op < 8) {  // the stage: read (pass view), then mostly write
+    if (op < 8) {  // the stage: read (pass view), then mostly write
       ExpectState(txn->Get("order", key), m->Pass(key), where + " pass read");
       if (op < 6) {
         ASSERT_TRUE(txn->Put("order", key, st).ok()) << where;

@@ -353,8 +353,13 @@ Status Journal::Write(PartitionLog* log, std::string_view batches, int64_t end_o
       const Clock::time_point due =
           now + (held ? std::chrono::duration_cast<Clock::duration>(hold) : std::chrono::milliseconds(sync_within_ms));
       if (due < lazy_due_) {
-        earlier_due = true;
         lazy_due_ = due;
+        // The sync thread is woken only if it would sleep past the new deadline. After a round
+        // lazy_due_ is reset while the sync thread may still sleep until an older deadline: the
+        // first lazy entry after each round (a pass's commit markers, kWritten with flush.ms)
+        // woke it just to sleep again, once per pass. Asleep until an earlier time, or awake
+        // (min: it looks at lazy_due_ under mu_ before it sleeps again), it needs no wake-up.
+        earlier_due = due < sync_wakes_at_;
       }
     }
   }
@@ -388,11 +393,25 @@ Status Journal::RequestSync() {
     // Everything written so far (a Flush waits for lazy entries too).
     urgent_upto_ = appended_;
     if (urgent_upto_ <= synced_) return Status::Ok();
-    if (syncs_here && !sync_running_ && !stop_ && completing_here == nullptr) {
+    if (syncs_here && !stop_ && completing_here == nullptr) {
       // This thread is about to wait for the sync anyway: it runs the round itself, so neither
       // the sync thread's wake-up nor its own wake-up by the completion waits for a core.
-      SyncRound(l, /*on_sync_thread=*/false);
-      return failed_;
+      // A round running elsewhere (another requester's, the sync thread's) is waited for here:
+      // it may cover everything asked for; what it does not cover, the next round, run here,
+      // does. Waking the sync thread instead cost three wake-ups (it, its wait for the running
+      // round's end, this thread's by the completion) where this costs one.
+      const uint64_t target = appended_;
+      while (sync_running_ && failed_.ok() && !stop_) {
+        ++round_end_waiters_;
+        round_end_cv_.wait(l);
+        --round_end_waiters_;
+      }
+      if (!failed_.ok()) return failed_;
+      if (synced_ >= target) return Status::Ok();
+      if (!stop_) {
+        SyncRound(l, /*on_sync_thread=*/false);
+        return failed_;
+      }
     }
   }
   sync_cv_.notify_one();
@@ -447,6 +466,16 @@ uint64_t Journal::sync_calls() const {
   return sync_calls_;
 }
 
+uint64_t Journal::inline_sync_calls() const {
+  std::lock_guard l(mu_);
+  return inline_sync_calls_;
+}
+
+uint64_t Journal::sync_thread_wakeups() const {
+  std::lock_guard l(mu_);
+  return sync_thread_wakeups_;
+}
+
 uint64_t Journal::checkpoints() const {
   std::lock_guard l(mu_);
   return checkpoints_;
@@ -469,6 +498,8 @@ void Journal::PauseCheckpoints(bool paused) {
 
 void Journal::RunSyncsOnThisThread(bool on) { syncs_here = on; }
 
+bool Journal::RunsSyncsOnThisThread() { return syncs_here; }
+
 bool Journal::SyncDue() const {
   return urgent_upto_ > synced_ || (lazy_due_ != Clock::time_point::max() && Clock::now() >= lazy_due_) ||
          (stop_ && appended_ > synced_);
@@ -485,6 +516,7 @@ void Journal::SyncRound(std::unique_lock<std::mutex>& l, bool on_sync_thread) {
   }
   lazy_due_ = Clock::time_point::max();
   ++sync_calls_;
+  if (!on_sync_thread) ++inline_sync_calls_;
   l.unlock();
   const int64_t trace_start_us = TraceEnabled() ? TraceNowUs() : 0;
   Status s;
@@ -555,12 +587,17 @@ void Journal::SyncRound(std::unique_lock<std::mutex>& l, bool on_sync_thread) {
   }
   sync_running_ = false;
   done_cv_.notify_all();
-  // A sync thread that found this round running waits for its end (SyncLoop); so does one
-  // that must now fail what still waits.
-  if (!on_sync_thread && (sync_thread_waits_ || !failed_.ok())) {
-    sync_thread_waits_ = false;
-    sync_cv_.notify_one();
-  }
+  // Requesters that found this round running wait for its end (RequestSync), as does a sync
+  // thread that found it running (SyncLoop) or must now fail what still waits. They are woken
+  // after mu_ is released, so they do not wake only to block on it.
+  const bool wake_requesters = round_end_waiters_ > 0;
+  const bool wake_sync_thread = !on_sync_thread && (sync_thread_waits_ || !failed_.ok());
+  if (!wake_requesters && !wake_sync_thread) return;
+  if (wake_sync_thread) sync_thread_waits_ = false;
+  l.unlock();
+  if (wake_requesters) round_end_cv_.notify_all();
+  if (wake_sync_thread) sync_cv_.notify_one();
+  l.lock();
 }
 
 void Journal::SyncLoop() {
@@ -569,18 +606,24 @@ void Journal::SyncLoop() {
   while (true) {
     if (sync_running_) {
       // A requester runs a round itself (RequestSync): what it does not cover waits for its end.
+      // Meanwhile it counts as awake (sync_wakes_at_): it looks at the deadlines after that end.
       sync_thread_waits_ = true;
       sync_cv_.wait(l);
+      ++sync_thread_wakeups_;
       continue;
     }
     const bool due = SyncDue();
     if (!failed_.ok() || (stop_ && !due)) break;
     if (!due) {
+      // Write wakes it only for a deadline before this one (sync_wakes_at_).
+      sync_wakes_at_ = lazy_due_;
       if (lazy_due_ != Clock::time_point::max()) {
         sync_cv_.wait_until(l, lazy_due_);
       } else {
         sync_cv_.wait(l);
       }
+      sync_wakes_at_ = Clock::time_point::min();
+      ++sync_thread_wakeups_;
       continue;
     }
     SyncRound(l, /*on_sync_thread=*/true);

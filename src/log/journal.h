@@ -111,17 +111,31 @@ class Journal {
   Status Write(PartitionLog* log, std::string_view batches, int64_t end_offset, int64_t sync_within_ms,
                std::chrono::microseconds hold = std::chrono::microseconds(0), bool deferred = false);
   // Wakes the sync thread to sync every entry written so far. Errors: the journal failed.
-  // On a thread that RunSyncsOnThisThread(true) marked, when no sync round is running, the
-  // round runs here instead, completions included, before it returns: the caller was going
-  // to wait for it, and this way neither the sync thread's wake-up nor the caller's own
-  // wake-up by the completion waits for a core. Rounds stay one at a time: while one runs
-  // (here or on the sync thread), later requests coalesce into the sync thread's next one.
+  // On a thread that RunSyncsOnThisThread(true) marked, the round runs here instead,
+  // completions included, before it returns: the caller was going to wait for it, and this
+  // way neither the sync thread's wake-up nor the caller's own wake-up by the completion waits
+  // for a core. Rounds stay one at a time: while one runs (on another marked thread or the
+  // sync thread), a marked caller waits for its end and returns if it covered everything
+  // written before the call, else runs the next round itself; an unmarked caller's request
+  // goes into the sync thread's next round.
   Status RequestSync();
   // Marks (or unmarks) the calling thread as one that runs its own sync rounds in RequestSync
   // (for every Journal). For a thread that waits for each sync it requests and holds no lock a
   // completion takes while it calls RequestSync: the pipeline's commit thread. Not for a thread
   // that must not block in fdatasync (an event loop) nor for one that appends under a lock.
   static void RunSyncsOnThisThread(bool on);
+  static bool RunsSyncsOnThisThread();
+  // RunSyncsOnThisThread(on) for a scope; the thread's setting before it is restored after.
+  class SyncsOnThisThread {
+   public:
+    explicit SyncsOnThisThread(bool on = true) : before_(RunsSyncsOnThisThread()) { RunSyncsOnThisThread(on); }
+    ~SyncsOnThisThread() { RunSyncsOnThisThread(before_); }
+    SyncsOnThisThread(const SyncsOnThisThread&) = delete;
+    SyncsOnThisThread& operator=(const SyncsOnThisThread&) = delete;
+
+   private:
+    const bool before_;
+  };
   // Journals and syncs a tombstone for `topic`: at replay, its entries before the tombstone
   // are skipped (a topic deleted and created again must not get the old one's records).
   Status WriteTombstone(const std::string& topic);
@@ -132,6 +146,10 @@ class Journal {
   Status Checkpoint();
 
   uint64_t sync_calls() const;
+  // Of those, the rounds run by a requester (RunSyncsOnThisThread) rather than the sync thread.
+  uint64_t inline_sync_calls() const;
+  // How often the sync thread returned from a wait (woken, or its deadline passed).
+  uint64_t sync_thread_wakeups() const;
   uint64_t checkpoints() const;
   // Bytes in the current journal file.
   uint64_t current_bytes() const;
@@ -214,7 +232,14 @@ class Journal {
   Status failed_;                       // a journal write or sync failed: nothing more
   bool sync_running_ = false;           // a SyncRound is running (one at a time)
   bool sync_thread_waits_ = false;      // the sync thread waits for a requester's round to end
+  std::condition_variable round_end_cv_;  // a round ended (requesters that found it running wait)
+  int round_end_waiters_ = 0;           // requesters waiting on round_end_cv_
+  // When the sleeping sync thread wakes by itself (its wait's deadline; max: untimed), or min
+  // while it is awake. Write wakes it only for a lazy deadline before this.
+  Clock::time_point sync_wakes_at_ = Clock::time_point::min();
   uint64_t sync_calls_ = 0;
+  uint64_t inline_sync_calls_ = 0;
+  uint64_t sync_thread_wakeups_ = 0;
   uint64_t checkpoints_ = 0;
   bool stop_ = false;
   std::thread::id sync_thread_id_;

@@ -161,5 +161,90 @@ TEST(JournalInlineSync, FailedRoundFailsEveryWaiterAndTheJournal) {
   env.Reset();
 }
 
+// A marked requester that finds a round running on another thread waits for that round's end
+// and runs the next round itself: its completion runs on it, and the sync thread is not woken
+// (it was: woken to wait for the running round, then to run the next, then the requester was
+// woken by the completion).
+TEST(JournalInlineSync, RequesterWaitsForTheRunningRoundAndRunsTheNextOneItself) {
+  TempDir dir;
+  FaultInjectionEnv env(Env::Default());
+  auto m = OpenOrFail(JournalOptions(dir.path(), &env));
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->CreateTopic("a", 1).ok());
+  ASSERT_TRUE(m->CreateTopic("b", 1).ok());
+  env.SetSyncDelayMicros(300'000);  // the first round is still running when the second is asked
+  Journal* journal = m->journal();
+  const uint64_t calls_before = journal->sync_calls();
+  const uint64_t inline_before = journal->inline_sync_calls();
+  const uint64_t wakeups_before = journal->sync_thread_wakeups();
+  std::thread first([&] {
+    SyncsHere here;
+    EXPECT_TRUE(m->GetPartition("a", 0)->Append(testing::MakeBatch(1), {Durability::kSync}).ok());
+  });
+  while (journal->sync_calls() == calls_before) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  SyncsHere here;
+  std::thread::id ran_on;
+  AppendResult result;
+  m->GetPartition("b", 0)->AppendAsync(testing::MakeBatch(2), {Durability::kSync}, [&](const AppendResult& r) {
+    result = r;
+    ran_on = std::this_thread::get_id();
+  });
+  EXPECT_EQ(ran_on, std::this_thread::get_id()) << "completed on this thread, before AppendAsync returned";
+  EXPECT_TRUE(result.ok()) << result.message;
+  EXPECT_EQ(m->GetPartition("b", 0)->durable_offset(), 2);
+  first.join();
+  EXPECT_EQ(m->GetPartition("a", 0)->durable_offset(), 1);
+  EXPECT_EQ(journal->sync_calls() - calls_before, 2u);
+  EXPECT_EQ(journal->inline_sync_calls() - inline_before, 2u);
+  EXPECT_EQ(journal->sync_thread_wakeups(), wakeups_before) << "the sync thread was not involved";
+  env.SetSyncDelayMicros(0);
+}
+
+// A pass's shape: a durable round run by its requester, then lazy entries (the commit markers,
+// kWritten within the flush interval). The first lazy entry after each round used to wake the
+// sync thread only for it to sleep again until that entry's deadline; now it is woken only for
+// a deadline before the one it sleeps until.
+TEST(JournalInlineSync, LazyEntriesAfterEachRoundDoNotWakeTheSleepingSyncThread) {
+  TempDir dir;
+  auto m = OpenOrFail(JournalOptions(dir.path(), Env::Default()));  // flush interval: 10 minutes
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->CreateTopic("out", 2).ok());
+  Journal* journal = m->journal();
+  SyncsHere here;
+  const uint64_t wakeups_before = journal->sync_thread_wakeups();
+  constexpr int kPasses = 40;
+  for (int pass = 0; pass < kPasses; ++pass) {
+    ASSERT_TRUE(m->GetPartition("out", 0)->Append(testing::MakeBatch(3), {Durability::kSync}).ok());
+    ASSERT_TRUE(m->GetPartition("out", 1)->Append(testing::MakeBatch(1), {Durability::kWritten}).ok());
+    // Time for a woken sync thread to get back to sleep, as between two passes.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_LT(journal->sync_thread_wakeups() - wakeups_before, 5u) << "about one wake-up per pass";
+  EXPECT_EQ(m->GetPartition("out", 0)->durable_offset(), 3 * kPasses);
+  // Every lazy entry but the last was covered by the round after it.
+  EXPECT_EQ(m->GetPartition("out", 1)->durable_offset(), kPasses - 1);
+}
+
+// ...but an entry due before the deadline the sync thread sleeps until still wakes it: synced
+// at its own deadline, not the later one.
+TEST(JournalInlineSync, AnEarlierDeadlineStillWakesTheSleepingSyncThread) {
+  TempDir dir;
+  auto m = OpenOrFail(JournalOptions(dir.path(), Env::Default()));
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->CreateTopic("slow", 1, {{"flush.ms", "600000"}}).ok());
+  ASSERT_TRUE(m->CreateTopic("fast", 1, {{"flush.ms", "20"}}).ok());
+  auto slow = m->GetPartition("slow", 0);
+  auto fast = m->GetPartition("fast", 0);
+  ASSERT_TRUE(slow->Append(testing::MakeBatch(1), {Durability::kWritten}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // asleep until 10 minutes from now
+  ASSERT_TRUE(fast->Append(testing::MakeBatch(2), {Durability::kWritten}).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (fast->durable_offset() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(fast->durable_offset(), 2) << "synced at flush.ms, not at the slow topic's deadline";
+  EXPECT_EQ(slow->durable_offset(), 1) << "the same sync covers the entry before it";
+}
+
 }  // namespace
 }  // namespace ec::log

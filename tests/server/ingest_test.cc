@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "json/document.h"
+#include "log/journal.h"
 #include "log/log_manager.h"
 #include "log/record_batch.h"
 #include "server/metrics.h"
@@ -165,6 +166,19 @@ TEST_F(IngestTest, AcceptsNdjsonAndListsRejections) {
   EXPECT_NE(stored[0].find("\"content-type\""), std::string::npos) << stored[0];
   EXPECT_NE(stored[0].find("\"id\":\"x1\""), std::string::npos) << stored[0];
   EXPECT_NE(metrics_.RenderPrometheus().find("eventception_ingested_total{source=\"http\"} 2"), std::string::npos);
+}
+
+// The request's thread waits for its append's journal sync: it runs the sync round itself
+// (Journal::RunSyncsOnThisThread) instead of waking the journal's sync thread.
+TEST_F(IngestTest, TheRequestsThreadRunsItsOwnJournalSync) {
+  log::Journal* journal = logs_->journal();
+  if (journal == nullptr) GTEST_SKIP() << "no commit journal (EC_LOG_JOURNAL=0)";
+  const uint64_t inline_before = journal->inline_sync_calls();
+  HttpResponse r = Post(std::string(kExchange) + "\n" + kExchange + "\n");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(journal->inline_sync_calls() - inline_before, 1u);
+  EXPECT_EQ(logs_->GetPartition("api-logs", 0)->durable_offset(), 2);
+  EXPECT_FALSE(log::Journal::RunsSyncsOnThisThread()) << "the thread's setting is restored";
 }
 
 TEST_F(IngestTest, ArrayWithWrongTypesIsRejectedPerRecord) {

@@ -473,37 +473,12 @@ bool PipelineRunner::Pass(Source* src) {
     src->held = !backlog;
     src->log->SetSyncHold(std::chrono::microseconds(src->held ? options_.input_sync_hold_us : 0));
   }
+  HandOff(std::move(job));
   if (!options_.overlap_passes || backlog) {
-    // Nothing overlaps this pass's commit: the pass is committed here, as the commit thread
-    // would, and finished. Handing it over cost two wake-ups across the cores per pass (the
-    // commit thread's, then this thread's by the commit's end) for a wait either way.
-    CommitHere(std::move(job));
     FinishInFlight(&aborted);
     if (aborted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  } else {
-    HandOff(std::move(job));
   }
   return true;
-}
-
-void PipelineRunner::CommitHere(std::unique_ptr<PassJob> job) {
-  inflight_ = std::move(job);
-  {
-    // The pass before is finished (FinishInFlight): the commit thread is idle until the next
-    // HandOff, whose lock of commit_mu_ orders this commit's writes before its next one.
-    std::lock_guard<std::mutex> lock(commit_mu_);
-    commit_job_ = nullptr;
-    commit_done_ = false;
-  }
-  {
-    // This thread waits for each journal sync of the commit, as the commit thread does: it
-    // runs them itself (Journal::RequestSync).
-    log::Journal::SyncsOnThisThread here;
-    CommitLog(inflight_.get());
-  }
-  committed_here_.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(commit_mu_);
-  commit_done_ = true;
 }
 
 void PipelineRunner::HandOff(std::unique_ptr<PassJob> job) {

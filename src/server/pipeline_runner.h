@@ -117,8 +117,6 @@ class PipelineRunner {
   // passes dropped after processing because the pass before them was aborted.
   uint64_t overlapped_passes() const { return overlapped_.load(std::memory_order_relaxed); }
   uint64_t dropped_passes() const { return dropped_.load(std::memory_order_relaxed); }
-  // Passes committed on the pipeline thread itself (CommitHere: nothing overlapped them).
-  uint64_t passes_committed_here() const { return committed_here_.load(std::memory_order_relaxed); }
 
   // Replaces the processor (and with it its stages: the CDC stage and the definitions) at a clean
   // position: the pass in progress finishes and commits with the old processor, the next pass
@@ -188,9 +186,6 @@ class PipelineRunner {
   void CommitLog(PassJob* job);
   // Hands `job` to the committer (caller holds pass_mu_; no pass in flight).
   void HandOff(std::unique_ptr<PassJob> job);
-  // Commits `job` on this thread instead (caller holds pass_mu_; no pass in flight), for a pass
-  // whose commit nothing overlaps: it is then in flight and done, for FinishInFlight.
-  void CommitHere(std::unique_ptr<PassJob> job);
   // Waits for the pass in flight, if any, and finishes it (caller holds pass_mu_): on success
   // its source position moves and its frozen state generation is committed; on failure both
   // state generations (the frozen one and the open pass's) are discarded, the source is read
@@ -264,7 +259,6 @@ class PipelineRunner {
   std::atomic<uint64_t> processed_{0};
   std::atomic<uint64_t> overlapped_{0};
   std::atomic<uint64_t> dropped_{0};
-  std::atomic<uint64_t> committed_here_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 

@@ -22,6 +22,7 @@ enum class Crc32cImpl : uint8_t {
   kTable,    // slicing-by-8 tables
   kSse42,    // the crc32 instruction, three interleaved chains from 12 KiB
   kVpclmul,  // carry-less multiply folding of four 512-bit lanes (AVX-512 VPCLMULQDQ), from 256 B
+  kVpclmul256,  // the same with four 256-bit lanes (AVX2 + VPCLMULQDQ), from 128 B
 };
 bool Crc32cAvailable(Crc32cImpl impl);
 // CRC32C of `data` with `impl` (which must be available), continuing from `crc`.

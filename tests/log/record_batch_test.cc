@@ -90,7 +90,8 @@ TEST(Crc32c, EveryImplementationMatchesPortable) {
   std::vector<size_t> lengths = {0, 1, 15, 16, 255, 256, 257, 263, 271, 272, 511, 512, 513, 767,
                                  1000, 4096, 12288, 12289, 65536, 69990};
   int checked = 0;
-  for (Crc32cImpl impl : {Crc32cImpl::kTable, Crc32cImpl::kSse42, Crc32cImpl::kVpclmul}) {
+  for (Crc32cImpl impl : {Crc32cImpl::kTable, Crc32cImpl::kSse42, Crc32cImpl::kVpclmul,
+                          Crc32cImpl::kVpclmul256}) {
     if (!Crc32cAvailable(impl)) continue;
     ++checked;
     for (size_t len : lengths) {
@@ -111,6 +112,39 @@ TEST(Crc32c, EveryImplementationMatchesPortable) {
     EXPECT_EQ(Crc32cWith(impl, std::string(300, '\xff')), Crc32cPortable(std::string(300, '\xff')));
   }
   EXPECT_GE(checked, 1);
+}
+
+// The 256-bit fold (AVX2 + VPCLMULQDQ) against the table reference on every length 0 .. 4096
+// (its 128-byte steps, its 32-byte single-lane steps and every tail), each at a random alignment
+// and from a random starting CRC; and Crc32c, which picks it on such CPUs, on the same inputs.
+TEST(Crc32c, Fold256MatchesPortableOnEveryLength) {
+  if (!Crc32cAvailable(Crc32cImpl::kVpclmul256)) GTEST_SKIP() << "no AVX2 + VPCLMULQDQ";
+  Lcg rng{4242};
+  const std::string data = rng.Bytes(4096 + 64);
+  for (size_t len = 0; len <= 4096; ++len) {
+    const uint32_t x = rng.Next();
+    const std::string_view v(data.data() + (x >> 7) % 64, len);
+    ASSERT_EQ(Crc32cWith(Crc32cImpl::kVpclmul256, v, x), Crc32cPortable(v, x)) << "len " << len;
+    ASSERT_EQ(Crc32c(v), Crc32cPortable(v)) << "len " << len;
+  }
+}
+
+// From 8 KiB the 256-bit fold runs alongside four crc32 chains (half the input each) and their
+// states are joined: every length of the first few steps, around the stripes' 32-byte rounding,
+// and random large lengths, at random alignments and from random starting CRCs.
+TEST(Crc32c, FoldWithCrc32ChainsMatchesPortable) {
+  if (!Crc32cAvailable(Crc32cImpl::kVpclmul256)) GTEST_SKIP() << "no AVX2 + VPCLMULQDQ";
+  Lcg rng{99};
+  const std::string data = rng.Bytes(200000);
+  std::vector<size_t> lengths;
+  for (size_t len = 8192 - 300; len <= 8192 + 600; ++len) lengths.push_back(len);
+  for (int i = 0; i < 400; ++i) lengths.push_back(8192 + rng.Next() % 190000);
+  for (size_t len : lengths) {
+    const uint32_t x = rng.Next();
+    const std::string_view v(data.data() + (x >> 9) % 64, len);
+    ASSERT_EQ(Crc32cWith(Crc32cImpl::kVpclmul256, v, x), Crc32cPortable(v, x)) << "len " << len;
+    ASSERT_EQ(Crc32c(v, x), Crc32cPortable(v, x)) << "len " << len;
+  }
 }
 
 class CodecTest : public ::testing::TestWithParam<Compression> {};

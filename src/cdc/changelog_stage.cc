@@ -8,6 +8,7 @@
 #include "cdc/json_patch.h"
 #include "cdc/json_text_match.h"
 #include "cdc/merge_patch.h"
+#include "cdc/merge_patch_text.h"
 #include "json/compact_parser.h"
 #include "json/document.h"
 #include "json/writer.h"
@@ -177,12 +178,20 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   };
 
   if (after_error) return dead_letter(*after_error, res->state.get());
+  bool merged_as_text = false;  // the merged state's text and its patch (changes_) are written
   if (merge) {
-    if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
     const json::Value* patch = Path(m.request, x, "request", "body");
-    after = MergePatch(before, patch != nullptr ? *patch : json::Value(), arena);
+    // A flat patch into a stored object: merged in the stored text, with the patch written in
+    // the same walk (merge_patch_text.h); the general path parses, merges and diffs Values.
+    if (known && patch != nullptr && MergeFlatPatchText(stored->value(), *patch, &stored_members_, &next_bytes, &changes_)) {
+      merged_as_text = true;
+      before_parsed = true;  // `before` is not needed: its patch is written
+    } else {
+      if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
+      after = MergePatch(before, patch != nullptr ? *patch : json::Value(), arena);
+    }
   }
-  if (op_letter != 'd' && !text_now) {
+  if (op_letter != 'd' && !text_now && !merged_as_text) {
     // A read mostly shows the stored state again: checking the stored text against `after`
     // costs a fraction of writing it (json_text_match.h), and the text is then copied.
     if (op_letter == 'r' && known && IsJsonTextOf(after, stored->value())) next_bytes += stored->value();
@@ -204,6 +213,9 @@ void ChangelogStage::OnMatched(const pipeline::MatchedExchange& m, Arena* arena,
   } else if (stored->value() == next_text) {
     // The stored text is AppendJson output too: the same text is the same value, no parse.
     changed = false;
+  } else if (merged_as_text) {
+    changed = changes_.size() > 2;  // "[]" when the patch changed nothing
+    changes_ready = true;
   } else {
     if (Status s = parse_before(); !s.ok()) return dead_letter(s, nullptr);
     // The patch is empty ("[]") exactly when the values are equal (AppendDiff starts with

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cdc/canonical_text.h"
 #include "cdc/state_store.h"
 #include "pipeline/processor.h"
 
@@ -71,6 +72,7 @@ class ChangelogStage final : public pipeline::ExchangeStage {
   const spec::ResourceDefinition* prepared_resource_ = nullptr;
   std::string changes_;      // an update's patch, written before the envelope; reused
   std::string state_text_;   // the new state's encoding, written before its exact-size copy
+  std::vector<TextMember> stored_members_;  // the stored state's members (merge_patch_text.h's scratch)
   std::unordered_map<const spec::Operation*, SourceText> source_prefixes_;
 };
 

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <vector>
 #include <thread>
 
@@ -98,6 +101,85 @@ TEST_F(HttpServerTest, BodiesOfDifferentSizesOnOneConnection) {
   EXPECT_EQ(e.body, ":");
   EXPECT_EQ(c.Request("POST", "/echo", big).body, ":" + big);
   EXPECT_EQ(c.connects(), 1);
+}
+
+// Bodies larger than the header read's buffer are read straight into the connection's body
+// buffer, whatever pieces they arrive in, and the next request's header is read as it comes:
+// a small request after each large one is answered on the same connection (a read left waiting
+// for more bytes than will come would hit the idle timeout and close it).
+TEST(HttpServerLargeBodyTest, LargeBodiesInPiecesThenSmallRequestsOnOneConnection) {
+  Router router;
+  router.Add("POST", "/echo", [](HttpRequest& req) { return HttpResponse::Text(200, req.body); });
+  HttpServerOptions o;
+  o.port = 0;
+  o.max_body_bytes = 8 << 20;
+  o.idle_timeout_seconds = 2;
+  HttpServer server(o, &router);
+  ASSERT_TRUE(server.Start().ok());
+  TestHttpClient c(server.port());
+  uint32_t seed = 7;
+  for (size_t size : {size_t{32 << 10} - 1, size_t{32 << 10}, size_t{32 << 10} + 1, size_t{100000},
+                      size_t{676000}, size_t{3 << 20}}) {
+    std::string body(size, ' ');
+    for (char& ch : body) {
+      seed = seed * 1103515245u + 12345u;
+      ch = static_cast<char>('a' + (seed >> 16) % 26);
+    }
+    auto big = c.Request("POST", "/echo", body);
+    EXPECT_EQ(big.status, 200) << size;
+    EXPECT_TRUE(big.body == body) << size;
+    auto small = c.Request("POST", "/echo", "xy");
+    EXPECT_EQ(small.status, 200) << size;
+    EXPECT_EQ(small.body, "xy") << size;
+  }
+  EXPECT_EQ(c.connects(), 1);
+
+  // The same body sent as a header with part of the body, a pause, then the rest: the read
+  // that waits for the rest is woken by the rest, and the bytes are the body.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(server.port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  auto send_all = [fd](std::string_view s) {
+    while (!s.empty()) {
+      ssize_t n = send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      s.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  };
+  auto read_answer = [fd]() {
+    std::string in;
+    char tmp[65536];
+    for (;;) {
+      size_t end = in.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        size_t cl = in.find("Content-Length: ");
+        if (cl != std::string::npos && cl < end) {
+          size_t len = std::stoul(in.substr(cl + 16));
+          if (in.size() >= end + 4 + len) return in.substr(end + 4, len);
+        }
+      }
+      ssize_t n = recv(fd, tmp, sizeof(tmp), 0);
+      if (n <= 0) return std::string("<closed>");
+      in.append(tmp, static_cast<size_t>(n));
+    }
+  };
+  std::string body(200000, 'q');
+  body[0] = 'A';
+  body.back() = 'Z';
+  const std::string head =
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_TRUE(send_all(head + body.substr(0, 70000)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(send_all(std::string_view(body).substr(70000)));
+  EXPECT_TRUE(read_answer() == body);
+  ASSERT_TRUE(send_all("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok"));
+  EXPECT_EQ(read_answer(), "ok");
+  close(fd);
+  server.Stop(0);
 }
 
 TEST_F(HttpServerTest, ChunkedBodiesAreReadThroughTheParser) {

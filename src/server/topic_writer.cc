@@ -156,7 +156,6 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
   struct Target {
     std::string_view topic;
     int32_t partition;
-    size_t bytes;  // about what its records take encoded, to size the batch once
     log::RecordBatchBuilder builder;
     bool all_keyed = true;  // so the log need not decode a compacted topic's batch to check
   };
@@ -170,17 +169,56 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
   };
   std::vector<Known> topics;
   topics.reserve(8);
-  // First each record's batch (and each batch's size), then the batches, each buffer allocated
-  // once at its size instead of growing by doubling (copies and fresh pages at every step).
-  std::vector<uint32_t> target_of(records.size());
+  // The last calls' batch buffers and batch sizes. Each batch is sized when its first record
+  // comes, from what its topic-partition took last call (scaled by the record counts), so
+  // the records are walked once: each record's partition is found and its bytes copied in the
+  // same step. A walk to size the batches first read every record twice, records the pipeline
+  // thread wrote on the other core (~1 MB a pass, latency-bound).
+  std::vector<std::string> spares;
+  std::vector<LastBatch> last;
+  size_t last_records = 0;
+  {
+    std::lock_guard<std::mutex> lock(spare_mu_);
+    spares.swap(spare_batches_);
+    last.swap(last_batches_);
+    last_records = last_records_;
+  }
+  auto start_batch = [&](Target& t) {
+    // No history (the first call, a new topic-partition): start small and grow.
+    size_t want = 16u << 10;
+    for (const LastBatch& l : last) {
+      if (l.partition == t.partition && l.topic == t.topic) {
+        const size_t scaled = last_records == 0 ? l.bytes : l.bytes / last_records * records.size() +
+                                                                 l.bytes % last_records * records.size() / last_records;
+        want = scaled + scaled / 8 + 1024;  // a little over: one growth copies the whole batch
+        break;
+      }
+    }
+    // The smallest spare that holds it; none: a fresh buffer (a smaller spare would be
+    // reallocated by the reserve all the same).
+    size_t best = spares.size();
+    for (size_t k = 0; k < spares.size(); ++k) {
+      if (spares[k].capacity() >= want + log::kBatchHeaderSize &&
+          (best == spares.size() || spares[k].capacity() < spares[best].capacity())) {
+        best = k;
+      }
+    }
+    if (best == spares.size()) {
+      t.builder.Reserve(want);
+      return;
+    }
+    t.builder.Reserve(want, std::move(spares[best]));
+    if (best + 1 != spares.size()) spares[best] = std::move(spares.back());
+    spares.pop_back();
+  };
   // The records were written by the pipeline thread on the other core; each one's buffer is
-  // a separate heap block, so the next ones' are fetched ahead of use (the key here, the whole
-  // record for the copy below).
+  // a separate heap block, so the next ones' are fetched ahead of use.
   constexpr size_t kAhead = 8;
   for (size_t i = 0; i < records.size(); ++i) {
     const pipeline::OutputRecord& r = records[i];
     if (i + kAhead < records.size()) {
-      __builtin_prefetch(records[i + kAhead].encoded().data());
+      const std::string_view next = records[i + kAhead].encoded();
+      for (size_t at = 0; at < next.size() && at < 2048; at += 64) __builtin_prefetch(next.data() + at);
       // Its topic name too when it is a heap block of its own (names over 15 characters): the
       // compares below were the first touch of it (memcmp in the commit thread's profile).
       __builtin_prefetch(records[i + kAhead].topic.data());
@@ -193,8 +231,16 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
       }
     }
     if (known == nullptr) {
-      EC_ASSIGN_OR_RETURN(int32_t n, EnsureTopic(r.topic));
-      known = &topics.emplace_back(Known{r.topic, n});
+      Result<int32_t> n = EnsureTopic(r.topic);
+      if (!n.ok()) {
+        // The buffers taken stay for the next call.
+        for (Target& t : builders) {
+          if (Result<std::string> b = t.builder.Build(); b.ok()) spares.push_back(std::move(b).value());
+        }
+        KeepSpares(std::move(spares));
+        return n.status();
+      }
+      known = &topics.emplace_back(Known{r.topic, *n});
     }
     const int32_t partitions = known->partitions;
     int32_t p = 0;
@@ -207,46 +253,29 @@ Status TopicWriter::AppendWith(const std::vector<pipeline::OutputRecord>& record
     }
     size_t t = 0;
     while (t < builders.size() && !(builders[t].partition == p && builders[t].topic == r.topic)) ++t;
-    if (t == builders.size()) builders.push_back(Target{r.topic, p, 0, log::RecordBatchBuilder(options)});
+    if (t == builders.size()) {
+      builders.push_back(Target{r.topic, p, log::RecordBatchBuilder(options)});
+      start_batch(builders.back());
+    }
     if (!key) builders[t].all_keyed = false;
-    // The record's encoded size plus the most its batch-relative fields take (AddEncoded).
-    builders[t].bytes += r.encoded().size() + 21;
-    target_of[i] = static_cast<uint32_t>(t);
+    // Each record is already in the record layout (OutputRecord): its bytes are copied behind
+    // the few fields that depend on its place in the batch.
+    builders[t].builder.AddEncoded(r.timestamp_ms, r.encoded());
   }
-  // The batches' buffers after their appends (and spares this call does not use), kept for the
-  // next call. Its room is reserved here: the appends hold references into it.
-  std::vector<std::string> built;
+  // This call's batch sizes, for the next call's.
+  last.clear();
+  for (const Target& t : builders) {
+    last.push_back(LastBatch{std::string(t.topic), t.partition, t.builder.uncompressed_size() - log::kBatchHeaderSize});
+  }
   {
-    // The last calls' batch buffers, largest to the largest batches (one too small grows once).
-    std::vector<std::string> spares;
-    {
-      std::lock_guard<std::mutex> lock(spare_mu_);
-      spares.swap(spare_batches_);
-    }
-    std::vector<Target*> by_size;
-    by_size.reserve(builders.size());
-    for (Target& t : builders) by_size.push_back(&t);
-    std::sort(by_size.begin(), by_size.end(), [](const Target* a, const Target* b) { return a->bytes > b->bytes; });
-    for (size_t k = 0; k < by_size.size(); ++k) {
-      if (k < spares.size()) {
-        by_size[k]->builder.Reserve(by_size[k]->bytes, std::move(spares[k]));
-      } else {
-        by_size[k]->builder.Reserve(by_size[k]->bytes);
-      }
-    }
-    built.reserve(builders.size() + spares.size());
-    for (size_t k = by_size.size(); k < spares.size(); ++k) built.push_back(std::move(spares[k]));
+    std::lock_guard<std::mutex> lock(spare_mu_);
+    last_batches_ = std::move(last);
+    last_records_ = records.size();
   }
-  // Each record is already in the record layout (OutputRecord): its bytes are copied behind
-  // the few fields that depend on its place in the batch.
-  for (size_t i = 0; i < records.size(); ++i) {
-    if (i + kAhead < records.size()) {
-      const std::string_view next = records[i + kAhead].encoded();
-      for (size_t at = 64; at < next.size() && at < 2048; at += 64) __builtin_prefetch(next.data() + at);
-    }
-    const pipeline::OutputRecord& r = records[i];
-    builders[target_of[i]].builder.AddEncoded(r.timestamp_ms, r.encoded());
-  }
+  // The batches' buffers after their appends (and spares this call did not use), kept for the
+  // next call.
+  std::vector<std::string> built = std::move(spares);
+  built.reserve(built.size() + builders.size());
   // One batch per partition, appended concurrently so their fdatasyncs share group commits.
   // With the commit journal, the journal's sync thread is woken once, after the last of them
   // (AppendOptions::defer_journal_sync): woken by the first, its fdatasync covered that one

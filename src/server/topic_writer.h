@@ -73,6 +73,17 @@ class TopicWriter {
   // pass (glibc returns the freed blocks to the OS) cost page faults and zeroing.
   std::mutex spare_mu_;
   std::vector<std::string> spare_batches_;  // guarded by spare_mu_
+  // What each topic-partition's batch of the last call took (its records' bytes), and that
+  // call's record count: a new batch is sized from them, scaled to this call's record count,
+  // so AppendWith reads each record once (partition and copy in one walk) instead of walking
+  // them first to size the batches. A batch that is short grows (the same bytes either way).
+  struct LastBatch {
+    std::string topic;
+    int32_t partition;
+    size_t bytes;
+  };
+  std::vector<LastBatch> last_batches_;  // guarded by spare_mu_
+  size_t last_records_ = 0;              // guarded by spare_mu_
 };
 
 }  // namespace ec::server

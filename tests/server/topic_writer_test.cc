@@ -37,6 +37,11 @@ std::string RandomBytes(std::mt19937_64& rng, size_t n) {
 TEST(TopicWriter, BatchesAreTheGeneralBuildersBytesOnManyPasses) {
   const auto dir = std::filesystem::temp_directory_path() / ("ec_topic_writer_test_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
+  // Removed also when an assertion ends the test early (declared before the log: destroyed after it).
+  struct RemoveAtEnd {
+    std::filesystem::path dir;
+    ~RemoveAtEnd() { std::filesystem::remove_all(dir); }
+  } remove_at_end{dir};
   // A name over 15 characters (a heap block of its own), a one-partition topic, several.
   const std::vector<TopicSpec> topics = {
       {"events", 3}, {"shop.orders.changelog-long-name", 2}, {"state", 1}, {"dlq", 4}};
@@ -136,8 +141,6 @@ TEST(TopicWriter, BatchesAreTheGeneralBuildersBytesOnManyPasses) {
     }
   }
   EXPECT_GE(compared, 200u);
-  logs.reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -476,6 +476,11 @@ uint64_t Journal::sync_thread_wakeups() const {
   return sync_thread_wakeups_;
 }
 
+bool Journal::sync_thread_sleeping() const {
+  std::lock_guard l(mu_);
+  return sync_wakes_at_ != Clock::time_point::min();
+}
+
 uint64_t Journal::checkpoints() const {
   std::lock_guard l(mu_);
   return checkpoints_;

@@ -150,6 +150,9 @@ class Journal {
   uint64_t inline_sync_calls() const;
   // How often the sync thread returned from a wait (woken, or its deadline passed).
   uint64_t sync_thread_wakeups() const;
+  // Whether the sync thread sleeps in its wait for work (tests: counting its wake-ups from
+  // there, not from a start it has not got to yet on a loaded machine).
+  bool sync_thread_sleeping() const;
   uint64_t checkpoints() const;
   // Bytes in the current journal file.
   uint64_t current_bytes() const;

@@ -34,6 +34,15 @@ struct SyncsHere {
   ~SyncsHere() { Journal::RunSyncsOnThisThread(false); }
 };
 
+// Waits (up to a minute) until the journal's sync thread sleeps in its wait for work.
+void WaitForSyncThreadAsleep(Journal* journal) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!journal->sync_thread_sleeping() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(journal->sync_thread_sleeping()) << "the sync thread never went to sleep";
+}
+
 TEST(JournalInlineSync, RequesterRunsTheRoundAndItsCompletions) {
   TempDir dir;
   auto m = OpenOrFail(JournalOptions(dir.path(), Env::Default()));
@@ -174,6 +183,9 @@ TEST(JournalInlineSync, RequesterWaitsForTheRunningRoundAndRunsTheNextOneItself)
   ASSERT_TRUE(m->CreateTopic("b", 1).ok());
   env.SetSyncDelayMicros(300'000);  // the first round is still running when the second is asked
   Journal* journal = m->journal();
+  // Awake when the first round starts (its first loop on a loaded machine), the sync thread
+  // would wait for that round's end, a wake-up this test does not count on.
+  WaitForSyncThreadAsleep(journal);
   const uint64_t calls_before = journal->sync_calls();
   const uint64_t inline_before = journal->inline_sync_calls();
   const uint64_t wakeups_before = journal->sync_thread_wakeups();
@@ -211,6 +223,7 @@ TEST(JournalInlineSync, LazyEntriesAfterEachRoundDoNotWakeTheSleepingSyncThread)
   ASSERT_TRUE(m->CreateTopic("out", 2).ok());
   Journal* journal = m->journal();
   SyncsHere here;
+  WaitForSyncThreadAsleep(journal);
   const uint64_t wakeups_before = journal->sync_thread_wakeups();
   constexpr int kPasses = 40;
   for (int pass = 0; pass < kPasses; ++pass) {
@@ -219,7 +232,10 @@ TEST(JournalInlineSync, LazyEntriesAfterEachRoundDoNotWakeTheSleepingSyncThread)
     // Time for a woken sync thread to get back to sleep, as between two passes.
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  EXPECT_LT(journal->sync_thread_wakeups() - wakeups_before, 5u) << "about one wake-up per pass";
+  // Without the deadline test it is about one per pass (40). A few are allowed: on an
+  // overloaded machine the woken thread may not be back asleep before the next round starts,
+  // and then waits for that round's end.
+  EXPECT_LT(journal->sync_thread_wakeups() - wakeups_before, 10u) << "about one wake-up per pass";
   EXPECT_EQ(m->GetPartition("out", 0)->durable_offset(), 3 * kPasses);
   // Every lazy entry but the last was covered by the round after it.
   EXPECT_EQ(m->GetPartition("out", 1)->durable_offset(), kPasses - 1);

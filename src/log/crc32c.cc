@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cstring>
-#include <utility>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -134,15 +133,11 @@ uint64_t FoldConstant(unsigned n) {
   return k;
 }
 
-struct FoldKeys {
-  // {x^(D+63) mod P, x^(D-1) mod P} for D = 128, 512 and 2048 bits.
-  alignas(16) uint64_t d128[2], d512[2], d2048[2];
-  FoldKeys() {
-    for (auto [d, k] : {std::pair{128u, d128}, std::pair{512u, d512}, std::pair{2048u, d2048}}) {
-      k[0] = FoldConstant(d + 63);
-      k[1] = FoldConstant(d - 1);
-    }
-  }
+// The two constants that fold a 128-bit lane D bits ahead: {x^(D+63) mod P, x^(D-1) mod P}.
+struct FoldKey {
+  alignas(16) uint64_t k[2];
+  explicit FoldKey(unsigned d) : k{FoldConstant(d + 63), FoldConstant(d - 1)} {}
+  __m128i Load() const { return _mm_load_si128(reinterpret_cast<const __m128i*>(k)); }
 };
 
 EC_VPCLMUL_TARGET inline __m512i Fold512(__m512i x, __m512i k, __m512i next) {
@@ -159,10 +154,10 @@ __attribute__((target("pclmul,sse4.2"))) inline __m128i Fold128(__m128i x, __m12
 
 // Raw CRC state after `n` >= 256 bytes from state `crc`.
 EC_VPCLMUL_TARGET uint32_t FoldCrc(const unsigned char* p, size_t n, uint32_t crc) {
-  static const FoldKeys keys;
-  const __m512i k2048 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(keys.d2048)));
-  const __m512i k512 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(keys.d512)));
-  const __m128i k128 = _mm_load_si128(reinterpret_cast<const __m128i*>(keys.d128));
+  static const FoldKey f128(128), f512(512), f2048(2048);
+  const __m512i k2048 = _mm512_broadcast_i32x4(f2048.Load());
+  const __m512i k512 = _mm512_broadcast_i32x4(f512.Load());
+  const __m128i k128 = f128.Load();
   // A starting state is the same as XORing it into the first four bytes and starting from 0.
   __m512i x0 = _mm512_xor_si512(_mm512_loadu_si512(p),
                                 _mm512_zextsi128_si512(_mm_cvtsi32_si128(static_cast<int>(crc))));
@@ -192,17 +187,6 @@ EC_VPCLMUL_TARGET uint32_t FoldCrc(const unsigned char* p, size_t n, uint32_t cr
 // time so at most 31 bytes are left for the crc32 instruction.
 #define EC_VPCLMUL256_TARGET __attribute__((target("avx2,vpclmulqdq,pclmul,sse4.2")))
 
-struct FoldKeys256 {
-  // {x^(D+63) mod P, x^(D-1) mod P} for D = 128, 256 and 1024 bits.
-  alignas(16) uint64_t d128[2], d256[2], d1024[2];
-  FoldKeys256() {
-    for (auto [d, k] : {std::pair{128u, d128}, std::pair{256u, d256}, std::pair{1024u, d1024}}) {
-      k[0] = FoldConstant(d + 63);
-      k[1] = FoldConstant(d - 1);
-    }
-  }
-};
-
 EC_VPCLMUL256_TARGET inline __m256i Fold256(__m256i x, __m256i k, __m256i next) {
   __m256i lo = _mm256_clmulepi64_epi128(x, k, 0x00);
   __m256i hi = _mm256_clmulepi64_epi128(x, k, 0x11);
@@ -216,10 +200,10 @@ EC_VPCLMUL256_TARGET inline __m256i Load256(const unsigned char* p) {
 // Raw CRC state after `n` >= kFold256Min bytes from state `crc`.
 constexpr size_t kFold256Min = 128;
 EC_VPCLMUL256_TARGET uint32_t FoldCrc256(const unsigned char* p, size_t n, uint32_t crc) {
-  static const FoldKeys256 keys;
-  const __m256i k1024 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(keys.d1024)));
-  const __m256i k256 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(keys.d256)));
-  const __m128i k128 = _mm_load_si128(reinterpret_cast<const __m128i*>(keys.d128));
+  static const FoldKey f128(128), f256(256), f1024(1024);
+  const __m256i k1024 = _mm256_broadcastsi128_si256(f1024.Load());
+  const __m256i k256 = _mm256_broadcastsi128_si256(f256.Load());
+  const __m128i k128 = f128.Load();
   // A starting state is the same as XORing it into the first four bytes and starting from 0.
   __m256i x0 = _mm256_xor_si256(Load256(p), _mm256_zextsi128_si256(_mm_cvtsi32_si128(static_cast<int>(crc))));
   __m256i x1 = Load256(p + 32);
@@ -323,10 +307,10 @@ EC_VPCLMUL256_TARGET inline void Crc32Stripes4(const unsigned char* s, size_t st
   }
 }
 EC_VPCLMUL256_TARGET uint32_t HybridCrc256(const unsigned char* p, size_t n, uint32_t crc) {
-  static const FoldKeys256 keys;
-  const __m256i k1024 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(keys.d1024)));
-  const __m256i k256 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(keys.d256)));
-  const __m128i k128 = _mm_load_si128(reinterpret_cast<const __m128i*>(keys.d128));
+  static const FoldKey f128(128), f256(256), f1024(1024);
+  const __m256i k1024 = _mm256_broadcastsi128_si256(f1024.Load());
+  const __m256i k256 = _mm256_broadcastsi128_si256(f256.Load());
+  const __m128i k128 = f128.Load();
   // Eight parts of `stripe` bytes (a multiple of 32): four folded, four crc32 stripes.
   const size_t stripe = (n / 8) & ~size_t{31};
   const unsigned char* s = p + 4 * stripe;  // the first crc32 stripe

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "json/document.h"
@@ -468,27 +469,33 @@ TEST(CanonicalTextTest, NestingAtTheDepthLimit) {
   EXPECT_GT(taken, 0u);
 }
 
+// `count` shop exchanges from examples/shop/traffic.py, one JSON object per line.
+std::vector<std::string> ShopTrafficLines(int count) {
+  const std::string cmd = "python3 " + std::string(EC_SOURCE_DIR) + "/examples/shop/traffic.py --count " +
+                          std::to_string(count) + " --out - 2>/dev/null";
+  std::vector<std::string> lines;
+  FILE* f = popen(cmd.c_str(), "r");
+  if (f == nullptr) return lines;
+  std::string all;
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) all.append(buf, n);
+  pclose(f);
+  for (size_t pos = 0; pos < all.size();) {
+    size_t nl = all.find('\n', pos);
+    if (nl == std::string::npos) nl = all.size();
+    std::string line = all.substr(pos, nl - pos);
+    if (line.size() > 2 && line[0] == '{' && line.back() == '}') lines.push_back(std::move(line));
+    pos = nl + 1;
+  }
+  return lines;
+}
+
 // Random edits of shop records (whitespace, key order, numbers, escapes, case, duplicates,
 // removed and unknown members) under random redact paths: every record the fast path takes
 // must come out as the tree path writes it.
 TEST(CanonicalTextTest, RandomEditsAgreeWithTheTreePath) {
-  std::string cmd = "python3 " + std::string(EC_SOURCE_DIR) + "/examples/shop/traffic.py --count 300 --out - 2>/dev/null";
-  std::vector<std::string> lines;
-  if (FILE* f = popen(cmd.c_str(), "r")) {
-    std::string all;
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) all.append(buf, n);
-    pclose(f);
-    size_t pos = 0;
-    while (pos < all.size()) {
-      size_t nl = all.find('\n', pos);
-      if (nl == std::string::npos) nl = all.size();
-      std::string line = all.substr(pos, nl - pos);
-      if (line.size() > 2 && line[0] == '{' && line.back() == '}') lines.push_back(line);
-      pos = nl + 1;
-    }
-  }
+  const std::vector<std::string> lines = ShopTrafficLines(300);
   ASSERT_GE(lines.size(), 200u) << "examples/shop/traffic.py gave no records";
   for (const std::string& l : lines) Same(l, kShopRedact, true);
 
@@ -590,22 +597,7 @@ TEST(CanonicalTextTest, OneDecoderAppendsRecordsAfterEachOther) {
 // text moves (its framing rewritten) and records with their own id or declined ones come
 // between. The request's last waiting record is hashed alone.
 TEST(CanonicalTextTest, PairedHashesGiveTheTextsOfRecordsDecodedAlone) {
-  std::string cmd = "python3 " + std::string(EC_SOURCE_DIR) + "/examples/shop/traffic.py --count 120 --out - 2>/dev/null";
-  std::vector<std::string> lines;
-  if (FILE* f = popen(cmd.c_str(), "r")) {
-    std::string all;
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) all.append(buf, n);
-    pclose(f);
-    for (size_t pos = 0; pos < all.size();) {
-      size_t nl = all.find('\n', pos);
-      if (nl == std::string::npos) nl = all.size();
-      std::string line = all.substr(pos, nl - pos);
-      if (line.size() > 2 && line[0] == '{' && line.back() == '}') lines.push_back(line);
-      pos = nl + 1;
-    }
-  }
+  std::vector<std::string> lines = ShopTrafficLines(120);
   ASSERT_GE(lines.size(), 100u) << "examples/shop/traffic.py gave no records";
   lines.insert(lines.begin() + 7, R"({"id":"own-1","request":{"method":"GET","path":"/a","headers":{"authorization":"a"}},"response":{"status":200}})");
   lines.insert(lines.begin() + 20, R"({"response":{"status":200},"request":{"method":"GET","path":"/a"}})");  // declined

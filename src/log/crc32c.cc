@@ -152,6 +152,14 @@ __attribute__((target("pclmul,sse4.2"))) inline __m128i Fold128(__m128i x, __m12
   return _mm_xor_si128(_mm_xor_si128(lo, hi), next);
 }
 
+// The raw CRC state of a fold's last 128 bits: the crc32 instruction over them from 0 reduces
+// them modulo P, bit-reflected as the fold keeps them.
+__attribute__((target("pclmul,sse4.2"))) inline uint32_t FoldedState(__m128i a) {
+  uint64_t c = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(a)));
+  c = _mm_crc32_u64(c, static_cast<uint64_t>(_mm_extract_epi64(a, 1)));
+  return static_cast<uint32_t>(c);
+}
+
 // Raw CRC state after `n` >= 256 bytes from state `crc`.
 EC_VPCLMUL_TARGET uint32_t FoldCrc(const unsigned char* p, size_t n, uint32_t crc) {
   static const FoldKey f128(128), f512(512), f2048(2048);
@@ -177,9 +185,7 @@ EC_VPCLMUL_TARGET uint32_t FoldCrc(const unsigned char* p, size_t n, uint32_t cr
   a = Fold128(a, k128, _mm512_extracti32x4_epi32(x3, 1));
   a = Fold128(a, k128, _mm512_extracti32x4_epi32(x3, 2));
   a = Fold128(a, k128, _mm512_extracti32x4_epi32(x3, 3));
-  uint64_t c = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(a)));
-  c = _mm_crc32_u64(c, static_cast<uint64_t>(_mm_extract_epi64(a, 1)));
-  return HardwareCrcSerial(p, n, static_cast<uint32_t>(c));
+  return HardwareCrcSerial(p, n, FoldedState(a));
 }
 
 // The same folding with 256-bit registers (AVX2 + VPCLMULQDQ, no AVX-512: the AMD EPYC this runs
@@ -220,9 +226,7 @@ EC_VPCLMUL256_TARGET uint32_t FoldCrc256(const unsigned char* p, size_t n, uint3
   x3 = Fold256(Fold256(Fold256(x0, k256, x1), k256, x2), k256, x3);
   for (; n >= 32; p += 32, n -= 32) x3 = Fold256(x3, k256, Load256(p));
   __m128i a = Fold128(_mm256_castsi256_si128(x3), k128, _mm256_extracti128_si256(x3, 1));
-  uint64_t c = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(a)));
-  c = _mm_crc32_u64(c, static_cast<uint64_t>(_mm_extract_epi64(a, 1)));
-  return HardwareCrcSerial(p, n, static_cast<uint32_t>(c));
+  return HardwareCrcSerial(p, n, FoldedState(a));
 }
 
 const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
@@ -330,10 +334,8 @@ EC_VPCLMUL256_TARGET uint32_t HybridCrc256(const unsigned char* p, size_t n, uin
   }
   x3 = Fold256(Fold256(Fold256(x0, k256, x1), k256, x2), k256, x3);
   __m128i a = Fold128(_mm256_castsi256_si128(x3), k128, _mm256_extracti128_si256(x3, 1));
-  uint64_t folded = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(a)));
-  folded = _mm_crc32_u64(folded, static_cast<uint64_t>(_mm_extract_epi64(a, 1)));
   const uint32_t shift = ZeroBytesShift(stripe);
-  uint32_t state = static_cast<uint32_t>(folded);
+  uint32_t state = FoldedState(a);
   for (uint64_t part : c) state = MultiplyModP(state, shift) ^ static_cast<uint32_t>(part);
   p += 8 * stripe;
   n -= 8 * stripe;

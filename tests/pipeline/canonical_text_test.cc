@@ -14,6 +14,7 @@
 #include "json/document.h"
 #include "pipeline/exchange.h"
 #include "pipeline/ids.h"
+#include "../../bench/shop_traffic_lines.h"  // the shop traffic, read as the benchmarks read it
 
 namespace ec::pipeline {
 namespace {
@@ -469,18 +470,10 @@ TEST(CanonicalTextTest, NestingAtTheDepthLimit) {
   EXPECT_GT(taken, 0u);
 }
 
-// `count` shop exchanges from examples/shop/traffic.py, one JSON object per line.
-std::vector<std::string> ShopTrafficLines(int count) {
-  const std::string cmd = "python3 " + std::string(EC_SOURCE_DIR) + "/examples/shop/traffic.py --count " +
-                          std::to_string(count) + " --out - 2>/dev/null";
+// `count` shop exchanges (bench/shop_traffic_lines.h runs the generator), one JSON object each.
+std::vector<std::string> ShopRecords(size_t count) {
+  const std::string all = ShopTrafficLines(count);
   std::vector<std::string> lines;
-  FILE* f = popen(cmd.c_str(), "r");
-  if (f == nullptr) return lines;
-  std::string all;
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) all.append(buf, n);
-  pclose(f);
   for (size_t pos = 0; pos < all.size();) {
     size_t nl = all.find('\n', pos);
     if (nl == std::string::npos) nl = all.size();
@@ -495,7 +488,7 @@ std::vector<std::string> ShopTrafficLines(int count) {
 // removed and unknown members) under random redact paths: every record the fast path takes
 // must come out as the tree path writes it.
 TEST(CanonicalTextTest, RandomEditsAgreeWithTheTreePath) {
-  const std::vector<std::string> lines = ShopTrafficLines(300);
+  const std::vector<std::string> lines = ShopRecords(300);
   ASSERT_GE(lines.size(), 200u) << "examples/shop/traffic.py gave no records";
   for (const std::string& l : lines) Same(l, kShopRedact, true);
 
@@ -597,7 +590,7 @@ TEST(CanonicalTextTest, OneDecoderAppendsRecordsAfterEachOther) {
 // text moves (its framing rewritten) and records with their own id or declined ones come
 // between. The request's last waiting record is hashed alone.
 TEST(CanonicalTextTest, PairedHashesGiveTheTextsOfRecordsDecodedAlone) {
-  std::vector<std::string> lines = ShopTrafficLines(120);
+  std::vector<std::string> lines = ShopRecords(120);
   ASSERT_GE(lines.size(), 100u) << "examples/shop/traffic.py gave no records";
   lines.insert(lines.begin() + 7, R"({"id":"own-1","request":{"method":"GET","path":"/a","headers":{"authorization":"a"}},"response":{"status":200}})");
   lines.insert(lines.begin() + 20, R"({"response":{"status":200},"request":{"method":"GET","path":"/a"}})");  // declined
